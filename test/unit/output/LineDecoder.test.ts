@@ -1,0 +1,231 @@
+import { describe, expect, it } from "vitest"
+import { LineDecoder, truncationMarker } from "../../../src/output/LineDecoder.js"
+
+const bytes = (s: string): Uint8Array => Buffer.from(s, "utf8")
+
+/** Pushes every chunk, then ends the stream; returns all lines. */
+const decode = (chunks: ReadonlyArray<string | Uint8Array>, maxLineBytes = 65536): Array<string> => {
+  const d = new LineDecoder({ maxLineBytes })
+  const out: Array<string> = []
+  for (const c of chunks) out.push(...d.push(typeof c === "string" ? bytes(c) : c))
+  out.push(...d.end())
+  return out
+}
+
+/** Every way to cut `buf` in two. */
+const splits = (buf: Uint8Array): Array<[Uint8Array, Uint8Array]> =>
+  Array.from({ length: buf.length + 1 }, (_, i) => [buf.subarray(0, i), buf.subarray(i)])
+
+/** The contract, one UTF-16 unit at a time over the whole decoded input. */
+const reference = (input: Uint8Array, maxLineBytes: number): Array<string> => {
+  const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(input)
+  const finish = (s: string): string => {
+    const total = Buffer.byteLength(s)
+    if (total <= maxLineBytes) return s
+    let head = ""
+    let kept = 0
+    for (const ch of s) {
+      const b = Buffer.byteLength(ch)
+      if (kept + b > maxLineBytes) break
+      head += ch
+      kept += b
+    }
+    return head + truncationMarker(total - kept)
+  }
+  const out: Array<string> = []
+  let cur = ""
+  let pendingCR = false
+  for (const ch of text.split("")) {
+    if (pendingCR) {
+      pendingCR = false
+      if (ch === "\n") {
+        out.push(finish(cur))
+        cur = ""
+        continue
+      }
+      cur = ""
+    }
+    if (ch === "\n") {
+      out.push(finish(cur))
+      cur = ""
+    } else if (ch === "\r") pendingCR = true
+    else cur += ch
+  }
+  if (cur !== "") out.push(finish(cur))
+  return out
+}
+
+/** A tiny deterministic PRNG (mulberry32). */
+const rng = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = seed
+  t = Math.imul(t ^ (t >>> 15), t | 1)
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+describe("LineDecoder", () => {
+  it("splits on \\n", () => {
+    const d = new LineDecoder({ maxLineBytes: 100 })
+    expect(d.push(bytes("a\nbb\n\nccc"))).toEqual(["a", "bb", ""])
+    expect(d.partial).toBe("ccc")
+    expect(d.push(bytes("c\nd"))).toEqual(["cccc"])
+    expect(d.end()).toEqual(["d"])
+    expect(d.partial).toBe("")
+  })
+
+  it("joins a line across many chunks", () => {
+    expect(decode(["he", "l", "lo wo", "rld\nx", "y\n"])).toEqual(["hello world", "xy"])
+  })
+
+  it("treats \\r\\n as one terminator", () => {
+    expect(decode(["a\r\nb\r\n\r\nc"])).toEqual(["a", "b", "", "c"])
+  })
+
+  it("treats \\r\\n split across chunks as one terminator", () => {
+    const d = new LineDecoder({ maxLineBytes: 100 })
+    expect(d.push(bytes("first\r"))).toEqual([])
+    expect(d.partial).toBe("first")
+    expect(d.push(bytes("\nsecond\r"))).toEqual(["first"])
+    expect(d.push(bytes("\n"))).toEqual(["second"])
+    expect(d.push(bytes("\r"))).toEqual([])
+    expect(d.push(bytes("\n\r"))).toEqual([""])
+    expect(d.push(bytes("\nlast"))).toEqual([""])
+    expect(d.end()).toEqual(["last"])
+  })
+
+  it("lets a bare \\r restart the line (progress bars)", () => {
+    expect(decode(["10%\r20%\r30%\n"])).toEqual(["30%"])
+    expect(decode(["10%\r", "20%", "\r30%", "\n"])).toEqual(["30%"])
+    expect(decode(["10%\r20%\r\n"])).toEqual(["20%"])
+    expect(decode(["downloading 10%\rdone\nnext\n"])).toEqual(["done", "next"])
+    expect(decode(["a\r\r\nb\n"])).toEqual(["", "b"])
+    const d = new LineDecoder({ maxLineBytes: 100 })
+    d.push(bytes("progress 10%\r"))
+    expect(d.partial).toBe("progress 10%")
+    d.push(bytes("progress 2"))
+    expect(d.partial).toBe("progress 2")
+  })
+
+  it("handles a chunk that is mostly redrawn progress", () => {
+    const redraws = Array.from({ length: 5000 }, (_, i) => `${i % 100}% [${"#".repeat(i % 40)}]\r`).join("")
+    expect(decode([`${redraws}done in 12.5 seconds\nsummary: all fine\n${redraws}tail`])).toEqual([
+      "done in 12.5 seconds",
+      "summary: all fine",
+      "tail"
+    ])
+  })
+
+  it("keeps the last progress state when the stream ends on a bare \\r", () => {
+    expect(decode(["10%\r100%\r"])).toEqual(["100%"])
+    expect(decode(["done\n\r"])).toEqual(["done"])
+  })
+
+  it.each(["é", "€", "𝄞"])("decodes %s split at every byte position", (ch) => {
+    const buf = bytes(`a${ch}b${ch}\n${ch}`)
+    for (const [x, y] of splits(buf)) expect(decode([x, y])).toEqual([`a${ch}b${ch}`, ch])
+    expect(decode(Array.from(buf, (b) => Uint8Array.of(b)))).toEqual([`a${ch}b${ch}`, ch])
+  })
+
+  it("turns invalid bytes into U+FFFD without throwing", () => {
+    expect(decode([Uint8Array.of(0x61, 0xff, 0xfe, 0x62, 0x0a)])).toEqual(["a\uFFFD\uFFFDb"])
+    expect(decode([Uint8Array.of(0x80, 0x0a, 0xc3, 0x28, 0x0a)])).toEqual(["\uFFFD", "\uFFFD("])
+    // An incomplete character at the very end is flushed as U+FFFD.
+    expect(decode([Uint8Array.of(0x61, 0xe2, 0x82)])).toEqual(["a\uFFFD"])
+  })
+
+  it("shows a prompt as the partial line", () => {
+    const d = new LineDecoder({ maxLineBytes: 65536 })
+    expect(d.push(bytes("Password: "))).toEqual([])
+    expect(d.partial).toBe("Password: ")
+    expect(d.end()).toEqual(["Password: "])
+    expect(d.partial).toBe("")
+    expect(d.end()).toEqual([])
+  })
+
+  it("end() flushes the partial line and clears it", () => {
+    const d = new LineDecoder({ maxLineBytes: 100 })
+    expect(d.push(bytes("one\ntwo"))).toEqual(["one"])
+    expect(d.end()).toEqual(["two"])
+    expect(d.end()).toEqual([])
+    // usable again afterwards
+    expect(d.push(bytes("three\n"))).toEqual(["three"])
+  })
+
+  it("cuts a line over maxLineBytes with the exact omitted count", () => {
+    expect(decode(["abcdefghij\n"], 4)).toEqual([`abcd${truncationMarker(6)}`])
+    expect(decode(["abcd\n"], 4)).toEqual(["abcd"])
+    // Never splits a character: 3-byte "€" with a 10-byte cap keeps 3 of them (9 bytes).
+    expect(decode(["€€€€€\n"], 10)).toEqual([`€€€${truncationMarker(6)}`])
+    expect(decode(["𝄞𝄞\n"], 5)).toEqual([`𝄞${truncationMarker(4)}`])
+    expect(decode(["𝄞𝄞\n"], 3)).toEqual([truncationMarker(8)])
+    // Across chunks, and with a partial shown as the kept head.
+    const d = new LineDecoder({ maxLineBytes: 5 })
+    expect(d.push(bytes("abc"))).toEqual([])
+    expect(d.push(bytes("defg"))).toEqual([])
+    expect(d.partial).toBe("abcde")
+    expect(d.push(bytes("hi\nok\n"))).toEqual([`abcde${truncationMarker(4)}`, "ok"])
+    expect(d.push(bytes("12345678"))).toEqual([])
+    expect(d.end()).toEqual([`12345${truncationMarker(3)}`])
+  })
+
+  it("a bare \\r ends a cut line's truncation too", () => {
+    expect(decode(["abcdefgh\rxy\n"], 4)).toEqual(["xy"])
+    expect(decode(["abcdefgh", "\rxy\n"], 4)).toEqual(["xy"])
+  })
+
+  it("keeps a 10 MB line without newline bounded, then reports it exactly", () => {
+    const max = 65536
+    const d = new LineDecoder({ maxLineBytes: max })
+    const chunk = Buffer.alloc(64 * 1024, "é") // 2-byte characters, 32768 per chunk
+    const total = 10 * 1024 * 1024
+    for (let sent = 0; sent < total; sent += chunk.length) {
+      expect(d.push(chunk)).toEqual([])
+      expect(Buffer.byteLength(d.partial)).toBeLessThanOrEqual(max)
+    }
+    expect(d.partial).toBe("é".repeat(max / 2))
+    const lines = d.push(bytes("\nnext\n"))
+    expect(lines).toEqual(["é".repeat(max / 2) + truncationMarker(total - max), "next"])
+    expect(lines[0]).toContain(`[line truncated: ${total - max} bytes omitted]`)
+  })
+
+  it("cuts a long line that arrives in a single chunk", () => {
+    const line = "x".repeat(200_000)
+    expect(decode([`${line}\nshort\n`], 65536)).toEqual(["x".repeat(65536) + truncationMarker(200_000 - 65536), "short"])
+  })
+
+  it("matches the reference model on random input cut at random places", () => {
+    const random = rng(42)
+    const pieces: Array<Uint8Array> = ["a", "bc", "é", "€", "𝄞", "\n", "\n", "\r", "\r\n", " ", "xyz"].map(bytes)
+    pieces.push(Uint8Array.of(0xff), Uint8Array.of(0x80), Uint8Array.of(0xe2, 0x82))
+    for (let round = 0; round < 500; round++) {
+      const parts: Array<Uint8Array> = []
+      const count = 1 + Math.floor(random() * 60)
+      for (let i = 0; i < count; i++) parts.push(pieces[Math.floor(random() * pieces.length)]!)
+      const input = Buffer.concat(parts)
+      const chunks: Array<Uint8Array> = []
+      for (let i = 0; i < input.length;) {
+        const size = 1 + Math.floor(random() * 8)
+        chunks.push(input.subarray(i, i + size))
+        i += size
+      }
+      const max = 1 + Math.floor(random() * 12)
+      expect(decode(chunks, max), `round ${round}`).toEqual(reference(input, max))
+    }
+  })
+
+  it("decodes 1,000,000 short lines in large chunks", () => {
+    const input = Buffer.from(Array.from({ length: 1_000_000 }, (_, i) => `${i + 1}\n`).join(""))
+    const d = new LineDecoder({ maxLineBytes: 65536 })
+    let count = 0
+    let last = ""
+    for (let i = 0; i < input.length; i += 65536) {
+      const lines = d.push(input.subarray(i, i + 65536))
+      count += lines.length
+      if (lines.length > 0) last = lines[lines.length - 1]!
+    }
+    expect(count).toBe(1_000_000)
+    expect(last).toBe("1000000")
+    expect(d.end()).toEqual([])
+  })
+})
