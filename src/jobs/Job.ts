@@ -1,0 +1,164 @@
+/**
+ * One job's state: its process, its output pipeline (decoder → ring buffer →
+ * change signal, optional log mirror), its status and the prompt detector.
+ * Ingest is plain synchronous code: it runs for every chunk a job prints.
+ *
+ * @since 0.1.0
+ */
+import type * as fs from "node:fs"
+import { LineDecoder } from "../output/LineDecoder.js"
+import { type Line, RingBuffer } from "../output/RingBuffer.js"
+import type { ExitInfo, RemoteProcess, StreamName } from "../ssh/RemoteProcess.js"
+import { ChangeSignal } from "./ChangeSignal.js"
+import { looksLikePrompt, PROMPT_QUIET_MS } from "./prompt.js"
+
+export type JobStatus = "running" | "exited" | "killed" | "failed" | "lost"
+
+/** Why a job ended, when we ended it. */
+export type EndReason = "signal" | "timeout" | "idle-timeout" | "removed" | "disconnect" | "shutdown"
+
+export interface JobOptions {
+  readonly id: string
+  readonly host: string
+  readonly command: string
+  readonly label: string | null
+  readonly pty: boolean
+  readonly persistent: boolean
+  readonly ringBufferLines: number
+  readonly ringBufferBytes: number
+  readonly maxLineBytes: number
+  readonly log?: fs.WriteStream | undefined
+}
+
+const MASK = "********"
+
+export class Job {
+  readonly id: string
+  readonly host: string
+  readonly command: string
+  readonly label: string | null
+  readonly pty: boolean
+  readonly persistent: boolean
+  readonly startedAt = new Date()
+  endedAt: Date | null = null
+  status: JobStatus = "running"
+  exitStatus: number | null = null
+  signal: string | null = null
+  /** Set when we stopped the job, so it is reported as killed with the reason. */
+  endReason: EndReason | null = null
+  readonly ring: RingBuffer
+  readonly changes = new ChangeSignal()
+  process: RemoteProcess | undefined = undefined
+  awaitingInput = false
+  private readonly decoders: Record<StreamName, LineDecoder>
+  private readonly log: fs.WriteStream | undefined
+  private masks: Array<string> = []
+  private promptTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  private lastOutputAt = Date.now()
+
+  constructor(options: JobOptions) {
+    this.id = options.id
+    this.host = options.host
+    this.command = options.command
+    this.label = options.label
+    this.pty = options.pty
+    this.persistent = options.persistent
+    this.ring = new RingBuffer({ maxLines: options.ringBufferLines, maxBytes: options.ringBufferBytes })
+    this.decoders = {
+      stdout: new LineDecoder({ maxLineBytes: options.maxLineBytes }),
+      stderr: new LineDecoder({ maxLineBytes: options.maxLineBytes })
+    }
+    this.log = options.log
+  }
+
+  get running(): boolean {
+    return this.status === "running"
+  }
+
+  get pid(): number | null {
+    return this.process?.pid ?? null
+  }
+
+  /** Milliseconds since the job last printed anything. */
+  get quietForMs(): number {
+    return Date.now() - this.lastOutputAt
+  }
+
+  /** The unterminated line of stdout, else of stderr (masked). */
+  get partial(): string {
+    const p = this.decoders.stdout.partial || this.decoders.stderr.partial
+    return this.mask(p)
+  }
+
+  /** Feed a raw chunk of output. */
+  ingest(stream: StreamName, chunk: Uint8Array): void {
+    this.lastOutputAt = Date.now()
+    const lines = this.decoders[stream].push(chunk)
+    for (let i = 0; i < lines.length; i++) this.append(stream, lines[i]!)
+    if (this.awaitingInput) this.awaitingInput = false
+    this.schedulePromptCheck()
+    this.changes.notify()
+  }
+
+  /** Secret text sent to stdin: its echo is masked from now on. */
+  addMask(secret: string): void {
+    const s = secret.replace(/\r?\n$/, "")
+    if (s.length > 0) this.masks.push(s)
+  }
+
+  /** The process ended: flush partial lines, record the status, wake waiters. */
+  finish(exit: ExitInfo, connectionLost: boolean): void {
+    if (!this.running) return
+    for (const stream of ["stdout", "stderr"] as const) {
+      for (const line of this.decoders[stream].end()) this.append(stream, line)
+    }
+    this.exitStatus = exit.exitStatus
+    this.signal = exit.signal
+    this.status = exit.signal !== null || (this.endReason !== null && exit.exitStatus !== 0)
+      ? "killed"
+      : exit.exitStatus !== null
+      ? "exited"
+      : connectionLost
+      ? "lost"
+      : "failed"
+    this.endedAt = new Date()
+    this.awaitingInput = false
+    if (this.promptTimer !== undefined) clearTimeout(this.promptTimer)
+    this.changes.notify()
+  }
+
+  /** Close the log mirror (flushes it). */
+  closeLog(): Promise<void> {
+    const log = this.log
+    if (log === undefined || log.closed) return Promise.resolve()
+    return new Promise((resolve) => log.end(resolve))
+  }
+
+  private append(stream: StreamName, raw: string): Line {
+    const text = this.mask(raw)
+    const line = this.ring.append(stream, text)
+    if (this.log !== undefined) this.log.write(stream === "stdout" ? `${text}\n` : `[stderr] ${text}\n`)
+    return line
+  }
+
+  private mask(text: string): string {
+    if (this.masks.length === 0 || text.length === 0) return text
+    let out = text
+    for (const m of this.masks) if (out.includes(m)) out = out.split(m).join(MASK)
+    return out
+  }
+
+  private schedulePromptCheck(): void {
+    if (this.promptTimer !== undefined) clearTimeout(this.promptTimer)
+    this.promptTimer = undefined
+    if (this.partial.length === 0) return
+    this.promptTimer = setTimeout(() => {
+      this.promptTimer = undefined
+      if (this.running && looksLikePrompt(this.partial)) {
+        this.awaitingInput = true
+        this.changes.notify()
+      }
+    }, PROMPT_QUIET_MS)
+    this.promptTimer.unref()
+  }
+}
