@@ -1,0 +1,30 @@
+/**
+ * The live services, composed. Provide an `AppConfig` (or use `layerConfig`) and
+ * get every service; closing the layer's scope stops running jobs (TERM → grace →
+ * KILL) before the connections close.
+ *
+ * @since 0.1.0
+ */
+import { Layer } from "effect"
+import { AppConfig, type AppConfigShape, type Limits } from "../services/AppConfig.js"
+import { Connections } from "../services/Connections.js"
+import { Exec } from "../services/Exec.js"
+import { HostRegistry } from "../services/HostRegistry.js"
+import { Jobs } from "../services/Jobs.js"
+import { KnownHosts } from "../services/KnownHosts.js"
+import { ProcessGroups } from "../services/ProcessGroups.js"
+
+/** Every service this package provides. */
+export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs
+
+/** All services over a given `AppConfig`. */
+export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(Exec.layer, Jobs.layer).pipe(
+  Layer.provideMerge(ProcessGroups.layer),
+  Layer.provideMerge(Connections.layer),
+  Layer.provideMerge(Layer.mergeAll(HostRegistry.layer, KnownHosts.layer))
+)
+
+/** All services and the `AppConfig` built from defaults and `overrides`. */
+export const layerConfig = (
+  overrides: Partial<Omit<AppConfigShape, "limits">> & { readonly limits?: Partial<Limits> } = {}
+): Layer.Layer<Services | AppConfig> => layer.pipe(Layer.provideMerge(AppConfig.layer(overrides)))

@@ -1,0 +1,377 @@
+/**
+ * Live SSH connections, one multiplexed ssh2 `Client` per host alias, opened on
+ * demand and closed with the service's scope. Host keys are checked against
+ * known_hosts before any credential is sent.
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Context, Deferred, Effect, Exit, Layer, Redacted } from "effect"
+import ssh2, { type AuthenticationType, type Client, type ClientChannel, type PseudoTtyOptions } from "ssh2"
+import { fingerprintSha256 } from "../ssh/KnownHostsFile.js"
+import { AppConfig } from "./AppConfig.js"
+import {
+  AuthError,
+  ChannelError,
+  ConnectError,
+  HostKeyMismatchError,
+  HostKeyUnknownError,
+  HostNotFoundError,
+  TimeoutError
+} from "./errors.js"
+import { type HostEntry, HostRegistry } from "./HostRegistry.js"
+import { KnownHosts } from "./KnownHosts.js"
+
+/** What `ssh_connect` reports about an open connection. */
+export interface ConnectionInfo {
+  readonly alias: string
+  readonly address: string
+  readonly port: number
+  readonly user: string
+  /** The method that authenticated: publickey, password, keyboard-interactive, agent. */
+  readonly authMethod: string
+  /** SHA256 fingerprint of the server's host key, as `ssh-keygen -l` prints it. */
+  readonly hostKeyFingerprint: string
+  /** The server's identification string, e.g. `OpenSSH_9.2p1 Debian-2`. */
+  readonly serverBanner: string
+  readonly connectedAt: Date
+}
+
+/** Why a connection could not be had. */
+export type ConnectFailure =
+  | HostNotFoundError
+  | ConnectError
+  | AuthError
+  | HostKeyUnknownError
+  | HostKeyMismatchError
+  | TimeoutError
+
+/** What to do with an unknown host key when `insecure_auto_add` is off. */
+export type UnknownHostKeyDecision = "refuse" | "session" | "save"
+
+export interface UnknownHostKey {
+  readonly alias: string
+  readonly address: string
+  readonly port: number
+  readonly fingerprint: string
+  readonly keyType: string
+}
+
+export interface ConnectOptions {
+  /** Asked when the host key is unknown (e.g. MCP elicitation); without it the key is refused. */
+  readonly onUnknownHostKey?: (key: UnknownHostKey) => Effect.Effect<UnknownHostKeyDecision>
+}
+
+export interface ExecOptions {
+  /** Allocate a pseudo-terminal (stdout and stderr merge, programs line-buffer). */
+  readonly pty?: boolean
+}
+
+interface Live {
+  readonly client: Client
+  readonly info: ConnectionInfo
+  readonly closed: Deferred.Deferred<void>
+}
+
+export class Connections extends Context.Service<Connections, {
+  /** Open (or reuse) the connection to `alias`. */
+  connect(alias: string, options?: ConnectOptions): Effect.Effect<ConnectionInfo, ConnectFailure>
+  /** Start `command` on `alias` in a new exec channel, connecting first when needed. */
+  exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<ClientChannel, ConnectFailure | ChannelError>
+  /** Close the connection to `alias` (no-op when not connected). */
+  disconnect(alias: string): Effect.Effect<void>
+  /** The open connection's info, if connected. */
+  info(alias: string): Effect.Effect<ConnectionInfo | undefined>
+  /** Completes when the current connection to `alias` closes (at once when not connected). */
+  closed(alias: string): Effect.Effect<void>
+}>()("mcp-ssh-live/Connections") {
+  static readonly layer = Layer.effect(Connections)(Effect.gen(function*() {
+    const config = yield* AppConfig
+    const registry = yield* HostRegistry
+    const knownHosts = yield* KnownHosts
+    const live = new Map<string, Live>()
+    const pending = new Map<string, Deferred.Deferred<Live, ConnectFailure>>()
+
+    const open = (entry: HostEntry, options: ConnectOptions | undefined) =>
+      Effect.gen(function*() {
+        const auth = yield* authAttempts(entry)
+        const client = new ssh2.Client()
+        let hostKeyFailure: HostKeyUnknownError | HostKeyMismatchError | undefined
+        let fingerprint = ""
+        let lastMethod = "none"
+        const tried: Array<string> = []
+
+        const hostVerifier = (key: Buffer, verify: (ok: boolean) => void) => {
+          fingerprint = fingerprintSha256(key)
+          const decide = Effect.gen(function*() {
+            const verdict = yield* knownHosts.check(entry.address, entry.port, key)
+            if (verdict._tag === "Match") return true
+            const where = `${entry.alias} (${entry.address}:${entry.port})`
+            if (verdict._tag === "Mismatch") {
+              hostKeyFailure = new HostKeyMismatchError({
+                message: `host key for ${where} has CHANGED: server offers ${fingerprint}, which differs from the ${verdict.knownKeyType} key in ${knownHosts.path} line ${verdict.line}. Possible man-in-the-middle attack; refused.`,
+                hint: "if the host was really reinstalled, remove the old entry (ssh-keygen -R) and connect again",
+                fingerprint
+              })
+              return false
+            }
+            if (entry.insecureAutoAdd) {
+              yield* knownHosts.save(entry.address, entry.port, key).pipe(
+                Effect.catch((e) => Effect.logWarning(`insecure_auto_add: ${e.message}`))
+              )
+              yield* Effect.logWarning(`accepted and recorded unknown host key ${fingerprint} for ${where}`)
+              return true
+            }
+            const decision = options?.onUnknownHostKey === undefined ? "refuse" : yield* options.onUnknownHostKey({
+              alias: entry.alias,
+              address: entry.address,
+              port: entry.port,
+              fingerprint,
+              keyType: key.subarray(4, 4 + key.readUInt32BE(0)).toString()
+            })
+            if (decision === "save") {
+              yield* knownHosts.save(entry.address, entry.port, key).pipe(
+                Effect.catch((e) => Effect.logWarning(e.message))
+              )
+              return true
+            }
+            if (decision === "session") {
+              yield* knownHosts.trustForSession(entry.address, entry.port, key)
+              return true
+            }
+            hostKeyFailure = new HostKeyUnknownError({
+              message: `host key of ${where} is not in ${knownHosts.path}: ${fingerprint}`,
+              hint: "verify the fingerprint out of band, then add it with ssh-keyscan, or connect with insecure_auto_add: true",
+              fingerprint
+            })
+            return false
+          })
+          Effect.runPromise(decide).then(verify, () => verify(false))
+        }
+
+        const authHandler = (
+          methodsLeft: Array<AuthenticationType> | null,
+          _partial: boolean | null,
+          next: (auth: unknown) => void
+        ) => {
+          while (auth.length > 0) {
+            const attempt = auth.shift()!
+            if (methodsLeft !== null && !methodsLeft.includes(attempt.type as AuthenticationType)) continue
+            tried.push(attempt.label)
+            lastMethod = attempt.type
+            return next(attempt.auth)
+          }
+          return next(false)
+        }
+
+        const readyTimeout = config.limits.connectTimeoutMs
+        const result = yield* Effect.callback<Client, ConnectFailure>((resume) => {
+          const fail = (err: Error & { level?: string; code?: string }) => {
+            client.removeAllListeners("ready")
+            if (hostKeyFailure !== undefined) return resume(Effect.fail(hostKeyFailure))
+            const where = `${entry.user}@${entry.address}:${entry.port}`
+            if (err.level === "client-authentication") {
+              return resume(Effect.fail(
+                new AuthError({
+                  message: `authentication failed for ${where}; tried: ${tried.length > 0 ? tried.join(", ") : "nothing usable"}`,
+                  hint: "check user, password/password_env, key_path and passphrase; or load the key into ssh-agent"
+                })
+              ))
+            }
+            if (err.level === "client-timeout") {
+              return resume(Effect.fail(
+                new TimeoutError({ message: `no SSH handshake with ${where} within ${readyTimeout} ms` })
+              ))
+            }
+            return resume(Effect.fail(
+              new ConnectError({
+                message: `cannot connect to ${where}: ${err.code !== undefined ? `${err.code} ` : ""}${err.message}`
+              })
+            ))
+          }
+          client.once("error", fail)
+          client.once("close", () => fail(Object.assign(new Error("connection closed during setup"), {})))
+          client.once("ready", () => {
+            client.removeListener("error", fail)
+            client.removeAllListeners("close")
+            resume(Effect.succeed(client))
+          })
+          client.connect({
+            host: entry.address,
+            port: entry.port,
+            username: entry.user,
+            readyTimeout,
+            keepaliveInterval: config.limits.keepaliveIntervalMs,
+            keepaliveCountMax: 3,
+            hostVerifier: hostVerifier as never,
+            authHandler: authHandler as never
+          })
+          return Effect.sync(() => client.end())
+        })
+
+        const closed = Deferred.makeUnsafe<void>()
+        result.on("error", (err) => Effect.runFork(Effect.logWarning(`connection ${entry.alias}: ${err.message}`)))
+        result.on("close", () => Deferred.doneUnsafe(closed, Exit.void))
+        const info: ConnectionInfo = {
+          alias: entry.alias,
+          address: entry.address,
+          port: entry.port,
+          user: entry.user,
+          authMethod: lastMethod,
+          hostKeyFingerprint: fingerprint,
+          serverBanner: (result as unknown as { _remoteVer?: string })._remoteVer ?? "",
+          connectedAt: new Date()
+        }
+        yield* Effect.logInfo(`connected ${entry.alias}: ${entry.user}@${entry.address}:${entry.port} via ${lastMethod}`)
+        return { client: result, info, closed } satisfies Live
+      })
+
+    const acquire = (alias: string, options?: ConnectOptions) =>
+      Effect.gen(function*() {
+        const entry = yield* registry.resolve(alias)
+        const existing = live.get(entry.alias)
+        if (existing !== undefined && !Deferred.isDoneUnsafe(existing.closed)) return existing
+        const inFlight = pending.get(entry.alias)
+        if (inFlight !== undefined) return yield* Deferred.await(inFlight)
+        const deferred = Deferred.makeUnsafe<Live, ConnectFailure>()
+        pending.set(entry.alias, deferred)
+        const exit = yield* Effect.exit(open(entry, options))
+        pending.delete(entry.alias)
+        Deferred.doneUnsafe(deferred, exit)
+        if (Exit.isSuccess(exit)) {
+          live.set(entry.alias, exit.value)
+          exit.value.client.on("close", () => {
+            if (live.get(entry.alias) === exit.value) live.delete(entry.alias)
+          })
+        }
+        return yield* exit
+      })
+
+    const disconnect = (alias: string) =>
+      Effect.gen(function*() {
+        const conn = live.get(alias)
+        if (conn === undefined) return
+        live.delete(alias)
+        conn.client.end()
+        yield* Deferred.await(conn.closed).pipe(Effect.timeout("2 seconds"), Effect.ignore)
+        conn.client.destroy()
+        yield* Effect.logInfo(`disconnected ${alias}`)
+      })
+
+    yield* Effect.addFinalizer(() => Effect.forEach([...live.keys()], disconnect, { discard: true }))
+
+    return Connections.of({
+      connect: (alias, options) => Effect.map(acquire(alias, options), (l) => l.info),
+      exec: (alias, command, options) =>
+        Effect.gen(function*() {
+          const conn = yield* acquire(alias)
+          return yield* Effect.callback<ClientChannel, ChannelError>((resume) => {
+            const cb = (err: Error | undefined, channel: ClientChannel) =>
+              err !== undefined && err !== null
+                ? resume(Effect.fail(new ChannelError({ message: `cannot open a channel on ${alias}: ${err.message}` })))
+                : resume(Effect.succeed(channel))
+            if (options?.pty === true) {
+              const pty: PseudoTtyOptions = { term: "xterm", rows: 40, cols: 200 }
+              conn.client.exec(command, { pty }, cb)
+            } else {
+              conn.client.exec(command, cb)
+            }
+          })
+        }),
+      disconnect,
+      info: (alias) => Effect.sync(() => live.get(alias)?.info),
+      closed: (alias) => {
+        const conn = live.get(alias)
+        return conn === undefined ? Effect.void : Deferred.await(conn.closed)
+      }
+    })
+  }))
+}
+
+interface AuthAttempt {
+  readonly type: string
+  /** What the AUTH_FAILED message lists: the method and which key, never a secret. */
+  readonly label: string
+  readonly auth: unknown
+}
+
+const expandHome = (p: string) => (p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p)
+
+const secretFromEnv = (name: string | undefined): Redacted.Redacted<string> | undefined => {
+  if (name === undefined) return undefined
+  const value = process.env[name]
+  return value === undefined ? undefined : Redacted.make(value)
+}
+
+/**
+ * The authentication attempts in OpenSSH's spirit: the explicit key, the explicit
+ * password (also answered to keyboard-interactive prompts), the agent, then the
+ * default key files when no key was given.
+ */
+const authAttempts = (entry: HostEntry) =>
+  Effect.gen(function*() {
+    const attempts: Array<AuthAttempt> = []
+    const username = entry.user
+    const passphrase = entry.auth.passphrase ?? secretFromEnv(entry.auth.passphraseEnv)
+    if (entry.auth.passphraseEnv !== undefined && passphrase === undefined) {
+      return yield* new AuthError({
+        message: `environment variable ${entry.auth.passphraseEnv} (key passphrase) is not set`,
+        hint: `export ${entry.auth.passphraseEnv} in the server's environment`
+      })
+    }
+    if (entry.auth.keyPath !== undefined) {
+      const file = expandHome(entry.auth.keyPath)
+      const text = yield* Effect.tryPromise({
+        try: () => fs.readFile(file),
+        catch: (e) => new AuthError({ message: `cannot read key_path ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
+      })
+      const parsed = ssh2.utils.parseKey(text, passphrase === undefined ? undefined : Redacted.value(passphrase))
+      if (parsed instanceof Error) {
+        const encrypted = passphrase === undefined && /encrypted|passphrase/i.test(parsed.message)
+        return yield* new AuthError({
+          message: passphrase === undefined
+            ? `cannot use key ${file}: ${parsed.message}`
+            : `cannot decrypt key ${file}: wrong passphrase or unsupported key`,
+          ...(encrypted ? { hint: "the key is encrypted: give passphrase (or key_passphrase_env in config)" } : {})
+        })
+      }
+      attempts.push({ type: "publickey", label: `publickey (${file})`, auth: { type: "publickey", username, key: text, passphrase: passphrase === undefined ? undefined : Redacted.value(passphrase) } })
+    }
+    const password = entry.auth.password ?? secretFromEnv(entry.auth.passwordEnv)
+    if (entry.auth.passwordEnv !== undefined && password === undefined) {
+      return yield* new AuthError({
+        message: `environment variable ${entry.auth.passwordEnv} (password) is not set`,
+        hint: `export ${entry.auth.passwordEnv} in the server's environment`
+      })
+    }
+    if (password !== undefined) {
+      attempts.push({ type: "password", label: "password", auth: { type: "password", username, password: Redacted.value(password) } })
+      attempts.push({
+        type: "keyboard-interactive",
+        label: "keyboard-interactive",
+        auth: {
+          type: "keyboard-interactive",
+          username,
+          prompt: (_n: string, _i: string, _l: string, prompts: Array<unknown>, finish: (answers: Array<string>) => void) =>
+            finish(prompts.map(() => Redacted.value(password)))
+        }
+      })
+    }
+    const agent = process.env.SSH_AUTH_SOCK
+    if (agent !== undefined && agent !== "") {
+      attempts.push({ type: "agent", label: "agent", auth: { type: "agent", username, agent } })
+    }
+    if (entry.auth.keyPath === undefined) {
+      for (const name of ["id_ed25519", "id_ecdsa", "id_rsa"]) {
+        const file = path.join(os.homedir(), ".ssh", name)
+        const text = yield* Effect.promise(() => fs.readFile(file).catch(() => undefined))
+        if (text === undefined) continue
+        const parsed = ssh2.utils.parseKey(text, passphrase === undefined ? undefined : Redacted.value(passphrase))
+        if (parsed instanceof Error) continue
+        attempts.push({ type: "publickey", label: `publickey (${file})`, auth: { type: "publickey", username, key: text } })
+      }
+    }
+    return attempts
+  })

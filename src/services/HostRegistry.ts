@@ -1,0 +1,149 @@
+/**
+ * The registry of hosts by alias: those configured before start and those added
+ * at runtime by `ssh_connect`. It holds how to reach and authenticate to a host;
+ * live connections are the `Connections` service's business.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Redacted, Ref } from "effect"
+import { AppConfig, type HostSource } from "./AppConfig.js"
+import { HostExistsError, HostNotFoundError } from "./errors.js"
+
+/** How to authenticate. Secrets given at runtime are `Redacted`; configured ones are env var names. */
+export interface HostAuth {
+  readonly password?: Redacted.Redacted<string>
+  readonly passwordEnv?: string
+  readonly keyPath?: string
+  readonly passphrase?: Redacted.Redacted<string>
+  readonly passphraseEnv?: string
+  readonly sudoPasswordEnv?: string
+}
+
+export interface HostEntry {
+  readonly alias: string
+  /** Address (name or IP) dialled. */
+  readonly address: string
+  readonly port: number
+  readonly user: string
+  readonly auth: HostAuth
+  readonly source: HostSource
+  /** Accept and record an unknown host key for this host. */
+  readonly insecureAutoAdd: boolean
+}
+
+/** The configured auth method as `ssh_list_hosts` shows it: names, never secrets. */
+export const authMethodOf = (auth: HostAuth): string => {
+  const methods: Array<string> = []
+  if (auth.keyPath !== undefined) methods.push("key")
+  if (auth.password !== undefined || auth.passwordEnv !== undefined) methods.push("password")
+  return methods.length === 0 ? "agent/default-keys" : methods.join("+")
+}
+
+const sameSettings = (a: HostEntry, b: HostEntry): boolean =>
+  a.address === b.address && a.port === b.port && a.user === b.user &&
+  a.auth.keyPath === b.auth.keyPath && a.auth.passwordEnv === b.auth.passwordEnv &&
+  a.auth.passphraseEnv === b.auth.passphraseEnv &&
+  (a.auth.password === undefined) === (b.auth.password === undefined) &&
+  (a.auth.password === undefined || b.auth.password === undefined ||
+    Redacted.value(a.auth.password) === Redacted.value(b.auth.password)) &&
+  a.insecureAutoAdd === b.insecureAutoAdd
+
+/** The host registry. */
+export class HostRegistry extends Context.Service<HostRegistry, {
+  /** Register `entry`. Re-using an alias with other settings fails unless `replace`. */
+  register(entry: HostEntry, options?: { readonly replace?: boolean }): Effect.Effect<HostEntry, HostExistsError>
+  /** The entry for `alias`, or for the default host when `alias` is undefined. */
+  resolve(alias: string | undefined): Effect.Effect<HostEntry, HostNotFoundError>
+  /** Drop `alias`; returns whether it was there. */
+  remove(alias: string): Effect.Effect<boolean>
+  readonly list: Effect.Effect<ReadonlyArray<HostEntry>>
+  /** The alias used when a tool is given no `host`. */
+  readonly defaultAlias: Effect.Effect<string | undefined>
+}>()("mcp-ssh-live/HostRegistry") {
+  static readonly layer = Layer.effect(HostRegistry)(Effect.gen(function*() {
+    const config = yield* AppConfig
+    const initial = new Map<string, HostEntry>()
+    for (const h of config.hosts) {
+      initial.set(h.alias, {
+        alias: h.alias,
+        address: h.host,
+        port: h.port,
+        user: h.user ?? defaultUser(),
+        auth: {
+          ...(h.key !== undefined ? { keyPath: h.key } : {}),
+          ...(h.passwordEnv !== undefined ? { passwordEnv: h.passwordEnv } : {}),
+          ...(h.keyPassphraseEnv !== undefined ? { passphraseEnv: h.keyPassphraseEnv } : {}),
+          ...(h.sudoPasswordEnv !== undefined ? { sudoPasswordEnv: h.sudoPasswordEnv } : {})
+        },
+        source: h.source,
+        insecureAutoAdd: config.insecureAutoAdd
+      })
+    }
+    const hosts = yield* Ref.make(initial)
+    const explicitDefault = yield* Ref.make<string | undefined>(config.defaultHost)
+
+    const defaultAlias = Effect.gen(function*() {
+      const d = yield* Ref.get(explicitDefault)
+      const map = yield* Ref.get(hosts)
+      if (d !== undefined && map.has(d)) return d
+      // With exactly one host there is no ambiguity about which one is meant.
+      return map.size === 1 ? map.keys().next().value : undefined
+    })
+
+    return HostRegistry.of({
+      register: (entry, options) =>
+        Ref.modify(hosts, (map): [Effect.Effect<HostEntry, HostExistsError>, Map<string, HostEntry>] => {
+          const existing = map.get(entry.alias)
+          if (existing !== undefined && options?.replace !== true && !sameSettings(existing, entry)) {
+            return [
+              Effect.fail(
+                new HostExistsError({
+                  message: `alias '${entry.alias}' is already registered (${existing.user}@${existing.address}:${existing.port}) with other settings`,
+                  hint: "pass replace: true to replace it, or choose another alias"
+                })
+              ),
+              map
+            ]
+          }
+          const next = new Map(map)
+          next.set(entry.alias, entry)
+          return [Effect.succeed(entry), next]
+        }).pipe(Effect.flatten),
+      resolve: (alias) =>
+        Effect.gen(function*() {
+          const name = alias ?? (yield* defaultAlias)
+          const map = yield* Ref.get(hosts)
+          if (name === undefined) {
+            return yield* new HostNotFoundError({
+              message: map.size === 0 ? "no host given and none is registered" : "no host given and no default host is set",
+              hint: map.size === 0
+                ? "call ssh_connect first, or configure hosts"
+                : `pass host: one of ${[...map.keys()].join(", ")}`
+            })
+          }
+          const entry = map.get(name)
+          if (entry === undefined) {
+            return yield* new HostNotFoundError({
+              message: `no host with alias '${name}'`,
+              hint: map.size === 0
+                ? "call ssh_connect to register it"
+                : `known aliases: ${[...map.keys()].join(", ")}; or call ssh_connect`
+            })
+          }
+          return entry
+        }),
+      remove: (alias) =>
+        Ref.modify(hosts, (map): [boolean, Map<string, HostEntry>] => {
+          if (!map.has(alias)) return [false, map]
+          const next = new Map(map)
+          next.delete(alias)
+          return [true, next]
+        }),
+      list: Effect.map(Ref.get(hosts), (m) => [...m.values()]),
+      defaultAlias
+    })
+  }))
+}
+
+/** The local user name, OpenSSH's default remote user. */
+export const defaultUser = (): string => process.env.USER ?? process.env.LOGNAME ?? "root"

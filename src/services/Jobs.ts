@@ -1,0 +1,412 @@
+/**
+ * Background jobs: start a command, read its output by cursor while it runs,
+ * signal it, write to its stdin, list and remove it. The heart of mcp-ssh-live.
+ *
+ * Every job's output goes through decoder → ring buffer → change signal; readers
+ * (`tail`, `lines`) wait on the signal, never poll. Running non-persistent jobs
+ * get TERM → grace → KILL when the service's scope closes (server shutdown).
+ *
+ * @since 0.1.0
+ */
+import { randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Context, Deferred, Effect, Layer, Option, Schedule, Stream } from "effect"
+import { Job, type JobStatus } from "../jobs/Job.js"
+import type { Line, StreamName } from "../output/RingBuffer.js"
+import { RemoteProcess } from "../ssh/RemoteProcess.js"
+import { type SignalName, wrapCommand } from "../ssh/shell.js"
+import { AppConfig } from "./AppConfig.js"
+import { type ConnectFailure, Connections } from "./Connections.js"
+import {
+  type ChannelError,
+  InvalidArgumentError,
+  JobNotFoundError,
+  JobRunningError,
+  LimitReachedError
+} from "./errors.js"
+import { validateEnv } from "./Exec.js"
+import { HostRegistry } from "./HostRegistry.js"
+import { ProcessGroups, type Termination } from "./ProcessGroups.js"
+
+export type { JobStatus }
+
+export interface SpawnRequest {
+  readonly host?: string | undefined
+  readonly command: string
+  readonly pty?: boolean | undefined
+  readonly env?: Readonly<Record<string, string>> | undefined
+  readonly cwd?: string | undefined
+  readonly label?: string | undefined
+}
+
+/** A job as reported to callers. */
+export interface JobInfo {
+  readonly jobId: string
+  readonly host: string
+  readonly command: string
+  readonly label: string | null
+  readonly status: JobStatus
+  readonly exitStatus: number | null
+  readonly signal: string | null
+  readonly pid: number | null
+  readonly persistent: boolean
+  readonly startedAt: Date
+  readonly endedAt: Date | null
+  readonly lines: { readonly stdout: number; readonly stderr: number; readonly total: number }
+  readonly dropped: number
+  readonly awaitingInput: boolean
+  readonly prompt: string | null
+}
+
+export interface TailRequest {
+  readonly jobId: string
+  readonly since: number
+  readonly waitMs: number
+  readonly maxLines: number
+  readonly maxBytes: number
+  readonly stream: "both" | StreamName
+  readonly until?: RegExp | undefined
+}
+
+export interface TailResult {
+  readonly lines: ReadonlyArray<Line>
+  readonly nextLineNo: number
+  readonly dropped: number
+  readonly partial: string
+  readonly more: boolean
+  /** The first new line that matched `until`, if any. */
+  readonly matched: Line | null
+  readonly job: JobInfo
+}
+
+export interface SignalResult {
+  readonly sentViaChannel: boolean
+  readonly sentViaPid: boolean
+  readonly job: JobInfo
+}
+
+const info = (job: Job): JobInfo => {
+  const c = job.ring.counts()
+  const prompt = job.awaitingInput ? job.partial : null
+  return {
+    jobId: job.id,
+    host: job.host,
+    command: job.command,
+    label: job.label,
+    status: job.status,
+    exitStatus: job.exitStatus,
+    signal: job.signal,
+    pid: job.pid,
+    persistent: job.persistent,
+    startedAt: job.startedAt,
+    endedAt: job.endedAt,
+    lines: { stdout: c.stdout, stderr: c.stderr, total: c.total },
+    dropped: c.dropped.stdout + c.dropped.stderr,
+    awaitingInput: job.awaitingInput,
+    prompt
+  }
+}
+
+/** Signals after which we report an ended job as killed. */
+const STOPPING: ReadonlySet<SignalName> = new Set(["TERM", "KILL", "INT", "HUP", "QUIT"])
+
+export class Jobs extends Context.Service<Jobs, {
+  /** Start `command` in the background; returns as soon as the channel is open. */
+  spawn(request: SpawnRequest): Effect.Effect<JobInfo, ConnectFailure | ChannelError | InvalidArgumentError | LimitReachedError>
+  /** Lines past the cursor, waiting up to `waitMs` for the first one (or a match of `until`). */
+  tail(request: TailRequest): Effect.Effect<TailResult, JobNotFoundError>
+  signal(jobId: string, signal: SignalName): Effect.Effect<SignalResult, JobNotFoundError>
+  sendStdin(jobId: string, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }): Effect.Effect<JobInfo, JobNotFoundError | JobRunningError>
+  list(filter?: { readonly host?: string | undefined; readonly status?: JobStatus | undefined }): Effect.Effect<ReadonlyArray<JobInfo>>
+  get(jobId: string): Effect.Effect<JobInfo, JobNotFoundError>
+  /** Drop a job; a running one needs `force` (then TERM → grace → KILL first). */
+  remove(jobId: string, options?: { readonly force?: boolean }): Effect.Effect<{ readonly job: JobInfo; readonly termination: Termination | null }, JobNotFoundError | JobRunningError>
+  /** Stop every running non-persistent job of `host` (before a disconnect). */
+  terminateHost(host: string): Effect.Effect<ReadonlyArray<{ readonly jobId: string; readonly termination: Termination }>>
+  /** Running jobs per host alias. */
+  readonly runningCountByHost: Effect.Effect<ReadonlyMap<string, number>>
+  /** A job's output as a stream of lines from `since` until the job ends. */
+  lines(jobId: string, options?: { readonly since?: number; readonly stream?: "both" | StreamName }): Stream.Stream<Line, JobNotFoundError>
+}>()("mcp-ssh-live/Jobs") {
+  static readonly layer = Layer.effect(Jobs)(Effect.gen(function*() {
+    const config = yield* AppConfig
+    const connections = yield* Connections
+    const registry = yield* HostRegistry
+    const groups = yield* ProcessGroups
+    const jobs = new Map<string, Job>()
+    const limits = config.limits
+
+    if (config.logDir !== undefined) {
+      const dir = config.logDir
+      yield* Effect.promise(() => fs.promises.mkdir(dir, { recursive: true }))
+    }
+
+    const find = (jobId: string) =>
+      Effect.suspend(() => {
+        const job = jobs.get(jobId)
+        return job === undefined
+          ? Effect.fail(new JobNotFoundError({
+            message: `no job '${jobId}'`,
+            hint: "ssh_list_jobs shows the jobs; finished ones are removed after reap_finished_after_sec"
+          }))
+          : Effect.succeed(job)
+      })
+
+    const newId = () => {
+      for (;;) {
+        const id = `job-${randomBytes(4).toString("hex")}`
+        if (!jobs.has(id)) return id
+      }
+    }
+
+    const watch = (job: Job, process: RemoteProcess) =>
+      Effect.gen(function*() {
+        const exit = yield* Deferred.await(process.exited)
+        const connected = (yield* connections.info(job.host)) !== undefined
+        job.finish(exit, !connected)
+        yield* Effect.logInfo(`job ${job.id} on ${job.host} ended: ${job.status}` +
+          (job.exitStatus !== null ? ` ${job.exitStatus}` : "") + (job.signal !== null ? ` SIG${job.signal}` : ""))
+      })
+
+    const spawn = Effect.fn("Jobs.spawn")(function*(request: SpawnRequest) {
+      yield* validateEnv(request.env)
+      const host = yield* registry.resolve(request.host)
+      const running = [...jobs.values()].filter((j) => j.host === host.alias && j.running).length
+      if (running >= limits.maxJobsPerHost) {
+        return yield* new LimitReachedError({
+          message: `${running} jobs are running on ${host.alias}; max_jobs_per_host is ${limits.maxJobsPerHost}`,
+          hint: "wait for jobs to end, stop some with ssh_signal / ssh_remove_job, or raise [limits] max_jobs_per_host"
+        })
+      }
+      const id = newId()
+      const log = config.logDir === undefined
+        ? undefined
+        : fs.createWriteStream(path.join(config.logDir, `${id}.log`), { flags: "a" })
+      log?.on("error", (e) => Effect.runFork(Effect.logWarning(`log mirror of ${id}: ${e.message}`)))
+      const job = new Job({
+        id,
+        host: host.alias,
+        command: request.command,
+        label: request.label ?? null,
+        pty: request.pty === true,
+        persistent: false,
+        ringBufferLines: limits.ringBufferLines,
+        ringBufferBytes: limits.ringBufferBytes,
+        maxLineBytes: limits.maxLineBytes,
+        log
+      })
+      const script = wrapCommand({
+        command: request.command,
+        ...(request.env !== undefined ? { env: request.env } : {}),
+        ...(request.cwd !== undefined ? { cwd: request.cwd } : {})
+      })
+      const channel = yield* connections.exec(host.alias, script, { pty: job.pty }).pipe(
+        Effect.tapError(() => Effect.promise(() => job.closeLog()))
+      )
+      const process = new RemoteProcess(channel, (stream, chunk) => job.ingest(stream, chunk))
+      job.process = process
+      jobs.set(id, job)
+      yield* Effect.forkDetach(watch(job, process))
+      // The wrapper prints the PID before anything else: one round trip, so the reply can carry it.
+      yield* Deferred.await(process.started).pipe(Effect.timeoutOption("2 seconds"))
+      yield* Effect.logInfo(`job ${id} started on ${host.alias}: ${request.command.slice(0, 200)}`)
+      return info(job)
+    })
+
+    const tail = Effect.fn("Jobs.tail")(function*(request: TailRequest) {
+      const job = yield* find(request.jobId)
+      const deadline = Date.now() + request.waitMs
+      const wasAwaiting = job.awaitingInput
+      let since = request.since
+      let matched: Line | null = null
+      const collected: Array<Line> = []
+      let bytes = 0
+      let dropped = 0
+      let more = false
+      for (;;) {
+        const seen = job.changes.version
+        const read = job.ring.read({
+          since,
+          stream: request.stream,
+          maxLines: request.maxLines - collected.length,
+          maxBytes: Math.max(1, request.maxBytes - bytes)
+        })
+        dropped += read.dropped
+        more = read.more
+        for (const line of read.lines) {
+          collected.push(line)
+          bytes += line.text.length
+          if (request.until !== undefined && matched === null && request.until.test(line.text)) {
+            matched = line
+            break
+          }
+        }
+        since = matched !== null ? matched.n : read.nextLineNo
+        if (matched !== null) {
+          more = job.ring.lastLineNo > since
+          break
+        }
+        const full = collected.length >= request.maxLines || bytes >= request.maxBytes || more
+        const enough = request.until === undefined ? collected.length > 0 : false
+        const remaining = deadline - Date.now()
+        if (full || enough || !job.running || remaining <= 0) break
+        if (job.awaitingInput && (!wasAwaiting || collected.length > 0)) break
+        const woke = yield* job.changes.changedSince(seen).pipe(Effect.timeoutOption(remaining))
+        if (Option.isNone(woke)) {
+          // One last read so a line that arrived with the deadline is not left for later.
+          continue
+        }
+        if (job.awaitingInput && !wasAwaiting) {
+          // Started waiting for input while we slept: return now with the prompt.
+          continue
+        }
+      }
+      return {
+        lines: collected,
+        nextLineNo: since,
+        dropped,
+        partial: job.partial,
+        more,
+        matched,
+        job: info(job)
+      } satisfies TailResult
+    })
+
+    const signal = Effect.fn("Jobs.signal")(function*(jobId: string, sig: SignalName) {
+      const job = yield* find(jobId)
+      const process = job.process
+      if (!job.running || process === undefined) return { sentViaChannel: false, sentViaPid: false, job: info(job) }
+      if (STOPPING.has(sig)) job.endReason = "signal"
+      const sentViaChannel = process.signalChannel(sig)
+      const sentViaPid = job.pid === null ? false : yield* groups.signal(job.host, job.pid, sig)
+      if (STOPPING.has(sig)) {
+        yield* Deferred.await(process.exited).pipe(Effect.timeoutOption("2 seconds"))
+        // The status is set by the watcher fiber right after exit; let it run.
+        yield* Effect.yieldNow
+      }
+      return { sentViaChannel, sentViaPid, job: info(job) }
+    })
+
+    const sendStdin = Effect.fn("Jobs.sendStdin")(function*(
+      jobId: string,
+      data: string,
+      options?: { readonly eof?: boolean; readonly secret?: boolean }
+    ) {
+      const job = yield* find(jobId)
+      const process = job.process
+      if (!job.running || process === undefined) {
+        return yield* new JobRunningError({ message: `job '${jobId}' is ${job.status}; its stdin is closed` })
+      }
+      if (options?.secret === true) job.addMask(data)
+      if (data.length > 0) yield* process.write(data)
+      if (options?.eof === true) yield* process.endInput()
+      job.awaitingInput = false
+      return info(job)
+    })
+
+    const stop = (job: Job, reason: "removed" | "disconnect" | "shutdown") =>
+      Effect.gen(function*() {
+        const process = job.process
+        if (!job.running || process === undefined) return "already-exited" as const
+        job.endReason = reason
+        const how = yield* groups.terminate(job.host, process)
+        yield* Effect.yieldNow
+        return how
+      })
+
+    const remove = Effect.fn("Jobs.remove")(function*(jobId: string, options?: { readonly force?: boolean }) {
+      const job = yield* find(jobId)
+      let termination: Termination | null = null
+      if (job.running) {
+        if (options?.force !== true) {
+          return yield* new JobRunningError({
+            message: `job '${jobId}' is still running`,
+            hint: "pass force: true to stop it (TERM, grace, KILL) and remove it"
+          })
+        }
+        termination = yield* stop(job, "removed")
+      }
+      jobs.delete(jobId)
+      yield* Effect.promise(() => job.closeLog())
+      return { job: info(job), termination }
+    })
+
+    const terminateHost = (host: string) =>
+      Effect.forEach(
+        [...jobs.values()].filter((j) => j.host === host && j.running && !j.persistent),
+        (job) => Effect.map(stop(job, "disconnect"), (termination) => ({ jobId: job.id, termination })),
+        { concurrency: "unbounded" }
+      )
+
+    const lines = (jobId: string, options?: { readonly since?: number; readonly stream?: "both" | StreamName }) =>
+      Stream.unwrap(Effect.map(find(jobId), (job) =>
+        Stream.paginate(options?.since ?? 0, (since: number) =>
+          Effect.gen(function*() {
+            for (;;) {
+              const seen = job.changes.version
+              const read = job.ring.read({ since, stream: options?.stream ?? "both", maxLines: 1024, maxBytes: 1 << 20 })
+              if (read.lines.length > 0) return [read.lines, Option.some(read.nextLineNo)] as const
+              if (!job.running) return [[], Option.none()] as const
+              yield* job.changes.changedSince(seen)
+            }
+          }))))
+
+    // Reaper: finished jobs are dropped reap_finished_after_sec after they ended.
+    yield* Effect.forkScoped(Effect.repeat(
+      Effect.gen(function*() {
+        const cutoff = Date.now() - limits.reapFinishedAfterSec * 1000
+        for (const job of [...jobs.values()]) {
+          if (!job.running && job.endedAt !== null && job.endedAt.getTime() <= cutoff) {
+            jobs.delete(job.id)
+            yield* Effect.promise(() => job.closeLog())
+          }
+        }
+      }),
+      Schedule.spaced(`${Math.max(1, Math.min(30, limits.reapFinishedAfterSec))} seconds`)
+    ))
+
+    // Shutdown: stop every running non-persistent job, then flush the log mirrors.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        const running = [...jobs.values()].filter((j) => j.running && !j.persistent)
+        if (running.length > 0) yield* Effect.logInfo(`stopping ${running.length} running job(s)`)
+        yield* Effect.forEach(running, (job) => stop(job, "shutdown"), { concurrency: "unbounded", discard: true })
+        yield* Effect.forEach([...jobs.values()], (job) => Effect.promise(() => job.closeLog()), { discard: true })
+      })
+    )
+
+    return Jobs.of({
+      spawn,
+      tail,
+      signal,
+      sendStdin,
+      list: (filter) =>
+        Effect.sync(() =>
+          [...jobs.values()]
+            .filter((j) => (filter?.host === undefined || j.host === filter.host) && (filter?.status === undefined || j.status === filter.status))
+            .map(info)
+        ),
+      get: (jobId) => Effect.map(find(jobId), info),
+      remove,
+      terminateHost,
+      runningCountByHost: Effect.sync(() => {
+        const counts = new Map<string, number>()
+        for (const j of jobs.values()) if (j.running) counts.set(j.host, (counts.get(j.host) ?? 0) + 1)
+        return counts
+      }),
+      lines
+    })
+  }))
+}
+
+/** Compile `until` or fail naming the field. */
+export const compileUntil = (pattern: string | undefined) =>
+  Effect.suspend(() => {
+    if (pattern === undefined) return Effect.succeed(undefined)
+    try {
+      return Effect.succeed(new RegExp(pattern))
+    } catch (e) {
+      return Effect.fail(new InvalidArgumentError({ message: `until: invalid regular expression: ${(e as Error).message}` }))
+    }
+  })

@@ -1,0 +1,69 @@
+/**
+ * Signals to remote process groups: what stops a command and everything it
+ * started (a pipeline, a `make -j` tree), not just the shell.
+ *
+ * @since 0.1.0
+ */
+import { Context, Deferred, Effect, Layer } from "effect"
+import type { RemoteProcess } from "../ssh/RemoteProcess.js"
+import { killGroupCommand, type SignalName } from "../ssh/shell.js"
+import { AppConfig } from "./AppConfig.js"
+import { Connections } from "./Connections.js"
+
+/** How a process was brought down by `terminate`. */
+export type Termination = "already-exited" | "term" | "kill" | "abandoned"
+
+export class ProcessGroups extends Context.Service<ProcessGroups, {
+  /** `kill -SIG -<pgid>` over a fresh exec channel; true when kill succeeded. */
+  signal(alias: string, pgid: number, signal: SignalName): Effect.Effect<boolean>
+  /**
+   * TERM (channel signal and process group), up to `killGraceMs` for it to end,
+   * then KILL; if the channel is still open after that, close our side.
+   */
+  terminate(alias: string, process: RemoteProcess): Effect.Effect<Termination>
+}>()("mcp-ssh-live/ProcessGroups") {
+  static readonly layer = Layer.effect(ProcessGroups)(Effect.gen(function*() {
+    const connections = yield* Connections
+    const config = yield* AppConfig
+
+    const signal = (alias: string, pgid: number, sig: SignalName) =>
+      Effect.gen(function*() {
+        const channel = yield* connections.exec(alias, killGroupCommand(sig, pgid))
+        return yield* Effect.callback<boolean>((resume) => {
+          let code: number | null = null
+          channel.on("exit", (c: number | null) => {
+            code = c
+          })
+          channel.on("close", () => resume(Effect.succeed(code === 0)))
+          channel.on("error", () => {})
+          channel.resume()
+          channel.stderr.resume()
+        })
+      }).pipe(
+        Effect.timeout("10 seconds"),
+        Effect.catch((e) => Effect.as(Effect.logWarning(`signal ${sig} to group ${pgid} on ${alias}: ${e.message}`), false))
+      )
+
+    const endsWithin = (process: RemoteProcess, ms: number) =>
+      Deferred.await(process.exited).pipe(
+        Effect.timeoutOption(ms),
+        Effect.map((o) => o._tag === "Some")
+      )
+
+    const terminate = (alias: string, process: RemoteProcess) =>
+      Effect.gen(function*() {
+        if (process.done) return "already-exited" as const
+        yield* Deferred.await(process.started).pipe(Effect.timeoutOption("2 seconds"))
+        process.signalChannel("TERM")
+        if (process.pid !== undefined) yield* signal(alias, process.pid, "TERM")
+        if (yield* endsWithin(process, config.limits.killGraceMs)) return "term" as const
+        process.signalChannel("KILL")
+        if (process.pid !== undefined) yield* signal(alias, process.pid, "KILL")
+        if (yield* endsWithin(process, 2_000)) return "kill" as const
+        process.close()
+        return "abandoned" as const
+      }).pipe(Effect.uninterruptible)
+
+    return ProcessGroups.of({ signal, terminate })
+  }))
+}

@@ -1,0 +1,146 @@
+/**
+ * Typed errors of the domain. Every error carries a stable `code` (what an agent
+ * matches on), a `message` for humans and an optional `hint` saying what to do.
+ * No error ever carries a secret.
+ *
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+const fields = {
+  message: Schema.String,
+  hint: Schema.optionalKey(Schema.String)
+}
+
+/** The stable error codes reported to MCP clients. */
+export type ErrorCode =
+  | "HOST_NOT_FOUND"
+  | "HOST_EXISTS"
+  | "CONNECT_FAILED"
+  | "AUTH_FAILED"
+  | "HOST_KEY_UNKNOWN"
+  | "HOST_KEY_MISMATCH"
+  | "CHANNEL_FAILED"
+  | "TIMEOUT"
+  | "JOB_NOT_FOUND"
+  | "JOB_RUNNING"
+  | "LIMIT_REACHED"
+  | "SFTP_FAILED"
+  | "CHECKSUM_MISMATCH"
+  | "INVALID_ARGUMENT"
+  | "SUDO_PASSWORD_REQUIRED"
+  | "SUDO_AUTH_FAILED"
+  | "CONFIG_INVALID"
+
+/** No host by that alias, or no host given and no default host. */
+export class HostNotFoundError extends Schema.TaggedError<HostNotFoundError>()("HostNotFoundError", fields) {
+  readonly code = "HOST_NOT_FOUND" as const
+}
+
+/** An alias is already registered with other settings. */
+export class HostExistsError extends Schema.TaggedError<HostExistsError>()("HostExistsError", fields) {
+  readonly code = "HOST_EXISTS" as const
+}
+
+/** TCP or SSH transport failure (refused, unreachable, handshake failed, closed). */
+export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectError", fields) {
+  readonly code = "CONNECT_FAILED" as const
+}
+
+/** The server rejected every authentication method we tried. */
+export class AuthError extends Schema.TaggedError<AuthError>()("AuthError", fields) {
+  readonly code = "AUTH_FAILED" as const
+}
+
+/** The server's host key is not in known_hosts. */
+export class HostKeyUnknownError extends Schema.TaggedError<HostKeyUnknownError>()("HostKeyUnknownError", {
+  ...fields,
+  fingerprint: Schema.String
+}) {
+  readonly code = "HOST_KEY_UNKNOWN" as const
+}
+
+/** The server's host key differs from the one recorded: always refused. */
+export class HostKeyMismatchError extends Schema.TaggedError<HostKeyMismatchError>()("HostKeyMismatchError", {
+  ...fields,
+  fingerprint: Schema.String
+}) {
+  readonly code = "HOST_KEY_MISMATCH" as const
+}
+
+/** A channel (exec, sftp) could not be opened or failed mid-way. */
+export class ChannelError extends Schema.TaggedError<ChannelError>()("ChannelError", fields) {
+  readonly code = "CHANNEL_FAILED" as const
+}
+
+/** An operation ran out of time (connect, handshake). */
+export class TimeoutError extends Schema.TaggedError<TimeoutError>()("TimeoutError", fields) {
+  readonly code = "TIMEOUT" as const
+}
+
+/** An argument is well-typed but unusable (bad env name, bad regex, …). */
+export class InvalidArgumentError extends Schema.TaggedError<InvalidArgumentError>()("InvalidArgumentError", fields) {
+  readonly code = "INVALID_ARGUMENT" as const
+}
+
+/** No job by that id. */
+export class JobNotFoundError extends Schema.TaggedError<JobNotFoundError>()("JobNotFoundError", fields) {
+  readonly code = "JOB_NOT_FOUND" as const
+}
+
+/** The job is still running and the operation needs it ended (or `force`). */
+export class JobRunningError extends Schema.TaggedError<JobRunningError>()("JobRunningError", fields) {
+  readonly code = "JOB_RUNNING" as const
+}
+
+/** A configured limit (jobs per host, …) would be exceeded. */
+export class LimitReachedError extends Schema.TaggedError<LimitReachedError>()("LimitReachedError", fields) {
+  readonly code = "LIMIT_REACHED" as const
+}
+
+/** An SFTP operation failed. */
+export class SftpError extends Schema.TaggedError<SftpError>()("SftpError", fields) {
+  readonly code = "SFTP_FAILED" as const
+}
+
+/** The sha256 of a transferred file differs between both ends. */
+export class ChecksumMismatchError extends Schema.TaggedError<ChecksumMismatchError>()("ChecksumMismatchError", fields) {
+  readonly code = "CHECKSUM_MISMATCH" as const
+}
+
+/** sudo needs a password and the host has none configured. */
+export class SudoPasswordRequiredError
+  extends Schema.TaggedError<SudoPasswordRequiredError>()("SudoPasswordRequiredError", fields)
+{
+  readonly code = "SUDO_PASSWORD_REQUIRED" as const
+}
+
+/** sudo rejected the configured password. */
+export class SudoAuthError extends Schema.TaggedError<SudoAuthError>()("SudoAuthError", fields) {
+  readonly code = "SUDO_AUTH_FAILED" as const
+}
+
+/** The configuration (flags, file, environment) is invalid. */
+export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", fields) {
+  readonly code = "CONFIG_INVALID" as const
+}
+
+/** Every domain error: each has a `code`, a `message` and maybe a `hint`. */
+export type SshLiveError =
+  | HostNotFoundError
+  | HostExistsError
+  | ConnectError
+  | AuthError
+  | HostKeyUnknownError
+  | HostKeyMismatchError
+  | ChannelError
+  | TimeoutError
+  | InvalidArgumentError
+  | JobNotFoundError
+  | JobRunningError
+  | LimitReachedError
+  | SftpError
+  | ChecksumMismatchError
+  | SudoPasswordRequiredError
+  | SudoAuthError
+  | ConfigError
