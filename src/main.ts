@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/**
+ * The `mcp-ssh-live` executable: configuration → services → MCP over stdio.
+ * stdout carries only MCP frames; every log line goes to stderr. The server stops
+ * when stdin closes or on SIGINT/SIGTERM; closing the services' scope stops every
+ * running job (TERM → grace → KILL) and then the connections.
+ *
+ * @since 0.1.0
+ */
+import { StdioServerTransport } from "@modelcontextprotocol/server/stdio"
+import { NodeRuntime } from "@effect/platform-node"
+import { Deferred, Effect, Exit, Layer, Logger, References } from "effect"
+import { loadConfig } from "./config/loadConfig.js"
+import { layer, type Services } from "./layers/Live.js"
+import { makeMcpServer } from "./server.js"
+import { AppConfig, type LogLevel } from "./services/AppConfig.js"
+import { version } from "./version.js"
+
+// Nothing but the transport may write to stdout: send stray console output to stderr.
+console.log = console.error
+console.info = console.error
+console.debug = console.error
+
+const effectLogLevel = (level: LogLevel) =>
+  ({ trace: "Trace", debug: "Debug", info: "Info", warn: "Warn", error: "Error", none: "None" } as const)[level]
+
+const serve = Effect.gen(function*() {
+  const context = yield* Effect.context<Services | AppConfig>()
+  const server = makeMcpServer(context)
+  const transport = new StdioServerTransport()
+  const closed = yield* Deferred.make<void>()
+  transport.onclose = () => Deferred.doneUnsafe(closed, Exit.void)
+  yield* Effect.acquireRelease(
+    Effect.promise(() => server.connect(transport)),
+    () => Effect.promise(() => server.close().catch(() => undefined))
+  )
+  yield* Effect.logInfo(`mcp-ssh-live ${version} ready on stdio`)
+  yield* Deferred.await(closed)
+  yield* Effect.logInfo("stdin closed; shutting down")
+})
+
+const main = Effect.gen(function*() {
+  const startup = yield* loadConfig(process.argv.slice(2), process.env)
+  if (startup._tag === "Help") {
+    // Not an MCP session: --help and --version answer on stdout like any CLI.
+    process.stdout.write(startup.text)
+    return
+  }
+  if (startup._tag === "Version") {
+    process.stdout.write(`mcp-ssh-live ${version}\n`)
+    return
+  }
+  const config = startup.config
+  yield* serve.pipe(
+    Effect.scoped,
+    Effect.provide(layer.pipe(Layer.provideMerge(Layer.succeed(AppConfig)(config)))),
+    Effect.provideService(References.MinimumLogLevel, effectLogLevel(config.logLevel))
+  )
+}).pipe(
+  Effect.provideService(Logger.LogToStderr, true),
+  Effect.catchTag("ConfigError", (e) =>
+    Effect.sync(() => {
+      process.stderr.write(`mcp-ssh-live: ${e.message}${e.hint !== undefined ? `\n  hint: ${e.hint}` : ""}\n`)
+      process.exitCode = 2
+    }))
+)
+
+NodeRuntime.runMain(main)

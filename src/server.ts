@@ -1,0 +1,29 @@
+/**
+ * The MCP server: an SDK v2 `McpServer` with every tool registered over a given
+ * set of services. Transport-agnostic (stdio in `main.ts`).
+ *
+ * @since 0.1.0
+ */
+import { McpServer } from "@modelcontextprotocol/server"
+import type { Context } from "effect"
+import type { Services } from "./layers/Live.js"
+import type { AppConfig } from "./services/AppConfig.js"
+import { tools } from "./tools/index.js"
+import { registerTools } from "./tools/register.js"
+import { version } from "./version.js"
+
+const instructions =
+  "Live SSH for agents. ssh_connect a host (or use a configured one), then: ssh_exec for short commands; " +
+  "ssh_spawn + ssh_tail for anything long (builds, deploys, logs) so no call blocks past ~60 s; " +
+  "ssh_send_stdin answers prompts; ssh_signal stops jobs. Every job line has a number: pass next_line_no back as " +
+  "since_line_no to read each line exactly once."
+
+/** A new MCP server whose tools run with `context`. */
+export const makeMcpServer = (context: Context.Context<Services | AppConfig>): McpServer => {
+  const server = new McpServer(
+    { name: "mcp-ssh-live", version },
+    { capabilities: { logging: {} }, instructions }
+  )
+  registerTools(server, tools, context)
+  return server
+}

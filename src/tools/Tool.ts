@@ -1,0 +1,56 @@
+/**
+ * A tool: its name, its input and output as Effect Schemas (the one source of the
+ * JSON Schemas published in `tools/list`), and a handler that is an Effect over
+ * the services. Tools never touch ssh2 or MCP types; `register.ts` adapts them.
+ *
+ * @since 0.1.0
+ */
+import type { Effect, Schema } from "effect"
+import type { SshLiveError } from "../services/errors.js"
+
+/** What a handler may use of the MCP request it serves. */
+export interface ToolContext {
+  /** Fires on `notifications/cancelled` (the handler's fiber is interrupted too). */
+  readonly signal: AbortSignal
+  /** Whether the client asked for progress (sent a progressToken). */
+  readonly wantsProgress: boolean
+  /** Send `notifications/progress` (no-op without a progressToken). */
+  readonly progress: (progress: number, message?: string, total?: number) => Effect.Effect<void>
+}
+
+export interface ToolAnnotations {
+  readonly title?: string
+  readonly readOnlyHint?: boolean
+  readonly destructiveHint?: boolean
+  readonly idempotentHint?: boolean
+  readonly openWorldHint?: boolean
+}
+
+/** Schemas a tool may use: decoding (validation) and JSON Schema generation need no services. */
+export type ToolSchema<T> = Schema.Codec<T, unknown, never, never>
+
+export interface Tool<I, O, R> {
+  readonly name: string
+  readonly title: string
+  /** Written for an LLM: when to use it, what comes back. */
+  readonly description: string
+  readonly annotations: ToolAnnotations
+  readonly input: ToolSchema<I>
+  readonly output: ToolSchema<O>
+  readonly handler: (input: I, context: ToolContext) => Effect.Effect<O, SshLiveError, R>
+}
+
+/**
+ * A tool whose input and output types are hidden, so tools of different types
+ * fit in one list; `use` hands the typed tool back to a generic consumer.
+ */
+export interface AnyTool<R> {
+  readonly name: string
+  readonly use: <X>(f: <I, O>(tool: Tool<I, O, R>) => X) => X
+}
+
+/** Define a tool; the handler is checked against the schemas. */
+export const make = <I, O, R>(tool: Tool<I, O, R>): AnyTool<R> => ({
+  name: tool.name,
+  use: (f) => f(tool)
+})

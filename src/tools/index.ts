@@ -1,0 +1,28 @@
+/**
+ * Every tool the server publishes, in the order `tools/list` shows them.
+ *
+ * @since 0.1.0
+ */
+import { sshConnect } from "./ssh_connect.js"
+import { sshDisconnect } from "./ssh_disconnect.js"
+import { sshExec } from "./ssh_exec.js"
+import { sshListHosts } from "./ssh_list_hosts.js"
+import { sshListJobs } from "./ssh_list_jobs.js"
+import { sshRemoveJob } from "./ssh_remove_job.js"
+import { sshSendStdin } from "./ssh_send_stdin.js"
+import { sshSignal } from "./ssh_signal.js"
+import { sshSpawn } from "./ssh_spawn.js"
+import { sshTail } from "./ssh_tail.js"
+
+export const tools = [
+  sshConnect,
+  sshDisconnect,
+  sshListHosts,
+  sshExec,
+  sshSpawn,
+  sshTail,
+  sshSignal,
+  sshSendStdin,
+  sshListJobs,
+  sshRemoveJob
+] as const

@@ -1,0 +1,92 @@
+/**
+ * The adapter between tools and the MCP SDK v2: publishes each tool's Effect
+ * Schemas as JSON Schema, runs its handler with the application's services, and
+ * turns the outcome into a tool result. No failure escapes as an exception: typed
+ * errors become `{ error: { code, message, hint } }`, defects a generic INTERNAL
+ * error (details to stderr only).
+ *
+ * @since 0.1.0
+ */
+import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprotocol/server"
+import { Cause, type Context, Effect, Exit, Schema } from "effect"
+import type { AnyTool, Tool, ToolContext } from "./Tool.js"
+
+/** The Standard Schema (validation + JSON Schema) the SDK takes; inputs also reject unknown keys. */
+const standard = <S extends Schema.ConstraintDecoder<unknown> & Schema.Constraint>(schema: S, strict: boolean) =>
+  Schema.toStandardJSONSchemaV1(
+    Schema.toStandardSchemaV1(schema, strict ? { parseOptions: { onExcessProperty: "error", errors: "all" } } : undefined)
+  )
+
+/** A tool error result. */
+export const errorResult = (code: string, message: string, hint?: string): CallToolResult => {
+  const error = hint === undefined ? { code, message } : { code, message, hint }
+  return {
+    isError: true,
+    content: [{ type: "text", text: `${code}: ${message}${hint === undefined ? "" : ` (hint: ${hint})`}` }],
+    structuredContent: { error }
+  }
+}
+
+const hasCode = (e: unknown): e is { code: string; message: string; hint?: string } =>
+  typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "string" &&
+  typeof (e as { message?: unknown }).message === "string"
+
+/** The result of a finished handler. */
+export const toResult = <O>(exit: Exit.Exit<O, unknown>, encode: (o: O) => unknown, toolName: string): CallToolResult => {
+  if (Exit.isSuccess(exit)) {
+    const structured = encode(exit.value) as Record<string, unknown>
+    return { content: [{ type: "text", text: JSON.stringify(structured) }], structuredContent: structured }
+  }
+  const failure = Cause.findErrorOption(exit.cause)
+  if (failure._tag === "Some" && hasCode(failure.value)) {
+    return errorResult(failure.value.code, failure.value.message, failure.value.hint)
+  }
+  if (Cause.hasInterruptsOnly(exit.cause)) return errorResult("CANCELLED", `${toolName} was cancelled`)
+  process.stderr.write(`[mcp-ssh-live] internal error in ${toolName}: ${Cause.pretty(exit.cause)}\n`)
+  return errorResult("INTERNAL", `${toolName} failed unexpectedly; details are in the server's log`)
+}
+
+const toolContext = (ctx: ServerContext): ToolContext => {
+  const token = ctx.mcpReq._meta?.progressToken
+  return {
+    signal: ctx.mcpReq.signal,
+    wantsProgress: token !== undefined,
+    progress: (progress, message, total) =>
+      token === undefined ? Effect.void : Effect.promise(() =>
+        ctx.mcpReq.notify({
+          method: "notifications/progress",
+          params: {
+            progressToken: token,
+            progress,
+            ...(total !== undefined ? { total } : {}),
+            ...(message !== undefined ? { message } : {})
+          }
+        }).catch(() => undefined)
+      )
+  }
+}
+
+const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: Context.Context<R>): void => {
+  const encode = Schema.encodeSync(tool.output)
+  server.registerTool(
+    tool.name,
+    {
+      title: tool.title,
+      description: tool.description,
+      annotations: { ...tool.annotations, title: tool.title },
+      inputSchema: standard(tool.input, true),
+      outputSchema: standard(tool.output, false)
+    },
+    async (args, ctx) => {
+      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx)), {
+        signal: ctx.mcpReq.signal
+      })
+      return toResult(exit, encode, tool.name)
+    }
+  )
+}
+
+/** Register `tools` on `server`, running handlers with `context`. */
+export const registerTools = <R>(server: McpServer, tools: ReadonlyArray<AnyTool<R>>, context: Context.Context<R>): void => {
+  for (const tool of tools) tool.use((t) => registerOne(server, t, context))
+}

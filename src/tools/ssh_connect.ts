@@ -1,0 +1,100 @@
+import { Effect, Schema } from "effect"
+import { AppConfig } from "../services/AppConfig.js"
+import { Connections } from "../services/Connections.js"
+import { type HostEntry, defaultUser, HostRegistry } from "../services/HostRegistry.js"
+import { int } from "./fields.js"
+import * as Tool from "./Tool.js"
+
+const Input = Schema.Struct({
+  host: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)).annotate({
+    description: "Hostname or IP address to connect to."
+  }),
+  port: Schema.optionalKey(int(1, 65535).annotate({ description: "SSH port (default 22)." })),
+  user: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)).annotate({
+    description: "Remote user (default: the local user name)."
+  })),
+  password: Schema.optionalKey(Schema.RedactedFromValue(Schema.String).annotate({
+    description: "Password; kept in memory only, never shown again."
+  })),
+  key_path: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096)).annotate({
+    description: "Private key file on the machine running this server (~ expands)."
+  })),
+  passphrase: Schema.optionalKey(Schema.RedactedFromValue(Schema.String).annotate({
+    description: "Passphrase of an encrypted key_path."
+  })),
+  alias: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)).annotate({
+    description: "Name to refer to this host in other tools (default: host)."
+  })),
+  insecure_auto_add: Schema.optionalKey(Schema.Boolean.annotate({
+    description: "Accept and record an UNKNOWN host key in known_hosts (default false). A changed key is always refused."
+  })),
+  replace: Schema.optionalKey(Schema.Boolean.annotate({
+    description: "Replace an alias already registered with other settings (default false)."
+  }))
+})
+
+const Output = Schema.Struct({
+  alias: Schema.String,
+  address: Schema.String,
+  port: Schema.Int,
+  user: Schema.String,
+  auth_method: Schema.String,
+  host_key_fingerprint: Schema.String,
+  server_banner: Schema.String,
+  is_default: Schema.Boolean
+})
+
+export const sshConnect = Tool.make({
+  name: "ssh_connect",
+  title: "Connect to an SSH host",
+  description:
+    "Register a host under an alias and open an SSH connection to it (reused by every other tool). " +
+    "Auth: password and/or key_path, else ssh-agent and ~/.ssh default keys. The host key must be in known_hosts; " +
+    "an unknown key fails with HOST_KEY_UNKNOWN and its SHA256 fingerprint (retry with insecure_auto_add: true only if you trust it). " +
+    "Calling it again for a connected alias is cheap and returns the same info.",
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  input: Input,
+  output: Output,
+  handler: Effect.fnUntraced(function*(input) {
+    const registry = yield* HostRegistry
+    const connections = yield* Connections
+    const config = yield* AppConfig
+    const alias = input.alias ?? input.host
+    const entry: HostEntry = {
+      alias,
+      address: input.host,
+      port: input.port ?? 22,
+      user: input.user ?? defaultUser(),
+      auth: {
+        ...(input.password !== undefined ? { password: input.password } : {}),
+        ...(input.key_path !== undefined ? { keyPath: input.key_path } : {}),
+        ...(input.passphrase !== undefined ? { passphrase: input.passphrase } : {})
+      },
+      source: "runtime",
+      insecureAutoAdd: input.insecure_auto_add ?? config.insecureAutoAdd
+    }
+    const previous = (yield* registry.list).find((h) => h.alias === alias)
+    yield* registry.register(entry, { replace: input.replace === true })
+    if (previous !== undefined && previous !== entry && input.replace === true) yield* connections.disconnect(alias)
+    const info = yield* connections.connect(alias).pipe(
+      // A failed connect leaves the registry as it was, so the agent can retry with other settings.
+      Effect.tapError(() =>
+        previous === undefined
+          ? registry.remove(alias)
+          : Effect.asVoid(registry.register(previous, { replace: true }))
+      )
+    )
+    const defaultAlias = yield* registry.defaultAlias
+    return {
+      alias: info.alias,
+      address: info.address,
+      port: info.port,
+      user: info.user,
+      auth_method: info.authMethod,
+      host_key_fingerprint: info.hostKeyFingerprint,
+      server_banner: info.serverBanner,
+      is_default: defaultAlias === alias
+    }
+  })
+})
+

@@ -1,0 +1,72 @@
+import { Effect, Schema } from "effect"
+import { Exec } from "../services/Exec.js"
+import { Command, Cwd, Env, int, NullableInt, NullableString, optionalHost } from "./fields.js"
+import * as Tool from "./Tool.js"
+
+const Input = Schema.Struct({
+  command: Command.annotate({ description: "Shell command, run by the user's login shell on the host." }),
+  host: optionalHost,
+  timeout_ms: Schema.optionalKey(int(1, 86_400_000).annotate({
+    description: "Stop the command (TERM to its process group, 5 s grace, then KILL) after this long. Default 60000."
+  })),
+  env: Schema.optionalKey(Env),
+  cwd: Schema.optionalKey(Cwd),
+  stdin: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(10_000_000)).annotate({
+    description: "Text written to the command's stdin, which is then closed."
+  })),
+  pty: Schema.optionalKey(Schema.Boolean.annotate({
+    description: "Run in a pseudo-terminal (stderr merges into stdout). Default false."
+  }))
+})
+
+const Output = Schema.Struct({
+  host: Schema.String,
+  exit_status: NullableInt.annotate({ description: "Exit code; null when killed by a signal." }),
+  signal: NullableString.annotate({ description: "Signal that ended it (TERM, KILL, …) or null." }),
+  stdout: Schema.String,
+  stderr: Schema.String,
+  stdout_bytes: Schema.Int,
+  stderr_bytes: Schema.Int,
+  duration_ms: Schema.Int,
+  timed_out: Schema.Boolean,
+  truncated: Schema.Boolean.annotate({
+    description: "True when output was longer than the cap: head and tail are kept around a '… N bytes omitted …' line."
+  })
+})
+
+export const sshExec = Tool.make({
+  name: "ssh_exec",
+  title: "Run a command and wait",
+  description:
+    "Run a short command on a host and wait for it to finish; returns exit_status, stdout, stderr. " +
+    "Use it for commands that finish in seconds. For builds, deploys, `tail -f` or anything that may run longer " +
+    "than ~50 s, use ssh_spawn + ssh_tail instead (this call blocks and MCP clients time out around 60 s). " +
+    "On timeout the whole process group is stopped. Output over 256 KiB per stream keeps its head and tail.",
+  annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+  input: Input,
+  output: Output,
+  handler: Effect.fnUntraced(function*(input) {
+    const exec = yield* Exec
+    const r = yield* exec.run({
+      host: input.host,
+      command: input.command,
+      timeoutMs: input.timeout_ms ?? 60_000,
+      env: input.env,
+      cwd: input.cwd,
+      stdin: input.stdin,
+      pty: input.pty
+    })
+    return {
+      host: r.host,
+      exit_status: r.exitStatus,
+      signal: r.signal,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      stdout_bytes: r.stdoutBytes,
+      stderr_bytes: r.stderrBytes,
+      duration_ms: r.durationMs,
+      timed_out: r.timedOut,
+      truncated: r.truncated
+    }
+  })
+})

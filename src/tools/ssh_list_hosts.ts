@@ -1,0 +1,55 @@
+import { Effect, Schema } from "effect"
+import { Connections } from "../services/Connections.js"
+import { authMethodOf, HostRegistry } from "../services/HostRegistry.js"
+import { Jobs } from "../services/Jobs.js"
+import { NullableString } from "./fields.js"
+import * as Tool from "./Tool.js"
+
+const Host = Schema.Struct({
+  alias: Schema.String,
+  address: Schema.String,
+  port: Schema.Int,
+  user: Schema.String,
+  auth_method: Schema.String.annotate({ description: "Configured methods: key, password, key+password, agent/default-keys." }),
+  password_env: NullableString,
+  key_path: NullableString,
+  connected: Schema.Boolean,
+  active_jobs: Schema.Int,
+  is_default: Schema.Boolean,
+  source: Schema.Literals(["cli", "config-file", "runtime", "ssh-config"])
+})
+
+export const sshListHosts = Tool.make({
+  name: "ssh_list_hosts",
+  title: "List SSH hosts",
+  description:
+    "List every registered host with its alias, address, user, configured auth method (never secrets), " +
+    "whether it is connected, its running jobs and whether it is the default host.",
+  annotations: { readOnlyHint: true, openWorldHint: false },
+  input: Schema.Struct({}),
+  output: Schema.Struct({ hosts: Schema.Array(Host) }),
+  handler: Effect.fnUntraced(function*() {
+    const registry = yield* HostRegistry
+    const connections = yield* Connections
+    const jobs = yield* Jobs
+    const defaultAlias = yield* registry.defaultAlias
+    const hosts = yield* registry.list
+    const running = yield* jobs.runningCountByHost
+    return {
+      hosts: yield* Effect.forEach(hosts, (h) =>
+        Effect.map(connections.info(h.alias), (info) => ({
+          alias: h.alias,
+          address: h.address,
+          port: h.port,
+          user: h.user,
+          auth_method: authMethodOf(h.auth),
+          password_env: h.auth.passwordEnv ?? null,
+          key_path: h.auth.keyPath ?? null,
+          connected: info !== undefined,
+          active_jobs: running.get(h.alias) ?? 0,
+          is_default: h.alias === defaultAlias,
+          source: h.source
+        })))
+    }
+  })
+})
