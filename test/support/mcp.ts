@@ -1,0 +1,98 @@
+/**
+ * Drive the built server (`dist/main.js`) as a subprocess through the official MCP
+ * SDK client over stdio, as editors do.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { PassThrough } from "node:stream"
+import { fileURLToPath } from "node:url"
+import { Client } from "@modelcontextprotocol/client"
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio"
+
+export const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
+
+export interface McpServerProcess {
+  readonly client: Client
+  readonly transport: StdioClientTransport
+  /** Everything the server wrote to stderr so far. */
+  stderr(): string
+  /** Errors the client transport reported (a non-JSON line on stdout is one). */
+  readonly transportErrors: Array<Error>
+  /** The fake HOME the server runs with. */
+  readonly home: string
+  readonly pid: number
+  close(): Promise<void>
+}
+
+export interface StartOptions {
+  readonly args?: ReadonlyArray<string>
+  readonly env?: Record<string, string>
+  readonly home?: string
+  /** Capabilities the test client declares (e.g. elicitation). */
+  readonly capabilities?: ConstructorParameters<typeof Client>[1] extends infer O ? O extends { capabilities?: infer C } ? C : never : never
+}
+
+/** Start the server with a fresh empty HOME (no keys, no agent) unless one is given. */
+export const startMcpServer = async (options: StartOptions = {}): Promise<McpServerProcess> => {
+  const home = options.home ?? fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-home-"))
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: home,
+    USER: process.env.USER ?? "root",
+    ...options.env
+  }
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [MAIN, ...(options.args ?? [])],
+    env,
+    stderr: "pipe"
+  })
+  let stderr = ""
+  const transportErrors: Array<Error> = []
+  transport.onerror = (e) => transportErrors.push(e)
+  const client = new Client(
+    { name: "mcp-ssh-live-tests", version: "0.0.0" },
+    options.capabilities !== undefined ? { capabilities: options.capabilities } : undefined
+  )
+  const stderrStream = transport.stderr as PassThrough | null
+  stderrStream?.on("data", (d: Buffer) => {
+    stderr += d.toString()
+  })
+  await client.connect(transport)
+  return {
+    client,
+    transport,
+    stderr: () => stderr,
+    transportErrors,
+    home,
+    pid: transport.pid ?? -1,
+    close: async () => {
+      await client.close().catch(() => undefined)
+    }
+  }
+}
+
+/** Call a tool; returns its structuredContent and whether it was an error. */
+export const call = async (
+  server: McpServerProcess,
+  name: string,
+  args: Record<string, unknown>,
+  options?: { timeout?: number; signal?: AbortSignal; onprogress?: (p: { progress: number; message?: string }) => void }
+): Promise<{ isError: boolean; data: Record<string, unknown>; text: string }> => {
+  const result = await server.client.callTool(
+    { name, arguments: args },
+    {
+      timeout: options?.timeout ?? 120_000,
+      ...(options?.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options?.onprogress !== undefined ? { onprogress: options.onprogress as never, resetTimeoutOnProgress: true } : {})
+    }
+  )
+  const content = (result.content ?? []) as Array<{ type: string; text?: string }>
+  const text = content.filter((c) => c.type === "text").map((c) => c.text ?? "").join("\n")
+  return {
+    isError: result.isError === true,
+    data: (result.structuredContent ?? {}) as Record<string, unknown>,
+    text
+  }
+}
