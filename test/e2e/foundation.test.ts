@@ -5,7 +5,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { describeWithSshd, type Sshd } from "../support/sshd.js"
+import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
 import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
 
 const TOOL_NAMES = [
@@ -20,16 +20,6 @@ const TOOL_NAMES = [
   "ssh_list_jobs",
   "ssh_remove_job"
 ]
-
-/** Wait until `pgrep -f pattern` on the sshd side finds nothing (or give up after `ms`). */
-export const waitNoProcess = async (sshd: Sshd, pattern: string, ms = 10_000): Promise<string> => {
-  const until = Date.now() + ms
-  for (;;) {
-    const r = await sshd.exec(`pgrep -af -- ${JSON.stringify(pattern)} | grep -v pgrep || true`)
-    if (r.stdout.trim() === "" || Date.now() > until) return r.stdout.trim()
-    await new Promise((res) => setTimeout(res, 200))
-  }
-}
 
 describeWithSshd("foundation over stdio MCP", (getSshd) => {
   let server: McpServerProcess

@@ -3,10 +3,10 @@
  * client, against a real sshd.
  */
 import type { ChildProcess } from "node:child_process"
+import * as fs from "node:fs"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { describeWithSshd, type Sshd } from "../support/sshd.js"
+import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
 import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
-import { waitNoProcess } from "./foundation.test.js"
 
 interface TailLine { n: number; stream: string; text: string }
 
@@ -95,6 +95,10 @@ describeWithSshd("jobs over stdio MCP", (getSshd) => {
     const list = await call(server, "ssh_list_jobs", {})
     const job = (list.data.jobs as Array<Record<string, unknown>>).find((j) => j.job_id === jobId)!
     expect(job).toMatchObject({ lines: { stdout: 1_000_000, stderr: 0, total: 1_000_000 }, dropped: 990_000 })
+    // Memory stays bounded: the server holds 10 000 of the million lines.
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.pid}/status`, "utf8"))![1])
+    process.stderr.write(`[measure] server RSS after a 1 000 000-line job: ${Math.round(rssKb / 1024)} MB\n`)
+    expect(rssKb).toBeLessThan(300 * 1024)
   })
 
   it("shows buffered python output live with pty and with PYTHONUNBUFFERED", async () => {

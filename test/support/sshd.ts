@@ -301,3 +301,13 @@ export const describeWithSshd = (name: string, fn: (sshd: () => Sshd) => void, o
     })
   })
 }
+
+/** Wait until `pgrep -f pattern` on the sshd side finds nothing (or give up after `ms`). */
+export const waitNoProcess = async (sshd: Sshd, pattern: string, ms = 10_000): Promise<string> => {
+  const until = Date.now() + ms
+  for (;;) {
+    const r = await sshd.exec(`pgrep -af -- ${JSON.stringify(pattern)} | grep -v pgrep || true`)
+    if (r.stdout.trim() === "" || Date.now() > until) return r.stdout.trim()
+    await new Promise((res) => setTimeout(res, 200))
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The services as an Effect library, against a real sshd: what another Effect app
+ * composing `layerConfig` gets.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, Exit, Stream } from "effect"
+import { expect, it } from "vitest"
+import { Connections, Exec, HostRegistry, Jobs, layerConfig } from "../../src/index.js"
+import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
+
+const register = (sshd: Sshd) =>
+  Effect.gen(function*() {
+    const registry = yield* HostRegistry
+    yield* registry.register({
+      alias: "box",
+      address: sshd.host,
+      port: sshd.port,
+      user: sshd.user.name,
+      auth: { keyPath: sshd.clientKeyPath },
+      source: "runtime",
+      insecureAutoAdd: false
+    })
+    return yield* (yield* Connections).connect("box")
+  })
+
+describeWithSshd("Effect library API", (getSshd) => {
+  const run = <A, E>(
+    program: Effect.Effect<A, E, Jobs | HostRegistry | Connections | Exec>,
+    limits: Parameters<typeof layerConfig>[0] = {}
+  ) =>
+    Effect.runPromise(
+      program.pipe(
+        Effect.provide(layerConfig({ knownHostsPath: getSshd().knownHostsPath, ...limits }))
+      )
+    )
+
+  it("streams a job's lines to the end", async () => {
+    const lines = await run(Effect.gen(function*() {
+      yield* register(getSshd())
+      const jobs = yield* Jobs
+      const job = yield* jobs.spawn({ host: "box", command: "for i in 1 2 3; do echo line $i; sleep 0.2; done; echo err >&2" })
+      return yield* Stream.runCollect(jobs.lines(job.jobId))
+    }))
+    expect(lines.map((l) => `${l.n}:${l.stream}:${l.text}`)).toEqual([
+      "1:stdout:line 1", "2:stdout:line 2", "3:stdout:line 3", "4:stderr:err"
+    ])
+  })
+
+  it("enforces max_jobs_per_host with LIMIT_REACHED", async () => {
+    const t = 800_000 + Math.floor(Math.random() * 99_999)
+    const exit = await run(Effect.gen(function*() {
+      yield* register(getSshd())
+      const jobs = yield* Jobs
+      yield* jobs.spawn({ command: `sleep ${t}` })
+      yield* jobs.spawn({ command: `sleep ${t}` })
+      return yield* Effect.exit(jobs.spawn({ command: `sleep ${t}` }))
+    }), { limits: { maxJobsPerHost: 2 } })
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(JSON.stringify(exit)).toContain("LimitReachedError")
+    // The layer's scope closed after the program: its jobs were stopped.
+    expect(await waitNoProcess(getSshd(), `sleep ${t}`)).toBe("")
+  })
+
+  it("reaps finished jobs after reap_finished_after_sec", async () => {
+    const found = await run(Effect.gen(function*() {
+      yield* register(getSshd())
+      const jobs = yield* Jobs
+      const job = yield* jobs.spawn({ command: "true" })
+      yield* Stream.runDrain(jobs.lines(job.jobId))
+      const before = (yield* jobs.list()).length
+      yield* Effect.sleep("2500 millis")
+      const after = (yield* jobs.list()).length
+      return { before, after }
+    }), { limits: { reapFinishedAfterSec: 1 } })
+    expect(found).toEqual({ before: 1, after: 0 })
+  })
+
+  it("mirrors every line to <log_dir>/<job_id>.log", async () => {
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-logs-"))
+    const jobId = await run(Effect.gen(function*() {
+      yield* register(getSshd())
+      const jobs = yield* Jobs
+      const job = yield* jobs.spawn({ command: "seq 1 20000; echo oops >&2" })
+      yield* Stream.runDrain(jobs.lines(job.jobId))
+      return job.jobId
+    }), { logDir, limits: { ringBufferLines: 100 } })
+    const text = fs.readFileSync(path.join(logDir, `${jobId}.log`), "utf8")
+    const lines = text.trimEnd().split("\n")
+    expect(lines).toHaveLength(20_001)
+    expect(lines[0]).toBe("1")
+    expect(lines[19_999]).toBe("20000")
+    expect(lines[20_000]).toBe("[stderr] oops")
+  })
+
+  it("runs exec with the same layer", async () => {
+    const r = await run(Effect.gen(function*() {
+      yield* register(getSshd())
+      return yield* (yield* Exec).run({ command: "echo hi" })
+    }))
+    expect(r.stdout).toBe("hi\n")
+    expect(r.exitStatus).toBe(0)
+  })
+})
+
