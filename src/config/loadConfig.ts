@@ -25,7 +25,10 @@ With no flags it starts with no hosts; agents add them with ssh_connect.
 Flags:
   --host alias=addr[:port]   pre-configure a host (repeatable)
   --user NAME                remote user for --host entries (default: local user)
+  --password-env NAME        environment variable holding the password for --host entries
   --key PATH                 private key for --host entries
+  --key-passphrase-env NAME  environment variable holding the key's passphrase
+  --sudo-password-env NAME   environment variable holding the sudo password (for sudo: true)
   --default-host ALIAS       host used when a tool is given none
   --insecure-auto-add        accept and record unknown host keys (changed keys are always refused)
   --known-hosts PATH         known_hosts file (default: ~/.ssh/known_hosts)
@@ -67,6 +70,9 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           host: { type: "string", multiple: true },
           user: { type: "string" },
           key: { type: "string" },
+          "password-env": { type: "string" },
+          "key-passphrase-env": { type: "string" },
+          "sudo-password-env": { type: "string" },
           "default-host": { type: "string" },
           "insecure-auto-add": { type: "boolean" },
           "known-hosts": { type: "string" },
@@ -89,8 +95,17 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         ...spec,
         ...(v.user !== undefined ? { user: v.user } : {}),
         ...(v.key !== undefined ? { key: expand(v.key, home) } : {}),
+        ...(v["password-env"] !== undefined ? { passwordEnv: v["password-env"] } : {}),
+        ...(v["key-passphrase-env"] !== undefined ? { keyPassphraseEnv: v["key-passphrase-env"] } : {}),
+        ...(v["sudo-password-env"] !== undefined ? { sudoPasswordEnv: v["sudo-password-env"] } : {}),
         source: "cli"
       })
+    }
+    for (const flag of ["password-env", "key-passphrase-env", "sudo-password-env"] as const) {
+      const name = v[flag]
+      if (name === undefined) continue
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return yield* fail(`--${flag}: "${name}" is not an environment variable name`)
+      if (env[name] === undefined) return yield* fail(`--${flag}: environment variable ${name} is not set`)
     }
     const logLevel = v["log-level"]
     if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as LogLevel)) {

@@ -6,8 +6,10 @@
  * @since 0.1.0
  */
 import type * as fs from "node:fs"
+import { Deferred, Exit } from "effect"
 import { LineDecoder } from "../output/LineDecoder.js"
 import { type Line, RingBuffer } from "../output/RingBuffer.js"
+import type { AsRoot } from "../services/ProcessGroups.js"
 import type { ExitInfo, RemoteProcess, StreamName } from "../ssh/RemoteProcess.js"
 import { ChangeSignal } from "./ChangeSignal.js"
 import { looksLikePrompt, PROMPT_QUIET_MS } from "./prompt.js"
@@ -24,10 +26,11 @@ export interface JobOptions {
   readonly label: string | null
   readonly pty: boolean
   readonly persistent: boolean
+  /** Signals must go through sudo (with this password, if any). */
+  readonly asRoot?: AsRoot | undefined
   readonly ringBufferLines: number
   readonly ringBufferBytes: number
   readonly maxLineBytes: number
-  readonly log?: fs.WriteStream | undefined
 }
 
 const MASK = "********"
@@ -39,6 +42,7 @@ export class Job {
   readonly label: string | null
   readonly pty: boolean
   readonly persistent: boolean
+  readonly asRoot: AsRoot | undefined
   readonly startedAt = new Date()
   endedAt: Date | null = null
   status: JobStatus = "running"
@@ -48,10 +52,14 @@ export class Job {
   endReason: EndReason | null = null
   readonly ring: RingBuffer
   readonly changes = new ChangeSignal()
+  /** Completes once the job has ended and its status is recorded. */
+  readonly ended: Deferred.Deferred<void> = Deferred.makeUnsafe()
   process: RemoteProcess | undefined = undefined
   awaitingInput = false
   private readonly decoders: Record<StreamName, LineDecoder>
-  private readonly log: fs.WriteStream | undefined
+  private log: fs.WriteStream | undefined = undefined
+  /** The newest complete line (exec progress shows it). */
+  lastLine: Line | undefined = undefined
   private masks: Array<string> = []
   private promptTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private lastOutputAt = Date.now()
@@ -63,12 +71,12 @@ export class Job {
     this.label = options.label
     this.pty = options.pty
     this.persistent = options.persistent
+    this.asRoot = options.asRoot
     this.ring = new RingBuffer({ maxLines: options.ringBufferLines, maxBytes: options.ringBufferBytes })
     this.decoders = {
       stdout: new LineDecoder({ maxLineBytes: options.maxLineBytes }),
       stderr: new LineDecoder({ maxLineBytes: options.maxLineBytes })
     }
-    this.log = options.log
   }
 
   get running(): boolean {
@@ -124,7 +132,15 @@ export class Job {
     this.endedAt = new Date()
     this.awaitingInput = false
     if (this.promptTimer !== undefined) clearTimeout(this.promptTimer)
+    Deferred.doneUnsafe(this.ended, Exit.void)
     this.changes.notify()
+  }
+
+  /** Mirror lines to `log` from now on, starting with the lines the ring still holds. */
+  attachLog(log: fs.WriteStream): void {
+    const { lines } = this.ring.read({ since: 0, stream: "both", maxLines: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER })
+    for (const l of lines) log.write(l.stream === "stdout" ? `${l.text}\n` : `[stderr] ${l.text}\n`)
+    this.log = log
   }
 
   /** Close the log mirror (flushes it). */
@@ -137,6 +153,7 @@ export class Job {
   private append(stream: StreamName, raw: string): Line {
     const text = this.mask(raw)
     const line = this.ring.append(stream, text)
+    this.lastLine = line
     if (this.log !== undefined) this.log.write(stream === "stdout" ? `${text}\n` : `[stderr] ${text}\n`)
     return line
   }

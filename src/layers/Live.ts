@@ -18,7 +18,8 @@ import { ProcessGroups } from "../services/ProcessGroups.js"
 export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs
 
 /** All services over a given `AppConfig`. */
-export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(Exec.layer, Jobs.layer).pipe(
+export const layer: Layer.Layer<Services, never, AppConfig> = Exec.layer.pipe(
+  Layer.provideMerge(Jobs.layer),
   Layer.provideMerge(ProcessGroups.layer),
   Layer.provideMerge(Connections.layer),
   Layer.provideMerge(Layer.mergeAll(HostRegistry.layer, KnownHosts.layer))

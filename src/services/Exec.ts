@@ -1,19 +1,19 @@
 /**
- * Run a command and wait for it: `ssh_exec`. Output is capped per stream (head and
- * tail kept); on timeout, interruption (MCP cancellation) or shutdown the remote
+ * Run a command and wait for it: `ssh_exec`. It runs as an unlisted job (so
+ * timeouts, idle timeouts, sudo and line counting are the jobs' own), with each
+ * stream also collected up to a cap (head and tail kept). With `backgroundAfterMs`,
+ * a command still running then is handed over as an ordinary job instead of being
+ * waited for. Interrupted (MCP cancellation, shutdown) while running, the remote
  * process group gets TERM, a grace period, then KILL.
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Effect, Layer } from "effect"
+import { Context, Deferred, Effect, Fiber, Layer, Option } from "effect"
+import type { EndReason, JobStatus } from "../jobs/Job.js"
 import { CappedOutput } from "../output/CappedOutput.js"
-import { RemoteProcess, type StreamName } from "../ssh/RemoteProcess.js"
-import { ENV_NAME, wrapCommand } from "../ssh/shell.js"
 import { AppConfig } from "./AppConfig.js"
-import { Connections, type ConnectFailure } from "./Connections.js"
-import { type ChannelError, InvalidArgumentError } from "./errors.js"
-import { HostRegistry } from "./HostRegistry.js"
-import { ProcessGroups, type Termination } from "./ProcessGroups.js"
+import type { LimitReachedError } from "./errors.js"
+import { Jobs, type Launched, type SpawnError } from "./Jobs.js"
 
 export interface ExecRequest {
   /** Host alias; the default host when undefined. */
@@ -21,17 +21,24 @@ export interface ExecRequest {
   readonly command: string
   /** Wall-clock limit; undefined means none. */
   readonly timeoutMs?: number | undefined
+  /** Stop the command after this long without output. */
+  readonly idleTimeoutMs?: number | undefined
+  /** Return with a job id if the command still runs after this long. */
+  readonly backgroundAfterMs?: number | undefined
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly cwd?: string | undefined
   /** Written to the command's stdin, which is then closed. */
   readonly stdin?: string | undefined
   readonly pty?: boolean | undefined
-  /** Called with every raw chunk (progress reporting). Must be cheap. */
-  readonly onOutput?: ((stream: StreamName, chunk: Buffer) => void) | undefined
+  readonly sudo?: boolean | undefined
+  /** Called with the number of lines so far and the newest one, at most every 250 ms while output flows. */
+  readonly onProgress?: ((lines: number, newest: string) => Effect.Effect<void>) | undefined
 }
 
 export interface ExecResult {
   readonly host: string
+  /** `running` when handed over to a job (see `jobId`). */
+  readonly status: JobStatus
   readonly exitStatus: number | null
   readonly signal: string | null
   readonly stdout: string
@@ -40,92 +47,98 @@ export interface ExecResult {
   readonly stderrBytes: number
   readonly durationMs: number
   readonly timedOut: boolean
+  readonly idleTimedOut: boolean
   /** True when either stream was capped. */
   readonly truncated: boolean
   /** The remote shell's PID (also its process group). */
   readonly pid: number | null
-  /** How the process was stopped when we had to stop it. */
-  readonly termination: Termination | null
+  /** Set when the command was handed over to a job. */
+  readonly jobId: string | null
+  /** Cursor for `ssh_tail` after a handover: the last line number included in the output so far. */
+  readonly nextLineNo: number | null
+  readonly endReason: EndReason | null
 }
 
-/** Environment names are checked before anything is sent: they end up in a shell script. */
-export const validateEnv = (env: Readonly<Record<string, string>> | undefined) =>
-  Effect.forEach(Object.keys(env ?? {}), (name) =>
-    ENV_NAME.test(name)
-      ? Effect.void
-      : Effect.fail(
-        new InvalidArgumentError({
-          message: `env: '${name}' is not a valid environment variable name`,
-          hint: "names are letters, digits and _, not starting with a digit"
-        })
-      ), { discard: true })
+const PROGRESS_INTERVAL = "250 millis"
 
 export class Exec extends Context.Service<Exec, {
-  run(request: ExecRequest): Effect.Effect<ExecResult, ConnectFailure | ChannelError | InvalidArgumentError>
+  run(request: ExecRequest): Effect.Effect<ExecResult, Exclude<SpawnError, LimitReachedError>>
 }>()("mcp-ssh-live/Exec") {
   static readonly layer = Layer.effect(Exec)(Effect.gen(function*() {
-    const connections = yield* Connections
-    const registry = yield* HostRegistry
-    const groups = yield* ProcessGroups
+    const jobs = yield* Jobs
     const config = yield* AppConfig
 
-    const run = Effect.fn("Exec.run")(function*(request: ExecRequest) {
-      yield* validateEnv(request.env)
-      const host = yield* registry.resolve(request.host)
-      const script = wrapCommand({
-        command: request.command,
-        ...(request.env !== undefined ? { env: request.env } : {}),
-        ...(request.cwd !== undefined ? { cwd: request.cwd } : {})
+    /** One progress notification per burst of output, at most every 250 ms. */
+    const reportProgress = (launched: Launched, onProgress: NonNullable<ExecRequest["onProgress"]>) =>
+      Effect.gen(function*() {
+        const { job } = launched
+        let seen = 0
+        for (;;) {
+          seen = yield* job.changes.changedSince(seen)
+          const newest = job.lastLine?.text ?? job.partial
+          yield* onProgress(job.ring.lastLineNo, newest.length > 200 ? `${newest.slice(0, 200)}…` : newest)
+          yield* Effect.sleep(PROGRESS_INTERVAL)
+        }
       })
+
+    const run = Effect.fn("Exec.run")(function*(request: ExecRequest) {
       const cap = config.limits.maxOutputBytes
       const out = { stdout: new CappedOutput(cap), stderr: new CappedOutput(cap) }
-      const onOutput = request.onOutput
       const started = Date.now()
-      let termination: Termination | null = null
+      const background = request.backgroundAfterMs
+      let adopted = false
 
       return yield* Effect.acquireUseRelease(
-        Effect.map(
-          connections.exec(host.alias, script, { pty: request.pty === true }),
-          (channel) =>
-            new RemoteProcess(channel, (stream, chunk) => {
-              out[stream].push(chunk)
-              onOutput?.(stream, chunk)
-            })
-        ),
-        (process) =>
+        jobs.launch({
+          host: request.host,
+          command: request.command,
+          env: request.env,
+          cwd: request.cwd,
+          pty: request.pty,
+          sudo: request.sudo,
+          timeoutMs: request.timeoutMs,
+          idleTimeoutMs: request.idleTimeoutMs,
+          onOutput: (stream, chunk) => out[stream].push(chunk)
+        }),
+        (launched) =>
           Effect.gen(function*() {
+            const { job, process } = launched
             if (request.stdin !== undefined) yield* process.write(request.stdin)
-            yield* process.endInput()
-            const ended = request.timeoutMs === undefined
-              ? Effect.asSome(Deferred.await(process.exited))
-              : Deferred.await(process.exited).pipe(Effect.timeoutOption(request.timeoutMs))
-            const exit = yield* ended
-            let timedOut = false
-            if (exit._tag === "None") {
-              timedOut = true
-              termination = yield* groups.terminate(host.alias, process)
+            // A command handed over to a job keeps stdin open for ssh_send_stdin.
+            if (request.stdin !== undefined || background === undefined) yield* process.endInput()
+            const progress = request.onProgress === undefined
+              ? undefined
+              : yield* Effect.forkChild(reportProgress(launched, request.onProgress))
+            const ended = background === undefined
+              ? Effect.asSome(Deferred.await(job.ended))
+              : Deferred.await(job.ended).pipe(Effect.timeoutOption(background))
+            const finished = Option.isSome(yield* ended)
+            if (progress !== undefined) yield* Fiber.interrupt(progress)
+            if (!finished) {
+              adopted = true
+              yield* jobs.adopt(launched)
             }
-            const info = yield* Deferred.await(process.exited).pipe(
-              Effect.timeoutOption("1 second"),
-              Effect.map((o) => o._tag === "Some" ? o.value : { exitStatus: null, signal: null })
-            )
             return {
-              host: host.alias,
-              exitStatus: info.exitStatus,
-              signal: info.signal,
+              host: job.host,
+              status: job.status,
+              exitStatus: job.exitStatus,
+              signal: job.signal,
               stdout: out.stdout.text(),
               stderr: out.stderr.text(),
               stdoutBytes: out.stdout.bytes,
               stderrBytes: out.stderr.bytes,
               durationMs: Date.now() - started,
-              timedOut,
+              timedOut: job.endReason === "timeout",
+              idleTimedOut: job.endReason === "idle-timeout",
               truncated: out.stdout.truncated || out.stderr.truncated,
-              pid: process.pid ?? null,
-              termination
+              pid: job.pid,
+              jobId: finished ? null : job.id,
+              nextLineNo: finished ? null : job.ring.lastLineNo,
+              endReason: job.endReason
             } satisfies ExecResult
           }),
         // Interrupted (cancelled, shutting down) while the command still runs: stop it.
-        (process) => process.done ? Effect.void : Effect.asVoid(groups.terminate(host.alias, process))
+        (launched) => adopted ? Effect.void : Effect.asVoid(jobs.stop(launched, "removed"))
       )
     })
 

@@ -11,11 +11,12 @@
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Context, Deferred, Effect, Layer, Option, Schedule, Stream } from "effect"
-import { Job, type JobStatus } from "../jobs/Job.js"
+import { Context, Deferred, Effect, Exit, Layer, Option, Redacted, Schedule, Stream } from "effect"
+import { type EndReason, Job, type JobStatus } from "../jobs/Job.js"
 import type { Line, StreamName } from "../output/RingBuffer.js"
-import { RemoteProcess } from "../ssh/RemoteProcess.js"
-import { type SignalName, wrapCommand } from "../ssh/shell.js"
+import { RemoteProcess, type Sink } from "../ssh/RemoteProcess.js"
+import { ENV_NAME, type SignalName, wrapCommand } from "../ssh/shell.js"
+import { SudoGate, type SudoOutcome } from "../ssh/SudoGate.js"
 import { AppConfig } from "./AppConfig.js"
 import { type ConnectFailure, Connections } from "./Connections.js"
 import {
@@ -23,13 +24,14 @@ import {
   InvalidArgumentError,
   JobNotFoundError,
   JobRunningError,
-  LimitReachedError
+  LimitReachedError,
+  SudoAuthError,
+  SudoPasswordRequiredError
 } from "./errors.js"
-import { validateEnv } from "./Exec.js"
 import { HostRegistry } from "./HostRegistry.js"
 import { ProcessGroups, type Termination } from "./ProcessGroups.js"
 
-export type { JobStatus }
+export type { EndReason, JobStatus }
 
 export interface SpawnRequest {
   readonly host?: string | undefined
@@ -38,7 +40,28 @@ export interface SpawnRequest {
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly cwd?: string | undefined
   readonly label?: string | undefined
+  /** Stop the job (TERM → grace → KILL) after this long without output. */
+  readonly idleTimeoutMs?: number | undefined
+  /** Stop the job after this long in all. */
+  readonly timeoutMs?: number | undefined
+  /** Run as root through `sudo -S`; the password comes from the host's sudo_password_env. */
+  readonly sudo?: boolean | undefined
 }
+
+/** A process started by `launch`: a job not necessarily registered yet. */
+export interface Launched {
+  readonly job: Job
+  readonly process: RemoteProcess
+}
+
+/** Why a job could not be started. */
+export type SpawnError =
+  | ConnectFailure
+  | ChannelError
+  | InvalidArgumentError
+  | LimitReachedError
+  | SudoPasswordRequiredError
+  | SudoAuthError
 
 /** A job as reported to callers. */
 export interface JobInfo {
@@ -57,6 +80,8 @@ export interface JobInfo {
   readonly dropped: number
   readonly awaitingInput: boolean
   readonly prompt: string | null
+  /** Set when we stopped it: signal, timeout, idle-timeout, removed, disconnect, shutdown. */
+  readonly endReason: EndReason | null
 }
 
 export interface TailRequest {
@@ -86,6 +111,18 @@ export interface SignalResult {
   readonly job: JobInfo
 }
 
+/** Environment names are checked before anything is sent: they end up in a shell script. */
+export const validateEnv = (env: Readonly<Record<string, string>> | undefined) =>
+  Effect.forEach(Object.keys(env ?? {}), (name) =>
+    ENV_NAME.test(name)
+      ? Effect.void
+      : Effect.fail(
+        new InvalidArgumentError({
+          message: `env: '${name}' is not a valid environment variable name`,
+          hint: "names are letters, digits and _, not starting with a digit"
+        })
+      ), { discard: true })
+
 const info = (job: Job): JobInfo => {
   const c = job.ring.counts()
   const prompt = job.awaitingInput ? job.partial : null
@@ -104,16 +141,29 @@ const info = (job: Job): JobInfo => {
     lines: { stdout: c.stdout, stderr: c.stderr, total: c.total },
     dropped: c.dropped.stdout + c.dropped.stderr,
     awaitingInput: job.awaitingInput,
-    prompt
+    prompt,
+    endReason: job.endReason
   }
 }
+
+/** Exported for the Exec service and library users composing their own flows. */
+export const jobInfo = info
 
 /** Signals after which we report an ended job as killed. */
 const STOPPING: ReadonlySet<SignalName> = new Set(["TERM", "KILL", "INT", "HUP", "QUIT"])
 
 export class Jobs extends Context.Service<Jobs, {
   /** Start `command` in the background; returns as soon as the channel is open. */
-  spawn(request: SpawnRequest): Effect.Effect<JobInfo, ConnectFailure | ChannelError | InvalidArgumentError | LimitReachedError>
+  spawn(request: SpawnRequest): Effect.Effect<JobInfo, SpawnError>
+  /**
+   * Start a command as a job that is not listed yet (what `ssh_exec` runs on); its
+   * timeouts and sudo apply as for `spawn`. `onOutput` sees every chunk too.
+   */
+  launch(request: SpawnRequest & { readonly onOutput?: Sink | undefined }): Effect.Effect<Launched, Exclude<SpawnError, LimitReachedError>>
+  /** List a launched job from now on (exec handing over to a job). */
+  adopt(launched: Launched): Effect.Effect<JobInfo>
+  /** Stop a launched process: TERM, grace, KILL on its process group. */
+  stop(launched: Launched, reason: EndReason): Effect.Effect<Termination>
   /** Lines past the cursor, waiting up to `waitMs` for the first one (or a match of `until`). */
   tail(request: TailRequest): Effect.Effect<TailResult, JobNotFoundError>
   signal(jobId: string, signal: SignalName): Effect.Effect<SignalResult, JobNotFoundError>
@@ -135,6 +185,8 @@ export class Jobs extends Context.Service<Jobs, {
     const registry = yield* HostRegistry
     const groups = yield* ProcessGroups
     const jobs = new Map<string, Job>()
+    /** Launched but not listed (an exec in progress): stopped at shutdown too. */
+    const unlisted = new Set<Launched>()
     const limits = config.limits
 
     if (config.logDir !== undefined) {
@@ -160,17 +212,124 @@ export class Jobs extends Context.Service<Jobs, {
       }
     }
 
-    const watch = (job: Job, process: RemoteProcess) =>
+    const watch = (job: Job, process: RemoteProcess, gate: SudoGate | undefined) =>
       Effect.gen(function*() {
         const exit = yield* Deferred.await(process.exited)
+        gate?.ended()
         const connected = (yield* connections.info(job.host)) !== undefined
         job.finish(exit, !connected)
         yield* Effect.logInfo(`job ${job.id} on ${job.host} ended: ${job.status}` +
           (job.exitStatus !== null ? ` ${job.exitStatus}` : "") + (job.signal !== null ? ` SIG${job.signal}` : ""))
       })
 
-    const spawn = Effect.fn("Jobs.spawn")(function*(request: SpawnRequest) {
+    const openLog = (job: Job) => {
+      if (config.logDir === undefined) return
+      const log = fs.createWriteStream(path.join(config.logDir, `${job.id}.log`), { flags: "a" })
+      log.on("error", (e) => Effect.runFork(Effect.logWarning(`log mirror of ${job.id}: ${e.message}`)))
+      job.attachLog(log)
+    }
+
+    /** Stops the process when it prints nothing for `idleMs`; sleeps, never polls faster than that. */
+    const idleWatch = (job: Job, process: RemoteProcess, idleMs: number) =>
+      Effect.gen(function*() {
+        for (;;) {
+          const left = idleMs - job.quietForMs
+          if (left <= 0) {
+            yield* stop({ job, process }, "idle-timeout")
+            return
+          }
+          const ended = yield* Deferred.await(process.exited).pipe(Effect.timeoutOption(left))
+          if (Option.isSome(ended)) return
+        }
+      })
+
+    const deadlineWatch = (job: Job, process: RemoteProcess, ms: number) =>
+      Deferred.await(process.exited).pipe(
+        Effect.timeoutOption(ms),
+        Effect.flatMap((ended) => Option.isSome(ended) ? Effect.void : Effect.asVoid(stop({ job, process }, "timeout")))
+      )
+
+    const sudoPassword = (env: string | undefined) =>
+      env === undefined || process.env[env] === undefined ? undefined : Redacted.make(process.env[env])
+
+    const launch = Effect.fn("Jobs.launch")(function*(request: SpawnRequest & { readonly onOutput?: Sink | undefined }) {
       yield* validateEnv(request.env)
+      const host = yield* registry.resolve(request.host)
+      const password = request.sudo === true ? sudoPassword(host.auth.sudoPasswordEnv) : undefined
+      const job = new Job({
+        id: newId(),
+        host: host.alias,
+        command: request.command,
+        label: request.label ?? null,
+        pty: request.pty === true,
+        persistent: false,
+        asRoot: request.sudo === true ? { password } : undefined,
+        ringBufferLines: limits.ringBufferLines,
+        ringBufferBytes: limits.ringBufferBytes,
+        maxLineBytes: limits.maxLineBytes
+      })
+      const script = wrapCommand({ command: request.command, env: request.env, cwd: request.cwd, sudo: request.sudo })
+      const channel = yield* connections.exec(host.alias, script, { pty: job.pty })
+      const onOutput = request.onOutput
+      const deliver: Sink = onOutput === undefined
+        ? (stream, chunk) => job.ingest(stream, chunk)
+        : (stream, chunk) => {
+          job.ingest(stream, chunk)
+          onOutput(stream, chunk)
+        }
+      let gate: SudoGate | undefined
+      const sudoOutcome = Deferred.makeUnsafe<SudoOutcome>()
+      let sink = deliver
+      if (request.sudo === true) {
+        gate = new SudoGate(
+          password === undefined ? undefined : Redacted.value(password),
+          (data) => channel.write(data),
+          (outcome) => Deferred.doneUnsafe(sudoOutcome, Exit.succeed(outcome)),
+          deliver
+        )
+        if (password !== undefined) job.addMask(Redacted.value(password))
+        sink = gate.sink
+      }
+      const process = new RemoteProcess(channel, sink)
+      job.process = process
+      const launched: Launched = { job, process }
+      unlisted.add(launched)
+      yield* Effect.forkDetach(Effect.ensuring(watch(job, process, gate), Effect.sync(() => unlisted.delete(launched))))
+      if (request.idleTimeoutMs !== undefined) yield* Effect.forkDetach(idleWatch(job, process, request.idleTimeoutMs))
+      if (request.timeoutMs !== undefined) yield* Effect.forkDetach(deadlineWatch(job, process, request.timeoutMs))
+      // The wrapper prints the PID before anything else: one round trip, so the reply can carry it.
+      yield* Deferred.await(process.started).pipe(Effect.timeoutOption("2 seconds"))
+      if (gate !== undefined) {
+        const outcome = yield* Deferred.await(sudoOutcome).pipe(
+          Effect.onInterrupt(() => Effect.asVoid(stop(launched, "removed")))
+        )
+        if (outcome._tag !== "Ready") {
+          yield* stop(launched, "removed")
+          if (outcome._tag === "PasswordRequired") {
+            return yield* new SudoPasswordRequiredError({
+              message: `sudo on ${host.alias} asks for a password and none is configured`,
+              hint: `set sudo_password_env for [hosts.${host.alias}] in the config file (or --sudo-password-env), naming an environment variable that holds it`
+            })
+          }
+          return yield* new SudoAuthError({
+            message: `sudo on ${host.alias} refused: ${outcome.detail === "" ? "wrong password" : outcome.detail}`,
+            hint: "check the password in the variable named by sudo_password_env, and the user's sudo rights"
+          })
+        }
+      }
+      return launched
+    })
+
+    const adopt = (launched: Launched) =>
+      Effect.sync(() => {
+        const { job } = launched
+        unlisted.delete(launched)
+        jobs.set(job.id, job)
+        openLog(job)
+        return info(job)
+      }).pipe(Effect.tap((i) => Effect.logInfo(`job ${i.jobId} started on ${i.host}: ${i.command.slice(0, 200)}`)))
+
+    const spawn = Effect.fn("Jobs.spawn")(function*(request: SpawnRequest) {
       const host = yield* registry.resolve(request.host)
       const running = [...jobs.values()].filter((j) => j.host === host.alias && j.running).length
       if (running >= limits.maxJobsPerHost) {
@@ -179,39 +338,7 @@ export class Jobs extends Context.Service<Jobs, {
           hint: "wait for jobs to end, stop some with ssh_signal / ssh_remove_job, or raise [limits] max_jobs_per_host"
         })
       }
-      const id = newId()
-      const log = config.logDir === undefined
-        ? undefined
-        : fs.createWriteStream(path.join(config.logDir, `${id}.log`), { flags: "a" })
-      log?.on("error", (e) => Effect.runFork(Effect.logWarning(`log mirror of ${id}: ${e.message}`)))
-      const job = new Job({
-        id,
-        host: host.alias,
-        command: request.command,
-        label: request.label ?? null,
-        pty: request.pty === true,
-        persistent: false,
-        ringBufferLines: limits.ringBufferLines,
-        ringBufferBytes: limits.ringBufferBytes,
-        maxLineBytes: limits.maxLineBytes,
-        log
-      })
-      const script = wrapCommand({
-        command: request.command,
-        ...(request.env !== undefined ? { env: request.env } : {}),
-        ...(request.cwd !== undefined ? { cwd: request.cwd } : {})
-      })
-      const channel = yield* connections.exec(host.alias, script, { pty: job.pty }).pipe(
-        Effect.tapError(() => Effect.promise(() => job.closeLog()))
-      )
-      const process = new RemoteProcess(channel, (stream, chunk) => job.ingest(stream, chunk))
-      job.process = process
-      jobs.set(id, job)
-      yield* Effect.forkDetach(watch(job, process))
-      // The wrapper prints the PID before anything else: one round trip, so the reply can carry it.
-      yield* Deferred.await(process.started).pipe(Effect.timeoutOption("2 seconds"))
-      yield* Effect.logInfo(`job ${id} started on ${host.alias}: ${request.command.slice(0, 200)}`)
-      return info(job)
+      return yield* adopt(yield* launch({ ...request, host: host.alias }))
     })
 
     const tail = Effect.fn("Jobs.tail")(function*(request: TailRequest) {
@@ -279,7 +406,7 @@ export class Jobs extends Context.Service<Jobs, {
       if (!job.running || process === undefined) return { sentViaChannel: false, sentViaPid: false, job: info(job) }
       if (STOPPING.has(sig)) job.endReason = "signal"
       const sentViaChannel = process.signalChannel(sig)
-      const sentViaPid = job.pid === null ? false : yield* groups.signal(job.host, job.pid, sig)
+      const sentViaPid = job.pid === null ? false : yield* groups.signal(job.host, job.pid, sig, job.asRoot)
       if (STOPPING.has(sig)) {
         yield* Deferred.await(process.exited).pipe(Effect.timeoutOption("2 seconds"))
         // The status is set by the watcher fiber right after exit; let it run.
@@ -305,15 +432,20 @@ export class Jobs extends Context.Service<Jobs, {
       return info(job)
     })
 
-    const stop = (job: Job, reason: "removed" | "disconnect" | "shutdown") =>
-      Effect.gen(function*() {
-        const process = job.process
-        if (!job.running || process === undefined) return "already-exited" as const
+    function stop(launched: Launched, reason: EndReason): Effect.Effect<Termination> {
+      return Effect.gen(function*() {
+        const { job, process } = launched
+        if (!job.running || process.done) return "already-exited" as const
         job.endReason = reason
-        const how = yield* groups.terminate(job.host, process)
+        const how = yield* groups.terminate(job.host, process, job.asRoot)
+        // The watcher records the status right after exit; let it run before callers read it.
         yield* Effect.yieldNow
         return how
       })
+    }
+
+    const stopJob = (job: Job, reason: EndReason) =>
+      job.process === undefined ? Effect.succeed("already-exited" as const) : stop({ job, process: job.process }, reason)
 
     const remove = Effect.fn("Jobs.remove")(function*(jobId: string, options?: { readonly force?: boolean }) {
       const job = yield* find(jobId)
@@ -325,7 +457,7 @@ export class Jobs extends Context.Service<Jobs, {
             hint: "pass force: true to stop it (TERM, grace, KILL) and remove it"
           })
         }
-        termination = yield* stop(job, "removed")
+        termination = yield* stopJob(job, "removed")
       }
       jobs.delete(jobId)
       yield* Effect.promise(() => job.closeLog())
@@ -335,7 +467,7 @@ export class Jobs extends Context.Service<Jobs, {
     const terminateHost = (host: string) =>
       Effect.forEach(
         [...jobs.values()].filter((j) => j.host === host && j.running && !j.persistent),
-        (job) => Effect.map(stop(job, "disconnect"), (termination) => ({ jobId: job.id, termination })),
+        (job) => Effect.map(stopJob(job, "disconnect"), (termination) => ({ jobId: job.id, termination })),
         { concurrency: "unbounded" }
       )
 
@@ -369,15 +501,21 @@ export class Jobs extends Context.Service<Jobs, {
     // Shutdown: stop every running non-persistent job, then flush the log mirrors.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        const running = [...jobs.values()].filter((j) => j.running && !j.persistent)
-        if (running.length > 0) yield* Effect.logInfo(`stopping ${running.length} running job(s)`)
-        yield* Effect.forEach(running, (job) => stop(job, "shutdown"), { concurrency: "unbounded", discard: true })
+        const running = [
+          ...[...jobs.values()].filter((j) => j.running && !j.persistent).map((job) => ({ job, process: job.process })),
+          ...unlisted
+        ].filter((l): l is Launched => l.process !== undefined && l.job.running)
+        if (running.length > 0) yield* Effect.logInfo(`stopping ${running.length} running command(s)`)
+        yield* Effect.forEach(running, (l) => stop(l, "shutdown"), { concurrency: "unbounded", discard: true })
         yield* Effect.forEach([...jobs.values()], (job) => Effect.promise(() => job.closeLog()), { discard: true })
       })
     )
 
     return Jobs.of({
       spawn,
+      launch,
+      adopt,
+      stop,
       tail,
       signal,
       sendStdin,

@@ -4,31 +4,42 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Effect, Layer } from "effect"
+import { Context, Deferred, Effect, Layer, Redacted } from "effect"
 import type { RemoteProcess } from "../ssh/RemoteProcess.js"
-import { killGroupCommand, type SignalName } from "../ssh/shell.js"
+import { killGroupCommand, shellQuote, type SignalName } from "../ssh/shell.js"
 import { AppConfig } from "./AppConfig.js"
 import { Connections } from "./Connections.js"
+
+/**
+ * How to signal a process group that runs as root (started with sudo): through
+ * sudo, with its password (if one is needed) on stdin.
+ */
+export interface AsRoot {
+  readonly password: Redacted.Redacted<string> | undefined
+}
 
 /** How a process was brought down by `terminate`. */
 export type Termination = "already-exited" | "term" | "kill" | "abandoned"
 
 export class ProcessGroups extends Context.Service<ProcessGroups, {
   /** `kill -SIG -<pgid>` over a fresh exec channel; true when kill succeeded. */
-  signal(alias: string, pgid: number, signal: SignalName): Effect.Effect<boolean>
+  signal(alias: string, pgid: number, signal: SignalName, asRoot?: AsRoot): Effect.Effect<boolean>
   /**
    * TERM (channel signal and process group), up to `killGraceMs` for it to end,
    * then KILL; if the channel is still open after that, close our side.
    */
-  terminate(alias: string, process: RemoteProcess): Effect.Effect<Termination>
+  terminate(alias: string, process: RemoteProcess, asRoot?: AsRoot): Effect.Effect<Termination>
 }>()("mcp-ssh-live/ProcessGroups") {
   static readonly layer = Layer.effect(ProcessGroups)(Effect.gen(function*() {
     const connections = yield* Connections
     const config = yield* AppConfig
 
-    const signal = (alias: string, pgid: number, sig: SignalName) =>
+    const signal = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot) =>
       Effect.gen(function*() {
-        const channel = yield* connections.exec(alias, killGroupCommand(sig, pgid))
+        const kill = killGroupCommand(sig, pgid)
+        const command = asRoot === undefined ? kill : `sudo -S -p '' -- /bin/sh -c ${shellQuote(kill)}`
+        const channel = yield* connections.exec(alias, command)
+        if (asRoot !== undefined) channel.end(asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`)
         return yield* Effect.callback<boolean>((resume) => {
           let code: number | null = null
           channel.on("exit", (c: number | null) => {
@@ -50,15 +61,15 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
         Effect.map((o) => o._tag === "Some")
       )
 
-    const terminate = (alias: string, process: RemoteProcess) =>
+    const terminate = (alias: string, process: RemoteProcess, asRoot?: AsRoot) =>
       Effect.gen(function*() {
         if (process.done) return "already-exited" as const
         yield* Deferred.await(process.started).pipe(Effect.timeoutOption("2 seconds"))
         process.signalChannel("TERM")
-        if (process.pid !== undefined) yield* signal(alias, process.pid, "TERM")
+        if (process.pid !== undefined) yield* signal(alias, process.pid, "TERM", asRoot)
         if (yield* endsWithin(process, config.limits.killGraceMs)) return "term" as const
         process.signalChannel("KILL")
-        if (process.pid !== undefined) yield* signal(alias, process.pid, "KILL")
+        if (process.pid !== undefined) yield* signal(alias, process.pid, "KILL", asRoot)
         if (yield* endsWithin(process, 2_000)) return "kill" as const
         process.close()
         return "abandoned" as const

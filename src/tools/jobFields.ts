@@ -32,7 +32,10 @@ export const JobRecord = Schema.Struct({
   awaiting_input: Schema.Boolean.annotate({
     description: "The job seems to wait at a prompt (see prompt); answer with ssh_send_stdin."
   }),
-  prompt: NullableString
+  prompt: NullableString,
+  end_reason: Schema.NullOr(Schema.Literals(["signal", "timeout", "idle-timeout", "removed", "disconnect", "shutdown"])).annotate({
+    description: "Why we stopped it, when we did."
+  })
 })
 
 export const jobRecord = (j: JobInfo): typeof JobRecord.Type => ({
@@ -50,5 +53,6 @@ export const jobRecord = (j: JobInfo): typeof JobRecord.Type => ({
   lines: j.lines,
   dropped: j.dropped,
   awaiting_input: j.awaitingInput,
-  prompt: j.prompt
+  prompt: j.prompt,
+  end_reason: j.endReason
 })

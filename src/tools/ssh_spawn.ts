@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { Jobs } from "../services/Jobs.js"
-import { Command, Cwd, Env, optionalHost } from "./fields.js"
+import { Command, Cwd, Env, int, optionalHost } from "./fields.js"
 import { JobRecord, jobRecord } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 
@@ -15,6 +15,12 @@ const Input = Schema.Struct({
   cwd: Schema.optionalKey(Cwd),
   label: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200)).annotate({
     description: "A name for the job, shown by ssh_list_jobs."
+  })),
+  idle_timeout_ms: Schema.optionalKey(int(1, 86_400_000).annotate({
+    description: "Stop the job (TERM, 5 s grace, KILL) if it prints nothing for this long; end_reason says idle-timeout."
+  })),
+  sudo: Schema.optionalKey(Schema.Boolean.annotate({
+    description: "Run as root via sudo; the password comes from the host's sudo_password_env config (never from you). Default false."
   }))
 })
 
@@ -37,7 +43,9 @@ export const sshSpawn = Tool.make({
       pty: input.pty,
       env: input.env,
       cwd: input.cwd,
-      label: input.label
+      label: input.label,
+      idleTimeoutMs: input.idle_timeout_ms,
+      sudo: input.sudo
     }))
   })
 })
