@@ -1,14 +1,16 @@
 /**
- * Startup configuration: command-line flags over defaults.
+ * Startup configuration: flags over the TOML file over defaults. Every problem is a
+ * one-line `ConfigError` naming the flag or the file and key.
  *
  * @since 0.1.0
  */
-import * as os from "node:os"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { Effect } from "effect"
-import { type AppConfigShape, defaultConfig, type HostConfig, type LogLevel } from "../services/AppConfig.js"
+import { type AppConfigShape, defaultConfig, defaultLimits, type HostConfig, type Limits, type LogLevel } from "../services/AppConfig.js"
 import { ConfigError } from "../services/errors.js"
+import { readConfigFile } from "./configFile.js"
 
 export type Startup =
   | { readonly _tag: "Run"; readonly config: AppConfigShape; readonly configFile: string | undefined }
@@ -16,48 +18,87 @@ export type Startup =
   | { readonly _tag: "Version" }
 
 const LOG_LEVELS: ReadonlyArray<LogLevel> = ["trace", "debug", "info", "warn", "error", "none"]
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** Limit flags: flag name → key of `Limits`, integer or not. */
+const LIMIT_FLAGS = {
+  "ring-buffer-lines": ["ringBufferLines", true],
+  "max-jobs-per-host": ["maxJobsPerHost", true],
+  "reap-finished-after-sec": ["reapFinishedAfterSec", true],
+  "reconnect-retries": ["reconnectRetries", true],
+  "reconnect-delay-sec": ["reconnectDelaySec", false],
+  "max-line-bytes": ["maxLineBytes", true],
+  "max-output-bytes": ["maxOutputBytes", true]
+} as const satisfies Record<string, readonly [keyof Limits, boolean]>
 
 export const helpText = `Usage: mcp-ssh-live [flags]
 
-An MCP server (stdio) giving LLM agents live, streaming SSH.
-With no flags it starts with no hosts; agents add them with ssh_connect.
+An MCP server on stdio giving LLM agents live, streaming SSH.
+With no flags it starts with no hosts: agents add them with ssh_connect.
 
-Flags:
-  --host alias=addr[:port]   pre-configure a host (repeatable)
-  --user NAME                remote user for --host entries (default: local user)
-  --password-env NAME        environment variable holding the password for --host entries
-  --key PATH                 private key for --host entries
-  --key-passphrase-env NAME  environment variable holding the key's passphrase
-  --sudo-password-env NAME   environment variable holding the sudo password (for sudo: true)
-  --default-host ALIAS       host used when a tool is given none
-  --insecure-auto-add        accept and record unknown host keys (changed keys are always refused)
-  --known-hosts PATH         known_hosts file (default: ~/.ssh/known_hosts)
-  --log-dir DIR              append every job line to DIR/<job_id>.log
-  --log-level LEVEL          trace, debug, info, warn, error, none (default: info)
-  -h, --help                 show this help
-  -V, --version              show the version
+Hosts:
+  --host alias=addr[:port]     pre-configure a host (repeatable; IPv6 as alias=[::1]:22)
+  --user NAME                  remote user of the --host entries (default: local user)
+  --password-env NAME          environment variable holding their password
+  --key PATH                   their private key
+  --key-passphrase-env NAME    environment variable holding the key's passphrase
+  --sudo-password-env NAME     environment variable holding the sudo password (sudo: true)
+  --default-host ALIAS         host used when a tool names none
 
-Logs go to stderr; stdout carries only MCP messages.
+Server:
+  --config PATH                TOML config file (default: $XDG_CONFIG_HOME/mcp-ssh-live/config.toml,
+                               else ~/.config/mcp-ssh-live/config.toml; missing is fine)
+  --known-hosts PATH           known_hosts file (default: ~/.ssh/known_hosts)
+  --insecure-auto-add          accept and record unknown host keys (changed keys are always refused)
+  --log-dir DIR                append every job line to DIR/<job_id>.log
+  --log-level LEVEL            trace, debug, info, warn, error, none (default: info)
+
+Limits:
+  --ring-buffer-lines N        lines kept per job stream (default: ${defaultLimits.ringBufferLines})
+  --max-jobs-per-host N        running jobs per host (default: ${defaultLimits.maxJobsPerHost})
+  --reap-finished-after-sec N  forget finished jobs after N seconds (default: ${defaultLimits.reapFinishedAfterSec})
+  --reconnect-retries N        reconnect attempts (default: ${defaultLimits.reconnectRetries})
+  --reconnect-delay-sec X      first reconnect delay, doubled each try (default: ${defaultLimits.reconnectDelaySec})
+  --max-line-bytes N           longer lines are cut with a marker (default: ${defaultLimits.maxLineBytes})
+  --max-output-bytes N         ssh_exec output kept per stream (default: ${defaultLimits.maxOutputBytes})
+
+  -h, --help                   show this help
+  -V, --version                show the version
+
+Flags override the config file, which overrides the defaults. Passwords are never
+accepted as arguments: name environment variables that hold them. Logs go to stderr;
+stdout carries only MCP messages. Docs: docs/CONFIG.md.
 `
 
-const fail = (message: string, hint?: string) =>
+const fail = (message: string, hint?: string): Effect.Effect<never, ConfigError> =>
   Effect.fail(new ConfigError(hint === undefined ? { message } : { message, hint }))
 
 const expand = (p: string, home: string) => (p === "~" || p.startsWith("~/") ? path.join(home, p.slice(1)) : p)
 
 /** Parse `alias=addr[:port]` (IPv6 as `alias=[::1]:2222`). */
 const parseHostFlag = (value: string): { alias: string; host: string; port: number } | undefined => {
-  const m = /^([A-Za-z0-9_.-]+)=(?:\[([^\]]+)\]|([^:\s]+))(?::(\d{1,5}))?$/.exec(value)
+  const m = /^([A-Za-z0-9_.-]+)=(?:\[([^\]]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(value)
   if (m === null) return undefined
   const port = m[4] === undefined ? 22 : Number(m[4])
   if (port < 1 || port > 65535) return undefined
   return { alias: m[1]!, host: (m[2] ?? m[3])!, port }
 }
 
-/** Parse argv (without node and the script) into what to do. */
+const defaultConfigPath = (env: NodeJS.ProcessEnv, home: string) =>
+  path.join(env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== "" ? env.XDG_CONFIG_HOME : path.join(home, ".config"), "mcp-ssh-live", "config.toml")
+
+const stringOptions = [
+  "user", "key", "password-env", "key-passphrase-env", "sudo-password-env", "default-host", "known-hosts",
+  "log-dir", "log-level", "config", ...Object.keys(LIMIT_FLAGS)
+] as const
+
+/** Parse argv (without node and the script), read the config file, and resolve the configuration. */
 export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effect.Effect<Startup, ConfigError> =>
   Effect.gen(function*() {
-    const home = env.HOME ?? os.homedir()
+    const home = env.HOME ?? "/"
+    if (argv.some((a) => a === "--password" || a.startsWith("--password=") || a === "--passphrase" || a.startsWith("--passphrase="))) {
+      return yield* fail("--password: passwords are not accepted on the command line", "use --password-env NAME with the password in that environment variable")
+    }
     let parsed
     try {
       parsed = parseArgs({
@@ -67,62 +108,120 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         options: {
           help: { type: "boolean", short: "h" },
           version: { type: "boolean", short: "V" },
-          host: { type: "string", multiple: true },
-          user: { type: "string" },
-          key: { type: "string" },
-          "password-env": { type: "string" },
-          "key-passphrase-env": { type: "string" },
-          "sudo-password-env": { type: "string" },
-          "default-host": { type: "string" },
           "insecure-auto-add": { type: "boolean" },
-          "known-hosts": { type: "string" },
-          "log-dir": { type: "string" },
-          "log-level": { type: "string" }
+          host: { type: "string", multiple: true },
+          ...Object.fromEntries(stringOptions.map((o) => [o, { type: "string" as const }]))
         }
       })
     } catch (e) {
       return yield* fail((e as Error).message.split("\n")[0]!, "see mcp-ssh-live --help")
     }
-    const v = parsed.values
+    const v = parsed.values as Record<string, string | boolean | Array<string> | undefined>
+    const str = (name: string) => v[name] as string | undefined
     if (v.help === true) return { _tag: "Help", text: helpText } as const
     if (v.version === true) return { _tag: "Version" } as const
+
+    const configPath = str("config") !== undefined ? expand(str("config")!, home) : defaultConfigPath(env, home)
+    const file = yield* readConfigFile(configPath, str("config") !== undefined)
+    const fileName = path.basename(configPath)
     const base = defaultConfig()
-    const hosts: Array<HostConfig> = []
-    for (const h of v.host ?? []) {
+
+    // Hosts: the file's, then the flags' (same alias: the flag wins).
+    const hosts = new Map<string, HostConfig>()
+    for (const [alias, h] of Object.entries(file?.hosts ?? {})) {
+      hosts.set(alias, {
+        alias,
+        host: h.host,
+        port: h.port ?? 22,
+        ...(h.user !== undefined ? { user: h.user } : {}),
+        ...(h.password_env !== undefined ? { passwordEnv: h.password_env } : {}),
+        ...(h.key !== undefined ? { key: expand(h.key, home) } : {}),
+        ...(h.key_passphrase_env !== undefined ? { keyPassphraseEnv: h.key_passphrase_env } : {}),
+        ...(h.sudo_password_env !== undefined ? { sudoPasswordEnv: h.sudo_password_env } : {}),
+        source: "config-file"
+      })
+    }
+    for (const flag of ["password-env", "key-passphrase-env", "sudo-password-env"]) {
+      const name = str(flag)
+      if (name !== undefined && !ENV_NAME.test(name)) return yield* fail(`--${flag}: "${name}" is not an environment variable name`)
+    }
+    for (const h of (v.host as Array<string> | undefined) ?? []) {
       const spec = parseHostFlag(h)
       if (spec === undefined) return yield* fail(`--host: expected alias=addr[:port], got "${h}"`)
-      hosts.push({
+      hosts.set(spec.alias, {
         ...spec,
-        ...(v.user !== undefined ? { user: v.user } : {}),
-        ...(v.key !== undefined ? { key: expand(v.key, home) } : {}),
-        ...(v["password-env"] !== undefined ? { passwordEnv: v["password-env"] } : {}),
-        ...(v["key-passphrase-env"] !== undefined ? { keyPassphraseEnv: v["key-passphrase-env"] } : {}),
-        ...(v["sudo-password-env"] !== undefined ? { sudoPasswordEnv: v["sudo-password-env"] } : {}),
+        ...(str("user") !== undefined ? { user: str("user")! } : {}),
+        ...(str("key") !== undefined ? { key: expand(str("key")!, home) } : {}),
+        ...(str("password-env") !== undefined ? { passwordEnv: str("password-env")! } : {}),
+        ...(str("key-passphrase-env") !== undefined ? { keyPassphraseEnv: str("key-passphrase-env")! } : {}),
+        ...(str("sudo-password-env") !== undefined ? { sudoPasswordEnv: str("sudo-password-env")! } : {}),
         source: "cli"
       })
     }
-    for (const flag of ["password-env", "key-passphrase-env", "sudo-password-env"] as const) {
-      const name = v[flag]
-      if (name === undefined) continue
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return yield* fail(`--${flag}: "${name}" is not an environment variable name`)
-      if (env[name] === undefined) return yield* fail(`--${flag}: environment variable ${name} is not set`)
+    // Every secret a host names must be there now, and every key file readable.
+    for (const h of hosts.values()) {
+      const where = h.source === "cli" ? "--" : `${fileName}: hosts.${h.alias}.`
+      for (const [key, flag, name] of [
+        ["password_env", "password-env", h.passwordEnv],
+        ["key_passphrase_env", "key-passphrase-env", h.keyPassphraseEnv],
+        ["sudo_password_env", "sudo-password-env", h.sudoPasswordEnv]
+      ] as const) {
+        if (name !== undefined && env[name] === undefined) {
+          return yield* fail(`${where}${h.source === "cli" ? flag : key}: environment variable ${name} is not set`)
+        }
+      }
+      if (h.key !== undefined && !fs.existsSync(h.key)) {
+        return yield* fail(`${where}${h.source === "cli" ? "key" : "key"}: no such file: ${h.key}`)
+      }
     }
-    const logLevel = v["log-level"]
+
+    const limits: Record<string, number> = {}
+    const fl = file?.limits
+    if (fl !== undefined) {
+      const map: Record<string, keyof Limits> = {
+        ring_buffer_lines: "ringBufferLines",
+        ring_buffer_bytes: "ringBufferBytes",
+        max_jobs_per_host: "maxJobsPerHost",
+        reap_finished_after_sec: "reapFinishedAfterSec",
+        reconnect_retries: "reconnectRetries",
+        reconnect_delay_sec: "reconnectDelaySec",
+        max_line_bytes: "maxLineBytes",
+        max_output_bytes: "maxOutputBytes"
+      }
+      for (const [k, val] of Object.entries(fl)) if (val !== undefined) limits[map[k]!] = val
+    }
+    for (const [flag, [key, integer]] of Object.entries(LIMIT_FLAGS)) {
+      const raw = str(flag)
+      if (raw === undefined) continue
+      const n = Number(raw)
+      const ok = raw.trim() !== "" && Number.isFinite(n) && (integer ? Number.isInteger(n) && n >= (key === "reconnectRetries" ? 0 : 1) : n >= 0)
+      if (!ok) return yield* fail(`--${flag}: expected ${integer ? "a positive integer" : "a number ≥ 0"}, got "${raw}"`)
+      limits[key] = n
+    }
+
+    const logLevel = str("log-level") ?? file?.server?.log_level
     if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as LogLevel)) {
       return yield* fail(`--log-level: expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`)
     }
-    const defaultHost = v["default-host"]
-    if (defaultHost !== undefined && !hosts.some((h) => h.alias === defaultHost)) {
-      return yield* fail(`--default-host: no host with alias "${defaultHost}"`)
+    const defaultHost = str("default-host") ?? file?.default_host
+    if (defaultHost !== undefined && !hosts.has(defaultHost)) {
+      return yield* fail(
+        str("default-host") !== undefined
+          ? `--default-host: no host with alias "${defaultHost}"`
+          : `${fileName}: default_host: no host with alias "${defaultHost}"`
+      )
     }
+    const knownHosts = str("known-hosts") ?? file?.server?.known_hosts
+    const logDir = str("log-dir") ?? file?.server?.log_dir
     const config: AppConfigShape = {
       ...base,
-      hosts,
+      limits: { ...base.limits, ...limits },
+      hosts: [...hosts.values()],
       ...(defaultHost !== undefined ? { defaultHost } : {}),
-      insecureAutoAdd: v["insecure-auto-add"] === true,
-      knownHostsPath: v["known-hosts"] !== undefined ? expand(v["known-hosts"], home) : path.join(home, ".ssh", "known_hosts"),
-      ...(v["log-dir"] !== undefined ? { logDir: expand(v["log-dir"], home) } : {}),
+      insecureAutoAdd: v["insecure-auto-add"] === true || file?.server?.insecure_auto_add === true,
+      knownHostsPath: knownHosts !== undefined ? expand(knownHosts, home) : path.join(home, ".ssh", "known_hosts"),
+      ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),
       logLevel: (logLevel as LogLevel | undefined) ?? base.logLevel
     }
-    return { _tag: "Run", config, configFile: undefined } as const
+    return { _tag: "Run", config, configFile: file === undefined ? undefined : configPath } as const
   })

@@ -1,0 +1,106 @@
+/**
+ * The TOML configuration file: its Schema (unknown keys are errors) and reading it
+ * into one-line errors that name the file and the key.
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs"
+import { Effect, Schema } from "effect"
+import { parse, TomlError } from "smol-toml"
+import { ConfigError } from "../services/errors.js"
+
+const positive = (max: number) => Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: max }))
+const EnvName = Schema.String.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/))
+const Text = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096))
+
+export const HostSection = Schema.Struct({
+  host: Text,
+  port: Schema.optionalKey(positive(65535)),
+  user: Schema.optionalKey(Text),
+  password_env: Schema.optionalKey(EnvName),
+  key: Schema.optionalKey(Text),
+  key_passphrase_env: Schema.optionalKey(EnvName),
+  sudo_password_env: Schema.optionalKey(EnvName)
+})
+
+export const LimitsSection = Schema.Struct({
+  ring_buffer_lines: Schema.optionalKey(positive(10_000_000)),
+  ring_buffer_bytes: Schema.optionalKey(positive(1 << 30)),
+  max_jobs_per_host: Schema.optionalKey(positive(10_000)),
+  reap_finished_after_sec: Schema.optionalKey(positive(30 * 86_400)),
+  reconnect_retries: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 100 }))),
+  reconnect_delay_sec: Schema.optionalKey(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 3600 }))),
+  max_line_bytes: Schema.optionalKey(positive(64 << 20)),
+  max_output_bytes: Schema.optionalKey(positive(1 << 30))
+})
+
+export const ServerSection = Schema.Struct({
+  insecure_auto_add: Schema.optionalKey(Schema.Boolean),
+  known_hosts: Schema.optionalKey(Text),
+  log_dir: Schema.optionalKey(Text),
+  log_level: Schema.optionalKey(Schema.Literals(["trace", "debug", "info", "warn", "error", "none"]))
+})
+
+export const ConfigFile = Schema.Struct({
+  default_host: Schema.optionalKey(Text),
+  hosts: Schema.optionalKey(Schema.Record(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.-]+$/)), HostSection)),
+  limits: Schema.optionalKey(LimitsSection),
+  server: Schema.optionalKey(ServerSection)
+})
+export type ConfigFile = typeof ConfigFile.Type
+
+const validator = Schema.toStandardSchemaV1(ConfigFile, { parseOptions: { onExcessProperty: "error", errors: "all" } })
+
+/** Where a secret must not be: a key named like a password, anywhere in the file. */
+const findPasswordKey = (value: unknown, at: Array<string>): string | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  for (const [k, v] of Object.entries(value)) {
+    if (/^(password|passphrase|key_passphrase|sudo_password)$/.test(k)) return [...at, k].join(".")
+    const inner = findPasswordKey(v, [...at, k])
+    if (inner !== undefined) return inner
+  }
+  return undefined
+}
+
+const keyPath = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined) =>
+  (path ?? []).map((p) => String(typeof p === "object" ? p.key : p)).join(".")
+
+/** Read and decode the file; undefined when it does not exist and `required` is false. */
+export const readConfigFile = (file: string, required: boolean): Effect.Effect<ConfigFile | undefined, ConfigError> =>
+  Effect.gen(function*() {
+    const name = file
+    let text: string
+    try {
+      text = fs.readFileSync(file, "utf8")
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code
+      if (code === "ENOENT" && !required) return undefined
+      return yield* new ConfigError({ message: `${name}: cannot read the config file (${code ?? String(e)})` })
+    }
+    let value: unknown
+    try {
+      value = parse(text)
+    } catch (e) {
+      const where = e instanceof TomlError ? ` line ${e.line}, column ${e.column}` : ""
+      const what = (e as Error).message.split("\n")[0]!.replace(/^Invalid TOML document: /, "")
+      return yield* new ConfigError({ message: `${name}:${where}: malformed TOML: ${what}` })
+    }
+    const secret = findPasswordKey(value, [])
+    if (secret !== undefined) {
+      return yield* new ConfigError({
+        message: `${name}: ${secret}: secrets are not accepted in the config file`,
+        hint: "name an environment variable instead: password_env, key_passphrase_env, sudo_password_env"
+      })
+    }
+    const result = validator["~standard"].validate(value)
+    if (result instanceof Promise) return yield* Effect.die("config validation is synchronous")
+    if (result.issues !== undefined) {
+      const issue = result.issues[0]!
+      const key = keyPath(issue.path)
+      return yield* new ConfigError({
+        message: `${name}: ${key === "" ? "" : `${key}: `}${issue.message}` +
+          (result.issues.length > 1 ? ` (and ${result.issues.length - 1} more)` : "")
+      })
+    }
+    return result.value
+  })

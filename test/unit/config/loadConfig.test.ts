@@ -1,0 +1,126 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, Exit } from "effect"
+import { describe, expect, it } from "vitest"
+import { helpText, loadConfig, type Startup } from "../../../src/config/loadConfig.js"
+
+const home = fs.mkdtempSync(path.join(os.tmpdir(), "cfg-home-"))
+const keyFile = path.join(home, "id_test")
+fs.writeFileSync(keyFile, "not really a key")
+const write = (name: string, text: string) => {
+  const file = path.join(home, name)
+  fs.writeFileSync(file, text)
+  return file
+}
+
+const load = (argv: Array<string>, env: Record<string, string> = {}) =>
+  Effect.runSyncExit(loadConfig(argv, { HOME: home, ...env }))
+
+const ok = (argv: Array<string>, env: Record<string, string> = {}) => {
+  const exit = load(argv, env)
+  if (Exit.isFailure(exit)) throw new Error(`expected success: ${JSON.stringify(exit.cause)}`)
+  const s = exit.value as Startup
+  if (s._tag !== "Run") throw new Error("expected Run")
+  return s
+}
+
+const error = (argv: Array<string>, env: Record<string, string> = {}) => {
+  const e = Effect.runSync(Effect.flip(loadConfig(argv, { HOME: home, ...env })))
+  expect(e.code).toBe("CONFIG_INVALID")
+  expect(e.message).not.toContain("\n")
+  return e.message
+}
+
+describe("loadConfig", () => {
+  it("starts with defaults and no hosts", () => {
+    const s = ok([])
+    expect(s.config.hosts).toEqual([])
+    expect(s.config.knownHostsPath).toBe(path.join(home, ".ssh", "known_hosts"))
+    expect(s.config.limits.maxJobsPerHost).toBe(50)
+    expect(s.configFile).toBeUndefined()
+  })
+
+  it("reads a TOML file with two hosts, limits and server options; flags win", () => {
+    const file = write("two.toml", `
+default_host = "prod"
+
+[hosts.prod]
+host = "10.0.0.5"
+user = "deploy"
+password_env = "PROD_PW"
+sudo_password_env = "PROD_SUDO"
+
+[hosts.db]
+host = "db.internal"
+port = 2222
+key = "${keyFile}"
+
+[limits]
+max_jobs_per_host = 10
+ring_buffer_lines = 500
+reconnect_delay_sec = 0.5
+
+[server]
+log_level = "debug"
+insecure_auto_add = false
+`)
+    const s = ok(["--config", file, "--max-jobs-per-host", "7", "--host", "db=127.0.0.1:2200"], { PROD_PW: "x", PROD_SUDO: "y" })
+    expect(s.configFile).toBe(file)
+    expect(s.config.defaultHost).toBe("prod")
+    expect(s.config.limits).toMatchObject({ maxJobsPerHost: 7, ringBufferLines: 500, reconnectDelaySec: 0.5, maxLineBytes: 65536 })
+    expect(s.config.logLevel).toBe("debug")
+    const prod = s.config.hosts.find((h) => h.alias === "prod")
+    expect(prod).toEqual({
+      alias: "prod", host: "10.0.0.5", port: 22, user: "deploy", passwordEnv: "PROD_PW", sudoPasswordEnv: "PROD_SUDO", source: "config-file"
+    })
+    expect(s.config.hosts.find((h) => h.alias === "db")).toEqual({ alias: "db", host: "127.0.0.1", port: 2200, source: "cli" })
+  })
+
+  it("finds the default file under XDG_CONFIG_HOME", () => {
+    const xdg = fs.mkdtempSync(path.join(os.tmpdir(), "xdg-"))
+    fs.mkdirSync(path.join(xdg, "mcp-ssh-live"))
+    fs.writeFileSync(path.join(xdg, "mcp-ssh-live", "config.toml"), `[hosts.a]\nhost = "h"\n`)
+    expect(ok([], { XDG_CONFIG_HOME: xdg }).config.hosts.map((h) => h.alias)).toEqual(["a"])
+  })
+
+  it("parses --host forms, IPv6 included", () => {
+    const s = ok(["--host", "a=example.com", "--host", "b=[::1]:2222", "--user", "me", "--default-host", "b"])
+    expect(s.config.hosts).toEqual([
+      { alias: "a", host: "example.com", port: 22, user: "me", source: "cli" },
+      { alias: "b", host: "::1", port: 2222, user: "me", source: "cli" }
+    ])
+  })
+
+  it("names the problem in one line", () => {
+    expect(error(["--config", write("bad.toml", "[hosts.a\nhost = 1")])).toMatch(/^bad\.toml|bad\.toml: line 1.*malformed TOML/)
+    expect(error(["--config", write("unknown.toml", `[hosts.a]\nhost = "h"\nhostname = "x"\n`)])).toMatch(/hosts\.a\.hostname/)
+    expect(error(["--config", write("type.toml", `[hosts.a]\nhost = "h"\nport = "abc"\n`)])).toMatch(/hosts\.a\.port/)
+    expect(error(["--config", write("range.toml", `[limits]\nmax_jobs_per_host = 0\n`)])).toMatch(/limits\.max_jobs_per_host/)
+    expect(error(["--config", write("pw.toml", `[hosts.a]\nhost = "h"\npassword = "hunter2"\n`)])).toMatch(/hosts\.a\.password: secrets are not accepted/)
+    expect(error(["--config", write("env.toml", `[hosts.a]\nhost = "h"\npassword_env = "NOPE_NOT_SET"\n`)])).toMatch(/hosts\.a\.password_env: environment variable NOPE_NOT_SET is not set/)
+    expect(error(["--config", write("dflt.toml", `default_host = "zz"\n`)])).toMatch(/default_host: no host with alias "zz"/)
+    expect(error(["--config", path.join(home, "missing.toml")])).toMatch(/missing\.toml: cannot read/)
+    expect(error(["--host", "foo"])).toMatch(/--host: expected alias=addr\[:port\], got "foo"/)
+    expect(error(["--host", "a=h:99999"])).toMatch(/--host/)
+    expect(error(["--password", "hunter2"])).toMatch(/--password: passwords are not accepted/)
+    expect(error(["--bogus"])).toMatch(/bogus/)
+    expect(error(["--max-jobs-per-host", "x"])).toMatch(/--max-jobs-per-host: expected a positive integer/)
+    expect(error(["--log-level", "loud"])).toMatch(/--log-level/)
+    expect(error(["--host", "a=h", "--password-env", "UNSET_VAR_X"])).toMatch(/--password-env: environment variable UNSET_VAR_X is not set/)
+    expect(error(["--host", "a=h", "--key", "/no/such/key"])).toMatch(/no such file: \/no\/such\/key/)
+    expect(error(["--default-host", "nope"])).toMatch(/--default-host: no host with alias "nope"/)
+  })
+
+  it("answers --help and --version", () => {
+    expect(Exit.isSuccess(load(["--help"])) && (load(["--help"]) as Exit.Success<Startup>).value._tag).toBe("Help")
+    expect((load(["-V"]) as Exit.Success<Startup>).value._tag).toBe("Version")
+  })
+
+  it("documents every flag in --help and in docs/CONFIG.md", () => {
+    const doc = fs.readFileSync(new URL("../../../docs/CONFIG.md", import.meta.url), "utf8")
+    const flags = [...helpText.matchAll(/(--[a-z-]+)/g)].map((m) => m[1]!)
+    expect(flags.length).toBeGreaterThan(20)
+    for (const f of new Set(flags)) expect(doc, f).toContain(f)
+  })
+})
