@@ -220,6 +220,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       ...(defaultHost !== undefined ? { defaultHost } : {}),
       insecureAutoAdd: v["insecure-auto-add"] === true || file?.server?.insecure_auto_add === true,
       knownHostsPath: knownHosts !== undefined ? expand(knownHosts, home) : path.join(home, ".ssh", "known_hosts"),
+      sshConfigPath: path.join(home, ".ssh", "config"),
       ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),
       logLevel: (logLevel as LogLevel | undefined) ?? base.logLevel
     }

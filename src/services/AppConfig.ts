@@ -55,6 +55,8 @@ export interface AppConfigShape {
   readonly insecureAutoAdd: boolean
   /** The known_hosts file read and written (default `~/.ssh/known_hosts`). */
   readonly knownHostsPath: string
+  /** OpenSSH client config consulted by `ssh_connect` (default `~/.ssh/config`). */
+  readonly sshConfigPath: string
   /** When set, every job line is appended to `<logDir>/<job_id>.log`. */
   readonly logDir?: string
   readonly logLevel: LogLevel
@@ -80,6 +82,7 @@ export const defaultConfig = (): AppConfigShape => ({
   hosts: [],
   insecureAutoAdd: false,
   knownHostsPath: path.join(os.homedir(), ".ssh", "known_hosts"),
+  sshConfigPath: path.join(os.homedir(), ".ssh", "config"),
   logLevel: "info"
 })
 

@@ -8,6 +8,7 @@
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { Duplex } from "node:stream"
 import { Context, Deferred, Effect, Exit, Layer, Redacted } from "effect"
 import ssh2, { type AuthenticationType, type Client, type ClientChannel, type PseudoTtyOptions } from "ssh2"
 import { fingerprintSha256 } from "../ssh/KnownHostsFile.js"
@@ -94,7 +95,8 @@ export class Connections extends Context.Service<Connections, {
     const live = new Map<string, Live>()
     const pending = new Map<string, Deferred.Deferred<Live, ConnectFailure>>()
 
-    const open = (entry: HostEntry, options: ConnectOptions | undefined) =>
+    /** One SSH handshake (host key check, then auth), over TCP or over `sock` (a jump host's forwarded channel). */
+    const handshake = (entry: HostEntry, options: ConnectOptions | undefined, sock: Duplex | undefined) =>
       Effect.gen(function*() {
         const auth = yield* authAttempts(entry)
         const client = new ssh2.Client()
@@ -199,11 +201,10 @@ export class Connections extends Context.Service<Connections, {
             resume(Effect.succeed(client))
           })
           client.connect({
-            host: entry.address,
-            port: entry.port,
+            ...(sock === undefined ? { host: entry.address, port: entry.port } : { sock }),
             username: entry.user,
             readyTimeout,
-            keepaliveInterval: config.limits.keepaliveIntervalMs,
+            keepaliveInterval: entry.keepaliveIntervalMs ?? config.limits.keepaliveIntervalMs,
             keepaliveCountMax: 3,
             hostVerifier: hostVerifier as never,
             authHandler: authHandler as never
@@ -211,20 +212,57 @@ export class Connections extends Context.Service<Connections, {
           return Effect.sync(() => client.end())
         })
 
+        return {
+          client: result,
+          authMethod: lastMethod,
+          fingerprint,
+          banner: (result as unknown as { _remoteVer?: string })._remoteVer ?? ""
+        }
+      })
+
+    /** A channel from `via` to host:port, to run the next handshake over. */
+    const forward = (via: Client, entry: HostEntry) =>
+      Effect.callback<Duplex, ConnectError>((resume) => {
+        via.forwardOut("127.0.0.1", 0, entry.address, entry.port, (err, stream) =>
+          err !== undefined && err !== null
+            ? resume(Effect.fail(new ConnectError({ message: `jump host cannot reach ${entry.address}:${entry.port}: ${err.message}` })))
+            : resume(Effect.succeed(stream)))
+      })
+
+    /** Connect to `entry`, through its ProxyJump chain when it has one. */
+    const open = (entry: HostEntry, options: ConnectOptions | undefined) =>
+      Effect.gen(function*() {
+        const chain: Array<Client> = []
+        const target = yield* Effect.gen(function*() {
+          let sock: Duplex | undefined
+          for (const jump of entry.proxyJump ?? []) {
+            const hop = yield* handshake(jump, options, sock)
+            chain.push(hop.client)
+            yield* Effect.logInfo(`jump host ${jump.user}@${jump.address}:${jump.port} connected for ${entry.alias}`)
+            const next = entry.proxyJump![chain.length] ?? entry
+            sock = yield* forward(hop.client, next)
+          }
+          return yield* handshake(entry, options, sock)
+        }).pipe(Effect.onError(() => Effect.sync(() => chain.forEach((c) => c.end()))))
+
         const closed = Deferred.makeUnsafe<void>()
+        const result = target.client
         result.on("error", (err) => Effect.runFork(Effect.logWarning(`connection ${entry.alias}: ${err.message}`)))
-        result.on("close", () => Deferred.doneUnsafe(closed, Exit.void))
+        result.on("close", () => {
+          for (const c of chain) c.end()
+          Deferred.doneUnsafe(closed, Exit.void)
+        })
         const info: ConnectionInfo = {
           alias: entry.alias,
           address: entry.address,
           port: entry.port,
           user: entry.user,
-          authMethod: lastMethod,
-          hostKeyFingerprint: fingerprint,
-          serverBanner: (result as unknown as { _remoteVer?: string })._remoteVer ?? "",
+          authMethod: target.authMethod,
+          hostKeyFingerprint: target.fingerprint,
+          serverBanner: target.banner,
           connectedAt: new Date()
         }
-        yield* Effect.logInfo(`connected ${entry.alias}: ${entry.user}@${entry.address}:${entry.port} via ${lastMethod}`)
+        yield* Effect.logInfo(`connected ${entry.alias}: ${entry.user}@${entry.address}:${entry.port} via ${target.authMethod}`)
         return { client: result, info, closed } satisfies Live
       })
 
@@ -364,8 +402,10 @@ const authAttempts = (entry: HostEntry) =>
       attempts.push({ type: "agent", label: "agent", auth: { type: "agent", username, agent } })
     }
     if (entry.auth.keyPath === undefined) {
-      for (const name of ["id_ed25519", "id_ecdsa", "id_rsa"]) {
-        const file = path.join(os.homedir(), ".ssh", name)
+      // IdentityFile from ~/.ssh/config replaces OpenSSH's default key files, as in ssh.
+      const files = entry.auth.identityFiles ?? ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => path.join(os.homedir(), ".ssh", n))
+      for (const name of files) {
+        const file = expandHome(name)
         const text = yield* Effect.promise(() => fs.readFile(file).catch(() => undefined))
         if (text === undefined) continue
         const parsed = ssh2.utils.parseKey(text, passphrase === undefined ? undefined : Redacted.value(passphrase))

@@ -17,6 +17,8 @@ export interface HostAuth {
   readonly passphrase?: Redacted.Redacted<string>
   readonly passphraseEnv?: string
   readonly sudoPasswordEnv?: string
+  /** Keys to try when no keyPath is given (IdentityFile from ~/.ssh/config), instead of ~/.ssh/id_*. */
+  readonly identityFiles?: ReadonlyArray<string>
 }
 
 export interface HostEntry {
@@ -29,6 +31,10 @@ export interface HostEntry {
   readonly source: HostSource
   /** Accept and record an unknown host key for this host. */
   readonly insecureAutoAdd: boolean
+  /** Jump hosts to go through, in order (ProxyJump). */
+  readonly proxyJump?: ReadonlyArray<HostEntry>
+  /** Keepalive interval (ServerAliveInterval), when not the configured default. */
+  readonly keepaliveIntervalMs?: number
 }
 
 /** The configured auth method as `ssh_list_hosts` shows it: names, never secrets. */
@@ -46,7 +52,9 @@ const sameSettings = (a: HostEntry, b: HostEntry): boolean =>
   (a.auth.password === undefined) === (b.auth.password === undefined) &&
   (a.auth.password === undefined || b.auth.password === undefined ||
     Redacted.value(a.auth.password) === Redacted.value(b.auth.password)) &&
-  a.insecureAutoAdd === b.insecureAutoAdd
+  a.insecureAutoAdd === b.insecureAutoAdd &&
+  (a.proxyJump ?? []).map((j) => `${j.user}@${j.address}:${j.port}`).join(",") ===
+    (b.proxyJump ?? []).map((j) => `${j.user}@${j.address}:${j.port}`).join(",")
 
 /** The host registry. */
 export class HostRegistry extends Context.Service<HostRegistry, {

@@ -1,4 +1,7 @@
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
 import { Effect, Schema } from "effect"
+import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Connections } from "../services/Connections.js"
 import { type HostEntry, defaultUser, HostRegistry } from "../services/HostRegistry.js"
@@ -7,11 +10,11 @@ import * as Tool from "./Tool.js"
 
 const Input = Schema.Struct({
   host: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)).annotate({
-    description: "Hostname or IP address to connect to."
+    description: "Hostname, IP address, or a Host alias from ~/.ssh/config (its HostName, User, Port, IdentityFile, ProxyJump apply)."
   }),
-  port: Schema.optionalKey(int(1, 65535).annotate({ description: "SSH port (default 22)." })),
+  port: Schema.optionalKey(int(1, 65535).annotate({ description: "SSH port (default: ~/.ssh/config's Port, else 22)." })),
   user: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)).annotate({
-    description: "Remote user (default: the local user name)."
+    description: "Remote user (default: ~/.ssh/config's User, else the local user name)."
   })),
   password: Schema.optionalKey(Schema.RedactedFromValue(Schema.String).annotate({
     description: "Password; kept in memory only, never shown again."
@@ -60,18 +63,27 @@ export const sshConnect = Tool.make({
     const connections = yield* Connections
     const config = yield* AppConfig
     const alias = input.alias ?? input.host
+    const home = os.homedir()
+    const sshConfig = yield* Effect.promise(() => fs.readFile(config.sshConfigPath, "utf8").catch(() => ""))
+    const resolved = resolveSshConfig(sshConfig, input.host, home, defaultUser())
+    const insecureAutoAdd = input.insecure_auto_add ?? config.insecureAutoAdd
     const entry: HostEntry = {
       alias,
-      address: input.host,
-      port: input.port ?? 22,
-      user: input.user ?? defaultUser(),
+      address: resolved.hostName,
+      port: input.port ?? resolved.port ?? 22,
+      user: input.user ?? resolved.user ?? defaultUser(),
       auth: {
         ...(input.password !== undefined ? { password: input.password } : {}),
         ...(input.key_path !== undefined ? { keyPath: input.key_path } : {}),
-        ...(input.passphrase !== undefined ? { passphrase: input.passphrase } : {})
+        ...(input.passphrase !== undefined ? { passphrase: input.passphrase } : {}),
+        ...(resolved.identityFiles.length > 0 ? { identityFiles: resolved.identityFiles } : {})
       },
-      source: "runtime",
-      insecureAutoAdd: input.insecure_auto_add ?? config.insecureAutoAdd
+      source: resolved.named ? "ssh-config" : "runtime",
+      insecureAutoAdd,
+      ...(resolved.proxyJump !== undefined
+        ? { proxyJump: resolved.proxyJump.map((spec) => jumpEntry(sshConfig, spec, home, defaultUser(), insecureAutoAdd)) }
+        : {}),
+      ...(resolved.serverAliveIntervalSec !== undefined ? { keepaliveIntervalMs: resolved.serverAliveIntervalSec * 1000 } : {})
     }
     const previous = (yield* registry.list).find((h) => h.alias === alias)
     yield* registry.register(entry, { replace: input.replace === true })
