@@ -168,7 +168,8 @@ export class Connections extends Context.Service<Connections, {
           return next(false)
         }
 
-        const readyTimeout = config.limits.connectTimeoutMs
+        // A person may be asked about the host key mid-handshake: give them time to answer.
+        const readyTimeout = config.limits.connectTimeoutMs + (options?.onUnknownHostKey !== undefined ? 300_000 : 0)
         const result = yield* Effect.callback<Client, ConnectFailure>((resume) => {
           const fail = (err: Error & { level?: string; code?: string }) => {
             client.removeAllListeners("ready")

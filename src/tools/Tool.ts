@@ -8,8 +8,28 @@
 import type { Effect, Schema } from "effect"
 import type { SshLiveError } from "../services/errors.js"
 
+/** A form elicitation: a flat object of primitive fields, as MCP allows. */
+export interface ElicitForm {
+  readonly message: string
+  readonly requestedSchema: {
+    readonly type: "object"
+    readonly properties: Record<string, { readonly type: "string"; readonly title?: string; readonly description?: string; readonly enum: Array<string>; readonly enumNames?: Array<string> }>
+    readonly required?: Array<string>
+  }
+}
+
+export interface ElicitAnswer {
+  readonly action: "accept" | "decline" | "cancel"
+  readonly content?: Readonly<Record<string, unknown>>
+}
+
 /** What a handler may use of the MCP request it serves. */
 export interface ToolContext {
+  /**
+   * Ask the human through the client (MCP form elicitation); undefined when the client
+   * did not declare it. Fails when the request could not be made. Never for secrets.
+   */
+  readonly elicit: ((form: ElicitForm) => Effect.Effect<ElicitAnswer, Error>) | undefined
   /** Fires on `notifications/cancelled` (the handler's fiber is interrupted too). */
   readonly signal: AbortSignal
   /** Whether the client asked for progress (sent a progressToken). */

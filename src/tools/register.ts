@@ -9,7 +9,7 @@
  */
 import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprotocol/server"
 import { Cause, type Context, Effect, Exit, Schema } from "effect"
-import type { AnyTool, Tool, ToolContext } from "./Tool.js"
+import type { AnyTool, ElicitAnswer, Tool, ToolContext } from "./Tool.js"
 
 /** The Standard Schema (validation + JSON Schema) the SDK takes; inputs also reject unknown keys. */
 const standard = <S extends Schema.ConstraintDecoder<unknown> & Schema.Constraint>(schema: S, strict: boolean) =>
@@ -46,9 +46,25 @@ export const toResult = <O>(exit: Exit.Exit<O, unknown>, encode: (o: O) => unkno
   return errorResult("INTERNAL", `${toolName} failed unexpectedly; details are in the server's log`)
 }
 
-const toolContext = (ctx: ServerContext): ToolContext => {
+const toolContext = (ctx: ServerContext, server: McpServer): ToolContext => {
   const token = ctx.mcpReq._meta?.progressToken
+  const elicitation = server.server.getClientCapabilities()?.elicitation
+  // An empty elicitation capability means form mode (the 2025-06-18 shape).
+  const canElicitForm = elicitation !== undefined &&
+    ((elicitation as { form?: unknown }).form !== undefined || Object.keys(elicitation).length === 0)
   return {
+    elicit: canElicitForm
+      ? (form) =>
+        Effect.tryPromise({
+          try: () =>
+            ctx.mcpReq.elicitInput({
+              mode: "form",
+              message: form.message,
+              requestedSchema: form.requestedSchema
+            }),
+          catch: (e) => e instanceof Error ? e : new Error(String(e))
+        }).pipe(Effect.map((r): ElicitAnswer => ({ action: r.action, ...(r.content !== undefined ? { content: r.content } : {}) })))
+      : undefined,
     signal: ctx.mcpReq.signal,
     wantsProgress: token !== undefined,
     progress: (progress, message, total) =>
@@ -78,7 +94,7 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
       outputSchema: standard(tool.output, false)
     },
     async (args, ctx) => {
-      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx)), {
+      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, server)), {
         signal: ctx.mcpReq.signal
       })
       return toResult(exit, encode, tool.name)

@@ -3,7 +3,7 @@ import * as os from "node:os"
 import { Effect, Schema } from "effect"
 import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
 import { AppConfig } from "../services/AppConfig.js"
-import { Connections } from "../services/Connections.js"
+import { type ConnectOptions, Connections, type UnknownHostKeyDecision } from "../services/Connections.js"
 import { type HostEntry, defaultUser, HostRegistry } from "../services/HostRegistry.js"
 import { int } from "./fields.js"
 import * as Tool from "./Tool.js"
@@ -47,18 +47,53 @@ const Output = Schema.Struct({
   is_default: Schema.Boolean
 })
 
+const DECISIONS: Record<string, UnknownHostKeyDecision> = { refuse: "refuse", session: "session", save: "save" }
+
+/** Ask the human about an unknown host key when the client can show a form; never about a changed one. */
+const hostKeyPrompt = (ctx: Tool.ToolContext): ConnectOptions => {
+  const elicit = ctx.elicit
+  if (elicit === undefined) return {}
+  return {
+    onUnknownHostKey: (key) =>
+      elicit({
+        message: `The SSH host key of ${key.alias} (${key.address}:${key.port}) is not known.\n` +
+          `${key.keyType} ${key.fingerprint}\nTrust it? Check the fingerprint out of band first.`,
+        requestedSchema: {
+          type: "object",
+          properties: {
+            decision: {
+              type: "string",
+              title: "Host key",
+              enum: ["refuse", "session", "save"],
+              enumNames: ["Refuse", "Trust for this session", "Trust and save to known_hosts"]
+            }
+          },
+          required: ["decision"]
+        }
+      }).pipe(
+        Effect.map((answer) =>
+          answer.action === "accept" && typeof answer.content?.decision === "string"
+            ? DECISIONS[answer.content.decision] ?? "refuse"
+            : "refuse"
+        ),
+        Effect.catch((e) => Effect.as(Effect.logWarning(`host key elicitation failed: ${e.message}`), "refuse" as const))
+      )
+  }
+}
+
 export const sshConnect = Tool.make({
   name: "ssh_connect",
   title: "Connect to an SSH host",
   description:
     "Register a host under an alias and open an SSH connection to it (reused by every other tool). " +
     "Auth: password and/or key_path, else ssh-agent and ~/.ssh default keys. The host key must be in known_hosts; " +
-    "an unknown key fails with HOST_KEY_UNKNOWN and its SHA256 fingerprint (retry with insecure_auto_add: true only if you trust it). " +
+    "an unknown key is put to the user when the client supports forms, else fails with HOST_KEY_UNKNOWN and its SHA256 " +
+    "fingerprint (retry with insecure_auto_add: true only if the user trusts it); a changed key is always refused. " +
     "Calling it again for a connected alias is cheap and returns the same info.",
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
-  handler: Effect.fnUntraced(function*(input) {
+  handler: Effect.fnUntraced(function*(input, ctx) {
     const registry = yield* HostRegistry
     const connections = yield* Connections
     const config = yield* AppConfig
@@ -88,7 +123,7 @@ export const sshConnect = Tool.make({
     const previous = (yield* registry.list).find((h) => h.alias === alias)
     yield* registry.register(entry, { replace: input.replace === true })
     if (previous !== undefined && previous !== entry && input.replace === true) yield* connections.disconnect(alias)
-    const info = yield* connections.connect(alias).pipe(
+    const info = yield* connections.connect(alias, hostKeyPrompt(ctx)).pipe(
       // A failed connect leaves the registry as it was, so the agent can retry with other settings.
       Effect.tapError(() =>
         previous === undefined

@@ -1,0 +1,94 @@
+/** Host-key trust asked of the human through MCP form elicitation. */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { beforeAll, expect, it } from "vitest"
+import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { describeWithSshd, type Sshd } from "../support/sshd.js"
+
+describeWithSshd("host key trust by elicitation", (getSshd) => {
+  let sshd: Sshd
+  beforeAll(() => {
+    sshd = getSshd()
+  })
+
+  const withAnswer = async (knownHosts: string, answer: string | "decline") => {
+    const server = await startMcpServer({ args: ["--known-hosts", knownHosts], capabilities: { elicitation: { form: {} } } })
+    const asked: Array<string> = []
+    server.client.setRequestHandler("elicitation/create", async (request) => {
+      asked.push((request.params as { message: string }).message)
+      return answer === "decline" ? { action: "decline" } : { action: "accept", content: { decision: answer } }
+    })
+    return { server, asked }
+  }
+  const connect = (server: McpServerProcess) =>
+    call(server, "ssh_connect", { host: sshd.host, port: sshd.port, user: sshd.user.name, key_path: sshd.clientKeyPath })
+  const freshKnownHosts = () => path.join(fs.mkdtempSync(path.join(sshd.dir, "el-")), "known_hosts")
+
+  it("save: trusts, writes known_hosts, and the next run connects without asking", async () => {
+    const knownHosts = freshKnownHosts()
+    const fingerprint = (await sshd.exec(`ssh-keygen -lf ${sshd.hostKeyPath}.pub`)).stdout.split(" ")[1]!
+    const { server, asked } = await withAnswer(knownHosts, "save")
+    try {
+      const r = await connect(server)
+      expect(r.isError, r.text).toBe(false)
+      expect(asked).toHaveLength(1)
+      expect(asked[0]).toContain(fingerprint)
+      expect(asked[0]).toContain(`127.0.0.1:${sshd.port}`)
+      expect(fs.readFileSync(knownHosts, "utf8")).toContain(`[127.0.0.1]:${sshd.port} ssh-ed25519 `)
+    } finally {
+      await server.close()
+    }
+    const again = await withAnswer(knownHosts, "refuse")
+    try {
+      const r = await connect(again.server)
+      expect(r.isError, r.text).toBe(false)
+      expect(again.asked).toHaveLength(0)
+    } finally {
+      await again.server.close()
+    }
+  })
+
+  it("session: trusts for this run only", async () => {
+    const knownHosts = freshKnownHosts()
+    const { server, asked } = await withAnswer(knownHosts, "session")
+    try {
+      const r = await connect(server)
+      expect(r.isError, r.text).toBe(false)
+      expect(asked).toHaveLength(1)
+      expect(fs.existsSync(knownHosts)).toBe(false)
+    } finally {
+      await server.close()
+    }
+  })
+
+  for (const answer of ["refuse", "decline"] as const) {
+    it(`${answer}: HOST_KEY_UNKNOWN, nothing recorded`, async () => {
+      const knownHosts = freshKnownHosts()
+      const { server, asked } = await withAnswer(knownHosts, answer)
+      try {
+        const r = await connect(server)
+        expect(r.data).toMatchObject({ error: { code: "HOST_KEY_UNKNOWN" } })
+        expect(asked).toHaveLength(1)
+        expect(fs.existsSync(knownHosts)).toBe(false)
+      } finally {
+        await server.close()
+      }
+    })
+  }
+
+  it("a changed key is refused without asking", async () => {
+    const dir = fs.mkdtempSync(path.join(sshd.dir, "el-"))
+    await sshd.exec(`ssh-keygen -q -t ed25519 -N '' -f ${dir}/other`)
+    const pub = fs.readFileSync(`${dir}/other.pub`, "utf8").split(" ")
+    const knownHosts = path.join(dir, "known_hosts")
+    fs.writeFileSync(knownHosts, `[127.0.0.1]:${sshd.port} ${pub[0]} ${pub[1]}\n`)
+    const { server, asked } = await withAnswer(knownHosts, "save")
+    try {
+      const r = await connect(server)
+      expect(r.data).toMatchObject({ error: { code: "HOST_KEY_MISMATCH" } })
+      expect(asked).toHaveLength(0)
+    } finally {
+      await server.close()
+    }
+  })
+})
