@@ -9,7 +9,7 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { Duplex } from "node:stream"
-import { Context, Deferred, Effect, Exit, Layer, Redacted } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Redacted, Semaphore } from "effect"
 import ssh2, { type AuthenticationType, type Client, type ClientChannel, type PseudoTtyOptions } from "ssh2"
 import { fingerprintSha256 } from "../ssh/KnownHostsFile.js"
 import { AppConfig } from "./AppConfig.js"
@@ -74,7 +74,22 @@ interface Live {
   readonly client: Client
   readonly info: ConnectionInfo
   readonly closed: Deferred.Deferred<void>
+  /** Every connection to the host, the first one included: more are opened when channels run out. */
+  readonly pool: Array<Pooled>
+  /** Channels per connection the server allows, once learned from a refusal (sshd's MaxSessions). */
+  maxChannels: number | undefined
+  /** One new connection at a time: a burst of refused channels must not open one each. */
+  readonly growing: Semaphore.Semaphore
 }
+
+interface Pooled {
+  readonly client: Client
+  channels: number
+  closed: boolean
+}
+
+/** How OpenSSH refuses a channel past MaxSessions. */
+const isChannelLimit = (e: Error) => /open failed|administratively prohibited|resource shortage/i.test(e.message)
 
 export class Connections extends Context.Service<Connections, {
   /** Open (or reuse) the connection to `alias`. */
@@ -264,7 +279,11 @@ export class Connections extends Context.Service<Connections, {
           connectedAt: new Date()
         }
         yield* Effect.logInfo(`connected ${entry.alias}: ${entry.user}@${entry.address}:${entry.port} via ${target.authMethod}`)
-        return { client: result, info, closed } satisfies Live
+        const first: Pooled = { client: result, channels: 0, closed: false }
+        result.on("close", () => {
+          first.closed = true
+        })
+        return { client: result, info, closed, pool: [first], maxChannels: undefined, growing: Semaphore.makeUnsafe(1) } satisfies Live
       })
 
     const acquire = (alias: string, options?: ConnectOptions) =>
@@ -288,11 +307,62 @@ export class Connections extends Context.Service<Connections, {
         return yield* exit
       })
 
+    /** The open connection with the fewest channels, if one is under the learned limit. */
+    const pick = (conn: Live): Pooled | undefined => {
+      let best: Pooled | undefined
+      for (const p of conn.pool) {
+        if (p.closed || (conn.maxChannels !== undefined && p.channels >= conn.maxChannels)) continue
+        if (best === undefined || p.channels < best.channels) best = p
+      }
+      return best
+    }
+
+    /** One more connection to the host, for channels the others cannot take. */
+    const grow = (alias: string, conn: Live) =>
+      Effect.gen(function*() {
+        const entry = yield* registry.resolve(alias)
+        const extra = yield* open(entry, undefined)
+        const pooled: Pooled = { client: extra.client, channels: 0, closed: false }
+        extra.client.on("close", () => {
+          pooled.closed = true
+        })
+        conn.pool.push(pooled)
+        yield* Effect.logInfo(`${alias}: channel limit reached (${conn.maxChannels ?? "?"} per connection); opened connection #${conn.pool.length}`)
+        return pooled
+      })
+
+    /**
+     * Open an exec channel on `target`. Counted from the request on (sshd refuses a channel
+     * at once but confirms one only after its exec request), so a refusal tells how many
+     * channels the connection already had: the server's limit.
+     */
+    const openExec = (target: Pooled, command: string, options: ExecOptions | undefined) =>
+      Effect.callback<ClientChannel, { readonly error: Error; readonly position: number }>((resume) => {
+        const position = target.channels++
+        const cb = (err: Error | undefined, channel: ClientChannel) => {
+          if (err !== undefined && err !== null) {
+            target.channels--
+            return resume(Effect.fail({ error: err, position }))
+          }
+          channel.once("close", () => {
+            target.channels--
+          })
+          resume(Effect.succeed(channel))
+        }
+        if (options?.pty === true) {
+          const pty: PseudoTtyOptions = { term: "xterm", rows: 40, cols: 200 }
+          target.client.exec(command, { pty }, cb)
+        } else {
+          target.client.exec(command, cb)
+        }
+      })
+
     const disconnect = (alias: string) =>
       Effect.gen(function*() {
         const conn = live.get(alias)
         if (conn === undefined) return
         live.delete(alias)
+        for (const extra of conn.pool.slice(1)) extra.client.end()
         conn.client.end()
         yield* Deferred.await(conn.closed).pipe(Effect.timeout("2 seconds"), Effect.ignore)
         conn.client.destroy()
@@ -306,18 +376,21 @@ export class Connections extends Context.Service<Connections, {
       exec: (alias, command, options) =>
         Effect.gen(function*() {
           const conn = yield* acquire(alias)
-          return yield* Effect.callback<ClientChannel, ChannelError>((resume) => {
-            const cb = (err: Error | undefined, channel: ClientChannel) =>
-              err !== undefined && err !== null
-                ? resume(Effect.fail(new ChannelError({ message: `cannot open a channel on ${alias}: ${err.message}` })))
-                : resume(Effect.succeed(channel))
-            if (options?.pty === true) {
-              const pty: PseudoTtyOptions = { term: "xterm", rows: 40, cols: 200 }
-              conn.client.exec(command, { pty }, cb)
-            } else {
-              conn.client.exec(command, cb)
+          for (;;) {
+            const target = pick(conn) ?? (yield* conn.growing.withPermit(Effect.suspend(() => {
+              // Another fiber may have opened a connection while this one waited.
+              const now = pick(conn)
+              return now !== undefined ? Effect.succeed(now) : grow(alias, conn)
+            })))
+            const opened = yield* Effect.result(openExec(target, command, options))
+            if (opened._tag === "Success") return opened.success
+            const { error, position } = opened.failure
+            if (!isChannelLimit(error) || position === 0) {
+              return yield* new ChannelError({ message: `cannot open a channel on ${alias}: ${error.message}` })
             }
-          })
+            // The server allows no more channels on this connection: remember the limit, use another.
+            conn.maxChannels = Math.min(conn.maxChannels ?? Infinity, position)
+          }
         }),
       disconnect,
       info: (alias) => Effect.sync(() => live.get(alias)?.info),

@@ -104,3 +104,22 @@ describeWithSshd("Effect library API", (getSshd) => {
   })
 })
 
+
+describeWithSshd("more jobs than sshd's MaxSessions", (getSshd) => {
+  it("runs 100 concurrent jobs on one host with MaxSessions 10, opening more connections", async () => {
+    const sshd = getSshd()
+    const results = await Effect.runPromise(Effect.gen(function*() {
+      yield* register(sshd)
+      const jobs = yield* Jobs
+      const started = yield* Effect.forEach(
+        Array.from({ length: 100 }, (_, i) => i),
+        (i) => jobs.spawn({ command: `for k in 1 2 3; do echo job${i} line $k; sleep 0.5; done` }),
+        { concurrency: "unbounded" }
+      )
+      return yield* Effect.forEach(started, (job) =>
+        Effect.map(Stream.runCollect(jobs.lines(job.jobId)), (lines) => ({ id: job.jobId, lines: lines.map((l) => l.text) })), { concurrency: "unbounded" })
+    }).pipe(Effect.provide(layerConfig({ knownHostsPath: sshd.knownHostsPath, limits: { maxJobsPerHost: 200 } }))))
+    expect(results).toHaveLength(100)
+    results.forEach((r, i) => expect(r.lines).toEqual([`job${i} line 1`, `job${i} line 2`, `job${i} line 3`]))
+  })
+}, { maxSessions: 10 })
