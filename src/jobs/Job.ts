@@ -114,8 +114,12 @@ export class Job {
     if (s.length > 0) this.masks.push(s)
   }
 
-  /** The process ended: flush partial lines, record the status, wake waiters. */
-  finish(exit: ExitInfo, connectionLost: boolean): void {
+  /**
+   * The process ended: flush partial lines, record the status, wake waiters. A channel
+   * that closed without an exit status or signal from sshd (the connection died) is lost:
+   * we do not know how the command ended.
+   */
+  finish(exit: ExitInfo): void {
     if (!this.running) return
     for (const stream of ["stdout", "stderr"] as const) {
       for (const line of this.decoders[stream].end()) this.append(stream, line)
@@ -126,9 +130,7 @@ export class Job {
       ? "killed"
       : exit.exitStatus !== null
       ? "exited"
-      : connectionLost
-      ? "lost"
-      : "failed"
+      : "lost"
     this.endedAt = new Date()
     this.awaitingInput = false
     if (this.promptTimer !== undefined) clearTimeout(this.promptTimer)

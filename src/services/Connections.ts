@@ -9,7 +9,7 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { Duplex } from "node:stream"
-import { Context, Deferred, Effect, Exit, Layer, Redacted, Semaphore } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Layer, Redacted, Schedule, Semaphore } from "effect"
 import ssh2, { type AuthenticationType, type Client, type ClientChannel, type PseudoTtyOptions } from "ssh2"
 import { fingerprintSha256 } from "../ssh/KnownHostsFile.js"
 import { AppConfig } from "./AppConfig.js"
@@ -286,7 +286,16 @@ export class Connections extends Context.Service<Connections, {
         return { client: result, info, closed, pool: [first], maxChannels: undefined, growing: Semaphore.makeUnsafe(1) } satisfies Live
       })
 
-    const acquire = (alias: string, options?: ConnectOptions) =>
+    const layerScope = yield* Effect.scope
+    /** Aliases closed on purpose: no reconnect for them. */
+    const closing = new Set<string>()
+    /** Aliases that were connected once: a later connect is a reconnect, retried on transient failures. */
+    const known = new Set<string>()
+
+    const transient = (e: ConnectFailure) => e._tag === "ConnectError" || e._tag === "TimeoutError"
+    const reconnectSchedule = Schedule.exponential(Duration.millis(config.limits.reconnectDelaySec * 1000)).pipe(Schedule.jittered)
+
+    const acquire = (alias: string, options?: ConnectOptions): Effect.Effect<Live, ConnectFailure> =>
       Effect.gen(function*() {
         const entry = yield* registry.resolve(alias)
         const existing = live.get(entry.alias)
@@ -295,13 +304,33 @@ export class Connections extends Context.Service<Connections, {
         if (inFlight !== undefined) return yield* Deferred.await(inFlight)
         const deferred = Deferred.makeUnsafe<Live, ConnectFailure>()
         pending.set(entry.alias, deferred)
-        const exit = yield* Effect.exit(open(entry, options))
+        const attempt = known.has(entry.alias)
+          ? open(entry, options).pipe(
+            Effect.tapError((e) => transient(e) ? Effect.logWarning(`reconnect to ${entry.alias} failed: ${e.message}`) : Effect.void),
+            Effect.retry({ schedule: reconnectSchedule, times: config.limits.reconnectRetries, while: transient })
+          )
+          : open(entry, options)
+        const exit = yield* Effect.exit(attempt)
         pending.delete(entry.alias)
         Deferred.doneUnsafe(deferred, exit)
         if (Exit.isSuccess(exit)) {
-          live.set(entry.alias, exit.value)
-          exit.value.client.on("close", () => {
-            if (live.get(entry.alias) === exit.value) live.delete(entry.alias)
+          const conn = exit.value
+          live.set(entry.alias, conn)
+          known.add(entry.alias)
+          closing.delete(entry.alias)
+          conn.client.on("close", () => {
+            if (live.get(entry.alias) !== conn) return
+            live.delete(entry.alias)
+            if (closing.has(entry.alias)) return
+            // Dropped, not closed by us: reconnect in the background (the next call would too).
+            Effect.runFork(Effect.forkIn(
+              Effect.logWarning(`connection to ${entry.alias} lost; reconnecting`).pipe(
+                Effect.andThen(acquire(entry.alias)),
+                Effect.tap(() => Effect.logInfo(`reconnected ${entry.alias}`)),
+                Effect.catch((e) => Effect.logWarning(`gave up reconnecting ${entry.alias}: ${e.message}; the next call will try again`))
+              ),
+              layerScope
+            ))
           })
         }
         return yield* exit
@@ -359,6 +388,8 @@ export class Connections extends Context.Service<Connections, {
 
     const disconnect = (alias: string) =>
       Effect.gen(function*() {
+        closing.add(alias)
+        known.delete(alias)
         const conn = live.get(alias)
         if (conn === undefined) return
         live.delete(alias)

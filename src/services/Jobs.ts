@@ -216,8 +216,7 @@ export class Jobs extends Context.Service<Jobs, {
       Effect.gen(function*() {
         const exit = yield* Deferred.await(process.exited)
         gate?.ended()
-        const connected = (yield* connections.info(job.host)) !== undefined
-        job.finish(exit, !connected)
+        job.finish(exit)
         yield* Effect.logInfo(`job ${job.id} on ${job.host} ended: ${job.status}` +
           (job.exitStatus !== null ? ` ${job.exitStatus}` : "") + (job.signal !== null ? ` SIG${job.signal}` : ""))
       })

@@ -44,6 +44,10 @@ export interface Sshd {
   stop(): Promise<void>
   /** Stop the listener and start it again on the same port with the same keys. */
   restart(): Promise<void>
+  /** Stop the listener only (sessions already open go on); `restart()` brings it back. */
+  pause(): Promise<void>
+  /** SIGKILL every sshd process serving a connection of this listener: the connections drop. */
+  killConnections(): Promise<void>
 }
 
 /** Path of the sshd binary ($SSHD, /usr/sbin/sshd, or on PATH), if any. */
@@ -265,6 +269,21 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
     stop: async () => {
       await stopListener()
       fs.rmSync(dir, { recursive: true, force: true })
+    },
+    pause: stopListener,
+    killConnections: async () => {
+      const listener = child?.pid
+      if (listener === undefined) return
+      // Walk the process tree below the listener and kill its sshd processes (not the users' commands).
+      const ps = (await run("ps -eo pid=,ppid=,comm=")).stdout.trim().split("\n").map((l) => l.trim().split(/\s+/))
+      const victims: Array<string> = []
+      let frontier = [String(listener)]
+      while (frontier.length > 0) {
+        const next = ps.filter(([, ppid]) => frontier.includes(ppid!))
+        victims.push(...next.filter(([, , comm]) => comm === "sshd").map(([pid]) => pid!))
+        frontier = next.map(([pid]) => pid!)
+      }
+      if (victims.length > 0) await run(`kill -KILL ${victims.join(" ")}`)
     },
     restart: async () => {
       await stopListener()
