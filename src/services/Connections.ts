@@ -216,6 +216,16 @@ export class Connections extends Context.Service<Connections, {
             client.removeAllListeners("close")
             resume(Effect.succeed(client))
           })
+          try {
+            connectClient()
+          } catch (e) {
+            // ssh2 throws synchronously on settings it cannot use.
+            fail(e instanceof Error ? e : new Error(String(e)))
+          }
+          return Effect.sync(() => client.end())
+        })
+
+        function connectClient() {
           client.connect({
             ...(sock === undefined ? { host: entry.address, port: entry.port } : { sock }),
             username: entry.user,
@@ -225,8 +235,7 @@ export class Connections extends Context.Service<Connections, {
             hostVerifier: hostVerifier as never,
             authHandler: authHandler as never
           })
-          return Effect.sync(() => client.end())
-        })
+        }
 
         return {
           client: result,

@@ -9,7 +9,15 @@ import { Schema } from "effect"
 
 export const int = (minimum: number, maximum: number) => Schema.Int.check(Schema.isBetween({ minimum, maximum }))
 
-export const HostAlias = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)).annotate({
+/** Names and paths: non-empty, bounded, and without NUL (which no host name, user or path can hold). */
+export const Name = (maxLength: number) =>
+  Schema.String.check(
+    Schema.isMinLength(1),
+    Schema.isMaxLength(maxLength),
+    Schema.makeFilter((s: string) => (s.includes("\u0000") ? "must not contain NUL characters" : undefined))
+  )
+
+export const HostAlias = Name(255).annotate({
   description: "Host alias (see ssh_list_hosts). Omit to use the default host."
 })
 
@@ -21,7 +29,7 @@ export const Env = Schema.Record(Schema.String, Schema.String.check(Schema.isMax
   description: "Environment variables exported before the command runs (names: letters, digits, _)."
 })
 
-export const Cwd = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096)).annotate({
+export const Cwd = Name(4096).annotate({
   description: "Working directory on the host; the command fails if it cannot cd there."
 })
 

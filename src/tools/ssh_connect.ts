@@ -5,27 +5,27 @@ import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { type ConnectOptions, Connections, type UnknownHostKeyDecision } from "../services/Connections.js"
 import { type HostEntry, defaultUser, HostRegistry } from "../services/HostRegistry.js"
-import { int } from "./fields.js"
+import { int, Name } from "./fields.js"
 import * as Tool from "./Tool.js"
 
 const Input = Schema.Struct({
-  host: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)).annotate({
+  host: Name(255).annotate({
     description: "Hostname, IP address, or a Host alias from ~/.ssh/config (its HostName, User, Port, IdentityFile, ProxyJump apply)."
   }),
   port: Schema.optionalKey(int(1, 65535).annotate({ description: "SSH port (default: ~/.ssh/config's Port, else 22)." })),
-  user: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)).annotate({
+  user: Schema.optionalKey(Name(255).annotate({
     description: "Remote user (default: ~/.ssh/config's User, else the local user name)."
   })),
   password: Schema.optionalKey(Schema.RedactedFromValue(Schema.String).annotate({
     description: "Password; kept in memory only, never shown again."
   })),
-  key_path: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096)).annotate({
+  key_path: Schema.optionalKey(Name(4096).annotate({
     description: "Private key file on the machine running this server (~ expands)."
   })),
   passphrase: Schema.optionalKey(Schema.RedactedFromValue(Schema.String).annotate({
     description: "Passphrase of an encrypted key_path."
   })),
-  alias: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255)).annotate({
+  alias: Schema.optionalKey(Name(255).annotate({
     description: "Name to refer to this host in other tools (default: host)."
   })),
   insecure_auto_add: Schema.optionalKey(Schema.Boolean.annotate({

@@ -26,7 +26,10 @@ export const sshListHosts = Tool.make({
     "List every registered host with its alias, address, user, configured auth method (never secrets), " +
     "whether it is connected, its running jobs and whether it is the default host.",
   annotations: { readOnlyHint: true, openWorldHint: false },
-  input: Schema.Struct({}),
+  // An empty Struct lets any object through: say so when the agent passes arguments.
+  input: Schema.Struct({}).check(Schema.makeFilter((o: object) =>
+    Object.keys(o).length === 0 ? undefined : `ssh_list_hosts takes no arguments; unexpected: ${Object.keys(o).join(", ")}`
+  )),
   output: Schema.Struct({ hosts: Schema.Array(Host) }),
   handler: Effect.fnUntraced(function*() {
     const registry = yield* HostRegistry
