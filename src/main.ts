@@ -12,6 +12,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Deferred, Effect, Exit, Layer, Logger, References } from "effect"
 import { loadConfig } from "./config/loadConfig.js"
 import { layer, type Services } from "./layers/Live.js"
+import { McpLogSink } from "./mcpLogging.js"
 import { makeMcpServer } from "./server.js"
 import { AppConfig, type LogLevel } from "./services/AppConfig.js"
 import { version } from "./version.js"
@@ -24,9 +25,10 @@ console.debug = console.error
 const effectLogLevel = (level: LogLevel) =>
   ({ trace: "Trace", debug: "Debug", info: "Info", warn: "Warn", error: "Error", none: "None" } as const)[level]
 
-const serve = Effect.gen(function*() {
+const serve = (sink: McpLogSink) => Effect.gen(function*() {
   const context = yield* Effect.context<Services | AppConfig>()
   const server = makeMcpServer(context)
+  sink.server = server
   const transport = new StdioServerTransport()
   const closed = yield* Deferred.make<void>()
   transport.onclose = () => Deferred.doneUnsafe(closed, Exit.void)
@@ -51,9 +53,11 @@ const main = Effect.gen(function*() {
     return
   }
   const config = startup.config
-  yield* serve.pipe(
+  const sink = new McpLogSink()
+  yield* serve(sink).pipe(
     Effect.scoped,
     Effect.provide(layer.pipe(Layer.provideMerge(Layer.succeed(AppConfig)(config)))),
+    Effect.provide(Logger.layer([sink.logger], { mergeWithExisting: true })),
     Effect.provideService(References.MinimumLogLevel, effectLogLevel(config.logLevel))
   )
 }).pipe(

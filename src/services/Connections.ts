@@ -108,6 +108,9 @@ export class Connections extends Context.Service<Connections, {
     const registry = yield* HostRegistry
     const knownHosts = yield* KnownHosts
     const live = new Map<string, Live>()
+    // Callbacks from ssh2 run outside any fiber: run their effects with this layer's services (loggers included).
+    const services = yield* Effect.context<never>()
+    const runFork = Effect.runForkWith(services)
     const pending = new Map<string, Deferred.Deferred<Live, ConnectFailure>>()
 
     /** One SSH handshake (host key check, then auth), over TCP or over `sock` (a jump host's forwarded channel). */
@@ -165,7 +168,7 @@ export class Connections extends Context.Service<Connections, {
             })
             return false
           })
-          Effect.runPromise(decide).then(verify, () => verify(false))
+          Effect.runPromiseWith(services)(decide).then(verify, () => verify(false))
         }
 
         const authHandler = (
@@ -272,7 +275,7 @@ export class Connections extends Context.Service<Connections, {
 
         const closed = Deferred.makeUnsafe<void>()
         const result = target.client
-        result.on("error", (err) => Effect.runFork(Effect.logWarning(`connection ${entry.alias}: ${err.message}`)))
+        result.on("error", (err) => runFork(Effect.logWarning(`connection ${entry.alias}: ${err.message}`)))
         result.on("close", () => {
           for (const c of chain) c.end()
           Deferred.doneUnsafe(closed, Exit.void)
@@ -332,7 +335,7 @@ export class Connections extends Context.Service<Connections, {
             live.delete(entry.alias)
             if (closing.has(entry.alias)) return
             // Dropped, not closed by us: reconnect in the background (the next call would too).
-            Effect.runFork(Effect.forkIn(
+            runFork(Effect.forkIn(
               Effect.logWarning(`connection to ${entry.alias} lost; reconnecting`).pipe(
                 Effect.andThen(acquire(entry.alias)),
                 Effect.tap(() => Effect.logInfo(`reconnected ${entry.alias}`)),

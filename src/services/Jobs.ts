@@ -185,6 +185,8 @@ export class Jobs extends Context.Service<Jobs, {
     const registry = yield* HostRegistry
     const groups = yield* ProcessGroups
     const jobs = new Map<string, Job>()
+    // Stream callbacks run outside any fiber: give their effects this layer's services (loggers included).
+    const runFork = Effect.runForkWith(yield* Effect.context<never>())
     /** Launched but not listed (an exec in progress): stopped at shutdown too. */
     const unlisted = new Set<Launched>()
     const limits = config.limits
@@ -224,7 +226,7 @@ export class Jobs extends Context.Service<Jobs, {
     const openLog = (job: Job) => {
       if (config.logDir === undefined) return
       const log = fs.createWriteStream(path.join(config.logDir, `${job.id}.log`), { flags: "a" })
-      log.on("error", (e) => Effect.runFork(Effect.logWarning(`log mirror of ${job.id}: ${e.message}`)))
+      log.on("error", (e) => runFork(Effect.logWarning(`log mirror of ${job.id}: ${e.message}`)))
       job.attachLog(log)
     }
 
