@@ -8,6 +8,7 @@ import { McpServer } from "@modelcontextprotocol/server"
 import type { Context } from "effect"
 import type { Services } from "./layers/Live.js"
 import type { AppConfig } from "./services/AppConfig.js"
+import { registerJobResources } from "./resources.js"
 import { tools } from "./tools/index.js"
 import { registerTools } from "./tools/register.js"
 import { version } from "./version.js"
@@ -22,8 +23,9 @@ const instructions =
 export const makeMcpServer = (context: Context.Context<Services | AppConfig>): McpServer => {
   const server = new McpServer(
     { name: "mcp-ssh-live", version },
-    { capabilities: { logging: {} }, instructions }
+    { capabilities: { logging: {}, resources: { subscribe: true, listChanged: false } }, instructions }
   )
   registerTools(server, tools, context)
+  registerJobResources(server, context)
   return server
 }

@@ -176,6 +176,8 @@ export class Jobs extends Context.Service<Jobs, {
   terminateHost(host: string): Effect.Effect<ReadonlyArray<{ readonly jobId: string; readonly termination: Termination }>>
   /** Running jobs per host alias. */
   readonly runningCountByHost: Effect.Effect<ReadonlyMap<string, number>>
+  /** Emits (the job's change version) whenever a job gets output or changes state; ends after the job has ended. */
+  changes(jobId: string): Stream.Stream<number, JobNotFoundError>
   /** A job's output as a stream of lines from `since` until the job ends. */
   lines(jobId: string, options?: { readonly since?: number; readonly stream?: "both" | StreamName }): Stream.Stream<Line, JobNotFoundError>
 }>()("mcp-ssh-live/Jobs") {
@@ -485,6 +487,13 @@ export class Jobs extends Context.Service<Jobs, {
             }
           }))))
 
+    const changes = (jobId: string) =>
+      Stream.unwrap(Effect.map(find(jobId), (job) =>
+        Stream.paginate(0, (seen: number) =>
+          job.running
+            ? Effect.map(job.changes.changedSince(seen), (v) => [[v], Option.some(v)] as const)
+            : Effect.succeed([[job.changes.version], Option.none()] as const))))
+
     // Reaper: finished jobs are dropped reap_finished_after_sec after they ended.
     yield* Effect.forkScoped(Effect.repeat(
       Effect.gen(function*() {
@@ -534,7 +543,8 @@ export class Jobs extends Context.Service<Jobs, {
         for (const j of jobs.values()) if (j.running) counts.set(j.host, (counts.get(j.host) ?? 0) + 1)
         return counts
       }),
-      lines
+      lines,
+      changes
     })
   }))
 }

@@ -91,3 +91,34 @@ describeWithSshd("MCP logging", (getSshd) => {
     }
   })
 })
+
+describeWithSshd("job output as resources", (getSshd) => {
+  it("lists, reads and notifies subscribers of new lines", async () => {
+    const sshd = getSshd()
+    const server = await startMcpServer({
+      args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
+    })
+    try {
+      const updates: Array<string> = []
+      server.client.setNotificationHandler("notifications/resources/updated", (n) => {
+        updates.push((n.params as { uri: string }).uri)
+      })
+      const { resourceTemplates } = await server.client.listResourceTemplates()
+      expect(resourceTemplates.map((t) => t.uriTemplate)).toContain("ssh-job://{job_id}/output")
+      const s = await call(server, "ssh_spawn", { command: "for i in 1 2 3 4 5 6; do echo line $i; sleep 0.4; done", label: "ticker" })
+      const uri = `ssh-job://${s.data.job_id as string}/output`
+      const { resources } = await server.client.listResources()
+      expect(resources).toEqual(expect.arrayContaining([expect.objectContaining({ uri, name: "ticker", mimeType: "text/plain" })]))
+      await server.client.subscribeResource({ uri })
+      await call(server, "ssh_tail", { job_id: s.data.job_id, wait_ms: 10_000, until: "^line 6$" })
+      await new Promise((r) => setTimeout(r, 500))
+      expect(updates.filter((u) => u === uri).length).toBeGreaterThanOrEqual(3)
+      const read = await server.client.readResource({ uri })
+      const text = (read.contents[0] as { text: string }).text
+      expect(text.trim().split("\n")).toEqual([1, 2, 3, 4, 5, 6].map((i) => `${i} stdout: line ${i}`))
+      await server.client.unsubscribeResource({ uri })
+    } finally {
+      await server.close()
+    }
+  })
+})

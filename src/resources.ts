@@ -1,0 +1,75 @@
+/**
+ * Each job's output as an MCP resource, `ssh-job://<job_id>/output`: listed, readable
+ * (the lines the ring buffer holds, numbered), and subscribable — a subscriber gets
+ * `notifications/resources/updated` when new lines arrive, at most every 250 ms.
+ *
+ * @since 0.1.0
+ */
+import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/server"
+import { Context, Effect, Fiber, Stream } from "effect"
+import { Jobs } from "./services/Jobs.js"
+
+const PREFIX = "ssh-job://"
+const uriOf = (jobId: string) => `${PREFIX}${jobId}/output`
+const jobIdOf = (uri: string) => /^ssh-job:\/\/([^/]+)\/output$/.exec(uri)?.[1]
+
+/** Register the job output resources and the subscribe / unsubscribe handlers on `server`. */
+export const registerJobResources = (server: McpServer, context: Context.Context<Jobs>): void => {
+  const run = Effect.runPromiseWith(context)
+  const runFork = Effect.runForkWith(context)
+  const jobs = Context.get(context, Jobs)
+  const watchers = new Map<string, Fiber.Fiber<void>>()
+
+  server.registerResource(
+    "job-output",
+    new ResourceTemplate(`${PREFIX}{job_id}/output`, {
+      list: async () => {
+        const list = await run(jobs.list())
+        return {
+          resources: list.map((j) => ({
+            uri: uriOf(j.jobId),
+            name: j.label ?? j.jobId,
+            title: `${j.host}: ${j.command.slice(0, 80)}`,
+            description: `${j.status}, ${j.lines.total} lines`,
+            mimeType: "text/plain"
+          }))
+        }
+      }
+    }),
+    {
+      title: "Job output",
+      description: "A job's output lines still held in its buffer, one per line as `<n> <stream>: <text>`. " +
+        "Subscribe to be told when new lines arrive.",
+      mimeType: "text/plain"
+    },
+    async (uri, variables) => {
+      const jobId = String(variables.job_id)
+      const tail = await run(jobs.tail({ jobId, since: 0, waitMs: 0, maxLines: 10_000, maxBytes: 4 * 1024 * 1024, stream: "both" }))
+      const text = tail.lines.map((l) => `${l.n} ${l.stream}: ${l.text}\n`).join("")
+      return { contents: [{ uri: uri.href, mimeType: "text/plain", text }] }
+    }
+  )
+
+  server.server.setRequestHandler("resources/subscribe", async (request) => {
+    const uri = request.params.uri
+    const jobId = jobIdOf(uri)
+    if (jobId === undefined || watchers.has(uri)) return {}
+    const notify = Effect.promise(() => server.server.sendResourceUpdated({ uri }).catch(() => undefined))
+    // Pull-based: while we sleep after a notification, changes coalesce into the next one.
+    const fiber = runFork(
+      Stream.runForEach(jobs.changes(jobId), () => Effect.andThen(notify, Effect.sleep("250 millis"))).pipe(
+          Effect.ignore,
+          Effect.ensuring(Effect.sync(() => watchers.delete(uri)))
+        )
+    )
+    watchers.set(uri, fiber)
+    return {}
+  })
+
+  server.server.setRequestHandler("resources/unsubscribe", async (request) => {
+    const fiber = watchers.get(request.params.uri)
+    watchers.delete(request.params.uri)
+    if (fiber !== undefined) await run(Fiber.interrupt(fiber))
+    return {}
+  })
+}
