@@ -6,29 +6,14 @@ import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
-import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { call, type McpServerProcess, startMcpServer, tailToEnd, type TailLine } from "../support/mcp.js"
 
-interface TailLine { n: number; stream: string; text: string }
 
 const token = () => 700_000 + Math.floor(Math.random() * 99_999)
 
 describeWithSshd("jobs over stdio MCP", (getSshd) => {
   let server: McpServerProcess
   let sshd: Sshd
-
-  /** Tail from `since` until the job is no longer running; returns every line read. */
-  const tailToEnd = async (jobId: string, since = 0, waitMs = 5000) => {
-    const lines: Array<TailLine> = []
-    let cursor = since
-    for (let i = 0; i < 1000; i++) {
-      const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: cursor, wait_ms: waitMs, max_lines: 10_000, max_bytes: 1_048_576 })
-      expect(r.isError, r.text).toBe(false)
-      lines.push(...(r.data.lines as Array<TailLine>))
-      cursor = r.data.next_line_no as number
-      if (r.data.status !== "running" && r.data.more === false) return { lines, last: r.data }
-    }
-    throw new Error("job did not end")
-  }
 
   beforeAll(async () => {
     sshd = getSshd()
@@ -50,7 +35,7 @@ describeWithSshd("jobs over stdio MCP", (getSshd) => {
     expect(spawned.data).toMatchObject({ status: "running", label: "count", host: "box" })
     expect(spawnMs).toBeLessThan(1000) // returns before the first line could have been followed by a second
     const jobId = spawned.data.job_id as string
-    const { lines, last } = await tailToEnd(jobId)
+    const { lines, last } = await tailToEnd(server, jobId)
     expect(lines.map((l) => l.text)).toEqual(["1", "2", "3", "4", "5"])
     expect(lines.map((l) => l.n)).toEqual([1, 2, 3, 4, 5])
     expect(last).toMatchObject({ status: "exited", exit_status: 0 })
@@ -113,7 +98,7 @@ for i in range(3):
       // The first line arrives while the job still runs (not all at the end).
       expect((r.data.lines as Array<TailLine>)[0]?.text.trim()).toBe("tick 0")
       expect(r.data.status).toBe("running")
-      const rest = await tailToEnd(jobId, r.data.next_line_no as number)
+      const rest = await tailToEnd(server, jobId, r.data.next_line_no as number)
       expect(rest.lines.map((l) => l.text.trim())).toEqual(["tick 1", "tick 2"])
     }
   })
@@ -130,7 +115,7 @@ for i in range(3):
     expect(r.data.partial).toBe("Password: ")
     const sent = await call(server, "ssh_send_stdin", { job_id: jobId, data: "s3cret\n", secret: true })
     expect(sent.isError, sent.text).toBe(false)
-    const { lines, last } = await tailToEnd(jobId)
+    const { lines, last } = await tailToEnd(server, jobId)
     // The terminal echoes what was typed: masked, like the program's own output of it.
     expect(lines.map((l) => l.text)).toEqual(["Password: ********", "got ********"])
     expect(last).toMatchObject({ status: "exited", exit_status: 0 })
@@ -168,7 +153,7 @@ for i in range(3):
     const spawned = await call(server, "ssh_spawn", {
       command: "printf 'bad \\377\\376 bytes\\n'; printf '10%%\\r50%%\\r100%%\\n'; head -c 10000000 /dev/zero | tr '\\0' x; echo; echo after"
     })
-    const { lines, last } = await tailToEnd(spawned.data.job_id as string)
+    const { lines, last } = await tailToEnd(server, spawned.data.job_id as string)
     expect(last.status).toBe("exited")
     expect(lines[0]!.text).toBe("bad \uFFFD\uFFFD bytes")
     expect(lines[1]!.text).toBe("100%")

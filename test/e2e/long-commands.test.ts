@@ -4,28 +4,14 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
-import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { call, type McpServerProcess, startMcpServer, tailToEnd } from "../support/mcp.js"
 
-interface TailLine { n: number; stream: string; text: string }
 
 const token = () => 900_000 + Math.floor(Math.random() * 99_999)
 
 describeWithSshd("long commands over stdio MCP", (getSshd) => {
   let server: McpServerProcess
   let sshd: Sshd
-
-  const tailToEnd = async (jobId: string, since: number) => {
-    const lines: Array<TailLine> = []
-    let cursor = since
-    for (let i = 0; i < 100; i++) {
-      const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: cursor, wait_ms: 5000 })
-      expect(r.isError, r.text).toBe(false)
-      lines.push(...(r.data.lines as Array<TailLine>))
-      cursor = r.data.next_line_no as number
-      if (r.data.status !== "running" && r.data.more === false) return { lines, last: r.data }
-    }
-    throw new Error("job did not end")
-  }
 
   beforeAll(async () => {
     sshd = getSshd()
@@ -54,7 +40,7 @@ describeWithSshd("long commands over stdio MCP", (getSshd) => {
     const soFar = (r.data.stdout as string).split("\n").filter((l) => l !== "")
     expect(soFar.length).toBeGreaterThanOrEqual(1)
     expect(r.data.next_line_no).toBe(soFar.length)
-    const { lines, last } = await tailToEnd(jobId, r.data.next_line_no as number)
+    const { lines, last } = await tailToEnd(server, jobId, r.data.next_line_no as number)
     expect([...soFar, ...lines.map((l) => l.text)]).toEqual(["1", "2", "3", "4", "5", "6", "7", "8"])
     expect(last).toMatchObject({ status: "exited", exit_status: 0 })
   })
@@ -76,7 +62,7 @@ describeWithSshd("long commands over stdio MCP", (getSshd) => {
   it("stops a spawned job that goes quiet, and reports why", async () => {
     const t = token()
     const s = await call(server, "ssh_spawn", { command: `echo start; sleep ${t}`, idle_timeout_ms: 2000 })
-    const { last } = await tailToEnd(s.data.job_id as string, 0)
+    const { last } = await tailToEnd(server, s.data.job_id as string, 0)
     expect(last.status).toBe("killed")
     const list = await call(server, "ssh_list_jobs", {})
     const job = (list.data.jobs as Array<Record<string, unknown>>).find((j) => j.job_id === s.data.job_id)
@@ -104,7 +90,7 @@ describeWithSshd("long commands over stdio MCP", (getSshd) => {
     expect((list.data.jobs as Array<Record<string, unknown>>).find((j) => j.job_id === jobId))
       .toMatchObject({ awaiting_input: true, prompt: "Continue? [y/N] " })
     await call(server, "ssh_send_stdin", { job_id: jobId, data: "y\n" })
-    const { lines, last } = await tailToEnd(jobId, r.data.next_line_no as number)
+    const { lines, last } = await tailToEnd(server, jobId, r.data.next_line_no as number)
     expect(lines.map((l) => l.text)).toContain("got y")
     expect(last).toMatchObject({ status: "exited", exit_status: 0, awaiting_input: false })
   })

@@ -96,3 +96,19 @@ export const call = async (
     text
   }
 }
+
+export interface TailLine { readonly n: number; readonly stream: string; readonly text: string }
+
+/** Tail a job from `since` until it is no longer running; every line read, and the last reply. */
+export const tailToEnd = async (server: McpServerProcess, jobId: string, since = 0, waitMs = 5000) => {
+  const lines: Array<TailLine> = []
+  let cursor = since
+  for (let i = 0; i < 1000; i++) {
+    const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: cursor, wait_ms: waitMs, max_lines: 10_000, max_bytes: 1_048_576 })
+    if (r.isError) throw new Error(`ssh_tail failed: ${r.text}`)
+    lines.push(...(r.data.lines as Array<TailLine>))
+    cursor = r.data.next_line_no as number
+    if (r.data.status !== "running" && r.data.more === false) return { lines, last: r.data }
+  }
+  throw new Error("job did not end")
+}
