@@ -43,7 +43,7 @@ export class Job {
   readonly pty: boolean
   readonly persistent: boolean
   readonly asRoot: AsRoot | undefined
-  readonly startedAt = new Date()
+  startedAt = new Date()
   endedAt: Date | null = null
   status: JobStatus = "running"
   exitStatus: number | null = null
@@ -55,6 +55,10 @@ export class Job {
   /** Completes once the job has ended and its status is recorded. */
   readonly ended: Deferred.Deferred<void> = Deferred.makeUnsafe()
   process: RemoteProcess | undefined = undefined
+  /** PID (and process group) of a persistent job, which has no process of ours. */
+  remotePid: number | null = null
+  /** Bytes of each stream already read: where a persistent job's follower resumes. */
+  readonly offsets = { stdout: 0, stderr: 0 }
   awaitingInput = false
   private readonly decoders: Record<StreamName, LineDecoder>
   private log: fs.WriteStream | undefined = undefined
@@ -84,7 +88,7 @@ export class Job {
   }
 
   get pid(): number | null {
-    return this.process?.pid ?? null
+    return this.process?.pid ?? this.remotePid
   }
 
   /** Milliseconds since the job last printed anything. */
@@ -101,6 +105,7 @@ export class Job {
   /** Feed a raw chunk of output. */
   ingest(stream: StreamName, chunk: Uint8Array): void {
     this.lastOutputAt = Date.now()
+    this.offsets[stream] += chunk.length
     const lines = this.decoders[stream].push(chunk)
     for (let i = 0; i < lines.length; i++) this.append(stream, lines[i]!)
     if (this.awaitingInput) this.awaitingInput = false

@@ -16,11 +16,13 @@ import { type EndReason, Job, type JobStatus } from "../jobs/Job.js"
 import type { Line, StreamName } from "../output/RingBuffer.js"
 import { RemoteProcess, type Sink } from "../ssh/RemoteProcess.js"
 import { ENV_NAME, type SignalName, wrapCommand } from "../ssh/shell.js"
+import { collect } from "../ssh/collect.js"
+import { exitScript, followScript, launchScript, listScript, parseList, removeScript } from "../ssh/persistent.js"
 import { SudoGate, type SudoOutcome } from "../ssh/SudoGate.js"
 import { AppConfig } from "./AppConfig.js"
 import { type ConnectFailure, Connections } from "./Connections.js"
 import {
-  type ChannelError,
+  ChannelError,
   InvalidArgumentError,
   JobNotFoundError,
   JobRunningError,
@@ -46,6 +48,11 @@ export interface SpawnRequest {
   readonly timeoutMs?: number | undefined
   /** Run as root through `sudo -S`; the password comes from the host's sudo_password_env. */
   readonly sudo?: boolean | undefined
+  /**
+   * Run detached on the host (`setsid nohup`, output in ~/.cache/mcp-ssh-live/jobs/<id>/):
+   * it survives the connection dropping and this server restarting. No stdin, no pty, no sudo.
+   */
+  readonly persistent?: boolean | undefined
 }
 
 /** A process started by `launch`: a job not necessarily registered yet. */
@@ -167,7 +174,7 @@ export class Jobs extends Context.Service<Jobs, {
   /** Lines past the cursor, waiting up to `waitMs` for the first one (or a match of `until`). */
   tail(request: TailRequest): Effect.Effect<TailResult, JobNotFoundError>
   signal(jobId: string, signal: SignalName): Effect.Effect<SignalResult, JobNotFoundError>
-  sendStdin(jobId: string, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }): Effect.Effect<JobInfo, JobNotFoundError | JobRunningError>
+  sendStdin(jobId: string, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }): Effect.Effect<JobInfo, JobNotFoundError | JobRunningError | InvalidArgumentError>
   list(filter?: { readonly host?: string | undefined; readonly status?: JobStatus | undefined }): Effect.Effect<ReadonlyArray<JobInfo>>
   get(jobId: string): Effect.Effect<JobInfo, JobNotFoundError>
   /** Drop a job; a running one needs `force` (then TERM → grace → KILL first). */
@@ -187,6 +194,7 @@ export class Jobs extends Context.Service<Jobs, {
     const registry = yield* HostRegistry
     const groups = yield* ProcessGroups
     const jobs = new Map<string, Job>()
+    const layerScope = yield* Effect.scope
     // Stream callbacks run outside any fiber: give their effects this layer's services (loggers included).
     const runFork = Effect.runForkWith(yield* Effect.context<never>())
     /** Launched but not listed (an exec in progress): stopped at shutdown too. */
@@ -198,7 +206,15 @@ export class Jobs extends Context.Service<Jobs, {
       yield* Effect.promise(() => fs.promises.mkdir(dir, { recursive: true }))
     }
 
-    const find = (jobId: string) =>
+    const find = (jobId: string): Effect.Effect<Job, JobNotFoundError> =>
+      Effect.suspend(() => {
+        const job = jobs.get(jobId)
+        // Perhaps a persistent job of an earlier run, on a host not looked at yet.
+        if (job === undefined && /^job-[0-9a-f]+$/.test(jobId)) return Effect.andThen(rediscover, () => findKnown(jobId))
+        return findKnown(jobId)
+      })
+
+    const findKnown = (jobId: string) =>
       Effect.suspend(() => {
         const job = jobs.get(jobId)
         return job === undefined
@@ -341,7 +357,118 @@ export class Jobs extends Context.Service<Jobs, {
           hint: "wait for jobs to end, stop some with ssh_signal / ssh_remove_job, or raise [limits] max_jobs_per_host"
         })
       }
+      if (request.persistent === true) return yield* spawnPersistent({ ...request, host: host.alias })
       return yield* adopt(yield* launch({ ...request, host: host.alias }))
+    })
+
+    /** A small helper command of ours on `alias`, its output collected. */
+    const capture = (alias: string, command: string) =>
+      Effect.flatMap(connections.exec(alias, command), (channel) => collect(channel))
+
+    const newPersistentJob = (host: string, id: string, command: string, label: string | null) =>
+      new Job({
+        id,
+        host,
+        command,
+        label,
+        pty: false,
+        persistent: true,
+        ringBufferLines: limits.ringBufferLines,
+        ringBufferBytes: limits.ringBufferBytes,
+        maxLineBytes: limits.maxLineBytes
+      })
+
+    /**
+     * Follow a persistent job's files from the offsets already read. When the follower's
+     * connection dies the job goes on over there: wait for a reconnect and resume from
+     * the offsets, so no byte is lost or read twice.
+     */
+    const follow = (job: Job) =>
+      Effect.gen(function*() {
+        for (;;) {
+          const channel = yield* connections.exec(job.host, followScript(job.id, job.offsets)).pipe(
+            Effect.retry({ schedule: Schedule.spaced("1 second"), times: Math.max(3, limits.reconnectRetries * 3) }),
+            Effect.option
+          )
+          if (Option.isNone(channel)) {
+            job.finish({ exitStatus: null, signal: null })
+            yield* Effect.logWarning(`job ${job.id}: cannot reach ${job.host} to follow it; reported lost (it may still run there)`)
+            return
+          }
+          const ch = channel.value
+          const code = yield* Effect.callback<number | null>((resume) => {
+            let exitCode: number | null = null
+            ch.on("data", (d: Buffer) => job.ingest("stdout", d))
+            ch.stderr.on("data", (d: Buffer) => job.ingest("stderr", d))
+            ch.on("exit", (c: number | null) => {
+              exitCode = typeof c === "number" ? c : null
+            })
+            ch.on("error", () => {})
+            ch.on("close", () => resume(Effect.succeed(exitCode)))
+            ch.end()
+          })
+          if (code === null) {
+            yield* Effect.logWarning(`job ${job.id}: follower lost with the connection; resuming at ${job.offsets.stdout}+${job.offsets.stderr} bytes`)
+            continue
+          }
+          // The process is gone and its files are read to the end.
+          const status = yield* capture(job.host, exitScript(job.id)).pipe(Effect.option)
+          const text = Option.isSome(status) ? status.value.stdout.trim() : ""
+          const exitStatus = /^\d+$/.test(text) ? Number(text) : null
+          job.finish(exitStatus === null
+            ? { exitStatus: null, signal: job.endReason !== null ? "TERM" : "KILL" }
+            : { exitStatus, signal: null })
+          yield* Effect.logInfo(`job ${job.id} on ${job.host} ended: ${job.status}${exitStatus !== null ? ` ${exitStatus}` : ""}`)
+          return
+        }
+      })
+
+    const spawnPersistent = Effect.fn("Jobs.spawnPersistent")(function*(request: SpawnRequest & { readonly host: string }) {
+      if (request.sudo === true || request.pty === true) {
+        return yield* new InvalidArgumentError({ message: "persistent: cannot be combined with sudo or pty (the job runs detached, with no terminal or stdin)" })
+      }
+      yield* validateEnv(request.env)
+      const job = newPersistentJob(request.host, newId(), request.command, request.label ?? null)
+      const started = yield* capture(request.host, launchScript({
+        jobId: job.id,
+        command: request.command,
+        label: job.label,
+        env: request.env,
+        cwd: request.cwd
+      }))
+      const pid = /PID:(\d+)/.exec(started.stdout)?.[1]
+      if (pid === undefined) {
+        return yield* new ChannelError({ message: `could not start the persistent job on ${request.host}: ${started.stderr.trim() || `exit ${started.code}`}` })
+      }
+      job.remotePid = Number(pid)
+      jobs.set(job.id, job)
+      openLog(job)
+      yield* Effect.forkIn(follow(job), layerScope)
+      yield* Effect.logInfo(`persistent job ${job.id} started on ${request.host} (pid ${pid}): ${request.command.slice(0, 200)}`)
+      return info(job)
+    })
+
+    /** Hosts whose persistent job directory was read since this server started. */
+    const scanned = new Set<string>()
+
+    /** Find persistent jobs left on connected hosts by an earlier run of this server. */
+    const rediscover = Effect.gen(function*() {
+      for (const host of yield* registry.list) {
+        if (scanned.has(host.alias) || (yield* connections.info(host.alias)) === undefined) continue
+        scanned.add(host.alias)
+        const listed = yield* capture(host.alias, listScript()).pipe(Effect.option)
+        if (Option.isNone(listed)) continue
+        for (const found of parseList(listed.value.stdout)) {
+          if (jobs.has(found.jobId)) continue
+          const job = newPersistentJob(host.alias, found.jobId, found.command, found.label)
+          job.remotePid = found.pid
+          job.startedAt = found.startedAt
+          jobs.set(job.id, job)
+          openLog(job)
+          yield* Effect.forkIn(follow(job), layerScope)
+          yield* Effect.logInfo(`found persistent job ${job.id} on ${host.alias} (${found.running ? "running" : "ended"})`)
+        }
+      }
     })
 
     const tail = Effect.fn("Jobs.tail")(function*(request: TailRequest) {
@@ -405,16 +532,11 @@ export class Jobs extends Context.Service<Jobs, {
 
     const signal = Effect.fn("Jobs.signal")(function*(jobId: string, sig: SignalName) {
       const job = yield* find(jobId)
-      const process = job.process
-      if (!job.running || process === undefined) return { sentViaChannel: false, sentViaPid: false, job: info(job) }
+      if (!job.running) return { sentViaChannel: false, sentViaPid: false, job: info(job) }
       if (STOPPING.has(sig)) job.endReason = "signal"
-      const sentViaChannel = process.signalChannel(sig)
+      const sentViaChannel = job.process?.signalChannel(sig) ?? false
       const sentViaPid = job.pid === null ? false : yield* groups.signal(job.host, job.pid, sig, job.asRoot)
-      if (STOPPING.has(sig)) {
-        yield* Deferred.await(process.exited).pipe(Effect.timeoutOption("2 seconds"))
-        // The status is set by the watcher fiber right after exit; let it run.
-        yield* Effect.yieldNow
-      }
+      if (STOPPING.has(sig)) yield* Deferred.await(job.ended).pipe(Effect.timeoutOption("2 seconds"))
       return { sentViaChannel, sentViaPid, job: info(job) }
     })
 
@@ -425,6 +547,9 @@ export class Jobs extends Context.Service<Jobs, {
     ) {
       const job = yield* find(jobId)
       const process = job.process
+      if (job.persistent) {
+        return yield* new InvalidArgumentError({ message: `job_id: '${jobId}' is persistent: it runs detached, with no stdin` })
+      }
       if (!job.running || process === undefined) {
         return yield* new JobRunningError({ message: `job '${jobId}' is ${job.status}; its stdin is closed` })
       }
@@ -447,8 +572,24 @@ export class Jobs extends Context.Service<Jobs, {
       })
     }
 
-    const stopJob = (job: Job, reason: EndReason) =>
-      job.process === undefined ? Effect.succeed("already-exited" as const) : stop({ job, process: job.process }, reason)
+    /** A persistent job has no channel of ours: TERM, grace, KILL through its process group. */
+    const stopPersistent = (job: Job, reason: EndReason) =>
+      Effect.gen(function*() {
+        if (!job.running || job.pid === null) return "already-exited" as const
+        job.endReason = reason
+        yield* groups.signal(job.host, job.pid, "TERM")
+        const ended = (ms: number) => Effect.map(Deferred.await(job.ended).pipe(Effect.timeoutOption(ms)), Option.isSome)
+        if (yield* ended(limits.killGraceMs)) return "term" as const
+        yield* groups.signal(job.host, job.pid, "KILL")
+        return (yield* ended(5_000)) ? "kill" as const : "abandoned" as const
+      })
+
+    const stopJob = (job: Job, reason: EndReason): Effect.Effect<Termination> =>
+      job.persistent
+        ? stopPersistent(job, reason)
+        : job.process === undefined
+        ? Effect.succeed("already-exited" as const)
+        : stop({ job, process: job.process }, reason)
 
     const remove = Effect.fn("Jobs.remove")(function*(jobId: string, options?: { readonly force?: boolean }) {
       const job = yield* find(jobId)
@@ -463,6 +604,11 @@ export class Jobs extends Context.Service<Jobs, {
         termination = yield* stopJob(job, "removed")
       }
       jobs.delete(jobId)
+      if (job.persistent) {
+        yield* capture(job.host, removeScript(job.id)).pipe(
+          Effect.catch((e) => Effect.logWarning(`could not remove the directory of ${job.id} on ${job.host}: ${e.message}`))
+        )
+      }
       yield* Effect.promise(() => job.closeLog())
       return { job: info(job), termination }
     })
@@ -493,6 +639,7 @@ export class Jobs extends Context.Service<Jobs, {
           job.running
             ? Effect.map(job.changes.changedSince(seen), (v) => [[v], Option.some(v)] as const)
             : Effect.succeed([[job.changes.version], Option.none()] as const))))
+
 
     // Reaper: finished jobs are dropped reap_finished_after_sec after they ended.
     yield* Effect.forkScoped(Effect.repeat(
@@ -530,7 +677,7 @@ export class Jobs extends Context.Service<Jobs, {
       signal,
       sendStdin,
       list: (filter) =>
-        Effect.sync(() =>
+        Effect.map(rediscover, () =>
           [...jobs.values()]
             .filter((j) => (filter?.host === undefined || j.host === filter.host) && (filter?.status === undefined || j.status === filter.status))
             .map(info)

@@ -6,6 +6,7 @@
  */
 import { Context, Deferred, Effect, Layer, Redacted } from "effect"
 import type { RemoteProcess } from "../ssh/RemoteProcess.js"
+import { collect } from "../ssh/collect.js"
 import { killGroupCommand, shellQuote, type SignalName } from "../ssh/shell.js"
 import { AppConfig } from "./AppConfig.js"
 import { Connections } from "./Connections.js"
@@ -39,17 +40,8 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
         const kill = killGroupCommand(sig, pgid)
         const command = asRoot === undefined ? kill : `sudo -S -p '' -- /bin/sh -c ${shellQuote(kill)}`
         const channel = yield* connections.exec(alias, command)
-        if (asRoot !== undefined) channel.end(asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`)
-        return yield* Effect.callback<boolean>((resume) => {
-          let code: number | null = null
-          channel.on("exit", (c: number | null) => {
-            code = c
-          })
-          channel.on("close", () => resume(Effect.succeed(code === 0)))
-          channel.on("error", () => {})
-          channel.resume()
-          channel.stderr.resume()
-        })
+        const result = yield* collect(channel, asRoot === undefined ? "" : asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`)
+        return result.code === 0
       }).pipe(
         Effect.timeout("10 seconds"),
         Effect.catch((e) => Effect.as(Effect.logWarning(`signal ${sig} to group ${pgid} on ${alias}: ${e.message}`), false))

@@ -21,6 +21,10 @@ const Input = Schema.Struct({
   })),
   sudo: Schema.optionalKey(Schema.Boolean.annotate({
     description: "Run as root via sudo; the password comes from the host's sudo_password_env config (never from you). Default false."
+  })),
+  persistent: Schema.optionalKey(Schema.Boolean.annotate({
+    description: "Run detached on the host (setsid nohup, output kept in ~/.cache/mcp-ssh-live/jobs/<job_id>/): it survives " +
+      "the connection dropping and this server restarting, and ssh_list_jobs finds it again. No stdin, pty or sudo. Default false."
   }))
 })
 
@@ -45,7 +49,8 @@ export const sshSpawn = Tool.make({
       cwd: input.cwd,
       label: input.label,
       idleTimeoutMs: input.idle_timeout_ms,
-      sudo: input.sudo
+      sudo: input.sudo,
+      persistent: input.persistent
     }))
   })
 })
