@@ -106,8 +106,7 @@ export class Job {
   ingest(stream: StreamName, chunk: Uint8Array): void {
     this.lastOutputAt = Date.now()
     this.offsets[stream] += chunk.length
-    const lines = this.decoders[stream].push(chunk)
-    for (let i = 0; i < lines.length; i++) this.append(stream, lines[i]!)
+    this.appendAll(stream, this.decoders[stream].push(chunk))
     if (this.awaitingInput) this.awaitingInput = false
     this.schedulePromptCheck()
     this.changes.notify()
@@ -126,9 +125,7 @@ export class Job {
    */
   finish(exit: ExitInfo): void {
     if (!this.running) return
-    for (const stream of ["stdout", "stderr"] as const) {
-      for (const line of this.decoders[stream].end()) this.append(stream, line)
-    }
+    for (const stream of ["stdout", "stderr"] as const) this.appendAll(stream, this.decoders[stream].end())
     this.exitStatus = exit.exitStatus
     this.signal = exit.signal
     this.status = exit.signal !== null || (this.endReason !== null && exit.exitStatus !== 0)
@@ -157,12 +154,17 @@ export class Job {
     return new Promise((resolve) => log.end(resolve))
   }
 
-  private append(stream: StreamName, raw: string): Line {
-    const text = this.mask(raw)
-    const line = this.ring.append(stream, text)
-    this.lastLine = line
-    if (this.log !== undefined) this.log.write(stream === "stdout" ? `${text}\n` : `[stderr] ${text}\n`)
-    return line
+  /** Number, store and mirror a chunk's lines; the log mirror gets one write per chunk, not per line. */
+  private appendAll(stream: StreamName, lines: ReadonlyArray<string>): void {
+    if (lines.length === 0) return
+    const prefix = stream === "stdout" ? "" : "[stderr] "
+    let mirror = ""
+    for (let i = 0; i < lines.length; i++) {
+      const text = this.mask(lines[i]!)
+      this.lastLine = this.ring.append(stream, text)
+      if (this.log !== undefined) mirror += `${prefix}${text}\n`
+    }
+    if (this.log !== undefined) this.log.write(mirror)
   }
 
   private mask(text: string): string {

@@ -1,0 +1,217 @@
+/**
+ * Benchmarks: mcp-ssh-live against the OpenSSH client, side by side on the same real
+ * sshd on loopback, in one run. Prints a table and writes bench/results/latest.json.
+ * Not tests: nothing here fails on a missed target; it reports it.
+ *
+ * Run: npm run bench   (needs root and sshd, like the integration tests)
+ */
+import { execFile, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { call, type McpServerProcess, startMcpServer } from "../test/support/mcp.ts"
+import { type Sshd, startSshd } from "../test/support/sshdServer.ts"
+
+interface Row {
+  readonly item: string
+  readonly ours: string
+  readonly openssh: string
+  readonly ratio: string
+  readonly target: string
+  readonly met: boolean | null
+  readonly data: Record<string, number | string | null>
+}
+
+const log = (s: string) => process.stderr.write(`[bench] ${s}\n`)
+const ms = (n: number) => `${n.toFixed(1)} ms`
+const pct = (xs: Array<number>, p: number) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
+}
+const now = () => performance.now()
+
+const sh = (command: string, args: Array<string>) =>
+  new Promise<{ ms: number; code: number | null }>((resolve) => {
+    const t0 = now()
+    const child = spawn(command, args, { stdio: ["ignore", "ignore", "ignore"] })
+    child.on("exit", (code) => resolve({ ms: now() - t0, code }))
+  })
+
+const sshArgs = (sshd: Sshd, extra: Array<string> = []) => [
+  "-i", sshd.clientKeyPath, "-o", `UserKnownHostsFile=${sshd.knownHostsPath}`, "-o", "StrictHostKeyChecking=yes",
+  "-o", "BatchMode=yes", "-p", String(sshd.port), ...extra, `${sshd.user.name}@127.0.0.1`
+]
+
+/** Wait for a job's end with one blocked tail past every line (no lines are transferred). */
+const waitEnd = async (server: McpServerProcess, jobId: string) => {
+  for (;;) {
+    const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: Number.MAX_SAFE_INTEGER - 1, wait_ms: 60_000 })
+    if (r.data.status !== "running") return r.data
+  }
+}
+
+const serverArgs = (sshd: Sshd, extra: Array<string> = []) => [
+  "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name,
+  "--key", sshd.clientKeyPath, ...extra
+]
+
+const rssMb = (pid: number, field: "VmRSS" | "VmHWM") => {
+  const m = new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
+  return m === null ? NaN : Number(m[1]) / 1024
+}
+
+const main = async () => {
+  const started = Date.now()
+  const sshd = await startSshd({ maxSessions: 10 })
+  const rows: Array<Row> = []
+  const server = await startMcpServer({ args: serverArgs(sshd, ["--max-jobs-per-host", "200"]) })
+  try {
+    await call(server, "ssh_exec", { command: "true" })
+
+    // 1. spawn latency
+    log("spawn latency: 200 spawns")
+    const spawnMs: Array<number> = []
+    for (let i = 0; i < 200; i++) {
+      const t0 = now()
+      const r = await call(server, "ssh_spawn", { command: "true" })
+      spawnMs.push(now() - t0)
+      await call(server, "ssh_remove_job", { job_id: r.data.job_id, force: true })
+    }
+    rows.push({
+      item: "1. spawn → job_id (p50 / p99)", ours: `${ms(pct(spawnMs, 50))} / ${ms(pct(spawnMs, 99))}`, openssh: "—", ratio: "—",
+      target: "p50 < 20 ms", met: pct(spawnMs, 50) < 20, data: { p50: pct(spawnMs, 50), p99: pct(spawnMs, 99) }
+    })
+
+    // 2. tail wake-up latency
+    log("tail wake-up latency: 50 lines")
+    const s = await call(server, "ssh_spawn", { command: "sleep 1; for i in $(seq 1 50); do date +%s%N; sleep 0.1; done" })
+    const wake: Array<number> = []
+    let cursor = 0
+    for (;;) {
+      const r = await call(server, "ssh_tail", { job_id: s.data.job_id, since_line_no: cursor, wait_ms: 10_000, max_lines: 1 })
+      const received = Date.now()
+      for (const l of r.data.lines as Array<{ text: string }>) wake.push(received - Number(BigInt(l.text) / 1_000_000n))
+      cursor = r.data.next_line_no as number
+      if (r.data.status !== "running" && (r.data.lines as Array<unknown>).length === 0) break
+    }
+    rows.push({
+      item: "2. tail wake-up: printed → reply (p50 / p99)", ours: `${ms(pct(wake, 50))} / ${ms(pct(wake, 99))}`, openssh: "—",
+      ratio: "—", target: "p50 < 5 ms", met: pct(wake, 50) < 5, data: { p50: pct(wake, 50), p99: pct(wake, 99), samples: wake.length }
+    })
+
+    // 5. exec `true` round trip
+    log("exec true: 100 calls, and OpenSSH with a ControlMaster socket")
+    const execMs: Array<number> = []
+    for (let i = 0; i < 100; i++) {
+      const t0 = now()
+      await call(server, "ssh_exec", { command: "true" })
+      execMs.push(now() - t0)
+    }
+    const control = path.join(os.tmpdir(), `mcpssh-bench-cm-${process.pid}`)
+    const master = spawn("ssh", sshArgs(sshd, ["-o", "ControlMaster=yes", "-o", `ControlPath=${control}`, "-N"]), { stdio: "ignore" })
+    for (let i = 0; i < 50 && !fs.existsSync(control); i++) await new Promise((r) => setTimeout(r, 100))
+    const sshMux: Array<number> = []
+    for (let i = 0; i < 100; i++) sshMux.push((await sh("ssh", sshArgs(sshd, ["-o", `ControlPath=${control}`, "true"]))).ms)
+    master.kill()
+    const sshNew: Array<number> = []
+    for (let i = 0; i < 20; i++) sshNew.push((await sh("ssh", [...sshArgs(sshd), "true"])).ms)
+    rows.push({
+      item: "5. exec `true` on a connected host (p50 / p99)", ours: `${ms(pct(execMs, 50))} / ${ms(pct(execMs, 99))}`,
+      openssh: `${ms(pct(sshMux, 50))} / ${ms(pct(sshMux, 99))} (mux); ${ms(pct(sshNew, 50))} new conn.`,
+      ratio: `${(pct(execMs, 50) / pct(sshMux, 50)).toFixed(2)}×`, target: "p50 < 15 ms", met: pct(execMs, 50) < 15,
+      data: { p50: pct(execMs, 50), p99: pct(execMs, 99), ssh_mux_p50: pct(sshMux, 50), ssh_new_p50: pct(sshNew, 50) }
+    })
+
+    // 3. ingest 10M lines, with and without the log mirror
+    log("ingest: seq 1 10000000")
+    const ingest = async (srv: McpServerProcess) => {
+      const t0 = now()
+      const j = await call(srv, "ssh_spawn", { command: "seq 1 10000000" })
+      const end = await waitEnd(srv, j.data.job_id as string)
+      if (end.exit_status !== 0) throw new Error(`ingest job ended ${JSON.stringify(end)}`)
+      return (now() - t0) / 1000
+    }
+    const oursIngest = await ingest(server)
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-bench-logs-"))
+    const logged = await startMcpServer({ args: serverArgs(sshd, ["--log-dir", logDir]) })
+    let oursIngestLogged: number
+    try {
+      oursIngestLogged = await ingest(logged)
+    } finally {
+      await logged.close()
+      fs.rmSync(logDir, { recursive: true, force: true })
+    }
+    const sshIngest = (await sh("sh", ["-c", `ssh ${sshArgs(sshd).map((a) => `'${a}'`).join(" ")} 'seq 1 10000000' > /dev/null`])).ms / 1000
+    rows.push({
+      item: "3. ingest `seq 1 10000000` until exit", ours: `${oursIngest.toFixed(2)} s (log mirror: ${oursIngestLogged.toFixed(2)} s)`,
+      openssh: `${sshIngest.toFixed(2)} s`, ratio: `${(oursIngest / sshIngest).toFixed(2)}× (${(oursIngestLogged / sshIngest).toFixed(2)}×)`,
+      target: "≤ 1.5× OpenSSH", met: oursIngest / sshIngest <= 1.5,
+      data: { ours_s: oursIngest, ours_log_s: oursIngestLogged, openssh_s: sshIngest }
+    })
+
+    // 4. raw stream of 1 GB
+    log("raw: head -c 1000000000 /dev/zero")
+    const t4 = now()
+    const raw = await call(server, "ssh_spawn", { command: "head -c 1000000000 /dev/zero" })
+    await waitEnd(server, raw.data.job_id as string)
+    const oursRaw = (now() - t4) / 1000
+    const sshRaw = (await sh("sh", ["-c", `ssh ${sshArgs(sshd).map((a) => `'${a}'`).join(" ")} 'head -c 1000000000 /dev/zero' > /dev/null`])).ms / 1000
+    rows.push({
+      item: "4. raw 1 GB through a job", ours: `${(1000 / oursRaw).toFixed(0)} MB/s`, openssh: `${(1000 / sshRaw).toFixed(0)} MB/s`,
+      ratio: `${(sshRaw / oursRaw).toFixed(2)}×`, target: "≥ 0.8× OpenSSH", met: sshRaw / oursRaw >= 0.8,
+      data: { ours_s: oursRaw, openssh_s: sshRaw }
+    })
+
+    // 6. SFTP
+    const { tools } = await server.client.listTools()
+    rows.push({
+      item: "6. SFTP 1 GiB upload / download", ours: tools.some((t) => t.name === "ssh_upload") ? "see issue" : "not available (no ssh_upload/ssh_download yet)",
+      openssh: "—", ratio: "—", target: "≥ 0.8× OpenSSH sftp", met: null, data: {}
+    })
+
+    // 7. scale
+    log("scale: 100 concurrent jobs × 100 000 lines")
+    const t7 = now()
+    const ids = await Promise.all(Array.from({ length: 100 }, () => call(server, "ssh_spawn", { command: "seq 1 100000" })))
+    const failed = ids.filter((r) => r.isError)
+    let peak = rssMb(server.pid, "VmRSS")
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMb(server.pid, "VmRSS"))
+    }, 50)
+    const ends = await Promise.all(ids.filter((r) => !r.isError).map((r) => waitEnd(server, r.data.job_id as string)))
+    clearInterval(sampler)
+    const scaleS = (now() - t7) / 1000
+    const exitedOk = ends.filter((e) => e.exit_status === 0).length
+    const hwm = rssMb(server.pid, "VmHWM")
+    rows.push({
+      item: "7. 100 jobs × 100 000 lines", ours: `${scaleS.toFixed(2)} s, ${exitedOk}/100 exited 0${failed.length > 0 ? `, ${failed.length} failed to start` : ""}; peak RSS ${Math.max(peak, hwm).toFixed(0)} MB`,
+      openssh: "—", ratio: "—", target: "peak RSS < 300 MB", met: Math.max(peak, hwm) < 300 && exitedOk === 100,
+      data: { seconds: scaleS, exited_ok: exitedOk, peak_rss_mb: Math.max(peak, hwm) }
+    })
+  } finally {
+    await server.close()
+    await sshd.stop()
+  }
+
+  const machine = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? "",
+    memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    openssh: await new Promise<string>((resolve) => execFile("ssh", ["-V"], (_e, _o, err) => resolve(err.trim())))
+  }
+  const widths = [44, 44, 30, 12, 18, 5]
+  const line = (cells: Array<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")
+  process.stdout.write(`${line(["measurement", "mcp-ssh-live", "OpenSSH", "ratio", "target", "met"])}\n`)
+  for (const r of rows) process.stdout.write(`${line([r.item, r.ours, r.openssh, r.ratio, r.target, r.met === null ? "n/a" : r.met ? "yes" : "NO"])}\n`)
+  process.stdout.write(`\n${machine.cpus} × ${machine.cpu}, ${machine.memory_gb} GB, Node ${machine.node}, ${machine.openssh}; ${((Date.now() - started) / 1000).toFixed(0)} s in all\n`)
+  const out = new URL("results/latest.json", import.meta.url)
+  fs.writeFileSync(out, JSON.stringify({ machine, rows }, null, 2) + "\n")
+  log(`wrote ${out.pathname}`)
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`)
+  process.exit(1)
+})
