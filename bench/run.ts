@@ -162,11 +162,49 @@ const main = async () => {
       data: { ours_s: oursRaw, openssh_s: sshRaw }
     })
 
-    // 6. SFTP
-    const { tools } = await server.client.listTools()
+    // 6. SFTP 1 GiB, sha256 included on our side
+    log("sftp: 1 GiB upload and download, and OpenSSH sftp")
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-bench-sftp-"))
+    const file = path.join(dir, "gib.bin")
+    await new Promise<void>((resolve, reject) => {
+      const out = fs.createWriteStream(file)
+      let left = 1024
+      const chunk = Buffer.alloc(1024 * 1024)
+      const write = () => {
+        while (left > 0) {
+          for (let i = 0; i < chunk.length; i += 4) chunk.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i)
+          left--
+          if (!out.write(chunk)) return out.once("drain", write)
+        }
+        out.end(resolve)
+      }
+      out.on("error", reject)
+      write()
+    })
+    const remoteDir = `/tmp/mcpssh-bench-${process.pid}`
+    const t6 = now()
+    const up = await call(server, "ssh_upload", { local_path: file, remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
+    const oursUp = (now() - t6) / 1000
+    const t6d = now()
+    const down = await call(server, "ssh_download", { local_path: path.join(dir, "back.bin"), remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
+    const oursDown = (now() - t6d) / 1000
+    if (up.isError || down.isError) throw new Error(`sftp bench: ${up.text} ${down.text}`)
+    const batch = path.join(dir, "batch")
+    fs.writeFileSync(batch, `put ${file} ${remoteDir}/ssh.bin\n`)
+    const sftpArgs = ["-q", "-b", batch, "-i", sshd.clientKeyPath, "-o", `UserKnownHostsFile=${sshd.knownHostsPath}`, "-o", "BatchMode=yes",
+      "-P", String(sshd.port), `${sshd.user.name}@127.0.0.1`]
+    const sshUp = (await sh("sftp", sftpArgs)).ms / 1000
+    fs.writeFileSync(batch, `get ${remoteDir}/ssh.bin ${path.join(dir, "ssh-back.bin")}\n`)
+    const sshDown = (await sh("sftp", sftpArgs)).ms / 1000
+    fs.rmSync(dir, { recursive: true, force: true })
+    const gib = 1024
     rows.push({
-      item: "6. SFTP 1 GiB upload / download", ours: tools.some((t) => t.name === "ssh_upload") ? "see issue" : "not available (no ssh_upload/ssh_download yet)",
-      openssh: "—", ratio: "—", target: "≥ 0.8× OpenSSH sftp", met: null, data: {}
+      item: "6. SFTP 1 GiB upload / download (ours incl. sha256)",
+      ours: `${(gib / oursUp).toFixed(0)} / ${(gib / oursDown).toFixed(0)} MiB/s`,
+      openssh: `${(gib / sshUp).toFixed(0)} / ${(gib / sshDown).toFixed(0)} MiB/s (sftp)`,
+      ratio: `${(sshUp / oursUp).toFixed(2)}× / ${(sshDown / oursDown).toFixed(2)}×`, target: "≥ 0.8× OpenSSH sftp",
+      met: sshUp / oursUp >= 0.8 && sshDown / oursDown >= 0.8,
+      data: { ours_up_s: oursUp, ours_down_s: oursDown, sftp_up_s: sshUp, sftp_down_s: sshDown }
     })
 
     // 7. scale
@@ -190,6 +228,7 @@ const main = async () => {
     })
   } finally {
     await server.close()
+    await sshd.exec(`rm -rf /tmp/mcpssh-bench-${process.pid}`)
     await sshd.stop()
   }
 

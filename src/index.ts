@@ -13,6 +13,7 @@ export { type HostAuth, type HostEntry, HostRegistry } from "./services/HostRegi
 export { type JobInfo, Jobs, type JobStatus, type SignalResult, type SpawnRequest, type TailRequest, type TailResult } from "./services/Jobs.js"
 export { KnownHosts } from "./services/KnownHosts.js"
 export { ProcessGroups, type Termination } from "./services/ProcessGroups.js"
+export { type FileResult, Sftp, type TransferRequest, type TransferResult } from "./services/Sftp.js"
 export { layer, layerConfig, type Services } from "./layers/Live.js"
 export { makeMcpServer } from "./server.js"
 export type { Line, StreamName } from "./output/RingBuffer.js"

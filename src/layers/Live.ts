@@ -13,12 +13,13 @@ import { HostRegistry } from "../services/HostRegistry.js"
 import { Jobs } from "../services/Jobs.js"
 import { KnownHosts } from "../services/KnownHosts.js"
 import { ProcessGroups } from "../services/ProcessGroups.js"
+import { Sftp } from "../services/Sftp.js"
 
 /** Every service this package provides. */
-export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs
+export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs | Sftp
 
 /** All services over a given `AppConfig`. */
-export const layer: Layer.Layer<Services, never, AppConfig> = Exec.layer.pipe(
+export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(Exec.layer, Sftp.layer).pipe(
   Layer.provideMerge(Jobs.layer),
   Layer.provideMerge(ProcessGroups.layer),
   Layer.provideMerge(Connections.layer),

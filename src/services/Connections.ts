@@ -10,7 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { Duplex } from "node:stream"
 import { Context, Deferred, Duration, Effect, Exit, Layer, Redacted, Schedule, Semaphore } from "effect"
-import ssh2, { type AuthenticationType, type Client, type ClientChannel, type PseudoTtyOptions } from "ssh2"
+import ssh2, { type AuthenticationType, type Client, type ClientChannel, type PseudoTtyOptions, type SFTPWrapper } from "ssh2"
 import { fingerprintSha256 } from "../ssh/KnownHostsFile.js"
 import { AppConfig } from "./AppConfig.js"
 import {
@@ -96,6 +96,8 @@ export class Connections extends Context.Service<Connections, {
   connect(alias: string, options?: ConnectOptions): Effect.Effect<ConnectionInfo, ConnectFailure>
   /** Start `command` on `alias` in a new exec channel, connecting first when needed. */
   exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<ClientChannel, ConnectFailure | ChannelError>
+  /** An SFTP session on `alias` (a channel like any other: it counts against MaxSessions). Close it with `end()`. */
+  sftp(alias: string): Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError>
   /** Close the connection to `alias` (no-op when not connected). */
   disconnect(alias: string): Effect.Effect<void>
   /** The open connection's info, if connected. */
@@ -380,24 +382,60 @@ export class Connections extends Context.Service<Connections, {
      * at once but confirms one only after its exec request), so a refusal tells how many
      * channels the connection already had: the server's limit.
      */
-    const openExec = (target: Pooled, command: string, options: ExecOptions | undefined) =>
-      Effect.callback<ClientChannel, { readonly error: Error; readonly position: number }>((resume) => {
+    const openChannel = <C extends { once(event: "close", f: () => void): unknown }>(
+      target: Pooled,
+      open: (client: Client, cb: (err: Error | undefined, channel: C) => void) => void
+    ) =>
+      Effect.callback<C, { readonly error: Error; readonly position: number }>((resume) => {
         const position = target.channels++
-        const cb = (err: Error | undefined, channel: ClientChannel) => {
-          if (err !== undefined && err !== null) {
-            target.channels--
-            return resume(Effect.fail({ error: err, position }))
-          }
-          channel.once("close", () => {
-            target.channels--
+        try {
+          open(target.client, (err, channel) => {
+            if (err !== undefined && err !== null) {
+              target.channels--
+              return resume(Effect.fail({ error: err, position }))
+            }
+            channel.once("close", () => {
+              target.channels--
+            })
+            resume(Effect.succeed(channel))
           })
-          resume(Effect.succeed(channel))
+        } catch (e) {
+          // ssh2 throws at once on a connection that just closed ("Not connected").
+          target.channels--
+          resume(Effect.fail({ error: e instanceof Error ? e : new Error(String(e)), position }))
         }
-        if (options?.pty === true) {
-          const pty: PseudoTtyOptions = { term: "xterm", rows: 40, cols: 200 }
-          target.client.exec(command, { pty }, cb)
-        } else {
-          target.client.exec(command, cb)
+      })
+
+    /** A new channel on `alias`, on whichever pooled connection has room (one more connection if none has). */
+    const channel = <C extends { once(event: "close", f: () => void): unknown }>(
+      alias: string,
+      open: (client: Client, cb: (err: Error | undefined, channel: C) => void) => void
+    ) =>
+      Effect.gen(function*() {
+        let conn = yield* acquire(alias)
+        for (;;) {
+          const target = pick(conn) ?? (yield* conn.growing.withPermit(Effect.suspend(() => {
+            // Another fiber may have opened a connection while this one waited.
+            const now = pick(conn)
+            return now !== undefined ? Effect.succeed(now) : grow(alias, conn)
+          })))
+          const opened = yield* Effect.result(openChannel(target, open))
+          if (opened._tag === "Success") return opened.success
+          const { error, position } = opened.failure
+          if (/not connected/i.test(error.message)) {
+            // That connection closed under us (its close event is on its way): use another, or reconnect.
+            target.closed = true
+            if (conn.pool.every((p) => p.closed)) {
+              if (live.get(alias) === conn) live.delete(alias)
+              conn = yield* acquire(alias)
+            }
+            continue
+          }
+          if (!isChannelLimit(error) || position === 0) {
+            return yield* new ChannelError({ message: `cannot open a channel on ${alias}: ${error.message}` })
+          }
+          // The server allows no more channels on this connection: remember the limit, use another.
+          conn.maxChannels = Math.min(conn.maxChannels ?? Infinity, position)
         }
       })
 
@@ -420,24 +458,11 @@ export class Connections extends Context.Service<Connections, {
     return Connections.of({
       connect: (alias, options) => Effect.map(acquire(alias, options), (l) => l.info),
       exec: (alias, command, options) =>
-        Effect.gen(function*() {
-          const conn = yield* acquire(alias)
-          for (;;) {
-            const target = pick(conn) ?? (yield* conn.growing.withPermit(Effect.suspend(() => {
-              // Another fiber may have opened a connection while this one waited.
-              const now = pick(conn)
-              return now !== undefined ? Effect.succeed(now) : grow(alias, conn)
-            })))
-            const opened = yield* Effect.result(openExec(target, command, options))
-            if (opened._tag === "Success") return opened.success
-            const { error, position } = opened.failure
-            if (!isChannelLimit(error) || position === 0) {
-              return yield* new ChannelError({ message: `cannot open a channel on ${alias}: ${error.message}` })
-            }
-            // The server allows no more channels on this connection: remember the limit, use another.
-            conn.maxChannels = Math.min(conn.maxChannels ?? Infinity, position)
-          }
-        }),
+        channel<ClientChannel>(alias, (client, cb) =>
+          options?.pty === true
+            ? client.exec(command, { pty: { term: "xterm", rows: 40, cols: 200 } satisfies PseudoTtyOptions }, cb)
+            : client.exec(command, cb)),
+      sftp: (alias) => channel<SFTPWrapper>(alias, (client, cb) => client.sftp(cb)),
       disconnect,
       info: (alias) => Effect.sync(() => live.get(alias)?.info),
       closed: (alias) => {

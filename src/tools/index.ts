@@ -13,6 +13,7 @@ import { sshSendStdin } from "./ssh_send_stdin.js"
 import { sshSignal } from "./ssh_signal.js"
 import { sshSpawn } from "./ssh_spawn.js"
 import { sshTail } from "./ssh_tail.js"
+import { sshDownload, sshUpload } from "./transfer.js"
 
 export const tools = [
   sshConnect,
@@ -24,5 +25,7 @@ export const tools = [
   sshSignal,
   sshSendStdin,
   sshListJobs,
-  sshRemoveJob
+  sshRemoveJob,
+  sshUpload,
+  sshDownload
 ] as const

@@ -18,7 +18,9 @@ const TOOL_NAMES = [
   "ssh_signal",
   "ssh_send_stdin",
   "ssh_list_jobs",
-  "ssh_remove_job"
+  "ssh_remove_job",
+  "ssh_upload",
+  "ssh_download"
 ]
 
 describeWithSshd("foundation over stdio MCP", (getSshd) => {

@@ -1,0 +1,91 @@
+/**
+ * `ssh_upload` and `ssh_download`: the same input and result shape, mirror images.
+ *
+ * @since 0.1.0
+ */
+import { Effect, Schema } from "effect"
+import { Sftp, type TransferResult } from "../services/Sftp.js"
+import { Name, optionalHost } from "./fields.js"
+import * as Tool from "./Tool.js"
+
+const Mode = Schema.String.check(Schema.isPattern(/^0?[0-7]{3,4}$/)).annotate({
+  description: "Octal file mode for the target, e.g. \"0644\". Default: the source file's mode."
+})
+
+const Input = Schema.Struct({
+  local_path: Name(4096).annotate({ description: "Path on the machine running this server." }),
+  remote_path: Name(4096).annotate({ description: "Path on the host (relative paths start in the login directory)." }),
+  host: optionalHost,
+  mkdirs: Schema.optionalKey(Schema.Boolean.annotate({ description: "Create missing parent directories. Default true." })),
+  overwrite: Schema.optionalKey(Schema.Boolean.annotate({ description: "Replace an existing target. Default true; false fails if it exists." })),
+  mode: Schema.optionalKey(Mode)
+})
+
+const FileOut = Schema.Struct({
+  path: Schema.String.annotate({ description: "Relative path inside the directory (\"\" for a single file)." }),
+  bytes: Schema.Int,
+  sha256_local: Schema.String,
+  sha256_remote: Schema.String,
+  mode: Schema.String
+})
+
+const Output = Schema.Struct({
+  host: Schema.String,
+  bytes: Schema.Int.annotate({ description: "Total bytes transferred." }),
+  files_count: Schema.Int,
+  sha256_local: Schema.NullOr(Schema.String).annotate({ description: "For a single file; null for a directory (see files)." }),
+  sha256_remote: Schema.NullOr(Schema.String),
+  verified: Schema.Boolean.annotate({ description: "sha256 matched on both ends for every file." }),
+  duration_ms: Schema.Int,
+  files: Schema.Array(FileOut)
+})
+
+const toOutput = (r: TransferResult): typeof Output.Type => ({
+  host: r.host,
+  bytes: r.bytes,
+  files_count: r.files.length,
+  sha256_local: r.sha256Local,
+  sha256_remote: r.sha256Remote,
+  verified: r.verified,
+  duration_ms: r.durationMs,
+  files: r.files.map((f) => ({ path: f.path, bytes: f.bytes, sha256_local: f.sha256Local, sha256_remote: f.sha256Remote, mode: `0${f.mode.toString(8)}` }))
+})
+
+const request = (input: typeof Input.Type, ctx: Tool.ToolContext) => ({
+  host: input.host,
+  localPath: input.local_path,
+  remotePath: input.remote_path,
+  mkdirs: input.mkdirs,
+  overwrite: input.overwrite,
+  mode: input.mode === undefined ? undefined : Number.parseInt(input.mode, 8),
+  onProgress: ctx.wantsProgress ? (done: number, total: number) => ctx.progress(done, `${done} / ${total} bytes`, total) : undefined
+})
+
+export const sshUpload = Tool.make({
+  name: "ssh_upload",
+  title: "Upload a file or directory (SFTP)",
+  description:
+    "Copy a local file or directory tree to the host over SFTP. Binary-safe and atomic: each file is written to a " +
+    "temporary name next to the target, its sha256 is checked on both ends, then it is renamed over the target, so the " +
+    "target is either the old file or the complete new one. Reports bytes, both sha256 and verified.",
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  input: Input,
+  output: Output,
+  handler: Effect.fnUntraced(function*(input, ctx) {
+    return toOutput(yield* (yield* Sftp).upload(request(input, ctx)))
+  })
+})
+
+export const sshDownload = Tool.make({
+  name: "ssh_download",
+  title: "Download a file or directory (SFTP)",
+  description:
+    "Copy a file or directory tree from the host to the local machine over SFTP: to a temporary local file, sha256 " +
+    "checked on both ends, then renamed over the target. Reports bytes, both sha256 and verified.",
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  input: Input,
+  output: Output,
+  handler: Effect.fnUntraced(function*(input, ctx) {
+    return toOutput(yield* (yield* Sftp).download(request(input, ctx)))
+  })
+})
