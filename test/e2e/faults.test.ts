@@ -3,7 +3,7 @@
  * down for a while. What happens to running jobs and to the next tool call.
  */
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { call, type McpServerProcess, startMcpServer, tailToEnd } from "../support/mcp.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
 interface Job { job_id: string; status: string; exit_status: number | null }
@@ -75,3 +75,37 @@ describeWithSshd("faults", (getSshd) => {
     expect(server.transportErrors).toEqual([])
   })
 })
+
+describeWithSshd("network blocked for 20 s", (getSshd) => {
+  it("running and persistent jobs lose no line, and a call made meanwhile completes once traffic flows", async () => {
+    const sshd = getSshd()
+    const server = await startMcpServer({
+      args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=${sshd.host}:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
+    })
+    try {
+      const count = "for i in $(seq 1 60); do echo $i; sleep 0.5; done"
+      const plain = await call(server, "ssh_spawn", { command: count })
+      const durable = await call(server, "ssh_spawn", { command: count, persistent: true })
+      expect(plain.isError, plain.text).toBe(false)
+      expect(durable.isError, durable.text).toBe(false)
+      await new Promise((r) => setTimeout(r, 2000))
+      await sshd.blockNetwork()
+      const blockedAt = Date.now()
+      const during = call(server, "ssh_exec", { command: "echo through" }, { timeout: 120_000 })
+      await new Promise((r) => setTimeout(r, 20_000))
+      await sshd.unblockNetwork()
+      const r = await during
+      expect(r.isError, r.text).toBe(false)
+      expect(r.data.stdout).toBe("through\n")
+      expect(Date.now() - blockedAt).toBeGreaterThanOrEqual(20_000)
+      for (const job of [plain, durable]) {
+        const { lines, last } = await tailToEnd(server, job.data.job_id as string, 0, 10_000)
+        expect(lines.map((l) => Number(l.text))).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
+        expect(last).toMatchObject({ status: "exited", exit_status: 0 })
+      }
+      await call(server, "ssh_remove_job", { job_id: durable.data.job_id })
+    } finally {
+      await server.close()
+    }
+  })
+}, { netns: true })

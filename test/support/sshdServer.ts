@@ -23,10 +23,16 @@ export interface TestUser {
 export interface SshdOptions {
   readonly maxSessions?: number
   readonly extraConfig?: string
+  /**
+   * Run sshd in a network namespace of its own, reached over a veth pair, so a test can
+   * cut the network (`blockNetwork`) without touching anything else on the machine.
+   */
+  readonly netns?: boolean
 }
 
 export interface Sshd {
-  readonly host: "127.0.0.1"
+  /** 127.0.0.1, or the namespace's address with `netns`. */
+  readonly host: string
   readonly port: number
   readonly dir: string
   readonly hostKeyPath: string
@@ -48,6 +54,9 @@ export interface Sshd {
   pause(): Promise<void>
   /** SIGKILL every sshd process serving a connection of this listener: the connections drop. */
   killConnections(): Promise<void>
+  /** With `netns`: drop every packet between us and sshd (the link goes down) / restore it. */
+  blockNetwork(): Promise<void>
+  unblockNetwork(): Promise<void>
 }
 
 /** Path of the sshd binary ($SSHD, /usr/sbin/sshd, or on PATH), if any. */
@@ -133,18 +142,41 @@ const ensureSudoers = () => {
   }
 }
 
+/** A network namespace with a veth pair: us on .1, sshd on .2 of a random 10.231.x.0/30. */
+const makeNamespace = () => {
+  const id = randomBytes(3).toString("hex")
+  const subnet = 4 * Math.floor(Math.random() * 60)
+  const third = Math.floor(Math.random() * 250)
+  const name = `mcpssh-${id}`
+  const hostLink = `mh${id}`
+  const nsLink = `mn${id}`
+  const hostAddress = `10.231.${third}.${subnet + 1}`
+  const address = `10.231.${third}.${subnet + 2}`
+  for (const cmd of [
+    ["netns", "add", name],
+    ["link", "add", hostLink, "type", "veth", "peer", "name", nsLink],
+    ["link", "set", nsLink, "netns", name],
+    ["addr", "add", `${hostAddress}/30`, "dev", hostLink],
+    ["link", "set", hostLink, "up"],
+    ["netns", "exec", name, "ip", "addr", "add", `${address}/30`, "dev", nsLink],
+    ["netns", "exec", name, "ip", "link", "set", nsLink, "up"],
+    ["netns", "exec", name, "ip", "link", "set", "lo", "up"]
+  ]) execFileSync("ip", cmd)
+  return { name, hostLink, hostAddress, address }
+}
+
 const live = new Set<ChildProcess>()
 process.once("exit", () => {
   for (const p of live) p.kill("SIGKILL")
 })
 
 /** Wait until the port answers with an SSH banner. */
-const waitReady = async (port: number, logFile: string, child: ChildProcess) => {
+const waitReady = async (host: string, port: number, logFile: string, child: ChildProcess) => {
   const deadline = Date.now() + 10_000
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1")
+      const s = net.connect(port, host)
       s.setTimeout(1000)
       s.once("data", (d) => {
         s.destroy()
@@ -160,7 +192,7 @@ const waitReady = async (port: number, logFile: string, child: ChildProcess) => 
     await new Promise((r) => setTimeout(r, 100))
   }
   const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").split("\n").slice(-20).join("\n") : ""
-  throw new Error(`sshd did not start on 127.0.0.1:${port}\n${log}`)
+  throw new Error(`sshd did not start on ${host}:${port}\n${log}`)
 }
 
 export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
@@ -186,13 +218,15 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
   const clientPub = fs.readFileSync(`${clientKeyPath}.pub`, "utf8")
   for (const name of [user.name, nopasswdUser.name, "root"]) fs.writeFileSync(path.join(authDir, name), clientPub, { mode: 0o644 })
 
+  const ns = options.netns === true ? makeNamespace() : undefined
+  const host = ns?.address ?? "127.0.0.1"
   let port = await freePort()
   const configPath = path.join(dir, "sshd_config")
   const logFile = path.join(dir, "sshd.log")
   const writeConfig = () =>
     fs.writeFileSync(configPath, [
       `Port ${port}`,
-      "ListenAddress 127.0.0.1",
+      `ListenAddress ${host}`,
       `HostKey ${hostKeyPath}`,
       `PidFile ${path.join(dir, "sshd.pid")}`,
       `AuthorizedKeysFile ${authDir}/%u`,
@@ -219,12 +253,15 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
   const startListener = async () => {
     for (let attempt = 0; ; attempt++) {
       writeConfig()
-      fs.writeFileSync(knownHostsPath, `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}\n`)
-      const c = spawn(sshdPath, ["-D", "-f", configPath, "-E", logFile], { stdio: "ignore" })
+      fs.writeFileSync(knownHostsPath, `[${host}]:${port} ${hostPub[0]} ${hostPub[1]}\n`)
+      const argv = [sshdPath, "-D", "-f", configPath, "-E", logFile]
+      const c = ns === undefined
+        ? spawn(argv[0]!, argv.slice(1), { stdio: "ignore" })
+        : spawn("ip", ["netns", "exec", ns.name, ...argv], { stdio: "ignore" })
       live.add(c)
       c.once("exit", () => live.delete(c))
       try {
-        await waitReady(port, logFile, c)
+        await waitReady(host, port, logFile, c)
         child = c
         return
       } catch (e) {
@@ -250,7 +287,7 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
 
   await startListener()
   return {
-    host: "127.0.0.1",
+    host,
     get port() {
       return port
     },
@@ -266,8 +303,15 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
       return child?.pid ?? -1
     },
     exec: run,
+    blockNetwork: async () => {
+      if (ns !== undefined) await run(`ip link set ${ns.hostLink} down`)
+    },
+    unblockNetwork: async () => {
+      if (ns !== undefined) await run(`ip link set ${ns.hostLink} up && ip addr replace ${ns.hostAddress}/30 dev ${ns.hostLink}`)
+    },
     stop: async () => {
       await stopListener()
+      if (ns !== undefined) await run(`ip link del ${ns.hostLink} 2>/dev/null; ip netns delete ${ns.name} 2>/dev/null; true`)
       fs.rmSync(dir, { recursive: true, force: true })
     },
     pause: stopListener,
