@@ -9,12 +9,15 @@
  */
 import { StdioServerTransport } from "@modelcontextprotocol/server/stdio"
 import { NodeRuntime } from "@effect/platform-node"
-import { Deferred, Effect, Exit, Layer, Logger, References } from "effect"
+import { randomBytes } from "node:crypto"
+import { Deferred, Effect, Exit, Layer, Logger, Redacted, References } from "effect"
 import { loadConfig } from "./config/loadConfig.js"
 import { layer, type Services } from "./layers/Live.js"
+import { serveHttp } from "./http.js"
 import { McpLogSink } from "./mcpLogging.js"
 import { makeMcpServer } from "./server.js"
 import { AppConfig, type LogLevel } from "./services/AppConfig.js"
+import { ConfigError } from "./services/errors.js"
 import { version } from "./version.js"
 
 // Nothing but the transport may write to stdout: send stray console output to stderr.
@@ -28,7 +31,7 @@ const effectLogLevel = (level: LogLevel) =>
 const serve = (sink: McpLogSink) => Effect.gen(function*() {
   const context = yield* Effect.context<Services | AppConfig>()
   const server = makeMcpServer(context)
-  sink.server = server
+  sink.servers.add(server)
   const transport = new StdioServerTransport()
   const closed = yield* Deferred.make<void>()
   transport.onclose = () => Deferred.doneUnsafe(closed, Exit.void)
@@ -40,6 +43,24 @@ const serve = (sink: McpLogSink) => Effect.gen(function*() {
   yield* Deferred.await(closed)
   yield* Effect.logInfo("stdin closed; shutting down")
 })
+
+/** Serve MCP over Streamable HTTP until SIGINT/SIGTERM. */
+const serveOverHttp = (sink: McpLogSink, port: number, bind: string) =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<Services | AppConfig>()
+    const given = process.env.MCP_SSH_LIVE_TOKEN
+    const token = Redacted.make(given !== undefined && given !== "" ? given : randomBytes(24).toString("base64url"))
+    const bound = yield* serveHttp(context, { port, bind, token }, sink).pipe(
+      Effect.mapError((e) => new ConfigError({ message: `--http: cannot listen on ${bind}:${port}: ${e.message}` }))
+    )
+    const url = `http://${bind.includes(":") ? `[${bind}]` : bind}:${bound}/mcp`
+    process.stderr.write(`mcp-ssh-live ${version} listening on ${url}\n`)
+    if (given === undefined || given === "") {
+      // Generated: the operator needs it once, to give it to the client.
+      process.stderr.write(`bearer token (set MCP_SSH_LIVE_TOKEN to choose it): ${Redacted.value(token)}\n`)
+    }
+    return yield* Effect.never
+  })
 
 const main = Effect.gen(function*() {
   const startup = yield* loadConfig(process.argv.slice(2), process.env)
@@ -54,7 +75,7 @@ const main = Effect.gen(function*() {
   }
   const config = startup.config
   const sink = new McpLogSink()
-  yield* serve(sink).pipe(
+  yield* (startup.serve._tag === "Http" ? serveOverHttp(sink, startup.serve.port, startup.serve.bind) : serve(sink)).pipe(
     Effect.scoped,
     Effect.provide(layer.pipe(Layer.provideMerge(Layer.succeed(AppConfig)(config)))),
     Effect.provide(Logger.layer([sink.logger], { mergeWithExisting: true })),

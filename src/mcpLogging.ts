@@ -31,14 +31,16 @@ const toMcpLevel = (level: LogLevel.LogLevel): McpLevel | undefined => {
 const text = (message: unknown): string =>
   Array.isArray(message) ? message.map(text).join(" ") : typeof message === "string" ? message : JSON.stringify(message)
 
-/** Where log lines go once the MCP server exists (the logger is built before it). */
+/** Where log lines go once MCP servers exist (the logger is built before them): one per session. */
 export class McpLogSink {
-  server: McpServer | undefined = undefined
+  readonly servers = new Set<McpServer>()
 
   readonly logger = Logger.make<unknown, void>(({ logLevel, message }) => {
-    const server = this.server
     const level = toMcpLevel(logLevel)
-    if (server === undefined || level === undefined || !server.isConnected()) return
-    server.sendLoggingMessage({ level, logger: "mcp-ssh-live", data: text(message) }).catch(() => undefined)
+    if (level === undefined || this.servers.size === 0) return
+    const data = text(message)
+    for (const server of this.servers) {
+      if (server.isConnected()) server.sendLoggingMessage({ level, logger: "mcp-ssh-live", data }).catch(() => undefined)
+    }
   })
 }

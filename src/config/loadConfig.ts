@@ -12,8 +12,13 @@ import { type AppConfigShape, defaultConfig, defaultLimits, type HostConfig, typ
 import { ConfigError } from "../services/errors.js"
 import { readConfigFile } from "./configFile.js"
 
+/** How MCP is served: stdio (default) or Streamable HTTP. */
+export type Serve =
+  | { readonly _tag: "Stdio" }
+  | { readonly _tag: "Http"; readonly port: number; readonly bind: string }
+
 export type Startup =
-  | { readonly _tag: "Run"; readonly config: AppConfigShape; readonly configFile: string | undefined }
+  | { readonly _tag: "Run"; readonly config: AppConfigShape; readonly configFile: string | undefined; readonly serve: Serve }
   | { readonly _tag: "Help"; readonly text: string }
   | { readonly _tag: "Version" }
 
@@ -46,6 +51,11 @@ Hosts:
   --default-host ALIAS         host used when a tool names none
 
 Server:
+  --http                       serve MCP over Streamable HTTP at http://BIND:PORT/mcp instead of stdio;
+                               clients send "Authorization: Bearer <token>", the token from
+                               MCP_SSH_LIVE_TOKEN, else generated at start and printed to stderr
+  --port N                     HTTP port (default: 8765; 0 picks a free one)
+  --bind ADDR                  HTTP address (default: 127.0.0.1)
   --config PATH                TOML config file (default: $XDG_CONFIG_HOME/mcp-ssh-live/config.toml,
                                else ~/.config/mcp-ssh-live/config.toml; missing is fine)
   --known-hosts PATH           known_hosts file (default: ~/.ssh/known_hosts)
@@ -88,6 +98,7 @@ const defaultConfigPath = (env: NodeJS.ProcessEnv, home: string) =>
   path.join(env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== "" ? env.XDG_CONFIG_HOME : path.join(home, ".config"), "mcp-ssh-live", "config.toml")
 
 const stringOptions = [
+  "port", "bind",
   "user", "key", "password-env", "key-passphrase-env", "sudo-password-env", "default-host", "known-hosts",
   "log-dir", "log-level", "config", ...Object.keys(LIMIT_FLAGS)
 ] as const
@@ -109,6 +120,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           help: { type: "boolean", short: "h" },
           version: { type: "boolean", short: "V" },
           "insecure-auto-add": { type: "boolean" },
+          http: { type: "boolean" },
           host: { type: "string", multiple: true },
           ...Object.fromEntries(stringOptions.map((o) => [o, { type: "string" as const }]))
         }
@@ -224,5 +236,12 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),
       logLevel: (logLevel as LogLevel | undefined) ?? base.logLevel
     }
-    return { _tag: "Run", config, configFile: file === undefined ? undefined : configPath } as const
+    const portText = str("port")
+    const port = portText === undefined ? 8765 : Number(portText)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return yield* fail(`--port: expected 0..65535, got "${portText}"`)
+    if (v.http !== true && (portText !== undefined || str("bind") !== undefined)) {
+      return yield* fail("--port and --bind apply to --http only")
+    }
+    const serve: Serve = v.http === true ? { _tag: "Http", port, bind: str("bind") ?? "127.0.0.1" } : { _tag: "Stdio" }
+    return { _tag: "Run", config, configFile: file === undefined ? undefined : configPath, serve } as const
   })

@@ -6,18 +6,18 @@ import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
-import { call, type McpServerProcess, startMcpServer, tailToEnd, type TailLine } from "../support/mcp.js"
+import { call, type McpServerProcess, startMcpServer, tailToEnd, type TailLine, TRANSPORTS } from "../support/mcp.js"
 
 
 const token = () => 700_000 + Math.floor(Math.random() * 99_999)
 
-describeWithSshd("jobs over stdio MCP", (getSshd) => {
+for (const transport of TRANSPORTS) describeWithSshd(`jobs over ${transport} MCP`, (getSshd) => {
   let server: McpServerProcess
   let sshd: Sshd
 
   beforeAll(async () => {
     sshd = getSshd()
-    server = await startMcpServer({ args: ["--known-hosts", sshd.knownHostsPath] })
+    server = await startMcpServer({ transport, args: ["--known-hosts", sshd.knownHostsPath] })
     const r = await call(server, "ssh_connect", {
       host: sshd.host, port: sshd.port, user: sshd.user.name, key_path: sshd.clientKeyPath, alias: "box"
     })

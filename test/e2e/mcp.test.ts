@@ -1,14 +1,15 @@
 /** MCP depth: annotations, cancellation, logging. */
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { call, type McpServerProcess, startMcpServer, TRANSPORTS } from "../support/mcp.js"
 import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
 
-describeWithSshd("MCP depth", (getSshd) => {
+for (const transport of TRANSPORTS) describeWithSshd(`MCP depth (${transport})`, (getSshd) => {
   let server: McpServerProcess
   let sshd: Sshd
   beforeAll(async () => {
     sshd = getSshd()
     server = await startMcpServer({
+      transport,
       args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
     })
   })

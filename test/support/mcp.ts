@@ -8,13 +8,22 @@ import * as path from "node:path"
 import { PassThrough } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/client"
+import { spawn, type ChildProcess } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio"
 
 export const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
 
+/** The transports the end-to-end suites run over. */
+export const TRANSPORTS = ["stdio", "http"] as const
+export type TransportKind = typeof TRANSPORTS[number]
+
 export interface McpServerProcess {
   readonly client: Client
-  readonly transport: StdioClientTransport
+  readonly transport: StdioClientTransport | StreamableHTTPClientTransport
+  /** With http: the endpoint and the bearer token. */
+  readonly http?: { readonly url: string; readonly token: string }
   /** Everything the server wrote to stderr so far. */
   stderr(): string
   /** Errors the client transport reported (a non-JSON line on stdout is one). */
@@ -26,6 +35,7 @@ export interface McpServerProcess {
 }
 
 export interface StartOptions {
+  readonly transport?: TransportKind
   readonly args?: ReadonlyArray<string>
   readonly env?: Record<string, string>
   readonly home?: string
@@ -42,6 +52,7 @@ export const startMcpServer = async (options: StartOptions = {}): Promise<McpSer
     USER: process.env.USER ?? "root",
     ...options.env
   }
+  if (options.transport === "http") return startHttpServer(options, env, home)
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [MAIN, ...(options.args ?? [])],
@@ -69,6 +80,49 @@ export const startMcpServer = async (options: StartOptions = {}): Promise<McpSer
     pid: transport.pid ?? -1,
     close: async () => {
       await client.close().catch(() => undefined)
+    }
+  }
+}
+
+/** The server with --http on a free port, driven through the SDK's Streamable HTTP client. */
+const startHttpServer = async (options: StartOptions, env: Record<string, string>, home: string): Promise<McpServerProcess> => {
+  const token = randomBytes(16).toString("hex")
+  const child: ChildProcess = spawn(process.execPath, [MAIN, "--http", "--port", "0", ...(options.args ?? [])], {
+    env: { ...env, MCP_SSH_LIVE_TOKEN: token },
+    stdio: ["ignore", "ignore", "pipe"]
+  })
+  let stderr = ""
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString()
+      const m = /listening on (http:\/\/\S+)/.exec(stderr)
+      if (m !== null) resolve(m[1]!)
+    })
+    child.once("exit", (code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)))
+  })
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } })
+  const transportErrors: Array<Error> = []
+  transport.onerror = (e) => transportErrors.push(e)
+  const client = new Client(
+    { name: "mcp-ssh-live-tests", version: "0.0.0" },
+    options.capabilities !== undefined ? { capabilities: options.capabilities } : undefined
+  )
+  await client.connect(transport)
+  return {
+    client,
+    transport,
+    http: { url, token },
+    stderr: () => stderr,
+    transportErrors,
+    home,
+    pid: child.pid ?? -1,
+    close: async () => {
+      await client.close().catch(() => undefined)
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve))
+        child.kill("SIGTERM")
+        await exited
+      }
     }
   }
 }
