@@ -34,6 +34,8 @@ export interface JobOptions {
 }
 
 const MASK = "********"
+/** Past this much unwritten log text (a disk slower than the job), lines are counted, not buffered. */
+const LOG_BACKLOG_LIMIT = 16 * 1024 * 1024
 
 export class Job {
   readonly id: string
@@ -65,6 +67,8 @@ export class Job {
   /** The newest complete line (exec progress shows it). */
   lastLine: Line | undefined = undefined
   private masks: Array<string> = []
+  /** Lines the log mirror skipped while its backlog was full. */
+  private logSkipped = 0
   private promptTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private lastOutputAt = Date.now()
 
@@ -164,7 +168,17 @@ export class Job {
       this.lastLine = this.ring.append(stream, text)
       if (this.log !== undefined) mirror += `${prefix}${text}\n`
     }
-    if (this.log !== undefined) this.log.write(mirror)
+    const log = this.log
+    if (log === undefined) return
+    if (log.writableLength > LOG_BACKLOG_LIMIT) {
+      this.logSkipped += lines.length
+      return
+    }
+    if (this.logSkipped > 0) {
+      mirror = `[mcp-ssh-live] ${this.logSkipped} lines not mirrored: the log disk was too slow\n${mirror}`
+      this.logSkipped = 0
+    }
+    log.write(mirror)
   }
 
   private mask(text: string): string {

@@ -1,3 +1,6 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { Job } from "../../../src/jobs/Job.js"
 
@@ -48,5 +51,26 @@ describe("Job prompt detection", () => {
     job.addMask("hunter2\n")
     feed(job, "you typed hunter2\n")
     expect(job.ring.read({ since: 0, stream: "both", maxLines: 10, maxBytes: 1000 }).lines[0]!.text).toBe("you typed ********")
+  })
+
+  it("bounds the log mirror's backlog when the disk cannot keep up, and says what it skipped", async () => {
+    const job = newJob()
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "job-log-")), "job.log")
+    const log = fs.createWriteStream(file)
+    job.attachLog(log)
+    log.cork() // a disk that takes nothing for now: writes pile up in memory
+    const line = `${"x".repeat(1023)}\n`
+    for (let i = 0; i < 20 * 1024; i++) job.ingest("stdout", Buffer.from(line)) // 20 MiB of lines
+    expect(log.writableLength).toBeLessThan(17 * 1024 * 1024)
+    log.uncork()
+    await new Promise<void>((r) => log.once("drain", () => r()))
+    feed(job, "after\n")
+    await job.closeLog()
+    const text = fs.readFileSync(file, "utf8").trimEnd().split("\n")
+    const marker = text.find((l) => l.startsWith("[mcp-ssh-live]"))!
+    const skipped = Number(/(\d+) lines not mirrored/.exec(marker)![1])
+    expect(skipped).toBeGreaterThan(0)
+    expect(text.filter((l) => l.startsWith("x")).length + skipped).toBe(20 * 1024)
+    expect(text.at(-1)).toBe("after")
   })
 })
