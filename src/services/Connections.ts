@@ -240,6 +240,8 @@ export class Connections extends Context.Service<Connections, {
             readyTimeout,
             keepaliveInterval: entry.keepaliveIntervalMs ?? config.limits.keepaliveIntervalMs,
             keepaliveCountMax: 3,
+            // @types/ssh2 lags the runtime: it omits the async verify callback's use here, the
+            // null methodsLeft of the first call and next(false) to stop; ssh2 1.17 supports all three.
             hostVerifier: hostVerifier as never,
             authHandler: authHandler as never
           })

@@ -153,8 +153,6 @@ const info = (job: Job): JobInfo => {
   }
 }
 
-/** Exported for the Exec service and library users composing their own flows. */
-export const jobInfo = info
 
 /** Signals after which we report an ended job as killed. */
 const STOPPING: ReadonlySet<SignalName> = new Set(["TERM", "KILL", "INT", "HUP", "QUIT"])
