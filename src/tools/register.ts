@@ -2,8 +2,10 @@
  * The adapter between tools and the MCP SDK v2: publishes each tool's Effect
  * Schemas as JSON Schema, runs its handler with the application's services, and
  * turns the outcome into a tool result. No failure escapes as an exception: typed
- * errors become `{ error: { code, message, hint } }`, defects a generic INTERNAL
- * error (details to stderr only).
+ * errors become a text block `CODE: message (hint: …)`, defects a generic INTERNAL
+ * error (details to stderr only). Error results carry no `structuredContent`: SDK 1.x
+ * clients and the MCP Inspector check it against the `outputSchema` even when
+ * `isError` is set, and would replace our message with a schema mismatch.
  *
  * @since 0.1.0
  */
@@ -17,15 +19,11 @@ const standard = <S extends Schema.ConstraintDecoder<unknown> & Schema.Constrain
     Schema.toStandardSchemaV1(schema, strict ? { parseOptions: { onExcessProperty: "error", errors: "all" } } : undefined)
   )
 
-/** A tool error result. */
-export const errorResult = (code: string, message: string, hint?: string): CallToolResult => {
-  const error = hint === undefined ? { code, message } : { code, message, hint }
-  return {
-    isError: true,
-    content: [{ type: "text", text: `${code}: ${message}${hint === undefined ? "" : ` (hint: ${hint})`}` }],
-    structuredContent: { error }
-  }
-}
+/** A tool error result: text only (see the module comment). */
+export const errorResult = (code: string, message: string, hint?: string): CallToolResult => ({
+  isError: true,
+  content: [{ type: "text", text: `${code}: ${message}${hint === undefined ? "" : ` (hint: ${hint})`}` }]
+})
 
 const hasCode = (e: unknown): e is { code: string; message: string; hint?: string } =>
   typeof e === "object" && e !== null && typeof (e as { code?: unknown }).code === "string" &&

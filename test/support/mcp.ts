@@ -144,11 +144,20 @@ export const call = async (
   )
   const content = (result.content ?? []) as Array<{ type: string; text?: string }>
   const text = content.filter((c) => c.type === "text").map((c) => c.text ?? "").join("\n")
-  return {
-    isError: result.isError === true,
-    data: (result.structuredContent ?? {}) as Record<string, unknown>,
-    text
+  if (result.isError === true) {
+    // SPEC §2: an error is text only, so that SDK 1.x clients do not check it against outputSchema.
+    if (result.structuredContent !== undefined) throw new Error(`${name}: an error result carries structuredContent: ${text}`)
+    const error = parseErrorText(text)
+    return { isError: true, data: error === undefined ? {} : { error }, text }
   }
+  return { isError: false, data: (result.structuredContent ?? {}) as Record<string, unknown>, text }
+}
+
+/** `CODE: message (hint: …)`, as the agent reads it; undefined for other texts (e.g. the SDK's input validation). */
+export const parseErrorText = (text: string): { code: string; message: string; hint?: string } | undefined => {
+  const m = /^([A-Z][A-Z0-9_]+): ([\s\S]*?)(?: \(hint: ([\s\S]*)\))?$/.exec(text)
+  if (m === null) return undefined
+  return m[3] === undefined ? { code: m[1]!, message: m[2]! } : { code: m[1]!, message: m[2]!, hint: m[3] }
 }
 
 export interface TailLine { readonly n: number; readonly stream: string; readonly text: string }
