@@ -218,6 +218,20 @@ describeWithSshd("transfer trust", (getSshd) => {
     expect(left).toEqual([])
   })
 
+  it("an interrupted download leaves the old target intact and no temporary file", async () => {
+    await onHost(`test -f ${remote}/big.bin || head -c 200000000 /dev/urandom > ${remote}/big.bin`)
+    const dir = parent()
+    const target = path.join(dir, "victim.bin")
+    fs.writeFileSync(target, "old")
+    const pending = call(server, "ssh_download", { local_path: target, remote_path: `${remote}/big.bin` })
+    for (let i = 0; i < 500 && !ls(dir).some((n) => n.includes("mcpssh-")); i++) await new Promise((r) => setTimeout(r, 5))
+    await sshd.killConnections()
+    const r = await pending
+    expect(r.isError).toBe(true)
+    expect(fs.readFileSync(target, "utf8")).toBe("old")
+    expect(ls(dir)).toEqual(["victim.bin"])
+  })
+
   it("job log mirrors in --log-dir are 0600 in a 0700 directory, also one that existed with 0755", async () => {
     const dir = parent()
     for (const [logDir, existed] of [[path.join(dir, "new", "logs"), false], [path.join(dir, "old"), true]] as const) {
