@@ -21,6 +21,8 @@ export const unsafeRelative = (rel: string): string | undefined => {
   if (rel === "") return "an empty path"
   if (rel.includes("\0")) return "a NUL byte"
   if (rel.startsWith("/")) return "an absolute path"
+  // On Windows a backslash separates and ":" names a drive or stream; on POSIX both are plain characters.
+  if (process.platform === "win32" && /[\\:]/.test(rel)) return "a backslash or colon (not allowed in local names here)"
   for (const part of rel.split("/")) {
     if (part === "..") return "a \"..\" component"
     if (part === "" || part === ".") return "an empty or \".\" component"

@@ -367,6 +367,7 @@ export class Sftp extends Context.Service<Sftp, {
             return yield* new SftpError({ message: `local_path ${path.join(root, path.posix.dirname(e.rel))}: no such file or directory (mkdirs is false)` })
           }
           const target = path.join(dir, path.posix.basename(e.rel))
+          if (!isInside(root, target)) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} resolves outside it` })
           files.push(yield* downloadFile(host.alias, sftp, path.posix.join(request.remotePath, e.rel), target, e.rel, request, p.add))
         }
         return summary(host.alias, started, files, false)
