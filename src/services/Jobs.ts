@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Context, Deferred, Effect, Exit, Layer, Option, Redacted, Schedule, Stream } from "effect"
+import { ensurePrivateDir, openPrivateAppend } from "../files/privateFiles.js"
 import { type EndReason, Job, type JobStatus } from "../jobs/Job.js"
 import type { Line, StreamName } from "../output/RingBuffer.js"
 import { RemoteProcess, type Sink } from "../ssh/RemoteProcess.js"
@@ -201,7 +202,8 @@ export class Jobs extends Context.Service<Jobs, {
 
     if (config.logDir !== undefined) {
       const dir = config.logDir
-      yield* Effect.promise(() => fs.promises.mkdir(dir, { recursive: true }))
+      const note = yield* Effect.promise(() => ensurePrivateDir(dir))
+      if (note !== undefined) yield* (note.warn ? Effect.logWarning(`log_dir ${note.message}`) : Effect.logInfo(`log_dir ${note.message}`))
     }
 
     const find = (jobId: string): Effect.Effect<Job, JobNotFoundError> =>
@@ -241,7 +243,13 @@ export class Jobs extends Context.Service<Jobs, {
 
     const openLog = (job: Job) => {
       if (config.logDir === undefined) return
-      const log = fs.createWriteStream(path.join(config.logDir, `${job.id}.log`), { flags: "a" })
+      let log: fs.WriteStream
+      try {
+        log = openPrivateAppend(path.join(config.logDir, `${job.id}.log`))
+      } catch (e) {
+        runFork(Effect.logWarning(`log mirror of ${job.id}: ${(e as Error).message}`))
+        return
+      }
       log.on("error", (e) => runFork(Effect.logWarning(`log mirror of ${job.id}: ${e.message}`)))
       job.attachLog(log)
     }

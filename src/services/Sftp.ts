@@ -5,6 +5,12 @@
  * the server has it, so an existing target is replaced in one step. On any failure,
  * mismatch or interruption the temporary file is removed and the target is untouched.
  *
+ * Trust (SPEC §8): a directory's listing comes NUL-separated from the host and is refused
+ * whole if any entry is not a plain relative path; every local target is resolved under
+ * `local_path` without following symlinks out of it; only permission bits (0o777) of a
+ * remote file are copied (no set-uid, set-gid or sticky file is ever made locally); local
+ * temporary files are 0600 in a fresh 0700 directory.
+ *
  * @since 0.1.0
  */
 import { createHash, randomBytes } from "node:crypto"
@@ -12,6 +18,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Context, Effect, Layer } from "effect"
 import type { SFTPWrapper, Stats } from "ssh2"
+import { privateTemp } from "../files/privateFiles.js"
+import { isInside, LocalPathError, listingCommand, parseListing, resolveLocalDir, type TreeEntry, unsafeRelative } from "../files/treePaths.js"
 import { collect } from "../ssh/collect.js"
 import { shellQuote } from "../ssh/shell.js"
 import { type ConnectFailure, Connections } from "./Connections.js"
@@ -26,7 +34,10 @@ export interface TransferRequest {
   readonly mkdirs?: boolean | undefined
   /** Replace an existing target (default true). */
   readonly overwrite?: boolean | undefined
-  /** File mode for the target(s); default: the source's. */
+  /**
+   * File mode for the target(s); default: the source's permission bits (0o777). Upload
+   * applies an explicit mode as given (set-uid included); download always masks with 0o777.
+   */
   readonly mode?: number | undefined
   /** Bytes done and total, at most every 250 ms. */
   readonly onProgress?: ((done: number, total: number) => Effect.Effect<void>) | undefined
@@ -82,7 +93,7 @@ const transfer = (sftp: SFTPWrapper, what: string, f: (cb: (err: Error | null | 
   })
 
 const tempName = (target: string) =>
-  path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.mcpssh-${randomBytes(4).toString("hex")}.tmp`)
+  path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target).slice(0, 100)}.mcpssh-${randomBytes(4).toString("hex")}.tmp`)
 
 const sha256File = (file: string) =>
   Effect.callback<string, SftpError>((resume) => {
@@ -111,7 +122,8 @@ export class Sftp extends Context.Service<Sftp, {
     const remoteSha256 = (alias: string, file: string) =>
       Effect.gen(function*() {
         const q = shellQuote(file)
-        const r = yield* remote(alias, `sha256sum -- ${q} 2>/dev/null || shasum -a 256 -- ${q} 2>/dev/null || openssl dgst -sha256 -r ${q}`)
+        // On stdin: a name with a newline or backslash would be escaped in the output, one starting with "-" read as an option.
+        const r = yield* remote(alias, `sha256sum < ${q} 2>/dev/null || shasum -a 256 < ${q} 2>/dev/null || openssl dgst -sha256 -r < ${q}`)
         const hex = /^([0-9a-f]{64})\b/.exec(r.stdout.trim())?.[1]
         if (hex === undefined) return yield* new SftpError({ message: `cannot compute sha256 of ${file} on ${alias}: ${r.stderr.trim() || "no sha256sum, shasum or openssl"}` })
         return hex
@@ -150,7 +162,7 @@ export class Sftp extends Context.Service<Sftp, {
         if (existing !== undefined && request.overwrite === false) {
           return yield* new SftpError({ message: `remote_path ${target} exists and overwrite is false` })
         }
-        const mode = request.mode ?? (stat.mode & 0o7777)
+        const mode = request.mode ?? (stat.mode & 0o777)
         const temp = tempName(target)
         return yield* Effect.gen(function*() {
           let sent = 0
@@ -187,8 +199,9 @@ export class Sftp extends Context.Service<Sftp, {
           ))
       )
 
-    const localTree = (root: string): Array<{ rel: string; size: number }> => {
-      const out: Array<{ rel: string; size: number }> = []
+    /** Regular files only: symlinks (to files or directories) and special files are not followed or sent. */
+    const localTree = (root: string): Array<TreeEntry> => {
+      const out: Array<TreeEntry> = []
       const walk = (rel: string) => {
         for (const e of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
           const r = rel === "" ? e.name : `${rel}/${e.name}`
@@ -227,6 +240,8 @@ export class Sftp extends Context.Service<Sftp, {
         }
         const files: Array<FileResult> = []
         for (const e of entries) {
+          const why = single ? undefined : unsafeRelative(e.rel)
+          if (why !== undefined) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} is ${why}` })
           const local = single ? request.localPath : path.join(request.localPath, e.rel)
           const target = single ? request.remotePath : path.posix.join(request.remotePath, e.rel)
           files.push(yield* uploadFile(host.alias, sftp, local, target, e.rel, request, p.add))
@@ -241,12 +256,13 @@ export class Sftp extends Context.Service<Sftp, {
         const exists = fs.existsSync(target)
         if (exists && fs.statSync(target).isDirectory()) return yield* new SftpError({ message: `local_path ${target} is a directory` })
         if (exists && request.overwrite === false) return yield* new SftpError({ message: `local_path ${target} exists and overwrite is false` })
-        const mode = request.mode ?? (st.mode & 0o7777)
-        const temp = tempName(target)
+        // Whatever the host or the caller says, no set-uid, set-gid or sticky file is made here.
+        const mode = (request.mode ?? st.mode) & 0o777
+        const temp = yield* Effect.try({ try: () => privateTemp(target), catch: (e) => sftpFailure(`local_path ${target}`, e) })
         return yield* Effect.gen(function*() {
           let got = 0
           yield* transfer(sftp, `downloading ${source}`, (cb) =>
-            sftp.fastGet(source, temp, {
+            sftp.fastGet(source, temp.file, {
               concurrency: CONCURRENCY,
               chunkSize: CHUNK,
               step: (total) => {
@@ -254,19 +270,63 @@ export class Sftp extends Context.Service<Sftp, {
                 got = total
               }
             }, (err) => cb(err)))
-          const [sha256Local, sha256Remote] = yield* Effect.all([sha256File(temp), remoteSha256(alias, source)], { concurrency: 2 })
+          const [sha256Local, sha256Remote] = yield* Effect.all([sha256File(temp.file), remoteSha256(alias, source)], { concurrency: 2 })
           if (sha256Remote !== sha256Local) {
             return yield* new ChecksumMismatchError({ message: `${source}: sha256 differs after download (remote ${sha256Remote}, local ${sha256Local}); target left unchanged` })
           }
           yield* Effect.try({
             try: () => {
-              fs.chmodSync(temp, mode)
-              fs.renameSync(temp, target)
+              fs.chmodSync(temp.file, mode)
+              fs.renameSync(temp.file, target)
             },
             catch: (e) => sftpFailure(`local_path ${target}`, e)
           })
           return { path: rel, bytes: st.size, sha256Local, sha256Remote, mode } satisfies FileResult
-        }).pipe(Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : Effect.sync(() => fs.rmSync(temp, { force: true }))))
+        }).pipe(Effect.ensuring(Effect.sync(() => removeLocal(temp.dir))))
+      })
+
+    const removeLocal = (dir: string) => {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true })
+      } catch {
+        // Nothing more to do: it is a hidden, private directory.
+      }
+    }
+
+    /** `local_path` of a directory download, made if missing (with mkdirs), as a real path. */
+    const localRoot = (request: TransferRequest) =>
+      Effect.try({
+        try: () => {
+          if (request.mkdirs !== false && !fs.existsSync(request.localPath)) fs.mkdirSync(request.localPath, { recursive: true })
+          const real = fs.realpathSync(request.localPath)
+          if (!fs.statSync(real).isDirectory()) throw new LocalPathError("not a directory")
+          return real
+        },
+        catch: (e) => e instanceof LocalPathError ? new SftpError({ message: `local_path ${request.localPath} is ${e.message}` }) : sftpFailure(`local_path ${request.localPath}`, e)
+      })
+
+    /**
+     * Resolve (and with `create` make) the local directories of `entries` under `root`; the last
+     * one's real path, or undefined when it does not exist yet.
+     */
+    const localDirs = (request: TransferRequest, root: string, entries: ReadonlyArray<TreeEntry>, create: boolean) =>
+      Effect.try({
+        try: () => {
+          let last: string | undefined
+          const seen = new Set<string>()
+          for (const e of entries) {
+            const dirRel = e.rel.includes("/") ? e.rel.slice(0, e.rel.lastIndexOf("/")) : ""
+            if (seen.has(dirRel)) continue
+            seen.add(dirRel)
+            last = resolveLocalDir(root, dirRel, create)
+            if (last !== undefined && !isInside(root, last)) throw new LocalPathError(`${dirRel} leads outside local_path`)
+          }
+          return last
+        },
+        catch: (e) =>
+          e instanceof LocalPathError
+            ? new SftpError({ message: `local_path ${request.localPath}: ${e.message}; nothing was written there`, hint: "remove or replace that symlink, or download to another local_path" })
+            : sftpFailure(`local_path ${request.localPath}`, e)
       })
 
     const download = Effect.fn("Sftp.download")(function*(request: TransferRequest) {
@@ -276,24 +336,41 @@ export class Sftp extends Context.Service<Sftp, {
         const sftp = yield* session(host.alias)
         const st = yield* call<Stats>(`remote_path ${request.remotePath}`, (cb) => sftp.stat(request.remotePath, cb))
         const single = !st.isDirectory()
-        let entries: Array<{ rel: string; size: number }> = [{ rel: "", size: st.size }]
-        if (!single) {
-          const r = yield* remote(host.alias, `cd -- ${shellQuote(request.remotePath)} && find . -type f -printf '%P\\t%s\\n'`)
-          if (r.code !== 0) return yield* new SftpError({ message: `cannot list ${request.remotePath} on ${host.alias}: ${r.stderr.trim()}` })
-          entries = r.stdout.split("\n").filter((l) => l !== "").map((l) => {
-            const tab = l.lastIndexOf("\t")
-            return { rel: l.slice(0, tab), size: Number(l.slice(tab + 1)) }
+        if (single) {
+          if (request.mkdirs !== false) {
+            yield* Effect.try({
+              try: () => fs.mkdirSync(path.dirname(request.localPath), { recursive: true }),
+              catch: (e) => sftpFailure(`local_path ${request.localPath}`, e)
+            })
+          }
+          const p = progress(request, st.size)
+          const file = yield* downloadFile(host.alias, sftp, request.remotePath, request.localPath, "", request, p.add)
+          return summary(host.alias, started, [file], true)
+        }
+        const r = yield* remote(host.alias, `cd -- ${shellQuote(request.remotePath)} && ${listingCommand}`)
+        if (r.code !== 0) return yield* new SftpError({ message: `cannot list ${request.remotePath} on ${host.alias}: ${r.stderr.trim()}` })
+        const entries = parseListing(r.stdout)
+        if (typeof entries === "string") {
+          return yield* new SftpError({
+            message: `remote_path ${request.remotePath}: ${entries}; nothing was downloaded`,
+            hint: "the host's listing is not what GNU find prints; a path outside the directory is never written"
           })
         }
+        const root = yield* localRoot(request)
+        // Refuse before writing anything when an existing local directory leads outside local_path.
+        yield* localDirs(request, root, entries, false)
         const p = progress(request, entries.reduce((n, e) => n + e.size, 0))
         const files: Array<FileResult> = []
         for (const e of entries) {
-          const source = single ? request.remotePath : path.posix.join(request.remotePath, e.rel)
-          const target = single ? request.localPath : path.join(request.localPath, e.rel)
-          if (request.mkdirs !== false) fs.mkdirSync(path.dirname(target), { recursive: true })
-          files.push(yield* downloadFile(host.alias, sftp, source, target, e.rel, request, p.add))
+          const dir = yield* localDirs(request, root, [e], request.mkdirs !== false)
+          if (dir === undefined) {
+            return yield* new SftpError({ message: `local_path ${path.join(root, path.posix.dirname(e.rel))}: no such file or directory (mkdirs is false)` })
+          }
+          const target = path.join(dir, path.posix.basename(e.rel))
+          if (!isInside(root, target)) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} resolves outside it` })
+          files.push(yield* downloadFile(host.alias, sftp, path.posix.join(request.remotePath, e.rel), target, e.rel, request, p.add))
         }
-        return summary(host.alias, started, files, single)
+        return summary(host.alias, started, files, false)
       }))
     })
 

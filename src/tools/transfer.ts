@@ -9,7 +9,7 @@ import { Name, optionalHost } from "./fields.js"
 import * as Tool from "./Tool.js"
 
 const Mode = Schema.String.check(Schema.isPattern(/^0?[0-7]{3,4}$/)).annotate({
-  description: "Octal file mode for the target, e.g. \"0644\". Default: the source file's mode."
+  description: "Octal file mode for the target, e.g. \"0644\". Default: the source's permission bits; a download never sets set-uid/set-gid."
 })
 
 const Input = Schema.Struct({
