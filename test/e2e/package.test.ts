@@ -13,6 +13,7 @@ import { Client } from "@modelcontextprotocol/client"
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio"
 import { Ajv } from "ajv"
 import addFormatsModule from "ajv-formats"
+import { parse as parseToml } from "smol-toml"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
@@ -91,6 +92,26 @@ describe("server.json (MCP Registry)", () => {
       .map((f) => fs.readFileSync(path.join(ROOT, "dist", f), "utf8"))
       .join("\n")
     for (const p of packages) for (const e of p.environmentVariables ?? []) expect(source, e.name).toContain(e.name)
+  })
+})
+
+describe("README registration snippets", () => {
+  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8")
+  const section = readme.slice(readme.indexOf("## Register it with a client"), readme.indexOf("## Tools"))
+  const blocks = (lang: string) => [...section.matchAll(new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]!)
+  const npx = { command: "npx", args: ["-y", "mcp-ssh-live"] }
+
+  it("are valid JSON / TOML in each client's shape, all running npx -y mcp-ssh-live", () => {
+    const json = blocks("json").map((b) => JSON.parse(b) as Record<string, Record<string, Record<string, unknown>>>)
+    const claude = json.find((j) => "mcpServers" in j)!
+    expect(claude.mcpServers!["ssh-live"]).toMatchObject(npx)
+    const vscode = json.find((j) => "servers" in j)!
+    expect(vscode.servers!["ssh-live"]).toMatchObject({ type: "stdio", ...npx })
+    const zed = json.find((j) => "context_servers" in j)!
+    expect(zed.context_servers!["ssh-live"]).toMatchObject(npx)
+    const [codex] = blocks("toml").map((b) => parseToml(b) as { mcp_servers: Record<string, Record<string, unknown>> })
+    expect(codex!.mcp_servers["ssh-live"]).toMatchObject(npx)
+    expect(blocks("sh").join("\n")).toContain("claude mcp add --scope user ssh-live -- npx -y mcp-ssh-live")
   })
 })
 
