@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import { Effect, Schema } from "effect"
 import { parse, TomlError } from "smol-toml"
 import { ConfigError } from "../services/errors.js"
+import { ALIAS_PATTERN } from "../services/HostRegistry.js"
 
 const positive = (max: number) => Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: max }))
 const EnvName = Schema.String.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/))
@@ -31,11 +32,25 @@ export const LimitsSection = Schema.Struct({
   reconnect_retries: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 100 }))),
   reconnect_delay_sec: Schema.optionalKey(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 3600 }))),
   max_line_bytes: Schema.optionalKey(positive(64 << 20)),
-  max_output_bytes: Schema.optionalKey(positive(1 << 30))
+  max_output_bytes: Schema.optionalKey(positive(1 << 30)),
+  extra_connection_idle_sec: Schema.optionalKey(positive(86_400)),
+  max_hosts: Schema.optionalKey(positive(100_000))
+})
+
+const AlgorithmList = Schema.Array(Text).check(Schema.isMinLength(1))
+
+/** Transport algorithm lists replacing our defaults (for legacy servers); names are checked against ssh2's. */
+export const AlgorithmsSection = Schema.Struct({
+  kex: Schema.optionalKey(AlgorithmList),
+  cipher: Schema.optionalKey(AlgorithmList),
+  hmac: Schema.optionalKey(AlgorithmList),
+  server_host_key: Schema.optionalKey(AlgorithmList)
 })
 
 export const ServerSection = Schema.Struct({
   insecure_auto_add: Schema.optionalKey(Schema.Boolean),
+  allow_agent_insecure_auto_add: Schema.optionalKey(Schema.Boolean),
+  algorithms: Schema.optionalKey(AlgorithmsSection),
   known_hosts: Schema.optionalKey(Text),
   log_dir: Schema.optionalKey(Text),
   log_level: Schema.optionalKey(Schema.Literals(["trace", "debug", "info", "warn", "error", "none"]))
@@ -43,7 +58,7 @@ export const ServerSection = Schema.Struct({
 
 export const ConfigFile = Schema.Struct({
   default_host: Schema.optionalKey(Text),
-  hosts: Schema.optionalKey(Schema.Record(Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_.-]+$/)), HostSection)),
+  hosts: Schema.optionalKey(Schema.Record(Schema.String.check(Schema.isPattern(ALIAS_PATTERN)), HostSection)),
   limits: Schema.optionalKey(LimitsSection),
   server: Schema.optionalKey(ServerSection)
 })

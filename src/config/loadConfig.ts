@@ -10,7 +10,8 @@ import { parseArgs } from "node:util"
 import { Effect } from "effect"
 import { type AppConfigShape, defaultConfig, defaultLimits, type HostConfig, type Limits, type LogLevel } from "../services/AppConfig.js"
 import { ConfigError } from "../services/errors.js"
-import { readConfigFile } from "./configFile.js"
+import { type AlgorithmLists, defaultAlgorithms, supportedAlgorithms } from "../ssh/algorithms.js"
+import { type ConfigFile, readConfigFile } from "./configFile.js"
 
 /** How MCP is served: stdio (default) or Streamable HTTP. */
 export type Serve =
@@ -33,7 +34,9 @@ const LIMIT_FLAGS = {
   "reconnect-retries": ["reconnectRetries", true],
   "reconnect-delay-sec": ["reconnectDelaySec", false],
   "max-line-bytes": ["maxLineBytes", true],
-  "max-output-bytes": ["maxOutputBytes", true]
+  "max-output-bytes": ["maxOutputBytes", true],
+  "extra-connection-idle-sec": ["extraConnectionIdleSec", true],
+  "max-hosts": ["maxHosts", true]
 } as const satisfies Record<string, readonly [keyof Limits, boolean]>
 
 export const helpText = `Usage: mcp-ssh-live [flags]
@@ -60,6 +63,9 @@ Server:
                                else ~/.config/mcp-ssh-live/config.toml; missing is fine)
   --known-hosts PATH           known_hosts file (default: ~/.ssh/known_hosts)
   --insecure-auto-add          accept and record unknown host keys (changed keys are always refused)
+  --allow-agent-insecure-auto-add
+                               honour insecure_auto_add when the agent passes it to ssh_connect
+                               (default: ignored; the unknown key is put to the user or refused)
   --log-dir DIR                append every job line to DIR/<job_id>.log
   --log-level LEVEL            trace, debug, info, warn, error, none (default: info)
 
@@ -71,13 +77,18 @@ Limits:
   --reconnect-delay-sec X      first reconnect delay, doubled each try (default: ${defaultLimits.reconnectDelaySec})
   --max-line-bytes N           longer lines are cut with a marker (default: ${defaultLimits.maxLineBytes})
   --max-output-bytes N         ssh_exec output kept per stream (default: ${defaultLimits.maxOutputBytes})
+  --extra-connection-idle-sec N
+                               close a connection opened past the server's MaxSessions after N s
+                               without a channel (default: ${defaultLimits.extraConnectionIdleSec})
+  --max-hosts N                hosts registered at most (default: ${defaultLimits.maxHosts})
 
   -h, --help                   show this help
   -V, --version                show the version
 
 Flags override the config file, which overrides the defaults. Passwords are never
 accepted as arguments: name environment variables that hold them. Logs go to stderr;
-stdout carries only MCP messages. Docs: docs/CONFIG.md.
+stdout carries only MCP messages. SSH algorithms: [server.algorithms] in the
+config file (weak ones such as ssh-rsa and hmac-sha1 are off by default). Docs: docs/CONFIG.md.
 `
 
 const fail = (message: string, hint?: string): Effect.Effect<never, ConfigError> =>
@@ -87,7 +98,7 @@ const expand = (p: string, home: string) => (p === "~" || p.startsWith("~/") ? p
 
 /** Parse `alias=addr[:port]` (IPv6 as `alias=[::1]:2222`). */
 const parseHostFlag = (value: string): { alias: string; host: string; port: number } | undefined => {
-  const m = /^([A-Za-z0-9_.-]+)=(?:\[([^\]]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(value)
+  const m = /^([A-Za-z0-9_.-]{1,64})=(?:\[([^\]]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(value)
   if (m === null) return undefined
   const port = m[4] === undefined ? 22 : Number(m[4])
   if (port < 1 || port > 65535) return undefined
@@ -102,6 +113,31 @@ const stringOptions = [
   "user", "key", "password-env", "key-passphrase-env", "sudo-password-env", "default-host", "known-hosts",
   "log-dir", "log-level", "config", ...Object.keys(LIMIT_FLAGS)
 ] as const
+
+const ALGORITHM_KEYS = { kex: "kex", cipher: "cipher", hmac: "hmac", server_host_key: "serverHostKey" } as const
+
+/** `[server.algorithms]`: every name must be one ssh2 speaks (it would throw at connect time otherwise). */
+const checkAlgorithms = (
+  section: NonNullable<ConfigFile["server"]>["algorithms"],
+  fileName: string
+): Effect.Effect<Partial<AlgorithmLists> | undefined, ConfigError> =>
+  Effect.gen(function*() {
+    if (section === undefined) return undefined
+    const out: { -readonly [K in keyof AlgorithmLists]?: AlgorithmLists[K] } = {}
+    for (const [key, field] of Object.entries(ALGORITHM_KEYS) as Array<[keyof typeof ALGORITHM_KEYS, keyof AlgorithmLists]>) {
+      const list = section[key]
+      if (list === undefined) continue
+      const unknown = list.find((a) => !supportedAlgorithms[field].includes(a))
+      if (unknown !== undefined) {
+        return yield* fail(
+          `${fileName}: server.algorithms.${key}: "${unknown}" is not supported`,
+          `supported: ${supportedAlgorithms[field].join(", ")}; default: ${defaultAlgorithms[field].join(", ")}`
+        )
+      }
+      out[field] = list
+    }
+    return out
+  })
 
 /** Parse argv (without node and the script), read the config file, and resolve the configuration. */
 export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effect.Effect<Startup, ConfigError> =>
@@ -120,6 +156,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           help: { type: "boolean", short: "h" },
           version: { type: "boolean", short: "V" },
           "insecure-auto-add": { type: "boolean" },
+          "allow-agent-insecure-auto-add": { type: "boolean" },
           http: { type: "boolean" },
           host: { type: "string", multiple: true },
           ...Object.fromEntries(stringOptions.map((o) => [o, { type: "string" as const }]))
@@ -198,7 +235,9 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         reconnect_retries: "reconnectRetries",
         reconnect_delay_sec: "reconnectDelaySec",
         max_line_bytes: "maxLineBytes",
-        max_output_bytes: "maxOutputBytes"
+        max_output_bytes: "maxOutputBytes",
+        extra_connection_idle_sec: "extraConnectionIdleSec",
+        max_hosts: "maxHosts"
       }
       for (const [k, val] of Object.entries(fl)) if (val !== undefined) limits[map[k]!] = val
     }
@@ -223,6 +262,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           : `${fileName}: default_host: no host with alias "${defaultHost}"`
       )
     }
+    const algorithms = yield* checkAlgorithms(file?.server?.algorithms, fileName)
     const knownHosts = str("known-hosts") ?? file?.server?.known_hosts
     const logDir = str("log-dir") ?? file?.server?.log_dir
     const config: AppConfigShape = {
@@ -231,6 +271,8 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       hosts: [...hosts.values()],
       ...(defaultHost !== undefined ? { defaultHost } : {}),
       insecureAutoAdd: v["insecure-auto-add"] === true || file?.server?.insecure_auto_add === true,
+      allowAgentInsecureAutoAdd: v["allow-agent-insecure-auto-add"] === true || file?.server?.allow_agent_insecure_auto_add === true,
+      ...(algorithms !== undefined ? { algorithms } : {}),
       knownHostsPath: knownHosts !== undefined ? expand(knownHosts, home) : path.join(home, ".ssh", "known_hosts"),
       sshConfigPath: path.join(home, ".ssh", "config"),
       ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),

@@ -8,6 +8,7 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import { Context, Layer } from "effect"
+import type { AlgorithmLists } from "../ssh/algorithms.js"
 
 /** Numeric limits; every one has a default and can be set in `[limits]`. */
 export interface Limits {
@@ -27,6 +28,10 @@ export interface Limits {
   readonly killGraceMs: number
   readonly connectTimeoutMs: number
   readonly keepaliveIntervalMs: number
+  /** An extra connection (opened past the server's MaxSessions) closes after this long without a channel. */
+  readonly extraConnectionIdleSec: number
+  /** Hosts the registry holds at most (configured ones included). */
+  readonly maxHosts: number
 }
 
 /** Where a host definition came from, as `ssh_list_hosts` reports it. */
@@ -53,6 +58,10 @@ export interface AppConfigShape {
   readonly defaultHost?: string
   /** Accept and record unknown host keys (never changed ones). */
   readonly insecureAutoAdd: boolean
+  /** Honour `insecure_auto_add: true` when the agent passes it to `ssh_connect`. */
+  readonly allowAgentInsecureAutoAdd: boolean
+  /** Transport algorithms offered, per list; a missing list means our default (ssh2's without the weak ones). */
+  readonly algorithms?: Partial<AlgorithmLists>
   /** The known_hosts file read and written (default `~/.ssh/known_hosts`). */
   readonly knownHostsPath: string
   /** OpenSSH client config consulted by `ssh_connect` (default `~/.ssh/config`). */
@@ -73,7 +82,9 @@ export const defaultLimits: Limits = {
   maxOutputBytes: 256 * 1024,
   killGraceMs: 5_000,
   connectTimeoutMs: 20_000,
-  keepaliveIntervalMs: 15_000
+  keepaliveIntervalMs: 15_000,
+  extraConnectionIdleSec: 60,
+  maxHosts: 256
 }
 
 /** The configuration used when nothing is configured (credential-free mode). */
@@ -81,6 +92,7 @@ export const defaultConfig = (): AppConfigShape => ({
   limits: defaultLimits,
   hosts: [],
   insecureAutoAdd: false,
+  allowAgentInsecureAutoAdd: false,
   knownHostsPath: path.join(os.homedir(), ".ssh", "known_hosts"),
   sshConfigPath: path.join(os.homedir(), ".ssh", "config"),
   logLevel: "info"

@@ -11,7 +11,8 @@ import * as path from "node:path"
 import type { Duplex } from "node:stream"
 import { Context, Deferred, Duration, Effect, Exit, Layer, Redacted, Schedule, Semaphore } from "effect"
 import ssh2, { type AuthenticationType, type Client, type ClientChannel, type PseudoTtyOptions, type SFTPWrapper } from "ssh2"
-import { fingerprintSha256 } from "../ssh/KnownHostsFile.js"
+import { defaultAlgorithms, ssh2Algorithms } from "../ssh/algorithms.js"
+import { fingerprintSha256, keyTypeOfBlob } from "../ssh/KnownHostsFile.js"
 import { AppConfig } from "./AppConfig.js"
 import {
   AuthError,
@@ -86,6 +87,16 @@ interface Pooled {
   readonly client: Client
   channels: number
   closed: boolean
+  /** Extra connections only: closes it once it has had no channel for `extra_connection_idle_sec`. */
+  readonly onIdle?: () => void
+  idleTimer?: ReturnType<typeof setTimeout> | undefined
+}
+
+/** A channel is being opened on `p`: it is not idle. */
+const take = (p: Pooled) => {
+  p.channels++
+  if (p.idleTimer !== undefined) clearTimeout(p.idleTimer)
+  p.idleTimer = undefined
 }
 
 /** How OpenSSH refuses a channel past MaxSessions. */
@@ -115,10 +126,14 @@ export class Connections extends Context.Service<Connections, {
     const runFork = Effect.runForkWith(services)
     const pending = new Map<string, Deferred.Deferred<Live, ConnectFailure>>()
 
+    /** What we offer: our defaults (no weak algorithms) unless the operator listed others. */
+    const algorithms = { ...defaultAlgorithms, ...config.algorithms }
+
     /** One SSH handshake (host key check, then auth), over TCP or over `sock` (a jump host's forwarded channel). */
     const handshake = (entry: HostEntry, options: ConnectOptions | undefined, sock: Duplex | undefined) =>
       Effect.gen(function*() {
         const auth = yield* authAttempts(entry)
+        const knownTypes = yield* knownHosts.knownTypes(entry.address, entry.port)
         const client = new ssh2.Client()
         let hostKeyFailure: HostKeyUnknownError | HostKeyMismatchError | undefined
         let fingerprint = ""
@@ -131,9 +146,14 @@ export class Connections extends Context.Service<Connections, {
             const verdict = yield* knownHosts.check(entry.address, entry.port, key)
             if (verdict._tag === "Match") return true
             const where = `${entry.alias} (${entry.address}:${entry.port})`
-            if (verdict._tag === "Mismatch") {
+            if (verdict._tag === "Mismatch" || verdict._tag === "OtherType") {
+              // A key of another type than the known one(s) is a changed key too: we asked for the known
+              // types first, so a server that still has its known key would have offered it.
+              const what = verdict._tag === "Mismatch"
+                ? `server offers ${fingerprint}, which differs from the ${verdict.knownKeyType} key`
+                : `server offers a ${keyTypeOfBlob(key)} key ${fingerprint}, but only a ${verdict.knownKeyType} key is known for it`
               hostKeyFailure = new HostKeyMismatchError({
-                message: `host key for ${where} has CHANGED: server offers ${fingerprint}, which differs from the ${verdict.knownKeyType} key in ${knownHosts.path} line ${verdict.line}. Possible man-in-the-middle attack; refused.`,
+                message: `host key for ${where} has CHANGED: ${what} in ${knownHosts.path} line ${verdict.line}. Possible man-in-the-middle attack; refused.`,
                 hint: "if the host was really reinstalled, remove the old entry (ssh-keygen -R) and connect again",
                 fingerprint
               })
@@ -151,7 +171,7 @@ export class Connections extends Context.Service<Connections, {
               address: entry.address,
               port: entry.port,
               fingerprint,
-              keyType: key.subarray(4, 4 + key.readUInt32BE(0)).toString()
+              keyType: keyTypeOfBlob(key)
             })
             if (decision === "save") {
               yield* knownHosts.save(entry.address, entry.port, key).pipe(
@@ -165,7 +185,9 @@ export class Connections extends Context.Service<Connections, {
             }
             hostKeyFailure = new HostKeyUnknownError({
               message: `host key of ${where} is not in ${knownHosts.path}: ${fingerprint}`,
-              hint: "verify the fingerprint out of band, then add it with ssh-keyscan, or connect with insecure_auto_add: true",
+              hint: config.allowAgentInsecureAutoAdd
+                ? "verify the fingerprint out of band, then add it with ssh-keyscan, or connect with insecure_auto_add: true"
+                : "ask the user to verify the fingerprint out of band and add the key to known_hosts (ssh-keyscan); a client with form elicitation lets the user trust it at connect time",
               fingerprint
             })
             return false
@@ -208,9 +230,13 @@ export class Connections extends Context.Service<Connections, {
                 new TimeoutError({ message: `no SSH handshake with ${where} within ${readyTimeout} ms` })
               ))
             }
+            const legacy = /no matching/i.test(err.message)
             return resume(Effect.fail(
               new ConnectError({
-                message: `cannot connect to ${where}: ${err.code !== undefined ? `${err.code} ` : ""}${err.message}`
+                message: `cannot connect to ${where}: ${err.code !== undefined ? `${err.code} ` : ""}${err.message}`,
+                ...(legacy
+                  ? { hint: "the server offers only algorithms we do not by default (weak ones such as ssh-rsa or hmac-sha1); the operator can allow them in [server.algorithms] (docs/CONFIG.md)" }
+                  : {})
               })
             ))
           }
@@ -240,6 +266,8 @@ export class Connections extends Context.Service<Connections, {
             readyTimeout,
             keepaliveInterval: entry.keepaliveIntervalMs ?? config.limits.keepaliveIntervalMs,
             keepaliveCountMax: 3,
+            // Host-key algorithms of the key types known for this host first, as OpenSSH orders them.
+            algorithms: ssh2Algorithms(algorithms, knownTypes),
             // @types/ssh2 lags the runtime: it omits the async verify callback's use here, the
             // null methodsLeft of the first call and next(false) to stop; ssh2 1.17 supports all three.
             hostVerifier: hostVerifier as never,
@@ -365,16 +393,44 @@ export class Connections extends Context.Service<Connections, {
       return best
     }
 
-    /** One more connection to the host, for channels the others cannot take. */
+    const idleMs = config.limits.extraConnectionIdleSec * 1000
+    /** A channel of `p` is gone: an extra connection left with none starts its idle countdown. */
+    const release = (p: Pooled) => {
+      p.channels--
+      if (p.channels === 0 && p.onIdle !== undefined && !p.closed) {
+        if (p.idleTimer !== undefined) clearTimeout(p.idleTimer)
+        p.idleTimer = setTimeout(p.onIdle, idleMs)
+        p.idleTimer.unref()
+      }
+    }
+
+    /** One more connection to the host, for channels the others cannot take; closed again once idle. */
     const grow = (alias: string, conn: Live) =>
       Effect.gen(function*() {
         const entry = yield* registry.resolve(alias)
         const extra = yield* open(entry, undefined)
-        const pooled: Pooled = { client: extra.client, channels: 0, closed: false }
-        extra.client.on("close", () => {
+        const drop = () => {
           pooled.closed = true
-        })
+          if (pooled.idleTimer !== undefined) clearTimeout(pooled.idleTimer)
+          const i = conn.pool.indexOf(pooled)
+          if (i > 0) conn.pool.splice(i, 1)
+        }
+        const pooled: Pooled = {
+          client: extra.client,
+          channels: 0,
+          closed: false,
+          onIdle: () => {
+            if (pooled.channels > 0 || pooled.closed) return
+            drop()
+            extra.client.end()
+            runFork(Effect.logInfo(`${alias}: closed an extra connection idle for ${config.limits.extraConnectionIdleSec} s (${conn.pool.length} left)`))
+          }
+        }
+        extra.client.on("close", drop)
         conn.pool.push(pooled)
+        // Idle until the caller's channel opens on it.
+        pooled.channels++
+        release(pooled)
         yield* Effect.logInfo(`${alias}: channel limit reached (${conn.maxChannels ?? "?"} per connection); opened connection #${conn.pool.length}`)
         return pooled
       })
@@ -389,21 +445,20 @@ export class Connections extends Context.Service<Connections, {
       open: (client: Client, cb: (err: Error | undefined, channel: C) => void) => void
     ) =>
       Effect.callback<C, { readonly error: Error; readonly position: number }>((resume) => {
-        const position = target.channels++
+        const position = target.channels
+        take(target)
         try {
           open(target.client, (err, channel) => {
             if (err !== undefined && err !== null) {
-              target.channels--
+              release(target)
               return resume(Effect.fail({ error: err, position }))
             }
-            channel.once("close", () => {
-              target.channels--
-            })
+            channel.once("close", () => release(target))
             resume(Effect.succeed(channel))
           })
         } catch (e) {
           // ssh2 throws at once on a connection that just closed ("Not connected").
-          target.channels--
+          release(target)
           resume(Effect.fail({ error: e instanceof Error ? e : new Error(String(e)), position }))
         }
       })

@@ -7,7 +7,20 @@
  */
 import { Context, Effect, Layer, Redacted, Ref } from "effect"
 import { AppConfig, type HostSource } from "./AppConfig.js"
-import { HostExistsError, HostNotFoundError } from "./errors.js"
+import { HostExistsError, HostNotFoundError, InvalidArgumentError, LimitReachedError } from "./errors.js"
+
+/**
+ * What an alias may be, wherever it is defined: it is shown to people (the host-key
+ * question) and in logs, so no spaces, quotes, newlines or other control characters.
+ */
+export const ALIAS_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
+
+/**
+ * The alias `ssh_connect` gives a host when the agent names none: the host itself when it
+ * is a valid alias, else the host with every other character turned into `_`, cut to 64
+ * (`::1` → `__1`).
+ */
+export const aliasForHost = (host: string): string => host.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64)
 
 /** How to authenticate. Secrets given at runtime are `Redacted`; configured ones are env var names. */
 export interface HostAuth {
@@ -58,8 +71,14 @@ const sameSettings = (a: HostEntry, b: HostEntry): boolean =>
 
 /** The host registry. */
 export class HostRegistry extends Context.Service<HostRegistry, {
-  /** Register `entry`. Re-using an alias with other settings fails unless `replace`. */
-  register(entry: HostEntry, options?: { readonly replace?: boolean }): Effect.Effect<HostEntry, HostExistsError>
+  /**
+   * Register `entry`. Re-using an alias with other settings fails unless `replace`; a new alias
+   * past `max_hosts` fails; so does an alias outside `ALIAS_PATTERN`.
+   */
+  register(
+    entry: HostEntry,
+    options?: { readonly replace?: boolean }
+  ): Effect.Effect<HostEntry, HostExistsError | LimitReachedError | InvalidArgumentError>
   /** The entry for `alias`, or for the default host when `alias` is undefined. */
   resolve(alias: string | undefined): Effect.Effect<HostEntry, HostNotFoundError>
   /** Drop `alias`; returns whether it was there. */
@@ -100,23 +119,36 @@ export class HostRegistry extends Context.Service<HostRegistry, {
 
     return HostRegistry.of({
       register: (entry, options) =>
-        Ref.modify(hosts, (map): [Effect.Effect<HostEntry, HostExistsError>, Map<string, HostEntry>] => {
-          const existing = map.get(entry.alias)
-          if (existing !== undefined && options?.replace !== true && !sameSettings(existing, entry)) {
-            return [
-              Effect.fail(
-                new HostExistsError({
-                  message: `alias '${entry.alias}' is already registered (${existing.user}@${existing.address}:${existing.port}) with other settings`,
-                  hint: "pass replace: true to replace it, or choose another alias"
-                })
-              ),
-              map
-            ]
-          }
-          const next = new Map(map)
-          next.set(entry.alias, entry)
-          return [Effect.succeed(entry), next]
-        }).pipe(Effect.flatten),
+        !ALIAS_PATTERN.test(entry.alias)
+          ? Effect.fail(new InvalidArgumentError({ message: `alias: ${JSON.stringify(entry.alias)} is not 1-64 of A-Z a-z 0-9 . _ -` }))
+          : Ref.modify(hosts, (map): [Effect.Effect<HostEntry, HostExistsError | LimitReachedError>, Map<string, HostEntry>] => {
+            const existing = map.get(entry.alias)
+            if (existing === undefined && map.size >= config.limits.maxHosts) {
+              return [
+                Effect.fail(
+                  new LimitReachedError({
+                    message: `${map.size} hosts are registered, the limit (max_hosts) is ${config.limits.maxHosts}`,
+                    hint: "ssh_disconnect a host you no longer need, or reuse an alias; the operator sets --max-hosts"
+                  })
+                ),
+                map
+              ]
+            }
+            if (existing !== undefined && options?.replace !== true && !sameSettings(existing, entry)) {
+              return [
+                Effect.fail(
+                  new HostExistsError({
+                    message: `alias '${entry.alias}' is already registered (${existing.user}@${existing.address}:${existing.port}) with other settings`,
+                    hint: "pass replace: true to replace it, or choose another alias"
+                  })
+                ),
+                map
+              ]
+            }
+            const next = new Map(map)
+            next.set(entry.alias, entry)
+            return [Effect.succeed(entry), next]
+          }).pipe(Effect.flatten),
       resolve: (alias) =>
         Effect.gen(function*() {
           const name = alias ?? (yield* defaultAlias)

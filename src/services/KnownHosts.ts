@@ -11,6 +11,7 @@ import {
   fingerprintSha256,
   formatKnownHostsLine,
   keyTypeOfBlob,
+  knownKeyTypes,
   type KnownHostsVerdict,
   verifyKnownHosts
 } from "../ssh/KnownHostsFile.js"
@@ -23,8 +24,14 @@ const readText = (file: string) =>
   Effect.promise(() => fs.readFile(file, "utf8").catch(() => ""))
 
 export class KnownHosts extends Context.Service<KnownHosts, {
-  /** The verdict for a server key: Match in any file or this session's trust; Mismatch wins over Match. */
+  /**
+   * The verdict for a server key: Mismatch (same type, other key, or revoked) in any file wins;
+   * then Match in any file or this session's trust; then OtherType (only keys of other types are
+   * known: a changed key too); else Unknown.
+   */
   check(host: string, port: number, keyBlob: Uint8Array): Effect.Effect<KnownHostsVerdict>
+  /** The key types known for the host in any file or this session's trust. */
+  knownTypes(host: string, port: number): Effect.Effect<ReadonlyArray<string>>
   /** Append the key to the user known_hosts file. */
   save(host: string, port: number, keyBlob: Uint8Array): Effect.Effect<void, Error>
   /** Trust the key until this server stops. */
@@ -36,21 +43,26 @@ export class KnownHosts extends Context.Service<KnownHosts, {
     const file = config.knownHostsPath
     const session = yield* Ref.make<ReadonlyArray<string>>([])
 
+    const texts = Effect.gen(function*() {
+      return [yield* readText(file), yield* readText(GLOBAL_KNOWN_HOSTS), (yield* Ref.get(session)).join("\n")]
+    })
+
     const check = (host: string, port: number, keyBlob: Uint8Array) =>
       Effect.gen(function*() {
         const type = keyTypeOfBlob(keyBlob)
-        const texts = [yield* readText(file), yield* readText(GLOBAL_KNOWN_HOSTS), (yield* Ref.get(session)).join("\n")]
         let verdict: KnownHostsVerdict = { _tag: "Unknown" }
-        for (const text of texts) {
+        for (const text of yield* texts) {
           const v = verifyKnownHosts(text, host, port, type, keyBlob)
           if (v._tag === "Mismatch") return v
-          if (v._tag === "Match") verdict = v
+          if (v._tag === "Match" || (v._tag === "OtherType" && verdict._tag === "Unknown")) verdict = v
         }
         return verdict
       })
 
     return KnownHosts.of({
       check,
+      knownTypes: (host, port) =>
+        Effect.map(texts, (all) => [...new Set(all.flatMap((text) => knownKeyTypes(text, host, port)))]),
       save: (host, port, keyBlob) =>
         Effect.tryPromise({
           try: async () => {

@@ -25,6 +25,8 @@ export type KnownHostsVerdict =
   | { readonly _tag: "Match" }
   | { readonly _tag: "Unknown" }
   | { readonly _tag: "Mismatch"; readonly knownKeyType: string; readonly line: number }
+  /** No key of the offered type is known for the host, but one of another type is: a changed key too. */
+  | { readonly _tag: "OtherType"; readonly knownKeyType: string; readonly line: number }
 
 interface Entry {
   readonly line: number
@@ -96,6 +98,7 @@ export const verifyKnownHosts = (
   const blob = Buffer.from(keyBlob)
   let matched = false
   let mismatch: KnownHostsVerdict | undefined
+  let otherType: KnownHostsVerdict | undefined
   for (const e of parse(fileText)) {
     if (e.marker === "@cert-authority") continue
     if (!patternsMatch(e.patterns, name)) continue
@@ -105,12 +108,25 @@ export const verifyKnownHosts = (
       continue
     }
     if (same) matched = true
-    else if (e.keyType === keyType && mismatch === undefined) {
-      mismatch = { _tag: "Mismatch", knownKeyType: e.keyType, line: e.line }
+    else if (e.keyType === keyType) {
+      if (mismatch === undefined) mismatch = { _tag: "Mismatch", knownKeyType: e.keyType, line: e.line }
+    } else if (otherType === undefined) {
+      otherType = { _tag: "OtherType", knownKeyType: e.keyType, line: e.line }
     }
   }
   if (matched) return { _tag: "Match" }
-  return mismatch ?? { _tag: "Unknown" }
+  return mismatch ?? otherType ?? { _tag: "Unknown" }
+}
+
+/** The key types known for this host (revoked keys and CA entries aside), in file order. */
+export const knownKeyTypes = (fileText: string, host: string, port: number): Array<string> => {
+  const name = hostPattern(host, port)
+  const types: Array<string> = []
+  for (const e of parse(fileText)) {
+    if (e.marker !== "" || !patternsMatch(e.patterns, name)) continue
+    if (!types.includes(e.keyType)) types.push(e.keyType)
+  }
+  return types
 }
 
 /** A plain (unhashed) known_hosts line for this host and key. */

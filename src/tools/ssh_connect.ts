@@ -4,12 +4,18 @@ import { Effect, Schema } from "effect"
 import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { type ConnectOptions, Connections, type UnknownHostKeyDecision } from "../services/Connections.js"
-import { type HostEntry, defaultUser, HostRegistry } from "../services/HostRegistry.js"
+import { HostKeyUnknownError } from "../services/errors.js"
+import { ALIAS_PATTERN, aliasForHost, type HostEntry, defaultUser, HostRegistry } from "../services/HostRegistry.js"
 import { int, Name } from "./fields.js"
 import * as Tool from "./Tool.js"
 
+/** Host names, IP addresses and ssh_config Host names hold no whitespace or control characters. */
+const HostName = Name(255).check(
+  Schema.makeFilter((s: string) => (/[\s\p{Cc}]/u.test(s) ? "must not contain spaces or control characters" : undefined))
+)
+
 const Input = Schema.Struct({
-  host: Name(255).annotate({
+  host: HostName.annotate({
     description: "Hostname, IP address, or a Host alias from ~/.ssh/config (its HostName, User, Port, IdentityFile, ProxyJump apply)."
   }),
   port: Schema.optionalKey(int(1, 65535).annotate({ description: "SSH port (default: ~/.ssh/config's Port, else 22)." })),
@@ -25,11 +31,12 @@ const Input = Schema.Struct({
   passphrase: Schema.optionalKey(Schema.RedactedFromValue(Schema.String).annotate({
     description: "Passphrase of an encrypted key_path."
   })),
-  alias: Schema.optionalKey(Name(255).annotate({
-    description: "Name to refer to this host in other tools (default: host)."
+  alias: Schema.optionalKey(Schema.String.check(Schema.isPattern(ALIAS_PATTERN)).annotate({
+    description: "Name to refer to this host in other tools: 1-64 of A-Z a-z 0-9 . _ - (default: host, other characters as _)."
   })),
   insecure_auto_add: Schema.optionalKey(Schema.Boolean.annotate({
-    description: "Accept and record an UNKNOWN host key in known_hosts (default false). A changed key is always refused."
+    description: "Accept and record an UNKNOWN host key in known_hosts (default false); honoured only when the operator " +
+      "allows it (--allow-agent-insecure-auto-add), else the user is asked or the key refused. A changed key is always refused."
   })),
   replace: Schema.optionalKey(Schema.Boolean.annotate({
     description: "Replace an alias already registered with other settings (default false)."
@@ -56,8 +63,12 @@ const hostKeyPrompt = (ctx: Tool.ToolContext): ConnectOptions => {
   return {
     onUnknownHostKey: (key) =>
       elicit({
-        message: `The SSH host key of ${key.alias} (${key.address}:${key.port}) is not known.\n` +
-          `${key.keyType} ${key.fingerprint}\nTrust it? Check the fingerprint out of band first.`,
+        // The wording is ours; the alias and address come from the agent (or its ssh_config lookup),
+        // so they are JSON-quoted: whatever they hold cannot pass for our text.
+        message: `The SSH host key of the host the agent named ${JSON.stringify(key.alias)} ` +
+          `(${JSON.stringify(key.address.includes(":") ? `[${key.address}]:${key.port}` : `${key.address}:${key.port}`)}) is not known.\n` +
+          `${/^[A-Za-z0-9@.-]+$/.test(key.keyType) ? key.keyType : JSON.stringify(key.keyType)} ${key.fingerprint}\n` +
+          `Trust it? Check the fingerprint out of band first.`,
         requestedSchema: {
           type: "object",
           properties: {
@@ -97,11 +108,13 @@ export const sshConnect = Tool.make({
     const registry = yield* HostRegistry
     const connections = yield* Connections
     const config = yield* AppConfig
-    const alias = input.alias ?? input.host
+    const alias = input.alias ?? aliasForHost(input.host)
     const home = os.homedir()
     const sshConfig = yield* Effect.promise(() => fs.readFile(config.sshConfigPath, "utf8").catch(() => ""))
     const resolved = resolveSshConfig(sshConfig, input.host, home, defaultUser())
-    const insecureAutoAdd = input.insecure_auto_add ?? config.insecureAutoAdd
+    // The agent may ask for less trust, never for more unless the operator allows it (SPEC §8).
+    const agentAutoAddIgnored = input.insecure_auto_add === true && !config.allowAgentInsecureAutoAdd && !config.insecureAutoAdd
+    const insecureAutoAdd = input.insecure_auto_add === undefined || agentAutoAddIgnored ? config.insecureAutoAdd : input.insecure_auto_add
     const entry: HostEntry = {
       alias,
       address: resolved.hostName,
@@ -128,8 +141,18 @@ export const sshConnect = Tool.make({
       Effect.tapError(() =>
         previous === undefined
           ? registry.remove(alias)
-          : Effect.asVoid(registry.register(previous, { replace: true }))
-      )
+          : Effect.ignore(registry.register(previous, { replace: true }))
+      ),
+      Effect.catchTag("HostKeyUnknownError", (e) =>
+        Effect.fail(
+          agentAutoAddIgnored
+            ? new HostKeyUnknownError({
+              message: `${e.message}; insecure_auto_add was not honoured: the operator has not enabled --allow-agent-insecure-auto-add`,
+              hint: "ask the user to verify the fingerprint and add the key to known_hosts (ssh-keyscan), or to start the server with --allow-agent-insecure-auto-add",
+              fingerprint: e.fingerprint
+            })
+            : e
+        ))
     )
     const defaultAlias = yield* registry.defaultAlias
     return {

@@ -202,7 +202,7 @@ describeWithSshd("host key verification", (getSshd) => {
 
   it("refuses an unknown host key with its fingerprint, then accepts and records it with insecure_auto_add", async () => {
     const knownHosts = path.join(fs.mkdtempSync(path.join(sshd.dir, "kh-")), "known_hosts")
-    const server = await startMcpServer({ args: ["--known-hosts", knownHosts] })
+    const server = await startMcpServer({ args: ["--known-hosts", knownHosts, "--allow-agent-insecure-auto-add"] })
     try {
       const args = { host: sshd.host, port: sshd.port, user: sshd.user.name, key_path: sshd.clientKeyPath }
       const refused = await call(server, "ssh_connect", args)
@@ -237,7 +237,7 @@ describeWithSshd("host key verification", (getSshd) => {
     const pub = fs.readFileSync(`${otherKey}.pub`, "utf8").split(" ")
     const knownHosts = path.join(dir, "known_hosts")
     fs.writeFileSync(knownHosts, `[127.0.0.1]:${sshd.port} ${pub[0]} ${pub[1]}\n`)
-    const server = await startMcpServer({ args: ["--known-hosts", knownHosts] })
+    const server = await startMcpServer({ args: ["--known-hosts", knownHosts, "--allow-agent-insecure-auto-add"] })
     try {
       const r = await call(server, "ssh_connect", {
         host: sshd.host, port: sshd.port, user: sshd.user.name, key_path: sshd.clientKeyPath, insecure_auto_add: true

@@ -63,7 +63,7 @@ describeWithSshd("MCP logging", (getSshd) => {
   it("sends server events as log notifications, filtered by logging/setLevel", async () => {
     const sshd = getSshd()
     const knownHosts = `${sshd.dir}/known_hosts.logging`
-    const server = await startMcpServer({ args: ["--known-hosts", knownHosts] })
+    const server = await startMcpServer({ args: ["--known-hosts", knownHosts, "--allow-agent-insecure-auto-add"] })
     const received: Array<{ level: string; data: unknown }> = []
     server.client.setNotificationHandler("notifications/message", (n) => {
       received.push(n.params as { level: string; data: unknown })

@@ -28,6 +28,23 @@ export interface SshdOptions {
    * cut the network (`blockNetwork`) without touching anything else on the machine.
    */
   readonly netns?: boolean
+  /**
+   * Also give sshd an RSA host key (`Sshd.rsaHostKey`). Which key types it offers is then up
+   * to `extraConfig` (e.g. `HostKeyAlgorithms rsa-sha2-512,rsa-sha2-256`); the generated
+   * known_hosts still holds the ed25519 key only.
+   */
+  readonly rsaHostKey?: boolean
+  /** sshd's LogLevel (default VERBOSE); DEBUG2 and up log the client's KEXINIT proposal to `logPath`. */
+  readonly logLevel?: string
+}
+
+export interface HostKeyFiles {
+  /** Private key path; the public key is at `${path}.pub`. */
+  readonly path: string
+  /** Wire-format public key. */
+  readonly blob: Buffer
+  /** `ssh-rsa AAAA…`: the public key line without its comment. */
+  readonly publicLine: string
 }
 
 export interface Sshd {
@@ -37,6 +54,10 @@ export interface Sshd {
   readonly dir: string
   readonly hostKeyPath: string
   readonly hostKeyBlob: Buffer
+  /** With `rsaHostKey`: sshd's RSA host key. */
+  readonly rsaHostKey?: HostKeyFiles
+  /** sshd's log file (`-E`). */
+  readonly logPath: string
   readonly clientKeyPath: string
   readonly knownHostsPath: string
   readonly emptyKnownHostsPath: string
@@ -209,6 +230,13 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "mcpssh-test-client", "-f", clientKeyPath])
   const hostPub = fs.readFileSync(`${hostKeyPath}.pub`, "utf8").trim().split(" ")
   const hostKeyBlob = Buffer.from(hostPub[1]!, "base64")
+  let rsaHostKey: HostKeyFiles | undefined
+  if (options.rsaHostKey === true) {
+    const rsaPath = path.join(dir, "ssh_host_rsa_key")
+    execFileSync("ssh-keygen", ["-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "mcpssh-test-host-rsa", "-f", rsaPath])
+    const rsaPub = fs.readFileSync(`${rsaPath}.pub`, "utf8").trim().split(" ")
+    rsaHostKey = { path: rsaPath, blob: Buffer.from(rsaPub[1]!, "base64"), publicLine: `${rsaPub[0]} ${rsaPub[1]}` }
+  }
 
   const user = ensureUser("mcpssh_a")
   const nopasswdUser = ensureUser("mcpssh_b")
@@ -228,6 +256,7 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
       `Port ${port}`,
       `ListenAddress ${host}`,
       `HostKey ${hostKeyPath}`,
+      ...(rsaHostKey !== undefined ? [`HostKey ${rsaHostKey.path}`] : []),
       `PidFile ${path.join(dir, "sshd.pid")}`,
       `AuthorizedKeysFile ${authDir}/%u`,
       "StrictModes no",
@@ -238,7 +267,7 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
       "UsePAM no",
       ...(options.maxSessions !== undefined ? [`MaxSessions ${options.maxSessions}`] : []),
       "MaxStartups 100:30:200",
-      "LogLevel VERBOSE",
+      `LogLevel ${options.logLevel ?? "VERBOSE"}`,
       "Subsystem sftp internal-sftp",
       "ClientAliveInterval 0",
       options.extraConfig ?? "",
@@ -294,6 +323,8 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
     dir,
     hostKeyPath,
     hostKeyBlob,
+    ...(rsaHostKey !== undefined ? { rsaHostKey } : {}),
+    logPath: logFile,
     clientKeyPath,
     knownHostsPath,
     emptyKnownHostsPath,

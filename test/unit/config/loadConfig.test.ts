@@ -112,6 +112,37 @@ insecure_auto_add = false
     expect(error(["--default-host", "nope"])).toMatch(/--default-host: no host with alias "nope"/)
   })
 
+  it("reads the host-key trust switches, algorithm lists and connection limits", () => {
+    const dflt = ok([])
+    expect(dflt.config.allowAgentInsecureAutoAdd).toBe(false)
+    expect(dflt.config.algorithms).toBeUndefined()
+    expect(dflt.config.limits).toMatchObject({ extraConnectionIdleSec: 60, maxHosts: 256 })
+    const file = write("trust.toml", `
+[limits]
+extra_connection_idle_sec = 5
+max_hosts = 10
+
+[server]
+allow_agent_insecure_auto_add = true
+
+[server.algorithms]
+server_host_key = ["ssh-ed25519", "ssh-rsa"]
+hmac = ["hmac-sha2-256", "hmac-sha1"]
+`)
+    const s = ok(["--config", file, "--max-hosts", "3"])
+    expect(s.config.allowAgentInsecureAutoAdd).toBe(true)
+    expect(s.config.algorithms).toEqual({ serverHostKey: ["ssh-ed25519", "ssh-rsa"], hmac: ["hmac-sha2-256", "hmac-sha1"] })
+    expect(s.config.limits).toMatchObject({ extraConnectionIdleSec: 5, maxHosts: 3 })
+    expect(ok(["--allow-agent-insecure-auto-add", "--extra-connection-idle-sec", "2"]).config).toMatchObject({
+      allowAgentInsecureAutoAdd: true, limits: { extraConnectionIdleSec: 2 }
+    })
+    expect(error(["--config", write("alg.toml", `[server.algorithms]\nkex = ["diffie-hellman-group0-md4"]\n`)]))
+      .toMatch(/server\.algorithms\.kex: "diffie-hellman-group0-md4" is not supported/)
+    expect(error(["--config", write("alg2.toml", `[server.algorithms]\ncipher = []\n`)])).toMatch(/server\.algorithms\.cipher/)
+    expect(error(["--config", write("alg3.toml", `[server.algorithms]\nmac = ["hmac-sha1"]\n`)])).toMatch(/server\.algorithms\.mac/)
+    expect(error(["--max-hosts", "0"])).toMatch(/--max-hosts/)
+  })
+
   it("answers --help and --version", () => {
     expect(Exit.isSuccess(load(["--help"])) && (load(["--help"]) as Exit.Success<Startup>).value._tag).toBe("Help")
     expect((load(["-V"]) as Exit.Success<Startup>).value._tag).toBe("Version")

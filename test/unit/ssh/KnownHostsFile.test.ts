@@ -8,6 +8,7 @@ import {
   formatKnownHostsLine,
   hostPattern,
   keyTypeOfBlob,
+  knownKeyTypes,
   verifyKnownHosts
 } from "../../../src/ssh/KnownHostsFile.js"
 
@@ -62,8 +63,10 @@ describe("known_hosts", () => {
     expect(v).toEqual({ _tag: "Mismatch", knownKeyType: "ssh-ed25519", line: 3 })
   })
 
-  it("treats a host known only by another key type as unknown", () => {
-    expect(check(`example.com ${entry(ecdsa)}`, "example.com", 22, a)._tag).toBe("Unknown")
+  it("reports a host known only by another key type as OtherType (a changed key, not an unknown one)", () => {
+    expect(check(`example.com ${entry(ecdsa)}`, "example.com", 22, a)).toEqual({ _tag: "OtherType", knownKeyType: "ecdsa-sha2-nistp256", line: 1 })
+    expect(knownKeyTypes(`example.com ${entry(ecdsa)}\n[example.com]:2222 ${entry(a)}\n*.com ${entry(b)}\n@revoked example.com ${entry(a)}`, "example.com", 22))
+      .toEqual(["ecdsa-sha2-nistp256", "ssh-ed25519"])
   })
 
   it("refuses a revoked key and ignores cert-authority lines", () => {
