@@ -39,8 +39,10 @@ const serve = (sink: McpLogSink) => Effect.gen(function*() {
   const context = yield* Effect.context<Services | AppConfig>()
   const wire = new StdioServerTransport()
   const closed = yield* Deferred.make<void>()
-  const track = (server: McpServer): McpServer => {
-    sink.servers.add(server)
+  const track = (server: McpServer, era: "legacy" | "modern"): McpServer => {
+    // Log notifications are deprecated in 2026-07-28 (SEP-2577), which also has no
+    // logging/setLevel to filter them: modern sessions read the log on stderr.
+    if (era === "legacy") sink.servers.add(server)
     const onclose = server.server.onclose
     server.server.onclose = () => {
       sink.servers.delete(server)
@@ -48,9 +50,9 @@ const serve = (sink: McpLogSink) => Effect.gen(function*() {
     }
     return server
   }
-  const handle = yield* Effect.acquireRelease(
+  yield* Effect.acquireRelease(
     Effect.sync(() =>
-      serveStdio(() => track(makeMcpServer(context)), {
+      serveStdio(({ era }) => track(makeMcpServer(context), era), {
         transport: wire,
         onerror: (e) => process.stderr.write(`[mcp-ssh-live] stdio: ${e.message}\n`)
       })
@@ -63,7 +65,6 @@ const serve = (sink: McpLogSink) => Effect.gen(function*() {
     onclose?.()
     Deferred.doneUnsafe(closed, Exit.void)
   }
-  void handle
   yield* Effect.logInfo(`mcp-ssh-live ${version} ready on stdio`)
   yield* Deferred.await(closed)
   yield* Effect.logInfo("stdin closed; shutting down")

@@ -1,18 +1,25 @@
-/** Host-key trust asked of the human through MCP form elicitation. */
+/**
+ * Host-key trust asked of the human through MCP form elicitation, in each protocol
+ * revision: a 2025-era session (SDK 2.x legacy, SDK 1.x) gets an `elicitation/create`
+ * request mid-call; a 2026-07-28 session gets an `input_required` result that the
+ * client answers through the same handler and retries with (multi round-trip).
+ */
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { beforeAll, expect, it } from "vitest"
-import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { call, type ClientKind, type McpServerProcess, startMcpServer } from "../support/mcp.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
-describeWithSshd("host key trust by elicitation", (getSshd) => {
+const KINDS: ReadonlyArray<ClientKind> = ["v2", "v1", "modern"]
+
+for (const kind of KINDS) describeWithSshd(`host key trust by elicitation (${kind})`, (getSshd) => {
   let sshd: Sshd
   beforeAll(() => {
     sshd = getSshd()
   })
 
   const withAnswer = async (knownHosts: string, answer: string | "decline") => {
-    const server = await startMcpServer({ args: ["--known-hosts", knownHosts], capabilities: { elicitation: { form: {} } } })
+    const server = await startMcpServer({ client: kind, args: ["--known-hosts", knownHosts], capabilities: { elicitation: { form: {} } } })
     const asked: Array<string> = []
     server.client.setRequestHandler("elicitation/create", async (request) => {
       asked.push((request.params as { message: string }).message)
@@ -75,6 +82,18 @@ describeWithSshd("host key trust by elicitation", (getSshd) => {
       }
     })
   }
+
+  it("a client without elicitation gets HOST_KEY_UNKNOWN", async () => {
+    const knownHosts = freshKnownHosts()
+    const server = await startMcpServer({ client: kind, args: ["--known-hosts", knownHosts] })
+    try {
+      const r = await connect(server)
+      expect(r.data).toMatchObject({ error: { code: "HOST_KEY_UNKNOWN" } })
+      expect(fs.existsSync(knownHosts)).toBe(false)
+    } finally {
+      await server.close()
+    }
+  })
 
   it("a changed key is refused without asking", async () => {
     const dir = fs.mkdtempSync(path.join(sshd.dir, "el-"))

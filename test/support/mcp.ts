@@ -63,6 +63,12 @@ export const CLIENT_MATRIX: ReadonlyArray<MatrixCell> = [
   cell("http", "v1")
 ]
 
+/**
+ * Slow tests that exercise the server, not the client (large transfers, a million
+ * lines), run for the first cell only: `if (onFirstCell(m)) it(…)`.
+ */
+export const onFirstCell = (m: MatrixCell): boolean => m === CLIENT_MATRIX[0]
+
 /** A tool as `tools/list` describes it (the fields the tests read). */
 export interface ToolInfo {
   readonly name: string
