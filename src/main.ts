@@ -7,7 +7,8 @@
  *
  * @since 0.1.0
  */
-import { StdioServerTransport } from "@modelcontextprotocol/server/stdio"
+import type { McpServer } from "@modelcontextprotocol/server"
+import { serveStdio, StdioServerTransport } from "@modelcontextprotocol/server/stdio"
 import { NodeRuntime } from "@effect/platform-node"
 import { randomBytes } from "node:crypto"
 import { Deferred, Effect, Exit, Layer, Logger, Redacted, References } from "effect"
@@ -28,17 +29,42 @@ console.debug = console.error
 const effectLogLevel = (level: LogLevel) =>
   ({ trace: "Trace", debug: "Debug", info: "Info", warn: "Warn", error: "Error", none: "None" } as const)[level]
 
+/**
+ * Serve MCP over stdio. `serveStdio` reads the client's opening message and pins the
+ * connection to an era: `initialize` gets a 2025-era server (2025-11-25, 2025-06-18 …),
+ * a `server/discover` probe or an enveloped request the 2026-07-28 revision. Each era
+ * gets its own instance from the factory (a discarded probe instance is closed).
+ */
 const serve = (sink: McpLogSink) => Effect.gen(function*() {
   const context = yield* Effect.context<Services | AppConfig>()
-  const server = makeMcpServer(context)
-  sink.servers.add(server)
-  const transport = new StdioServerTransport()
+  const wire = new StdioServerTransport()
   const closed = yield* Deferred.make<void>()
-  transport.onclose = () => Deferred.doneUnsafe(closed, Exit.void)
+  const track = (server: McpServer, era: "legacy" | "modern"): McpServer => {
+    // Log notifications are deprecated in 2026-07-28 (SEP-2577), which also has no
+    // logging/setLevel to filter them: modern sessions read the log on stderr.
+    if (era === "legacy") sink.servers.add(server)
+    const onclose = server.server.onclose
+    server.server.onclose = () => {
+      sink.servers.delete(server)
+      onclose?.()
+    }
+    return server
+  }
   yield* Effect.acquireRelease(
-    Effect.promise(() => server.connect(transport)),
-    () => Effect.promise(() => server.close().catch(() => undefined))
+    Effect.sync(() =>
+      serveStdio(({ era }) => track(makeMcpServer(context), era), {
+        transport: wire,
+        onerror: (e) => process.stderr.write(`[mcp-ssh-live] stdio: ${e.message}\n`)
+      })
+    ),
+    (h) => Effect.promise(() => h.close().catch(() => undefined))
   )
+  // serveStdio owns the transport's callbacks: chain ours after its close handler.
+  const onclose = wire.onclose
+  wire.onclose = () => {
+    onclose?.()
+    Deferred.doneUnsafe(closed, Exit.void)
+  }
   yield* Effect.logInfo(`mcp-ssh-live ${version} ready on stdio`)
   yield* Deferred.await(closed)
   yield* Effect.logInfo("stdin closed; shutting down")

@@ -1,6 +1,8 @@
 /**
  * The MCP server: an SDK v2 `McpServer` with every tool registered over a given
- * set of services. Transport-agnostic (stdio in `main.ts`).
+ * set of services. Transport-agnostic (stdio in `main.ts`), and the same instance
+ * serves every protocol revision (2025-06-18, 2025-11-25, 2026-07-28): the entry
+ * (`serveStdio`, `createMcpHandler`) decides the era per connection or request.
  *
  * @since 0.1.0
  */
@@ -10,7 +12,7 @@ import type { Services } from "./layers/Live.js"
 import type { AppConfig } from "./services/AppConfig.js"
 import { registerJobResources } from "./resources.js"
 import { tools } from "./tools/index.js"
-import { registerTools } from "./tools/register.js"
+import { registerTools, roundState } from "./tools/register.js"
 import { version } from "./version.js"
 
 const instructions =
@@ -23,7 +25,12 @@ const instructions =
 export const makeMcpServer = (context: Context.Context<Services | AppConfig>): McpServer => {
   const server = new McpServer(
     { name: "mcp-ssh-live", version },
-    { capabilities: { logging: {}, resources: { subscribe: true, listChanged: false } }, instructions }
+    {
+      capabilities: { logging: {}, resources: { subscribe: true, listChanged: false } },
+      instructions,
+      // 2026-07-28 multi-round calls echo this state back: accept only what we sealed.
+      requestState: { verify: (state, ctx) => roundState.verify(state, ctx) }
+    }
   )
   registerTools(server, tools, context)
   registerJobResources(server, context)

@@ -7,11 +7,26 @@
  * clients and the MCP Inspector check it against the `outputSchema` even when
  * `isError` is set, and would replace our message with a schema mismatch.
  *
+ * Asking the human (elicitation) follows the session's protocol revision: a 2025-era
+ * session gets a server→client `elicitation/create` request mid-call; a 2026-07-28
+ * request gets an `input_required` result and is retried by the client with the
+ * answers (multi round-trip requests).
+ *
  * @since 0.1.0
  */
-import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprotocol/server"
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  type CallToolResult,
+  createRequestStateCodec,
+  inputRequired,
+  type InputRequiredResult,
+  inputResponse,
+  type McpServer,
+  type ServerContext
+} from "@modelcontextprotocol/server"
+import { createHash, randomBytes } from "node:crypto"
 import { Cause, type Context, Effect, Exit, Schema } from "effect"
-import type { AnyTool, ElicitAnswer, Tool, ToolContext } from "./Tool.js"
+import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
 
 /** The Standard Schema (validation + JSON Schema) the SDK takes; inputs also reject unknown keys. */
 const standard = <S extends Schema.ConstraintDecoder<unknown> & Schema.Constraint>(schema: S, strict: boolean) =>
@@ -44,25 +59,101 @@ export const toResult = <O>(exit: Exit.Exit<O, unknown>, encode: (o: O) => unkno
   return errorResult("INTERNAL", `${toolName} failed unexpectedly; details are in the server's log`)
 }
 
-const toolContext = (ctx: ServerContext, server: McpServer): ToolContext => {
-  const token = ctx.mcpReq._meta?.progressToken
+/** A 2025-era session: ask mid-call with a server→client `elicitation/create` request. */
+const pushElicit = (ctx: ServerContext, server: McpServer): ToolContext["elicit"] => {
   const elicitation = server.server.getClientCapabilities()?.elicitation
   // An empty elicitation capability means form mode (the 2025-06-18 shape).
   const canElicitForm = elicitation !== undefined &&
     ((elicitation as { form?: unknown }).form !== undefined || Object.keys(elicitation).length === 0)
+  if (!canElicitForm) return undefined
+  return (form) =>
+    Effect.tryPromise({
+      try: () => ctx.mcpReq.elicitInput({ mode: "form", message: form.message, requestedSchema: form.requestedSchema }),
+      catch: (e) => e instanceof Error ? e : new Error(String(e))
+    }).pipe(Effect.map((r): ElicitAnswer => ({ action: r.action, ...(r.content !== undefined ? { content: r.content } : {}) })))
+}
+
+/**
+ * What a 2026-07-28 multi-round call carries from one round to the next, sealed by
+ * `roundState` (HMAC) so that a client cannot claim an answer to a question it was
+ * never asked: the question asked under each key (a hash of the form, so an answer
+ * is reused only for the very same question, e.g. the same host key fingerprint)
+ * and the answers already given.
+ */
+interface RoundState {
+  readonly tool: string
+  readonly asked: Readonly<Record<string, string>>
+  readonly answers: Readonly<Record<string, { readonly form: string; readonly answer: ElicitAnswer }>>
+}
+
+/** Seals `RoundState`; one key per process (every round of a call reaches this process). */
+export const roundState = createRequestStateCodec<RoundState>({
+  key: randomBytes(32),
+  ttlSeconds: 900,
+  bind: (ctx) => ctx.mcpReq.method
+})
+
+const formHash = (form: ElicitForm): string => createHash("sha256").update(JSON.stringify(form)).digest("base64url")
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
+
+/**
+ * A 2026-07-28 call: the server cannot ask mid-call, so the handler is run again for
+ * each round (MRTR). `elicit` answers from this round's `inputResponses` (or from
+ * earlier rounds, kept in the sealed state) when the same question was asked before;
+ * otherwise it records the question, answers "cancel" for now, and `finish` turns the
+ * call's result into an `input_required` result asking it. Undefined `elicit` when the
+ * request's client capabilities have no form elicitation.
+ */
+const multiRound = (ctx: ServerContext, toolName: string, envelope: Record<string, unknown>) => {
+  const capabilities = envelope[CLIENT_CAPABILITIES_META_KEY]
+  const elicitation = isRecord(capabilities) ? capabilities.elicitation : undefined
+  const canElicitForm = isRecord(elicitation) && (elicitation.form !== undefined || Object.keys(elicitation).length === 0)
+  const previous = ctx.mcpReq.requestState<RoundState>()
+  const state = previous !== undefined && previous.tool === toolName ? previous : undefined
+  const answers: Record<string, { form: string; answer: ElicitAnswer }> = { ...state?.answers }
+  for (const [key, form] of Object.entries(state?.asked ?? {})) {
+    const view = inputResponse(ctx.mcpReq.inputResponses, key)
+    if (view.kind === "elicit") {
+      answers[key] = { form, answer: { action: view.action, ...(view.content !== undefined ? { content: view.content } : {}) } }
+    }
+  }
+  const pending: Record<string, ElicitForm> = {}
+  let asked = 0
+  const elicit: ToolContext["elicit"] = canElicitForm
+    ? (form) =>
+      Effect.sync((): ElicitAnswer => {
+        const key = `elicit_${asked++}`
+        const known = answers[key]
+        if (known !== undefined && known.form === formHash(form)) return known.answer
+        pending[key] = form
+        return { action: "cancel" }
+      })
+    : undefined
+  const finish = async (result: CallToolResult): Promise<CallToolResult | InputRequiredResult> => {
+    const keys = Object.keys(pending)
+    if (keys.length === 0) return result
+    const next: RoundState = {
+      tool: toolName,
+      asked: Object.fromEntries(keys.map((k) => [k, formHash(pending[k]!)])),
+      answers: Object.fromEntries(Object.entries(answers).filter(([k]) => pending[k] === undefined))
+    }
+    return inputRequired({
+      inputRequests: Object.fromEntries(keys.map((k) => [k, inputRequired.elicit({
+        mode: "form",
+        message: pending[k]!.message,
+        requestedSchema: pending[k]!.requestedSchema
+      })])),
+      requestState: await roundState.mint(next, ctx)
+    })
+  }
+  return { elicit, finish }
+}
+
+const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"]): ToolContext => {
+  const token = ctx.mcpReq._meta?.progressToken
   return {
-    elicit: canElicitForm
-      ? (form) =>
-        Effect.tryPromise({
-          try: () =>
-            ctx.mcpReq.elicitInput({
-              mode: "form",
-              message: form.message,
-              requestedSchema: form.requestedSchema
-            }),
-          catch: (e) => e instanceof Error ? e : new Error(String(e))
-        }).pipe(Effect.map((r): ElicitAnswer => ({ action: r.action, ...(r.content !== undefined ? { content: r.content } : {}) })))
-      : undefined,
+    elicit,
     signal: ctx.mcpReq.signal,
     wantsProgress: token !== undefined,
     progress: (progress, message, total) =>
@@ -92,10 +183,15 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
       outputSchema: standard(tool.output, false)
     },
     async (args, ctx) => {
-      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, server)), {
+      // A 2026-07-28 request carries the per-request `_meta` envelope; a 2025-era one does not.
+      const envelope: unknown = ctx.mcpReq.envelope
+      const rounds = isRecord(envelope) ? multiRound(ctx, tool.name, envelope) : undefined
+      const elicit = rounds !== undefined ? rounds.elicit : pushElicit(ctx, server)
+      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, elicit)), {
         signal: ctx.mcpReq.signal
       })
-      return toResult(exit, encode, tool.name)
+      const result = toResult(exit, encode, tool.name)
+      return rounds !== undefined ? rounds.finish(result) : result
     }
   )
 }

@@ -5,7 +5,7 @@
  * the input is invalid), the server keeps serving, stdout stays JSON-RPC.
  */
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { call, CLIENT_MATRIX, type McpServerProcess, startMcpServer } from "../support/mcp.js"
 import { describeWithSshd } from "../support/sshd.js"
 
 interface Prop { type?: string; enum?: Array<unknown>; minimum?: number; maximum?: number; anyOf?: Array<Prop>; additionalProperties?: unknown }
@@ -39,7 +39,7 @@ const nastyValues = (name: string, p: Prop): Array<unknown> => {
   return v
 }
 
-describeWithSshd("bad input", (getSshd) => {
+for (const m of CLIENT_MATRIX) describeWithSshd(`bad input (${m.name})`, (getSshd) => {
   let server: McpServerProcess
   let tried = 0
   let toolErrors = 0
@@ -47,6 +47,8 @@ describeWithSshd("bad input", (getSshd) => {
   beforeAll(async () => {
     const sshd = getSshd()
     server = await startMcpServer({
+      transport: m.transport,
+      client: m.client,
       args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
     })
   })

@@ -6,7 +6,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
-import { call, type McpServerProcess, startMcpServer, TRANSPORTS } from "../support/mcp.js"
+import { call, CLIENT_MATRIX, type McpServerProcess, startMcpServer } from "../support/mcp.js"
 
 const TOOL_NAMES = [
   "ssh_connect",
@@ -23,13 +23,13 @@ const TOOL_NAMES = [
   "ssh_download"
 ]
 
-for (const transport of TRANSPORTS) describeWithSshd(`foundation over ${transport} MCP`, (getSshd) => {
+for (const m of CLIENT_MATRIX) describeWithSshd(`foundation over ${m.name} MCP`, (getSshd) => {
   let server: McpServerProcess
   let sshd: Sshd
 
   beforeAll(async () => {
     sshd = getSshd()
-    server = await startMcpServer({ transport, args: ["--known-hosts", sshd.knownHostsPath] })
+    server = await startMcpServer({ transport: m.transport, client: m.client, args: ["--known-hosts", sshd.knownHostsPath] })
   })
   afterAll(async () => {
     await server?.close()

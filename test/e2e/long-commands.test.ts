@@ -4,18 +4,20 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
-import { call, type McpServerProcess, startMcpServer, tailToEnd } from "../support/mcp.js"
+import { call, CLIENT_MATRIX, type McpServerProcess, startMcpServer, tailToEnd } from "../support/mcp.js"
 
 
 const token = () => 900_000 + Math.floor(Math.random() * 99_999)
 
-describeWithSshd("long commands over stdio MCP", (getSshd) => {
+for (const m of CLIENT_MATRIX) describeWithSshd(`long commands over ${m.name} MCP`, (getSshd) => {
   let server: McpServerProcess
   let sshd: Sshd
 
   beforeAll(async () => {
     sshd = getSshd()
     server = await startMcpServer({
+      transport: m.transport,
+      client: m.client,
       args: [
         "--known-hosts", sshd.knownHostsPath,
         "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath,

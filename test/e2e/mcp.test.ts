@@ -1,15 +1,16 @@
 /** MCP depth: annotations, cancellation, logging. */
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { call, type McpServerProcess, startMcpServer, TRANSPORTS } from "../support/mcp.js"
+import { call, CLIENT_MATRIX, type McpServerProcess, startMcpServer } from "../support/mcp.js"
 import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
 
-for (const transport of TRANSPORTS) describeWithSshd(`MCP depth (${transport})`, (getSshd) => {
+for (const m of CLIENT_MATRIX) describeWithSshd(`MCP depth (${m.name})`, (getSshd) => {
   let server: McpServerProcess
   let sshd: Sshd
   beforeAll(async () => {
     sshd = getSshd()
     server = await startMcpServer({
-      transport,
+      transport: m.transport,
+      client: m.client,
       args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
     })
   })
@@ -87,6 +88,28 @@ describeWithSshd("MCP logging", (getSshd) => {
       expect(received.some((m) => m.level === "info" && String(m.data).includes(`job ${s2.data.job_id as string}`) && String(m.data).includes("ended"))).toBe(true)
       // stderr gets everything regardless.
       expect(server.stderr()).toContain(`job ${s.data.job_id as string} on`)
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describeWithSshd("MCP logging in 2026-07-28", (getSshd) => {
+  it("sends no log notifications to a 2026-07-28 session (deprecated there); stderr has the events", async () => {
+    const sshd = getSshd()
+    const server = await startMcpServer({ client: "modern", args: ["--known-hosts", `${sshd.dir}/known_hosts.logging-modern`] })
+    const received: Array<unknown> = []
+    server.client.setNotificationHandler("notifications/message", (n) => {
+      received.push(n.params)
+    })
+    try {
+      const c = await call(server, "ssh_connect", {
+        host: sshd.host, port: sshd.port, user: sshd.user.name, key_path: sshd.clientKeyPath, insecure_auto_add: true
+      })
+      expect(c.isError, c.text).toBe(false)
+      await new Promise((r) => setTimeout(r, 300))
+      expect(server.stderr()).toContain("accepted and recorded unknown host key")
+      expect(received).toEqual([])
     } finally {
       await server.close()
     }

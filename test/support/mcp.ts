@@ -1,6 +1,7 @@
 /**
- * Drive the built server (`dist/main.js`) as a subprocess through the official MCP
- * SDK client over stdio, as editors do.
+ * Drive the built server (`dist/main.js`) as a subprocess through a real MCP client,
+ * as editors do: the SDK 2.x client (2025 handshake, or pinned to 2026-07-28) or the
+ * SDK 1.x client most deployed clients still embed, over stdio or Streamable HTTP.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -12,6 +13,14 @@ import { spawn, type ChildProcess } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio"
+import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport as V1StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import {
+  ElicitRequestSchema as V1ElicitRequestSchema,
+  LoggingMessageNotificationSchema as V1LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema as V1ResourceUpdatedNotificationSchema
+} from "@modelcontextprotocol/sdk/types.js"
 
 export const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
 
@@ -19,9 +28,179 @@ export const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url)
 export const TRANSPORTS = ["stdio", "http"] as const
 export type TransportKind = typeof TRANSPORTS[number]
 
+/**
+ * The clients: `v2` is `@modelcontextprotocol/client` 2.x with its default (legacy)
+ * negotiation, so `initialize` → 2025-11-25; `modern` is the same client pinned to the
+ * 2026-07-28 revision (`server/discover`, per-request envelopes, multi-round input);
+ * `v1` is `@modelcontextprotocol/sdk` 1.x, which checks every tool result (errors too)
+ * against the tool's outputSchema.
+ */
+export const CLIENT_KINDS = ["v2", "v1", "modern"] as const
+export type ClientKind = typeof CLIENT_KINDS[number]
+
+/** The protocol revision the 2026-07-28 client pins. */
+export const MODERN_REVISION = "2026-07-28"
+
+export interface MatrixCell {
+  readonly transport: TransportKind
+  readonly client: ClientKind
+  /** For describe names: `stdio/v1`. */
+  readonly name: string
+}
+
+const cell = (transport: TransportKind, client: ClientKind): MatrixCell => ({ transport, client, name: `${transport}/${client}` })
+
+/**
+ * Which (transport, client) pairs the e2e suites run over. Extend here.
+ * (http, modern) is not listed yet: the HTTP transport's 2026-07-28 revision lands
+ * with the HTTP work; add `cell("http", "modern")` then.
+ */
+export const CLIENT_MATRIX: ReadonlyArray<MatrixCell> = [
+  cell("stdio", "v2"),
+  cell("stdio", "v1"),
+  cell("stdio", "modern"),
+  cell("http", "v2"),
+  cell("http", "v1")
+]
+
+/**
+ * Slow tests that exercise the server, not the client (large transfers, a million
+ * lines), run for the first cell only: `if (onFirstCell(m)) it(…)`.
+ */
+export const onFirstCell = (m: MatrixCell): boolean => m === CLIENT_MATRIX[0]
+
+/** A tool as `tools/list` describes it (the fields the tests read). */
+export interface ToolInfo {
+  readonly name: string
+  readonly title?: string | undefined
+  readonly description?: string | undefined
+  readonly inputSchema: { readonly type: string; readonly properties?: Record<string, unknown> | undefined; readonly required?: Array<string> | undefined }
+  readonly outputSchema?: Readonly<Record<string, unknown>> | undefined
+  readonly annotations?: {
+    readonly title?: string | undefined
+    readonly readOnlyHint?: boolean | undefined
+    readonly destructiveHint?: boolean | undefined
+    readonly idempotentHint?: boolean | undefined
+    readonly openWorldHint?: boolean | undefined
+  } | undefined
+}
+
+export interface CallToolOptions {
+  readonly timeout: number
+  readonly signal?: AbortSignal
+  readonly onprogress?: (p: { progress: number; message?: string | undefined }) => void
+}
+
+export interface CallToolOutcome {
+  readonly content: ReadonlyArray<{ readonly type: string; readonly text?: string | undefined }>
+  readonly isError?: boolean | undefined
+  readonly structuredContent?: Record<string, unknown> | undefined
+}
+
+export type NotificationMethod = "notifications/message" | "notifications/resources/updated"
+export interface ElicitRequestLike { readonly params: { readonly message: string; readonly requestedSchema?: unknown } }
+export type ElicitReply =
+  | { action: "accept"; content: Record<string, string | number | boolean | Array<string>> }
+  | { action: "decline" | "cancel" }
+
+/** The part of an MCP client the tests use, over either SDK line. */
+export interface McpClient {
+  readonly kind: ClientKind
+  listTools(): Promise<{ tools: ReadonlyArray<ToolInfo> }>
+  callTool(params: { name: string; arguments: Record<string, unknown> }, options: CallToolOptions): Promise<CallToolOutcome>
+  setLoggingLevel(level: "debug" | "info" | "warning" | "error"): Promise<unknown>
+  listResourceTemplates(): Promise<{ resourceTemplates: ReadonlyArray<{ readonly uriTemplate: string }> }>
+  listResources(): Promise<{ resources: ReadonlyArray<{ readonly uri: string; readonly name: string; readonly mimeType?: string | undefined }> }>
+  subscribeResource(params: { uri: string }): Promise<unknown>
+  unsubscribeResource(params: { uri: string }): Promise<unknown>
+  readResource(params: { uri: string }): Promise<{ contents: ReadonlyArray<object> }>
+  setNotificationHandler(method: NotificationMethod, handler: (n: { params?: unknown }) => void): void
+  setRequestHandler(method: "elicitation/create", handler: (request: ElicitRequestLike) => Promise<ElicitReply>): void
+  /** The protocol revision the session negotiated. */
+  protocolVersion(): string | undefined
+  close(): Promise<void>
+}
+
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** Both SDKs' call results, checked into one shape. */
+const toOutcome = (name: string, r: Record<string, unknown>): CallToolOutcome => {
+  if (!Array.isArray(r.content)) throw new Error(`${name}: a result without content`)
+  const content = r.content.filter(isRecord).map((c) => ({
+    type: String(c.type),
+    ...(typeof c.text === "string" ? { text: c.text } : {})
+  }))
+  return {
+    content,
+    ...(typeof r.isError === "boolean" ? { isError: r.isError } : {}),
+    ...(isRecord(r.structuredContent) ? { structuredContent: r.structuredContent } : {})
+  }
+}
+
+const v2Adapter = (client: Client, kind: ClientKind): McpClient => ({
+  kind,
+  listTools: () => client.listTools(),
+  callTool: async (params, options) => {
+    const r = await client.callTool(params, {
+      timeout: options.timeout,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.onprogress !== undefined ? { onprogress: options.onprogress, resetTimeoutOnProgress: true } : {})
+    })
+    return toOutcome(params.name, r)
+  },
+  setLoggingLevel: (level) => client.setLoggingLevel(level),
+  listResourceTemplates: () => client.listResourceTemplates(),
+  listResources: () => client.listResources(),
+  subscribeResource: (params) => client.subscribeResource(params),
+  unsubscribeResource: (params) => client.unsubscribeResource(params),
+  readResource: (params) => client.readResource(params),
+  setNotificationHandler: (method, handler) => {
+    if (method === "notifications/message") client.setNotificationHandler(method, (n) => handler(n))
+    else client.setNotificationHandler(method, (n) => handler(n))
+  },
+  setRequestHandler: (_method, handler) => client.setRequestHandler("elicitation/create", (request) => handler(request)),
+  protocolVersion: () => client.getNegotiatedProtocolVersion(),
+  close: () => client.close()
+})
+
+/** The 1.x client tells an HTTP transport the negotiated version; the stdio one records it here. */
+class RecordingV1StdioTransport extends V1StdioClientTransport {
+  protocolVersion: string | undefined
+  setProtocolVersion(version: string): void {
+    this.protocolVersion = version
+  }
+}
+
+const v1Adapter = (client: V1Client, transport: RecordingV1StdioTransport | V1StreamableHTTPClientTransport): McpClient => ({
+  kind: "v1",
+  listTools: () => client.listTools(),
+  callTool: async (params, options) => {
+    const r = await client.callTool(params, undefined, {
+      timeout: options.timeout,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.onprogress !== undefined ? { onprogress: options.onprogress, resetTimeoutOnProgress: true } : {})
+    })
+    return toOutcome(params.name, r)
+  },
+  setLoggingLevel: (level) => client.setLoggingLevel(level),
+  listResourceTemplates: () => client.listResourceTemplates(),
+  listResources: () => client.listResources(),
+  subscribeResource: (params) => client.subscribeResource(params),
+  unsubscribeResource: (params) => client.unsubscribeResource(params),
+  readResource: (params) => client.readResource(params),
+  setNotificationHandler: (method, handler) => {
+    if (method === "notifications/message") client.setNotificationHandler(V1LoggingMessageNotificationSchema, (n) => handler(n))
+    else client.setNotificationHandler(V1ResourceUpdatedNotificationSchema, (n) => handler(n))
+  },
+  setRequestHandler: (_method, handler) => client.setRequestHandler(V1ElicitRequestSchema, (request) => handler(request)),
+  protocolVersion: () => transport.protocolVersion,
+  close: () => client.close()
+})
+
 export interface McpServerProcess {
-  readonly client: Client
-  readonly transport: StdioClientTransport | StreamableHTTPClientTransport
+  readonly client: McpClient
+  /** The SDK transport object (e.g. to reach the child process in shutdown tests). */
+  readonly transport: object
   /** With http: the endpoint and the bearer token. */
   readonly http?: { readonly url: string; readonly token: string }
   /** Everything the server wrote to stderr so far. */
@@ -36,11 +215,31 @@ export interface McpServerProcess {
 
 export interface StartOptions {
   readonly transport?: TransportKind
+  /** Which client drives the server (default `v2`). */
+  readonly client?: ClientKind
   readonly args?: ReadonlyArray<string>
   readonly env?: Record<string, string>
   readonly home?: string
   /** Capabilities the test client declares (e.g. elicitation). */
-  readonly capabilities?: ConstructorParameters<typeof Client>[1] extends infer O ? O extends { capabilities?: infer C } ? C : never : never
+  readonly capabilities?: { readonly elicitation?: { readonly form?: Record<string, never> } }
+}
+
+const CLIENT_INFO = { name: "mcp-ssh-live-tests", version: "0.0.0" }
+
+/** A 2.x client: legacy negotiation (`v2`) or pinned to 2026-07-28 (`modern`). */
+const newV2Client = (kind: ClientKind, options: StartOptions): Client =>
+  new Client(CLIENT_INFO, {
+    ...(options.capabilities !== undefined ? { capabilities: { ...options.capabilities } } : {}),
+    ...(kind === "modern" ? { versionNegotiation: { mode: { pin: MODERN_REVISION } } } : {})
+  })
+
+const newV1Client = (options: StartOptions): V1Client =>
+  new V1Client(CLIENT_INFO, options.capabilities !== undefined ? { capabilities: { ...options.capabilities } } : undefined)
+
+/** Real clients list the tools right after connecting (and SDK 1.x needs it to check results). */
+const connected = async (client: McpClient): Promise<McpClient> => {
+  await client.listTools()
+  return client
 }
 
 /** Start the server with a fresh empty HOME (no keys, no agent) unless one is given. */
@@ -53,24 +252,34 @@ export const startMcpServer = async (options: StartOptions = {}): Promise<McpSer
     ...options.env
   }
   if (options.transport === "http") return startHttpServer(options, env, home)
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [MAIN, ...(options.args ?? [])],
-    env,
-    stderr: "pipe"
-  })
+  const kind = options.client ?? "v2"
+  const params = { command: process.execPath, args: [MAIN, ...(options.args ?? [])], env, stderr: "pipe" as const }
   let stderr = ""
   const transportErrors: Array<Error> = []
-  transport.onerror = (e) => transportErrors.push(e)
-  const client = new Client(
-    { name: "mcp-ssh-live-tests", version: "0.0.0" },
-    options.capabilities !== undefined ? { capabilities: options.capabilities } : undefined
-  )
-  const stderrStream = transport.stderr as PassThrough | null
-  stderrStream?.on("data", (d: Buffer) => {
-    stderr += d.toString()
-  })
-  await client.connect(transport)
+  const collect = (stream: PassThrough | null) =>
+    stream?.on("data", (d: Buffer) => {
+      stderr += d.toString()
+    })
+  let client: McpClient
+  let transport: StdioClientTransport | RecordingV1StdioTransport
+  if (kind === "v1") {
+    const t = new RecordingV1StdioTransport(params)
+    transport = t
+    t.onerror = (e) => transportErrors.push(e)
+    collect(t.stderr as PassThrough | null)
+    const c = newV1Client(options)
+    await c.connect(t)
+    client = v1Adapter(c, t)
+  } else {
+    const t = new StdioClientTransport(params)
+    transport = t
+    t.onerror = (e) => transportErrors.push(e)
+    collect(t.stderr as PassThrough | null)
+    const c = newV2Client(kind, options)
+    await c.connect(t)
+    client = v2Adapter(c, kind)
+  }
+  await connected(client)
   return {
     client,
     transport,
@@ -100,14 +309,27 @@ const startHttpServer = async (options: StartOptions, env: Record<string, string
     })
     child.once("exit", (code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)))
   })
-  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } })
+  const kind = options.client ?? "v2"
+  const requestInit = { headers: { Authorization: `Bearer ${token}` } }
   const transportErrors: Array<Error> = []
-  transport.onerror = (e) => transportErrors.push(e)
-  const client = new Client(
-    { name: "mcp-ssh-live-tests", version: "0.0.0" },
-    options.capabilities !== undefined ? { capabilities: options.capabilities } : undefined
-  )
-  await client.connect(transport)
+  let client: McpClient
+  let transport: StreamableHTTPClientTransport | V1StreamableHTTPClientTransport
+  if (kind === "v1") {
+    const t = new V1StreamableHTTPClientTransport(new URL(url), { requestInit })
+    transport = t
+    t.onerror = (e) => transportErrors.push(e)
+    const c = newV1Client(options)
+    await c.connect(t)
+    client = v1Adapter(c, t)
+  } else {
+    const t = new StreamableHTTPClientTransport(new URL(url), { requestInit })
+    transport = t
+    t.onerror = (e) => transportErrors.push(e)
+    const c = newV2Client(kind, options)
+    await c.connect(t)
+    client = v2Adapter(c, kind)
+  }
+  await connected(client)
   return {
     client,
     transport,
@@ -132,17 +354,17 @@ export const call = async (
   server: McpServerProcess,
   name: string,
   args: Record<string, unknown>,
-  options?: { timeout?: number; signal?: AbortSignal; onprogress?: (p: { progress: number; message?: string }) => void }
+  options?: { timeout?: number; signal?: AbortSignal; onprogress?: (p: { progress: number; message?: string | undefined }) => void }
 ): Promise<{ isError: boolean; data: Record<string, unknown>; text: string }> => {
   const result = await server.client.callTool(
     { name, arguments: args },
     {
       timeout: options?.timeout ?? 120_000,
       ...(options?.signal !== undefined ? { signal: options.signal } : {}),
-      ...(options?.onprogress !== undefined ? { onprogress: options.onprogress as never, resetTimeoutOnProgress: true } : {})
+      ...(options?.onprogress !== undefined ? { onprogress: options.onprogress } : {})
     }
   )
-  const content = (result.content ?? []) as Array<{ type: string; text?: string }>
+  const content = result.content
   const text = content.filter((c) => c.type === "text").map((c) => c.text ?? "").join("\n")
   if (result.isError === true) {
     // SPEC §2: an error is text only, so that SDK 1.x clients do not check it against outputSchema.
@@ -150,7 +372,7 @@ export const call = async (
     const error = parseErrorText(text)
     return { isError: true, data: error === undefined ? {} : { error }, text }
   }
-  return { isError: false, data: (result.structuredContent ?? {}) as Record<string, unknown>, text }
+  return { isError: false, data: result.structuredContent ?? {}, text }
 }
 
 /** `CODE: message (hint: …)`, as the agent reads it; undefined for other texts (e.g. the SDK's input validation). */
