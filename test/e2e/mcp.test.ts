@@ -97,7 +97,7 @@ describeWithSshd("MCP logging", (getSshd) => {
 describeWithSshd("MCP logging in 2026-07-28", (getSshd) => {
   it("sends no log notifications to a 2026-07-28 session (deprecated there); stderr has the events", async () => {
     const sshd = getSshd()
-    const server = await startMcpServer({ client: "modern", args: ["--known-hosts", `${sshd.dir}/known_hosts.logging-modern`] })
+    const server = await startMcpServer({ client: "modern", args: ["--known-hosts", `${sshd.dir}/known_hosts.logging-modern`, "--allow-agent-insecure-auto-add"] })
     const received: Array<unknown> = []
     server.client.setNotificationHandler("notifications/message", (n) => {
       received.push(n.params)
