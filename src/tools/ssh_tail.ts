@@ -14,6 +14,9 @@ const Input = Schema.Struct({
   wait_ms: Schema.optionalKey(int(0, 60_000).annotate({
     description: "Wait up to this long for a new line (or the job's end, or a prompt) before replying. Default 0 (reply at once). Use 5000–30000 to follow a job."
   })),
+  min_lines: Schema.optionalKey(int(1, 10_000).annotate({
+    description: "Return as soon as this many new lines are there. Default max_lines (spend the whole wait_ms); 1 returns on the first line."
+  })),
   max_lines: Schema.optionalKey(int(1, 10_000).annotate({ description: "Default 500." })),
   max_bytes: Schema.optionalKey(int(1, 1_048_576).annotate({ description: "Default 65536." })),
   stream: Schema.optionalKey(Stream.annotate({ description: "Default both." })),
@@ -54,11 +57,14 @@ export const sshTail = Tool.make({
   handler: Effect.fnUntraced(function*(input) {
     const jobs = yield* Jobs
     const until = yield* compileUntil(input.until)
+    const maxLines = input.max_lines ?? 500
     const r = yield* jobs.tail({
       jobId: input.job_id,
       since: input.since_line_no ?? 0,
       waitMs: input.wait_ms ?? 0,
-      maxLines: input.max_lines ?? 500,
+      maxLines,
+      // By default a wait is spent whole unless something needs the agent: one turn per wait, not per line.
+      minLines: input.min_lines ?? maxLines,
       maxBytes: input.max_bytes ?? 65_536,
       stream: input.stream ?? "both",
       until
