@@ -48,6 +48,8 @@ const Output = Schema.Struct({
   idle_timed_out: Schema.Boolean,
   job_id: NullableString.annotate({ description: "Set when the command was handed over to a job (status running)." }),
   next_line_no: NullableInt.annotate({ description: "With job_id: pass as since_line_no to ssh_tail for the rest." }),
+  awaiting_input: Schema.Boolean,
+  prompt: NullableString,
   truncated: Schema.Boolean.annotate({
     description: "True when output was longer than the cap: head and tail are kept around a '… N bytes omitted …' line."
   })
@@ -94,6 +96,8 @@ export const sshExec = Tool.make({
       idle_timed_out: r.idleTimedOut,
       job_id: r.jobId,
       next_line_no: r.nextLineNo,
+      awaiting_input: r.awaitingInput,
+      prompt: r.prompt,
       truncated: r.truncated
     }
   })
