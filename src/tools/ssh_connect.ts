@@ -9,31 +9,17 @@ import { int, Name } from "./fields.js"
 import * as Tool from "./Tool.js"
 
 const Input = Schema.Struct({
-  host: Name(255).annotate({
-    description: "Hostname, IP address, or a Host alias from ~/.ssh/config (its HostName, User, Port, IdentityFile, ProxyJump apply)."
-  }),
-  port: Schema.optionalKey(int(1, 65535).annotate({ description: "SSH port (default: ~/.ssh/config's Port, else 22)." })),
-  user: Schema.optionalKey(Name(255).annotate({
-    description: "Remote user (default: ~/.ssh/config's User, else the local user name)."
-  })),
-  password: Schema.optionalKey(Schema.RedactedFromValue(Schema.String).annotate({
-    description: "Password; kept in memory only, never shown again."
-  })),
-  key_path: Schema.optionalKey(Name(4096).annotate({
-    description: "Private key file on the machine running this server (~ expands)."
-  })),
-  passphrase: Schema.optionalKey(Schema.RedactedFromValue(Schema.String).annotate({
-    description: "Passphrase of an encrypted key_path."
-  })),
-  alias: Schema.optionalKey(Name(255).annotate({
-    description: "Name to refer to this host in other tools (default: host)."
-  })),
+  host: Name(255, "Hostname, IP or ~/.ssh/config Host."),
+  port: Schema.optionalKey(int(1, 65535).annotate({ description: "Default: ssh config, else 22." })),
+  user: Schema.optionalKey(Name(255, "Default: ssh config, else the local user.")),
+  password: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
+  key_path: Schema.optionalKey(Name(4096, "Private key on this server's machine.")),
+  passphrase: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
+  alias: Schema.optionalKey(Name(255, "Default: host.")),
   insecure_auto_add: Schema.optionalKey(Schema.Boolean.annotate({
-    description: "Accept and record an UNKNOWN host key in known_hosts (default false). A changed key is always refused."
+    description: "Save an unknown host key; only if the user trusts it."
   })),
-  replace: Schema.optionalKey(Schema.Boolean.annotate({
-    description: "Replace an alias already registered with other settings (default false)."
-  }))
+  replace: Schema.optionalKey(Schema.Boolean.annotate({ description: "Re-register an alias with other settings." }))
 })
 
 const Output = Schema.Struct({
@@ -85,12 +71,10 @@ export const sshConnect = Tool.make({
   name: "ssh_connect",
   title: "Connect to an SSH host",
   description:
-    "Register a host under an alias and open an SSH connection to it (reused by every other tool). " +
-    "Auth: password and/or key_path, else ssh-agent and ~/.ssh default keys. The host key must be in known_hosts; " +
-    "an unknown key is put to the user when the client supports forms, else fails with HOST_KEY_UNKNOWN and its SHA256 " +
-    "fingerprint (retry with insecure_auto_add: true only if the user trusts it); a changed key is always refused. " +
-    "Calling it again for a connected alias is cheap and returns the same info.",
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    "Connect to a host and register it under an alias, the host of the other tools (configured hosts need no " +
+    "connect: ssh_list_hosts). Auth: password or key_path, else ssh-agent and default keys. An unknown host key " +
+    "is asked of the user, or fails HOST_KEY_UNKNOWN; a changed one is refused.",
+  annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
