@@ -123,8 +123,10 @@ export class Exec extends Context.Service<Exec, {
             const progress = request.onProgress === undefined
               ? undefined
               : yield* Effect.forkChild(reportProgress(launched, request.onProgress))
-            // A command waiting at a prompt is handed over at once: only the agent can answer it.
+            // A command waiting at a prompt is handed over at once: only the agent can answer it
+            // (when stdin is still open, which it is after a handover unless `stdin` was given).
             if (background === undefined) yield* Deferred.await(job.ended)
+            else if (request.stdin !== undefined) yield* Deferred.await(job.ended).pipe(Effect.timeoutOption(background))
             else yield* endedOrPrompt(job).pipe(Effect.timeoutOption(background))
             const finished = !job.running
             if (progress !== undefined) yield* Fiber.interrupt(progress)

@@ -149,6 +149,15 @@ describeWithSshd("fewer turns", (getSshd) => {
     expect(last).toMatchObject({ status: "exited", exit_status: 0 })
   })
 
+  it("ssh_exec with stdin given does not hand over at a prompt (nobody could answer it)", async () => {
+    const r = await call(server, "ssh_exec", {
+      command: "printf 'Continue? [y/N] '; sleep 1.5; read x; echo got $x",
+      stdin: "y\n",
+      background_after_ms: 10_000
+    })
+    expect(r.data).toMatchObject({ status: "exited", exit_status: 0, job_id: null, awaiting_input: false, stdout: "Continue? [y/N] got y\n" })
+  })
+
   it("ssh_exec without a prompt still waits background_after_ms, then hands over", async () => {
     const r = await call(server, "ssh_exec", { command: "echo start; sleep 30", background_after_ms: 1000 })
     expect(r.data).toMatchObject({ status: "running", awaiting_input: false, prompt: null, stdout: "start\n" })
