@@ -73,9 +73,9 @@ export class CappedOutput {
     return this.total
   }
 
-  /** Bytes left out of `text()` (before any cut to a line boundary). */
+  /** Bytes left out of `text()`: the count its marker shows. */
   get omitted(): number {
-    return Math.max(0, this.total - this.cap)
+    return this.truncated ? this.cut().omitted : 0
   }
 
   get truncated(): boolean {
@@ -88,22 +88,35 @@ export class CappedOutput {
    * the head's last line is shown as the marker's own line break, so it is counted too).
    */
   text(): string {
-    const head = Buffer.concat(this.head)
+    if (!this.truncated) return decoder.decode(Buffer.concat([...this.head, ...this.tail]))
+    const { head, tail, omitted, headCutInLine, tailCutInLine } = this.cut()
+    const note = headCutInLine && tailCutInLine
+      ? " (the lines above and below are cut)"
+      : headCutInLine
+      ? " (the line above is cut)"
+      : tailCutInLine
+      ? " (the line below is cut)"
+      : ""
+    return `${decoder.decode(head)}\n… ${omitted} bytes omitted${note} …\n${decoder.decode(tail)}`
+  }
+
+  /** Where a capped output is cut: the head up to its last line break, the tail from its first line start. */
+  private cut() {
+    const headAll = Buffer.concat(this.head)
     const tailAll = Buffer.concat(this.tail)
-    if (!this.truncated) return decoder.decode(Buffer.concat([head, tailAll]))
     const tailFrom = Math.max(0, tailAll.length - this.tailCap)
-    const tail = tailAll.subarray(tailFrom)
+    const tailWindow = tailAll.subarray(tailFrom)
     const before = tailFrom > 0 ? tailAll[tailFrom - 1] : this.beforeTail
 
     // Head: up to the last line break (which the marker's leading break stands for).
     let headCut: number
     let headCutInLine = false
-    if (this.afterHead === NL) headCut = head.length
+    if (this.afterHead === NL) headCut = headAll.length
     else {
-      const nl = head.lastIndexOf(NL)
+      const nl = headAll.lastIndexOf(NL)
       if (nl >= 0) headCut = nl
       else {
-        headCut = completeEnd(head)
+        headCut = completeEnd(headAll)
         headCutInLine = headCut > 0
       }
     }
@@ -112,23 +125,16 @@ export class CappedOutput {
     let tailCutInLine = false
     if (before === NL) tailStart = 0
     else {
-      const nl = tail.indexOf(NL)
+      const nl = tailWindow.indexOf(NL)
       // A break only at the very end: the tail is all inside the last line.
-      if (nl >= 0 && nl + 1 < tail.length) tailStart = nl + 1
+      if (nl >= 0 && nl + 1 < tailWindow.length) tailStart = nl + 1
       else {
-        tailStart = nextBoundary(tail, 0)
-        tailCutInLine = tailStart < tail.length
+        tailStart = nextBoundary(tailWindow, 0)
+        tailCutInLine = tailStart < tailWindow.length
       }
     }
-    const kept = tail.subarray(tailStart)
-    const omitted = this.total - headCut - kept.length
-    const note = headCutInLine && tailCutInLine
-      ? " (the lines above and below are cut)"
-      : headCutInLine
-      ? " (the line above is cut)"
-      : tailCutInLine
-      ? " (the line below is cut)"
-      : ""
-    return `${decoder.decode(head.subarray(0, headCut))}\n… ${omitted} bytes omitted${note} …\n${decoder.decode(kept)}`
+    const head = headAll.subarray(0, headCut)
+    const tail = tailWindow.subarray(tailStart)
+    return { head, tail, omitted: this.total - head.length - tail.length, headCutInLine, tailCutInLine }
   }
 }

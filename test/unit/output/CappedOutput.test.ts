@@ -35,6 +35,7 @@ describe("CappedOutput", () => {
       expect(tail!.endsWith("line 099\nline 100\n")).toBe(true)
       const omitted = Number(/… (\d+) bytes omitted …/.exec(text)![1])
       expect(omitted + Buffer.byteLength(head!) + Buffer.byteLength(tail!)).toBe(c.bytes)
+      expect(c.omitted).toBe(omitted)
     }
   })
 
