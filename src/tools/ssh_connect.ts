@@ -71,8 +71,8 @@ export const sshConnect = Tool.make({
   name: "ssh_connect",
   title: "Connect to an SSH host",
   description:
-    "Connect to a host and register it under an alias, the host of the other tools (configured hosts need no " +
-    "connect: ssh_list_hosts). Auth: password or key_path, else ssh-agent and default keys. An unknown host key " +
+    "Connect to a host and register it under an alias, which the other tools take as host (configured hosts " +
+    "need no connect: see ssh_list_hosts). Auth: password or key_path, else ssh-agent and default keys. An unknown host key " +
     "is asked of the user, or fails HOST_KEY_UNKNOWN; a changed one is refused.",
   annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: true },
   input: Input,

@@ -23,7 +23,8 @@ export const sshListHosts = Tool.make({
   name: "ssh_list_hosts",
   title: "List SSH hosts",
   description:
-    "List the registered hosts: alias, address, user, auth method (never secrets), connected, running jobs, default.",
+    "List the registered hosts: alias, address, user, auth method (never secrets), connected, running jobs, and " +
+    "is_default (the host used when a tool's host is omitted).",
   annotations: { readOnlyHint: true, openWorldHint: false },
   // An empty Struct lets any object through: say so when the agent passes arguments.
   input: Schema.Struct({}).check(Schema.makeFilter((o: object) =>
