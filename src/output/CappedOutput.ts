@@ -1,9 +1,14 @@
 /**
  * Collects a stream's bytes up to a cap, keeping the head and the tail and counting
  * what falls between: what `ssh_exec` returns for a command that printed too much.
+ * The cuts fall on line boundaries, so what shows on either side of the marker is
+ * whole lines; only a line longer than the head (or tail) budget is cut inside, and
+ * the marker says so.
  *
  * @since 0.1.0
  */
+
+const NL = 0x0a
 
 /** Index of the first byte of the UTF-8 character that contains `buf[i]`, moving forward to a boundary. */
 const nextBoundary = (buf: Uint8Array, i: number): number => {
@@ -28,8 +33,12 @@ export class CappedOutput {
   private readonly tailCap: number
   private readonly head: Array<Uint8Array> = []
   private headBytes = 0
+  /** The first byte after the head, once seen: tells whether the head ends a line. */
+  private afterHead: number | undefined = undefined
   private tail: Array<Uint8Array> = []
   private tailBytes = 0
+  /** The last byte of the newest chunk dropped from the tail: tells whether the tail starts a line. */
+  private beforeTail: number | undefined = undefined
   private total = 0
 
   /** `cap`: bytes kept at most (half head, half tail) when the output is longer than that. */
@@ -47,11 +56,15 @@ export class CappedOutput {
       this.headBytes += take
       rest = rest.subarray(take)
     }
-    if (rest.length === 0 || this.tailCap === 0) return
+    if (rest.length === 0) return
+    if (this.afterHead === undefined) this.afterHead = rest[0]
+    if (this.tailCap === 0) return
     this.tail.push(rest)
     this.tailBytes += rest.length
     while (this.tail.length > 1 && this.tailBytes - this.tail[0]!.length >= this.tailCap) {
-      this.tailBytes -= this.tail.shift()!.length
+      const dropped = this.tail.shift()!
+      this.beforeTail = dropped[dropped.length - 1]
+      this.tailBytes -= dropped.length
     }
   }
 
@@ -60,24 +73,68 @@ export class CappedOutput {
     return this.total
   }
 
-  /** Bytes left out of `text()`. */
+  /** Bytes left out of `text()`: the count its marker shows. */
   get omitted(): number {
-    return Math.max(0, this.total - this.cap)
+    return this.truncated ? this.cut().omitted : 0
   }
 
   get truncated(): boolean {
     return this.total > this.cap
   }
 
-  /** The collected output, with `… N bytes omitted …` between head and tail when capped. */
+  /**
+   * The collected output; when capped, whole lines of head and tail around a line
+   * `… N bytes omitted …`, where N counts every byte not shown (the newline that ends
+   * the head's last line is shown as the marker's own line break, so it is counted too).
+   */
   text(): string {
-    const head = Buffer.concat(this.head)
+    if (!this.truncated) return decoder.decode(Buffer.concat([...this.head, ...this.tail]))
+    const { head, tail, omitted, headCutInLine, tailCutInLine } = this.cut()
+    const note = headCutInLine && tailCutInLine
+      ? " (the lines above and below are cut)"
+      : headCutInLine
+      ? " (the line above is cut)"
+      : tailCutInLine
+      ? " (the line below is cut)"
+      : ""
+    return `${decoder.decode(head)}\n… ${omitted} bytes omitted${note} …\n${decoder.decode(tail)}`
+  }
+
+  /** Where a capped output is cut: the head up to its last line break, the tail from its first line start. */
+  private cut() {
+    const headAll = Buffer.concat(this.head)
     const tailAll = Buffer.concat(this.tail)
-    if (!this.truncated) return decoder.decode(Buffer.concat([head, tailAll]))
-    const tail = tailAll.subarray(tailAll.length - this.tailCap)
-    const headCut = completeEnd(head)
-    const tailStart = nextBoundary(tail, 0)
-    const omitted = this.total - headCut - (tail.length - tailStart)
-    return `${decoder.decode(head.subarray(0, headCut))}\n… ${omitted} bytes omitted …\n${decoder.decode(tail.subarray(tailStart))}`
+    const tailFrom = Math.max(0, tailAll.length - this.tailCap)
+    const tailWindow = tailAll.subarray(tailFrom)
+    const before = tailFrom > 0 ? tailAll[tailFrom - 1] : this.beforeTail
+
+    // Head: up to the last line break (which the marker's leading break stands for).
+    let headCut: number
+    let headCutInLine = false
+    if (this.afterHead === NL) headCut = headAll.length
+    else {
+      const nl = headAll.lastIndexOf(NL)
+      if (nl >= 0) headCut = nl
+      else {
+        headCut = completeEnd(headAll)
+        headCutInLine = headCut > 0
+      }
+    }
+    // Tail: from the first line start.
+    let tailStart: number
+    let tailCutInLine = false
+    if (before === NL) tailStart = 0
+    else {
+      const nl = tailWindow.indexOf(NL)
+      // A break only at the very end: the tail is all inside the last line.
+      if (nl >= 0 && nl + 1 < tailWindow.length) tailStart = nl + 1
+      else {
+        tailStart = nextBoundary(tailWindow, 0)
+        tailCutInLine = tailStart < tailWindow.length
+      }
+    }
+    const head = headAll.subarray(0, headCut)
+    const tail = tailWindow.subarray(tailStart)
+    return { head, tail, omitted: this.total - head.length - tail.length, headCutInLine, tailCutInLine }
   }
 }

@@ -8,8 +8,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Effect, Fiber, Layer, Option } from "effect"
-import type { EndReason, JobStatus } from "../jobs/Job.js"
+import { Context, Deferred, Effect, Fiber, Layer } from "effect"
+import type { EndReason, Job, JobStatus } from "../jobs/Job.js"
 import { CappedOutput } from "../output/CappedOutput.js"
 import { AppConfig } from "./AppConfig.js"
 import type { LimitReachedError } from "./errors.js"
@@ -56,10 +56,24 @@ export interface ExecResult {
   readonly jobId: string | null
   /** Cursor for `ssh_tail` after a handover: the last line number included in the output so far. */
   readonly nextLineNo: number | null
+  /** Handed over because the command waits at a prompt (see `prompt`): answer with stdin. */
+  readonly awaitingInput: boolean
+  /** The prompt text when `awaitingInput`, else null. */
+  readonly prompt: string | null
   readonly endReason: EndReason | null
 }
 
 const PROGRESS_INTERVAL = "250 millis"
+
+/** Completes when the job has ended or waits at a prompt, whichever comes first; sleeps on its change signal. */
+const endedOrPrompt = (job: Job) =>
+  Effect.gen(function*() {
+    for (;;) {
+      const seen = job.changes.version
+      if (!job.running || job.awaitingInput) return
+      yield* job.changes.changedSince(seen)
+    }
+  })
 
 export class Exec extends Context.Service<Exec, {
   run(request: ExecRequest): Effect.Effect<ExecResult, Exclude<SpawnError, LimitReachedError>>
@@ -109,10 +123,12 @@ export class Exec extends Context.Service<Exec, {
             const progress = request.onProgress === undefined
               ? undefined
               : yield* Effect.forkChild(reportProgress(launched, request.onProgress))
-            const ended = background === undefined
-              ? Effect.asSome(Deferred.await(job.ended))
-              : Deferred.await(job.ended).pipe(Effect.timeoutOption(background))
-            const finished = Option.isSome(yield* ended)
+            // A command waiting at a prompt is handed over at once: only the agent can answer it
+            // (when stdin is still open, which it is after a handover unless `stdin` was given).
+            if (background === undefined) yield* Deferred.await(job.ended)
+            else if (request.stdin !== undefined) yield* Deferred.await(job.ended).pipe(Effect.timeoutOption(background))
+            else yield* endedOrPrompt(job).pipe(Effect.timeoutOption(background))
+            const finished = !job.running
             if (progress !== undefined) yield* Fiber.interrupt(progress)
             if (!finished) {
               adopted = true
@@ -134,6 +150,8 @@ export class Exec extends Context.Service<Exec, {
               pid: job.pid,
               jobId: finished ? null : job.id,
               nextLineNo: finished ? null : job.ring.lastLineNo,
+              awaitingInput: !finished && job.awaitingInput,
+              prompt: !finished && job.awaitingInput ? job.partial : null,
               endReason: job.endReason
             } satisfies ExecResult
           }),

@@ -100,6 +100,12 @@ export interface TailRequest {
   readonly maxBytes: number
   readonly stream: "both" | StreamName
   readonly until?: RegExp | undefined
+  /**
+   * Return once this many new lines are collected (also on the job's end, an `until` match,
+   * a new prompt, the caps, or `waitMs`). Default: 1 without `until`; with `until`, the match
+   * (or the caps) alone.
+   */
+  readonly minLines?: number | undefined
 }
 
 export interface TailResult {
@@ -170,7 +176,7 @@ export class Jobs extends Context.Service<Jobs, {
   adopt(launched: Launched): Effect.Effect<JobInfo>
   /** Stop a launched process: TERM, grace, KILL on its process group. */
   stop(launched: Launched, reason: EndReason): Effect.Effect<Termination>
-  /** Lines past the cursor, waiting up to `waitMs` for the first one (or a match of `until`). */
+  /** Lines past the cursor, waiting up to `waitMs` for `minLines` of them (or a match of `until`, the end, a prompt). */
   tail(request: TailRequest): Effect.Effect<TailResult, JobNotFoundError>
   signal(jobId: string, signal: SignalName): Effect.Effect<SignalResult, JobNotFoundError>
   sendStdin(jobId: string, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }): Effect.Effect<JobInfo, JobNotFoundError | JobRunningError | InvalidArgumentError>
@@ -481,6 +487,7 @@ export class Jobs extends Context.Service<Jobs, {
       const job = yield* find(request.jobId)
       const deadline = Date.now() + request.waitMs
       const wasAwaiting = job.awaitingInput
+      const minLines = request.minLines ?? (request.until === undefined ? 1 : Number.POSITIVE_INFINITY)
       let since = request.since
       let matched: Line | null = null
       const collected: Array<Line> = []
@@ -511,7 +518,7 @@ export class Jobs extends Context.Service<Jobs, {
           break
         }
         const full = collected.length >= request.maxLines || bytes >= request.maxBytes || more
-        const enough = request.until === undefined ? collected.length > 0 : false
+        const enough = collected.length >= minLines
         const remaining = deadline - Date.now()
         if (full || enough || !job.running || remaining <= 0) break
         if (job.awaitingInput && (!wasAwaiting || collected.length > 0)) break

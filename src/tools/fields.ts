@@ -1,7 +1,8 @@
 /**
  * Schema pieces shared by several tools. Optional parameters are plain optional
  * keys (the default is applied by the handler and stated in the description), so
- * the JSON Schema an agent reads stays simple.
+ * the JSON Schema an agent reads stays simple. Descriptions are for a model reading
+ * `tools/list`: short, only what the name and type do not say (booleans default to false).
  *
  * @since 0.1.0
  */
@@ -9,29 +10,41 @@ import { Schema } from "effect"
 
 export const int = (minimum: number, maximum: number) => Schema.Int.check(Schema.isBetween({ minimum, maximum }))
 
+/**
+ * Length limits that guard against abuse or nonsense rather than tell the caller anything
+ * (a name is not empty, a command is not a gigabyte): enforced, but left out of the
+ * published JSON Schema, every byte of which a model reads.
+ */
+export const guardLength = (maxLength: number) => Schema.isMaxLength(maxLength, { toJsonSchema: () => ({}) })
+export const nonEmpty = Schema.isMinLength(1, { toJsonSchema: () => ({}) })
+
+/** A string bounded by a guard; `description` goes first (annotating after a filter check loses it). */
+export const Text = (maxLength: number, description?: string) =>
+  (description === undefined ? Schema.String : Schema.String.annotate({ description })).check(guardLength(maxLength))
+
 /** Names and paths: non-empty, bounded, and without NUL (which no host name, user or path can hold). */
-export const Name = (maxLength: number) =>
-  Schema.String.check(
-    Schema.isMinLength(1),
-    Schema.isMaxLength(maxLength),
+export const Name = (maxLength: number, description?: string) =>
+  (description === undefined ? Schema.String : Schema.String.annotate({ description })).check(
+    nonEmpty,
+    guardLength(maxLength),
     Schema.makeFilter((s: string) => (s.includes("\u0000") ? "must not contain NUL characters" : undefined))
   )
 
-export const HostAlias = Name(255).annotate({
-  description: "Host alias (see ssh_list_hosts). Omit to use the default host."
-})
+/** A registered alias (ssh_connect's description says what that is; omitted, the default host). */
+export const HostAlias = Name(255)
 
 export const optionalHost = Schema.optionalKey(HostAlias)
 
-export const Command = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1_000_000))
+export const Command = Schema.String.annotate({ description: "Shell command (run by the login shell)." })
+  .check(nonEmpty, guardLength(1_000_000))
 
-export const Env = Schema.Record(Schema.String, Schema.String.check(Schema.isMaxLength(1_000_000))).annotate({
-  description: "Environment variables exported before the command runs (names: letters, digits, _)."
-})
+export const Env = Schema.Record(Schema.String, Text(1_000_000))
 
-export const Cwd = Name(4096).annotate({
-  description: "Working directory on the host; the command fails if it cannot cd there."
-})
+export const Cwd = Name(4096)
+
+export const Sudo = Schema.Boolean.annotate({ description: "Run as root via sudo (password from server config)." })
+
+export const IdleTimeoutMs = int(1, 86_400_000).annotate({ description: "Stop it after this long without output." })
 
 export const NullableInt = Schema.NullOr(Schema.Int)
 export const NullableString = Schema.NullOr(Schema.String)

@@ -5,11 +5,9 @@
  */
 import { Schema } from "effect"
 import type { JobInfo } from "../services/Jobs.js"
-import { NullableInt, NullableString } from "./fields.js"
+import { guardLength, nonEmpty, NullableInt, NullableString } from "./fields.js"
 
-export const JobId = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(100)).annotate({
-  description: "A job id returned by ssh_spawn (or ssh_exec when it handed over to a job)."
-})
+export const JobId = Schema.String.check(nonEmpty, guardLength(100))
 
 export const JobStatus = Schema.Literals(["running", "exited", "killed", "failed", "lost"])
 
@@ -18,24 +16,54 @@ export const JobRecord = Schema.Struct({
   host: Schema.String,
   command: Schema.String,
   label: NullableString,
-  status: JobStatus.annotate({
-    description: "running; exited (exit_status set); killed (by a signal or by us); failed (could not run); lost (connection died)"
-  }),
+  status: JobStatus,
   exit_status: NullableInt,
   signal: NullableString,
-  pid: NullableInt.annotate({ description: "Remote PID of the job's shell, also its process group id." }),
+  pid: NullableInt,
   persistent: Schema.Boolean,
   started_at: Schema.String,
   ended_at: NullableString,
   lines: Schema.Struct({ stdout: Schema.Int, stderr: Schema.Int, total: Schema.Int }),
-  dropped: Schema.Int.annotate({ description: "Lines evicted from the ring buffer (all readers)." }),
-  awaiting_input: Schema.Boolean.annotate({
-    description: "The job seems to wait at a prompt (see prompt); answer with ssh_send_stdin."
-  }),
+  dropped: Schema.Int,
+  awaiting_input: Schema.Boolean,
   prompt: NullableString,
-  end_reason: Schema.NullOr(Schema.Literals(["signal", "timeout", "idle-timeout", "removed", "disconnect", "shutdown"])).annotate({
-    description: "Why we stopped it, when we did."
-  })
+  end_reason: Schema.NullOr(Schema.Literals(["signal", "timeout", "idle-timeout", "removed", "disconnect", "shutdown"]))
+})
+
+/** A job's state after an action on it (signal, stdin, removal): whether it still runs, and how it ended. */
+export const JobState = Schema.Struct({
+  job_id: Schema.String,
+  status: JobStatus,
+  exit_status: NullableInt,
+  signal: NullableString
+})
+
+export const jobState = (j: JobInfo): typeof JobState.Type => ({
+  job_id: j.jobId,
+  status: j.status,
+  exit_status: j.exitStatus,
+  signal: j.signal
+})
+
+/** What `ssh_spawn` returns: the rest of the record is empty at that point (ssh_list_jobs has it all). */
+export const JobStarted = Schema.Struct({
+  job_id: Schema.String,
+  host: Schema.String,
+  label: NullableString,
+  status: JobStatus,
+  pid: NullableInt,
+  persistent: Schema.Boolean,
+  started_at: Schema.String
+})
+
+export const jobStarted = (j: JobInfo): typeof JobStarted.Type => ({
+  job_id: j.jobId,
+  host: j.host,
+  label: j.label,
+  status: j.status,
+  pid: j.pid,
+  persistent: j.persistent,
+  started_at: j.startedAt.toISOString()
 })
 
 export const jobRecord = (j: JobInfo): typeof JobRecord.Type => ({

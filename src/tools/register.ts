@@ -26,13 +26,29 @@ import {
 } from "@modelcontextprotocol/server"
 import { createHash, randomBytes } from "node:crypto"
 import { Cause, type Context, Effect, Exit, Schema } from "effect"
+import type { StandardJSONSchemaV1 } from "effect/StandardSchema"
+import { compactSchema, type Json } from "./compactSchema.js"
 import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
 
-/** The Standard Schema (validation + JSON Schema) the SDK takes; inputs also reject unknown keys. */
-const standard = <S extends Schema.ConstraintDecoder<unknown> & Schema.Constraint>(schema: S, strict: boolean) =>
-  Schema.toStandardJSONSchemaV1(
-    Schema.toStandardSchemaV1(schema, strict ? { parseOptions: { onExcessProperty: "error", errors: "all" } } : undefined)
-  )
+/**
+ * The Standard Schema (validation + JSON Schema) the SDK takes. Inputs also reject unknown
+ * keys. The published JSON Schema is compacted (see compactSchema.ts): same meaning, fewer
+ * tokens; output schemas also go without `required`.
+ */
+const standard = <S extends Schema.ConstraintDecoder<unknown> & Schema.Constraint>(schema: S, side: "input" | "output") => {
+  const full = Schema.toStandardJSONSchemaV1(
+    Schema.toStandardSchemaV1(schema, side === "input" ? { parseOptions: { onExcessProperty: "error", errors: "all" } } : undefined)
+  )["~standard"]
+  const compact = (generate: (options: StandardJSONSchemaV1.Options) => Record<string, unknown>) =>
+    (options: StandardJSONSchemaV1.Options) =>
+      compactSchema(generate(options) as Json, { dropRequired: side === "output" }) as Record<string, unknown>
+  return {
+    "~standard": {
+      ...full,
+      jsonSchema: { input: compact(full.jsonSchema.input), output: compact(full.jsonSchema.output) }
+    }
+  }
+}
 
 /** A tool error result: text only (see the module comment). */
 export const errorResult = (code: string, message: string, hint?: string): CallToolResult => ({
@@ -178,9 +194,9 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
     {
       title: tool.title,
       description: tool.description,
-      annotations: { ...tool.annotations, title: tool.title },
-      inputSchema: standard(tool.input, true),
-      outputSchema: standard(tool.output, false)
+      annotations: tool.annotations,
+      inputSchema: standard(tool.input, "input"),
+      outputSchema: standard(tool.output, "output")
     },
     async (args, ctx) => {
       // A 2026-07-28 request carries the per-request `_meta` envelope; a 2025-era one does not.

@@ -10,37 +10,23 @@ import { int, Name } from "./fields.js"
 import * as Tool from "./Tool.js"
 
 /** Host names, IP addresses and ssh_config Host names hold no whitespace or control characters. */
-const HostName = Name(255).check(
+const HostName = Name(255, "Hostname, IP or ~/.ssh/config Host.").check(
   Schema.makeFilter((s: string) => (/[\s\p{Cc}]/u.test(s) ? "must not contain spaces or control characters" : undefined))
 )
 
 const Input = Schema.Struct({
-  host: HostName.annotate({
-    description: "Hostname, IP address, or a Host alias from ~/.ssh/config (its HostName, User, Port, IdentityFile, ProxyJump apply)."
-  }),
-  port: Schema.optionalKey(int(1, 65535).annotate({ description: "SSH port (default: ~/.ssh/config's Port, else 22)." })),
-  user: Schema.optionalKey(Name(255).annotate({
-    description: "Remote user (default: ~/.ssh/config's User, else the local user name)."
-  })),
-  password: Schema.optionalKey(Schema.RedactedFromValue(Schema.String).annotate({
-    description: "Password; kept in memory only, never shown again."
-  })),
-  key_path: Schema.optionalKey(Name(4096).annotate({
-    description: "Private key file on the machine running this server (~ expands)."
-  })),
-  passphrase: Schema.optionalKey(Schema.RedactedFromValue(Schema.String).annotate({
-    description: "Passphrase of an encrypted key_path."
-  })),
-  alias: Schema.optionalKey(Schema.String.check(Schema.isPattern(ALIAS_PATTERN)).annotate({
-    description: "Name to refer to this host in other tools: 1-64 of A-Z a-z 0-9 . _ - (default: host, other characters as _)."
-  })),
+  host: HostName,
+  port: Schema.optionalKey(int(1, 65535).annotate({ description: "Default: ssh config, else 22." })),
+  user: Schema.optionalKey(Name(255, "Default: ssh config, else the local user.")),
+  password: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
+  key_path: Schema.optionalKey(Name(4096, "Private key on this server's machine.")),
+  passphrase: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
+  alias: Schema.optionalKey(Schema.String.annotate({ description: "1-64 of A-Za-z0-9._- (default: host, other characters as _)." })
+    .check(Schema.isPattern(ALIAS_PATTERN))),
   insecure_auto_add: Schema.optionalKey(Schema.Boolean.annotate({
-    description: "Accept and record an UNKNOWN host key in known_hosts (default false); honoured only when the operator " +
-      "allows it (--allow-agent-insecure-auto-add), else the user is asked or the key refused. A changed key is always refused."
+    description: "Save an unknown host key; honoured only if the operator allows it, else the user is asked."
   })),
-  replace: Schema.optionalKey(Schema.Boolean.annotate({
-    description: "Replace an alias already registered with other settings (default false)."
-  }))
+  replace: Schema.optionalKey(Schema.Boolean.annotate({ description: "Re-register an alias with other settings." }))
 })
 
 const Output = Schema.Struct({
@@ -96,12 +82,10 @@ export const sshConnect = Tool.make({
   name: "ssh_connect",
   title: "Connect to an SSH host",
   description:
-    "Register a host under an alias and open an SSH connection to it (reused by every other tool). " +
-    "Auth: password and/or key_path, else ssh-agent and ~/.ssh default keys. The host key must be in known_hosts; " +
-    "an unknown key is put to the user when the client supports forms, else fails with HOST_KEY_UNKNOWN and its SHA256 " +
-    "fingerprint (retry with insecure_auto_add: true only if the user trusts it); a changed key is always refused. " +
-    "Calling it again for a connected alias is cheap and returns the same info.",
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    "Connect to a host and register it under an alias, which the other tools take as host (configured hosts " +
+    "need no connect: see ssh_list_hosts). Auth: password or key_path, else ssh-agent and default keys. An unknown host key " +
+    "is asked of the user, or fails HOST_KEY_UNKNOWN; a changed one is refused.",
+  annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {

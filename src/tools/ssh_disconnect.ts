@@ -9,9 +9,8 @@ export const sshDisconnect = Tool.make({
   name: "ssh_disconnect",
   title: "Disconnect a host",
   description:
-    "Close the connection to a host and remove it from the registry. Its running jobs are stopped first " +
-    "(TERM, 5 s grace, KILL on each process group) and listed in the reply.",
-  annotations: { readOnlyHint: false, destructiveHint: true, openWorldHint: true },
+    "Close a host's connection and forget it. Its running jobs are stopped first (TERM, 5 s, KILL) and listed.",
+  annotations: { destructiveHint: true, openWorldHint: true },
   input: Schema.Struct({ host: optionalHost }),
   output: Schema.Struct({
     alias: Schema.String,

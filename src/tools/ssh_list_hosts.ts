@@ -10,7 +10,7 @@ const Host = Schema.Struct({
   address: Schema.String,
   port: Schema.Int,
   user: Schema.String,
-  auth_method: Schema.String.annotate({ description: "Configured methods: key, password, key+password, agent/default-keys." }),
+  auth_method: Schema.String,
   password_env: NullableString,
   key_path: NullableString,
   connected: Schema.Boolean,
@@ -23,8 +23,8 @@ export const sshListHosts = Tool.make({
   name: "ssh_list_hosts",
   title: "List SSH hosts",
   description:
-    "List every registered host with its alias, address, user, configured auth method (never secrets), " +
-    "whether it is connected, its running jobs and whether it is the default host.",
+    "List the registered hosts: alias, address, user, auth method (never secrets), connected, running jobs, and " +
+    "is_default (the host used when a tool's host is omitted).",
   annotations: { readOnlyHint: true, openWorldHint: false },
   // An empty Struct lets any object through: say so when the agent passes arguments.
   input: Schema.Struct({}).check(Schema.makeFilter((o: object) =>

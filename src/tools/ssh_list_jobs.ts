@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { Jobs } from "../services/Jobs.js"
-import { optionalHost } from "./fields.js"
+import { Name } from "./fields.js"
 import { JobRecord, jobRecord, JobStatus } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 
@@ -8,11 +8,10 @@ export const sshListJobs = Tool.make({
   name: "ssh_list_jobs",
   title: "List jobs",
   description:
-    "List jobs (running and recently finished) with status, exit status, line counts and whether they wait for input. " +
-    "Filter by host and/or status.",
+    "List jobs, running and recently finished: status, exit status, line counts, whether one waits at a prompt.",
   annotations: { readOnlyHint: true, openWorldHint: false },
   input: Schema.Struct({
-    host: optionalHost.annotate({ description: "Only jobs of this host alias." }),
+    host: Schema.optionalKey(Name(255, "Only this host's jobs.")),
     status: Schema.optionalKey(JobStatus)
   }),
   output: Schema.Struct({ jobs: Schema.Array(JobRecord) }),

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { compileUntil, Jobs } from "../services/Jobs.js"
-import { int } from "./fields.js"
+import { guardLength, int, nonEmpty } from "./fields.js"
 import { JobId, JobRecord, jobRecord } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 
@@ -9,17 +9,19 @@ const Stream = Schema.Literals(["both", "stdout", "stderr"])
 const Input = Schema.Struct({
   job_id: JobId,
   since_line_no: Schema.optionalKey(int(0, Number.MAX_SAFE_INTEGER).annotate({
-    description: "Cursor: return lines numbered above this. Pass the next_line_no of the previous reply. Default 0 (from the oldest kept line)."
+    description: "The previous reply's next_line_no. Default 0."
   })),
-  wait_ms: Schema.optionalKey(int(0, 60_000).annotate({
-    description: "Wait up to this long for a new line (or the job's end, or a prompt) before replying. Default 0 (reply at once). Use 5000–30000 to follow a job."
+  wait_ms: Schema.optionalKey(int(0, 60_000).annotate({ description: "How long you will wait. Default 0." })),
+  min_lines: Schema.optionalKey(int(1, 10_000).annotate({
+    description: "Reply at this many new lines. Default max_lines."
   })),
   max_lines: Schema.optionalKey(int(1, 10_000).annotate({ description: "Default 500." })),
   max_bytes: Schema.optionalKey(int(1, 1_048_576).annotate({ description: "Default 65536." })),
   stream: Schema.optionalKey(Stream.annotate({ description: "Default both." })),
-  until: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1000)).annotate({
-    description: "JavaScript regular expression: keep waiting (up to wait_ms) until a new line matches, then reply with the lines up to it."
-  }))
+  until: Schema.optionalKey(
+    Schema.String.annotate({ description: "Regex: reply at a new line matching it (matched)." })
+      .check(nonEmpty, guardLength(1000))
+  )
 })
 
 const LineOut = Schema.Struct({ n: Schema.Int, stream: Schema.Literals(["stdout", "stderr"]), text: Schema.String })
@@ -27,10 +29,10 @@ const LineOut = Schema.Struct({ n: Schema.Int, stream: Schema.Literals(["stdout"
 const Output = Schema.Struct({
   job_id: Schema.String,
   lines: Schema.Array(LineOut),
-  next_line_no: Schema.Int.annotate({ description: "Pass as since_line_no next time." }),
-  dropped: Schema.Int.annotate({ description: "Lines after your cursor that were evicted before you read them." }),
-  partial: Schema.String.annotate({ description: "The current unterminated line (e.g. a prompt)." }),
-  more: Schema.Boolean.annotate({ description: "True when max_lines/max_bytes cut the reply: call again at once." }),
+  next_line_no: Schema.Int,
+  dropped: Schema.Int,
+  partial: Schema.String,
+  more: Schema.Boolean,
   matched: Schema.NullOr(LineOut),
   status: JobRecord.fields.status,
   exit_status: JobRecord.fields.exit_status,
@@ -43,22 +45,24 @@ export const sshTail = Tool.make({
   name: "ssh_tail",
   title: "Read a job's new output",
   description:
-    "Read a job's output lines after a cursor, optionally waiting for new ones. Each line has a number n; pass " +
-    "next_line_no as since_line_no on the next call so nothing is read twice or missed. Replies as soon as there is at " +
-    "least one new line, the job ends, it waits at a prompt (awaiting_input, prompt), or wait_ms passes. " +
-    "With until, waits for a matching line instead. status/exit_status tell when it is done. " +
-    "The server keeps the last 10000 lines per stream; dropped counts what you missed.",
+    "Read a job's output lines after since_line_no (pass the reply's next_line_no next time). Replies when wait_ms " +
+    "runs out, or sooner if the job ends, waits at a prompt (awaiting_input: answer with ssh_send_stdin), until " +
+    "matches, or min_lines/max_lines/max_bytes is reached. Follow a job with wait_ms 30000 until status is not " +
+    "running; more: call again now.",
   annotations: { readOnlyHint: true, openWorldHint: false },
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input) {
     const jobs = yield* Jobs
     const until = yield* compileUntil(input.until)
+    const maxLines = input.max_lines ?? 500
     const r = yield* jobs.tail({
       jobId: input.job_id,
       since: input.since_line_no ?? 0,
       waitMs: input.wait_ms ?? 0,
-      maxLines: input.max_lines ?? 500,
+      maxLines,
+      // By default a wait is spent whole unless something needs the agent: one turn per wait, not per line.
+      minLines: input.min_lines ?? maxLines,
       maxBytes: input.max_bytes ?? 65_536,
       stream: input.stream ?? "both",
       until

@@ -8,21 +8,20 @@ import { Sftp, type TransferResult } from "../services/Sftp.js"
 import { Name, optionalHost } from "./fields.js"
 import * as Tool from "./Tool.js"
 
-const Mode = Schema.String.check(Schema.isPattern(/^0?[0-7]{3,4}$/)).annotate({
-  description: "Octal file mode for the target, e.g. \"0644\". Default: the source's permission bits; a download never sets set-uid/set-gid."
-})
+const Mode = Schema.String.annotate({ description: "Octal, e.g. \"0644\". Default: the source's; downloads never set set-uid/set-gid." })
+  .check(Schema.isPattern(/^0?[0-7]{3,4}$/))
 
 const Input = Schema.Struct({
-  local_path: Name(4096).annotate({ description: "Path on the machine running this server." }),
-  remote_path: Name(4096).annotate({ description: "Path on the host (relative paths start in the login directory)." }),
+  local_path: Name(4096, "Path on this server's machine."),
+  remote_path: Name(4096, "Path on the host (relative: from home)."),
   host: optionalHost,
-  mkdirs: Schema.optionalKey(Schema.Boolean.annotate({ description: "Create missing parent directories. Default true." })),
-  overwrite: Schema.optionalKey(Schema.Boolean.annotate({ description: "Replace an existing target. Default true; false fails if it exists." })),
+  mkdirs: Schema.optionalKey(Schema.Boolean.annotate({ description: "Create missing parents. Default true." })),
+  overwrite: Schema.optionalKey(Schema.Boolean.annotate({ description: "Replace an existing target. Default true." })),
   mode: Schema.optionalKey(Mode)
 })
 
 const FileOut = Schema.Struct({
-  path: Schema.String.annotate({ description: "Relative path inside the directory (\"\" for a single file)." }),
+  path: Schema.String,
   bytes: Schema.Int,
   sha256_local: Schema.String,
   sha256_remote: Schema.String,
@@ -31,11 +30,11 @@ const FileOut = Schema.Struct({
 
 const Output = Schema.Struct({
   host: Schema.String,
-  bytes: Schema.Int.annotate({ description: "Total bytes transferred." }),
+  bytes: Schema.Int,
   files_count: Schema.Int,
-  sha256_local: Schema.NullOr(Schema.String).annotate({ description: "For a single file; null for a directory (see files)." }),
+  sha256_local: Schema.NullOr(Schema.String),
   sha256_remote: Schema.NullOr(Schema.String),
-  verified: Schema.Boolean.annotate({ description: "sha256 matched on both ends for every file." }),
+  verified: Schema.Boolean,
   duration_ms: Schema.Int,
   files: Schema.Array(FileOut)
 })
@@ -63,12 +62,11 @@ const request = (input: typeof Input.Type, ctx: Tool.ToolContext) => ({
 
 export const sshUpload = Tool.make({
   name: "ssh_upload",
-  title: "Upload a file or directory (SFTP)",
+  title: "Upload over SFTP",
   description:
-    "Copy a local file or directory tree to the host over SFTP. Binary-safe and atomic: each file is written to a " +
-    "temporary name next to the target, its sha256 is checked on both ends, then it is renamed over the target, so the " +
-    "target is either the old file or the complete new one. Reports bytes, both sha256 and verified.",
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    "Copy a local file or directory to the host over SFTP, atomically: temporary file, sha256 checked on both " +
+    "ends, rename. Returns bytes, sha256 and verified.",
+  annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
@@ -78,11 +76,10 @@ export const sshUpload = Tool.make({
 
 export const sshDownload = Tool.make({
   name: "ssh_download",
-  title: "Download a file or directory (SFTP)",
+  title: "Download over SFTP",
   description:
-    "Copy a file or directory tree from the host to the local machine over SFTP: to a temporary local file, sha256 " +
-    "checked on both ends, then renamed over the target. Reports bytes, both sha256 and verified.",
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    "Copy a file or directory from the host to this machine over SFTP, atomically, as ssh_upload does.",
+  annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {

@@ -38,7 +38,7 @@ describeWithSshd("faults", (getSshd) => {
   it("killed connection: the running job is reported lost, and the next call reconnects", async () => {
     const s = await call(server, "ssh_spawn", { command: "i=0; while true; do i=$((i+1)); echo $i; sleep 0.05; done" })
     const jobId = s.data.job_id as string
-    await call(server, "ssh_tail", { job_id: jobId, wait_ms: 2000 })
+    await call(server, "ssh_tail", { job_id: jobId, wait_ms: 2000, min_lines: 1 })
     // Kill the sshd processes serving our connection (children of this test's listener).
     await sshd.killConnections()
     const job = await waitStatus(jobId, 10_000)

@@ -94,7 +94,8 @@ for i in range(3):
     for (const opts of [{ pty: true }, { env: { PYTHONUNBUFFERED: "1" } }]) {
       const spawned = await call(server, "ssh_spawn", { command: py, ...opts })
       const jobId = spawned.data.job_id as string
-      const r = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 5000 })
+      // min_lines 1: return at the first line (by default the tail would wait for the end, 3 s).
+      const r = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 5000, min_lines: 1 })
       // The first line arrives while the job still runs (not all at the end).
       expect((r.data.lines as Array<TailLine>)[0]?.text.trim()).toBe("tick 0")
       expect(r.data.status).toBe("running")
