@@ -18,7 +18,7 @@ const Input = Schema.Struct({
   max_bytes: Schema.optionalKey(int(1, 1_048_576).annotate({ description: "Default 65536." })),
   stream: Schema.optionalKey(Stream.annotate({ description: "Default both." })),
   until: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(1000)).annotate({
-    description: "JavaScript regular expression: keep waiting (up to wait_ms) until a new line matches, then reply with the lines up to it."
+    description: "Regular expression, RE2 syntax: keep waiting (up to wait_ms) until a new line matches, then reply with the lines up to it."
   }))
 })
 
