@@ -84,7 +84,7 @@ export const commandBlock = (options: Pick<WrapOptions, "command" | "env" | "cwd
  */
 const readAndRun = (raw: boolean): string => [
   `n=$(dd bs=1 count=${HEADER} 2>/dev/null); n=\${n##* }`,
-  `case $n in ''|*[!0-9]*) exit 125;; esac`,
+  `case $n in ''|*[!0-9]*) echo 'mcp-ssh-live: could not read the command from stdin (is dd installed?)' >&2; exit 125;; esac`,
   `if [ "$n" -gt 16384 ] && dd if=/dev/null of=/dev/null iflag=fullblock 2>/dev/null; ` +
   `then b=$(dd bs="$n" count=1 iflag=fullblock 2>/dev/null); else b=$(dd bs=1 count="$n" 2>/dev/null); fi`,
   ...(raw ? [`stty "$t" 2>/dev/null`] : []),

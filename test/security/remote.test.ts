@@ -87,6 +87,11 @@ describeWithSshd("remote trust: secrets, job files, one bad call", (getSshd) => 
     expect(pty.data.exit_status, pty.text).toBe(0)
     // A terminal echoes its input: the env block must not come back as output.
     expect(pty.data.stdout).toBe("[pty-secret]\r\n")
+    const rootPty = await call(server, "ssh_exec", { command: "echo \"[$(id -u) $S]\"", env: { S: "pty-secret" }, pty: true, sudo: true })
+    expect(rootPty.data, rootPty.text).toMatchObject({ exit_status: 0, stdout: "[0 pty-secret]\r\n" })
+    // stdin data is the command's, NUL bytes included.
+    const nul = await call(server, "ssh_exec", { command: "od -An -c | tr -d ' \n'", stdin: "a\u0000b" })
+    expect(nul.data, nul.text).toMatchObject({ exit_status: 0, stdout: "a\\0b" })
   })
 
   it("keeps persistent job files private to the remote user", async () => {
