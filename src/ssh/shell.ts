@@ -63,34 +63,50 @@ const setup = (options: Pick<WrapOptions, "env" | "cwd">): Array<string> => {
   return parts
 }
 
-/** Width of the length header, in bytes (right-aligned decimal). */
-const HEADER = 12
+/** Width of each of the two numbers of the header (right-aligned decimal). */
+const WIDTH = 11
+/** The header: the body's length in bytes and in lines, then a newline (24 bytes). */
+const HEADER = 2 * WIDTH + 2
 
 /**
- * What the launcher reads from stdin before the command starts: the byte length of the
- * body in a fixed-width header, then the body (shell code: cd, exports, `eval` of the command).
+ * What the launcher reads from stdin before the command starts: a fixed-width header
+ * (`<bytes> <lines>\n`), then the body (shell code: cd, exports, `eval` of the command).
  */
 export const commandBlock = (options: Pick<WrapOptions, "command" | "env" | "cwd">): Buffer => {
-  const body = Buffer.from(["unset b", ...setup(options), `eval ${shellQuote(options.command)}`, BLOCK_END].join("\n"))
-  return Buffer.concat([Buffer.from(String(body.length).padStart(HEADER, " ")), body])
+  const text = ["unset b", ...setup(options), `eval ${shellQuote(options.command)}`, BLOCK_END].join("\n") + "\n"
+  const body = Buffer.from(text)
+  const lines = text.split("\n").length - 1
+  return Buffer.concat([Buffer.from(`${String(body.length).padStart(WIDTH)} ${String(lines).padStart(WIDTH)}\n`), body])
 }
 
+/** Bodies up to this size and line count are read by the shell itself (no process started). */
+const SMALL_BYTES = 16384
+const SMALL_LINES = 64
+
 /**
- * Read the block into `b` and run it. Only `dd` reads, never more than it is asked for
- * (the shell's `read` may take a whole buffer from a terminal): the header byte by byte,
- * then the body in one read where `iflag=fullblock` exists (GNU, BusyBox), else one byte
- * at a time (only ever slow for very large commands), so the command's own stdin is left
- * untouched.
+ * Read the block into `b` and run it, consuming nothing past it, so the command's own
+ * stdin is left untouched. From a pipe the shell's `read` takes one byte at a time: it
+ * reads the header and a small body itself. From a terminal in raw mode a shell's `read`
+ * may take a whole buffer, so only `dd` reads: the header byte by byte, the body in one
+ * read where `iflag=fullblock` exists (GNU, BusyBox), else one byte at a time (only ever
+ * slow for very large commands); large bodies from a pipe are read the same way.
  */
-const readAndRun = (raw: boolean): string => [
-  `n=$(dd bs=1 count=${HEADER} 2>/dev/null); n=\${n##* }`,
-  `case $n in ''|*[!0-9]*) echo 'mcp-ssh-live: could not read the command from stdin (is dd installed?)' >&2; exit 125;; esac`,
-  `if [ "$n" -gt 16384 ] && dd if=/dev/null of=/dev/null iflag=fullblock 2>/dev/null; ` +
-  `then b=$(dd bs="$n" count=1 iflag=fullblock 2>/dev/null); else b=$(dd bs=1 count="$n" 2>/dev/null); fi`,
-  ...(raw ? [`stty "$t" 2>/dev/null`] : []),
-  `case $b in *'${BLOCK_END}') ;; *) echo 'mcp-ssh-live: the command did not arrive whole' >&2; exit 125;; esac`,
-  `unset n t; eval "$b"`
-].join("; ")
+const readAndRun = (raw: boolean): string => {
+  const dd = `if [ "$n" -gt ${SMALL_BYTES} ] && dd if=/dev/null of=/dev/null iflag=fullblock 2>/dev/null; ` +
+    `then b=$(dd bs="$n" count=1 iflag=fullblock 2>/dev/null); else b=$(dd bs=1 count="$n" 2>/dev/null); fi`
+  const header = raw
+    ? `h=$(dd bs=1 count=${HEADER} 2>/dev/null); case $h in *[!0-9[:space:]]*) h=;; esac; set -- $h; n=$1; l=$2`
+    : `read -r n l`
+  const loop = `b=; while [ "$l" -gt 0 ]; do IFS= read -r x || break; b="$b$x$nl"; l=$((l - 1)); done; b=\${b%"$nl"}`
+  return [
+    `nl='\n'; ${header}`,
+    `case $n$l in ''|*[!0-9]*) echo 'mcp-ssh-live: could not read the command from stdin' >&2; exit 125;; esac`,
+    raw ? dd : `if [ "$n" -le ${SMALL_BYTES} ] && [ "$l" -le ${SMALL_LINES} ]; then ${loop}; else ${dd}; fi`,
+    ...(raw ? [`stty "$t" 2>/dev/null`] : []),
+    `case $b in *'${BLOCK_END}') ;; *) echo 'mcp-ssh-live: the command did not arrive whole (is dd installed?)' >&2; exit 125;; esac`,
+    `unset n l x h nl t; eval "$b"`
+  ].join("; ")
+}
 
 /** Raw, no echo, while the block is read (restored before the command runs). */
 const rawTerminal = `t=$(stty -g 2>/dev/null); stty raw -echo 2>/dev/null`

@@ -213,9 +213,12 @@ describeWithSshd("remote trust: a planted ~/bin/sudo", (getSshd) => {
     const t = token()
     const s = await call(server, "ssh_spawn", { command: `sleep ${t}`, sudo: true })
     expect(s.isError, s.text).toBe(false)
-    // Stopping a root job goes through sudo as well.
-    const stopped = await call(server, "ssh_signal", { job_id: s.data.job_id, signal: "TERM" })
-    expect(stopped.data).toMatchObject({ sent_via_pid: true })
+    await sshd.exec(`for i in $(seq 50); do pgrep -f "^sleep ${t}$" >/dev/null && break; sleep 0.1; done`)
+    // Signalling a root job goes through sudo as well (CONT: the group is still there to receive it).
+    const signalled = await call(server, "ssh_signal", { job_id: s.data.job_id, signal: "CONT" })
+    expect(signalled.data).toMatchObject({ sent_via_pid: true })
+    const removed = await call(server, "ssh_remove_job", { job_id: s.data.job_id, force: true })
+    expect(removed.isError, removed.text).toBe(false)
     expect(await waitNoProcess(sshd, `sleep ${t}`)).toBe("")
     const log = await sshd.exec(`cat ${home}/fake-sudo.log 2>/dev/null || true`)
     expect(log.stdout).toBe("")

@@ -36,6 +36,15 @@ describe("shell wrapper", () => {
       expect(out.split("\n").slice(1)).toEqual(["big", "after", ""])
     })
 
+    it(`keeps values exact, whichever way the block is read (${shell})`, () => {
+      const odd = "  lead \\ back\\slash \\n 'q' \"d\" trail  \n\n  second\t\r\nlast\\"
+      for (const lines of [1, 200]) {
+        const command = `${Array.from({ length: lines }, () => ":").join("\n")}\nprintf '%s' "$V"`
+        const out = sh(wrapCommand({}), shell, commandBlock({ command, env: { V: odd } }))
+        expect(out.slice(out.indexOf("\n") + 1)).toBe(odd)
+      }
+    })
+
     it(`runs nothing from a block cut short (${shell})`, () => {
       const block = commandBlock({ command: "echo ran" })
       let out = ""
