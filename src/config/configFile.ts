@@ -28,6 +28,7 @@ export const LimitsSection = Schema.Struct({
   ring_buffer_lines: Schema.optionalKey(positive(10_000_000)),
   ring_buffer_bytes: Schema.optionalKey(positive(1 << 30)),
   max_jobs_per_host: Schema.optionalKey(positive(10_000)),
+  max_jobs: Schema.optionalKey(positive(1_000_000)),
   reap_finished_after_sec: Schema.optionalKey(positive(30 * 86_400)),
   reconnect_retries: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 100 }))),
   reconnect_delay_sec: Schema.optionalKey(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 3600 }))),

@@ -30,6 +30,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const LIMIT_FLAGS = {
   "ring-buffer-lines": ["ringBufferLines", true],
   "max-jobs-per-host": ["maxJobsPerHost", true],
+  "max-jobs": ["maxJobs", true],
   "reap-finished-after-sec": ["reapFinishedAfterSec", true],
   "reconnect-retries": ["reconnectRetries", true],
   "reconnect-delay-sec": ["reconnectDelaySec", false],
@@ -72,6 +73,7 @@ Server:
 Limits:
   --ring-buffer-lines N        lines kept per job stream (default: ${defaultLimits.ringBufferLines})
   --max-jobs-per-host N        running jobs per host (default: ${defaultLimits.maxJobsPerHost})
+  --max-jobs N                 jobs held in memory, running or finished, all hosts (default: ${defaultLimits.maxJobs})
   --reap-finished-after-sec N  forget finished jobs after N seconds (default: ${defaultLimits.reapFinishedAfterSec})
   --reconnect-retries N        reconnect attempts (default: ${defaultLimits.reconnectRetries})
   --reconnect-delay-sec X      first reconnect delay, doubled each try (default: ${defaultLimits.reconnectDelaySec})
@@ -231,6 +233,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         ring_buffer_lines: "ringBufferLines",
         ring_buffer_bytes: "ringBufferBytes",
         max_jobs_per_host: "maxJobsPerHost",
+        max_jobs: "maxJobs",
         reap_finished_after_sec: "reapFinishedAfterSec",
         reconnect_retries: "reconnectRetries",
         reconnect_delay_sec: "reconnectDelaySec",

@@ -17,6 +17,8 @@ export interface Limits {
   /** Bytes of line text kept per stream of a job. */
   readonly ringBufferBytes: number
   readonly maxJobsPerHost: number
+  /** Jobs held in memory, all hosts, running or finished and not yet reaped or removed. */
+  readonly maxJobs: number
   readonly reapFinishedAfterSec: number
   readonly reconnectRetries: number
   readonly reconnectDelaySec: number
@@ -75,6 +77,7 @@ export const defaultLimits: Limits = {
   ringBufferLines: 10_000,
   ringBufferBytes: 8 * 1024 * 1024,
   maxJobsPerHost: 50,
+  maxJobs: 1000,
   reapFinishedAfterSec: 600,
   reconnectRetries: 3,
   reconnectDelaySec: 2,

@@ -12,7 +12,6 @@ import { Context, Deferred, Effect, Fiber, Layer } from "effect"
 import type { EndReason, Job, JobStatus } from "../jobs/Job.js"
 import { CappedOutput } from "../output/CappedOutput.js"
 import { AppConfig } from "./AppConfig.js"
-import type { LimitReachedError } from "./errors.js"
 import { Jobs, type Launched, type SpawnError } from "./Jobs.js"
 
 export interface ExecRequest {
@@ -76,7 +75,11 @@ const endedOrPrompt = (job: Job) =>
   })
 
 export class Exec extends Context.Service<Exec, {
-  run(request: ExecRequest): Effect.Effect<ExecResult, Exclude<SpawnError, LimitReachedError>>
+  /**
+   * With `backgroundAfterMs` the command may become a job, so it takes a job's place under
+   * max_jobs_per_host and max_jobs before it starts (LIMIT_REACHED when there is none).
+   */
+  run(request: ExecRequest): Effect.Effect<ExecResult, SpawnError>
 }>()("mcp-ssh-live/Exec") {
   static readonly layer = Layer.effect(Exec)(Effect.gen(function*() {
     const jobs = yield* Jobs
@@ -112,7 +115,8 @@ export class Exec extends Context.Service<Exec, {
           sudo: request.sudo,
           timeoutMs: request.timeoutMs,
           idleTimeoutMs: request.idleTimeoutMs,
-          onOutput: (stream, chunk) => out[stream].push(chunk)
+          onOutput: (stream, chunk) => out[stream].push(chunk),
+          mayHandOver: background !== undefined
         }),
         (launched) =>
           Effect.gen(function*() {

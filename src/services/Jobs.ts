@@ -13,12 +13,13 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Context, Deferred, Effect, Exit, Layer, Option, Redacted, Schedule, Stream } from "effect"
 import { ensurePrivateDir, openPrivateAppend } from "../files/privateFiles.js"
+import { RE2JS } from "re2js"
 import { type EndReason, Job, type JobStatus } from "../jobs/Job.js"
 import type { Line, StreamName } from "../output/RingBuffer.js"
 import { RemoteProcess, type Sink } from "../ssh/RemoteProcess.js"
-import { ENV_NAME, type SignalName, wrapCommand } from "../ssh/shell.js"
+import { commandBlock, ENV_NAME, fieldWithNul, type SignalName, wrapCommand } from "../ssh/shell.js"
 import { collect } from "../ssh/collect.js"
-import { exitScript, followScript, launchScript, listScript, parseList, removeScript } from "../ssh/persistent.js"
+import { exitScript, followScript, launchBlock, launchScript, listScript, parseList, removeScript } from "../ssh/persistent.js"
 import { SudoGate, type SudoOutcome } from "../ssh/SudoGate.js"
 import { AppConfig } from "./AppConfig.js"
 import { type ConnectFailure, Connections } from "./Connections.js"
@@ -60,6 +61,13 @@ export interface SpawnRequest {
 export interface Launched {
   readonly job: Job
   readonly process: RemoteProcess
+  /** Held when the process may become a listed job (`mayHandOver`): its place under the limits. */
+  readonly slot?: Slot | undefined
+}
+
+/** A place under `max_jobs_per_host` and `max_jobs`, taken before a job is started. */
+export interface Slot {
+  readonly host: string
 }
 
 /** Why a job could not be started. */
@@ -70,6 +78,15 @@ export type SpawnError =
   | LimitReachedError
   | SudoPasswordRequiredError
   | SudoAuthError
+
+export interface LaunchRequest extends SpawnRequest {
+  readonly onOutput?: Sink | undefined
+  /**
+   * The process may be listed later (`adopt`): take its slot under the limits now, or
+   * fail with LIMIT_REACHED before anything starts.
+   */
+  readonly mayHandOver?: boolean | undefined
+}
 
 /** A job as reported to callers. */
 export interface JobInfo {
@@ -99,13 +116,19 @@ export interface TailRequest {
   readonly maxLines: number
   readonly maxBytes: number
   readonly stream: "both" | StreamName
-  readonly until?: RegExp | undefined
+  readonly until?: LineMatcher | undefined
   /**
    * Return once this many new lines are collected (also on the job's end, an `until` match,
    * a new prompt, the caps, or `waitMs`). Default: 1 without `until`; with `until`, the match
    * (or the caps) alone.
    */
   readonly minLines?: number | undefined
+}
+
+/** A compiled `until` (RE2 semantics: linear time in the line's length). */
+export interface LineMatcher {
+  /** True when the pattern matches anywhere in `text`. */
+  test(text: string): boolean
 }
 
 export interface TailResult {
@@ -136,6 +159,21 @@ export const validateEnv = (env: Readonly<Record<string, string>> | undefined) =
           hint: "names are letters, digits and _, not starting with a digit"
         })
       ), { discard: true })
+
+/**
+ * Everything of a request that becomes shell text is checked before anything is sent:
+ * env names, and no NUL byte (no shell string can hold one). Stdin data may hold NUL.
+ */
+export const validateRequest = (request: SpawnRequest) =>
+  Effect.andThen(validateEnv(request.env), () => {
+    const field = fieldWithNul({ command: request.command, env: request.env, cwd: request.cwd, label: request.label })
+    return field === undefined ? Effect.void : Effect.fail(
+      new InvalidArgumentError({
+        message: `${field}: contains a NUL byte, which no shell string can carry`,
+        hint: "remove the \\0 character; binary data can go to the command's stdin instead"
+      })
+    )
+  })
 
 const info = (job: Job): JobInfo => {
   const c = job.ring.counts()
@@ -171,8 +209,8 @@ export class Jobs extends Context.Service<Jobs, {
    * Start a command as a job that is not listed yet (what `ssh_exec` runs on); its
    * timeouts and sudo apply as for `spawn`. `onOutput` sees every chunk too.
    */
-  launch(request: SpawnRequest & { readonly onOutput?: Sink | undefined }): Effect.Effect<Launched, Exclude<SpawnError, LimitReachedError>>
-  /** List a launched job from now on (exec handing over to a job). */
+  launch(request: LaunchRequest): Effect.Effect<Launched, SpawnError>
+  /** List a launched job from now on (exec handing over to a job); it holds its slot, so this never exceeds a limit. */
   adopt(launched: Launched): Effect.Effect<JobInfo>
   /** Stop a launched process: TERM, grace, KILL on its process group. */
   stop(launched: Launched, reason: EndReason): Effect.Effect<Termination>
@@ -205,6 +243,39 @@ export class Jobs extends Context.Service<Jobs, {
     /** Launched but not listed (an exec in progress): stopped at shutdown too. */
     const unlisted = new Set<Launched>()
     const limits = config.limits
+    /** Places taken by jobs being started and by execs that may hand over: they count as jobs. */
+    const slots = new Set<Slot>()
+
+    /**
+     * Take a place for a job on `host`, or fail: running jobs (and slots) per host under
+     * max_jobs_per_host, all jobs in memory (running or finished, and slots) under max_jobs.
+     * Synchronous, so two calls cannot both take the last place.
+     */
+    const reserve = (host: string): Effect.Effect<Slot, LimitReachedError> =>
+      Effect.suspend(() => {
+        let running = 0
+        for (const j of jobs.values()) if (j.host === host && j.running) running++
+        for (const slot of slots) if (slot.host === host) running++
+        if (running >= limits.maxJobsPerHost) {
+          return Effect.fail(new LimitReachedError({
+            message: `${running} jobs are running on ${host}; max_jobs_per_host is ${limits.maxJobsPerHost}`,
+            hint: "wait for jobs to end, stop some with ssh_signal / ssh_remove_job, or raise [limits] max_jobs_per_host"
+          }))
+        }
+        const held = jobs.size + slots.size
+        if (held >= limits.maxJobs) {
+          return Effect.fail(new LimitReachedError({
+            message: `${held} jobs are held in memory (running or finished); max_jobs is ${limits.maxJobs}`,
+            hint: `remove finished jobs with ssh_remove_job (they are also dropped reap_finished_after_sec after they end), or raise [limits] max_jobs`
+          }))
+        }
+        const slot: Slot = { host }
+        slots.add(slot)
+        return Effect.succeed(slot)
+      })
+
+    /** Give a slot back (its job ended unlisted, or failed to start); idempotent. */
+    const release = (slot: Slot | undefined) => Effect.sync(() => void (slot !== undefined && slots.delete(slot)))
 
     if (config.logDir !== undefined) {
       const dir = config.logDir
@@ -283,9 +354,12 @@ export class Jobs extends Context.Service<Jobs, {
     const sudoPassword = (env: string | undefined) =>
       env === undefined || process.env[env] === undefined ? undefined : Redacted.make(process.env[env])
 
-    const launch = Effect.fn("Jobs.launch")(function*(request: SpawnRequest & { readonly onOutput?: Sink | undefined }) {
-      yield* validateEnv(request.env)
-      const host = yield* registry.resolve(request.host)
+    /** Start `request` on `host` (resolved); `slot` goes with the process until it is listed or ends. */
+    const launchOn = Effect.fn("Jobs.launch")(function*(
+      host: { readonly alias: string; readonly auth: { readonly sudoPasswordEnv?: string | undefined } },
+      request: LaunchRequest,
+      slot: Slot | undefined
+    ) {
       const password = request.sudo === true ? sudoPassword(host.auth.sudoPasswordEnv) : undefined
       const job = new Job({
         id: newId(),
@@ -299,7 +373,8 @@ export class Jobs extends Context.Service<Jobs, {
         ringBufferBytes: limits.ringBufferBytes,
         maxLineBytes: limits.maxLineBytes
       })
-      const script = wrapCommand({ command: request.command, env: request.env, cwd: request.cwd, sudo: request.sudo })
+      const script = wrapCommand({ sudo: request.sudo, pty: job.pty })
+      const block = commandBlock({ command: request.command, env: request.env, cwd: request.cwd })
       const channel = yield* connections.exec(host.alias, script, { pty: job.pty })
       const onOutput = request.onOutput
       const deliver: Sink = onOutput === undefined
@@ -323,13 +398,21 @@ export class Jobs extends Context.Service<Jobs, {
       }
       const process = new RemoteProcess(channel, sink)
       job.process = process
-      const launched: Launched = { job, process }
+      const launched: Launched = { job, process, slot }
       unlisted.add(launched)
-      yield* Effect.forkDetach(Effect.ensuring(watch(job, process, gate), Effect.sync(() => unlisted.delete(launched))))
+      yield* Effect.forkDetach(Effect.ensuring(
+        watch(job, process, gate),
+        Effect.andThen(Effect.sync(() => unlisted.delete(launched)), release(slot))
+      ))
       if (request.idleTimeoutMs !== undefined) yield* Effect.forkDetach(idleWatch(job, process, request.idleTimeoutMs))
       if (request.timeoutMs !== undefined) yield* Effect.forkDetach(deadlineWatch(job, process, request.timeoutMs))
+      // The command block goes to the launcher's stdin: at once when nothing else reads or
+      // echoes stdin first; with a pty once the terminal is raw (after the PID marker);
+      // with sudo once the root shell is in.
+      if (request.sudo !== true && !job.pty) yield* process.write(block)
       // The wrapper prints the PID before anything else: one round trip, so the reply can carry it.
       yield* Deferred.await(process.started).pipe(Effect.timeoutOption("2 seconds"))
+      if (request.sudo !== true && job.pty) yield* process.write(block)
       if (gate !== undefined) {
         const outcome = yield* Deferred.await(sudoOutcome).pipe(
           Effect.onInterrupt(() => Effect.asVoid(stop(launched, "removed")))
@@ -347,35 +430,45 @@ export class Jobs extends Context.Service<Jobs, {
             hint: "check the password in the variable named by sudo_password_env, and the user's sudo rights"
           })
         }
+        yield* process.write(block)
       }
       return launched
     })
+
+    const launch = (request: LaunchRequest) =>
+      Effect.gen(function*() {
+        yield* validateRequest(request)
+        const host = yield* registry.resolve(request.host)
+        const slot = request.mayHandOver === true ? yield* reserve(host.alias) : undefined
+        return yield* launchOn(host, request, slot).pipe(Effect.onExit((exit) => Exit.isFailure(exit) ? release(slot) : Effect.void))
+      })
 
     const adopt = (launched: Launched) =>
       Effect.sync(() => {
         const { job } = launched
         unlisted.delete(launched)
+        if (launched.slot !== undefined) slots.delete(launched.slot)
         jobs.set(job.id, job)
         openLog(job)
         return info(job)
       }).pipe(Effect.tap((i) => Effect.logInfo(`job ${i.jobId} started on ${i.host}: ${i.command.slice(0, 200)}`)))
 
     const spawn = Effect.fn("Jobs.spawn")(function*(request: SpawnRequest) {
-      const host = yield* registry.resolve(request.host)
-      const running = [...jobs.values()].filter((j) => j.host === host.alias && j.running).length
-      if (running >= limits.maxJobsPerHost) {
-        return yield* new LimitReachedError({
-          message: `${running} jobs are running on ${host.alias}; max_jobs_per_host is ${limits.maxJobsPerHost}`,
-          hint: "wait for jobs to end, stop some with ssh_signal / ssh_remove_job, or raise [limits] max_jobs_per_host"
-        })
+      yield* validateRequest(request)
+      if (request.persistent === true && (request.sudo === true || request.pty === true)) {
+        return yield* new InvalidArgumentError({ message: "persistent: cannot be combined with sudo or pty (the job runs detached, with no terminal or stdin)" })
       }
-      if (request.persistent === true) return yield* spawnPersistent({ ...request, host: host.alias })
-      return yield* adopt(yield* launch({ ...request, host: host.alias }))
+      const host = yield* registry.resolve(request.host)
+      const slot = yield* reserve(host.alias)
+      const started = request.persistent === true
+        ? spawnPersistent({ ...request, host: host.alias }, slot)
+        : Effect.flatMap(launchOn(host, request, slot), adopt)
+      return yield* started.pipe(Effect.onExit((exit) => Exit.isFailure(exit) ? release(slot) : Effect.void))
     })
 
     /** A small helper command of ours on `alias`, its output collected. */
-    const capture = (alias: string, command: string) =>
-      Effect.flatMap(connections.exec(alias, command), (channel) => collect(channel))
+    const capture = (alias: string, command: string, stdin?: string) =>
+      Effect.flatMap(connections.exec(alias, command), (channel) => collect(channel, stdin))
 
     const newPersistentJob = (host: string, id: string, command: string, label: string | null) =>
       new Job({
@@ -435,14 +528,9 @@ export class Jobs extends Context.Service<Jobs, {
         }
       })
 
-    const spawnPersistent = Effect.fn("Jobs.spawnPersistent")(function*(request: SpawnRequest & { readonly host: string }) {
-      if (request.sudo === true || request.pty === true) {
-        return yield* new InvalidArgumentError({ message: "persistent: cannot be combined with sudo or pty (the job runs detached, with no terminal or stdin)" })
-      }
-      yield* validateEnv(request.env)
+    const spawnPersistent = Effect.fn("Jobs.spawnPersistent")(function*(request: SpawnRequest & { readonly host: string }, slot: Slot) {
       const job = newPersistentJob(request.host, newId(), request.command, request.label ?? null)
-      const started = yield* capture(request.host, launchScript({
-        jobId: job.id,
+      const started = yield* capture(request.host, launchScript(job.id), launchBlock({
         command: request.command,
         label: job.label,
         env: request.env,
@@ -453,6 +541,7 @@ export class Jobs extends Context.Service<Jobs, {
         return yield* new ChannelError({ message: `could not start the persistent job on ${request.host}: ${started.stderr.trim() || `exit ${started.code}`}` })
       }
       job.remotePid = Number(pid)
+      slots.delete(slot)
       jobs.set(job.id, job)
       openLog(job)
       yield* Effect.forkIn(follow(job), layerScope)
@@ -472,6 +561,10 @@ export class Jobs extends Context.Service<Jobs, {
         if (Option.isNone(listed)) continue
         for (const found of parseList(listed.value.stdout)) {
           if (jobs.has(found.jobId)) continue
+          if (jobs.size + slots.size >= limits.maxJobs) {
+            yield* Effect.logWarning(`persistent job ${found.jobId} on ${host.alias} not listed: max_jobs (${limits.maxJobs}) reached`)
+            continue
+          }
           const job = newPersistentJob(host.alias, found.jobId, found.command, found.label)
           job.remotePid = found.pid
           job.startedAt = found.startedAt
@@ -709,13 +802,19 @@ export class Jobs extends Context.Service<Jobs, {
   }))
 }
 
-/** Compile `until` or fail naming the field. */
-export const compileUntil = (pattern: string | undefined) =>
+/**
+ * Compile `until` with RE2 (re2js, a pure JS port: matching is linear in the line's
+ * length, so no pattern can stall the event loop) or fail naming the field.
+ */
+export const compileUntil = (pattern: string | undefined): Effect.Effect<LineMatcher | undefined, InvalidArgumentError> =>
   Effect.suspend(() => {
     if (pattern === undefined) return Effect.succeed(undefined)
     try {
-      return Effect.succeed(new RegExp(pattern))
+      return Effect.succeed(RE2JS.compile(pattern))
     } catch (e) {
-      return Effect.fail(new InvalidArgumentError({ message: `until: invalid regular expression: ${(e as Error).message}` }))
+      return Effect.fail(new InvalidArgumentError({
+        message: `until: not a regular expression we can run: ${(e as Error).message}`,
+        hint: "RE2 syntax: no lookahead/lookbehind or backreferences"
+      }))
     }
   })

@@ -7,7 +7,7 @@
 import { Context, Deferred, Effect, Layer, Redacted } from "effect"
 import type { RemoteProcess } from "../ssh/RemoteProcess.js"
 import { collect } from "../ssh/collect.js"
-import { killGroupCommand, shellQuote, type SignalName } from "../ssh/shell.js"
+import { asRootCommand, killGroupCommand, type SignalName } from "../ssh/shell.js"
 import { AppConfig } from "./AppConfig.js"
 import { Connections } from "./Connections.js"
 
@@ -38,7 +38,7 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
     const signal = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot) =>
       Effect.gen(function*() {
         const kill = killGroupCommand(sig, pgid)
-        const command = asRoot === undefined ? kill : `sudo -S -p '' -- /bin/sh -c ${shellQuote(kill)}`
+        const command = asRoot === undefined ? kill : asRootCommand(kill)
         const channel = yield* connections.exec(alias, command)
         const result = yield* collect(channel, asRoot === undefined ? "" : asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`)
         return result.code === 0

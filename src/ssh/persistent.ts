@@ -4,8 +4,9 @@
  * and this server. We read its output with a follower (`tail -c +<offset> --pid`) that
  * can be restarted from the byte offset already read.
  *
- * Layout of `~/.cache/mcp-ssh-live/jobs/<job_id>/`: `cmd`, `label`, `started` (epoch
- * seconds), `pid`, `out`, `err`, and `exit` once the command has ended by itself.
+ * Layout of `~/.cache/mcp-ssh-live/jobs/<job_id>/` (directories 0700, files 0600):
+ * `cmd`, `label`, `started` (epoch seconds), `pid`, `out`, `err`, and `exit` once the
+ * command has ended by itself.
  *
  * @since 0.1.0
  */
@@ -14,31 +15,40 @@ import { shellQuote } from "./shell.js"
 export const JOBS_DIR = "$HOME/.cache/mcp-ssh-live/jobs"
 const dir = (jobId: string) => `"${JOBS_DIR}/${jobId}"`
 
-/** Starts the command detached and prints `PID:<pid>`; the exec channel ends at once. */
-export const launchScript = (options: {
-  readonly jobId: string
+/**
+ * Starts the command detached and prints `PID:<pid>`; the exec channel ends at once.
+ * Send `launchBlock` as its whole stdin: the command, label, env and cwd never appear in
+ * the exec request, so never in a remote argv. Our files are made under umask 077; the
+ * command itself runs with the user's own umask.
+ */
+export const launchScript = (jobId: string): string => [
+  `o=$(umask); umask 077`,
+  `mkdir -p "${JOBS_DIR}" && chmod 700 "$HOME/.cache/mcp-ssh-live" "${JOBS_DIR}" || exit 1`,
+  `D=${dir(jobId)}`,
+  `mkdir "$D" && cd "$D" || exit 1`,
+  `b=$(cat); eval "$b"; unset b`,
+  `printf '%s' "$c" > cmd; printf '%s' "$l" > label; unset c l`,
+  `date +%s > started`,
+  `: > out; : > err`,
+  // The run script goes to the detached shell through a pipe, not its argv.
+  `export D; printf '%s' "$r" | setsid nohup /bin/sh -c 'u=$1; r=$(cat); exec < /dev/null; eval "$r"' mcp-ssh-live "$o" > out 2> err &`,
+  `unset r; echo $! > pid`,
+  `printf 'PID:%s\\n' "$!"`
+].join("\n")
+
+/** The stdin of `launchScript`: shell code that sets `c` (command), `l` (label) and `r` (the run script). */
+export const launchBlock = (options: {
   readonly command: string
   readonly label: string | null
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly cwd?: string | undefined
 }): string => {
-  const d = dir(options.jobId)
-  const setup: Array<string> = []
-  if (options.cwd !== undefined) setup.push(`cd -- ${shellQuote(options.cwd)} || exit 1`)
-  for (const [k, v] of Object.entries(options.env ?? {})) setup.push(`export ${k}=${shellQuote(v)}`)
-  // The command runs in a subshell so that its own `exit` still lets us record the status.
-  const inner = [...setup, `( eval ${shellQuote(options.command)} )`, `echo $? > "$D/exit.tmp" && mv "$D/exit.tmp" "$D/exit"`].join("; ")
-  return [
-    `D=${d}`,
-    `mkdir -p "$D" && cd "$D" || exit 1`,
-    `printf '%s' ${shellQuote(options.command)} > cmd`,
-    `printf '%s' ${shellQuote(options.label ?? "")} > label`,
-    `date +%s > started`,
-    `: > out; : > err`,
-    `export D; setsid nohup /bin/sh -c ${shellQuote(inner)} > out 2> err < /dev/null &`,
-    `echo $! > pid`,
-    `printf 'PID:%s\\n' "$!"`
-  ].join("\n")
+  const run: Array<string> = [`umask "$u"; unset u r`]
+  if (options.cwd !== undefined) run.push(`cd -- ${shellQuote(options.cwd)} || exit 1`)
+  for (const [k, v] of Object.entries(options.env ?? {})) run.push(`export ${k}=${shellQuote(v)}`)
+  // A subshell, so that the command's own `exit` still lets us record the status.
+  run.push(`( eval ${shellQuote(options.command)} ); s=$?; umask 077; echo $s > "$D/exit.tmp" && mv "$D/exit.tmp" "$D/exit"`)
+  return [`c=${shellQuote(options.command)}`, `l=${shellQuote(options.label ?? "")}`, `r=${shellQuote(run.join("\n"))}`].join("\n")
 }
 
 /** Streams `out` to stdout and `err` to stderr from the given byte offsets until the job's process is gone. */

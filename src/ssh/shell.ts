@@ -1,13 +1,22 @@
 /**
- * Building the remote shell script that wraps a user's command: it prints a marker
- * line with the shell's PID (which is also its process group, since sshd starts
- * each session with setsid) before the command runs, so we can signal the whole
- * group later. The command is `eval`ed so a syntax error in it is reported after
- * the marker, by the same shell.
+ * The remote side of running a user's command. The exec request itself is a fixed
+ * launcher of ours that carries nothing of the request: the command, its environment
+ * and its directory travel over the channel's stdin as a length-prefixed block of
+ * shell code (`commandBlock`), which the launcher reads and `eval`s. So no env value and
+ * no command text shows in a remote argv (`ps`, /proc/<pid>/cmdline, readable by every
+ * local user), a command of any size fits (sshd drops the whole connection on an exec
+ * request over ~256 KB), and what the command reads from stdin afterwards is its own.
  *
- * With `sudo`, the command runs in a root shell started by `sudo -S` with a prompt of
- * ours (so we know when to write the password to stdin, never argv), and that shell
- * first prints a ready marker (so we know sudo let us in).
+ * The launcher prints a marker line with the shell's PID (which is also its process
+ * group, since sshd starts each session with setsid) before the command runs, so we can
+ * signal the whole group later. The command is `eval`ed so a syntax error in it is
+ * reported after the marker, by the same shell.
+ *
+ * With `sudo`, the command runs in a root shell started by `sudo -S` (found by absolute
+ * path, never on PATH) with a prompt of ours (so we know when to write the password to
+ * stdin, never argv), and that shell prints a ready marker (so we know sudo let us in)
+ * before it reads the block. With a pty, the terminal is put in raw mode without echo
+ * while the block is read, so the block is neither echoed back nor cut at a line length.
  *
  * @since 0.1.0
  */
@@ -25,30 +34,94 @@ export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
 /** Valid environment variable names (what POSIX shells accept for `export`). */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
+/**
+ * Where sudo is looked for, in order. Never PATH: a `~/bin/sudo` planted by anyone who
+ * can write the user's files would otherwise receive the sudo password.
+ */
+export const SUDO_PATHS = ["/usr/bin/sudo", "/bin/sudo", "/usr/sbin/sudo", "/usr/local/bin/sudo"] as const
+
+/** Sets `S` to the first sudo of `SUDO_PATHS` that exists, or fails with 127. */
+export const findSudo = `S=; for p in ${SUDO_PATHS.join(" ")}; do if [ -x "$p" ]; then S=$p; break; fi; done; ` +
+  `[ -n "$S" ] || { echo "mcp-ssh-live: no sudo in ${SUDO_PATHS.join(", ")}" >&2; exit 127; }`
+
 export interface WrapOptions {
   readonly command: string
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly cwd?: string | undefined
   readonly sudo?: boolean | undefined
+  readonly pty?: boolean | undefined
 }
 
-const setup = (options: WrapOptions): Array<string> => {
+/** Ends every block: a block cut short (a dropped connection) is never run. */
+const BLOCK_END = "#mcp-ssh-live-end"
+
+/** Shell lines that enter `cwd` and export `env` (values quoted, never in argv). */
+const setup = (options: Pick<WrapOptions, "env" | "cwd">): Array<string> => {
   const parts: Array<string> = []
   if (options.cwd !== undefined) parts.push(`cd -- ${shellQuote(options.cwd)} || exit 1`)
   for (const [k, v] of Object.entries(options.env ?? {})) parts.push(`export ${k}=${shellQuote(v)}`)
-  parts.push(`eval ${shellQuote(options.command)}`)
   return parts
 }
 
+/** Width of each of the two numbers of the header (right-aligned decimal). */
+const WIDTH = 11
+/** The header: the body's length in bytes and in lines, then a newline (24 bytes). */
+const HEADER = 2 * WIDTH + 2
+
 /**
- * The script sent as the exec request. Environment variables are exported by the
- * script itself: sshd drops `env` requests not named in its AcceptEnv.
+ * What the launcher reads from stdin before the command starts: a fixed-width header
+ * (`<bytes> <lines>\n`), then the body (shell code: cd, exports, `eval` of the command).
  */
-export const wrapCommand = (options: WrapOptions): string => {
+export const commandBlock = (options: Pick<WrapOptions, "command" | "env" | "cwd">): Buffer => {
+  const text = ["unset b", ...setup(options), `eval ${shellQuote(options.command)}`, BLOCK_END].join("\n") + "\n"
+  const body = Buffer.from(text)
+  const lines = text.split("\n").length - 1
+  return Buffer.concat([Buffer.from(`${String(body.length).padStart(WIDTH)} ${String(lines).padStart(WIDTH)}\n`), body])
+}
+
+/** Bodies up to this size and line count are read by the shell itself (no process started). */
+const SMALL_BYTES = 16384
+const SMALL_LINES = 64
+
+/**
+ * Read the block into `b` and run it, consuming nothing past it, so the command's own
+ * stdin is left untouched. From a pipe the shell's `read` takes one byte at a time: it
+ * reads the header and a small body itself. From a terminal in raw mode a shell's `read`
+ * may take a whole buffer, so only `dd` reads: the header byte by byte, the body in one
+ * read where `iflag=fullblock` exists (GNU, BusyBox), else one byte at a time (only ever
+ * slow for very large commands); large bodies from a pipe are read the same way.
+ */
+const readAndRun = (raw: boolean): string => {
+  const dd = `if [ "$n" -gt ${SMALL_BYTES} ] && dd if=/dev/null of=/dev/null iflag=fullblock 2>/dev/null; ` +
+    `then b=$(dd bs="$n" count=1 iflag=fullblock 2>/dev/null); else b=$(dd bs=1 count="$n" 2>/dev/null); fi`
+  const header = raw
+    ? `h=$(dd bs=1 count=${HEADER} 2>/dev/null); case $h in *[!0-9[:space:]]*) h=;; esac; set -- $h; n=$1; l=$2`
+    : `read -r n l`
+  const loop = `b=; while [ "$l" -gt 0 ]; do IFS= read -r x || break; b="$b$x$nl"; l=$((l - 1)); done; b=\${b%"$nl"}`
+  return [
+    `nl='\n'; ${header}`,
+    `case $n$l in ''|*[!0-9]*) echo 'mcp-ssh-live: could not read the command from stdin' >&2; exit 125;; esac`,
+    raw ? dd : `if [ "$n" -le ${SMALL_BYTES} ] && [ "$l" -le ${SMALL_LINES} ]; then ${loop}; else ${dd}; fi`,
+    ...(raw ? [`stty "$t" 2>/dev/null`] : []),
+    `case $b in *'${BLOCK_END}') ;; *) echo 'mcp-ssh-live: the command did not arrive whole (is dd installed?)' >&2; exit 125;; esac`,
+    `unset n l x h nl t; eval "$b"`
+  ].join("; ")
+}
+
+/** Raw, no echo, while the block is read (restored before the command runs). */
+const rawTerminal = `t=$(stty -g 2>/dev/null); stty raw -echo 2>/dev/null`
+
+/**
+ * The exec request: a fixed launcher, the same for every command (only `sudo` and `pty`
+ * change it). Send `commandBlock` to its stdin: at once without sudo or pty, after the
+ * PID marker with a pty, after the sudo ready marker with sudo.
+ */
+export const wrapCommand = (options: Pick<WrapOptions, "sudo" | "pty">): string => {
+  const pty = options.pty === true
   const pid = `printf '${PID_MARKER}%s\\n' "$$"`
-  if (options.sudo !== true) return [pid, ...setup(options)].join("; ")
-  const inner = [`printf '${SUDO_READY}\\n'`, ...setup(options)].join("; ")
-  return `${pid}; sudo -S -p ${shellQuote(SUDO_PROMPT)} -- "\${SHELL:-/bin/sh}" -c ${shellQuote(inner)}`
+  if (options.sudo !== true) return [...(pty ? [rawTerminal] : []), pid, readAndRun(pty)].join("; ")
+  const inner = [...(pty ? [rawTerminal] : []), `printf '${SUDO_READY}\\n'`, readAndRun(pty)].join("; ")
+  return `${pid}; ${findSudo}; "$S" -S -p ${shellQuote(SUDO_PROMPT)} -- "\${SHELL:-/bin/sh}" -c ${shellQuote(inner)}`
 }
 
 /** Signals we accept (names without SIG). */
@@ -58,3 +131,20 @@ export type SignalName = typeof SIGNALS[number]
 /** A command that sends `signal` to the process group `pgid`. */
 export const killGroupCommand = (signal: SignalName, pgid: number): string =>
   `kill -s ${signal} -- -${pgid} 2>/dev/null || kill -s ${signal} ${pgid}`
+
+/** `command` run as root through sudo (by absolute path), the password read from stdin. */
+export const asRootCommand = (command: string): string =>
+  `${findSudo}; "$S" -S -p '' -- /bin/sh -c ${shellQuote(command)}`
+
+/** The first field of a request that holds a NUL byte (no shell string can carry one), if any. */
+export const fieldWithNul = (fields: Readonly<Record<string, string | Readonly<Record<string, string>> | undefined>>): string | undefined => {
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined) continue
+    if (typeof value === "string") {
+      if (value.includes("\u0000")) return name
+    } else {
+      for (const [k, v] of Object.entries(value)) if (v.includes("\u0000")) return `${name}.${k}`
+    }
+  }
+  return undefined
+}

@@ -19,7 +19,7 @@ const Input = Schema.Struct({
   max_bytes: Schema.optionalKey(int(1, 1_048_576).annotate({ description: "Default 65536." })),
   stream: Schema.optionalKey(Stream.annotate({ description: "Default both." })),
   until: Schema.optionalKey(
-    Schema.String.annotate({ description: "Regex: reply at a new line matching it (matched)." })
+    Schema.String.annotate({ description: "Regex, RE2 syntax: reply at a new line matching it (matched)." })
       .check(nonEmpty, guardLength(1000))
   )
 })

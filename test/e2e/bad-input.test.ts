@@ -34,7 +34,7 @@ const nastyValues = (name: string, p: Prop): Array<unknown> => {
   if (p.type !== "string" && p.anyOf === undefined) return []
   const v: Array<unknown> = ["x".repeat(2_000_000), "a\u0000b", "\u{1F4A3}\uFFFF\uD800", "'; rm -rf / #"]
   if (name === "job_id") v.push("job-doesnotexist", "../../etc/passwd")
-  if (name === "until") v.push("([", "(?<", "*")
+  if (name === "until") v.push("([", "(?<", "*", "(?=a)", "(a)\\1", "^(a+)+$")
   if (name.endsWith("path") || name === "cwd") v.push("/tmp/\u0000/x")
   return v
 }

@@ -104,6 +104,8 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`long commands over ${m.name} MC
     const t = token()
     const job = await call(server, "ssh_spawn", { command: `sleep ${t}`, sudo: true })
     expect(job.isError, job.text).toBe(false)
+    // The command reaches the root shell over stdin once sudo has let it in: wait for it to start.
+    await sshd.exec(`for i in $(seq 50); do pgrep -f "^sleep ${t}$" >/dev/null && break; sleep 0.1; done`)
     const ps = await sshd.exec("ps -eo args")
     expect(ps.stdout).toContain(`sleep ${t}`)
     expect(ps.stdout).not.toContain(sshd.user.password)

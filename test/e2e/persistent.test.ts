@@ -39,8 +39,9 @@ describeWithSshd("persistent jobs", (getSshd) => {
       await read()
       expect(seen.length).toBeGreaterThan(0)
       expect(seen.map((l) => Number(l.text))).toEqual(seen.map((_, i) => i + 1))
-      const remote = await sshd.exec(`pgrep -f 'while \\[ \\$i -lt ${N} \\]' || true`)
-      expect(remote.stdout.trim()).not.toBe("")
+      // Still running over there (its command text is in no argv: look by the PID it recorded).
+      const remote = await sshd.exec(`kill -0 "$(cat ~${sshd.user.name}/.cache/mcp-ssh-live/jobs/${jobId}/pid)" && echo alive`)
+      expect(remote.stdout.trim()).toBe("alive")
     } finally {
       // (b) this server stops; a persistent job is not stopped with it.
       await first.close()

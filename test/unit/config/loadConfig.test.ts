@@ -58,6 +58,7 @@ key = "${keyFile}"
 
 [limits]
 max_jobs_per_host = 10
+max_jobs = 20
 ring_buffer_lines = 500
 reconnect_delay_sec = 0.5
 
@@ -68,7 +69,7 @@ insecure_auto_add = false
     const s = ok(["--config", file, "--max-jobs-per-host", "7", "--host", "db=127.0.0.1:2200"], { PROD_PW: "x", PROD_SUDO: "y" })
     expect(s.configFile).toBe(file)
     expect(s.config.defaultHost).toBe("prod")
-    expect(s.config.limits).toMatchObject({ maxJobsPerHost: 7, ringBufferLines: 500, reconnectDelaySec: 0.5, maxLineBytes: 65536 })
+    expect(s.config.limits).toMatchObject({ maxJobsPerHost: 7, maxJobs: 20, ringBufferLines: 500, reconnectDelaySec: 0.5, maxLineBytes: 65536 })
     expect(s.config.logLevel).toBe("debug")
     const prod = s.config.hosts.find((h) => h.alias === "prod")
     expect(prod).toEqual({
@@ -106,6 +107,7 @@ insecure_auto_add = false
     expect(error(["--password", "hunter2"])).toMatch(/--password: passwords are not accepted/)
     expect(error(["--bogus"])).toMatch(/bogus/)
     expect(error(["--max-jobs-per-host", "x"])).toMatch(/--max-jobs-per-host: expected a positive integer/)
+    expect(error(["--max-jobs", "0"])).toMatch(/--max-jobs: expected a positive integer/)
     expect(error(["--log-level", "loud"])).toMatch(/--log-level/)
     expect(error(["--host", "a=h", "--password-env", "UNSET_VAR_X"])).toMatch(/--password-env: environment variable UNSET_VAR_X is not set/)
     expect(error(["--host", "a=h", "--key", "/no/such/key"])).toMatch(/no such file: \/no\/such\/key/)
