@@ -31,7 +31,7 @@ const effectLogLevel = (level: LogLevel) =>
 const serve = (sink: McpLogSink) => Effect.gen(function*() {
   const context = yield* Effect.context<Services | AppConfig>()
   const server = makeMcpServer(context)
-  sink.servers.add(server)
+  sink.attach(server)
   const transport = new StdioServerTransport()
   const closed = yield* Deferred.make<void>()
   transport.onclose = () => Deferred.doneUnsafe(closed, Exit.void)
