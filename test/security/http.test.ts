@@ -175,6 +175,20 @@ describe("HTTP: sessions are capped and expire", () => {
     }
   })
 
+  it("closes a session on DELETE", async () => {
+    const id = await openSession(server)
+    const deleted = await new Promise<number>((resolve, reject) => {
+      const req = http.request(server.url, { method: "DELETE", headers: { authorization: `Bearer ${server.token}`, ...sessionHeaders(id) } }, (res) => {
+        res.resume()
+        res.on("end", () => resolve(res.statusCode ?? 0))
+      })
+      req.on("error", reject)
+      req.end()
+    })
+    expect(deleted).toBe(200)
+    expect((await ping(server, id)).status).toBe(404)
+  })
+
   it("still serves a new session afterwards", async () => {
     const id = await openSession(server)
     expect((await ping(server, id)).status).toBe(200)
