@@ -1,24 +1,33 @@
 /**
- * MCP over Streamable HTTP: `mcp-ssh-live --http`. One MCP session per client
- * (`Mcp-Session-Id`), all sharing the same services, so jobs and connections are
- * common to every session. Every request needs the bearer token; Host and Origin are
- * checked against localhost names (DNS rebinding) unless bound elsewhere on purpose.
+ * MCP over Streamable HTTP: `mcp-ssh-live --http`, at http://BIND:PORT/mcp.
+ *
+ * - 2026-07-28 traffic (per-request envelopes) is served by the SDK's `createMcpHandler`:
+ *   a fresh server per request, nothing kept between requests.
+ * - 2025-era traffic (2025-11-25, 2025-06-18 …) gets a session per client
+ *   (`Mcp-Session-Id`) with a bounded SSE event store, so a dropped stream resumes with
+ *   `Last-Event-ID`. Nothing is allocated before an `initialize`; sessions close after
+ *   an idle time and are capped (past the cap the least recently used idle session
+ *   closes; if every session has a request in flight, 503).
+ *
+ * All sessions share the same services, so jobs and connections are common to them.
+ * Every request needs the bearer token; on a loopback bind, Host and Origin must be
+ * loopback names too (DNS rebinding). Malformed requests get a 4xx, never a crash.
  *
  * @since 0.1.0
  */
 import { randomUUID, timingSafeEqual } from "node:crypto"
 import * as http from "node:http"
-import { Readable } from "node:stream"
 import {
-  hostHeaderValidationResponse,
-  localhostAllowedHostnames,
-  localhostAllowedOrigins,
+  createMcpHandler,
+  isInitializeRequest,
+  isLegacyRequest,
   type McpServer,
-  originValidationResponse,
   WebStandardStreamableHTTPServerTransport
 } from "@modelcontextprotocol/server"
-import { type Context, Effect, Redacted } from "effect"
+import { type Context, Effect, Redacted, Schedule } from "effect"
+import { BoundedEventStore } from "./eventStore.js"
 import type { Services } from "./layers/Live.js"
+import { hostnameOfHostHeader, isLoopback } from "./loopback.js"
 import type { McpLogSink } from "./mcpLogging.js"
 import { makeMcpServer } from "./server.js"
 import type { AppConfig } from "./services/AppConfig.js"
@@ -27,7 +36,15 @@ export interface HttpOptions {
   readonly port: number
   readonly bind: string
   readonly token: Redacted.Redacted<string>
+  /** A 2025-era session with no request in flight for this long is closed. */
+  readonly sessionIdleSec: number
+  /** At most this many 2025-era sessions at once. */
+  readonly maxSessions: number
 }
+
+/** Suggested reconnection delay sent with each stream's first event. */
+const RETRY_MS = 2_000
+const MAX_BODY_BYTES = 4 * 1024 * 1024
 
 const tokenMatches = (header: string | null, token: Redacted.Redacted<string>) => {
   const expected = Buffer.from(`Bearer ${Redacted.value(token)}`)
@@ -35,79 +52,154 @@ const tokenMatches = (header: string | null, token: Redacted.Redacted<string>) =
   return got.length === expected.length && timingSafeEqual(got, expected)
 }
 
-const json = (status: number, message: string, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }), {
+const json = (status: number, message: string, headers: Record<string, string> = {}, code = -32000) =>
+  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }), {
     status,
     headers: { "content-type": "application/json", ...headers }
   })
 
+/** 403 unless Host and Origin (when present) name this machine. */
+const loopbackGuard = (request: Request): Response | undefined => {
+  const host = hostnameOfHostHeader(request.headers.get("host") ?? "")
+  if (host === undefined || !isLoopback(host)) return json(403, "Forbidden: the Host header must name this machine (localhost, 127.0.0.0/8 or [::1])")
+  const origin = request.headers.get("origin")
+  if (origin === null) return undefined
+  const url = URL.canParse(origin) ? new URL(origin) : undefined
+  if (url === undefined || !isLoopback(url.hostname)) return json(403, "Forbidden: requests from a web page of another origin are refused")
+  return undefined
+}
+
+interface Session {
+  readonly server: McpServer
+  readonly transport: WebStandardStreamableHTTPServerTransport
+  /** Requests (and streams) still open. */
+  active: number
+  lastSeen: number
+}
+
 /** Serve MCP on http://bind:port/mcp until the scope closes; resolves to the port actually bound. */
 export const serveHttp = (context: Context.Context<Services | AppConfig>, options: HttpOptions, sink: McpLogSink) =>
   Effect.gen(function*() {
-    const sessions = new Map<string, { readonly server: McpServer; readonly transport: WebStandardStreamableHTTPServerTransport }>()
-    const loopback = options.bind === "127.0.0.1" || options.bind === "::1" || options.bind === "localhost"
+    const log = Effect.runForkWith(yield* Effect.context<never>())
+    const sessions = new Map<string, Session>()
+    const loopbackBind = isLoopback(options.bind)
+    const idleMs = options.sessionIdleSec * 1000
 
-    const handle = async (request: Request): Promise<Response> => {
-      if (loopback) {
-        const rejected = hostHeaderValidationResponse(request, localhostAllowedHostnames()) ??
-          originValidationResponse(request, localhostAllowedOrigins())
+    const modern = createMcpHandler(() => makeMcpServer(context), {
+      legacy: "reject",
+      maxRequestBodySize: MAX_BODY_BYTES,
+      onerror: (e) => log(Effect.logDebug(`http: ${e.message}`))
+    })
+
+    const closeSession = (id: string, why: string | undefined) => {
+      const session = sessions.get(id)
+      if (session === undefined) return
+      sessions.delete(id)
+      if (why !== undefined) log(Effect.logInfo(`http: closed session ${id.slice(0, 8)}…: ${why}`))
+      session.server.close().catch(() => undefined)
+    }
+
+    const sweep = () => {
+      const now = Date.now()
+      for (const [id, s] of sessions) {
+        if (s.active === 0 && now - s.lastSeen > idleMs) closeSession(id, `idle for more than ${options.sessionIdleSec} s`)
+      }
+    }
+
+    /** Make room for one more session: false when every session is busy. */
+    const makeRoom = () => {
+      sweep()
+      if (sessions.size < options.maxSessions) return true
+      let oldest: [string, Session] | undefined
+      for (const entry of sessions) {
+        if (entry[1].active === 0 && (oldest === undefined || entry[1].lastSeen < oldest[1].lastSeen)) oldest = entry
+      }
+      if (oldest === undefined) return false
+      closeSession(oldest[0], `session cap (${options.maxSessions}) reached; this one was the least recently used`)
+      return true
+    }
+
+    const track = (session: Session, onDone: (f: () => void) => void) => {
+      session.active++
+      session.lastSeen = Date.now()
+      onDone(() => {
+        session.active--
+        session.lastSeen = Date.now()
+      })
+    }
+
+    const legacy = async (request: Request, parsedBody: unknown, onDone: (f: () => void) => void): Promise<Response> => {
+      const id = request.headers.get("mcp-session-id")
+      const handlerOptions = parsedBody === undefined ? {} : { parsedBody }
+      if (id !== null) {
+        const session = sessions.get(id)
+        if (session === undefined) return json(404, "Session not found: send initialize to open a new one", {}, -32001)
+        track(session, onDone)
+        return session.transport.handleRequest(request, handlerOptions)
+      }
+      // Nothing is allocated for a client that has no session and does not ask for one.
+      if (request.method !== "POST" || !isInitializeRequest(parsedBody)) {
+        return json(400, "Bad Request: no Mcp-Session-Id; send initialize first")
+      }
+      if (!makeRoom()) {
+        return json(503, `Service Unavailable: all ${options.maxSessions} sessions have requests in flight; retry later`, { "retry-after": "5" })
+      }
+      const sid = randomUUID()
+      const server = makeMcpServer(context)
+      const transport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => sid,
+        eventStore: new BoundedEventStore(),
+        retryInterval: RETRY_MS,
+        onsessionclosed: (closed) => closeSession(closed, undefined)
+      })
+      transport.onclose = () => closeSession(sid, undefined)
+      sink.attach(server)
+      const session: Session = { server, transport, active: 0, lastSeen: Date.now() }
+      sessions.set(sid, session)
+      track(session, onDone)
+      await server.connect(transport)
+      const response = await transport.handleRequest(request, handlerOptions)
+      // A refused initialize (bad headers, unsupported version …) opens no session.
+      if (transport.sessionId === undefined) closeSession(sid, undefined)
+      return response
+    }
+
+    const handle = async (request: Request, path: string, body: string | undefined, onDone: (f: () => void) => void): Promise<Response> => {
+      if (loopbackBind) {
+        const rejected = loopbackGuard(request)
         if (rejected !== undefined) return rejected
       }
       if (!tokenMatches(request.headers.get("authorization"), options.token)) {
         return json(401, "missing or wrong bearer token", { "www-authenticate": "Bearer" })
       }
-      if (new URL(request.url).pathname !== "/mcp") return json(404, "not found: the endpoint is /mcp")
-      const id = request.headers.get("mcp-session-id")
-      if (id !== null) {
-        const session = sessions.get(id)
-        return session === undefined ? json(404, "unknown session") : session.transport.handleRequest(request)
-      }
-      const transport = new WebStandardStreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (sid) => {
-          sessions.set(sid, { server, transport })
-        },
-        onsessionclosed: (sid) => {
-          sessions.delete(sid)
+      if (path !== "/mcp") return json(404, "not found: the endpoint is /mcp")
+      // The body is parsed once here and handed on, so that no handler reads it again.
+      let parsedBody: unknown
+      if (body !== undefined && body !== "") {
+        try {
+          parsedBody = JSON.parse(body)
+        } catch {
+          return json(400, "Parse error: the body is not JSON", {}, -32700)
         }
-      })
-      const server = makeMcpServer(context)
-      transport.onclose = () => {
-        if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
-        sink.servers.delete(server)
       }
-      sink.servers.add(server)
-      await server.connect(transport)
-      return transport.handleRequest(request)
+      return (await isLegacyRequest(request, parsedBody))
+        ? legacy(request, parsedBody, onDone)
+        : modern.fetch(request, parsedBody === undefined ? {} : { parsedBody })
     }
 
     const nodeServer = http.createServer((req, res) => {
-      const url = `http://${req.headers.host ?? `${options.bind}:${options.port}`}${req.url ?? "/"}`
-      const hasBody = req.method !== "GET" && req.method !== "HEAD"
-      const request = new Request(url, {
-        method: req.method ?? "GET",
-        headers: Object.entries(req.headers).flatMap(([k, v]) =>
-          v === undefined ? [] : Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v] as [string, string]]),
-        ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: "half" } : {})
-      } as RequestInit)
-      handle(request).then(async (response) => {
-        res.writeHead(response.status, Object.fromEntries(response.headers))
-        if (response.body === null) return res.end()
-        res.flushHeaders()
-        const reader = response.body.getReader()
-        req.on("close", () => reader.cancel().catch(() => undefined))
-        for (;;) {
-          const { done, value } = await reader.read()
-          if (done) break
-          res.write(value)
-        }
-        res.end()
-      }).catch((e: unknown) => {
-        process.stderr.write(`[mcp-ssh-live] http: ${e instanceof Error ? e.message : String(e)}\n`)
+      res.on("error", () => undefined)
+      req.on("error", () => undefined)
+      serveNode(req, res, handle).catch((e: unknown) => {
+        log(Effect.logError(`http: ${e instanceof Error ? e.message : String(e)}`))
         if (!res.headersSent) res.writeHead(500)
         res.end()
       })
     })
+
+    yield* Effect.forkScoped(
+      Effect.sync(sweep).pipe(Effect.repeat(Schedule.spaced(Math.min(30_000, Math.max(250, idleMs / 2)))))
+    )
 
     const port = yield* Effect.acquireRelease(
       Effect.callback<number, Error>((resume) => {
@@ -119,10 +211,113 @@ export const serveHttp = (context: Context.Context<Services | AppConfig>, option
       }),
       () =>
         Effect.promise(async () => {
-          for (const { server } of sessions.values()) await server.close().catch(() => undefined)
+          await modern.close().catch(() => undefined)
+          for (const { server } of [...sessions.values()]) await server.close().catch(() => undefined)
+          sessions.clear()
           nodeServer.closeAllConnections()
           await new Promise((resolve) => nodeServer.close(resolve))
         })
     )
     return port
+  })
+
+const badRequest = (res: http.ServerResponse, message: string) => {
+  const body = JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null })
+  res.writeHead(400, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" })
+  res.end(body)
+}
+
+/**
+ * Node's request → a web `Request` → our handler → Node's response. The URL is built only
+ * from an origin-form target (`/path`) and a well-formed Host: anything else is a 400
+ * (an absolute-form target or `Host: x:99999` made `new URL` throw and took the process down).
+ */
+const serveNode = async (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  handle: (request: Request, path: string, body: string | undefined, onDone: (f: () => void) => void) => Promise<Response>
+) => {
+  const target = req.url ?? ""
+  if (!target.startsWith("/") || target.startsWith("//")) return badRequest(res, "Bad Request: the request target must be a path")
+  const host = req.headers.host
+  if (host === undefined || hostnameOfHostHeader(host) === undefined) return badRequest(res, "Bad Request: malformed Host header")
+  const hasBody = req.method !== "GET" && req.method !== "HEAD"
+  const body = hasBody ? await readBody(req) : undefined
+  if (body === "aborted") return void res.end()
+  if (body === "too large") {
+    const text = JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Payload Too Large" }, id: null })
+    res.writeHead(413, { "content-type": "application/json", "content-length": Buffer.byteLength(text), connection: "close" })
+    return void res.end(text)
+  }
+  let request: Request
+  let path: string
+  const aborted = new AbortController()
+  try {
+    const url = new URL(target, `http://${host}`)
+    path = url.pathname
+    const headers = new Headers()
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined) continue
+      for (const value of Array.isArray(v) ? v : [v]) headers.append(k, value)
+    }
+    request = new Request(url, {
+      method: req.method ?? "GET",
+      headers,
+      signal: aborted.signal,
+      ...(body !== undefined ? { body } : {})
+    })
+  } catch {
+    return badRequest(res, "Bad Request: malformed request")
+  }
+  const done: Array<() => void> = []
+  res.once("close", () => {
+    aborted.abort()
+    for (const f of done) f()
+  })
+  const response = await handle(request, path, body, (f) => done.push(f))
+  res.writeHead(response.status, Object.fromEntries(response.headers))
+  if (response.body === null) return void res.end()
+  res.flushHeaders()
+  const reader = response.body.getReader()
+  const stop = () => void reader.cancel().catch(() => undefined)
+  res.once("close", stop)
+  try {
+    for (;;) {
+      const { done: finished, value } = await reader.read()
+      if (finished || res.destroyed) break
+      if (!res.write(value)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off("drain", go)
+            res.off("close", go)
+            resolve()
+          }
+          res.on("drain", go)
+          res.on("close", go)
+        })
+      }
+    }
+  } finally {
+    res.off("close", stop)
+    res.end()
+  }
+}
+
+/** The whole body as text; "too large" past MAX_BODY_BYTES (declared or sent); "aborted" when the client left. */
+const readBody = (req: http.IncomingMessage) =>
+  new Promise<string | "too large" | "aborted">((resolve, reject) => {
+    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return resolve("too large")
+    const chunks: Array<Buffer> = []
+    let size = 0
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_BODY_BYTES) {
+        req.removeAllListeners("data")
+        req.resume()
+        resolve("too large")
+      } else chunks.push(chunk)
+    })
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+    req.on("error", reject)
+    req.on("close", () => resolve("aborted"))
   })

@@ -14,7 +14,8 @@ import { randomBytes } from "node:crypto"
 import { Deferred, Effect, Exit, Layer, Logger, Redacted, References } from "effect"
 import { loadConfig } from "./config/loadConfig.js"
 import { layer, type Services } from "./layers/Live.js"
-import { serveHttp } from "./http.js"
+import { type HttpOptions, serveHttp } from "./http.js"
+import { isLoopback } from "./loopback.js"
 import { McpLogSink } from "./mcpLogging.js"
 import { makeMcpServer } from "./server.js"
 import { AppConfig, type LogLevel } from "./services/AppConfig.js"
@@ -41,13 +42,9 @@ const serve = (sink: McpLogSink) => Effect.gen(function*() {
   const closed = yield* Deferred.make<void>()
   const track = (server: McpServer, era: "legacy" | "modern"): McpServer => {
     // Log notifications are deprecated in 2026-07-28 (SEP-2577), which also has no
-    // logging/setLevel to filter them: modern sessions read the log on stderr.
-    if (era === "legacy") sink.servers.add(server)
-    const onclose = server.server.onclose
-    server.server.onclose = () => {
-      sink.servers.delete(server)
-      onclose?.()
-    }
+    // logging/setLevel to filter them: modern sessions read the log on stderr. Legacy
+    // ones get them once initialized (nothing may precede the initialize answer).
+    if (era === "legacy") sink.attach(server)
     return server
   }
   yield* Effect.acquireRelease(
@@ -71,15 +68,22 @@ const serve = (sink: McpLogSink) => Effect.gen(function*() {
 })
 
 /** Serve MCP over Streamable HTTP until SIGINT/SIGTERM. */
-const serveOverHttp = (sink: McpLogSink, port: number, bind: string) =>
+const serveOverHttp = (sink: McpLogSink, options: Omit<HttpOptions, "token">) =>
   Effect.gen(function*() {
+    const { bind, port } = options
     const context = yield* Effect.context<Services | AppConfig>()
     const given = process.env.MCP_SSH_LIVE_TOKEN
     const token = Redacted.make(given !== undefined && given !== "" ? given : randomBytes(24).toString("base64url"))
-    const bound = yield* serveHttp(context, { port, bind, token }, sink).pipe(
+    const bound = yield* serveHttp(context, { ...options, token }, sink).pipe(
       Effect.mapError((e) => new ConfigError({ message: `--http: cannot listen on ${bind}:${port}: ${e.message}` }))
     )
     const url = `http://${bind.includes(":") ? `[${bind}]` : bind}:${bound}/mcp`
+    if (!isLoopback(bind)) {
+      process.stderr.write(
+        `warning: --allow-remote-bind: serving on ${bind} over plain HTTP; the bearer token crosses the network in clear text. ` +
+          "Put a TLS proxy in front or use an SSH tunnel to 127.0.0.1.\n"
+      )
+    }
     process.stderr.write(`mcp-ssh-live ${version} listening on ${url}\n`)
     if (given === undefined || given === "") {
       // Generated: the operator needs it once, to give it to the client.
@@ -101,7 +105,7 @@ const main = Effect.gen(function*() {
   }
   const config = startup.config
   const sink = new McpLogSink()
-  yield* (startup.serve._tag === "Http" ? serveOverHttp(sink, startup.serve.port, startup.serve.bind) : serve(sink)).pipe(
+  yield* (startup.serve._tag === "Http" ? serveOverHttp(sink, startup.serve) : serve(sink)).pipe(
     Effect.scoped,
     Effect.provide(layer.pipe(Layer.provideMerge(Layer.succeed(AppConfig)(config)))),
     Effect.provide(Logger.layer([sink.logger], { mergeWithExisting: true })),

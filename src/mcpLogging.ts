@@ -1,7 +1,9 @@
 /**
  * Server events as MCP log notifications too: an Effect logger that forwards every
- * log line to the connected client (`notifications/message`), which the SDK filters by
- * the level the client set with `logging/setLevel`. stderr keeps getting everything.
+ * log line to the connected clients (`notifications/message`), which the SDK filters by
+ * the level each client set with `logging/setLevel`. stderr keeps getting everything.
+ * A server gets log lines only once its client has initialized: on stdio nothing may
+ * precede the answer to `initialize`.
  *
  * @since 0.1.0
  */
@@ -34,6 +36,20 @@ const text = (message: unknown): string =>
 /** Where log lines go once MCP servers exist (the logger is built before them): one per session. */
 export class McpLogSink {
   readonly servers = new Set<McpServer>()
+
+  /** Forward log lines to `server` from its client's `notifications/initialized` until it closes. */
+  attach(server: McpServer): void {
+    const initialized = server.server.oninitialized
+    server.server.oninitialized = () => {
+      initialized?.()
+      this.servers.add(server)
+    }
+    const closed = server.server.onclose
+    server.server.onclose = () => {
+      this.servers.delete(server)
+      closed?.()
+    }
+  }
 
   readonly logger = Logger.make<unknown, void>(({ logLevel, message }) => {
     const level = toMcpLevel(logLevel)

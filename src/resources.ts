@@ -19,6 +19,15 @@ export const registerJobResources = (server: McpServer, context: Context.Context
   const runFork = Effect.runForkWith(context)
   const jobs = Context.get(context, Jobs)
   const watchers = new Map<string, Fiber.Fiber<void>>()
+  let closed = false
+  const onclose = server.server.onclose
+  server.server.onclose = () => {
+    closed = true
+    const running = [...watchers.values()]
+    watchers.clear()
+    for (const fiber of running) runFork(Fiber.interrupt(fiber))
+    onclose?.()
+  }
 
   server.registerResource(
     "job-output",
@@ -53,7 +62,7 @@ export const registerJobResources = (server: McpServer, context: Context.Context
   server.server.setRequestHandler("resources/subscribe", async (request) => {
     const uri = request.params.uri
     const jobId = jobIdOf(uri)
-    if (jobId === undefined || watchers.has(uri)) return {}
+    if (jobId === undefined || watchers.has(uri) || closed) return {}
     const notify = Effect.promise(() => server.server.sendResourceUpdated({ uri }).catch(() => undefined))
     // Pull-based: while we sleep after a notification, changes coalesce into the next one.
     const fiber = runFork(

@@ -54,7 +54,9 @@ export const ServerSection = Schema.Struct({
   algorithms: Schema.optionalKey(AlgorithmsSection),
   known_hosts: Schema.optionalKey(Text),
   log_dir: Schema.optionalKey(Text),
-  log_level: Schema.optionalKey(Schema.Literals(["trace", "debug", "info", "warn", "error", "none"]))
+  log_level: Schema.optionalKey(Schema.Literals(["trace", "debug", "info", "warn", "error", "none"])),
+  http_session_idle_sec: Schema.optionalKey(positive(30 * 86_400)),
+  http_max_sessions: Schema.optionalKey(positive(100_000))
 })
 
 export const ConfigFile = Schema.Struct({

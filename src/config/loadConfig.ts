@@ -10,13 +10,27 @@ import { parseArgs } from "node:util"
 import { Effect } from "effect"
 import { type AppConfigShape, defaultConfig, defaultLimits, type HostConfig, type Limits, type LogLevel } from "../services/AppConfig.js"
 import { ConfigError } from "../services/errors.js"
+import { isLoopback } from "../loopback.js"
 import { type AlgorithmLists, defaultAlgorithms, supportedAlgorithms } from "../ssh/algorithms.js"
 import { type ConfigFile, readConfigFile } from "./configFile.js"
 
 /** How MCP is served: stdio (default) or Streamable HTTP. */
 export type Serve =
   | { readonly _tag: "Stdio" }
-  | { readonly _tag: "Http"; readonly port: number; readonly bind: string }
+  | {
+    readonly _tag: "Http"
+    readonly port: number
+    readonly bind: string
+    /** Close a 2025-era session idle this long (no request in flight). */
+    readonly sessionIdleSec: number
+    /** Cap on 2025-era sessions. */
+    readonly maxSessions: number
+  }
+
+export const defaultHttpSessionIdleSec = 1800
+export const defaultHttpMaxSessions = 64
+/** Shortest MCP_SSH_LIVE_TOKEN accepted for a bind beyond loopback. */
+export const minRemoteTokenLength = 32
 
 export type Startup =
   | { readonly _tag: "Run"; readonly config: AppConfigShape; readonly configFile: string | undefined; readonly serve: Serve }
@@ -59,7 +73,13 @@ Server:
                                clients send "Authorization: Bearer <token>", the token from
                                MCP_SSH_LIVE_TOKEN, else generated at start and printed to stderr
   --port N                     HTTP port (default: 8765; 0 picks a free one)
-  --bind ADDR                  HTTP address (default: 127.0.0.1)
+  --bind ADDR                  HTTP address (default: 127.0.0.1); loopback only (127.0.0.0/8, ::1) unless
+                               --allow-remote-bind
+  --allow-remote-bind          allow a non-loopback --bind; needs MCP_SSH_LIVE_TOKEN of ${minRemoteTokenLength}+ characters
+                               (plain HTTP: the token crosses the network in clear; put TLS in front)
+  --http-session-idle-sec N    close an HTTP session with no request for N seconds (default: ${defaultHttpSessionIdleSec})
+  --http-max-sessions N        HTTP sessions at most; past it the least recently used idle one closes
+                               (default: ${defaultHttpMaxSessions})
   --config PATH                TOML config file (default: $XDG_CONFIG_HOME/mcp-ssh-live/config.toml,
                                else ~/.config/mcp-ssh-live/config.toml; missing is fine)
   --known-hosts PATH           known_hosts file (default: ~/.ssh/known_hosts)
@@ -111,7 +131,7 @@ const defaultConfigPath = (env: NodeJS.ProcessEnv, home: string) =>
   path.join(env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== "" ? env.XDG_CONFIG_HOME : path.join(home, ".config"), "mcp-ssh-live", "config.toml")
 
 const stringOptions = [
-  "port", "bind",
+  "port", "bind", "http-session-idle-sec", "http-max-sessions",
   "user", "key", "password-env", "key-passphrase-env", "sudo-password-env", "default-host", "known-hosts",
   "log-dir", "log-level", "config", ...Object.keys(LIMIT_FLAGS)
 ] as const
@@ -160,6 +180,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           "insecure-auto-add": { type: "boolean" },
           "allow-agent-insecure-auto-add": { type: "boolean" },
           http: { type: "boolean" },
+          "allow-remote-bind": { type: "boolean" },
           host: { type: "string", multiple: true },
           ...Object.fromEntries(stringOptions.map((o) => [o, { type: "string" as const }]))
         }
@@ -284,9 +305,28 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     const portText = str("port")
     const port = portText === undefined ? 8765 : Number(portText)
     if (!Number.isInteger(port) || port < 0 || port > 65535) return yield* fail(`--port: expected 0..65535, got "${portText}"`)
-    if (v.http !== true && (portText !== undefined || str("bind") !== undefined)) {
-      return yield* fail("--port and --bind apply to --http only")
+    const httpOnly = ["port", "bind", "allow-remote-bind", "http-session-idle-sec", "http-max-sessions"].filter((f) => v[f] !== undefined)
+    if (v.http !== true && httpOnly.length > 0) return yield* fail(`--${httpOnly[0]} applies to --http only`)
+    const httpInt = (flag: "http-session-idle-sec" | "http-max-sessions", key: "http_session_idle_sec" | "http_max_sessions", fallback: number) => {
+      const raw = str(flag)
+      if (raw === undefined) return Effect.succeed(file?.server?.[key] ?? fallback)
+      const n = Number(raw)
+      return Number.isSafeInteger(n) && n >= 1 ? Effect.succeed(n) : fail(`--${flag}: expected a positive integer, got "${raw}"`)
     }
-    const serve: Serve = v.http === true ? { _tag: "Http", port, bind: str("bind") ?? "127.0.0.1" } : { _tag: "Stdio" }
+    const sessionIdleSec = yield* httpInt("http-session-idle-sec", "http_session_idle_sec", defaultHttpSessionIdleSec)
+    const maxSessions = yield* httpInt("http-max-sessions", "http_max_sessions", defaultHttpMaxSessions)
+    const bind = str("bind") ?? "127.0.0.1"
+    if (v.http === true && !isLoopback(bind)) {
+      if (v["allow-remote-bind"] !== true) {
+        return yield* fail(
+          `--bind ${bind}: not a loopback address; serving beyond this machine needs --allow-remote-bind`,
+          "plain HTTP exposes the bearer token on the network: prefer an SSH tunnel or a TLS proxy to 127.0.0.1"
+        )
+      }
+      if ((env.MCP_SSH_LIVE_TOKEN ?? "").length < minRemoteTokenLength) {
+        return yield* fail(`--allow-remote-bind: set MCP_SSH_LIVE_TOKEN to a token of at least ${minRemoteTokenLength} characters`)
+      }
+    }
+    const serve: Serve = v.http === true ? { _tag: "Http", port, bind, sessionIdleSec, maxSessions } : { _tag: "Stdio" }
     return { _tag: "Run", config, configFile: file === undefined ? undefined : configPath, serve } as const
   })
