@@ -479,8 +479,10 @@ export class Connections extends Context.Service<Connections, {
           const opened = yield* Effect.result(openChannel(target, open))
           if (opened._tag === "Success") return opened.success
           const { error, position } = opened.failure
-          if (/not connected/i.test(error.message)) {
-            // That connection closed under us (its close event is on its way): use another, or reconnect.
+          // ssh2 throws "Not connected" on a connection that just closed, and fails channels
+          // still being opened with "No response from server" right after its close event:
+          // either way nothing ran on that connection. Use another, or reconnect.
+          if (target.closed || /not connected/i.test(error.message)) {
             target.closed = true
             if (conn.pool.every((p) => p.closed)) {
               if (live.get(alias) === conn) live.delete(alias)

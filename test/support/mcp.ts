@@ -50,17 +50,14 @@ export interface MatrixCell {
 
 const cell = (transport: TransportKind, client: ClientKind): MatrixCell => ({ transport, client, name: `${transport}/${client}` })
 
-/**
- * Which (transport, client) pairs the e2e suites run over. Extend here.
- * (http, modern) is not listed yet: the HTTP transport's 2026-07-28 revision lands
- * with the HTTP work; add `cell("http", "modern")` then.
- */
+/** Which (transport, client) pairs the e2e suites run over. Extend here. */
 export const CLIENT_MATRIX: ReadonlyArray<MatrixCell> = [
   cell("stdio", "v2"),
   cell("stdio", "v1"),
   cell("stdio", "modern"),
   cell("http", "v2"),
-  cell("http", "v1")
+  cell("http", "v1"),
+  cell("http", "modern")
 ]
 
 /**
