@@ -27,6 +27,9 @@ console.log = console.error
 console.info = console.error
 console.debug = console.error
 
+/** A startup error is one line, whatever a flag or file value it quotes contains (newlines, escapes). */
+const oneLine = (text: string) => text.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1))
+
 const effectLogLevel = (level: LogLevel) =>
   ({ trace: "Trace", debug: "Debug", info: "Info", warn: "Warn", error: "Error", none: "None" } as const)[level]
 
@@ -115,7 +118,7 @@ const main = Effect.gen(function*() {
   Effect.provideService(Logger.LogToStderr, true),
   Effect.catchTag("ConfigError", (e) =>
     Effect.sync(() => {
-      process.stderr.write(`mcp-ssh-live: ${e.message}${e.hint !== undefined ? `\n  hint: ${e.hint}` : ""}\n`)
+      process.stderr.write(`mcp-ssh-live: ${oneLine(e.message)}${e.hint !== undefined ? `\n  hint: ${oneLine(e.hint)}` : ""}\n`)
       process.exitCode = 2
     }))
 )

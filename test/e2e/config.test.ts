@@ -1,5 +1,5 @@
 /** Configuration end to end: a TOML file with two hosts, and startup errors. */
-import { execFile } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -84,6 +84,31 @@ describe("startup errors", () => {
     ["a missing env var", ["--host", "a=127.0.0.1", "--password-env", "SURELY_NOT_SET"], /SURELY_NOT_SET is not set/],
     ["a password flag", ["--password", "x"], /--password/]
   ]
+  // Every numeric flag `--help` lists, and its [limits] / [server] key, fed values it must refuse:
+  // a flag added later is covered by construction.
+  const help = execFileSync(process.execPath, [MAIN, "--help"], { encoding: "utf8" })
+  const numericFlags = [...help.matchAll(/^\s+--([a-z-]+) ([NX])\b/gm)].map((m) => m[1]!).filter((f) => f !== "port")
+  it("lists the numeric flags the generated cases below feed", () => {
+    expect(numericFlags).toEqual(expect.arrayContaining(["max-jobs", "max-hosts", "extra-connection-idle-sec", "http-max-sessions", "http-session-idle-sec"]))
+  })
+  for (const flag of numericFlags) {
+    const key = flag.replace(/-/g, "_")
+    const section = key.startsWith("http_") ? "server" : "limits"
+    const http = key.startsWith("http_") ? ["--http", "--port", "0"] : []
+    cases.push(
+      [`--${flag} abc`, [...http, `--${flag}`, "abc"], new RegExp(`--${flag}`)],
+      [`--${flag} -5`, [...http, `--${flag}=-5`], new RegExp(`--${flag}`)],
+      [`${section}.${key} = "many"`, ["--config", file(`${key}.toml`, `[${section}]\n${key} = "many"\n`)], new RegExp(`${section}\\.${key}`)]
+    )
+  }
+  cases.push(
+    ["--allow-remote-bind without --http", ["--allow-remote-bind"], /--allow-remote-bind/],
+    ["a non-loopback --bind without --allow-remote-bind", ["--http", "--port", "0", "--bind", "0.0.0.0"], /--bind|--allow-remote-bind/],
+    ["an alias with a newline in --host", ["--host", "a\nb=127.0.0.1"], /alias|--host/],
+    ["an alias too long in the file", ["--config", file("alias.toml", `[hosts.${"a".repeat(65)}]\nhost = "127.0.0.1"\n`)], /hosts/],
+    ["an unknown SSH algorithm", ["--config", file("alg.toml", "[server.algorithms]\ncipher = [\"rot13\"]\n")], /rot13|algorithms/],
+    ["allow_agent_insecure_auto_add of the wrong type", ["--config", file("aa.toml", "[server]\nallow_agent_insecure_auto_add = \"yes\"\n")], /allow_agent_insecure_auto_add/]
+  )
   for (const [what, args, pattern] of cases) {
     it(`fails on ${what} with one line, exit 2, nothing on stdout`, async () => {
       const r = await runMain(args)
