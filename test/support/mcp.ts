@@ -7,10 +7,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { PassThrough } from "node:stream"
-import { fileURLToPath } from "node:url"
+import { spawnHttp } from "./rawHttp.js"
 import { Client } from "@modelcontextprotocol/client"
-import { spawn, type ChildProcess } from "node:child_process"
-import { randomBytes } from "node:crypto"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio"
 import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js"
@@ -22,7 +20,8 @@ import {
   ResourceUpdatedNotificationSchema as V1ResourceUpdatedNotificationSchema
 } from "@modelcontextprotocol/sdk/types.js"
 
-export const MAIN = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
+export { MAIN } from "./main.js"
+import { MAIN } from "./main.js"
 
 /** The transports the end-to-end suites run over. */
 export const TRANSPORTS = ["stdio", "http"] as const
@@ -134,15 +133,18 @@ const toOutcome = (name: string, r: Record<string, unknown>): CallToolOutcome =>
   }
 }
 
+/** The per-request options both SDK lines take alike. */
+const requestOptions = (options: CallToolOptions) => ({
+  timeout: options.timeout,
+  ...(options.signal !== undefined ? { signal: options.signal } : {}),
+  ...(options.onprogress !== undefined ? { onprogress: options.onprogress, resetTimeoutOnProgress: true } : {})
+})
+
 const v2Adapter = (client: Client, kind: ClientKind): McpClient => ({
   kind,
   listTools: () => client.listTools(),
   callTool: async (params, options) => {
-    const r = await client.callTool(params, {
-      timeout: options.timeout,
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-      ...(options.onprogress !== undefined ? { onprogress: options.onprogress, resetTimeoutOnProgress: true } : {})
-    })
+    const r = await client.callTool(params, requestOptions(options))
     return toOutcome(params.name, r)
   },
   setLoggingLevel: (level) => client.setLoggingLevel(level),
@@ -172,11 +174,7 @@ const v1Adapter = (client: V1Client, transport: RecordingV1StdioTransport | V1St
   kind: "v1",
   listTools: () => client.listTools(),
   callTool: async (params, options) => {
-    const r = await client.callTool(params, undefined, {
-      timeout: options.timeout,
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-      ...(options.onprogress !== undefined ? { onprogress: options.onprogress, resetTimeoutOnProgress: true } : {})
-    })
+    const r = await client.callTool(params, undefined, requestOptions(options))
     return toOutcome(params.name, r)
   },
   setLoggingLevel: (level) => client.setLoggingLevel(level),
@@ -292,20 +290,8 @@ export const startMcpServer = async (options: StartOptions = {}): Promise<McpSer
 
 /** The server with --http on a free port, driven through the SDK's Streamable HTTP client. */
 const startHttpServer = async (options: StartOptions, env: Record<string, string>, home: string): Promise<McpServerProcess> => {
-  const token = randomBytes(16).toString("hex")
-  const child: ChildProcess = spawn(process.execPath, [MAIN, "--http", "--port", "0", ...(options.args ?? [])], {
-    env: { ...env, MCP_SSH_LIVE_TOKEN: token },
-    stdio: ["ignore", "ignore", "pipe"]
-  })
-  let stderr = ""
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString()
-      const m = /listening on (http:\/\/\S+)/.exec(stderr)
-      if (m !== null) resolve(m[1]!)
-    })
-    child.once("exit", (code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)))
-  })
+  const server = await spawnHttp(options.args ?? [], { env, home })
+  const { url, token } = server
   const kind = options.client ?? "v2"
   const requestInit = { headers: { Authorization: `Bearer ${token}` } }
   const transportErrors: Array<Error> = []
@@ -331,17 +317,13 @@ const startHttpServer = async (options: StartOptions, env: Record<string, string
     client,
     transport,
     http: { url, token },
-    stderr: () => stderr,
+    stderr: server.stderr,
     transportErrors,
     home,
-    pid: child.pid ?? -1,
+    pid: server.child.pid ?? -1,
     close: async () => {
       await client.close().catch(() => undefined)
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve))
-        child.kill("SIGTERM")
-        await exited
-      }
+      await server.close()
     }
   }
 }

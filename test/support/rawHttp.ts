@@ -9,7 +9,7 @@ import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { MAIN } from "./mcp.js"
+import { MAIN } from "./main.js"
 
 export interface HttpServerProcess {
   readonly child: ChildProcess
@@ -27,10 +27,10 @@ export interface HttpServerProcess {
 /** Start `dist/main.js --http --port 0 …args` and wait for its "listening on" line. */
 export const spawnHttp = async (
   args: ReadonlyArray<string> = [],
-  options: { readonly token?: string; readonly env?: Record<string, string> } = {}
+  options: { readonly token?: string; readonly env?: Record<string, string>; readonly home?: string } = {}
 ): Promise<HttpServerProcess> => {
   const token = options.token ?? randomBytes(16).toString("hex")
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-home-"))
+  const home = options.home ?? fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-home-"))
   const child = spawn(process.execPath, [MAIN, "--http", "--port", "0", ...args], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, USER: "root", MCP_SSH_LIVE_TOKEN: token, ...options.env },
     stdio: ["ignore", "ignore", "pipe"]
