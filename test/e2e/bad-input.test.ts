@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, CLIENT_MATRIX, type McpServerProcess, startMcpServer } from "../support/mcp.js"
-import { describeWithSshd } from "../support/sshd.js"
+import { describeWithSshd, boxArgs } from "../support/sshd.js"
 
 interface Prop { type?: string; enum?: Array<unknown>; minimum?: number; maximum?: number; anyOf?: Array<Prop>; additionalProperties?: unknown }
 interface InputSchema { properties?: Record<string, Prop>; required?: Array<string> }
@@ -49,7 +49,7 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`bad input (${m.name})`, (getSsh
     server = await startMcpServer({
       transport: m.transport,
       client: m.client,
-      args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
+      args: boxArgs(sshd)
     })
   })
   afterAll(async () => {

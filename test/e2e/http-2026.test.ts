@@ -6,14 +6,14 @@
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { type HttpServerProcess, initializeBody, spawnHttp } from "../support/rawHttp.js"
-import { describeWithSshd } from "../support/sshd.js"
+import { describeWithSshd, boxArgs } from "../support/sshd.js"
 
 describeWithSshd("Streamable HTTP: protocol revisions", (getSshd) => {
   let server: HttpServerProcess
   beforeAll(async () => {
     const sshd = getSshd()
     server = await spawnHttp([
-      "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath
+      ...boxArgs(sshd)
     ])
   })
   afterAll(async () => {

@@ -5,14 +5,14 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { type HttpServerProcess, initializeBody, type SseEvent, spawnHttp, sseRequest } from "../support/rawHttp.js"
-import { describeWithSshd } from "../support/sshd.js"
+import { describeWithSshd, boxArgs } from "../support/sshd.js"
 
 describeWithSshd("Streamable HTTP: resuming a dropped stream", (getSshd) => {
   let server: HttpServerProcess
   beforeAll(async () => {
     const sshd = getSshd()
     server = await spawnHttp([
-      "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath
+      ...boxArgs(sshd)
     ])
   })
   afterAll(async () => {

@@ -2,7 +2,7 @@
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
-import { describeWithSshd } from "../support/sshd.js"
+import { describeWithSshd, boxArgs } from "../support/sshd.js"
 
 const initialize = {
   jsonrpc: "2.0", id: 1, method: "initialize",
@@ -15,7 +15,7 @@ describeWithSshd("Streamable HTTP", (getSshd) => {
     const sshd = getSshd()
     server = await startMcpServer({
       transport: "http",
-      args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
+      args: boxArgs(sshd)
     })
   })
   afterAll(async () => {

@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { MAIN, type McpServerProcess, parseErrorText, startMcpServer } from "../support/mcp.js"
-import { describeWithSshd, type Sshd } from "../support/sshd.js"
+import { describeWithSshd, type Sshd, boxArgs } from "../support/sshd.js"
 
 const INSPECTOR = fileURLToPath(
   new URL("../../node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js", import.meta.url)
@@ -109,7 +109,7 @@ describeWithSshd("MCP Inspector CLI", (getSshd) => {
     home = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-inspector-"))
     remote = `/tmp/mcpssh-inspector-${randomBytes(4).toString("hex")}`
     await sshd.exec(`mkdir -p ${remote} && chown ${sshd.user.name} ${remote}`)
-    const hostArgs = ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
+    const hostArgs = boxArgs(sshd)
     stdio = { stdio: hostArgs }
     http = await startMcpServer({ transport: "http", args: hostArgs })
     httpTarget = { url: http.http!.url, token: http.http!.token }

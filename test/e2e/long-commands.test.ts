@@ -3,7 +3,7 @@
  * timeouts, prompts, sudo without leaks, progress on exec.
  */
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
+import { describeWithSshd, type Sshd, waitNoProcess, boxArgs } from "../support/sshd.js"
 import { call, CLIENT_MATRIX, type McpServerProcess, startMcpServer, tailToEnd } from "../support/mcp.js"
 
 
@@ -19,8 +19,7 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`long commands over ${m.name} MC
       transport: m.transport,
       client: m.client,
       args: [
-        "--known-hosts", sshd.knownHostsPath,
-        "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath,
+        ...boxArgs(sshd),
         "--sudo-password-env", "BOX_SUDO_PW", "--default-host", "box"
       ],
       env: { BOX_SUDO_PW: sshd.user.password }
@@ -157,8 +156,7 @@ describeWithSshd("sudo with a wrong password", (getSshd) => {
     const wrong = "not-the-password-42"
     const server = await startMcpServer({
       args: [
-        "--known-hosts", sshd.knownHostsPath,
-        "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath,
+        ...boxArgs(sshd),
         "--sudo-password-env", "BOX_SUDO_PW"
       ],
       env: { BOX_SUDO_PW: wrong }

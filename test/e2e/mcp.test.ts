@@ -1,7 +1,7 @@
 /** MCP depth: annotations, cancellation, logging. */
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, CLIENT_MATRIX, type McpServerProcess, startMcpServer } from "../support/mcp.js"
-import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
+import { describeWithSshd, type Sshd, waitNoProcess, boxArgs } from "../support/sshd.js"
 
 for (const m of CLIENT_MATRIX) describeWithSshd(`MCP depth (${m.name})`, (getSshd) => {
   let server: McpServerProcess
@@ -11,7 +11,7 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`MCP depth (${m.name})`, (getSsh
     server = await startMcpServer({
       transport: m.transport,
       client: m.client,
-      args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
+      args: boxArgs(sshd)
     })
   })
   afterAll(async () => {
@@ -120,7 +120,7 @@ describeWithSshd("job output as resources", (getSshd) => {
   it("lists, reads and notifies subscribers of new lines", async () => {
     const sshd = getSshd()
     const server = await startMcpServer({
-      args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
+      args: boxArgs(sshd)
     })
     try {
       const updates: Array<string> = []

@@ -4,7 +4,7 @@
  */
 import { expect, it } from "vitest"
 import { call, startMcpServer, tailToEnd, type TailLine } from "../support/mcp.js"
-import { describeWithSshd, waitNoProcess } from "../support/sshd.js"
+import { describeWithSshd, waitNoProcess, boxArgs } from "../support/sshd.js"
 
 describeWithSshd("persistent jobs", (getSshd) => {
   it("survive a killed connection and a server restart, losing and repeating no line", async () => {
@@ -68,7 +68,7 @@ describeWithSshd("persistent jobs", (getSshd) => {
   it("can be signalled, and reports the exit code of a failing command", async () => {
     const sshd = getSshd()
     const server = await startMcpServer({
-      args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
+      args: boxArgs(sshd)
     })
     try {
       const t = 300_000 + Math.floor(Math.random() * 99_999)

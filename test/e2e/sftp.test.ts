@@ -5,7 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, CLIENT_MATRIX, type McpServerProcess, onFirstCell, startMcpServer } from "../support/mcp.js"
-import { describeWithSshd, type Sshd } from "../support/sshd.js"
+import { describeWithSshd, type Sshd, boxArgs } from "../support/sshd.js"
 
 const sha = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex")
 
@@ -22,7 +22,7 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`SFTP transfers (${m.name})`, (g
     server = await startMcpServer({
       transport: m.transport,
       client: m.client,
-      args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
+      args: boxArgs(sshd)
     })
   })
   afterAll(async () => {

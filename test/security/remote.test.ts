@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, type McpServerProcess, startMcpServer, tailToEnd } from "../support/mcp.js"
-import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
+import { describeWithSshd, type Sshd, waitNoProcess, boxArgs } from "../support/sshd.js"
 
 const token = () => 900_000 + Math.floor(Math.random() * 99_999)
 const secret = () => `tok-${randomBytes(12).toString("hex")}`
@@ -29,8 +29,7 @@ describeWithSshd("remote trust: secrets, job files, one bad call", (getSshd) => 
     sshd = getSshd()
     server = await startMcpServer({
       args: [
-        "--known-hosts", sshd.knownHostsPath,
-        "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath,
+        ...boxArgs(sshd),
         "--sudo-password-env", "BOX_SUDO_PW", "--default-host", "box"
       ],
       env: { BOX_SUDO_PW: sshd.user.password }

@@ -9,7 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
-import { describeWithSshd, type Sshd } from "../support/sshd.js"
+import { describeWithSshd, type Sshd, boxArgs } from "../support/sshd.js"
 
 // A `find` that lies like a compromised host would: any name containing LIE-ESCAPE is
 // listed as if it were one level above the directory asked about. Only this test's sshd
@@ -37,7 +37,7 @@ describeWithSshd("transfer trust", (getSshd) => {
     remote = `/tmp/mcpssh-trust-${randomBytes(4).toString("hex")}`
     await sshd.exec(`mkdir -p ${remote}`)
     server = await startMcpServer({
-      args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath]
+      args: boxArgs(sshd)
     })
   })
   afterAll(async () => {
@@ -238,7 +238,7 @@ describeWithSshd("transfer trust", (getSshd) => {
       if (existed) fs.mkdirSync(logDir, { mode: 0o755 })
       fs.chmodSync(dir, 0o755)
       const s = await startMcpServer({
-        args: ["--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath, "--log-dir", logDir]
+        args: [...boxArgs(sshd), "--log-dir", logDir]
       })
       try {
         const spawned = await call(s, "ssh_spawn", { command: "echo hello-log" })

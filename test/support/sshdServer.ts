@@ -376,3 +376,8 @@ export const waitNoProcess = async (sshd: Sshd, pattern: string, ms = 10_000): P
     await new Promise((res) => setTimeout(res, 200))
   }
 }
+
+/** Server flags that pre-configure `sshd` as host `box`, key auth, its host key trusted. */
+export const boxArgs = (sshd: Sshd): Array<string> => [
+  "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath
+]
