@@ -26,10 +26,17 @@ module.exports = {
     ...upward,
     {
       name: "every-module-in-a-layer",
-      comment: "a new place in src/ gets a layer in .dependency-cruiser.cjs first",
+      comment: "a new place in src/ gets a layer in scripts/layers.cjs first",
       severity: "error",
       from: { path: "^src/", pathNot: layers.map(([, p]) => p).join("|") },
       to: {}
+    },
+    {
+      name: "every-import-in-a-layer",
+      comment: "a new place in src/ gets a layer in scripts/layers.cjs first",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { path: "^src/", pathNot: layers.map(([, p]) => p).join("|") }
     },
     {
       name: "src-not-test",
@@ -51,7 +58,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    includeOnly: "^src/|node_modules/@modelcontextprotocol/",
+    // test/, bench/ and examples/ are included so that an import of them from src/ is seen.
+    includeOnly: "^(src|test|bench|examples)/|node_modules/@modelcontextprotocol/",
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: {
