@@ -18,8 +18,9 @@ import { type HttpOptions, serveHttp } from "./http.js"
 import { isLoopback } from "./loopback.js"
 import { McpLogSink } from "./mcpLogging.js"
 import { makeMcpServer } from "./server.js"
-import { AppConfig, type LogLevel } from "./services/AppConfig.js"
-import { ConfigError } from "./services/errors.js"
+import type { LogLevel } from "./domain/config.js"
+import { ConfigError } from "./domain/errors.js"
+import { AppConfig } from "./services/AppConfig.js"
 import { version } from "./version.js"
 
 // Nothing but the transport may write to stdout: send stray console output to stderr.

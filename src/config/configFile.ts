@@ -7,11 +7,12 @@
 import * as fs from "node:fs"
 import { Effect, Schema } from "effect"
 import { parse, TomlError } from "smol-toml"
-import { ConfigError } from "../services/errors.js"
-import { ALIAS_PATTERN } from "../services/HostRegistry.js"
+import { LogLevel } from "../domain/config.js"
+import { ConfigError } from "../domain/errors.js"
+import { ALIAS_PATTERN, EnvName } from "../domain/hosts.js"
+import { LimitsSection } from "../domain/limits.js"
 
 const positive = (max: number) => Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: max }))
-const EnvName = Schema.String.check(Schema.isPattern(/^[A-Za-z_][A-Za-z0-9_]*$/))
 const Text = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096))
 
 export const HostSection = Schema.Struct({
@@ -22,20 +23,6 @@ export const HostSection = Schema.Struct({
   key: Schema.optionalKey(Text),
   key_passphrase_env: Schema.optionalKey(EnvName),
   sudo_password_env: Schema.optionalKey(EnvName)
-})
-
-export const LimitsSection = Schema.Struct({
-  ring_buffer_lines: Schema.optionalKey(positive(10_000_000)),
-  ring_buffer_bytes: Schema.optionalKey(positive(1 << 30)),
-  max_jobs_per_host: Schema.optionalKey(positive(10_000)),
-  max_jobs: Schema.optionalKey(positive(1_000_000)),
-  reap_finished_after_sec: Schema.optionalKey(positive(30 * 86_400)),
-  reconnect_retries: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 100 }))),
-  reconnect_delay_sec: Schema.optionalKey(Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 3600 }))),
-  max_line_bytes: Schema.optionalKey(positive(64 << 20)),
-  max_output_bytes: Schema.optionalKey(positive(1 << 30)),
-  extra_connection_idle_sec: Schema.optionalKey(positive(86_400)),
-  max_hosts: Schema.optionalKey(positive(100_000))
 })
 
 const AlgorithmList = Schema.Array(Text).check(Schema.isMinLength(1))
@@ -54,7 +41,7 @@ export const ServerSection = Schema.Struct({
   algorithms: Schema.optionalKey(AlgorithmsSection),
   known_hosts: Schema.optionalKey(Text),
   log_dir: Schema.optionalKey(Text),
-  log_level: Schema.optionalKey(Schema.Literals(["trace", "debug", "info", "warn", "error", "none"])),
+  log_level: Schema.optionalKey(LogLevel),
   http_session_idle_sec: Schema.optionalKey(positive(30 * 86_400)),
   http_max_sessions: Schema.optionalKey(positive(100_000))
 })

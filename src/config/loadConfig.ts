@@ -7,11 +7,13 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
-import { Effect } from "effect"
-import { type AppConfigShape, defaultConfig, defaultLimits, type HostConfig, type Limits, type LogLevel } from "../services/AppConfig.js"
-import { ConfigError } from "../services/errors.js"
+import { Effect, Schema } from "effect"
+import { type AlgorithmLists, type AppConfigShape, defaultConfig, LogLevel } from "../domain/config.js"
+import { ConfigError } from "../domain/errors.js"
+import { ENV_NAME, type HostConfig } from "../domain/hosts.js"
+import { flagName, type LimitKey, limitHelpLines, limitKeys, limitRange, limitSpecs, tomlKey } from "../domain/limits.js"
 import { isLoopback } from "../loopback.js"
-import { type AlgorithmLists, defaultAlgorithms, supportedAlgorithms } from "../ssh/algorithms.js"
+import { defaultAlgorithms, supportedAlgorithms } from "../ssh/algorithms.js"
 import { type ConfigFile, readConfigFile } from "./configFile.js"
 
 /** How MCP is served: stdio (default) or Streamable HTTP. */
@@ -37,22 +39,7 @@ export type Startup =
   | { readonly _tag: "Help"; readonly text: string }
   | { readonly _tag: "Version" }
 
-const LOG_LEVELS: ReadonlyArray<LogLevel> = ["trace", "debug", "info", "warn", "error", "none"]
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-
-/** Limit flags: flag name → key of `Limits`, integer or not. */
-const LIMIT_FLAGS = {
-  "ring-buffer-lines": ["ringBufferLines", true],
-  "max-jobs-per-host": ["maxJobsPerHost", true],
-  "max-jobs": ["maxJobs", true],
-  "reap-finished-after-sec": ["reapFinishedAfterSec", true],
-  "reconnect-retries": ["reconnectRetries", true],
-  "reconnect-delay-sec": ["reconnectDelaySec", false],
-  "max-line-bytes": ["maxLineBytes", true],
-  "max-output-bytes": ["maxOutputBytes", true],
-  "extra-connection-idle-sec": ["extraConnectionIdleSec", true],
-  "max-hosts": ["maxHosts", true]
-} as const satisfies Record<string, readonly [keyof Limits, boolean]>
+const isLogLevel = Schema.is(LogLevel)
 
 export const helpText = `Usage: mcp-ssh-live [flags]
 
@@ -91,18 +78,7 @@ Server:
   --log-level LEVEL            trace, debug, info, warn, error, none (default: info)
 
 Limits:
-  --ring-buffer-lines N        lines kept per job stream (default: ${defaultLimits.ringBufferLines})
-  --max-jobs-per-host N        running jobs per host (default: ${defaultLimits.maxJobsPerHost})
-  --max-jobs N                 jobs held in memory, running or finished, all hosts (default: ${defaultLimits.maxJobs})
-  --reap-finished-after-sec N  forget finished jobs after N seconds (default: ${defaultLimits.reapFinishedAfterSec})
-  --reconnect-retries N        reconnect attempts (default: ${defaultLimits.reconnectRetries})
-  --reconnect-delay-sec X      first reconnect delay, doubled each try (default: ${defaultLimits.reconnectDelaySec})
-  --max-line-bytes N           longer lines are cut with a marker (default: ${defaultLimits.maxLineBytes})
-  --max-output-bytes N         ssh_exec output kept per stream (default: ${defaultLimits.maxOutputBytes})
-  --extra-connection-idle-sec N
-                               close a connection opened past the server's MaxSessions after N s
-                               without a channel (default: ${defaultLimits.extraConnectionIdleSec})
-  --max-hosts N                hosts registered at most (default: ${defaultLimits.maxHosts})
+${limitHelpLines()}
 
   -h, --help                   show this help
   -V, --version                show the version
@@ -133,8 +109,8 @@ const defaultConfigPath = (env: NodeJS.ProcessEnv, home: string) =>
 const stringOptions = [
   "port", "bind", "http-session-idle-sec", "http-max-sessions",
   "user", "key", "password-env", "key-passphrase-env", "sudo-password-env", "default-host", "known-hosts",
-  "log-dir", "log-level", "config", ...Object.keys(LIMIT_FLAGS)
-] as const
+  "log-dir", "log-level", "config", ...limitKeys.map(flagName)
+]
 
 const ALGORITHM_KEYS = { kex: "kex", cipher: "cipher", hmac: "hmac", server_host_key: "serverHostKey" } as const
 
@@ -243,41 +219,31 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         }
       }
       if (h.key !== undefined && !fs.existsSync(h.key)) {
-        return yield* fail(`${where}${h.source === "cli" ? "key" : "key"}: no such file: ${h.key}`)
+        return yield* fail(`${where}key: no such file: ${h.key}`)
       }
     }
 
-    const limits: Record<string, number> = {}
-    const fl = file?.limits
-    if (fl !== undefined) {
-      const map: Record<string, keyof Limits> = {
-        ring_buffer_lines: "ringBufferLines",
-        ring_buffer_bytes: "ringBufferBytes",
-        max_jobs_per_host: "maxJobsPerHost",
-        max_jobs: "maxJobs",
-        reap_finished_after_sec: "reapFinishedAfterSec",
-        reconnect_retries: "reconnectRetries",
-        reconnect_delay_sec: "reconnectDelaySec",
-        max_line_bytes: "maxLineBytes",
-        max_output_bytes: "maxOutputBytes",
-        extra_connection_idle_sec: "extraConnectionIdleSec",
-        max_hosts: "maxHosts"
-      }
-      for (const [k, val] of Object.entries(fl)) if (val !== undefined) limits[map[k]!] = val
-    }
-    for (const [flag, [key, integer]] of Object.entries(LIMIT_FLAGS)) {
+    // Each limit: the file's [limits] key (already range-checked by its schema), then its flag.
+    const limits: Partial<Record<LimitKey, number>> = {}
+    for (const key of limitKeys) {
+      const fromFile = file?.limits?.[tomlKey(key)]
+      if (fromFile !== undefined) limits[key] = fromFile
+      const flag = flagName(key)
       const raw = str(flag)
       if (raw === undefined) continue
+      const spec = limitSpecs[key]
       const n = Number(raw)
-      const ok = raw.trim() !== "" && Number.isFinite(n) && (integer ? Number.isInteger(n) && n >= (key === "reconnectRetries" ? 0 : 1) : n >= 0)
-      if (!ok) return yield* fail(`--${flag}: expected ${integer ? "a positive integer" : "a number ≥ 0"}, got "${raw}"`)
+      const ok = raw.trim() !== "" && Number.isFinite(n) && (!spec.integer || Number.isInteger(n)) &&
+        n >= spec.minimum && n <= spec.maximum
+      if (!ok) return yield* fail(`--${flag}: expected ${limitRange(spec)}, got "${raw}"`)
       limits[key] = n
     }
 
-    const logLevel = str("log-level") ?? file?.server?.log_level
-    if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as LogLevel)) {
-      return yield* fail(`--log-level: expected one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`)
+    const logLevelText = str("log-level") ?? file?.server?.log_level
+    if (logLevelText !== undefined && !isLogLevel(logLevelText)) {
+      return yield* fail(`--log-level: expected one of ${LogLevel.literals.join(", ")}, got "${logLevelText}"`)
     }
+    const logLevel = logLevelText
     const defaultHost = str("default-host") ?? file?.default_host
     if (defaultHost !== undefined && !hosts.has(defaultHost)) {
       return yield* fail(
@@ -300,7 +266,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       knownHostsPath: knownHosts !== undefined ? expand(knownHosts, home) : path.join(home, ".ssh", "known_hosts"),
       sshConfigPath: path.join(home, ".ssh", "config"),
       ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),
-      logLevel: (logLevel as LogLevel | undefined) ?? base.logLevel
+      logLevel: logLevel ?? base.logLevel
     }
     const portText = str("port")
     const port = portText === undefined ? 8765 : Number(portText)

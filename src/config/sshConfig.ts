@@ -9,7 +9,7 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import SSHConfig from "ssh-config"
-import type { HostEntry } from "../services/HostRegistry.js"
+import type { HostEntry } from "../domain/hosts.js"
 
 export interface SshConfigHost {
   readonly hostName: string

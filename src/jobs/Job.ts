@@ -9,15 +9,10 @@ import type * as fs from "node:fs"
 import { Deferred, Exit } from "effect"
 import { LineDecoder } from "../output/LineDecoder.js"
 import { type Line, RingBuffer } from "../output/RingBuffer.js"
-import type { AsRoot } from "../services/ProcessGroups.js"
-import type { ExitInfo, RemoteProcess, StreamName } from "../ssh/RemoteProcess.js"
+import type { AsRoot, EndReason, JobStatus, StreamName } from "../domain/jobs.js"
+import type { ExitInfo, RemoteProcess } from "../ssh/RemoteProcess.js"
 import { ChangeSignal } from "./ChangeSignal.js"
 import { looksLikePrompt, PROMPT_QUIET_MS } from "./prompt.js"
-
-export type JobStatus = "running" | "exited" | "killed" | "failed" | "lost"
-
-/** Why a job ended, when we ended it. */
-export type EndReason = "signal" | "timeout" | "idle-timeout" | "removed" | "disconnect" | "shutdown"
 
 export interface JobOptions {
   readonly id: string

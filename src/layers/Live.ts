@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import { Layer } from "effect"
-import { AppConfig, type AppConfigShape, type Limits } from "../services/AppConfig.js"
+import type { AppConfigOverrides } from "../domain/config.js"
+import { AppConfig } from "../services/AppConfig.js"
 import { Connections } from "../services/Connections.js"
 import { Exec } from "../services/Exec.js"
 import { HostRegistry } from "../services/HostRegistry.js"
@@ -28,5 +29,5 @@ export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(Exe
 
 /** All services and the `AppConfig` built from defaults and `overrides`. */
 export const layerConfig = (
-  overrides: Partial<Omit<AppConfigShape, "limits">> & { readonly limits?: Partial<Limits> } = {}
+  overrides: AppConfigOverrides = {}
 ): Layer.Layer<Services | AppConfig> => layer.pipe(Layer.provideMerge(AppConfig.layer(overrides)))

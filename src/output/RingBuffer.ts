@@ -24,8 +24,7 @@
  *
  * @since 0.1.0
  */
-
-export type StreamName = "stdout" | "stderr"
+import type { StreamName } from "../domain/jobs.js"
 
 export interface Line {
   readonly n: number

@@ -22,8 +22,9 @@ import {
   HostKeyUnknownError,
   HostNotFoundError,
   TimeoutError
-} from "./errors.js"
-import { type HostEntry, HostRegistry } from "./HostRegistry.js"
+} from "../domain/errors.js"
+import type { HostEntry } from "../domain/hosts.js"
+import { HostRegistry } from "./HostRegistry.js"
 import { KnownHosts } from "./KnownHosts.js"
 
 /** What `ssh_connect` reports about an open connection. */
@@ -241,7 +242,7 @@ export class Connections extends Context.Service<Connections, {
             ))
           }
           client.once("error", fail)
-          client.once("close", () => fail(Object.assign(new Error("connection closed during setup"), {})))
+          client.once("close", () => fail(new Error("connection closed during setup")))
           client.once("ready", () => {
             client.removeListener("error", fail)
             client.removeAllListeners("close")

@@ -9,7 +9,8 @@
  * @since 0.1.0
  */
 import { Context, Deferred, Effect, Fiber, Layer } from "effect"
-import type { EndReason, Job, JobStatus } from "../jobs/Job.js"
+import type { EndReason, JobStatus } from "../domain/jobs.js"
+import type { Job } from "../jobs/Job.js"
 import { CappedOutput } from "../output/CappedOutput.js"
 import { AppConfig } from "./AppConfig.js"
 import { Jobs, type Launched, type SpawnError } from "./Jobs.js"

@@ -6,14 +6,9 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer, Redacted, Ref } from "effect"
-import { AppConfig, type HostSource } from "./AppConfig.js"
-import { HostExistsError, HostNotFoundError, InvalidArgumentError, LimitReachedError } from "./errors.js"
-
-/**
- * What an alias may be, wherever it is defined: it is shown to people (the host-key
- * question) and in logs, so no spaces, quotes, newlines or other control characters.
- */
-export const ALIAS_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
+import { ALIAS_PATTERN, type HostAuth, type HostEntry } from "../domain/hosts.js"
+import { AppConfig } from "./AppConfig.js"
+import { HostExistsError, HostNotFoundError, InvalidArgumentError, LimitReachedError } from "../domain/errors.js"
 
 /**
  * The alias `ssh_connect` gives a host when the agent names none: the host itself when it
@@ -21,34 +16,6 @@ export const ALIAS_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
  * (`::1` → `__1`).
  */
 export const aliasForHost = (host: string): string => host.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64)
-
-/** How to authenticate. Secrets given at runtime are `Redacted`; configured ones are env var names. */
-export interface HostAuth {
-  readonly password?: Redacted.Redacted<string>
-  readonly passwordEnv?: string
-  readonly keyPath?: string
-  readonly passphrase?: Redacted.Redacted<string>
-  readonly passphraseEnv?: string
-  readonly sudoPasswordEnv?: string
-  /** Keys to try when no keyPath is given (IdentityFile from ~/.ssh/config), instead of ~/.ssh/id_*. */
-  readonly identityFiles?: ReadonlyArray<string>
-}
-
-export interface HostEntry {
-  readonly alias: string
-  /** Address (name or IP) dialled. */
-  readonly address: string
-  readonly port: number
-  readonly user: string
-  readonly auth: HostAuth
-  readonly source: HostSource
-  /** Accept and record an unknown host key for this host. */
-  readonly insecureAutoAdd: boolean
-  /** Jump hosts to go through, in order (ProxyJump). */
-  readonly proxyJump?: ReadonlyArray<HostEntry>
-  /** Keepalive interval (ServerAliveInterval), when not the configured default. */
-  readonly keepaliveIntervalMs?: number
-}
 
 /** The configured auth method as `ssh_list_hosts` shows it: names, never secrets. */
 export const authMethodOf = (auth: HostAuth): string => {

@@ -14,10 +14,12 @@ import * as path from "node:path"
 import { Context, Deferred, Effect, Exit, Layer, Option, Redacted, Schedule, Stream } from "effect"
 import { ensurePrivateDir, openPrivateAppend } from "../files/privateFiles.js"
 import { RE2JS } from "re2js"
-import { type EndReason, Job, type JobStatus } from "../jobs/Job.js"
-import type { Line, StreamName } from "../output/RingBuffer.js"
+import { Job } from "../jobs/Job.js"
+import type { Line } from "../output/RingBuffer.js"
 import { RemoteProcess, type Sink } from "../ssh/RemoteProcess.js"
-import { commandBlock, ENV_NAME, fieldWithNul, type SignalName, wrapCommand } from "../ssh/shell.js"
+import { ENV_NAME } from "../domain/hosts.js"
+import type { EndReason, JobStatus, SignalName, StreamName, Termination } from "../domain/jobs.js"
+import { commandBlock, fieldWithNul, wrapCommand } from "../ssh/shell.js"
 import { collect } from "../ssh/collect.js"
 import { exitScript, followScript, launchBlock, launchScript, listScript, parseList, removeScript } from "../ssh/persistent.js"
 import { SudoGate, type SudoOutcome } from "../ssh/SudoGate.js"
@@ -31,9 +33,9 @@ import {
   LimitReachedError,
   SudoAuthError,
   SudoPasswordRequiredError
-} from "./errors.js"
+} from "../domain/errors.js"
 import { HostRegistry } from "./HostRegistry.js"
-import { ProcessGroups, type Termination } from "./ProcessGroups.js"
+import { ProcessGroups } from "./ProcessGroups.js"
 
 export type { EndReason, JobStatus }
 

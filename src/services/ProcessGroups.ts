@@ -5,22 +5,12 @@
  * @since 0.1.0
  */
 import { Context, Deferred, Effect, Layer, Redacted } from "effect"
+import type { AsRoot, SignalName, Termination } from "../domain/jobs.js"
 import type { RemoteProcess } from "../ssh/RemoteProcess.js"
 import { collect } from "../ssh/collect.js"
-import { asRootCommand, killGroupCommand, type SignalName } from "../ssh/shell.js"
+import { asRootCommand, killGroupCommand } from "../ssh/shell.js"
 import { AppConfig } from "./AppConfig.js"
 import { Connections } from "./Connections.js"
-
-/**
- * How to signal a process group that runs as root (started with sudo): through
- * sudo, with its password (if one is needed) on stdin.
- */
-export interface AsRoot {
-  readonly password: Redacted.Redacted<string> | undefined
-}
-
-/** How a process was brought down by `terminate`. */
-export type Termination = "already-exited" | "term" | "kill" | "abandoned"
 
 export class ProcessGroups extends Context.Service<ProcessGroups, {
   /** `kill -SIG -<pgid>` over a fresh exec channel; true when kill succeeded. */

@@ -23,7 +23,7 @@ import { isInside, LocalPathError, listingCommand, parseListing, resolveLocalDir
 import { collect } from "../ssh/collect.js"
 import { shellQuote } from "../ssh/shell.js"
 import { type ConnectFailure, Connections } from "./Connections.js"
-import { type ChannelError, ChecksumMismatchError, SftpError } from "./errors.js"
+import { type ChannelError, ChecksumMismatchError, SftpError } from "../domain/errors.js"
 import { HostRegistry } from "./HostRegistry.js"
 
 export interface TransferRequest {

@@ -10,7 +10,7 @@
  */
 import { Deferred, Effect, Exit } from "effect"
 import type { ClientChannel } from "ssh2"
-import type { StreamName } from "../output/RingBuffer.js"
+import type { StreamName } from "../domain/jobs.js"
 import { PID_MARKER } from "./shell.js"
 
 export type { StreamName }

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { StreamName } from "../output/RingBuffer.js"
+import type { StreamName } from "../domain/jobs.js"
 import type { Sink } from "./RemoteProcess.js"
 import { SUDO_PROMPT, SUDO_READY } from "./shell.js"
 

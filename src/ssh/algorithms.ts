@@ -7,14 +7,10 @@
  * @since 0.1.0
  */
 import { createRequire } from "node:module"
+import type { AlgorithmLists } from "../domain/config.js"
 import type { Algorithms, CipherAlgorithm, KexAlgorithm, MacAlgorithm, ServerHostKeyAlgorithm } from "ssh2"
 
-export interface AlgorithmLists {
-  readonly kex: ReadonlyArray<string>
-  readonly cipher: ReadonlyArray<string>
-  readonly hmac: ReadonlyArray<string>
-  readonly serverHostKey: ReadonlyArray<string>
-}
+export type { AlgorithmLists }
 
 interface Ssh2Constants {
   readonly DEFAULT_KEX: ReadonlyArray<KexAlgorithm>

@@ -20,6 +20,7 @@
  *
  * @since 0.1.0
  */
+import type { SignalName } from "../domain/jobs.js"
 
 /** Starts the marker line; the record separator keeps it out of anything a program prints. */
 export const PID_MARKER = "\u001e__mcp_ssh_live_pid__:"
@@ -31,8 +32,6 @@ export const SUDO_READY = "\u001e__mcp_ssh_live_sudo_ready__\u001e"
 /** POSIX single-quote `s` for /bin/sh. */
 export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
 
-/** Valid environment variable names (what POSIX shells accept for `export`). */
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 
 /**
  * Where sudo is looked for, in order. Never PATH: a `~/bin/sudo` planted by anyone who
@@ -124,9 +123,6 @@ export const wrapCommand = (options: Pick<WrapOptions, "sudo" | "pty">): string 
   return `${pid}; ${findSudo}; "$S" -S -p ${shellQuote(SUDO_PROMPT)} -- "\${SHELL:-/bin/sh}" -c ${shellQuote(inner)}`
 }
 
-/** Signals we accept (names without SIG). */
-export const SIGNALS = ["TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT"] as const
-export type SignalName = typeof SIGNALS[number]
 
 /** A command that sends `signal` to the process group `pgid`. */
 export const killGroupCommand = (signal: SignalName, pgid: number): string =>

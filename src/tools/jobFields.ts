@@ -4,12 +4,11 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { EndReason, JobStatus } from "../domain/jobs.js"
 import type { JobInfo } from "../services/Jobs.js"
 import { guardLength, nonEmpty, NullableInt, NullableString } from "./fields.js"
 
 export const JobId = Schema.String.check(nonEmpty, guardLength(100))
-
-export const JobStatus = Schema.Literals(["running", "exited", "killed", "failed", "lost"])
 
 export const JobRecord = Schema.Struct({
   job_id: Schema.String,
@@ -27,7 +26,7 @@ export const JobRecord = Schema.Struct({
   dropped: Schema.Int,
   awaiting_input: Schema.Boolean,
   prompt: NullableString,
-  end_reason: Schema.NullOr(Schema.Literals(["signal", "timeout", "idle-timeout", "removed", "disconnect", "shutdown"]))
+  end_reason: Schema.NullOr(EndReason)
 })
 
 /** A job's state after an action on it (signal, stdin, removal): whether it still runs, and how it ended. */

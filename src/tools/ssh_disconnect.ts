@@ -1,4 +1,5 @@
 import { Effect, Schema } from "effect"
+import { Termination } from "../domain/jobs.js"
 import { Connections } from "../services/Connections.js"
 import { HostRegistry } from "../services/HostRegistry.js"
 import { Jobs } from "../services/Jobs.js"
@@ -17,7 +18,7 @@ export const sshDisconnect = Tool.make({
     was_connected: Schema.Boolean,
     terminated_jobs: Schema.Array(Schema.Struct({
       job_id: Schema.String,
-      how: Schema.Literals(["already-exited", "term", "kill", "abandoned"])
+      how: Termination
     }))
   }),
   handler: Effect.fnUntraced(function*(input) {

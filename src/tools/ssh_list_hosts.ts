@@ -1,4 +1,5 @@
 import { Effect, Schema } from "effect"
+import { HostSource } from "../domain/hosts.js"
 import { Connections } from "../services/Connections.js"
 import { authMethodOf, HostRegistry } from "../services/HostRegistry.js"
 import { Jobs } from "../services/Jobs.js"
@@ -16,7 +17,7 @@ const Host = Schema.Struct({
   connected: Schema.Boolean,
   active_jobs: Schema.Int,
   is_default: Schema.Boolean,
-  source: Schema.Literals(["cli", "config-file", "runtime", "ssh-config"])
+  source: HostSource
 })
 
 export const sshListHosts = Tool.make({

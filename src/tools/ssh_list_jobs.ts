@@ -1,7 +1,8 @@
 import { Effect, Schema } from "effect"
 import { Jobs } from "../services/Jobs.js"
 import { Name } from "./fields.js"
-import { JobRecord, jobRecord, JobStatus } from "./jobFields.js"
+import { JobStatus } from "../domain/jobs.js"
+import { JobRecord, jobRecord } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 
 export const sshListJobs = Tool.make({

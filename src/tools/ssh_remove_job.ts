@@ -1,4 +1,5 @@
 import { Effect, Schema } from "effect"
+import { Termination } from "../domain/jobs.js"
 import { Jobs } from "../services/Jobs.js"
 import { JobId, JobState, jobState } from "./jobFields.js"
 import * as Tool from "./Tool.js"
@@ -15,7 +16,7 @@ export const sshRemoveJob = Tool.make({
   }),
   output: Schema.Struct({
     removed: Schema.Boolean,
-    terminated: Schema.NullOr(Schema.Literals(["already-exited", "term", "kill", "abandoned"])),
+    terminated: Schema.NullOr(Termination),
     job: JobState
   }),
   handler: Effect.fnUntraced(function*(input) {

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { Jobs } from "../services/Jobs.js"
-import { SIGNALS } from "../ssh/shell.js"
+import { SignalName } from "../domain/jobs.js"
 import { JobId, JobState, jobState } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 
@@ -13,7 +13,7 @@ export const sshSignal = Tool.make({
   annotations: { destructiveHint: true, openWorldHint: true },
   input: Schema.Struct({
     job_id: JobId,
-    signal: Schema.optionalKey(Schema.Literals(SIGNALS).annotate({ description: "Default TERM." }))
+    signal: Schema.optionalKey(SignalName.annotate({ description: "Default TERM." }))
   }),
   output: Schema.Struct({
     sent_via_channel: Schema.Boolean,

@@ -1,10 +1,9 @@
 import { Effect, Schema } from "effect"
+import { StreamChoice, StreamName } from "../domain/jobs.js"
 import { compileUntil, Jobs } from "../services/Jobs.js"
 import { guardLength, int, nonEmpty } from "./fields.js"
 import { JobId, JobRecord, jobRecord } from "./jobFields.js"
 import * as Tool from "./Tool.js"
-
-const Stream = Schema.Literals(["both", "stdout", "stderr"])
 
 const Input = Schema.Struct({
   job_id: JobId,
@@ -17,14 +16,14 @@ const Input = Schema.Struct({
   })),
   max_lines: Schema.optionalKey(int(1, 10_000).annotate({ description: "Default 500." })),
   max_bytes: Schema.optionalKey(int(1, 1_048_576).annotate({ description: "Default 65536." })),
-  stream: Schema.optionalKey(Stream.annotate({ description: "Default both." })),
+  stream: Schema.optionalKey(StreamChoice.annotate({ description: "Default both." })),
   until: Schema.optionalKey(
     Schema.String.annotate({ description: "Regex, RE2 syntax: reply at a new line matching it (matched)." })
       .check(nonEmpty, guardLength(1000))
   )
 })
 
-const LineOut = Schema.Struct({ n: Schema.Int, stream: Schema.Literals(["stdout", "stderr"]), text: Schema.String })
+const LineOut = Schema.Struct({ n: Schema.Int, stream: StreamName, text: Schema.String })
 
 const Output = Schema.Struct({
   job_id: Schema.String,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { type Line, RingBuffer, type StreamName } from "../../../src/output/RingBuffer.js"
+import type { StreamName } from "../../../src/domain/jobs.js"
+import { type Line, RingBuffer } from "../../../src/output/RingBuffer.js"
 
 const BIG = Number.MAX_SAFE_INTEGER
 

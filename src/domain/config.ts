@@ -1,0 +1,63 @@
+/**
+ * The shape of a resolved configuration: limits, server options and the hosts given up
+ * front. `src/config/` builds it from defaults, the TOML file and flags; the `AppConfig`
+ * service (src/services/AppConfig.ts) hands it to the services.
+ *
+ * @since 0.1.0
+ */
+import * as os from "node:os"
+import * as path from "node:path"
+import { Schema } from "effect"
+import type { HostConfig } from "./hosts.js"
+import { defaultLimits, type Limits } from "./limits.js"
+
+export const LogLevel = Schema.Literals(["trace", "debug", "info", "warn", "error", "none"])
+export type LogLevel = typeof LogLevel.Type
+
+/** Transport algorithm lists, per kind (`[server.algorithms]`). */
+export interface AlgorithmLists {
+  readonly kex: ReadonlyArray<string>
+  readonly cipher: ReadonlyArray<string>
+  readonly hmac: ReadonlyArray<string>
+  readonly serverHostKey: ReadonlyArray<string>
+}
+
+export interface AppConfigShape {
+  readonly limits: Limits
+  readonly hosts: ReadonlyArray<HostConfig>
+  readonly defaultHost?: string
+  /** Accept and record unknown host keys (never changed ones). */
+  readonly insecureAutoAdd: boolean
+  /** Honour `insecure_auto_add: true` when the agent passes it to `ssh_connect`. */
+  readonly allowAgentInsecureAutoAdd: boolean
+  /** Transport algorithms offered, per list; a missing list means our default (ssh2's without the weak ones). */
+  readonly algorithms?: Partial<AlgorithmLists>
+  /** The known_hosts file read and written (default `~/.ssh/known_hosts`). */
+  readonly knownHostsPath: string
+  /** OpenSSH client config consulted by `ssh_connect` (default `~/.ssh/config`). */
+  readonly sshConfigPath: string
+  /** When set, every job line is appended to `<logDir>/<job_id>.log`. */
+  readonly logDir?: string
+  readonly logLevel: LogLevel
+}
+
+/** What a caller may override: any field, limits key by key. */
+export type AppConfigOverrides = Partial<Omit<AppConfigShape, "limits">> & { readonly limits?: Partial<Limits> }
+
+/** The configuration used when nothing is configured (credential-free mode). */
+export const defaultConfig = (): AppConfigShape => ({
+  limits: defaultLimits,
+  hosts: [],
+  insecureAutoAdd: false,
+  allowAgentInsecureAutoAdd: false,
+  knownHostsPath: path.join(os.homedir(), ".ssh", "known_hosts"),
+  sshConfigPath: path.join(os.homedir(), ".ssh", "config"),
+  logLevel: "info"
+})
+
+/** `base` overridden by `overrides`; limits merge key by key. */
+export const mergeConfig = (base: AppConfigShape, overrides: AppConfigOverrides): AppConfigShape => ({
+  ...base,
+  ...overrides,
+  limits: { ...base.limits, ...overrides.limits }
+})

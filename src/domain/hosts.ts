@@ -1,0 +1,62 @@
+/**
+ * Hosts as every layer sees them: where a definition came from, what an alias and an
+ * environment variable name may be, and a registry entry (secrets only as `Redacted`).
+ *
+ * @since 0.1.0
+ */
+import { Schema, type Redacted } from "effect"
+
+/** Where a host definition came from, as `ssh_list_hosts` reports it. */
+export const HostSource = Schema.Literals(["cli", "config-file", "runtime", "ssh-config"])
+export type HostSource = typeof HostSource.Type
+
+/**
+ * What an alias may be, wherever it is defined: it is shown to people (the host-key
+ * question) and in logs, so no spaces, quotes, newlines or other control characters.
+ */
+export const ALIAS_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
+
+/** Valid environment variable names (what POSIX shells accept for `export`). */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+export const EnvName = Schema.String.check(Schema.isPattern(ENV_NAME))
+
+/** A host defined before start (flags or the TOML file). Secrets are only env var names here. */
+export interface HostConfig {
+  readonly alias: string
+  readonly host: string
+  readonly port: number
+  readonly user?: string
+  readonly passwordEnv?: string
+  readonly key?: string
+  readonly keyPassphraseEnv?: string
+  readonly sudoPasswordEnv?: string
+  readonly source: HostSource
+}
+
+/** How to authenticate. Secrets given at runtime are `Redacted`; configured ones are env var names. */
+export interface HostAuth {
+  readonly password?: Redacted.Redacted<string>
+  readonly passwordEnv?: string
+  readonly keyPath?: string
+  readonly passphrase?: Redacted.Redacted<string>
+  readonly passphraseEnv?: string
+  readonly sudoPasswordEnv?: string
+  /** Keys to try when no keyPath is given (IdentityFile from ~/.ssh/config), instead of ~/.ssh/id_*. */
+  readonly identityFiles?: ReadonlyArray<string>
+}
+
+export interface HostEntry {
+  readonly alias: string
+  /** Address (name or IP) dialled. */
+  readonly address: string
+  readonly port: number
+  readonly user: string
+  readonly auth: HostAuth
+  readonly source: HostSource
+  /** Accept and record an unknown host key for this host. */
+  readonly insecureAutoAdd: boolean
+  /** Jump hosts to go through, in order (ProxyJump). */
+  readonly proxyJump?: ReadonlyArray<HostEntry>
+  /** Keepalive interval (ServerAliveInterval), when not the configured default. */
+  readonly keepaliveIntervalMs?: number
+}
