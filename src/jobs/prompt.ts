@@ -4,6 +4,8 @@
  *
  * @since 0.1.0
  */
+import { Effect } from "effect"
+import type { Job } from "./Job.js"
 
 const ENDINGS = /(?:[:?>\]]|\) )\s*$/
 const WORDS = /password|passphrase|\[y\/n\]|\(yes\/no(?:\/\[fingerprint\])?\)|\[Y\/n\]|\[y\/N\]/i
@@ -21,3 +23,33 @@ export const looksLikePrompt = (partial: string): boolean => {
 
 /** How long the partial line must stay unchanged before we call it a prompt. */
 export const PROMPT_QUIET_MS = 300
+
+/**
+ * Runs beside a job for its lifetime: once its partial line has been quiet for
+ * `PROMPT_QUIET_MS` and looks like a prompt, marks the job as awaiting input. Sleeps on
+ * the job's change signal and on `Clock` (wakes at most every `PROMPT_QUIET_MS` while
+ * output flows, not per chunk); each partial line is judged once.
+ */
+export const watchPrompt = (job: Job): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    /** Output position (bytes read) at the last judgement. */
+    let judged = -1
+    for (;;) {
+      const seen = job.changes.version
+      if (!job.running) return
+      const at = job.offsets.stdout + job.offsets.stderr
+      if (at !== judged && !job.awaitingInput && job.partial.length > 0) {
+        const left = PROMPT_QUIET_MS - job.quietForMs
+        if (left > 0) {
+          yield* Effect.sleep(left)
+          continue
+        }
+        judged = at
+        if (looksLikePrompt(job.partial)) {
+          job.markAwaitingInput()
+          continue
+        }
+      }
+      yield* job.changes.changedSince(seen)
+    }
+  })

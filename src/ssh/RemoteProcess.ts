@@ -9,7 +9,7 @@
  * @since 0.1.0
  */
 import { Deferred, Effect, Exit } from "effect"
-import type { ClientChannel } from "ssh2"
+import type { RemoteChannel } from "./RemoteChannel.js"
 import type { StreamName } from "../output/RingBuffer.js"
 import { PID_MARKER } from "./shell.js"
 
@@ -40,7 +40,7 @@ export class RemoteProcess {
   private exitInfo: ExitInfo = { exitStatus: null, signal: null }
   private inputEnded = false
 
-  constructor(readonly channel: ClientChannel, public sink: Sink) {
+  constructor(readonly channel: RemoteChannel, public sink: Sink) {
     channel.on("data", (chunk: Buffer) => this.onStdout(chunk))
     channel.stderr.on("data", (chunk: Buffer) => this.sink("stderr", chunk))
     channel.on("exit", (code: number | null, signal?: string) => {
