@@ -10,7 +10,23 @@ export { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOpti
 export * from "./services/errors.js"
 export { Exec, type ExecRequest, type ExecResult } from "./services/Exec.js"
 export { type HostAuth, type HostEntry, HostRegistry } from "./services/HostRegistry.js"
-export { type JobInfo, Jobs, type JobStatus, type LineMatcher, type SignalResult, type SpawnRequest, type TailRequest, type TailResult } from "./services/Jobs.js"
+export {
+  type EndReason,
+  type HandedOver,
+  type JobInfo,
+  Jobs,
+  type JobStatus,
+  type LineMatcher,
+  type OutputSink,
+  type Progress,
+  type RunningCommand,
+  type RunRequest,
+  type SignalResult,
+  type SpawnError,
+  type SpawnRequest,
+  type TailRequest,
+  type TailResult
+} from "./services/Jobs.js"
 export { KnownHosts } from "./services/KnownHosts.js"
 export { ProcessGroups, type Termination } from "./services/ProcessGroups.js"
 export { type FileResult, Sftp, type TransferRequest, type TransferResult } from "./services/Sftp.js"

@@ -25,10 +25,12 @@ export const looksLikePrompt = (partial: string): boolean => {
 export const PROMPT_QUIET_MS = 300
 
 /**
- * Runs beside a job for its lifetime: once its partial line has been quiet for
- * `PROMPT_QUIET_MS` and looks like a prompt, marks the job as awaiting input. Sleeps on
- * the job's change signal and on `Clock` (wakes at most every `PROMPT_QUIET_MS` while
- * output flows, not per chunk); each partial line is judged once.
+ * Runs beside a job for its lifetime: once its output has been quiet for
+ * `PROMPT_QUIET_MS` and the partial line looks like a prompt, marks the job as
+ * awaiting input. Sleeps on the job's change signal, then on `Clock` until the output
+ * is quiet: it wakes at most once per `PROMPT_QUIET_MS` while output flows, never per
+ * chunk, and never later than `PROMPT_QUIET_MS` after the last chunk. Each stretch of
+ * output is judged once.
  */
 export const watchPrompt = (job: Job): Effect.Effect<void> =>
   Effect.gen(function*() {
@@ -38,18 +40,16 @@ export const watchPrompt = (job: Job): Effect.Effect<void> =>
       const seen = job.changes.version
       if (!job.running) return
       const at = job.offsets.stdout + job.offsets.stderr
-      if (at !== judged && !job.awaitingInput && job.partial.length > 0) {
-        const left = PROMPT_QUIET_MS - job.quietForMs
-        if (left > 0) {
-          yield* Effect.sleep(left)
-          continue
-        }
-        judged = at
-        if (looksLikePrompt(job.partial)) {
-          job.markAwaitingInput()
-          continue
-        }
+      if (at === judged) {
+        yield* job.changes.changedSince(seen)
+        continue
       }
-      yield* job.changes.changedSince(seen)
+      const left = PROMPT_QUIET_MS - job.quietForMs
+      if (left > 0) {
+        yield* Effect.sleep(left)
+        continue
+      }
+      judged = at
+      if (looksLikePrompt(job.partial)) job.markAwaitingInput()
     }
   })

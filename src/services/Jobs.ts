@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Effect, Exit, Layer, Option, Stream } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Stream } from "effect"
 import type { EndReason, Job, JobStatus } from "../jobs/Job.js"
 import { JobRunner } from "../jobs/JobRunner.js"
 import { JobStore } from "../jobs/JobStore.js"
@@ -28,6 +28,7 @@ import {
 import { PersistentJobs } from "../jobs/PersistentJobs.js"
 import { waitTail } from "../jobs/readTail.js"
 import { type RunningCommand, runningCommand } from "../jobs/RunningCommand.js"
+import { jobChanges, jobLines } from "../jobs/streams.js"
 import type { Line, StreamName } from "../output/RingBuffer.js"
 import type { SignalName } from "../ssh/shell.js"
 import { InvalidArgumentError, JobNotFoundError, JobRunningError } from "./errors.js"
@@ -153,26 +154,6 @@ export class Jobs extends Context.Service<Jobs, {
       return { job: jobInfo(job), termination }
     })
 
-    const lines = (jobId: string, options?: { readonly since?: number; readonly stream?: "both" | StreamName }) =>
-      Stream.unwrap(Effect.map(find(jobId), (job) =>
-        Stream.paginate(options?.since ?? 0, (since: number) =>
-          Effect.gen(function*() {
-            for (;;) {
-              const seen = job.changes.version
-              const read = job.ring.read({ since, stream: options?.stream ?? "both", maxLines: 1024, maxBytes: 1 << 20 })
-              if (read.lines.length > 0) return [read.lines, Option.some(read.nextLineNo)] as const
-              if (!job.running) return [[], Option.none()] as const
-              yield* job.changes.changedSince(seen)
-            }
-          }))))
-
-    const changes = (jobId: string) =>
-      Stream.unwrap(Effect.map(find(jobId), (job) =>
-        Stream.paginate(0, (seen: number) =>
-          job.running
-            ? Effect.map(job.changes.changedSince(seen), (v) => [[v], Option.some(v)] as const)
-            : Effect.succeed([[job.changes.version], Option.none()] as const))))
-
     const listed = (filter?: { readonly host?: string | undefined; readonly status?: JobStatus | undefined }) =>
       Effect.map(store.all, (all) =>
         all.filter((j) => (filter?.host === undefined || j.host === filter.host) && (filter?.status === undefined || j.status === filter.status)))
@@ -198,8 +179,8 @@ export class Jobs extends Context.Service<Jobs, {
         for (const j of jobs) counts.set(j.host, (counts.get(j.host) ?? 0) + 1)
         return counts
       }),
-      lines,
-      changes
+      lines: (jobId, options) => Stream.unwrap(Effect.map(find(jobId), (job) => jobLines(job, options))),
+      changes: (jobId) => Stream.unwrap(Effect.map(find(jobId), jobChanges))
     })
   }))
 

@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { AppConfig, type Limits } from "../../../src/services/AppConfig.js"
+import { Exec, type ExecRequest } from "../../../src/services/Exec.js"
 import { HostRegistry } from "../../../src/services/HostRegistry.js"
 import { Jobs, type SpawnRequest, type TailRequest } from "../../../src/services/Jobs.js"
 import { ProcessGroups } from "../../../src/services/ProcessGroups.js"
@@ -18,10 +19,10 @@ const layerWith = (fake: ReturnType<typeof fakeConnections>, limits: Partial<Lim
     Layer.provideMerge(AppConfig.layer({ hosts: [{ alias: "h", host: "127.0.0.1", port: 22, source: "cli" }], limits }))
   )
 
-/** Run `test` against Jobs over a fresh fake host (on the test's clock: TestClock under it.effect). */
-const withJobs = <A, E>(test: (host: FakeHost) => Effect.Effect<A, E, Jobs>, limits: Partial<Limits> = {}) => {
+/** Run `test` against Jobs and Exec over a fresh fake host (on the test's clock: TestClock under it.effect). */
+const withJobs = <A, E>(test: (host: FakeHost) => Effect.Effect<A, E, Jobs | Exec>, limits: Partial<Limits> = {}) => {
   const fake = fakeConnections()
-  return test(fake.host).pipe(Effect.provide(layerWith(fake, limits)))
+  return test(fake.host).pipe(Effect.provide(Exec.layer.pipe(Layer.provideMerge(layerWith(fake, limits)))))
 }
 
 /** Let the event loop deliver what the fake scheduled (the PID marker, kill replies). */
@@ -167,6 +168,68 @@ describe("Jobs on TestClock", () => {
           assert.deepStrictEqual(result.lines.map((l) => l.text), ["Reading lists"])
           assert.strictEqual(result.partial, "Continue? [Y/n] ")
           assert.isTrue(result.job.awaitingInput)
+        })))
+  })
+
+  describe("exec", () => {
+    const exec = (request: Omit<ExecRequest, "host">) => Effect.flatMap(Exec, (e) => Effect.forkChild(e.run({ host: "h", ...request })))
+    /** Wait until the fake has started the command. */
+    const started = (host: FakeHost) =>
+      Effect.gen(function*() {
+        while (host.jobs.length === 0) yield* settle
+        yield* settle
+        return host.jobs.at(-1)!
+      })
+
+    it.effect("hands over after background_after_ms with no gap or duplicate between its output and the job's", () =>
+      withJobs((host) =>
+        Effect.gen(function*() {
+          const fiber = yield* exec({ command: "long", backgroundAfterMs: 5_000 })
+          const channel = yield* started(host)
+          channel.out("one\ntwo\n")
+          yield* TestClock.adjust(5_000)
+          const result = yield* Fiber.join(fiber)
+          assert.strictEqual(result.status, "running")
+          assert.strictEqual(result.stdout, "one\ntwo\n")
+          assert.strictEqual(result.nextLineNo, 2)
+          assert.isNotNull(result.jobId)
+          channel.out("three\n")
+          const jobs = yield* Jobs
+          const rest = yield* jobs.tail({ jobId: result.jobId!, since: result.nextLineNo!, waitMs: 0, maxLines: 100, maxBytes: 1 << 20, stream: "both" })
+          assert.deepStrictEqual(rest.lines.map((l) => l.text), ["three"])
+          assert.strictEqual((yield* jobs.list()).length, 1)
+        })))
+
+    it.effect("hands over at once at a prompt (after its quiet time), not at background_after_ms", () =>
+      withJobs((host) =>
+        Effect.gen(function*() {
+          const fiber = yield* exec({ command: "ask", backgroundAfterMs: 60_000 })
+          const channel = yield* started(host)
+          channel.out("Proceed? [y/N] ")
+          yield* TestClock.adjust(300)
+          const result = yield* Fiber.join(fiber)
+          assert.isTrue(result.awaitingInput)
+          assert.strictEqual(result.prompt, "Proceed? [y/N] ")
+          assert.isNotNull(result.jobId)
+        })))
+
+    it.effect("waits for the end without background_after_ms, and stops the command when interrupted", () =>
+      withJobs((host) =>
+        Effect.gen(function*() {
+          const done = yield* exec({ command: "quick" })
+          const first = yield* started(host)
+          first.out("ok\n")
+          first.exit(0)
+          const result = yield* Fiber.join(done)
+          assert.strictEqual(result.status, "exited")
+          assert.strictEqual(result.stdout, "ok\n")
+          assert.isNull(result.jobId)
+          const cancelled = yield* exec({ command: "forever" })
+          while (host.jobs.length < 2) yield* settle
+          yield* settle
+          yield* Fiber.interrupt(cancelled)
+          assert.deepStrictEqual(host.jobs[1]!.signals, ["TERM"])
+          assert.strictEqual((yield* (yield* Jobs).list()).length, 0)
         })))
   })
 })
