@@ -1,7 +1,9 @@
 /**
  * One job's state: its process, its output pipeline (decoder → ring buffer →
- * change signal, optional log mirror), its status and the prompt detector.
- * Ingest is plain synchronous code: it runs for every chunk a job prints.
+ * change signal, optional log mirror) and its status. The state changes only
+ * through these methods; the services around it (src/jobs/) call them.
+ * Ingest is plain synchronous code: it runs for every chunk a job prints, and reads
+ * the time from the `Clock` it was given (a plain method call, as cheap as `Date.now`).
  *
  * @since 0.1.0
  */

@@ -8,18 +8,17 @@
  * @since 0.1.0
  */
 import { env } from "node:process"
-import { Deferred, Effect, Exit, FiberSet, Layer, Redacted, Scope } from "effect"
-import { Context } from "effect"
+import { Context, Deferred, Effect, Exit, FiberSet, Layer, Redacted, Scope } from "effect"
 import { RemoteProcess, type Sink } from "../ssh/RemoteProcess.js"
-import { commandBlock, wrapCommand } from "../ssh/shell.js"
+import { commandBlock, type SignalName, wrapCommand } from "../ssh/shell.js"
 import { SudoGate, type SudoOutcome } from "../ssh/SudoGate.js"
 import { Connections } from "../services/Connections.js"
-import { SudoAuthError, SudoPasswordRequiredError } from "../services/errors.js"
+import { InvalidArgumentError, JobRunningError, SudoAuthError, SudoPasswordRequiredError } from "../services/errors.js"
 import type { HostEntry } from "../services/HostRegistry.js"
 import { ProcessGroups, type Termination } from "../services/ProcessGroups.js"
 import type { EndReason, Job } from "./Job.js"
 import { JobStore, type Slot } from "./JobStore.js"
-import type { OutputSink, RunRequest, SpawnError } from "./model.js"
+import { type JobInfo, jobInfo, type OutputSink, type RunRequest, type SignalResult, type SpawnError } from "./model.js"
 import { watchPrompt } from "./prompt.js"
 
 /** A job started by `launch`, not necessarily listed. */
@@ -32,11 +31,17 @@ export interface Launched {
   detachOutput(): void
 }
 
+/** Signals after which we report an ended job as killed. */
+const STOPPING: ReadonlySet<SignalName> = new Set(["TERM", "KILL", "INT", "HUP", "QUIT"])
+
 export class JobRunner extends Context.Service<JobRunner, {
   /** Start `request` on `host`; `slot` goes with the job until it is listed or ends. Returns once the command runs. */
   launch(host: HostEntry, request: RunRequest & { readonly label?: string | undefined }, slot: Slot | undefined): Effect.Effect<Launched, SpawnError>
   /** TERM, grace, KILL on the job's process group; the job is reported as killed for `reason`. */
   stop(job: Job, reason: EndReason): Effect.Effect<Termination>
+  /** Send `signal` over the job's channel (if it has one) and to its process group; after a stopping signal, wait up to 2 s for the end. */
+  signal(job: Job, signal: SignalName): Effect.Effect<SignalResult>
+  sendStdin(job: Job, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }): Effect.Effect<JobInfo, JobRunningError | InvalidArgumentError>
 }>()("mcp-ssh-live/JobRunner") {
   static readonly layer = Layer.effect(JobRunner)(Effect.gen(function*() {
     const connections = yield* Connections
@@ -173,6 +178,30 @@ export class JobRunner extends Context.Service<JobRunner, {
       })
     )
 
-    return JobRunner.of({ launch, stop })
+    const signal = Effect.fn("Jobs.signal")(function*(job: Job, sig: SignalName) {
+      if (!job.running) return { sentViaChannel: false, sentViaPid: false, job: jobInfo(job) }
+      if (STOPPING.has(sig)) job.stopping("signal")
+      const sentViaChannel = job.process?.signalChannel(sig) ?? false
+      const sentViaPid = job.pid === null ? false : yield* groups.signal(job.host, job.pid, sig, job.asRoot)
+      if (STOPPING.has(sig)) yield* Deferred.await(job.ended).pipe(Effect.timeoutOption("2 seconds"))
+      return { sentViaChannel, sentViaPid, job: jobInfo(job) }
+    })
+
+    const sendStdin = Effect.fn("Jobs.sendStdin")(function*(job: Job, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }) {
+      const process = job.process
+      if (job.persistent) {
+        return yield* new InvalidArgumentError({ message: `job_id: '${job.id}' is persistent: it runs detached, with no stdin` })
+      }
+      if (!job.running || process === undefined) {
+        return yield* new JobRunningError({ message: `job '${job.id}' is ${job.status}; its stdin is closed` })
+      }
+      if (options?.secret === true) job.addMask(data)
+      if (data.length > 0) yield* process.write(data)
+      if (options?.eof === true) yield* process.endInput()
+      job.inputSent()
+      return jobInfo(job)
+    })
+
+    return JobRunner.of({ launch, stop, signal, sendStdin })
   }))
 }

@@ -70,7 +70,9 @@ export class JobStore extends Context.Service<JobStore, {
       logDir === undefined ? Effect.void : Effect.tryPromise(() => openPrivateAppendAsync(path.join(logDir, `${job.id}.log`))).pipe(
         Effect.map((log) => {
           log.on("error", (e) => void runInScope(Effect.logWarning(`log mirror of ${job.id}: ${e.message}`)))
-          job.attachLog(log)
+          // Removed or reaped while the file was being opened: nothing to mirror.
+          if (jobs.get(job.id) === job) job.attachLog(log)
+          else log.end()
         }),
         Effect.catch((e) => Effect.logWarning(`log mirror of ${job.id}: ${e.message}`))
       )

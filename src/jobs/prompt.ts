@@ -1,6 +1,6 @@
 /**
- * Does an unterminated line look like a program waiting for an answer? Used on a
- * job's partial line once it has stopped changing for a moment (see `Job`).
+ * Does an unterminated line look like a program waiting for an answer? Judged on a
+ * job's partial line once its output has been quiet for a moment (`watchPrompt`).
  *
  * @since 0.1.0
  */

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Effect, Exit, Layer, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Stream } from "effect"
 import type { EndReason, Job, JobStatus } from "../jobs/Job.js"
 import { JobRunner } from "../jobs/JobRunner.js"
 import { JobStore } from "../jobs/JobStore.js"
@@ -31,16 +31,13 @@ import { type RunningCommand, runningCommand } from "../jobs/RunningCommand.js"
 import { jobChanges, jobLines } from "../jobs/streams.js"
 import type { Line, StreamName } from "../output/RingBuffer.js"
 import type { SignalName } from "../ssh/shell.js"
-import { InvalidArgumentError, JobNotFoundError, JobRunningError } from "./errors.js"
+import { InvalidArgumentError, type JobNotFoundError, JobRunningError } from "./errors.js"
 import { HostRegistry } from "./HostRegistry.js"
-import { ProcessGroups, type Termination } from "./ProcessGroups.js"
+import type { Termination } from "./ProcessGroups.js"
 
 export type { EndReason, JobStatus }
 export * from "../jobs/model.js"
 export type { HandedOver, Progress, RunningCommand } from "../jobs/RunningCommand.js"
-
-/** Signals after which we report an ended job as killed. */
-const STOPPING: ReadonlySet<SignalName> = new Set(["TERM", "KILL", "INT", "HUP", "QUIT"])
 
 export class Jobs extends Context.Service<Jobs, {
   /** Start `command` in the background; returns as soon as the channel is open. */
@@ -73,7 +70,6 @@ export class Jobs extends Context.Service<Jobs, {
     const runner = yield* JobRunner
     const persistent = yield* PersistentJobs
     const registry = yield* HostRegistry
-    const groups = yield* ProcessGroups
 
     // Perhaps a persistent job of an earlier run, on a host not looked at yet.
     const find = (jobId: string): Effect.Effect<Job, JobNotFoundError> =>
@@ -111,32 +107,6 @@ export class Jobs extends Context.Service<Jobs, {
 
     const stopJob = (job: Job, reason: EndReason) => job.persistent ? persistent.stop(job, reason) : runner.stop(job, reason)
 
-    const signal = Effect.fn("Jobs.signal")(function*(jobId: string, sig: SignalName) {
-      const job = yield* find(jobId)
-      if (!job.running) return { sentViaChannel: false, sentViaPid: false, job: jobInfo(job) }
-      if (STOPPING.has(sig)) job.stopping("signal")
-      const sentViaChannel = job.process?.signalChannel(sig) ?? false
-      const sentViaPid = job.pid === null ? false : yield* groups.signal(job.host, job.pid, sig, job.asRoot)
-      if (STOPPING.has(sig)) yield* Deferred.await(job.ended).pipe(Effect.timeoutOption("2 seconds"))
-      return { sentViaChannel, sentViaPid, job: jobInfo(job) }
-    })
-
-    const sendStdin = Effect.fn("Jobs.sendStdin")(function*(jobId: string, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }) {
-      const job = yield* find(jobId)
-      const process = job.process
-      if (job.persistent) {
-        return yield* new InvalidArgumentError({ message: `job_id: '${jobId}' is persistent: it runs detached, with no stdin` })
-      }
-      if (!job.running || process === undefined) {
-        return yield* new JobRunningError({ message: `job '${jobId}' is ${job.status}; its stdin is closed` })
-      }
-      if (options?.secret === true) job.addMask(data)
-      if (data.length > 0) yield* process.write(data)
-      if (options?.eof === true) yield* process.endInput()
-      job.inputSent()
-      return jobInfo(job)
-    })
-
     const remove = Effect.fn("Jobs.remove")(function*(jobId: string, options?: { readonly force?: boolean }) {
       const job = yield* find(jobId)
       let termination: Termination | null = null
@@ -162,8 +132,8 @@ export class Jobs extends Context.Service<Jobs, {
       spawn,
       run,
       tail: (request) => Effect.flatMap(find(request.jobId), (job) => waitTail(job, request)),
-      signal,
-      sendStdin,
+      signal: (jobId, sig) => Effect.flatMap(find(jobId), (job) => runner.signal(job, sig)),
+      sendStdin: (jobId, data, options) => Effect.flatMap(find(jobId), (job) => runner.sendStdin(job, data, options)),
       list: (filter) => Effect.andThen(persistent.rediscover, Effect.map(listed(filter), (jobs) => jobs.map(jobInfo))),
       get: (jobId) => Effect.map(find(jobId), jobInfo),
       remove,
