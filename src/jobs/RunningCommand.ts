@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import { type Context, Deferred, Effect, Option, Stream } from "effect"
+import type { LimitReachedError } from "../services/errors.js"
 import type { Termination } from "../services/ProcessGroups.js"
 import type { EndReason, Job } from "./Job.js"
 import type { JobRunner, Launched } from "./JobRunner.js"
@@ -42,10 +43,11 @@ export interface RunningCommand {
   /** Its state now. */
   readonly info: Effect.Effect<JobInfo>
   /**
-   * List it as a job from now on, in the place it took under the limits (`mayHandOver`).
-   * `onOutput` receives nothing after this: what it got ends at `nextLineNo`.
+   * List it as a job from now on, in the place it took under the limits (`mayHandOver`;
+   * without it, a place is taken now, or LIMIT_REACHED). `onOutput` receives nothing
+   * after this: what it got ends at `nextLineNo`.
    */
-  readonly handOver: Effect.Effect<HandedOver>
+  readonly handOver: Effect.Effect<HandedOver, LimitReachedError>
   /** TERM, grace, KILL on its process group. */
   stop(reason: EndReason): Effect.Effect<Termination>
 }
@@ -82,14 +84,19 @@ export const runningCommand = (
         return [[{ lines: job.ring.lastLineNo, newest }], Option.some(version)] as const
       })),
     info: Effect.sync(() => jobInfo(job)),
-    handOver: Effect.suspend(() => {
-      launched.detachOutput()
-      const handed = { job: jobInfo(job), nextLineNo: job.ring.lastLineNo }
-      return store.add(job, launched.slot).pipe(
-        Effect.andThen(Effect.logInfo(`job ${job.id} started on ${job.host}: ${job.command.slice(0, 200)}`)),
-        Effect.as(handed)
-      )
-    }),
+    handOver: Effect.flatMap(
+      launched.slot === undefined ? store.reserve(job.host) : Effect.succeed(launched.slot),
+      (slot) =>
+        Effect.suspend(() => {
+          // One synchronous step: the output `onOutput` got and the cursor end at the same chunk.
+          launched.detachOutput()
+          const handed = { job: jobInfo(job), nextLineNo: job.ring.lastLineNo }
+          return store.add(job, slot).pipe(
+            Effect.andThen(Effect.logInfo(`job ${job.id} started on ${job.host}: ${job.command.slice(0, 200)}`)),
+            Effect.as(handed)
+          )
+        })
+    ),
     stop: (reason) => runner.stop(job, reason)
   }
 }

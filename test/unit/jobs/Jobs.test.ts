@@ -231,5 +231,22 @@ describe("Jobs on TestClock", () => {
           assert.deepStrictEqual(host.jobs[1]!.signals, ["TERM"])
           assert.strictEqual((yield* (yield* Jobs).list()).length, 0)
         })))
+
+    it.effect("Jobs.run without mayHandOver takes its place at handOver, or fails with LIMIT_REACHED", () =>
+      withJobs((host) =>
+        Effect.gen(function*() {
+          const jobs = yield* Jobs
+          const first = yield* jobs.run({ host: "h", command: "a" })
+          yield* settle
+          const handed = yield* first.handOver
+          assert.strictEqual(handed.job.jobId, first.jobId)
+          assert.strictEqual((yield* jobs.list()).length, 1)
+          const second = yield* jobs.run({ host: "h", command: "b" })
+          const refused = yield* Effect.flip(second.handOver)
+          assert.strictEqual(refused.code, "LIMIT_REACHED")
+          assert.strictEqual((yield* jobs.list()).length, 1)
+          yield* second.stop("removed")
+          assert.deepStrictEqual(host.jobs[1]!.signals, ["TERM"])
+        }), { maxJobs: 1 }))
   })
 })
