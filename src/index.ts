@@ -14,7 +14,21 @@ export { AppConfig } from "./services/AppConfig.js"
 export { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions, type UnknownHostKey, type UnknownHostKeyDecision } from "./services/Connections.js"
 export { Exec, type ExecRequest, type ExecResult } from "./services/Exec.js"
 export { HostRegistry } from "./services/HostRegistry.js"
-export { type JobInfo, Jobs, type LineMatcher, type SignalResult, type SpawnRequest, type TailRequest, type TailResult } from "./services/Jobs.js"
+export {
+  type HandedOver,
+  type JobInfo,
+  Jobs,
+  type LineMatcher,
+  type OutputSink,
+  type Progress,
+  type RunningCommand,
+  type RunRequest,
+  type SignalResult,
+  type SpawnError,
+  type SpawnRequest,
+  type TailRequest,
+  type TailResult
+} from "./services/Jobs.js"
 export { KnownHosts } from "./services/KnownHosts.js"
 export { ProcessGroups } from "./services/ProcessGroups.js"
 export { type FileResult, Sftp, type TransferRequest, type TransferResult } from "./services/Sftp.js"

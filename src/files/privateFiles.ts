@@ -60,3 +60,16 @@ export const openPrivateAppend = (file: string): fs.WriteStream => {
   }
   return fs.createWriteStream(file, { fd })
 }
+
+/** `openPrivateAppend` without blocking the event loop (the same flags and mode). */
+export const openPrivateAppendAsync = async (file: string): Promise<fs.WriteStream> => {
+  const { O_APPEND, O_CREAT, O_WRONLY } = fs.constants
+  const handle = await fs.promises.open(file, O_WRONLY | O_APPEND | O_CREAT | NOFOLLOW, 0o600)
+  try {
+    await handle.chmod(0o600)
+  } catch (e) {
+    await handle.close()
+    throw e
+  }
+  return fs.createWriteStream(file, { fd: handle })
+}

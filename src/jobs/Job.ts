@@ -1,18 +1,19 @@
 /**
  * One job's state: its process, its output pipeline (decoder → ring buffer →
- * change signal, optional log mirror), its status and the prompt detector.
- * Ingest is plain synchronous code: it runs for every chunk a job prints.
+ * change signal, optional log mirror) and its status. The state changes only
+ * through these methods; the services around it (src/jobs/) call them.
+ * Ingest is plain synchronous code: it runs for every chunk a job prints, and reads
+ * the time from the `Clock` it was given (a plain method call, as cheap as `Date.now`).
  *
  * @since 0.1.0
  */
 import type * as fs from "node:fs"
-import { Deferred, Exit } from "effect"
+import { Clock, Deferred, Exit } from "effect"
 import { LineDecoder } from "../output/LineDecoder.js"
 import { type Line, RingBuffer } from "../output/RingBuffer.js"
 import type { AsRoot, EndReason, JobStatus, StreamName } from "../domain/jobs.js"
 import type { ExitInfo, RemoteProcess } from "../ssh/RemoteProcess.js"
 import { ChangeSignal } from "./ChangeSignal.js"
-import { looksLikePrompt, PROMPT_QUIET_MS } from "./prompt.js"
 
 export interface JobOptions {
   readonly id: string
@@ -26,6 +27,10 @@ export interface JobOptions {
   readonly ringBufferLines: number
   readonly ringBufferBytes: number
   readonly maxLineBytes: number
+  /** Where timestamps come from (Effect's `Clock`, so tests can use `TestClock`); the default clock if omitted. */
+  readonly clock?: Clock.Clock | undefined
+  /** When the job started, if not now (a persistent job found on its host). */
+  readonly startedAt?: Date | undefined
 }
 
 const MASK = "********"
@@ -40,23 +45,22 @@ export class Job {
   readonly pty: boolean
   readonly persistent: boolean
   readonly asRoot: AsRoot | undefined
-  startedAt = new Date()
-  endedAt: Date | null = null
-  status: JobStatus = "running"
-  exitStatus: number | null = null
-  signal: string | null = null
-  /** Set when we stopped the job, so it is reported as killed with the reason. */
-  endReason: EndReason | null = null
+  readonly startedAt: Date
+  #endedAt: Date | null = null
+  #status: JobStatus = "running"
+  #exitStatus: number | null = null
+  #signal: string | null = null
+  #endReason: EndReason | null = null
+  #process: RemoteProcess | undefined = undefined
+  #remotePid: number | null = null
+  #awaitingInput = false
   readonly ring: RingBuffer
   readonly changes = new ChangeSignal()
   /** Completes once the job has ended and its status is recorded. */
   readonly ended: Deferred.Deferred<void> = Deferred.makeUnsafe()
-  process: RemoteProcess | undefined = undefined
-  /** PID (and process group) of a persistent job, which has no process of ours. */
-  remotePid: number | null = null
   /** Bytes of each stream already read: where a persistent job's follower resumes. */
   readonly offsets = { stdout: 0, stderr: 0 }
-  awaitingInput = false
+  private readonly clock: Clock.Clock
   private readonly decoders: Record<StreamName, LineDecoder>
   private log: fs.WriteStream | undefined = undefined
   /** The newest complete line (exec progress shows it). */
@@ -64,8 +68,7 @@ export class Job {
   private masks: Array<string> = []
   /** Lines the log mirror skipped while its backlog was full. */
   private logSkipped = 0
-  private promptTimer: ReturnType<typeof setTimeout> | undefined = undefined
-  private lastOutputAt = Date.now()
+  private lastOutputAt: number
 
   constructor(options: JobOptions) {
     this.id = options.id
@@ -75,6 +78,9 @@ export class Job {
     this.pty = options.pty
     this.persistent = options.persistent
     this.asRoot = options.asRoot
+    this.clock = options.clock ?? Clock.Clock.defaultValue()
+    this.lastOutputAt = this.clock.currentTimeMillisUnsafe()
+    this.startedAt = options.startedAt ?? new Date(this.lastOutputAt)
     this.ring = new RingBuffer({ maxLines: options.ringBufferLines, maxBytes: options.ringBufferBytes })
     this.decoders = {
       stdout: new LineDecoder({ maxLineBytes: options.maxLineBytes }),
@@ -86,13 +92,71 @@ export class Job {
     return this.status === "running"
   }
 
+  get status(): JobStatus {
+    return this.#status
+  }
+
+  get endedAt(): Date | null {
+    return this.#endedAt
+  }
+
+  get exitStatus(): number | null {
+    return this.#exitStatus
+  }
+
+  get signal(): string | null {
+    return this.#signal
+  }
+
+  /** Set when we stopped the job, so it is reported as killed with the reason. */
+  get endReason(): EndReason | null {
+    return this.#endReason
+  }
+
+  /** The process of ours the job runs in (none for a persistent job). */
+  get process(): RemoteProcess | undefined {
+    return this.#process
+  }
+
+  /** The job waits at a prompt (see `watchPrompt`): only stdin moves it on. */
+  get awaitingInput(): boolean {
+    return this.#awaitingInput
+  }
+
   get pid(): number | null {
-    return this.process?.pid ?? this.remotePid
+    return this.#process?.pid ?? this.#remotePid
   }
 
   /** Milliseconds since the job last printed anything. */
   get quietForMs(): number {
-    return Date.now() - this.lastOutputAt
+    return this.clock.currentTimeMillisUnsafe() - this.lastOutputAt
+  }
+
+  /** The job runs in `process` (set once, at launch). */
+  attachProcess(process: RemoteProcess): void {
+    this.#process = process
+  }
+
+  /** PID (and process group) of a persistent job, which has no process of ours. */
+  setRemotePid(pid: number): void {
+    this.#remotePid = pid
+  }
+
+  /** We are stopping the job for `reason`: it will be reported as killed with it. */
+  stopping(reason: EndReason): void {
+    this.#endReason = reason
+  }
+
+  /** Its partial line has been quiet long enough and looks like a prompt. */
+  markAwaitingInput(): void {
+    if (!this.running || this.#awaitingInput) return
+    this.#awaitingInput = true
+    this.changes.notify()
+  }
+
+  /** Something was written to its stdin: it no longer waits at the prompt it showed. */
+  inputSent(): void {
+    this.#awaitingInput = false
   }
 
   /** The unterminated line of stdout, else of stderr (masked). */
@@ -103,11 +167,10 @@ export class Job {
 
   /** Feed a raw chunk of output. */
   ingest(stream: StreamName, chunk: Uint8Array): void {
-    this.lastOutputAt = Date.now()
+    this.lastOutputAt = this.clock.currentTimeMillisUnsafe()
     this.offsets[stream] += chunk.length
     this.appendAll(stream, this.decoders[stream].push(chunk))
-    if (this.awaitingInput) this.awaitingInput = false
-    this.schedulePromptCheck()
+    if (this.#awaitingInput) this.#awaitingInput = false
     this.changes.notify()
   }
 
@@ -125,16 +188,15 @@ export class Job {
   finish(exit: ExitInfo): void {
     if (!this.running) return
     for (const stream of ["stdout", "stderr"] as const) this.appendAll(stream, this.decoders[stream].end())
-    this.exitStatus = exit.exitStatus
-    this.signal = exit.signal
-    this.status = exit.signal !== null || (this.endReason !== null && exit.exitStatus !== 0)
+    this.#exitStatus = exit.exitStatus
+    this.#signal = exit.signal
+    this.#status = exit.signal !== null || (this.#endReason !== null && exit.exitStatus !== 0)
       ? "killed"
       : exit.exitStatus !== null
       ? "exited"
       : "lost"
-    this.endedAt = new Date()
-    this.awaitingInput = false
-    if (this.promptTimer !== undefined) clearTimeout(this.promptTimer)
+    this.#endedAt = new Date(this.clock.currentTimeMillisUnsafe())
+    this.#awaitingInput = false
     Deferred.doneUnsafe(this.ended, Exit.void)
     this.changes.notify()
   }
@@ -181,19 +243,5 @@ export class Job {
     let out = text
     for (const m of this.masks) if (out.includes(m)) out = out.split(m).join(MASK)
     return out
-  }
-
-  private schedulePromptCheck(): void {
-    if (this.promptTimer !== undefined) clearTimeout(this.promptTimer)
-    this.promptTimer = undefined
-    if (this.partial.length === 0) return
-    this.promptTimer = setTimeout(() => {
-      this.promptTimer = undefined
-      if (this.running && looksLikePrompt(this.partial)) {
-        this.awaitingInput = true
-        this.changes.notify()
-      }
-    }, PROMPT_QUIET_MS)
-    this.promptTimer.unref()
   }
 }

@@ -12,6 +12,7 @@ import type { Duplex } from "node:stream"
 import { Context, Deferred, Duration, Effect, Exit, Layer, Redacted, Schedule, Semaphore } from "effect"
 import ssh2, { type AuthenticationType, type Client, type ClientChannel, type PseudoTtyOptions, type SFTPWrapper } from "ssh2"
 import { defaultAlgorithms, ssh2Algorithms } from "../ssh/algorithms.js"
+import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import { fingerprintSha256, keyTypeOfBlob } from "../ssh/KnownHostsFile.js"
 import { AppConfig } from "./AppConfig.js"
 import {
@@ -107,7 +108,7 @@ export class Connections extends Context.Service<Connections, {
   /** Open (or reuse) the connection to `alias`. */
   connect(alias: string, options?: ConnectOptions): Effect.Effect<ConnectionInfo, ConnectFailure>
   /** Start `command` on `alias` in a new exec channel, connecting first when needed. */
-  exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<ClientChannel, ConnectFailure | ChannelError>
+  exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<RemoteChannel, ConnectFailure | ChannelError>
   /** An SFTP session on `alias` (a channel like any other: it counts against MaxSessions). Close it with `end()`. */
   sftp(alias: string): Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError>
   /** Close the connection to `alias` (no-op when not connected). */

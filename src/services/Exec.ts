@@ -8,12 +8,11 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Effect, Fiber, Layer } from "effect"
+import { Clock, Context, Effect, Fiber, Layer, Stream } from "effect"
 import type { EndReason, JobStatus } from "../domain/jobs.js"
-import type { Job } from "../jobs/Job.js"
 import { CappedOutput } from "../output/CappedOutput.js"
 import { AppConfig } from "./AppConfig.js"
-import { Jobs, type Launched, type SpawnError } from "./Jobs.js"
+import { Jobs, type SpawnError } from "./Jobs.js"
 
 export interface ExecRequest {
   /** Host alias; the default host when undefined. */
@@ -65,16 +64,6 @@ export interface ExecResult {
 
 const PROGRESS_INTERVAL = "250 millis"
 
-/** Completes when the job has ended or waits at a prompt, whichever comes first; sleeps on its change signal. */
-const endedOrPrompt = (job: Job) =>
-  Effect.gen(function*() {
-    for (;;) {
-      const seen = job.changes.version
-      if (!job.running || job.awaitingInput) return
-      yield* job.changes.changedSince(seen)
-    }
-  })
-
 export class Exec extends Context.Service<Exec, {
   /**
    * With `backgroundAfterMs` the command may become a job, so it takes a job's place under
@@ -86,28 +75,15 @@ export class Exec extends Context.Service<Exec, {
     const jobs = yield* Jobs
     const config = yield* AppConfig
 
-    /** One progress notification per burst of output, at most every 250 ms. */
-    const reportProgress = (launched: Launched, onProgress: NonNullable<ExecRequest["onProgress"]>) =>
-      Effect.gen(function*() {
-        const { job } = launched
-        let seen = 0
-        for (;;) {
-          seen = yield* job.changes.changedSince(seen)
-          const newest = job.lastLine?.text ?? job.partial
-          yield* onProgress(job.ring.lastLineNo, newest.length > 200 ? `${newest.slice(0, 200)}…` : newest)
-          yield* Effect.sleep(PROGRESS_INTERVAL)
-        }
-      })
-
     const run = Effect.fn("Exec.run")(function*(request: ExecRequest) {
       const cap = config.limits.maxOutputBytes
       const out = { stdout: new CappedOutput(cap), stderr: new CappedOutput(cap) }
-      const started = Date.now()
+      const started = yield* Clock.currentTimeMillis
       const background = request.backgroundAfterMs
-      let adopted = false
+      let handedOver = false
 
       return yield* Effect.acquireUseRelease(
-        jobs.launch({
+        jobs.run({
           host: request.host,
           command: request.command,
           env: request.env,
@@ -119,26 +95,30 @@ export class Exec extends Context.Service<Exec, {
           onOutput: (stream, chunk) => out[stream].push(chunk),
           mayHandOver: background !== undefined
         }),
-        (launched) =>
+        (command) =>
           Effect.gen(function*() {
-            const { job, process } = launched
-            if (request.stdin !== undefined) yield* process.write(request.stdin)
+            if (request.stdin !== undefined) yield* command.write(request.stdin)
             // A command handed over to a job keeps stdin open for ssh_send_stdin.
-            if (request.stdin !== undefined || background === undefined) yield* process.endInput()
-            const progress = request.onProgress === undefined
-              ? undefined
-              : yield* Effect.forkChild(reportProgress(launched, request.onProgress))
+            if (request.stdin !== undefined || background === undefined) yield* command.endInput
+            const onProgress = request.onProgress
+            // One progress notification per burst of output, at most every 250 ms.
+            const progress = onProgress === undefined ? undefined : yield* Effect.forkChild(
+              Stream.runForEach(command.progress, (p) =>
+                Effect.andThen(
+                  onProgress(p.lines, p.newest.length > 200 ? `${p.newest.slice(0, 200)}…` : p.newest),
+                  Effect.sleep(PROGRESS_INTERVAL)
+                ))
+            )
             // A command waiting at a prompt is handed over at once: only the agent can answer it
             // (when stdin is still open, which it is after a handover unless `stdin` was given).
-            if (background === undefined) yield* Deferred.await(job.ended)
-            else if (request.stdin !== undefined) yield* Deferred.await(job.ended).pipe(Effect.timeoutOption(background))
-            else yield* endedOrPrompt(job).pipe(Effect.timeoutOption(background))
-            const finished = !job.running
+            const finished = yield* command.awaitEnd(background === undefined ? undefined : {
+              timeoutMs: background,
+              orPrompt: request.stdin === undefined
+            })
             if (progress !== undefined) yield* Fiber.interrupt(progress)
-            if (!finished) {
-              adopted = true
-              yield* jobs.adopt(launched)
-            }
+            const handed = finished ? undefined : yield* command.handOver
+            handedOver = handed !== undefined
+            const job = handed?.job ?? (yield* command.info)
             return {
               host: job.host,
               status: job.status,
@@ -148,20 +128,20 @@ export class Exec extends Context.Service<Exec, {
               stderr: out.stderr.text(),
               stdoutBytes: out.stdout.bytes,
               stderrBytes: out.stderr.bytes,
-              durationMs: Date.now() - started,
+              durationMs: (yield* Clock.currentTimeMillis) - started,
               timedOut: job.endReason === "timeout",
               idleTimedOut: job.endReason === "idle-timeout",
               truncated: out.stdout.truncated || out.stderr.truncated,
               pid: job.pid,
-              jobId: finished ? null : job.id,
-              nextLineNo: finished ? null : job.ring.lastLineNo,
-              awaitingInput: !finished && job.awaitingInput,
-              prompt: !finished && job.awaitingInput ? job.partial : null,
+              jobId: handed === undefined ? null : job.jobId,
+              nextLineNo: handed === undefined ? null : handed.nextLineNo,
+              awaitingInput: handed !== undefined && job.awaitingInput,
+              prompt: handed !== undefined ? job.prompt : null,
               endReason: job.endReason
             } satisfies ExecResult
           }),
         // Interrupted (cancelled, shutting down) while the command still runs: stop it.
-        (launched) => adopted ? Effect.void : Effect.asVoid(jobs.stop(launched, "removed"))
+        (command) => handedOver ? Effect.void : Effect.asVoid(command.stop("removed"))
       )
     })
 

@@ -9,8 +9,8 @@
  * @since 0.1.0
  */
 import { Deferred, Effect, Exit } from "effect"
-import type { ClientChannel } from "ssh2"
 import type { StreamName } from "../domain/jobs.js"
+import type { RemoteChannel } from "./RemoteChannel.js"
 import { PID_MARKER } from "./shell.js"
 
 export type { StreamName }
@@ -40,7 +40,7 @@ export class RemoteProcess {
   private exitInfo: ExitInfo = { exitStatus: null, signal: null }
   private inputEnded = false
 
-  constructor(readonly channel: ClientChannel, public sink: Sink) {
+  constructor(readonly channel: RemoteChannel, public sink: Sink) {
     channel.on("data", (chunk: Buffer) => this.onStdout(chunk))
     channel.stderr.on("data", (chunk: Buffer) => this.sink("stderr", chunk))
     channel.on("exit", (code: number | null, signal?: string) => {

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import type { ClientChannel } from "ssh2"
+import type { RemoteChannel } from "./RemoteChannel.js"
 
 export interface Collected {
   readonly stdout: string
@@ -14,7 +14,7 @@ export interface Collected {
   readonly code: number | null
 }
 
-export const collect = (channel: ClientChannel, stdin?: string): Effect.Effect<Collected> =>
+export const collect = (channel: RemoteChannel, stdin?: string): Effect.Effect<Collected> =>
   Effect.callback<Collected>((resume) => {
     const out: Array<Buffer> = []
     const err: Array<Buffer> = []

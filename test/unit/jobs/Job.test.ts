@@ -2,13 +2,19 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { Effect } from "effect"
 import { Job } from "../../../src/jobs/Job.js"
+import { watchPrompt } from "../../../src/jobs/prompt.js"
 
-const newJob = () =>
-  new Job({
+const newJob = () => {
+  const job = new Job({
     id: "job-test", host: "h", command: "c", label: null, pty: false, persistent: false,
     ringBufferLines: 100, ringBufferBytes: 1 << 20, maxLineBytes: 1024
   })
+  // Prompt detection runs beside the job (the runner forks it in the job's scope); it ends with the job.
+  Effect.runFork(watchPrompt(job))
+  return job
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const feed = (job: Job, text: string) => job.ingest("stdout", Buffer.from(text))
 

@@ -1,0 +1,170 @@
+/**
+ * Persistent jobs: started detached on the host (`setsid nohup`, output in files
+ * there), followed from the byte offsets already read (resuming after a reconnect),
+ * found again after this server restarts, stopped through their process group.
+ *
+ * @since 0.1.0
+ */
+import { Context, Deferred, Effect, Layer, Option, Schedule } from "effect"
+import { collect } from "../ssh/collect.js"
+import { exitScript, followScript, launchBlock, launchScript, listScript, parseList, removeScript } from "../ssh/persistent.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { type ConnectFailure, Connections } from "../services/Connections.js"
+import { ChannelError } from "../domain/errors.js"
+import { HostRegistry } from "../services/HostRegistry.js"
+import type { EndReason, Termination } from "../domain/jobs.js"
+import { ProcessGroups } from "../services/ProcessGroups.js"
+import type { Job } from "./Job.js"
+import { JobStore, type Slot } from "./JobStore.js"
+import { watchPrompt } from "./prompt.js"
+
+export interface PersistentRequest {
+  readonly host: string
+  readonly command: string
+  readonly label?: string | undefined
+  readonly env?: Readonly<Record<string, string>> | undefined
+  readonly cwd?: string | undefined
+}
+
+export class PersistentJobs extends Context.Service<PersistentJobs, {
+  /** Start `request` detached on its host and list it in place of `slot`. */
+  spawn(request: PersistentRequest, slot: Slot): Effect.Effect<Job, ConnectFailure | ChannelError>
+  /** List the persistent jobs an earlier run of this server left on connected hosts (each host read once). */
+  readonly rediscover: Effect.Effect<void>
+  /** TERM, grace, KILL on the job's process group. */
+  stop(job: Job, reason: EndReason): Effect.Effect<Termination>
+  /** Remove the job's directory on its host (a warning when that fails). */
+  removeFiles(job: Job): Effect.Effect<void>
+}>()("mcp-ssh-live/PersistentJobs") {
+  static readonly layer = Layer.effect(PersistentJobs)(Effect.gen(function*() {
+    const limits = (yield* AppConfig).limits
+    const connections = yield* Connections
+    const registry = yield* HostRegistry
+    const groups = yield* ProcessGroups
+    const store = yield* JobStore
+    const layerScope = yield* Effect.scope
+
+    /** A small helper command of ours on `alias`, its output collected. */
+    const capture = (alias: string, command: string, stdin?: string) =>
+      Effect.flatMap(connections.exec(alias, command), (channel) => collect(channel, stdin))
+
+    /**
+     * Follow a persistent job's files from the offsets already read. When the follower's
+     * connection dies the job goes on over there: wait for a reconnect and resume from
+     * the offsets, so no byte is lost or read twice.
+     */
+    const follow = (job: Job) =>
+      Effect.gen(function*() {
+        for (;;) {
+          const channel = yield* connections.exec(job.host, followScript(job.id, job.offsets)).pipe(
+            Effect.retry({ schedule: Schedule.spaced("1 second"), times: Math.max(3, limits.reconnectRetries * 3) }),
+            Effect.option
+          )
+          if (Option.isNone(channel)) {
+            job.finish({ exitStatus: null, signal: null })
+            yield* Effect.logWarning(`job ${job.id}: cannot reach ${job.host} to follow it; reported lost (it may still run there)`)
+            return
+          }
+          const ch = channel.value
+          const code = yield* Effect.callback<number | null>((resume) => {
+            let exitCode: number | null = null
+            ch.on("data", (d: Buffer) => job.ingest("stdout", d))
+            ch.stderr.on("data", (d: Buffer) => job.ingest("stderr", d))
+            ch.on("exit", (c: number | null) => {
+              exitCode = typeof c === "number" ? c : null
+            })
+            ch.on("error", () => {})
+            ch.on("close", () => resume(Effect.succeed(exitCode)))
+            ch.end()
+          })
+          if (code === null) {
+            yield* Effect.logWarning(`job ${job.id}: follower lost with the connection; resuming at ${job.offsets.stdout}+${job.offsets.stderr} bytes`)
+            continue
+          }
+          // The process is gone and its files are read to the end.
+          const status = yield* capture(job.host, exitScript(job.id)).pipe(Effect.option)
+          const text = Option.isSome(status) ? status.value.stdout.trim() : ""
+          const exitStatus = /^\d+$/.test(text) ? Number(text) : null
+          job.finish(exitStatus === null
+            ? { exitStatus: null, signal: job.endReason !== null ? "TERM" : "KILL" }
+            : { exitStatus, signal: null })
+          yield* Effect.logInfo(`job ${job.id} on ${job.host} ended: ${job.status}${exitStatus !== null ? ` ${exitStatus}` : ""}`)
+          return
+        }
+      })
+
+    /** Follow and watch for prompts until the job ends (or this service closes). */
+    const watch = (job: Job) =>
+      Effect.forkIn(Effect.raceFirst(follow(job), Effect.andThen(watchPrompt(job), Effect.never)), layerScope)
+
+    const spawn = Effect.fn("PersistentJobs.spawn")(function*(request: PersistentRequest, slot: Slot) {
+      const job = store.create({ host: request.host, command: request.command, label: request.label ?? null, pty: false, persistent: true })
+      const started = yield* capture(request.host, launchScript(job.id), launchBlock({
+        command: request.command,
+        label: job.label,
+        env: request.env,
+        cwd: request.cwd
+      }))
+      const pid = /PID:(\d+)/.exec(started.stdout)?.[1]
+      if (pid === undefined) {
+        return yield* new ChannelError({ message: `could not start the persistent job on ${request.host}: ${started.stderr.trim() || `exit ${started.code}`}` })
+      }
+      job.setRemotePid(Number(pid))
+      yield* store.add(job, slot)
+      yield* watch(job)
+      yield* Effect.logInfo(`persistent job ${job.id} started on ${request.host} (pid ${pid}): ${request.command.slice(0, 200)}`)
+      return job
+    })
+
+    /** Hosts whose persistent job directory was read since this server started. */
+    const scanned = new Set<string>()
+
+    const rediscover = Effect.gen(function*() {
+      for (const host of yield* registry.list) {
+        if (scanned.has(host.alias) || (yield* connections.info(host.alias)) === undefined) continue
+        scanned.add(host.alias)
+        const listed = yield* capture(host.alias, listScript()).pipe(Effect.option)
+        if (Option.isNone(listed)) continue
+        for (const found of parseList(listed.value.stdout)) {
+          if (store.has(found.jobId)) continue
+          const job = store.create({
+            id: found.jobId,
+            host: host.alias,
+            command: found.command,
+            label: found.label,
+            pty: false,
+            persistent: true,
+            startedAt: found.startedAt
+          })
+          job.setRemotePid(found.pid)
+          if (!(yield* store.add(job))) {
+            yield* Effect.logWarning(`persistent job ${found.jobId} on ${host.alias} not listed: max_jobs (${limits.maxJobs}) reached`)
+            continue
+          }
+          yield* watch(job)
+          yield* Effect.logInfo(`found persistent job ${job.id} on ${host.alias} (${found.running ? "running" : "ended"})`)
+        }
+      }
+    })
+
+    /** A persistent job has no channel of ours: TERM, grace, KILL through its process group. */
+    const stop = (job: Job, reason: EndReason) =>
+      Effect.gen(function*() {
+        if (!job.running || job.pid === null) return "already-exited" as const
+        job.stopping(reason)
+        yield* groups.signal(job.host, job.pid, "TERM")
+        const ended = (ms: number) => Effect.map(Deferred.await(job.ended).pipe(Effect.timeoutOption(ms)), Option.isSome)
+        if (yield* ended(limits.killGraceMs)) return "term" as const
+        yield* groups.signal(job.host, job.pid, "KILL")
+        return (yield* ended(5_000)) ? "kill" as const : "abandoned" as const
+      })
+
+    const removeFiles = (job: Job) =>
+      capture(job.host, removeScript(job.id)).pipe(
+        Effect.asVoid,
+        Effect.catch((e) => Effect.logWarning(`could not remove the directory of ${job.id} on ${job.host}: ${e.message}`))
+      )
+
+    return PersistentJobs.of({ spawn, rediscover, stop, removeFiles })
+  }))
+}
