@@ -137,6 +137,7 @@ interface InPage {
   readonly getComputedStyle: (e: unknown) => { color: string; fontWeight: string; borderLeftColor: string; backgroundColor: string }
   readonly document: { readonly documentElement: Box; getElementById(id: string): Box }
 }
+interface Scroller { scrollTop: number; readonly scrollHeight: number; readonly clientHeight: number }
 interface Host { readonly openView: (options: object) => Promise<void> }
 
 const DARK = { red: "rgb(241, 76, 76)", green: "rgb(35, 209, 139)", blue: "rgb(59, 142, 234)" }
@@ -287,5 +288,43 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
     const bg = await frame.locator("body").evaluate((e) => (globalThis as unknown as InPage).getComputedStyle(e).backgroundColor)
     expect(bg).toBe("rgb(255, 255, 255)")
     fs.writeFileSync(path.join(outDir, "live-view-narrow.png"), await page.screenshot({ fullPage: true }))
+  }, 60_000)
+
+  it("keeps to the newest line while following, stays put when not, and INT interrupts the job", async () => {
+    await page.setViewportSize({ width: 760, height: 560 })
+    await page.reload()
+    const args = { command: "seq 1 100; sleep 1.5; seq 101 200; sleep 60" }
+    const spawnResult = await server.client.callTool({ name: "ssh_spawn", arguments: args }, { timeout: 30_000 })
+    const jobId = spawnResult.structuredContent!.job_id as string
+    const frame = await openView("ssh_spawn", args, spawnResult, "light")
+    const out = frame.locator("#out")
+    const scroll = () => out.evaluate((e) => {
+      const o = e as Scroller
+      return { top: o.scrollTop, bottom: o.scrollHeight - o.clientHeight }
+    })
+    const lineCount = async () => (await texts(frame, ".line:not(.partial)")).length
+    await until("100 lines", async () => await lineCount() >= 100)
+    // Following: scrolled to the newest line.
+    const followed = await scroll()
+    expect(followed.bottom).toBeGreaterThan(0)
+    expect(followed.top).toBe(followed.bottom)
+    // Not following: new lines do not move the view.
+    await frame.locator("#follow").uncheck()
+    await out.evaluate((e) => {
+      (e as Scroller).scrollTop = 0
+    })
+    await until("200 lines", async () => await lineCount() === 200)
+    expect((await scroll()).top).toBe(0)
+    // Following again jumps to the end.
+    await frame.locator("#follow").check()
+    const again = await scroll()
+    expect(again.top).toBe(again.bottom)
+
+    await frame.locator("#int").click()
+    await until("the job's end", async () => !(await frame.locator("#status").innerText()).startsWith("running"))
+    expect(await frame.locator("#status").innerText()).toMatch(/^(killed \(INT\)|exited 130)$/)
+    const listed = await call(server, "ssh_list_jobs", {})
+    const job = (listed.data.jobs as Array<{ job_id: string; status: string }>).find((j) => j.job_id === jobId)
+    expect(job?.status).not.toBe("running")
   }, 60_000)
 })

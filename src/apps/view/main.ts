@@ -202,6 +202,10 @@ const signal = async (sig: "TERM" | "INT") => {
 termButton.addEventListener("click", () => void signal("TERM"))
 intButton.addEventListener("click", () => void signal("INT"))
 follow.addEventListener("change", scrollToEnd)
+// Scrolling back to read stops following, as in a terminal; the toggle turns it on again.
+out.addEventListener("wheel", (e) => {
+  if (e.deltaY < 0) follow.checked = false
+})
 
 const applyContext = (ctx: McpUiHostContext | undefined) => {
   if (ctx === undefined) return
