@@ -290,10 +290,10 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
     fs.writeFileSync(path.join(outDir, "live-view-narrow.png"), await page.screenshot({ fullPage: true }))
   }, 60_000)
 
-  it("keeps to the newest line while following, stays put when not, and INT interrupts the job", async () => {
+  it("shows markup in the output as text, keeps to the newest line while following, stays put when not, and INT interrupts the job", async () => {
     await page.setViewportSize({ width: 760, height: 560 })
     await page.reload()
-    const args = { command: "seq 1 100; sleep 1.5; seq 101 200; sleep 60" }
+    const args = { command: "echo '<b>not bold</b><img src=x onerror=alert(1)>'; seq 1 100; sleep 1.5; seq 101 200; sleep 60" }
     const spawnResult = await server.client.callTool({ name: "ssh_spawn", arguments: args }, { timeout: 30_000 })
     const jobId = spawnResult.structuredContent!.job_id as string
     const frame = await openView("ssh_spawn", args, spawnResult, "light")
@@ -303,7 +303,10 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
       return { top: o.scrollTop, bottom: o.scrollHeight - o.clientHeight }
     })
     const lineCount = async () => (await texts(frame, ".line:not(.partial)")).length
-    await until("100 lines", async () => await lineCount() >= 100)
+    await until("100 lines", async () => await lineCount() >= 101)
+    // The job's output is text, never markup for the page.
+    expect((await texts(frame, ".line:not(.partial)"))[0]!.trimEnd()).toBe("<b>not bold</b><img src=x onerror=alert(1)>")
+    expect(await frame.locator("#out b, #out img").count()).toBe(0)
     // Following: scrolled to the newest line.
     const followed = await scroll()
     expect(followed.bottom).toBeGreaterThan(0)
@@ -313,7 +316,7 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
     await out.evaluate((e) => {
       (e as Scroller).scrollTop = 0
     })
-    await until("200 lines", async () => await lineCount() === 200)
+    await until("200 lines", async () => await lineCount() === 201)
     expect((await scroll()).top).toBe(0)
     // Following again jumps to the end.
     await frame.locator("#follow").check()
