@@ -149,10 +149,12 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
   let context: BrowserContext
   let page: Page
   const requests: Array<string> = []
+  const browserErrors: Array<string> = []
   const outDir = path.join(ROOT, "test-results")
 
   beforeAll(async () => {
     sshd = getSshd()
+    fs.mkdirSync(outDir, { recursive: true })
     if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM`)
     const [hostHtml, started] = await Promise.all([
       buildHostPage(),
@@ -178,9 +180,14 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
     page.on("request", (req) => requests.push(req.url()))
     // The page's and the view's console, for diagnosis.
     page.on("console", (m) => {
-      if (m.type() === "error" || m.type() === "warning") process.stderr.write(`[browser ${m.type()}] ${m.text()}\n`)
+      if (m.type() !== "error" && m.type() !== "warning") return
+      process.stderr.write(`[browser ${m.type()}] ${m.text()}\n`)
+      if (m.type() === "error") browserErrors.push(m.text())
     })
-    page.on("pageerror", (e) => process.stderr.write(`[browser error] ${e.message}\n`))
+    page.on("pageerror", (e) => {
+      process.stderr.write(`[browser error] ${e.message}\n`)
+      browserErrors.push(e.message)
+    })
     // The host's link to the server: the view's tool calls, made by the test's real MCP client.
     await page.exposeFunction("mcpCallTool", async (params: { name: string; arguments?: Record<string, unknown> }) =>
       server.client.callTool({ name: params.name, arguments: params.arguments ?? {} }, { timeout: 90_000 }))
@@ -244,7 +251,6 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
     expect(await frame.locator("#term").isEnabled()).toBe(true)
     expect(await frame.locator("#job").innerText()).toContain(jobId)
 
-    fs.mkdirSync(outDir, { recursive: true })
     const shot = await page.locator("#frame").screenshot()
     fs.writeFileSync(path.join(outDir, "live-view.png"), shot)
     if (process.env.UPDATE_SCREENSHOT === "1") fs.writeFileSync(path.join(ROOT, "docs", "live-view.png"), shot)
@@ -261,6 +267,8 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
     // The page and the view loaded nothing but the host page itself.
     const origin = `http://127.0.0.1:${(web.address() as AddressInfo).port}/`
     expect(requests.filter((u) => u !== origin && !u.startsWith("about:") && !u.startsWith("data:"))).toEqual([])
+    // Nor did anything break the CSP (a violation is a console error) or throw.
+    expect(browserErrors).toEqual([])
   }, 90_000)
 
   it("opened from ssh_tail, follows that job; fits a narrow width in the light theme", async () => {
