@@ -140,6 +140,8 @@ interface InPage {
 interface Scroller { scrollTop: number; readonly scrollHeight: number; readonly clientHeight: number }
 interface Host { readonly openView: (options: object) => Promise<void> }
 
+const RING = 300
+
 const DARK = { red: "rgb(241, 76, 76)", green: "rgb(35, 209, 139)", blue: "rgb(59, 142, 234)" }
 
 describeWithSshd("live job view in Chromium", (getSshd) => {
@@ -158,7 +160,8 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM`)
     const [hostHtml, started] = await Promise.all([
       buildHostPage(),
-      startMcpServer({ args: ["--known-hosts", sshd.knownHostsPath] })
+      // A small buffer, so that a test can make the server drop lines.
+      startMcpServer({ args: ["--known-hosts", sshd.knownHostsPath, "--ring-buffer-lines", String(RING)] })
     ])
     server = started
     const r = await call(server, "ssh_connect", {
@@ -337,5 +340,27 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
     const listed = await call(server, "ssh_list_jobs", {})
     const job = (listed.data.jobs as Array<{ job_id: string; status: string }>).find((j) => j.job_id === jobId)
     expect(job?.status).not.toBe("running")
+  }, 60_000)
+
+  it("counts the lines the server no longer held when the view read them", async () => {
+    const spawned = await call(server, "ssh_spawn", { command: "seq 1 1000; echo done" })
+    const jobId = spawned.data.job_id as string
+    // Let the job end first, so that its first 701 lines are gone from the buffer.
+    for (let i = 0; i < 100; i++) {
+      const listed = await call(server, "ssh_list_jobs", {})
+      if ((listed.data.jobs as Array<{ job_id: string; status: string }>).find((j) => j.job_id === jobId)?.status !== "running") break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    await page.reload()
+    const args = { job_id: jobId }
+    const tailResult = await server.client.callTool({ name: "ssh_tail", arguments: args }, { timeout: 30_000 })
+    const frame = await openView("ssh_tail", args, tailResult, "dark")
+    await until("the job's end", async () => (await frame.locator("#status").innerText()) === "exited 0")
+    const lines = (await texts(frame, ".line:not(.partial)")).map((t) => t.trimEnd())
+    expect(lines.length).toBe(RING)
+    expect(lines.at(-1)).toBe("done")
+    expect(lines[0]).toBe(String(1001 - RING + 1))
+    expect(await frame.locator("#dropped").isVisible()).toBe(true)
+    expect(await frame.locator("#dropped").innerText()).toBe(`${1001 - RING} lines dropped`)
   }, 60_000)
 })
