@@ -8,6 +8,7 @@
  */
 import { McpServer } from "@modelcontextprotocol/server"
 import type { Context } from "effect"
+import { registerJobView } from "./apps/jobView.js"
 import type { Services } from "./layers/Live.js"
 import type { AppConfig } from "./services/AppConfig.js"
 import { registerJobResources } from "./resources.js"
@@ -34,5 +35,6 @@ export const makeMcpServer = (context: Context.Context<Services | AppConfig>): M
   )
   registerTools(server, tools, context)
   registerJobResources(server, context)
+  registerJobView(server)
   return server
 }

@@ -55,6 +55,8 @@ export interface Tool<I, O, R> {
   /** Written for an LLM: when to use it, what comes back. */
   readonly description: string
   readonly annotations: ToolAnnotations
+  /** The tool definition's `_meta` in `tools/list` (e.g. an MCP Apps view link). */
+  readonly meta?: Readonly<Record<string, unknown>>
   readonly input: ToolSchema<I>
   readonly output: ToolSchema<O>
   readonly handler: (input: I, context: ToolContext) => Effect.Effect<O, SshLiveError, R>

@@ -195,6 +195,7 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
       title: tool.title,
       description: tool.description,
       annotations: tool.annotations,
+      ...(tool.meta !== undefined ? { _meta: { ...tool.meta } } : {}),
       inputSchema: standard(tool.input, "input"),
       outputSchema: standard(tool.output, "output")
     },

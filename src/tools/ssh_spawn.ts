@@ -1,4 +1,5 @@
 import { Effect, Schema } from "effect"
+import { jobViewLink } from "../apps/jobView.js"
 import { Jobs } from "../services/Jobs.js"
 import { Command, Cwd, Env, IdleTimeoutMs, optionalHost, Sudo, Text } from "./fields.js"
 import { JobStarted, jobStarted } from "./jobFields.js"
@@ -24,9 +25,10 @@ export const sshSpawn = Tool.make({
   name: "ssh_spawn",
   title: "Start a background job",
   description:
-    "Start a long-running command as a job; returns its job_id at once. Read output with ssh_tail, answer " +
-    "prompts with ssh_send_stdin, stop it with ssh_signal. Output only at the end means buffering: use pty: true.",
+    "Run a long command as a job; returns its job_id at once. Read output with ssh_tail, answer " +
+    "prompts with ssh_send_stdin, stop with ssh_signal. Output only at the end means buffering: use pty: true.",
   annotations: { destructiveHint: true, openWorldHint: true },
+  meta: jobViewLink,
   input: Input,
   output: JobStarted,
   handler: Effect.fnUntraced(function*(input) {

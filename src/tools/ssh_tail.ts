@@ -1,4 +1,5 @@
 import { Effect, Schema } from "effect"
+import { jobViewLink } from "../apps/jobView.js"
 import { StreamChoice, StreamName } from "../domain/jobs.js"
 import { compileUntil, Jobs } from "../services/Jobs.js"
 import { guardLength, int, nonEmpty } from "./fields.js"
@@ -7,9 +8,7 @@ import * as Tool from "./Tool.js"
 
 const Input = Schema.Struct({
   job_id: JobId,
-  since_line_no: Schema.optionalKey(int(0, Number.MAX_SAFE_INTEGER).annotate({
-    description: "The previous reply's next_line_no. Default 0."
-  })),
+  since_line_no: Schema.optionalKey(int(0, Number.MAX_SAFE_INTEGER).annotate({ description: "Default 0." })),
   wait_ms: Schema.optionalKey(int(0, 60_000).annotate({ description: "How long you will wait. Default 0." })),
   min_lines: Schema.optionalKey(int(1, 10_000).annotate({
     description: "Reply at this many new lines. Default max_lines."
@@ -44,11 +43,12 @@ export const sshTail = Tool.make({
   name: "ssh_tail",
   title: "Read a job's new output",
   description:
-    "Read a job's output lines after since_line_no (pass the reply's next_line_no next time). Replies when wait_ms " +
+    "Read a job's lines after since_line_no (pass back the reply's next_line_no). Replies when wait_ms " +
     "runs out, or sooner if the job ends, waits at a prompt (awaiting_input: answer with ssh_send_stdin), until " +
-    "matches, or min_lines/max_lines/max_bytes is reached. Follow a job with wait_ms 30000 until status is not " +
+    "matches, or min_lines/max_lines/max_bytes is reached. Follow with wait_ms 30000 until status is not " +
     "running; more: call again now.",
   annotations: { readOnlyHint: true, openWorldHint: false },
+  meta: jobViewLink,
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input) {

@@ -148,7 +148,7 @@ describe("npm package", () => {
 
   it("carries the built dist, README and docs, and no sources, tests, benchmarks, examples or source maps", () => {
     const paths = files.map((f) => f.path)
-    for (const needed of ["package.json", "README.md", "dist/main.js", "dist/index.js", "dist/index.d.ts", "docs/CONFIG.md", "docs/TOOLS.md"]) {
+    for (const needed of ["package.json", "README.md", "dist/main.js", "dist/index.js", "dist/index.d.ts", "dist/apps/view/index.html", "docs/CONFIG.md", "docs/TOOLS.md"]) {
       expect(paths, needed).toContain(needed)
     }
     // src/*.ts are not needed: the package runs and type-checks from dist (.js + .d.ts).
@@ -197,6 +197,9 @@ describe("npm package", () => {
       const hosts = await client.callTool({ name: "ssh_list_hosts", arguments: {} })
       expect(hosts.isError ?? false, JSON.stringify(hosts.content)).toBe(false)
       expect(hosts.structuredContent).toMatchObject({ hosts: [] })
+      // The live job view (an MCP App) is served from the installed package's dist/.
+      const view = await client.readResource({ uri: "ui://ssh/job" })
+      expect(view.contents).toEqual([expect.objectContaining({ mimeType: "text/html;profile=mcp-app", text: expect.stringMatching(/^<!doctype html>/i) })])
     } catch (e) {
       throw new Error(`${String(e)}\nstderr of npx:\n${stderr}`)
     } finally {
