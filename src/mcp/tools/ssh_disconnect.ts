@@ -1,8 +1,8 @@
 import { Effect, Schema } from "effect"
-import { Termination } from "../domain/jobs.js"
-import { Connections } from "../services/Connections.js"
-import { HostRegistry } from "../services/HostRegistry.js"
-import { Jobs } from "../services/Jobs.js"
+import { Termination } from "../../domain/jobs.js"
+import { Connections } from "../../services/Connections.js"
+import { HostRegistry } from "../../services/HostRegistry.js"
+import { Jobs } from "../../services/Jobs.js"
 import { optionalHost } from "./fields.js"
 import * as Tool from "./Tool.js"
 

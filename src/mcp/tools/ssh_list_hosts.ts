@@ -1,8 +1,8 @@
 import { Effect, Schema } from "effect"
-import { HostSource } from "../domain/hosts.js"
-import { Connections } from "../services/Connections.js"
-import { authMethodOf, HostRegistry } from "../services/HostRegistry.js"
-import { Jobs } from "../services/Jobs.js"
+import { HostSource } from "../../domain/hosts.js"
+import { Connections } from "../../services/Connections.js"
+import { authMethodOf, HostRegistry } from "../../services/HostRegistry.js"
+import { Jobs } from "../../services/Jobs.js"
 import { NullableString } from "./fields.js"
 import * as Tool from "./Tool.js"
 
