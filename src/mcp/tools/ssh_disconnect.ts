@@ -1,8 +1,6 @@
 import { Effect, Schema } from "effect"
 import { Termination } from "../../domain/jobs.js"
-import { Connections } from "../../services/Connections.js"
-import { HostRegistry } from "../../services/HostRegistry.js"
-import { Jobs } from "../../services/Jobs.js"
+import { Hosts } from "../../services/Hosts.js"
 import { optionalHost } from "./fields.js"
 import * as Tool from "./Tool.js"
 
@@ -22,18 +20,11 @@ export const sshDisconnect = Tool.make({
     }))
   }),
   handler: Effect.fnUntraced(function*(input) {
-    const registry = yield* HostRegistry
-    const connections = yield* Connections
-    const jobs = yield* Jobs
-    const host = yield* registry.resolve(input.host)
-    const wasConnected = (yield* connections.info(host.alias)) !== undefined
-    const terminated = yield* jobs.terminateHost(host.alias)
-    yield* connections.disconnect(host.alias)
-    yield* registry.remove(host.alias)
+    const r = yield* (yield* Hosts).disconnect(input.host)
     return {
-      alias: host.alias,
-      was_connected: wasConnected,
-      terminated_jobs: terminated.map((t) => ({ job_id: t.jobId, how: t.termination }))
+      alias: r.alias,
+      was_connected: r.wasConnected,
+      terminated_jobs: r.terminatedJobs.map((t) => ({ job_id: t.jobId, how: t.termination }))
     }
   })
 })
