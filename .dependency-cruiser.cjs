@@ -48,9 +48,8 @@ module.exports = {
     {
       name: "library-without-mcp",
       comment:
-        "the library entry (src/index.ts) and what it imports never load the MCP SDK; known exception: " +
-        "src/index.ts exports makeMcpServer until the server moves to the mcp-ssh-live/mcp entry " +
-        "(.dependency-cruiser-known-violations.json)",
+        "the library entry (src/index.ts) and what it imports never load the MCP SDK: the server is " +
+        "the mcp-ssh-live/mcp entry (src/mcp/index.ts)",
       severity: "error",
       from: { path: "^src/index\\.ts$" },
       to: { path: "@modelcontextprotocol/", reachable: true }

@@ -1,12 +1,13 @@
 /**
- * mcp-ssh-live as an Effect library: register a host, spawn a remote job and consume
- * its output as an Effect Stream, with no MCP involved. Closing the program's scope
+ * mcp-ssh-live as an Effect library: connect a host, spawn a remote job and consume
+ * its output as an Effect Stream, with no MCP involved (the package's root entry never
+ * loads the MCP SDK). Closing the program's scope
  * stops anything still running on the host.
  *
  * Run: node examples/spawn-and-stream.ts user@host[:port] /path/to/key  (after npm run build)
  */
 import { Effect, Stream } from "effect"
-import { Connections, HostRegistry, Jobs, layerConfig } from "mcp-ssh-live"
+import { Hosts, Jobs, layerConfig } from "mcp-ssh-live"
 
 export interface Target {
   readonly host: string
@@ -19,17 +20,14 @@ export interface Target {
 /** Count the lines of a remote command's output while it runs, logging every 1000th. */
 export const countLines = (target: Target, command: string) =>
   Effect.gen(function*() {
-    const registry = yield* HostRegistry
-    yield* registry.register({
+    // Registers the host under the alias and connects; fields not given come from ~/.ssh/config.
+    const info = yield* (yield* Hosts).connect({
       alias: "example",
-      address: target.host,
+      host: target.host,
       port: target.port,
       user: target.user,
-      auth: { keyPath: target.keyPath },
-      source: "runtime",
-      insecureAutoAdd: false
+      keyPath: target.keyPath
     })
-    const info = yield* (yield* Connections).connect("example")
     yield* Effect.logInfo(`connected to ${info.serverBanner} (${info.hostKeyFingerprint})`)
 
     const jobs = yield* Jobs

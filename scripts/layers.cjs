@@ -5,7 +5,7 @@
  */
 module.exports = [
   ["main", "^src/main\\.ts$"],
-  ["mcp", "^src/(tools|mcp|apps)/|^src/(server|http|resources|mcpLogging|eventStore)\\.ts$"],
+  ["mcp", "^src/mcp/"],
   ["library entry", "^src/index\\.ts$"],
   ["layers", "^src/layers/"],
   ["services", "^src/services/"],

@@ -1,7 +1,8 @@
 /**
  * mcp-ssh-live as an Effect library: the services behind the MCP server, their
  * live layers and their typed errors. Compose `layerConfig()` (or `layer` with
- * your own `AppConfig`) into your program.
+ * your own `AppConfig`) into your program. Nothing here loads the MCP SDK: the
+ * server itself is the `mcp-ssh-live/mcp` entry.
  *
  * @since 0.1.0
  */
@@ -14,6 +15,7 @@ export { AppConfig } from "./services/AppConfig.js"
 export { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions, type UnknownHostKey, type UnknownHostKeyDecision } from "./services/Connections.js"
 export { Exec, type ExecRequest, type ExecResult } from "./services/Exec.js"
 export { HostRegistry } from "./services/HostRegistry.js"
+export { type Connected, type ConnectRequest, type Disconnected, Hosts, type HostStatus } from "./services/Hosts.js"
 export {
   type HandedOver,
   type JobInfo,
@@ -33,5 +35,4 @@ export { KnownHosts } from "./services/KnownHosts.js"
 export { ProcessGroups } from "./services/ProcessGroups.js"
 export { type FileResult, Sftp, type TransferRequest, type TransferResult } from "./services/Sftp.js"
 export { layer, layerConfig, type Services } from "./layers/Live.js"
-export { makeMcpServer } from "./server.js"
 export type { Line } from "./output/RingBuffer.js"

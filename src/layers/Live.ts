@@ -11,16 +11,17 @@ import { AppConfig } from "../services/AppConfig.js"
 import { Connections } from "../services/Connections.js"
 import { Exec } from "../services/Exec.js"
 import { HostRegistry } from "../services/HostRegistry.js"
+import { Hosts } from "../services/Hosts.js"
 import { Jobs } from "../services/Jobs.js"
 import { KnownHosts } from "../services/KnownHosts.js"
 import { ProcessGroups } from "../services/ProcessGroups.js"
 import { Sftp } from "../services/Sftp.js"
 
 /** Every service this package provides. */
-export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs | Sftp
+export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs | Sftp | Hosts
 
 /** All services over a given `AppConfig`. */
-export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(Exec.layer, Sftp.layer).pipe(
+export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(Exec.layer, Sftp.layer, Hosts.layer).pipe(
   Layer.provideMerge(Jobs.layer),
   Layer.provideMerge(ProcessGroups.layer),
   Layer.provideMerge(Connections.layer),

@@ -148,7 +148,7 @@ describe("npm package", () => {
 
   it("carries the built dist, README and docs, and no sources, tests, benchmarks, examples or source maps", () => {
     const paths = files.map((f) => f.path)
-    for (const needed of ["package.json", "README.md", "dist/main.js", "dist/index.js", "dist/index.d.ts", "dist/apps/view/index.html", "docs/CONFIG.md", "docs/TOOLS.md"]) {
+    for (const needed of ["package.json", "README.md", "dist/main.js", "dist/index.js", "dist/index.d.ts", "dist/mcp/index.js", "dist/mcp/index.d.ts", "dist/mcp/apps/view/index.html", "docs/CONFIG.md", "docs/TOOLS.md"]) {
       expect(paths, needed).toContain(needed)
     }
     // src/*.ts are not needed: the package runs and type-checks from dist (.js + .d.ts).
@@ -225,5 +225,8 @@ describe("npm package", () => {
     // The installed package is also the Effect library the README shows.
     const lib = execFileSync(process.execPath, ["--input-type=module", "-e", "const m = await import('mcp-ssh-live'); console.log(Object.keys(m).join(' '))"], { cwd: npxDir, encoding: "utf8" })
     expect(lib.split(" ")).toEqual(expect.arrayContaining(["Connections", "HostRegistry", "Jobs", "layerConfig"]))
+    // And the MCP server is its own entry.
+    const mcp = execFileSync(process.execPath, ["--input-type=module", "-e", "const m = await import('mcp-ssh-live/mcp'); console.log(typeof m.makeMcpServer)"], { cwd: npxDir, encoding: "utf8" })
+    expect(mcp.trim()).toBe("function")
   }, 300_000)
 })

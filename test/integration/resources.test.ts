@@ -10,7 +10,7 @@ import { InMemoryTransport, McpServer } from "@modelcontextprotocol/server"
 import { Context, Effect, Stream } from "effect"
 import { expect, it } from "vitest"
 import { Jobs, layerConfig } from "../../src/index.js"
-import { registerJobResources } from "../../src/resources.js"
+import { registerJobResources } from "../../src/mcp/resources.js"
 
 it("stops a session's resource watchers when its server closes", async () => {
   let watching = 0

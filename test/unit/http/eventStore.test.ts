@@ -1,6 +1,6 @@
 import type { JSONRPCMessage } from "@modelcontextprotocol/server"
 import { describe, expect, it } from "vitest"
-import { BoundedEventStore } from "../../../src/eventStore.js"
+import { BoundedEventStore } from "../../../src/mcp/eventStore.js"
 
 const note = (i: number, pad = 0): JSONRPCMessage => ({ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "t", progress: i, message: "x".repeat(pad) } })
 

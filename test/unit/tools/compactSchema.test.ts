@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { compactSchema } from "../../../src/tools/compactSchema.js"
+import { compactSchema } from "../../../src/mcp/tools/compactSchema.js"
 
 const M = Number.MAX_SAFE_INTEGER
 

@@ -1,8 +1,6 @@
 import { Effect, Schema } from "effect"
-import { HostSource } from "../domain/hosts.js"
-import { Connections } from "../services/Connections.js"
-import { authMethodOf, HostRegistry } from "../services/HostRegistry.js"
-import { Jobs } from "../services/Jobs.js"
+import { HostSource } from "../../domain/hosts.js"
+import { Hosts } from "../../services/Hosts.js"
 import { NullableString } from "./fields.js"
 import * as Tool from "./Tool.js"
 
@@ -33,27 +31,21 @@ export const sshListHosts = Tool.make({
   )),
   output: Schema.Struct({ hosts: Schema.Array(Host) }),
   handler: Effect.fnUntraced(function*() {
-    const registry = yield* HostRegistry
-    const connections = yield* Connections
-    const jobs = yield* Jobs
-    const defaultAlias = yield* registry.defaultAlias
-    const hosts = yield* registry.list
-    const running = yield* jobs.runningCountByHost
+    const hosts = yield* (yield* Hosts).list
     return {
-      hosts: yield* Effect.forEach(hosts, (h) =>
-        Effect.map(connections.info(h.alias), (info) => ({
-          alias: h.alias,
-          address: h.address,
-          port: h.port,
-          user: h.user,
-          auth_method: authMethodOf(h.auth),
-          password_env: h.auth.passwordEnv ?? null,
-          key_path: h.auth.keyPath ?? null,
-          connected: info !== undefined,
-          active_jobs: running.get(h.alias) ?? 0,
-          is_default: h.alias === defaultAlias,
-          source: h.source
-        })))
+      hosts: hosts.map((h) => ({
+        alias: h.alias,
+        address: h.address,
+        port: h.port,
+        user: h.user,
+        auth_method: h.authMethod,
+        password_env: h.passwordEnv ?? null,
+        key_path: h.keyPath ?? null,
+        connected: h.connected,
+        active_jobs: h.activeJobs,
+        is_default: h.isDefault,
+        source: h.source
+      }))
     }
   })
 })

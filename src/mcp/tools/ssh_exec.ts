@@ -1,7 +1,7 @@
 import { Effect, Schema } from "effect"
-import { Exec } from "../services/Exec.js"
+import { Exec } from "../../services/Exec.js"
 import { Command, Cwd, Env, IdleTimeoutMs, int, NullableInt, NullableString, optionalHost, Sudo, Text } from "./fields.js"
-import { JobStatus } from "../domain/jobs.js"
+import { JobStatus } from "../../domain/jobs.js"
 import * as Tool from "./Tool.js"
 
 const Input = Schema.Struct({

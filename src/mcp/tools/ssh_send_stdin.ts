@@ -1,5 +1,5 @@
 import { Effect, Schema } from "effect"
-import { Jobs } from "../services/Jobs.js"
+import { Jobs } from "../../services/Jobs.js"
 import { JobId, JobState, jobState } from "./jobFields.js"
 import { Text } from "./fields.js"
 import * as Tool from "./Tool.js"

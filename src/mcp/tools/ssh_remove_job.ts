@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
-import { Termination } from "../domain/jobs.js"
-import { Jobs } from "../services/Jobs.js"
+import { Termination } from "../../domain/jobs.js"
+import { Jobs } from "../../services/Jobs.js"
 import { JobId, JobState, jobState } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 

@@ -9,12 +9,12 @@
 import { McpServer } from "@modelcontextprotocol/server"
 import type { Context } from "effect"
 import { registerJobView } from "./apps/jobView.js"
-import type { Services } from "./layers/Live.js"
-import type { AppConfig } from "./services/AppConfig.js"
+import type { Services } from "../layers/Live.js"
+import type { AppConfig } from "../services/AppConfig.js"
 import { registerJobResources } from "./resources.js"
 import { tools } from "./tools/index.js"
 import { registerTools, roundState } from "./tools/register.js"
-import { version } from "./version.js"
+import { version } from "../version.js"
 
 const instructions =
   "Live SSH for agents. ssh_connect a host (or use a configured one), then: ssh_exec for short commands; " +

@@ -1,7 +1,7 @@
 import { Effect, Schema } from "effect"
-import { Jobs } from "../services/Jobs.js"
+import { Jobs } from "../../services/Jobs.js"
 import { Name } from "./fields.js"
-import { JobStatus } from "../domain/jobs.js"
+import { JobStatus } from "../../domain/jobs.js"
 import { JobRecord, jobRecord } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 

@@ -4,8 +4,8 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
-import { EndReason, JobStatus } from "../domain/jobs.js"
-import type { JobInfo } from "../services/Jobs.js"
+import { EndReason, JobStatus } from "../../domain/jobs.js"
+import type { JobInfo } from "../../services/Jobs.js"
 import { guardLength, nonEmpty, NullableInt, NullableString } from "./fields.js"
 
 export const JobId = Schema.String.check(nonEmpty, guardLength(100))

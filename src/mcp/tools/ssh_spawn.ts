@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { jobViewLink } from "../apps/jobView.js"
-import { Jobs } from "../services/Jobs.js"
+import { Jobs } from "../../services/Jobs.js"
 import { Command, Cwd, Env, IdleTimeoutMs, optionalHost, Sudo, Text } from "./fields.js"
 import { JobStarted, jobStarted } from "./jobFields.js"
 import * as Tool from "./Tool.js"

@@ -26,11 +26,11 @@ import {
 } from "@modelcontextprotocol/server"
 import { type Context, Effect, Redacted, Schedule } from "effect"
 import { BoundedEventStore } from "./eventStore.js"
-import type { Services } from "./layers/Live.js"
-import { hostnameOfHostHeader, isLoopback } from "./loopback.js"
-import type { McpLogSink } from "./mcpLogging.js"
+import type { Services } from "../layers/Live.js"
+import { hostnameOfHostHeader, isLoopback } from "../loopback.js"
+import type { McpLogSink } from "./logging.js"
 import { makeMcpServer } from "./server.js"
-import type { AppConfig } from "./services/AppConfig.js"
+import type { AppConfig } from "../services/AppConfig.js"
 
 export interface HttpOptions {
   readonly port: number

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type { Effect, Schema } from "effect"
-import type { SshLiveError } from "../domain/errors.js"
+import type { SshLiveError } from "../../domain/errors.js"
 
 /** A form elicitation: a flat object of primitive fields, as MCP allows. */
 export interface ElicitForm {

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import { Sftp, type TransferResult } from "../services/Sftp.js"
+import { Sftp, type TransferResult } from "../../services/Sftp.js"
 import { Name, optionalHost } from "./fields.js"
 import * as Tool from "./Tool.js"
 

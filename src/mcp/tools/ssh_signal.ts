@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
-import { Jobs } from "../services/Jobs.js"
-import { SignalName } from "../domain/jobs.js"
+import { Jobs } from "../../services/Jobs.js"
+import { SignalName } from "../../domain/jobs.js"
 import { JobId, JobState, jobState } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 

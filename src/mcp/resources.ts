@@ -7,7 +7,7 @@
  */
 import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/server"
 import { Context, Effect, Fiber, Stream } from "effect"
-import { Jobs } from "./services/Jobs.js"
+import { Jobs } from "../services/Jobs.js"
 
 const PREFIX = "ssh-job://"
 const uriOf = (jobId: string) => `${PREFIX}${jobId}/output`

@@ -1,7 +1,7 @@
 /**
  * Builds the live job view into one self-contained HTML file (scripts and styles
- * inlined by vite-plugin-singlefile): dist/apps/view/index.html, which
- * src/apps/jobView.ts serves as the `ui://ssh/job` resource.
+ * inlined by vite-plugin-singlefile): dist/mcp/apps/view/index.html, which
+ * src/mcp/apps/jobView.ts serves as the `ui://ssh/job` resource.
  */
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vite"
@@ -12,7 +12,7 @@ export default defineConfig({
   logLevel: "warn",
   plugins: [viteSingleFile()],
   build: {
-    outDir: fileURLToPath(new URL("../../../dist/apps/view", import.meta.url)),
+    outDir: fileURLToPath(new URL("../../../../dist/mcp/apps/view", import.meta.url)),
     emptyOutDir: true,
     target: "es2022",
     reportCompressedSize: false

@@ -1,12 +1,7 @@
-import * as fs from "node:fs/promises"
-import * as os from "node:os"
 import { Effect, Schema } from "effect"
-import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
-import { AppConfig } from "../services/AppConfig.js"
-import { type ConnectOptions, Connections, type UnknownHostKeyDecision } from "../services/Connections.js"
-import { HostKeyUnknownError } from "../domain/errors.js"
-import { ALIAS_PATTERN, type HostEntry } from "../domain/hosts.js"
-import { aliasForHost, defaultUser, HostRegistry } from "../services/HostRegistry.js"
+import { ALIAS_PATTERN } from "../../domain/hosts.js"
+import type { ConnectOptions, UnknownHostKeyDecision } from "../../services/Connections.js"
+import { Hosts } from "../../services/Hosts.js"
 import { int, Name } from "./fields.js"
 import * as Tool from "./Tool.js"
 
@@ -90,65 +85,27 @@ export const sshConnect = Tool.make({
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
-    const registry = yield* HostRegistry
-    const connections = yield* Connections
-    const config = yield* AppConfig
-    const alias = input.alias ?? aliasForHost(input.host)
-    const home = os.homedir()
-    const sshConfig = yield* Effect.promise(() => fs.readFile(config.sshConfigPath, "utf8").catch(() => ""))
-    const resolved = resolveSshConfig(sshConfig, input.host, home, defaultUser())
-    // The agent may ask for less trust, never for more unless the operator allows it (SPEC §8).
-    const agentAutoAddIgnored = input.insecure_auto_add === true && !config.allowAgentInsecureAutoAdd && !config.insecureAutoAdd
-    const insecureAutoAdd = input.insecure_auto_add === undefined || agentAutoAddIgnored ? config.insecureAutoAdd : input.insecure_auto_add
-    const entry: HostEntry = {
-      alias,
-      address: resolved.hostName,
-      port: input.port ?? resolved.port ?? 22,
-      user: input.user ?? resolved.user ?? defaultUser(),
-      auth: {
-        ...(input.password !== undefined ? { password: input.password } : {}),
-        ...(input.key_path !== undefined ? { keyPath: input.key_path } : {}),
-        ...(input.passphrase !== undefined ? { passphrase: input.passphrase } : {}),
-        ...(resolved.identityFiles.length > 0 ? { identityFiles: resolved.identityFiles } : {})
-      },
-      source: resolved.named ? "ssh-config" : "runtime",
-      insecureAutoAdd,
-      ...(resolved.proxyJump !== undefined
-        ? { proxyJump: resolved.proxyJump.map((spec) => jumpEntry(sshConfig, spec, home, defaultUser(), insecureAutoAdd)) }
-        : {}),
-      ...(resolved.serverAliveIntervalSec !== undefined ? { keepaliveIntervalMs: resolved.serverAliveIntervalSec * 1000 } : {})
-    }
-    const previous = (yield* registry.list).find((h) => h.alias === alias)
-    yield* registry.register(entry, { replace: input.replace === true })
-    if (previous !== undefined && previous !== entry && input.replace === true) yield* connections.disconnect(alias)
-    const info = yield* connections.connect(alias, hostKeyPrompt(ctx)).pipe(
-      // A failed connect leaves the registry as it was, so the agent can retry with other settings.
-      Effect.tapError(() =>
-        previous === undefined
-          ? registry.remove(alias)
-          : Effect.ignore(registry.register(previous, { replace: true }))
-      ),
-      Effect.catchTag("HostKeyUnknownError", (e) =>
-        Effect.fail(
-          agentAutoAddIgnored
-            ? new HostKeyUnknownError({
-              message: `${e.message}; insecure_auto_add was not honoured: the operator has not enabled --allow-agent-insecure-auto-add`,
-              hint: "ask the user to verify the fingerprint and add the key to known_hosts (ssh-keyscan), or to start the server with --allow-agent-insecure-auto-add",
-              fingerprint: e.fingerprint
-            })
-            : e
-        ))
-    )
-    const defaultAlias = yield* registry.defaultAlias
+    const host = yield* (yield* Hosts).connect({
+      host: input.host,
+      alias: input.alias,
+      port: input.port,
+      user: input.user,
+      password: input.password,
+      keyPath: input.key_path,
+      passphrase: input.passphrase,
+      insecureAutoAdd: input.insecure_auto_add,
+      replace: input.replace,
+      ...hostKeyPrompt(ctx)
+    })
     return {
-      alias: info.alias,
-      address: info.address,
-      port: info.port,
-      user: info.user,
-      auth_method: info.authMethod,
-      host_key_fingerprint: info.hostKeyFingerprint,
-      server_banner: info.serverBanner,
-      is_default: defaultAlias === alias
+      alias: host.alias,
+      address: host.address,
+      port: host.port,
+      user: host.user,
+      auth_method: host.authMethod,
+      host_key_fingerprint: host.hostKeyFingerprint,
+      server_banner: host.serverBanner,
+      is_default: host.isDefault
     }
   })
 })

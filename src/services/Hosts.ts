@@ -1,0 +1,191 @@
+/**
+ * Hosts as a user of the package sees them: connect one (from what the caller gives and
+ * from `~/.ssh/config`: HostName, User, Port, IdentityFile, ProxyJump,
+ * ServerAliveInterval), disconnect it, list them with their state. What `ssh_connect`,
+ * `ssh_disconnect` and `ssh_list_hosts` do, for library users too; the registry
+ * (`HostRegistry`) and the live connections (`Connections`) stay separate services.
+ *
+ * @since 0.1.0
+ */
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import { Context, Effect, Layer, type Redacted } from "effect"
+import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
+import {
+  HostKeyUnknownError,
+  type HostExistsError,
+  type HostNotFoundError,
+  type InvalidArgumentError,
+  type LimitReachedError
+} from "../domain/errors.js"
+import type { HostEntry, HostSource } from "../domain/hosts.js"
+import type { Termination } from "../domain/jobs.js"
+import { AppConfig } from "./AppConfig.js"
+import { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions } from "./Connections.js"
+import { aliasForHost, authMethodOf, defaultUser, HostRegistry } from "./HostRegistry.js"
+import { Jobs } from "./Jobs.js"
+
+export interface ConnectRequest {
+  /** A hostname, an IP address or a `Host` of the ssh config file. */
+  readonly host: string
+  /** Default: `host`, other characters than `A-Za-z0-9._-` as `_`. */
+  readonly alias?: string | undefined
+  /** Default: the ssh config's, else 22. */
+  readonly port?: number | undefined
+  /** Default: the ssh config's, else the local user. */
+  readonly user?: string | undefined
+  readonly password?: Redacted.Redacted<string> | undefined
+  readonly keyPath?: string | undefined
+  readonly passphrase?: Redacted.Redacted<string> | undefined
+  /**
+   * Save an unknown host key without asking. `false` asks for less trust than the
+   * configuration; `true` is honoured only when `AppConfig` has `insecureAutoAdd` or
+   * `allowAgentInsecureAutoAdd` (SPEC §8).
+   */
+  readonly insecureAutoAdd?: boolean | undefined
+  /** Re-register an alias that has other settings (its old connection closes). */
+  readonly replace?: boolean | undefined
+  /** Asked when the host key is unknown (the MCP tool asks the user); without it the key is refused. */
+  readonly onUnknownHostKey?: ConnectOptions["onUnknownHostKey"]
+}
+
+export interface Connected extends ConnectionInfo {
+  /** The alias is the default host (the one used when no host is named). */
+  readonly isDefault: boolean
+}
+
+export interface Disconnected {
+  readonly alias: string
+  readonly wasConnected: boolean
+  /** The host's running non-persistent jobs, stopped before the connection closed. */
+  readonly terminatedJobs: ReadonlyArray<{ readonly jobId: string; readonly termination: Termination }>
+}
+
+/** A registered host and its state: how it is reached, never a secret. */
+export interface HostStatus {
+  readonly alias: string
+  readonly address: string
+  readonly port: number
+  readonly user: string
+  /** `key`, `password`, `key+password` or `agent/default-keys`. */
+  readonly authMethod: string
+  readonly passwordEnv: string | undefined
+  readonly keyPath: string | undefined
+  readonly connected: boolean
+  readonly activeJobs: number
+  readonly isDefault: boolean
+  readonly source: HostSource
+}
+
+export class Hosts extends Context.Service<Hosts, {
+  /**
+   * Register a host and connect to it. A failed connection leaves the registry as it
+   * was (a new alias is unregistered, a replaced one restored), so a retry with other
+   * settings is possible.
+   */
+  connect(request: ConnectRequest): Effect.Effect<
+    Connected,
+    ConnectFailure | HostExistsError | LimitReachedError | InvalidArgumentError
+  >
+  /**
+   * Stop the host's running non-persistent jobs (TERM → grace → KILL), close its
+   * connection and forget it. Undefined `alias`: the default host.
+   */
+  disconnect(alias: string | undefined): Effect.Effect<Disconnected, HostNotFoundError>
+  /** Every registered host with its state. */
+  readonly list: Effect.Effect<ReadonlyArray<HostStatus>>
+}>()("mcp-ssh-live/Hosts") {
+  static readonly layer = Layer.effect(Hosts)(Effect.gen(function*() {
+    const config = yield* AppConfig
+    const registry = yield* HostRegistry
+    const connections = yield* Connections
+    const jobs = yield* Jobs
+
+    /** The registry entry for a request: its fields first, then the ssh config's, then the defaults. */
+    const entryFor = Effect.fnUntraced(function*(request: ConnectRequest, alias: string, insecureAutoAdd: boolean) {
+      const home = os.homedir()
+      const sshConfig = yield* Effect.promise(() => fs.readFile(config.sshConfigPath, "utf8").catch(() => ""))
+      const resolved = resolveSshConfig(sshConfig, request.host, home, defaultUser())
+      const entry: HostEntry = {
+        alias,
+        address: resolved.hostName,
+        port: request.port ?? resolved.port ?? 22,
+        user: request.user ?? resolved.user ?? defaultUser(),
+        auth: {
+          ...(request.password !== undefined ? { password: request.password } : {}),
+          ...(request.keyPath !== undefined ? { keyPath: request.keyPath } : {}),
+          ...(request.passphrase !== undefined ? { passphrase: request.passphrase } : {}),
+          ...(resolved.identityFiles.length > 0 ? { identityFiles: resolved.identityFiles } : {})
+        },
+        source: resolved.named ? "ssh-config" : "runtime",
+        insecureAutoAdd,
+        ...(resolved.proxyJump !== undefined
+          ? { proxyJump: resolved.proxyJump.map((spec) => jumpEntry(sshConfig, spec, home, defaultUser(), insecureAutoAdd)) }
+          : {}),
+        ...(resolved.serverAliveIntervalSec !== undefined ? { keepaliveIntervalMs: resolved.serverAliveIntervalSec * 1000 } : {})
+      }
+      return entry
+    })
+
+    const connect = Effect.fn("Hosts.connect")(function*(request: ConnectRequest) {
+      const alias = request.alias ?? aliasForHost(request.host)
+      // The caller may ask for less trust, never for more unless the operator allows it (SPEC §8).
+      const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd && !config.insecureAutoAdd
+      const insecureAutoAdd = request.insecureAutoAdd === undefined || autoAddIgnored ? config.insecureAutoAdd : request.insecureAutoAdd
+      const entry = yield* entryFor(request, alias, insecureAutoAdd)
+      const previous = (yield* registry.list).find((h) => h.alias === alias)
+      yield* registry.register(entry, { replace: request.replace === true })
+      if (previous !== undefined && previous !== entry && request.replace === true) yield* connections.disconnect(alias)
+      const options: ConnectOptions = request.onUnknownHostKey !== undefined ? { onUnknownHostKey: request.onUnknownHostKey } : {}
+      const info = yield* connections.connect(alias, options).pipe(
+        Effect.tapError(() =>
+          previous === undefined
+            ? registry.remove(alias)
+            : Effect.ignore(registry.register(previous, { replace: true }))
+        ),
+        Effect.catchTag("HostKeyUnknownError", (e) =>
+          Effect.fail(
+            autoAddIgnored
+              ? new HostKeyUnknownError({
+                message: `${e.message}; insecure_auto_add was not honoured: the operator has not enabled --allow-agent-insecure-auto-add`,
+                hint: "ask the user to verify the fingerprint and add the key to known_hosts (ssh-keyscan), or to start the server with --allow-agent-insecure-auto-add",
+                fingerprint: e.fingerprint
+              })
+              : e
+          ))
+      )
+      return { ...info, isDefault: (yield* registry.defaultAlias) === alias }
+    })
+
+    const disconnect = Effect.fn("Hosts.disconnect")(function*(alias: string | undefined) {
+      const host = yield* registry.resolve(alias)
+      const wasConnected = (yield* connections.info(host.alias)) !== undefined
+      const terminatedJobs = yield* jobs.terminateHost(host.alias)
+      yield* connections.disconnect(host.alias)
+      yield* registry.remove(host.alias)
+      return { alias: host.alias, wasConnected, terminatedJobs }
+    })
+
+    const list = Effect.gen(function*() {
+      const defaultAlias = yield* registry.defaultAlias
+      const hosts = yield* registry.list
+      const running = yield* jobs.runningCountByHost
+      return yield* Effect.forEach(hosts, (h) =>
+        Effect.map(connections.info(h.alias), (info): HostStatus => ({
+          alias: h.alias,
+          address: h.address,
+          port: h.port,
+          user: h.user,
+          authMethod: authMethodOf(h.auth),
+          passwordEnv: h.auth.passwordEnv,
+          keyPath: h.auth.keyPath,
+          connected: info !== undefined,
+          activeJobs: running.get(h.alias) ?? 0,
+          isDefault: h.alias === defaultAlias,
+          source: h.source
+        })))
+    })
+
+    return Hosts.of({ connect, disconnect, list })
+  }))
+}
