@@ -14,7 +14,7 @@ import ssh2, { type AuthenticationType, type Client, type ClientChannel, type Ps
 import { defaultAlgorithms, ssh2Algorithms } from "../ssh/algorithms.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import { fingerprintSha256, keyTypeOfBlob } from "../ssh/KnownHostsFile.js"
-import { AppConfig } from "./AppConfig.js"
+import { AppConfig } from "../domain/AppConfig.js"
 import {
   AuthError,
   ChannelError,
@@ -26,7 +26,7 @@ import {
 } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
 import { HostRegistry } from "./HostRegistry.js"
-import { KnownHosts } from "./KnownHosts.js"
+import { KnownHosts } from "../ssh/KnownHosts.js"
 
 /** What `ssh_connect` reports about an open connection. */
 export interface ConnectionInfo {
