@@ -14,7 +14,7 @@ import { loadConfig } from "./config/loadConfig.js"
 import type { LogLevel } from "./domain/config.js"
 import { layer } from "./layers/Live.js"
 import { McpLogSink, serveOverHttp, serveOverStdio } from "./mcp/index.js"
-import { AppConfig } from "./services/AppConfig.js"
+import { AppConfig } from "./domain/AppConfig.js"
 import { version } from "./version.js"
 
 // Nothing but the transport may write to stdout: send stray console output to stderr.

@@ -1,7 +1,7 @@
 /**
  * The shape of a resolved configuration: limits, server options and the hosts given up
  * front. `src/config/` builds it from defaults, the TOML file and flags; the `AppConfig`
- * service (src/services/AppConfig.ts) hands it to the services.
+ * service (src/domain/AppConfig.ts) hands it to the services.
  *
  * @since 0.1.0
  */

@@ -144,3 +144,12 @@ export type SshLiveError =
   | SudoPasswordRequiredError
   | SudoAuthError
   | ConfigError
+
+/** Why a connection to a host could not be had. */
+export type ConnectFailure =
+  | HostNotFoundError
+  | ConnectError
+  | AuthError
+  | HostKeyUnknownError
+  | HostKeyMismatchError
+  | TimeoutError

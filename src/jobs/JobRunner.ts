@@ -12,11 +12,11 @@ import { Context, Deferred, Effect, Exit, FiberSet, Layer, Redacted, Scope } fro
 import { RemoteProcess, type Sink } from "../ssh/RemoteProcess.js"
 import { commandBlock, wrapCommand } from "../ssh/shell.js"
 import { SudoGate, type SudoOutcome } from "../ssh/SudoGate.js"
-import { Connections } from "../services/Connections.js"
+import { RemoteHosts } from "../ssh/RemoteHosts.js"
 import { InvalidArgumentError, JobRunningError, SudoAuthError, SudoPasswordRequiredError } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
 import type { EndReason, SignalName, Termination } from "../domain/jobs.js"
-import { ProcessGroups } from "../services/ProcessGroups.js"
+import { ProcessGroups } from "./ProcessGroups.js"
 import type { Job } from "./Job.js"
 import { JobStore, type Slot } from "./JobStore.js"
 import { type JobInfo, jobInfo, type OutputSink, type RunRequest, type SignalResult, type SpawnError } from "./model.js"
@@ -45,7 +45,7 @@ export class JobRunner extends Context.Service<JobRunner, {
   sendStdin(job: Job, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }): Effect.Effect<JobInfo, JobRunningError | InvalidArgumentError>
 }>()("mcp-ssh-live/JobRunner") {
   static readonly layer = Layer.effect(JobRunner)(Effect.gen(function*() {
-    const connections = yield* Connections
+    const hosts = yield* RemoteHosts
     const groups = yield* ProcessGroups
     const store = yield* JobStore
     const layerScope = yield* Effect.scope
@@ -118,7 +118,7 @@ export class JobRunner extends Context.Service<JobRunner, {
       })
       const script = wrapCommand({ sudo: request.sudo, pty: job.pty })
       const block = commandBlock({ command: request.command, env: request.env, cwd: request.cwd })
-      const channel = yield* connections.exec(host.alias, script, { pty: job.pty })
+      const channel = yield* hosts.exec(host.alias, script, { pty: job.pty })
       let forward: OutputSink | undefined = request.onOutput
       const deliver: Sink = (stream, chunk) => {
         job.ingest(stream, chunk)

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto"
 import * as path from "node:path"
 import { Clock, Context, Effect, FiberSet, Layer, Schedule } from "effect"
 import { ensurePrivateDir, openPrivateAppendAsync } from "../files/privateFiles.js"
-import { AppConfig } from "../services/AppConfig.js"
+import { AppConfig } from "../domain/AppConfig.js"
 import { JobNotFoundError, LimitReachedError } from "../domain/errors.js"
 import { Job, type JobOptions } from "./Job.js"
 

@@ -8,12 +8,11 @@
 import { Context, Deferred, Effect, Layer, Option, Schedule } from "effect"
 import { collect } from "../ssh/collect.js"
 import { exitScript, followScript, launchBlock, launchScript, listScript, parseList, removeScript } from "../ssh/persistent.js"
-import { AppConfig } from "../services/AppConfig.js"
-import { type ConnectFailure, Connections } from "../services/Connections.js"
-import { ChannelError } from "../domain/errors.js"
-import { HostRegistry } from "../services/HostRegistry.js"
+import { AppConfig } from "../domain/AppConfig.js"
+import { ChannelError, type ConnectFailure } from "../domain/errors.js"
+import { RemoteHosts } from "../ssh/RemoteHosts.js"
 import type { EndReason, Termination } from "../domain/jobs.js"
-import { ProcessGroups } from "../services/ProcessGroups.js"
+import { ProcessGroups } from "./ProcessGroups.js"
 import type { Job } from "./Job.js"
 import { JobStore, type Slot } from "./JobStore.js"
 import { watchPrompt } from "./prompt.js"
@@ -38,15 +37,14 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
 }>()("mcp-ssh-live/PersistentJobs") {
   static readonly layer = Layer.effect(PersistentJobs)(Effect.gen(function*() {
     const limits = (yield* AppConfig).limits
-    const connections = yield* Connections
-    const registry = yield* HostRegistry
+    const hosts = yield* RemoteHosts
     const groups = yield* ProcessGroups
     const store = yield* JobStore
     const layerScope = yield* Effect.scope
 
     /** A small helper command of ours on `alias`, its output collected. */
     const capture = (alias: string, command: string, stdin?: string) =>
-      Effect.flatMap(connections.exec(alias, command), (channel) => collect(channel, stdin))
+      Effect.flatMap(hosts.exec(alias, command), (channel) => collect(channel, stdin))
 
     /**
      * Follow a persistent job's files from the offsets already read. When the follower's
@@ -56,7 +54,7 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
     const follow = (job: Job) =>
       Effect.gen(function*() {
         for (;;) {
-          const channel = yield* connections.exec(job.host, followScript(job.id, job.offsets)).pipe(
+          const channel = yield* hosts.exec(job.host, followScript(job.id, job.offsets)).pipe(
             Effect.retry({ schedule: Schedule.spaced("1 second"), times: Math.max(3, limits.reconnectRetries * 3) }),
             Effect.option
           )
@@ -120,16 +118,16 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
     const scanned = new Set<string>()
 
     const rediscover = Effect.gen(function*() {
-      for (const host of yield* registry.list) {
-        if (scanned.has(host.alias) || (yield* connections.info(host.alias)) === undefined) continue
-        scanned.add(host.alias)
-        const listed = yield* capture(host.alias, listScript()).pipe(Effect.option)
+      for (const alias of yield* hosts.connected) {
+        if (scanned.has(alias)) continue
+        scanned.add(alias)
+        const listed = yield* capture(alias, listScript()).pipe(Effect.option)
         if (Option.isNone(listed)) continue
         for (const found of parseList(listed.value.stdout)) {
           if (store.has(found.jobId)) continue
           const job = store.create({
             id: found.jobId,
-            host: host.alias,
+            host: alias,
             command: found.command,
             label: found.label,
             pty: false,
@@ -138,11 +136,11 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
           })
           job.setRemotePid(found.pid)
           if (!(yield* store.add(job))) {
-            yield* Effect.logWarning(`persistent job ${found.jobId} on ${host.alias} not listed: max_jobs (${limits.maxJobs}) reached`)
+            yield* Effect.logWarning(`persistent job ${found.jobId} on ${alias} not listed: max_jobs (${limits.maxJobs}) reached`)
             continue
           }
           yield* watch(job)
-          yield* Effect.logInfo(`found persistent job ${job.id} on ${host.alias} (${found.running ? "running" : "ended"})`)
+          yield* Effect.logInfo(`found persistent job ${job.id} on ${alias} (${found.running ? "running" : "ended"})`)
         }
       }
     })

@@ -10,9 +10,9 @@ import type { Line } from "../output/RingBuffer.js"
 import type { EndReason, JobStatus, StreamName } from "../domain/jobs.js"
 import { ENV_NAME } from "../domain/hosts.js"
 import { fieldWithNul } from "../ssh/shell.js"
-import type { ConnectFailure } from "../services/Connections.js"
 import {
   type ChannelError,
+  type ConnectFailure,
   InvalidArgumentError,
   type LimitReachedError,
   type SudoAuthError,

@@ -7,15 +7,16 @@
  */
 import { Layer } from "effect"
 import type { AppConfigOverrides } from "../domain/config.js"
-import { AppConfig } from "../services/AppConfig.js"
+import { AppConfig } from "../domain/AppConfig.js"
 import { Connections } from "../services/Connections.js"
 import { Exec } from "../services/Exec.js"
 import { HostRegistry } from "../services/HostRegistry.js"
 import { Hosts } from "../services/Hosts.js"
 import { Jobs } from "../services/Jobs.js"
-import { KnownHosts } from "../services/KnownHosts.js"
-import { ProcessGroups } from "../services/ProcessGroups.js"
+import { ProcessGroups } from "../jobs/ProcessGroups.js"
+import { KnownHosts } from "../ssh/KnownHosts.js"
 import { Sftp } from "../services/Sftp.js"
+import { remoteHostsLayer } from "./RemoteHosts.js"
 
 /** Every service this package provides. */
 export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs | Sftp | Hosts
@@ -24,6 +25,7 @@ export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups |
 export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(Exec.layer, Sftp.layer, Hosts.layer).pipe(
   Layer.provideMerge(Jobs.layer),
   Layer.provideMerge(ProcessGroups.layer),
+  Layer.provideMerge(remoteHostsLayer),
   Layer.provideMerge(Connections.layer),
   Layer.provideMerge(Layer.mergeAll(HostRegistry.layer, KnownHosts.layer))
 )

@@ -30,7 +30,7 @@ import type { Services } from "../layers/Live.js"
 import { hostnameOfHostHeader, isLoopback } from "../loopback.js"
 import type { McpLogSink } from "./logging.js"
 import { makeMcpServer } from "./server.js"
-import type { AppConfig } from "../services/AppConfig.js"
+import type { AppConfig } from "../domain/AppConfig.js"
 
 export interface HttpOptions {
   readonly port: number

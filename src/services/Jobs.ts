@@ -153,7 +153,7 @@ export class Jobs extends Context.Service<Jobs, {
     })
   }))
 
-  /** Jobs over its parts; needs AppConfig, Connections, HostRegistry and ProcessGroups. */
+  /** Jobs over its parts; needs AppConfig, RemoteHosts, HostRegistry and ProcessGroups. */
   static readonly layer = Jobs.layerNoDeps.pipe(
     Layer.provide(Layer.mergeAll(JobRunner.layer, PersistentJobs.layer).pipe(Layer.provideMerge(JobStore.layer)))
   )

@@ -5,7 +5,7 @@ import * as path from "node:path"
 import { Effect, Exit, Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import { loadConfig } from "../../src/config/loadConfig.js"
-import { AppConfig } from "../../src/services/AppConfig.js"
+import { AppConfig } from "../../src/domain/AppConfig.js"
 import { aliasForHost, HostRegistry } from "../../src/services/HostRegistry.js"
 
 describe("aliases are [A-Za-z0-9._-]{1,64} everywhere", () => {

@@ -6,16 +6,18 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import type { Limits } from "../../../src/domain/limits.js"
-import { AppConfig } from "../../../src/services/AppConfig.js"
+import { AppConfig } from "../../../src/domain/AppConfig.js"
 import { Exec, type ExecRequest } from "../../../src/services/Exec.js"
 import { HostRegistry } from "../../../src/services/HostRegistry.js"
 import { Jobs, type SpawnRequest, type TailRequest } from "../../../src/services/Jobs.js"
-import { ProcessGroups } from "../../../src/services/ProcessGroups.js"
+import { ProcessGroups } from "../../../src/jobs/ProcessGroups.js"
+import { remoteHostsLayer } from "../../../src/layers/RemoteHosts.js"
 import { fakeConnections, type FakeHost } from "../../support/fakeConnections.js"
 
 const layerWith = (fake: ReturnType<typeof fakeConnections>, limits: Partial<Limits> = {}) =>
   Jobs.layer.pipe(
     Layer.provideMerge(ProcessGroups.layer),
+    Layer.provideMerge(remoteHostsLayer),
     Layer.provideMerge(Layer.mergeAll(fake.layer, HostRegistry.layer)),
     Layer.provideMerge(AppConfig.layer({ hosts: [{ alias: "h", host: "127.0.0.1", port: 22, source: "cli" }], limits }))
   )

@@ -14,8 +14,8 @@ import {
   knownKeyTypes,
   type KnownHostsVerdict,
   verifyKnownHosts
-} from "../ssh/KnownHostsFile.js"
-import { AppConfig } from "./AppConfig.js"
+} from "./KnownHostsFile.js"
+import { AppConfig } from "../domain/AppConfig.js"
 
 /** OpenSSH's system-wide file; read (never written) when it exists. */
 const GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"

@@ -9,8 +9,8 @@ import type { AsRoot, SignalName, Termination } from "../domain/jobs.js"
 import type { RemoteProcess } from "../ssh/RemoteProcess.js"
 import { collect } from "../ssh/collect.js"
 import { asRootCommand, killGroupCommand } from "../ssh/shell.js"
-import { AppConfig } from "./AppConfig.js"
-import { Connections } from "./Connections.js"
+import { AppConfig } from "../domain/AppConfig.js"
+import { RemoteHosts } from "../ssh/RemoteHosts.js"
 
 export class ProcessGroups extends Context.Service<ProcessGroups, {
   /** `kill -SIG -<pgid>` over a fresh exec channel; true when kill succeeded. */
@@ -22,14 +22,14 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
   terminate(alias: string, process: RemoteProcess, asRoot?: AsRoot): Effect.Effect<Termination>
 }>()("mcp-ssh-live/ProcessGroups") {
   static readonly layer = Layer.effect(ProcessGroups)(Effect.gen(function*() {
-    const connections = yield* Connections
+    const hosts = yield* RemoteHosts
     const config = yield* AppConfig
 
     const signal = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot) =>
       Effect.gen(function*() {
         const kill = killGroupCommand(sig, pgid)
         const command = asRoot === undefined ? kill : asRootCommand(kill)
-        const channel = yield* connections.exec(alias, command)
+        const channel = yield* hosts.exec(alias, command)
         const result = yield* collect(channel, asRoot === undefined ? "" : asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`)
         return result.code === 0
       }).pipe(

@@ -1,0 +1,22 @@
+/**
+ * How the job modules reach a host: a port of their own, so that `src/jobs/` does not
+ * import the services. The live layer (`src/layers/RemoteHosts.ts`) is built from
+ * `Connections` and `HostRegistry`; unit tests give a fake.
+ *
+ * @since 0.1.0
+ */
+import { Context, type Effect } from "effect"
+import type { ChannelError, ConnectFailure } from "../domain/errors.js"
+import type { RemoteChannel } from "./RemoteChannel.js"
+
+export interface ExecOptions {
+  /** Allocate a pseudo-terminal (stdout and stderr merge, programs line-buffer). */
+  readonly pty?: boolean
+}
+
+export class RemoteHosts extends Context.Service<RemoteHosts, {
+  /** Start `command` on `alias` in a new exec channel, connecting first when needed. */
+  exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<RemoteChannel, ConnectFailure | ChannelError>
+  /** The registered hosts connected now, in registry order. */
+  readonly connected: Effect.Effect<ReadonlyArray<string>>
+}>()("mcp-ssh-live/RemoteHosts") {}

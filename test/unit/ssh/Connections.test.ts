@@ -1,0 +1,216 @@
+/**
+ * Connections on virtual time over a fake `SshClient`: the reconnect schedule (retries,
+ * their growing delays, bounded by reconnect_retries), extra connections past MaxSessions
+ * closed once idle, and ssh2's channel open failures classified by reason code.
+ */
+import { EventEmitter } from "node:events"
+import { createRequire } from "node:module"
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Deferred, Effect, Exit, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { AppConfig } from "../../../src/domain/AppConfig.js"
+import { ConnectError } from "../../../src/domain/errors.js"
+import type { Limits } from "../../../src/domain/limits.js"
+import { Connections } from "../../../src/services/Connections.js"
+import { HostRegistry } from "../../../src/services/HostRegistry.js"
+import { SshClient, type SshConnection } from "../../../src/ssh/SshClient.js"
+import { ChannelOpenReason, classifyChannelError, isChannelLimit } from "../../../src/ssh/sshErrors.js"
+
+class FakeChannel extends EventEmitter {
+  readonly stderr = new EventEmitter()
+  write() {
+    return true
+  }
+  end() {}
+  signal() {}
+  close() {
+    this.emit("close")
+  }
+}
+
+/** A channel refusal as ssh2 builds it (lib/utils.js onChannelOpenFailure). */
+const refusal = (reason: number, description: string): Error => {
+  const { onChannelOpenFailure } = createRequire(import.meta.url)("ssh2/lib/utils.js") as {
+    onChannelOpenFailure: (self: unknown, recipient: number, info: unknown, cb: (err: Error) => void) => void
+  }
+  let error: Error | undefined
+  onChannelOpenFailure({ _chanMgr: { remove: () => {} } }, 0, { reason, description }, (e) => {
+    error = e
+  })
+  return error!
+}
+
+interface FakeServer {
+  /** Attempts to open a connection, at these virtual times (ms). */
+  readonly attempts: Array<number>
+  /** Connections opened, in order; `ended` once their scope closed. */
+  readonly connections: Array<{ readonly closed: Deferred.Deferred<void>; readonly channels: Array<FakeChannel>; ended: boolean }>
+  /** How many of the next opens fail (transiently). */
+  failNext: number
+}
+
+/** An `SshClient` whose connections allow `maxSessions` channels each, like sshd. */
+const fakeSshClient = (server: FakeServer, maxSessions: number) =>
+  Layer.succeed(SshClient, SshClient.of({
+    open: () =>
+      Effect.gen(function*() {
+        server.attempts.push(yield* Clock.currentTimeMillis)
+        if (server.failNext > 0) {
+          server.failNext--
+          return yield* new ConnectError({ message: "connect ECONNREFUSED" })
+        }
+        const closed = Deferred.makeUnsafe<void>()
+        const record = { closed, channels: [] as Array<FakeChannel>, ended: false }
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            record.ended = true
+            Deferred.doneUnsafe(closed, Exit.void)
+          })
+        )
+        server.connections.push(record)
+        let live = 0
+        const conn: SshConnection = {
+          authMethod: "publickey",
+          hostKeyFingerprint: "SHA256:fake",
+          serverBanner: "OpenSSH_fake",
+          closed,
+          exec: (_command, _pty, cb) => {
+            if (Deferred.isDoneUnsafe(closed)) throw new Error("Not connected")
+            if (live >= maxSessions) return cb(refusal(ChannelOpenReason.CONNECT_FAILED, "open failed"), new FakeChannel())
+            live++
+            const ch = new FakeChannel()
+            ch.once("close", () => live--)
+            record.channels.push(ch)
+            cb(undefined, ch)
+          },
+          sftp: () => {
+            throw new Error("no sftp in the fake")
+          }
+        }
+        return conn
+      })
+  }))
+
+const layerWith = (server: FakeServer, maxSessions: number, limits: Partial<Limits>) =>
+  Connections.layerNoDeps.pipe(
+    Layer.provideMerge(Layer.mergeAll(fakeSshClient(server, maxSessions), HostRegistry.layer)),
+    Layer.provideMerge(AppConfig.layer({ hosts: [{ alias: "h", host: "127.0.0.1", port: 22, source: "cli" }], limits }))
+  )
+
+const newServer = (): FakeServer => ({ attempts: [], connections: [], failNext: 0 })
+
+/** Let fibers woken by callbacks run. */
+const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 20 }))
+
+/** Move the virtual clock in 100 ms steps, so each sleep ends at (about) its own time. */
+const advance = (ms: number) => Effect.gen(function*() {
+  for (let t = 0; t < ms; t += 100) {
+    yield* TestClock.adjust(100)
+    yield* settle
+  }
+})
+
+const delays = (times: ReadonlyArray<number>) => times.slice(1).map((t, i) => t - times[i]!)
+
+describe("Connections: reconnect schedule", () => {
+  it.effect("a dropped connection is retried after growing, jittered delays until it connects", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* connections.connect("h")
+      assert.strictEqual(server.attempts.length, 1)
+      server.failNext = 2
+      // The server drops the connection.
+      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
+      yield* settle
+      yield* advance(10_000)
+      const reconnects = server.attempts.slice(1)
+      assert.strictEqual(reconnects.length, 3, "two failures, then success")
+      const [d1, d2] = delays(reconnects)
+      // Exponential from reconnect_delay_sec (1 s), each delay scaled by 0.8-1.2.
+      assert.isTrue(d1! >= 800 && d1! <= 1300, `first delay ${d1}`)
+      assert.isTrue(d2! >= 1600 && d2! <= 2500, `second delay ${d2}`)
+      assert.isDefined(yield* connections.info("h"))
+    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+  })
+
+  it.effect("gives up after reconnect_retries retries", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* connections.connect("h")
+      server.failNext = 100
+      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
+      yield* settle
+      yield* advance(60_000)
+      const reconnects = server.attempts.slice(1)
+      assert.strictEqual(reconnects.length, 1 + 3, "one attempt and reconnect_retries (3) retries")
+      const ds = delays(reconnects)
+      assert.isTrue(ds[0]! >= 800 && ds[0]! <= 1300, `delays ${ds}`)
+      assert.isTrue(ds[1]! > ds[0]! && ds[2]! > ds[1]!, `delays grow: ${ds}`)
+      assert.isTrue(ds[2]! >= 3200 && ds[2]! <= 4900, `delays ${ds}`)
+      assert.isUndefined(yield* connections.info("h"))
+      // The next call tries again (and its own retries are bounded the same way).
+      server.failNext = 0
+      yield* connections.connect("h")
+      assert.isDefined(yield* connections.info("h"))
+    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+  })
+})
+
+describe("Connections: channels past MaxSessions", () => {
+  it.effect("opens one more connection when channels run out, and closes it after extra_connection_idle_sec idle", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      const channels = []
+      for (let i = 0; i < 3; i++) channels.push(yield* connections.exec("h", "sleep 1"))
+      assert.strictEqual(server.connections.length, 2, "the third channel needed a second connection")
+      assert.strictEqual(server.connections[1]!.channels.length, 1)
+      // The extra connection's only channel ends: it is idle from now.
+      channels[2]!.close()
+      yield* settle
+      yield* advance(59_000)
+      assert.isFalse(server.connections[1]!.ended, "still open before 60 s")
+      yield* advance(2_000)
+      assert.isTrue(server.connections[1]!.ended, "closed after 60 s idle")
+      assert.isFalse(server.connections[0]!.ended, "the first connection stays")
+      // The limit was learned: a third channel again opens one more connection, without a failure.
+      yield* connections.exec("h", "sleep 1")
+      assert.strictEqual(server.connections.length, 3)
+    }).pipe(Effect.provide(layerWith(server, 2, { extraConnectionIdleSec: 60 })))
+  })
+
+  it.effect("an extra connection with a channel stays open", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      for (let i = 0; i < 3; i++) yield* connections.exec("h", "sleep 1")
+      yield* advance(120_000)
+      assert.isFalse(server.connections[1]!.ended)
+    }).pipe(Effect.provide(layerWith(server, 2, { extraConnectionIdleSec: 60 })))
+  })
+})
+
+describe("ssh2 channel open failures", () => {
+  it("are classified by their reason code, not their text", () => {
+    const prohibited = classifyChannelError(refusal(ChannelOpenReason.ADMINISTRATIVELY_PROHIBITED, "whatever"), false, false)
+    assert.deepStrictEqual(prohibited, { _tag: "Refused", reason: 1, message: "(SSH) Channel open failure: whatever" })
+    assert.isTrue(isChannelLimit(prohibited))
+    // OpenSSH past MaxSessions: its default reason.
+    assert.isTrue(isChannelLimit(classifyChannelError(refusal(ChannelOpenReason.CONNECT_FAILED, "open failed"), false, false)))
+    assert.isTrue(isChannelLimit(classifyChannelError(refusal(ChannelOpenReason.RESOURCE_SHORTAGE, ""), false, false)))
+    // The text does not matter: an unknown channel type is never a limit, whatever it says.
+    const unknownType = classifyChannelError(refusal(ChannelOpenReason.UNKNOWN_CHANNEL_TYPE, "open failed: resource shortage"), false, false)
+    assert.strictEqual(unknownType._tag, "Refused")
+    assert.isFalse(isChannelLimit(unknownType))
+  })
+
+  it("a throw at the call, or a failure after the close event, means the connection is gone", () => {
+    assert.deepStrictEqual(classifyChannelError(new Error("Not connected"), true, false), { _tag: "ConnectionGone" })
+    assert.deepStrictEqual(classifyChannelError(new Error("No response from server"), false, true), { _tag: "ConnectionGone" })
+    const other = classifyChannelError(new Error("Unable to exec"), false, false)
+    assert.deepStrictEqual(other, { _tag: "Failed", message: "Unable to exec" })
+    assert.isFalse(isChannelLimit(other))
+  })
+})
