@@ -11,7 +11,7 @@
 import { Clock, Context, Effect, Fiber, Layer, Stream } from "effect"
 import type { EndReason, JobStatus } from "../domain/jobs.js"
 import { CappedOutput } from "../output/CappedOutput.js"
-import { AppConfig } from "./AppConfig.js"
+import { AppConfig } from "../domain/AppConfig.js"
 import { Jobs, type SpawnError } from "./Jobs.js"
 
 export interface ExecRequest {

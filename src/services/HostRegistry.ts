@@ -7,7 +7,7 @@
  */
 import { Context, Effect, Layer, Redacted, Ref } from "effect"
 import { ALIAS_PATTERN, type HostAuth, type HostEntry } from "../domain/hosts.js"
-import { AppConfig } from "./AppConfig.js"
+import { AppConfig } from "../domain/AppConfig.js"
 import { HostExistsError, HostNotFoundError, InvalidArgumentError, LimitReachedError } from "../domain/errors.js"
 
 /**

@@ -20,7 +20,7 @@ import {
 } from "../domain/errors.js"
 import type { HostEntry, HostSource } from "../domain/hosts.js"
 import type { Termination } from "../domain/jobs.js"
-import { AppConfig } from "./AppConfig.js"
+import { AppConfig } from "../domain/AppConfig.js"
 import { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions } from "./Connections.js"
 import { aliasForHost, authMethodOf, defaultUser, HostRegistry } from "./HostRegistry.js"
 import { Jobs } from "./Jobs.js"
