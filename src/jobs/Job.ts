@@ -1,13 +1,15 @@
 /**
  * One job's state: its process, its output pipeline (decoder → ring buffer →
  * change signal, optional log mirror), its status and the prompt detector.
- * Ingest is plain synchronous code: it runs for every chunk a job prints.
+ * Ingest is plain synchronous code: it runs for every chunk a job prints, and
+ * works on bytes: the decoder hands runs of lines to the ring buffer as byte
+ * ranges (one copy per run); only masking, when a secret was sent, decodes lines.
  *
  * @since 0.1.0
  */
 import type * as fs from "node:fs"
 import { Deferred, Exit } from "effect"
-import { LineDecoder } from "../output/LineDecoder.js"
+import { LineDecoder, type LineSink } from "../output/LineDecoder.js"
 import { type Line, RingBuffer } from "../output/RingBuffer.js"
 import type { AsRoot } from "../services/ProcessGroups.js"
 import type { ExitInfo, RemoteProcess, StreamName } from "../ssh/RemoteProcess.js"
@@ -34,6 +36,7 @@ export interface JobOptions {
 }
 
 const MASK = "********"
+const STDERR_PREFIX = Buffer.from("[stderr] ")
 /** Past this much unwritten log text (a disk slower than the job), lines are counted, not buffered. */
 const LOG_BACKLOG_LIMIT = 16 * 1024 * 1024
 
@@ -63,14 +66,17 @@ export class Job {
   readonly offsets = { stdout: 0, stderr: 0 }
   awaitingInput = false
   private readonly decoders: Record<StreamName, LineDecoder>
+  private readonly sinks: Record<StreamName, LineSink>
   private log: fs.WriteStream | undefined = undefined
-  /** The newest complete line (exec progress shows it). */
-  lastLine: Line | undefined = undefined
   private masks: Array<string> = []
+  /** Log text of the chunk being ingested (written once per chunk). */
+  private mirror: Array<Buffer> = []
+  private mirrorLines = 0
   /** Lines the log mirror skipped while its backlog was full. */
   private logSkipped = 0
   private promptTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private lastOutputAt = Date.now()
+  private readonly one = new Int32Array(1)
 
   constructor(options: JobOptions) {
     this.id = options.id
@@ -85,6 +91,15 @@ export class Job {
       stdout: new LineDecoder({ maxLineBytes: options.maxLineBytes }),
       stderr: new LineDecoder({ maxLineBytes: options.maxLineBytes })
     }
+    this.sinks = {
+      stdout: (src, from, ends, count) => this.appendLines("stdout", src, from, ends, count),
+      stderr: (src, from, ends, count) => this.appendLines("stderr", src, from, ends, count)
+    }
+  }
+
+  /** The newest complete line (exec progress shows it). */
+  get lastLine(): Line | undefined {
+    return this.ring.newest()
   }
 
   get running(): boolean {
@@ -106,11 +121,17 @@ export class Job {
     return this.mask(p)
   }
 
+  private get hasPartial(): boolean {
+    return this.decoders.stdout.hasPartial || this.decoders.stderr.hasPartial
+  }
+
   /** Feed a raw chunk of output. */
   ingest(stream: StreamName, chunk: Uint8Array): void {
     this.lastOutputAt = Date.now()
     this.offsets[stream] += chunk.length
-    this.appendAll(stream, this.decoders[stream].push(chunk))
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    this.decoders[stream].feed(buf, this.sinks[stream])
+    this.flushMirror()
     if (this.awaitingInput) this.awaitingInput = false
     this.schedulePromptCheck()
     this.changes.notify()
@@ -129,7 +150,8 @@ export class Job {
    */
   finish(exit: ExitInfo): void {
     if (!this.running) return
-    for (const stream of ["stdout", "stderr"] as const) this.appendAll(stream, this.decoders[stream].end())
+    for (const stream of ["stdout", "stderr"] as const) this.decoders[stream].finish(this.sinks[stream])
+    this.flushMirror()
     this.exitStatus = exit.exitStatus
     this.signal = exit.signal
     this.status = exit.signal !== null || (this.endReason !== null && exit.exitStatus !== 0)
@@ -158,27 +180,64 @@ export class Job {
     return new Promise((resolve) => log.end(resolve))
   }
 
-  /** Number, store and mirror a chunk's lines; the log mirror gets one write per chunk, not per line. */
-  private appendAll(stream: StreamName, lines: ReadonlyArray<string>): void {
-    if (lines.length === 0) return
-    const prefix = stream === "stdout" ? "" : "[stderr] "
-    let mirror = ""
-    for (let i = 0; i < lines.length; i++) {
-      const text = this.mask(lines[i]!)
-      this.lastLine = this.ring.append(stream, text)
-      if (this.log !== undefined) mirror += `${prefix}${text}\n`
+  /** Store (masked) and mirror a run of lines from the decoder (`LineSink`). */
+  private appendLines(stream: StreamName, src: Buffer, from: number, ends: Int32Array, count: number): void {
+    if (this.masks.length > 0) return this.appendMasked(stream, src, from, ends, count)
+    this.ring.appendLines(stream, src, from, ends, count)
+    if (this.log === undefined) return
+    this.mirrorLines += count
+    if (stream === "stdout") {
+      // A copy: `src` may be the decoder's scratch buffer, reused for the next line.
+      this.mirror.push(Buffer.from(src.subarray(from, ends[count - 1])))
+      return
     }
+    let start = from
+    for (let k = 0; k < count; k++) {
+      this.mirror.push(STDERR_PREFIX, Buffer.from(src.subarray(start, ends[k])))
+      start = ends[k]!
+    }
+  }
+
+  /** Slow path once a secret was sent: each line decoded, masked and re-encoded. */
+  private appendMasked(stream: StreamName, src: Buffer, from: number, ends: Int32Array, count: number): void {
+    let start = from
+    for (let k = 0; k < count; k++) {
+      const end = ends[k]!
+      const text = src.toString("utf8", start, end - 1)
+      const masked = this.mask(text)
+      if (masked === text) {
+        this.one[0] = end
+        this.ring.appendLines(stream, src, start, this.one, 1)
+      } else {
+        const bytes = Buffer.from(`${masked}\n`, "utf8")
+        this.one[0] = bytes.length
+        this.ring.appendLines(stream, bytes, 0, this.one, 1)
+      }
+      if (this.log !== undefined) {
+        this.mirrorLines++
+        this.mirror.push(Buffer.from(`${stream === "stdout" ? "" : "[stderr] "}${masked}\n`, "utf8"))
+      }
+      start = end
+    }
+  }
+
+  /** One log write per chunk; past the backlog limit (a disk slower than the job) lines are counted, not buffered. */
+  private flushMirror(): void {
     const log = this.log
-    if (log === undefined) return
+    if (log === undefined || this.mirrorLines === 0) return
+    const parts = this.mirror
+    const lines = this.mirrorLines
+    this.mirror = []
+    this.mirrorLines = 0
     if (log.writableLength > LOG_BACKLOG_LIMIT) {
-      this.logSkipped += lines.length
+      this.logSkipped += lines
       return
     }
     if (this.logSkipped > 0) {
-      mirror = `[mcp-ssh-live] ${this.logSkipped} lines not mirrored: the log disk was too slow\n${mirror}`
+      parts.unshift(Buffer.from(`[mcp-ssh-live] ${this.logSkipped} lines not mirrored: the log disk was too slow\n`))
       this.logSkipped = 0
     }
-    log.write(mirror)
+    log.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
   }
 
   private mask(text: string): string {
@@ -191,7 +250,7 @@ export class Job {
   private schedulePromptCheck(): void {
     if (this.promptTimer !== undefined) clearTimeout(this.promptTimer)
     this.promptTimer = undefined
-    if (this.partial.length === 0) return
+    if (!this.hasPartial) return
     this.promptTimer = setTimeout(() => {
       this.promptTimer = undefined
       if (this.running && looksLikePrompt(this.partial)) {
