@@ -247,17 +247,27 @@ export class Job {
     return out
   }
 
+  /**
+   * Checks for a prompt once the output has been quiet for PROMPT_QUIET_MS with a partial
+   * line. One timer, re-armed when it fires early, rather than one per chunk.
+   */
   private schedulePromptCheck(): void {
-    if (this.promptTimer !== undefined) clearTimeout(this.promptTimer)
-    this.promptTimer = undefined
-    if (!this.hasPartial) return
+    if (this.promptTimer !== undefined || !this.hasPartial) return
+    this.armPromptTimer(PROMPT_QUIET_MS)
+  }
+
+  private armPromptTimer(ms: number): void {
     this.promptTimer = setTimeout(() => {
       this.promptTimer = undefined
-      if (this.running && looksLikePrompt(this.partial)) {
+      if (!this.running || !this.hasPartial) return
+      const quiet = Date.now() - this.lastOutputAt
+      if (quiet < PROMPT_QUIET_MS) return this.armPromptTimer(PROMPT_QUIET_MS - quiet)
+      if (looksLikePrompt(this.partial)) {
         this.awaitingInput = true
         this.changes.notify()
       }
-    }, PROMPT_QUIET_MS)
+    }, ms)
     this.promptTimer.unref()
   }
+
 }

@@ -166,27 +166,21 @@ export class LineDecoder {
     let runFrom = i
     let count = 0
     let ends = this.ends
-    /** Known position of the next `\r` at or after i (len if none), or −1 if not looked up yet. */
-    let nextCR = -1
+    /** Position of the next `\r` at or after i (len if none): most output has none, and then the scan looks for `\n` only. */
+    let nextCR = data.indexOf(CR, i)
+    if (nextCR === -1) nextCR = len
     while (i < len) {
       // Find the next \n or \r from i.
       let j = i
       let b = 0
-      const stop = Math.min(len, i + JS_SCAN)
-      for (; j < stop; j++) {
-        b = data[j]!
-        if (b <= CR && (b === LF || b === CR)) break
-      }
-      if (j === stop) {
-        if (stop === len) {
-          j = len
-        } else {
-          if (nextCR < j) nextCR = data.indexOf(CR, j)
-          if (nextCR === -1) nextCR = len
-          const lf = data.indexOf(LF, j)
-          j = lf === -1 || nextCR < lf ? nextCR : lf
-          if (j === len) nextCR = len
-        }
+      const stop = Math.min(nextCR, i + JS_SCAN)
+      while (j < stop && data[j] !== LF) j++
+      if (j < stop) b = LF
+      else if (j === nextCR && j < len) b = CR
+      else if (j < len) {
+        // A long line: native search (memchr) for its end.
+        const lf = data.indexOf(LF, j)
+        j = lf === -1 || nextCR < lf ? nextCR : lf
         b = j < len ? data[j]! : 0
       }
       if (j === len) break
@@ -218,6 +212,10 @@ export class LineDecoder {
         i = len
       }
       runFrom = i
+      if (nextCR < i) {
+        nextCR = data.indexOf(CR, i)
+        if (nextCR === -1) nextCR = len
+      }
     }
     if (count > 0) sink(data, runFrom, ends, count)
     if (i < len) this.appendPartial(data, i, len)

@@ -165,36 +165,63 @@ class StreamStore {
   append(src: Uint8Array, from: number, ends: ArrayLike<number>, count: number, firstN: number): void {
     const hi0 = this.hi
     const base = hi0 - from
-    let prev = hi0
-    for (let k = 0; k < count; k++) {
-      const end = base + ends[k]!
-      const bytes = end - prev - 1
-      while (this.size > 0 && (this.size >= this.maxLines || this.textBytes + bytes > this.maxBytes)) this.evictOldest()
-      if (this.size === this.capacity) this.grow()
-      const p = this.phys(this.size)
-      this.nums[p] = firstN + k
-      this.ends[p] = end
-      this.size++
-      this.textBytes += bytes
-      prev = end
+    const end = base + ends[count - 1]!
+    // Lines evicted one by one as each arrives leave the longest suffix of the stream that
+    // fits both bounds (or the newest line alone); computed for the whole run at once.
+    let skip = 0
+    let runBytes = end - hi0 - count
+    if (count > this.maxLines || runBytes > this.maxBytes) {
+      // Not even the whole run fits: everything older goes, and the run's own first lines.
+      skip = Math.max(0, count - this.maxLines)
+      let startK = skip === 0 ? hi0 : base + ends[skip - 1]!
+      runBytes = end - startK - (count - skip)
+      while (skip < count - 1 && runBytes > this.maxBytes) {
+        const next = base + ends[skip]!
+        runBytes -= next - startK - 1
+        startK = next
+        skip++
+      }
+      this.evicted += this.size + skip
+      this.size = 0
+      this.start = 0
+      this.textBytes = 0
+      this.lo = skip === 0 ? hi0 : base + ends[skip - 1]!
+    } else {
+      const over = this.size + count - this.maxLines
+      if (over > 0) this.evictOldest(over)
+      while (this.size > 0 && this.textBytes + runBytes > this.maxBytes) this.evictOldest(1)
     }
-    // The lines of this run may have evicted older ones, and even its own first lines (lo > hi0).
-    this.hi = prev
+    const kept = count - skip
+    while (this.size + kept > this.capacity) this.grow()
+    const nums = this.nums
+    const lineEnds = this.ends
+    const cap = this.capacity
+    let p = this.phys(this.size)
+    for (let k = skip; k < count; k++) {
+      nums[p] = firstN + k
+      lineEnds[p] = base + ends[k]!
+      if (++p === cap) p = 0
+    }
+    this.size += kept
+    this.textBytes += runBytes
+    this.hi = end
     this.appended += count
-    const keepFrom = Math.max(this.lo, hi0)
-    const live = prev - this.lo
+    const keepFrom = this.lo
+    const live = end - keepFrom
     if (live > this.buf.length) this.reserve(live, hi0)
-    this.copyIn(src, from + (keepFrom - hi0), keepFrom, prev - keepFrom)
+    const copyFrom = Math.max(keepFrom, hi0)
+    this.copyIn(src, from + (copyFrom - hi0), copyFrom, end - copyFrom)
   }
 
-  private evictOldest(): void {
-    const s = this.start
-    const end = this.ends[s]!
-    this.textBytes -= end - this.lo - 1
+  /** Evicts the `k` oldest lines (1 ≤ k ≤ size). */
+  private evictOldest(k: number): void {
+    const last = this.phys(k - 1)
+    const end = this.ends[last]!
+    this.textBytes -= end - this.lo - k
     this.lo = end
-    this.start = s + 1 === this.capacity ? 0 : s + 1
-    this.size--
-    this.evicted++
+    this.start = last + 1 === this.capacity ? 0 : last + 1
+    this.size -= k
+    this.evicted += k
   }
 
   private grow(): void {
