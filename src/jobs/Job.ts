@@ -37,6 +37,8 @@ export interface JobOptions {
 
 const MASK = "********"
 const STDERR_PREFIX = Buffer.from("[stderr] ")
+/** Pending log text past this size is written at once. */
+const MIRROR_FLUSH_BYTES = 64 * 1024
 /** Past this much unwritten log text (a disk slower than the job), lines are counted, not buffered. */
 const LOG_BACKLOG_LIMIT = 16 * 1024 * 1024
 
@@ -69,8 +71,9 @@ export class Job {
   private readonly sinks: Record<StreamName, LineSink>
   private log: fs.WriteStream | undefined = undefined
   private masks: Array<string> = []
-  /** Log text of the chunk being ingested (written once per chunk). */
-  private mirror: Array<Buffer> = []
+  /** Log text not yet written, and its line count. */
+  private mirrorBuf: Buffer = Buffer.allocUnsafe(0)
+  private mirrorLen = 0
   private mirrorLines = 0
   /** Lines the log mirror skipped while its backlog was full. */
   private logSkipped = 0
@@ -134,6 +137,17 @@ export class Job {
     this.flushMirror()
     if (this.awaitingInput) this.awaitingInput = false
     this.schedulePromptCheck()
+    // Waiters are woken once for all the chunks of one socket read, not once per chunk:
+    // waking a blocked tail is a fiber run, dearer than ingesting a chunk.
+    if (!this.notifyQueued) {
+      this.notifyQueued = true
+      queueMicrotask(this.notifyNow)
+    }
+  }
+
+  private notifyQueued = false
+  private readonly notifyNow = (): void => {
+    this.notifyQueued = false
     this.changes.notify()
   }
 
@@ -151,7 +165,7 @@ export class Job {
   finish(exit: ExitInfo): void {
     if (!this.running) return
     for (const stream of ["stdout", "stderr"] as const) this.decoders[stream].finish(this.sinks[stream])
-    this.flushMirror()
+    this.writeMirror()
     this.exitStatus = exit.exitStatus
     this.signal = exit.signal
     this.status = exit.signal !== null || (this.endReason !== null && exit.exitStatus !== 0)
@@ -175,6 +189,7 @@ export class Job {
 
   /** Close the log mirror (flushes it). */
   closeLog(): Promise<void> {
+    this.writeMirror()
     const log = this.log
     if (log === undefined || log.closed) return Promise.resolve()
     return new Promise((resolve) => log.end(resolve))
@@ -186,14 +201,11 @@ export class Job {
     this.ring.appendLines(stream, src, from, ends, count)
     if (this.log === undefined) return
     this.mirrorLines += count
-    if (stream === "stdout") {
-      // A copy: `src` may be the decoder's scratch buffer, reused for the next line.
-      this.mirror.push(Buffer.from(src.subarray(from, ends[count - 1])))
-      return
-    }
+    if (stream === "stdout") return this.mirrorBytes(src, from, ends[count - 1]!)
     let start = from
     for (let k = 0; k < count; k++) {
-      this.mirror.push(STDERR_PREFIX, Buffer.from(src.subarray(start, ends[k])))
+      this.mirrorBytes(STDERR_PREFIX, 0, STDERR_PREFIX.length)
+      this.mirrorBytes(src, start, ends[k]!)
       start = ends[k]!
     }
   }
@@ -215,29 +227,60 @@ export class Job {
       }
       if (this.log !== undefined) {
         this.mirrorLines++
-        this.mirror.push(Buffer.from(`${stream === "stdout" ? "" : "[stderr] "}${masked}\n`, "utf8"))
+        const line = Buffer.from(`${stream === "stdout" ? "" : "[stderr] "}${masked}\n`, "utf8")
+        this.mirrorBytes(line, 0, line.length)
       }
       start = end
     }
   }
 
-  /** One log write per chunk; past the backlog limit (a disk slower than the job) lines are counted, not buffered. */
+  /** Copies log text into the pending mirror buffer (`src` may be reused by the decoder). */
+  private mirrorBytes(src: Uint8Array, from: number, to: number): void {
+    const n = to - from
+    if (this.mirrorLen + n > this.mirrorBuf.length) {
+      const buf = Buffer.allocUnsafe(Math.max(MIRROR_FLUSH_BYTES * 2, (this.mirrorLen + n) * 2))
+      this.mirrorBuf.copy(buf, 0, 0, this.mirrorLen)
+      this.mirrorBuf = buf
+    }
+    this.mirrorBuf.set(src.subarray(from, to), this.mirrorLen)
+    this.mirrorLen += n
+  }
+
+  /** The log gets one write per MIRROR_FLUSH_BYTES or per socket read (a microtask), not one per chunk. */
   private flushMirror(): void {
+    if (this.mirrorLines === 0) return
+    if (this.mirrorLen >= MIRROR_FLUSH_BYTES) return this.writeMirror()
+    if (!this.mirrorQueued) {
+      this.mirrorQueued = true
+      queueMicrotask(this.writeMirrorQueued)
+    }
+  }
+
+  private mirrorQueued = false
+  private readonly writeMirrorQueued = (): void => {
+    this.mirrorQueued = false
+    this.writeMirror()
+  }
+
+  /** Writes the pending log text; past the backlog limit (a disk slower than the job) lines are counted, not buffered. */
+  private writeMirror(): void {
     const log = this.log
-    if (log === undefined || this.mirrorLines === 0) return
-    const parts = this.mirror
     const lines = this.mirrorLines
-    this.mirror = []
+    if (log === undefined || lines === 0) return
+    const text = this.mirrorBuf.subarray(0, this.mirrorLen)
+    // The stream keeps `text` until written: the next text goes to a new buffer.
+    this.mirrorBuf = Buffer.allocUnsafe(0)
+    this.mirrorLen = 0
     this.mirrorLines = 0
     if (log.writableLength > LOG_BACKLOG_LIMIT) {
       this.logSkipped += lines
       return
     }
     if (this.logSkipped > 0) {
-      parts.unshift(Buffer.from(`[mcp-ssh-live] ${this.logSkipped} lines not mirrored: the log disk was too slow\n`))
+      log.write(`[mcp-ssh-live] ${this.logSkipped} lines not mirrored: the log disk was too slow\n`)
       this.logSkipped = 0
     }
-    log.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts))
+    log.write(text)
   }
 
   private mask(text: string): string {
