@@ -53,30 +53,38 @@ const median = (xs: ReadonlyArray<number>) => {
   const m = s.length >> 1
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
-/** `fn` run `RUNS` times one after another: the samples and their median. */
-const medianOf = async (fn: (run: number) => Promise<number>) => {
-  const samples: Array<number> = []
-  for (let i = 0; i < RUNS; i++) samples.push(await fn(i))
-  return { median: median(samples), samples }
+/** A timed figure: its samples and their median. */
+interface Timed {
+  readonly median: number
+  readonly samples: ReadonlyArray<number>
+}
+
+/**
+ * Each of `fns` run `RUNS` times, interleaved (a, b, c, a, b, c, …) so that the load of a
+ * shared machine drifting during the run weighs on every side alike: samples and medians.
+ */
+const interleaved = async <K extends string>(fns: Record<K, () => Promise<number>>): Promise<Record<K, Timed>> => {
+  const keys = Object.keys(fns) as Array<K>
+  const samples = Object.fromEntries(keys.map((k) => [k, [] as Array<number>])) as Record<K, Array<number>>
+  for (let i = 0; i < RUNS; i++) for (const k of keys) samples[k].push(await fns[k]())
+  return Object.fromEntries(keys.map((k) => [k, { median: median(samples[k]), samples: samples[k] }])) as Record<K, Timed>
 }
 const fmtSamples = (xs: ReadonlyArray<number>, digits = 2) => xs.map((x) => x.toFixed(digits)).join(", ")
 
 /** The OpenSSH cipher the bench also times besides the client's default. */
 const GCM = "aes128-gcm@openssh.com"
 
-/**
- * Seconds for the OpenSSH client to run `command` on the host with its output to /dev/null:
- * medians with its default cipher and with aes128-gcm, and the faster of the two.
- */
-const opensshTimed = async (sshd: Sshd, command: string) => {
-  const run = (extra: Array<string>) => async () =>
-    (await sh("sh", ["-c", `ssh ${sshArgs(sshd, extra).map((a) => `'${a}'`).join(" ")} '${command}' > /dev/null`])).ms / 1000
-  const byDefault = await medianOf(run([]))
-  const gcm = await medianOf(run(["-c", GCM]))
-  const best = gcm.median < byDefault.median ? { s: gcm.median, cipher: GCM } : { s: byDefault.median, cipher: "default" }
-  return { byDefault, gcm, best }
-}
-const opensshCell = (o: Awaited<ReturnType<typeof opensshTimed>>, fmt: (s: number) => string) =>
+/** Seconds for the OpenSSH client to run `command` on the host with its output to /dev/null (`extra`: e.g. `-c` cipher). */
+const opensshRun = (sshd: Sshd, command: string, extra: Array<string>) => async () =>
+  (await sh("sh", ["-c", `ssh ${sshArgs(sshd, extra).map((a) => `'${a}'`).join(" ")} '${command}' > /dev/null`])).ms / 1000
+
+/** OpenSSH timed with its default cipher and with aes128-gcm (interleaved with ours): the faster of the two. */
+const opensshBest = (byDefault: Timed, gcm: Timed) => ({
+  byDefault,
+  gcm,
+  best: gcm.median < byDefault.median ? { s: gcm.median, cipher: GCM } : { s: byDefault.median, cipher: "default" }
+})
+const opensshCell = (o: ReturnType<typeof opensshBest>, fmt: (s: number) => string) =>
   `${fmt(o.best.s)} (${o.best.cipher === GCM ? "aes128-gcm" : "default cipher"}; other: ${fmt(o.best.cipher === GCM ? o.byDefault.median : o.gcm.median)})`
 
 const sh = (command: string, args: Array<string>) =>
@@ -250,17 +258,22 @@ const main = async () => {
         await call(srv, "ssh_remove_job", { job_id: j.data.job_id })
         return s
       }
-      const ours = await medianOf(ingest(server))
       const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-bench-logs-"))
       const logged = await startMcpServer({ args: serverArgs(sshd, ["--log-dir", logDir]), ...serverEnv })
-      let oursLogged: Awaited<ReturnType<typeof medianOf>>
+      let t: Record<"ours" | "oursLogged" | "sshDefault" | "sshGcm", Timed>
       try {
-        oursLogged = await medianOf(ingest(logged))
+        t = await interleaved({
+          ours: ingest(server),
+          oursLogged: ingest(logged),
+          sshDefault: opensshRun(sshd, "seq 1 10000000", []),
+          sshGcm: opensshRun(sshd, "seq 1 10000000", ["-c", GCM])
+        })
       } finally {
         await logged.close()
         fs.rmSync(logDir, { recursive: true, force: true })
       }
-      const ssh = await opensshTimed(sshd, "seq 1 10000000")
+      const { ours, oursLogged } = t
+      const ssh = opensshBest(t.sshDefault, t.sshGcm)
       const ratio = ours.median / ssh.best.s
       const ratioLogged = oursLogged.median / ssh.best.s
       const sec = (x: number) => `${x.toFixed(2)} s`
@@ -280,15 +293,20 @@ const main = async () => {
     if (want(4)) {
       // 4. raw stream of 1 GB
       log(`raw: head -c 1000000000 /dev/zero, ${RUNS} runs each`)
-      const ours = await medianOf(async () => {
-        const t0 = now()
-        const raw = await call(server, "ssh_spawn", { command: "head -c 1000000000 /dev/zero" })
-        await waitEnd(server, raw.data.job_id as string)
-        const s = (now() - t0) / 1000
-        await call(server, "ssh_remove_job", { job_id: raw.data.job_id })
-        return s
+      const t = await interleaved({
+        ours: async () => {
+          const t0 = now()
+          const raw = await call(server, "ssh_spawn", { command: "head -c 1000000000 /dev/zero" })
+          await waitEnd(server, raw.data.job_id as string)
+          const s = (now() - t0) / 1000
+          await call(server, "ssh_remove_job", { job_id: raw.data.job_id })
+          return s
+        },
+        sshDefault: opensshRun(sshd, "head -c 1000000000 /dev/zero", []),
+        sshGcm: opensshRun(sshd, "head -c 1000000000 /dev/zero", ["-c", GCM])
       })
-      const ssh = await opensshTimed(sshd, "head -c 1000000000 /dev/zero")
+      const ours = t.ours
+      const ssh = opensshBest(t.sshDefault, t.sshGcm)
       const mbs = (x: number) => `${(1000 / x).toFixed(0)} MB/s`
       const ratio = ssh.best.s / ours.median
       rows.push({
