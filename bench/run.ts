@@ -65,9 +65,11 @@ interface Timed {
  */
 const interleaved = async <K extends string>(fns: Record<K, () => Promise<number>>): Promise<Record<K, Timed>> => {
   const keys = Object.keys(fns) as Array<K>
-  const samples = Object.fromEntries(keys.map((k) => [k, [] as Array<number>])) as Record<K, Array<number>>
-  for (let i = 0; i < RUNS; i++) for (const k of keys) samples[k].push(await fns[k]())
-  return Object.fromEntries(keys.map((k) => [k, { median: median(samples[k]), samples: samples[k] }])) as Record<K, Timed>
+  const samples = new Map<K, Array<number>>(keys.map((k) => [k, []]))
+  for (let i = 0; i < RUNS; i++) for (const k of keys) samples.get(k)!.push(await fns[k]())
+  const out = {} as Record<K, Timed>
+  for (const k of keys) out[k] = { median: median(samples.get(k)!), samples: samples.get(k)! }
+  return out
 }
 const fmtSamples = (xs: ReadonlyArray<number>, digits = 2) => xs.map((x) => x.toFixed(digits)).join(", ")
 
