@@ -37,6 +37,8 @@ export interface JobOptions {
 
 const MASK = "********"
 const STDERR_PREFIX = Buffer.from("[stderr] ")
+/** While output streams, waiters are woken at most this often. */
+const NOTIFY_INTERVAL_MS = 2
 /** Pending log text past this size is written at once. */
 const MIRROR_FLUSH_BYTES = 64 * 1024
 /** Past this much unwritten log text (a disk slower than the job), lines are counted, not buffered. */
@@ -137,17 +139,28 @@ export class Job {
     this.flushMirror()
     if (this.awaitingInput) this.awaitingInput = false
     this.schedulePromptCheck()
-    // Waiters are woken once for all the chunks of one socket read, not once per chunk:
-    // waking a blocked tail is a fiber run, dearer than ingesting a chunk.
-    if (!this.notifyQueued) {
-      this.notifyQueued = true
-      queueMicrotask(this.notifyNow)
-    }
+    this.queueNotify()
+  }
+
+  /**
+   * Wakes waiters once for all the chunks of one socket read (a microtask), and while
+   * output streams, at most once per NOTIFY_INTERVAL_MS: waking a blocked tail runs its
+   * fiber (a read and a new timeout), dearer than ingesting a chunk. Output after a
+   * quiet spell wakes them at once.
+   */
+  private queueNotify(): void {
+    if (this.notifyQueued) return
+    this.notifyQueued = true
+    const wait = this.lastNotifyAt + NOTIFY_INTERVAL_MS - performance.now()
+    if (wait <= 0) queueMicrotask(this.notifyNow)
+    else setTimeout(this.notifyNow, wait)
   }
 
   private notifyQueued = false
+  private lastNotifyAt = -Infinity
   private readonly notifyNow = (): void => {
     this.notifyQueued = false
+    this.lastNotifyAt = performance.now()
     this.changes.notify()
   }
 
