@@ -39,8 +39,9 @@ const MASK = "********"
 const STDERR_PREFIX = Buffer.from("[stderr] ")
 /** While output streams, waiters are woken at most this often. */
 const NOTIFY_INTERVAL_MS = 2
-/** Pending log text past this size is written at once. */
-const MIRROR_FLUSH_BYTES = 64 * 1024
+/** Pending log text past this size is written at once, else after MIRROR_FLUSH_MS. */
+const MIRROR_FLUSH_BYTES = 512 * 1024
+const MIRROR_FLUSH_MS = 20
 /** Past this much unwritten log text (a disk slower than the job), lines are counted, not buffered. */
 const LOG_BACKLOG_LIMIT = 16 * 1024 * 1024
 
@@ -251,7 +252,7 @@ export class Job {
   private mirrorBytes(src: Uint8Array, from: number, to: number): void {
     const n = to - from
     if (this.mirrorLen + n > this.mirrorBuf.length) {
-      const buf = Buffer.allocUnsafe(Math.max(MIRROR_FLUSH_BYTES * 2, (this.mirrorLen + n) * 2))
+      const buf = Buffer.allocUnsafe(Math.max(16 * 1024, (this.mirrorLen + n) * 2))
       this.mirrorBuf.copy(buf, 0, 0, this.mirrorLen)
       this.mirrorBuf = buf
     }
@@ -259,24 +260,22 @@ export class Job {
     this.mirrorLen += n
   }
 
-  /** The log gets one write per MIRROR_FLUSH_BYTES or per socket read (a microtask), not one per chunk. */
+  /** The log gets one write per MIRROR_FLUSH_BYTES, or MIRROR_FLUSH_MS after the first pending line, not one per chunk. */
   private flushMirror(): void {
     if (this.mirrorLines === 0) return
     if (this.mirrorLen >= MIRROR_FLUSH_BYTES) return this.writeMirror()
-    if (!this.mirrorQueued) {
-      this.mirrorQueued = true
-      queueMicrotask(this.writeMirrorQueued)
+    if (this.mirrorTimer === undefined) {
+      this.mirrorTimer = setTimeout(this.writeMirror, MIRROR_FLUSH_MS)
+      this.mirrorTimer.unref()
     }
   }
 
-  private mirrorQueued = false
-  private readonly writeMirrorQueued = (): void => {
-    this.mirrorQueued = false
-    this.writeMirror()
-  }
+  private mirrorTimer: ReturnType<typeof setTimeout> | undefined = undefined
 
   /** Writes the pending log text; past the backlog limit (a disk slower than the job) lines are counted, not buffered. */
-  private writeMirror(): void {
+  private readonly writeMirror = (): void => {
+    if (this.mirrorTimer !== undefined) clearTimeout(this.mirrorTimer)
+    this.mirrorTimer = undefined
     const log = this.log
     const lines = this.mirrorLines
     if (log === undefined || lines === 0) return
