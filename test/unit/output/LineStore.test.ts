@@ -3,6 +3,9 @@
  * simple reference models: a decoder working one character at a time on the decoded
  * stream, and a ring that keeps every line ever with an evicted flag.
  */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { Job } from "../../../src/jobs/Job.js"
 import { LineDecoder, truncationMarker } from "../../../src/output/LineDecoder.js"
@@ -266,5 +269,27 @@ describe("output pipeline (LineDecoder → RingBuffer) against reference models"
       "stdout:pass: ********"
     ])
     expect(job.lastLine).toEqual({ n: 5, stream: "stdout", text: "pass: ********" })
+  })
+
+  it("mirrors to the log what it stores: stderr prefixed, secrets masked, lines in order", async () => {
+    const job = new Job({
+      id: "job-log", host: "h", command: "c", label: null, pty: false, persistent: false,
+      ringBufferLines: 100, ringBufferBytes: 1 << 20, maxLineBytes: 8
+    })
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "job-mirror-")), "job.log")
+    job.ingest("stdout", Buffer.from("early\n"))
+    job.attachLog(fs.createWriteStream(file))
+    job.ingest("stdout", Buffer.from("one\ntw"))
+    job.ingest("stderr", Buffer.from("err 1\r\nerr 2\n"))
+    job.ingest("stdout", Buffer.from("o\nlong line here\n"))
+    job.addMask("pw")
+    job.ingest("stderr", Buffer.from("a pw b\n"))
+    job.ingest("stdout", Buffer.from("last pw"))
+    job.finish({ exitStatus: 0, signal: null })
+    await job.closeLog()
+    expect(fs.readFileSync(file, "utf8")).toBe([
+      "early", "one", "[stderr] err 1", "[stderr] err 2", "two", `long lin${truncationMarker(6)}`,
+      "[stderr] a ******** b", "last ********", ""
+    ].join("\n"))
   })
 })
