@@ -33,6 +33,9 @@ const CR = 13
 /** Lines scanned byte by byte in JS up to this length; past it, native `indexOf` (memchr) is cheaper. */
 const JS_SCAN = 96
 
+/** Lines handed to the sink per call at most. */
+const RUN_LINES = 2048
+
 /** The text appended to a line cut at `maxLineBytes`. */
 export const truncationMarker = (omittedBytes: number): string => ` … [line truncated: ${omittedBytes} bytes omitted]`
 
@@ -97,8 +100,8 @@ export class LineDecoder {
   private omitted = 0
   /** The last chunk ended with `\r`: a `\n` first in the next one makes it one `\r\n`. */
   private pendingCR = false
-  /** Line ends of the run being scanned (grows as needed). */
-  private ends: Int32Array = new Int32Array(1024)
+  /** Line ends of the run being scanned (a run longer than this is handed over in parts). */
+  private readonly ends = new Int32Array(RUN_LINES)
   /** A line assembled outside the chunk (continued, cut, `\r\n`), with its `\n`. */
   private scratch: Buffer = Buffer.alloc(256)
   private readonly one = new Int32Array(1)
@@ -165,7 +168,7 @@ export class LineDecoder {
     /** Start of the run of lines taken as they are from `data` (none while `count` is 0). */
     let runFrom = i
     let count = 0
-    let ends = this.ends
+    const ends = this.ends
     /** Position of the next `\r` at or after i (len if none): most output has none, and then the scan looks for `\n` only. */
     let nextCR = data.indexOf(CR, i)
     if (nextCR === -1) nextCR = len
@@ -186,7 +189,12 @@ export class LineDecoder {
       if (j === len) break
       if (b === LF && this.headLen === 0 && this.omitted === 0 && j - i <= max) {
         // The common case: a whole line in this chunk, kept as it is.
-        if (count === ends.length) ends = this.growEnds()
+        if (count === ends.length) {
+          // The run's line ends are bounded (memory per job): hand over what is there.
+          sink(data, runFrom, ends, count)
+          count = 0
+          runFrom = i
+        }
         ends[count++] = j + 1
         i = j + 1
         continue
@@ -219,13 +227,6 @@ export class LineDecoder {
     }
     if (count > 0) sink(data, runFrom, ends, count)
     if (i < len) this.appendPartial(data, i, len)
-  }
-
-  private growEnds(): Int32Array {
-    const ends = new Int32Array(this.ends.length * 2)
-    ends.set(this.ends)
-    this.ends = ends
-    return ends
   }
 
   /** Adds `data[from, to)` (no terminator in it) to the unterminated line, cutting it past `maxLineBytes`. */
