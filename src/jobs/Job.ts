@@ -2,14 +2,16 @@
  * One job's state: its process, its output pipeline (decoder → ring buffer →
  * change signal, optional log mirror) and its status. The state changes only
  * through these methods; the services around it (src/jobs/) call them.
- * Ingest is plain synchronous code: it runs for every chunk a job prints, and reads
- * the time from the `Clock` it was given (a plain method call, as cheap as `Date.now`).
+ * Ingest is plain synchronous code: it runs for every chunk a job prints, reads the
+ * time from the `Clock` it was given (a plain method call, as cheap as `Date.now`), and
+ * works on bytes: the decoder hands runs of lines to the ring buffer as byte ranges (one
+ * copy per run); only masking, when a secret was sent, decodes lines.
  *
  * @since 0.1.0
  */
 import type * as fs from "node:fs"
 import { Clock, Deferred, Exit } from "effect"
-import { LineDecoder } from "../output/LineDecoder.js"
+import { LineDecoder, type LineSink } from "../output/LineDecoder.js"
 import { type Line, RingBuffer } from "../output/RingBuffer.js"
 import type { AsRoot, EndReason, JobStatus, StreamName } from "../domain/jobs.js"
 import type { ExitInfo, RemoteProcess } from "../ssh/RemoteProcess.js"
@@ -34,6 +36,12 @@ export interface JobOptions {
 }
 
 const MASK = "********"
+const STDERR_PREFIX = Buffer.from("[stderr] ")
+/** While output streams, waiters are woken at most this often. */
+const NOTIFY_INTERVAL_MS = 2
+/** Pending log text past this size is written at once, else after MIRROR_FLUSH_MS. */
+const MIRROR_FLUSH_BYTES = 512 * 1024
+const MIRROR_FLUSH_MS = 20
 /** Past this much unwritten log text (a disk slower than the job), lines are counted, not buffered. */
 const LOG_BACKLOG_LIMIT = 16 * 1024 * 1024
 
@@ -62,13 +70,17 @@ export class Job {
   readonly offsets = { stdout: 0, stderr: 0 }
   private readonly clock: Clock.Clock
   private readonly decoders: Record<StreamName, LineDecoder>
+  private readonly sinks: Record<StreamName, LineSink>
   private log: fs.WriteStream | undefined = undefined
-  /** The newest complete line (exec progress shows it). */
-  lastLine: Line | undefined = undefined
   private masks: Array<string> = []
+  /** Log text not yet written, and its line count. */
+  private mirrorBuf: Buffer = Buffer.allocUnsafe(0)
+  private mirrorLen = 0
+  private mirrorLines = 0
   /** Lines the log mirror skipped while its backlog was full. */
   private logSkipped = 0
   private lastOutputAt: number
+  private readonly one = new Int32Array(1)
 
   constructor(options: JobOptions) {
     this.id = options.id
@@ -86,6 +98,15 @@ export class Job {
       stdout: new LineDecoder({ maxLineBytes: options.maxLineBytes }),
       stderr: new LineDecoder({ maxLineBytes: options.maxLineBytes })
     }
+    this.sinks = {
+      stdout: (src, from, ends, count) => this.appendLines("stdout", src, from, ends, count),
+      stderr: (src, from, ends, count) => this.appendLines("stderr", src, from, ends, count)
+    }
+  }
+
+  /** The newest complete line (exec progress shows it). */
+  get lastLine(): Line | undefined {
+    return this.ring.newest()
   }
 
   get running(): boolean {
@@ -169,8 +190,32 @@ export class Job {
   ingest(stream: StreamName, chunk: Uint8Array): void {
     this.lastOutputAt = this.clock.currentTimeMillisUnsafe()
     this.offsets[stream] += chunk.length
-    this.appendAll(stream, this.decoders[stream].push(chunk))
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    this.decoders[stream].feed(buf, this.sinks[stream])
+    this.flushMirror()
     if (this.#awaitingInput) this.#awaitingInput = false
+    this.queueNotify()
+  }
+
+  /**
+   * Wakes waiters once for all the chunks of one socket read (a microtask), and while
+   * output streams, at most once per NOTIFY_INTERVAL_MS: waking a blocked tail runs its
+   * fiber (a read and a new timeout), dearer than ingesting a chunk. Output after a
+   * quiet spell wakes them at once.
+   */
+  private queueNotify(): void {
+    if (this.notifyQueued) return
+    this.notifyQueued = true
+    const wait = this.lastNotifyAt + NOTIFY_INTERVAL_MS - performance.now()
+    if (wait <= 0) queueMicrotask(this.notifyNow)
+    else setTimeout(this.notifyNow, wait)
+  }
+
+  private notifyQueued = false
+  private lastNotifyAt = -Infinity
+  private readonly notifyNow = (): void => {
+    this.notifyQueued = false
+    this.lastNotifyAt = performance.now()
     this.changes.notify()
   }
 
@@ -187,7 +232,8 @@ export class Job {
    */
   finish(exit: ExitInfo): void {
     if (!this.running) return
-    for (const stream of ["stdout", "stderr"] as const) this.appendAll(stream, this.decoders[stream].end())
+    for (const stream of ["stdout", "stderr"] as const) this.decoders[stream].finish(this.sinks[stream])
+    this.writeMirror()
     this.#exitStatus = exit.exitStatus
     this.#signal = exit.signal
     this.#status = exit.signal !== null || (this.#endReason !== null && exit.exitStatus !== 0)
@@ -210,32 +256,96 @@ export class Job {
 
   /** Close the log mirror (flushes it). */
   closeLog(): Promise<void> {
+    this.writeMirror()
     const log = this.log
     if (log === undefined || log.closed) return Promise.resolve()
     return new Promise((resolve) => log.end(resolve))
   }
 
-  /** Number, store and mirror a chunk's lines; the log mirror gets one write per chunk, not per line. */
-  private appendAll(stream: StreamName, lines: ReadonlyArray<string>): void {
-    if (lines.length === 0) return
-    const prefix = stream === "stdout" ? "" : "[stderr] "
-    let mirror = ""
-    for (let i = 0; i < lines.length; i++) {
-      const text = this.mask(lines[i]!)
-      this.lastLine = this.ring.append(stream, text)
-      if (this.log !== undefined) mirror += `${prefix}${text}\n`
+  /** Store (masked) and mirror a run of lines from the decoder (`LineSink`). */
+  private appendLines(stream: StreamName, src: Buffer, from: number, ends: Int32Array, count: number): void {
+    if (this.masks.length > 0) return this.appendMasked(stream, src, from, ends, count)
+    this.ring.appendLines(stream, src, from, ends, count)
+    if (this.log === undefined) return
+    this.mirrorLines += count
+    if (stream === "stdout") return this.mirrorBytes(src, from, ends[count - 1]!)
+    let start = from
+    for (let k = 0; k < count; k++) {
+      this.mirrorBytes(STDERR_PREFIX, 0, STDERR_PREFIX.length)
+      this.mirrorBytes(src, start, ends[k]!)
+      start = ends[k]!
     }
+  }
+
+  /** Slow path once a secret was sent: each line decoded, masked and re-encoded. */
+  private appendMasked(stream: StreamName, src: Buffer, from: number, ends: Int32Array, count: number): void {
+    let start = from
+    for (let k = 0; k < count; k++) {
+      const end = ends[k]!
+      const text = src.toString("utf8", start, end - 1)
+      const masked = this.mask(text)
+      if (masked === text) {
+        this.one[0] = end
+        this.ring.appendLines(stream, src, start, this.one, 1)
+      } else {
+        const bytes = Buffer.from(`${masked}\n`, "utf8")
+        this.one[0] = bytes.length
+        this.ring.appendLines(stream, bytes, 0, this.one, 1)
+      }
+      if (this.log !== undefined) {
+        this.mirrorLines++
+        const line = Buffer.from(`${stream === "stdout" ? "" : "[stderr] "}${masked}\n`, "utf8")
+        this.mirrorBytes(line, 0, line.length)
+      }
+      start = end
+    }
+  }
+
+  /** Copies log text into the pending mirror buffer (`src` may be reused by the decoder). */
+  private mirrorBytes(src: Uint8Array, from: number, to: number): void {
+    const n = to - from
+    if (this.mirrorLen + n > this.mirrorBuf.length) {
+      const buf = Buffer.allocUnsafe(Math.max(16 * 1024, (this.mirrorLen + n) * 2))
+      this.mirrorBuf.copy(buf, 0, 0, this.mirrorLen)
+      this.mirrorBuf = buf
+    }
+    this.mirrorBuf.set(src.subarray(from, to), this.mirrorLen)
+    this.mirrorLen += n
+  }
+
+  /** The log gets one write per MIRROR_FLUSH_BYTES, or MIRROR_FLUSH_MS after the first pending line, not one per chunk. */
+  private flushMirror(): void {
+    if (this.mirrorLines === 0) return
+    if (this.mirrorLen >= MIRROR_FLUSH_BYTES) return this.writeMirror()
+    if (this.mirrorTimer === undefined) {
+      this.mirrorTimer = setTimeout(this.writeMirror, MIRROR_FLUSH_MS)
+      this.mirrorTimer.unref()
+    }
+  }
+
+  private mirrorTimer: ReturnType<typeof setTimeout> | undefined = undefined
+
+  /** Writes the pending log text; past the backlog limit (a disk slower than the job) lines are counted, not buffered. */
+  private readonly writeMirror = (): void => {
+    if (this.mirrorTimer !== undefined) clearTimeout(this.mirrorTimer)
+    this.mirrorTimer = undefined
     const log = this.log
-    if (log === undefined) return
+    const lines = this.mirrorLines
+    if (log === undefined || lines === 0) return
+    const text = this.mirrorBuf.subarray(0, this.mirrorLen)
+    // The stream keeps `text` until written: the next text goes to a new buffer.
+    this.mirrorBuf = Buffer.allocUnsafe(0)
+    this.mirrorLen = 0
+    this.mirrorLines = 0
     if (log.writableLength > LOG_BACKLOG_LIMIT) {
-      this.logSkipped += lines.length
+      this.logSkipped += lines
       return
     }
     if (this.logSkipped > 0) {
-      mirror = `[mcp-ssh-live] ${this.logSkipped} lines not mirrored: the log disk was too slow\n${mirror}`
+      log.write(`[mcp-ssh-live] ${this.logSkipped} lines not mirrored: the log disk was too slow\n`)
       this.logSkipped = 0
     }
-    log.write(mirror)
+    log.write(text)
   }
 
   private mask(text: string): string {

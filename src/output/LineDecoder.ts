@@ -1,217 +1,295 @@
 /**
- * Turns one stream's raw bytes into lines: UTF-8 decoding that survives chunk
- * boundaries, `\n` / `\r\n` terminators, bare `\r` as "carriage return" (the
- * text after it replaces the line, as a terminal shows a progress bar), and a
- * byte cap per line with an exact count of what was cut.
+ * Turns one stream's raw bytes into lines, as bytes: UTF-8 that survives chunk
+ * boundaries (invalid sequences become U+FFFD), `\n` / `\r\n` terminators, bare
+ * `\r` as "carriage return" (the text after it replaces the line, as a terminal
+ * shows a progress bar), and a byte cap per line with an exact count of what was cut.
  *
- * Plain synchronous code on the hot path of every job: it works on the decoded
- * chunk with native `indexOf` / `slice`, never byte by byte, and keeps at most
- * `maxLineBytes` of an unterminated line.
+ * Plain synchronous code on the hot path of every job. It never decodes to
+ * strings: it scans the chunk's bytes and hands runs of complete lines to a sink
+ * as byte ranges, each line followed by one `\n` — in the common case (no `\r`,
+ * no long line, nothing carried over) a single range of the chunk itself, so a
+ * chunk of thousands of lines costs one call. Strings are made only by readers.
  *
  * @since 0.1.0
  */
+import { isUtf8 } from "node:buffer"
 
 export interface LineDecoderOptions {
   /** Longest line kept, in UTF-8 bytes; the rest is cut and counted. Callers use 65536. */
   readonly maxLineBytes: number
 }
 
+/**
+ * Receives complete lines: `src[from, ends[count − 1])` holds `count` lines, line k
+ * ending just before `ends[k] − 1` where its `\n` is (so line k is
+ * `src[k === 0 ? from : ends[k − 1], ends[k] − 1)`). Valid UTF-8, each line within
+ * `maxLineBytes` (plus the truncation marker when cut). `src` and `ends` are only
+ * valid during the call: copy what you keep.
+ */
+export type LineSink = (src: Buffer, from: number, ends: Int32Array, count: number) => void
+
 const LF = 10
 const CR = 13
-const STREAM = { stream: true } as const
+/** Lines scanned byte by byte in JS up to this length; past it, native `indexOf` (memchr) is cheaper. */
+const JS_SCAN = 96
+
+/** Lines handed to the sink per call at most. */
+const RUN_LINES = 2048
 
 /** The text appended to a line cut at `maxLineBytes`. */
 export const truncationMarker = (omittedBytes: number): string => ` … [line truncated: ${omittedBytes} bytes omitted]`
 
-/** UTF-8 byte length of a string (lone surrogates count 3, as they would be encoded). */
-const byteLength = (s: string): number => Buffer.byteLength(s, "utf8")
+/** The end of the longest prefix of `buf[from, to)` ending on a character boundary (UTF-8 is valid). */
+const charBoundary = (buf: Uint8Array, from: number, to: number): number => {
+  let end = to
+  while (end > from && (buf[end]! & 0xc0) === 0x80) end--
+  return end
+}
 
 /**
- * A copy of `s` that does not keep its parent string alive. V8 represents a
- * `slice` of 13+ characters as a view on the whole decoded chunk; flattening a
- * concatenation writes a fresh string. Used only when most of a chunk was thrown
- * away (progress-bar redraws, cut lines), so kept lines don't pin the garbage.
+ * Makes chunks valid UTF-8 with the meaning a streaming WHATWG decoder gives them:
+ * an incomplete character at the end of a chunk waits for the next one; a chunk
+ * with invalid sequences is decoded and re-encoded (U+FFFD). Valid chunks, the
+ * common case, pass through untouched (one SIMD validation).
  */
-const detach = (s: string): string => (s.length < 13 ? s : (" " + s).slice(1))
+class Utf8Normalizer {
+  private readonly carry = Buffer.alloc(4)
+  private carryLen = 0
+  private readonly decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
+
+  push(chunk: Buffer): Buffer {
+    let data = chunk
+    if (this.carryLen > 0) {
+      data = Buffer.concat([this.carry.subarray(0, this.carryLen), chunk])
+      this.carryLen = 0
+    }
+    const len = data.length
+    // Carry a trailing incomplete character: a lead byte in the last 3 with too few bytes after it.
+    for (let k = len - 1; k >= 0 && k >= len - 3; k--) {
+      const b = data[k]!
+      if (b < 0x80) break
+      if (b >= 0xc0) {
+        const need = b >= 0xf8 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2
+        if (len - k < need) {
+          data.copy(this.carry, 0, k, len)
+          this.carryLen = len - k
+          data = data.subarray(0, k)
+        }
+        break
+      }
+    }
+    return isUtf8(data) ? data : Buffer.from(this.decoder.decode(data), "utf8")
+  }
+
+  /** End of stream: what is left becomes U+FFFD. */
+  end(): Buffer | undefined {
+    if (this.carryLen === 0) return undefined
+    const rest = Buffer.from(this.decoder.decode(this.carry.subarray(0, this.carryLen)), "utf8")
+    this.carryLen = 0
+    return rest
+  }
+}
 
 export class LineDecoder {
   readonly maxLineBytes: number
-  /** Longest string (in UTF-16 units) that is certainly within `maxLineBytes` (≤ 3 bytes per unit). */
-  private readonly safeLength: number
-  private readonly decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
+  private readonly utf8 = new Utf8Normalizer()
   /** The unterminated line (no `\r` in it); when cut, its first `maxLineBytes` bytes. */
-  private head = ""
-  /** UTF-8 bytes of `head`. */
-  private headBytes = 0
+  private head: Buffer = Buffer.alloc(0)
+  private headLen = 0
   /** Bytes of the current line beyond `head` that were dropped (> 0 iff the line was cut). */
   private omitted = 0
   /** The last chunk ended with `\r`: a `\n` first in the next one makes it one `\r\n`. */
   private pendingCR = false
-  /** Characters of the chunk being fed that ended up in no line (for `detach`). */
-  private wasted = 0
+  /** Line ends of the run being scanned (a run longer than this is handed over in parts). */
+  private readonly ends = new Int32Array(RUN_LINES)
+  /** A line assembled outside the chunk (continued, cut, `\r\n`), with its `\n`. */
+  private scratch: Buffer = Buffer.alloc(256)
+  private readonly one = new Int32Array(1)
 
   constructor(options: LineDecoderOptions) {
     this.maxLineBytes = Math.max(1, Math.floor(options.maxLineBytes))
-    this.safeLength = Math.floor(this.maxLineBytes / 3)
   }
 
-  /** Feed a raw chunk; returns the complete lines it finished (without terminators). */
-  push(chunk: Uint8Array): Array<string> {
-    const out: Array<string> = []
-    const text = this.decoder.decode(chunk, STREAM)
-    if (text.length > 0) this.feed(text, out)
-    return out
+  /** Whether there is an unterminated line (cheap; `partial` decodes it). */
+  get hasPartial(): boolean {
+    return this.headLen > 0
   }
 
   /** The current unterminated line (what a prompt like "Password: " looks like), "" if none. */
   get partial(): string {
-    return this.head
+    return this.headLen === 0 ? "" : this.head.toString("utf8", 0, this.headLen)
+  }
+
+  /** Feed a raw chunk; complete lines go to `sink`. */
+  feed(chunk: Buffer, sink: LineSink): void {
+    const data = this.utf8.push(chunk)
+    if (data.length > 0) this.scan(data, sink)
   }
 
   /**
-   * End of stream: returns the final unterminated line as a line if non-empty
-   * (and clears it). Incomplete UTF-8 at the very end becomes U+FFFD; a final
-   * bare `\r` ends the line rather than erasing it (the last progress state stays).
+   * End of stream: the final unterminated line goes to `sink` if non-empty (and is
+   * cleared). Incomplete UTF-8 at the very end becomes U+FFFD; a final bare `\r`
+   * ends the line rather than erasing it (the last progress state stays).
    */
-  end(): Array<string> {
-    const out: Array<string> = []
-    const rest = this.decoder.decode()
-    if (rest.length > 0) this.feed(rest, out)
+  finish(sink: LineSink): void {
+    const rest = this.utf8.end()
+    if (rest !== undefined && rest.length > 0) this.scan(rest, sink)
     this.pendingCR = false
-    if (this.head.length > 0 || this.omitted > 0) this.emitPartial(out)
+    if (this.headLen > 0 || this.omitted > 0) this.emitPartial(sink)
+  }
+
+  /** Feed a raw chunk; returns the complete lines it finished, as strings (tests, small callers). */
+  push(chunk: Uint8Array): Array<string> {
+    const out: Array<string> = []
+    this.feed(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), collect(out))
     return out
   }
 
-  private feed(text: string, out: Array<string>): void {
-    const first = out.length
-    const len = text.length
-    this.wasted = 0
+  /** `finish`, returning the lines as strings. */
+  end(): Array<string> {
+    const out: Array<string> = []
+    this.finish(collect(out))
+    return out
+  }
+
+  private scan(data: Buffer, sink: LineSink): void {
+    const len = data.length
+    const max = this.maxLineBytes
     let i = 0
     if (this.pendingCR) {
       this.pendingCR = false
-      if (text.charCodeAt(0) === LF) {
-        this.emitPartial(out)
+      if (data[0] === LF) {
+        this.emitPartial(sink)
         i = 1
       } else {
         this.resetPartial()
       }
     }
-
-    if (text.indexOf("\r", i) === -1) {
-      // Fast path: no carriage return in the chunk.
-      let j = text.indexOf("\n", i)
-      if (j !== -1) {
-        this.finishLine(text, i, j, out)
+    /** Start of the run of lines taken as they are from `data` (none while `count` is 0). */
+    let runFrom = i
+    let count = 0
+    const ends = this.ends
+    /** Position of the next `\r` at or after i (len if none): most output has none, and then the scan looks for `\n` only. */
+    let nextCR = data.indexOf(CR, i)
+    if (nextCR === -1) nextCR = len
+    while (i < len) {
+      // Find the next \n or \r from i.
+      let j = i
+      let b = 0
+      const stop = Math.min(nextCR, i + JS_SCAN)
+      while (j < stop && data[j] !== LF) j++
+      if (j < stop) b = LF
+      else if (j === nextCR && j < len) b = CR
+      else if (j < len) {
+        // A long line: native search (memchr) for its end.
+        const lf = data.indexOf(LF, j)
+        j = lf === -1 || nextCR < lf ? nextCR : lf
+        b = j < len ? data[j]! : 0
+      }
+      if (j === len) break
+      if (b === LF && this.headLen === 0 && this.omitted === 0 && j - i <= max) {
+        // The common case: a whole line in this chunk, kept as it is.
+        if (count === ends.length) {
+          // The run's line ends are bounded (memory per job): hand over what is there.
+          sink(data, runFrom, ends, count)
+          count = 0
+          runFrom = i
+        }
+        ends[count++] = j + 1
         i = j + 1
-        const safe = this.safeLength
-        while ((j = text.indexOf("\n", i)) !== -1) {
-          const line = text.slice(i, j)
-          out.push(line.length > safe ? this.limit(line) : line)
+        continue
+      }
+      if (count > 0) sink(data, runFrom, ends, count)
+      count = 0
+      if (b === LF) {
+        this.finishLine(data, i, j, sink)
+        i = j + 1
+      } else if (j + 1 < len) {
+        if (data[j + 1] === LF) {
+          this.finishLine(data, i, j, sink)
+          i = j + 2
+        } else {
+          // Bare \r: what follows replaces the line.
+          this.resetPartial()
           i = j + 1
         }
+      } else {
+        // \r last in the chunk: a \r\n, or a bare \r, depending on the next chunk.
+        this.appendPartial(data, i, j)
+        this.pendingCR = true
+        i = len
       }
-      if (i < len) this.appendPartial(i === 0 ? text : text.slice(i))
-    } else {
-      for (let j = text.indexOf("\n", i); j !== -1; j = text.indexOf("\n", i)) {
-        let end = j
-        if (end > i && text.charCodeAt(end - 1) === CR) end-- // \r\n
-        const cr = end > i ? text.lastIndexOf("\r", end - 1) : -1
-        if (cr >= i) {
-          // Bare \r: what follows the last one replaces the line.
-          this.wasted += cr + 1 - i
-          this.resetPartial()
-          i = cr + 1
-        }
-        this.finishLine(text, i, end, out)
-        i = j + 1
-      }
-      if (i < len) {
-        let end = len
-        if (text.charCodeAt(len - 1) === CR) {
-          this.pendingCR = true
-          end--
-        }
-        const cr = end > i ? text.lastIndexOf("\r", end - 1) : -1
-        if (cr >= i) {
-          this.wasted += cr + 1 - i
-          this.resetPartial()
-          i = cr + 1
-        }
-        if (end > i) this.appendPartial(text.slice(i, end))
+      runFrom = i
+      if (nextCR < i) {
+        nextCR = data.indexOf(CR, i)
+        if (nextCR === -1) nextCR = len
       }
     }
-
-    if (this.wasted > 1024 && this.wasted * 2 > len) {
-      for (let k = first; k < out.length; k++) out[k] = detach(out[k]!)
-      this.head = detach(this.head)
-    }
+    if (count > 0) sink(data, runFrom, ends, count)
+    if (i < len) this.appendPartial(data, i, len)
   }
 
-  /** Ends the current line with `text[from, to)` as its last piece. */
-  private finishLine(text: string, from: number, to: number, out: Array<string>): void {
+  /** Adds `data[from, to)` (no terminator in it) to the unterminated line, cutting it past `maxLineBytes`. */
+  private appendPartial(data: Buffer, from: number, to: number): void {
+    const n = to - from
     if (this.omitted > 0) {
-      const piece = text.slice(from, to)
-      this.wasted += piece.length
-      this.omitted += byteLength(piece)
-      this.emitPartial(out)
+      this.omitted += n
       return
     }
-    const piece = text.slice(from, to)
-    const line = this.head.length === 0 ? piece : this.head + piece
-    this.head = ""
-    this.headBytes = 0
-    out.push(line.length > this.safeLength ? this.limit(line) : line)
+    const max = this.maxLineBytes
+    const room = max - this.headLen
+    if (n <= room) {
+      this.reserveHead(this.headLen + n)
+      data.copy(this.head, this.headLen, from, to)
+      this.headLen += n
+      return
+    }
+    const keepTo = charBoundary(data, from, from + room)
+    this.reserveHead(this.headLen + keepTo - from)
+    data.copy(this.head, this.headLen, from, keepTo)
+    this.headLen += keepTo - from
+    this.omitted = to - keepTo
   }
 
-  /** Adds `s` (no terminator in it) to the unterminated line, cutting it past `maxLineBytes`. */
-  private appendPartial(s: string): void {
-    const bytes = byteLength(s)
-    if (this.omitted > 0) {
-      this.wasted += s.length
-      this.omitted += bytes
-      return
-    }
-    this.head = this.head.length === 0 ? s : this.head + s
-    this.headBytes += bytes
-    if (this.headBytes > this.maxLineBytes) {
-      const [head, kept] = this.cut(this.head)
-      this.wasted += s.length // the kept head is a fresh string, not a view on the chunk
-      this.head = head
-      this.omitted = this.headBytes - kept
-      this.headBytes = kept
-    }
+  private reserveHead(size: number): void {
+    if (size <= this.head.length) return
+    const head = Buffer.allocUnsafe(Math.min(Math.max(size, this.head.length * 2, 64), this.maxLineBytes))
+    this.head.copy(head, 0, 0, this.headLen)
+    this.head = head
+  }
+
+  /** Ends the current line with `data[from, to)` as its last piece. */
+  private finishLine(data: Buffer, from: number, to: number, sink: LineSink): void {
+    this.appendPartial(data, from, to)
+    this.emitPartial(sink)
   }
 
   /** Emits the unterminated line (with the marker when cut) and clears it. */
-  private emitPartial(out: Array<string>): void {
-    out.push(this.omitted > 0 ? this.head + truncationMarker(this.omitted) : this.head)
+  private emitPartial(sink: LineSink): void {
+    const marker = this.omitted > 0 ? truncationMarker(this.omitted) : ""
+    const size = this.headLen + Buffer.byteLength(marker) + 1
+    if (this.scratch.length < size) this.scratch = Buffer.allocUnsafe(Math.max(size, this.scratch.length * 2))
+    const s = this.scratch
+    this.head.copy(s, 0, 0, this.headLen)
+    let at = this.headLen
+    if (marker.length > 0) at += s.write(marker, at, "utf8")
+    s[at++] = LF
+    this.one[0] = at
     this.resetPartial()
+    sink(s, 0, this.one, 1)
   }
 
   private resetPartial(): void {
-    this.head = ""
-    this.headBytes = 0
+    this.headLen = 0
     this.omitted = 0
   }
+}
 
-  /** `line` if within `maxLineBytes`, else its head and the marker. */
-  private limit(line: string): string {
-    const bytes = byteLength(line)
-    if (bytes <= this.maxLineBytes) return line
-    const [head, kept] = this.cut(line)
-    return head + truncationMarker(bytes - kept)
-  }
-
-  /**
-   * The longest prefix of `s` of at most `maxLineBytes` UTF-8 bytes that ends on
-   * a character boundary, and its byte length. `s` must be longer than that.
-   */
-  private cut(s: string): [string, number] {
-    const max = this.maxLineBytes
-    // max UTF-16 units encode to ≥ max bytes, so the cut lies within this prefix.
-    const buf = Buffer.from(s.length > max ? s.slice(0, max) : s, "utf8")
-    let end = max
-    while (end > 0 && ((buf[end] ?? 0) & 0xc0) === 0x80) end--
-    return [buf.toString("utf8", 0, end), end]
+/** A sink that decodes every line to a string (for tests and small callers). */
+const collect = (out: Array<string>): LineSink => (src, from, ends, count) => {
+  let start = from
+  for (let k = 0; k < count; k++) {
+    out.push(src.toString("utf8", start, ends[k]! - 1))
+    start = ends[k]!
   }
 }

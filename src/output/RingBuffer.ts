@@ -1,7 +1,16 @@
 /**
- * A job's recent output: the last lines of stdout and of stderr, each stream in
- * its own circular buffer bounded by a line count and a byte count, numbered
- * job-wide (1, 2, 3 … across both streams) so an agent can resume from a cursor.
+ * A job's recent output: the last lines of stdout and of stderr, each stream
+ * bounded by a line count and a byte count, numbered job-wide (1, 2, 3 … across
+ * both streams) so an agent can resume from a cursor.
+ *
+ * Lines are kept as bytes, not objects: per stream, a circular byte buffer holds
+ * the lines' UTF-8 text back to back, each followed by `\n`, and circular typed
+ * arrays hold each line's number and end offset. A run of lines from the decoder
+ * is appended with one copy; strings are decoded only for the lines a read
+ * returns. Memory per stream is bounded: at most `maxLines` line records and
+ * `maxBytes` of text (plus one `\n` per line), except that the newest line is
+ * always kept (the decoder caps it at `max_line_bytes` and the marker); the byte
+ * buffer grows by doubling, so it stays within twice that.
  *
  * Reads locate the cursor by binary search and report exactly how many lines
  * after the cursor were evicted before the agent could read them.
@@ -24,7 +33,7 @@
  *
  * @since 0.1.0
  */
-import type { StreamName } from "../domain/jobs.js"
+import type { StreamChoice, StreamName } from "../domain/jobs.js"
 
 export interface Line {
   readonly n: number
@@ -42,7 +51,7 @@ export interface RingBufferOptions {
 export interface ReadOptions {
   /** The agent's cursor: lines with n > since are returned (0 = from the start). */
   readonly since: number
-  readonly stream: "both" | StreamName
+  readonly stream: StreamChoice
   /** At most this many lines (0 returns none). */
   readonly maxLines: number
   /** At most this many bytes of text, except that one line is always returned if any is available. */
@@ -66,59 +75,69 @@ export interface RingCounts {
   readonly dropped: { readonly stdout: number; readonly stderr: number }
 }
 
-const INITIAL_CAPACITY = 256
+const INITIAL_LINES = 256
+const INITIAL_BYTES = 4096
 
-/** UTF-8 byte length; a JS loop beats the native call for the short lines that dominate. */
-const utf8Length = (s: string): number => {
-  const len = s.length
-  if (len > 64) return Buffer.byteLength(s, "utf8")
-  let bytes = len
-  for (let i = 0; i < len; i++) {
-    const c = s.charCodeAt(i)
-    if (c < 0x80) continue
-    if (c < 0x800) {
-      bytes += 1
-    } else {
-      // 3 bytes; a surrogate pair is 2 units for 4 bytes (a lone surrogate encodes as 3).
-      bytes += 2
-      if (c < 0xdc00 && c >= 0xd800 && i + 1 < len && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++
-    }
-  }
-  return bytes
-}
-
-/** One stream's lines: a circular array growing (by doubling) up to `maxLines`. */
-class StreamRing {
-  lines: Array<Line | undefined>
-  bytes: Float64Array
+/**
+ * One stream's lines. Offsets are logical (they only grow); `ends[i]` is one past
+ * line i's `\n`, and a line starts where the previous one ended (the oldest at `lo`).
+ * Byte at logical offset o lives at `(o − origin) % buf.length`.
+ */
+class StreamStore {
+  nums: Float64Array
+  ends: Float64Array
   capacity: number
-  /** Physical index of the oldest line. */
+  /** Physical index of the oldest line record. */
   start = 0
   size = 0
-  totalBytes = 0
+  buf: Buffer = Buffer.alloc(0)
+  origin = 0
+  /** Logical start of the oldest retained line, and end of the newest (lo === hi when empty). */
+  lo = 0
+  hi = 0
+  /** Text bytes retained (without the `\n`s). */
+  textBytes = 0
   appended = 0
   evicted = 0
 
   constructor(readonly maxLines: number, readonly maxBytes: number) {
-    this.capacity = Math.min(maxLines, INITIAL_CAPACITY)
-    this.lines = new Array<Line | undefined>(this.capacity)
-    this.bytes = new Float64Array(this.capacity)
+    this.capacity = Math.min(maxLines, INITIAL_LINES)
+    this.nums = new Float64Array(this.capacity)
+    this.ends = new Float64Array(this.capacity)
   }
 
-  /** The line at logical index i (0 = oldest). */
-  at(i: number): Line {
+  private phys(i: number): number {
     const p = this.start + i
-    return this.lines[p < this.capacity ? p : p - this.capacity]!
+    return p < this.capacity ? p : p - this.capacity
   }
 
+  /** n of the line at logical index i (0 = oldest). */
+  nAt(i: number): number {
+    return this.nums[this.phys(i)]!
+  }
+
+  /** Logical start offset of line i. */
+  startAt(i: number): number {
+    return i === 0 ? this.lo : this.ends[this.phys(i - 1)]!
+  }
+
+  /** Text bytes of line i. */
   bytesAt(i: number): number {
-    const p = this.start + i
-    return this.bytes[p < this.capacity ? p : p - this.capacity]!
+    return this.ends[this.phys(i)]! - this.startAt(i) - 1
+  }
+
+  textAt(i: number): string {
+    const from = this.startAt(i)
+    return this.decode(from, this.ends[this.phys(i)]! - 1)
   }
 
   /** n of the oldest retained line (Infinity if none). */
   get oldestN(): number {
-    return this.size === 0 ? Infinity : this.at(0).n
+    return this.size === 0 ? Infinity : this.nums[this.start]!
+  }
+
+  get newestN(): number {
+    return this.size === 0 ? 0 : this.nAt(this.size - 1)
   }
 
   /** Logical index of the first line with n > since (size if none). */
@@ -127,50 +146,132 @@ class StreamRing {
     let hi = this.size
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (this.at(mid).n > since) hi = mid
+      if (this.nAt(mid) > since) hi = mid
       else lo = mid + 1
     }
     return lo
   }
 
-  push(line: Line, bytes: number): void {
-    while (this.size > 0 && (this.size >= this.maxLines || this.totalBytes + bytes > this.maxBytes)) this.evictOldest()
-    if (this.size === this.capacity) this.grow()
-    const p = this.start + this.size
-    const idx = p < this.capacity ? p : p - this.capacity
-    this.lines[idx] = line
-    this.bytes[idx] = bytes
-    this.size++
-    this.totalBytes += bytes
-    this.appended++
+  /** Bytes held by this stream: line records and text buffer. */
+  get retainedBytes(): number {
+    return this.nums.byteLength + this.ends.byteLength + this.buf.length
   }
 
-  private evictOldest(): void {
-    const s = this.start
-    this.totalBytes -= this.bytes[s]!
-    this.lines[s] = undefined
-    this.start = s + 1 === this.capacity ? 0 : s + 1
-    this.size--
-    this.evicted++
+  /**
+   * Appends the `count` lines of `src[from, ends[count − 1])` (each ended by `\n`),
+   * numbered `firstN …`, evicting the oldest lines to stay within the bounds.
+   */
+  append(src: Uint8Array, from: number, ends: ArrayLike<number>, count: number, firstN: number): void {
+    const hi0 = this.hi
+    const base = hi0 - from
+    const end = base + ends[count - 1]!
+    // Lines evicted one by one as each arrives leave the longest suffix of the stream that
+    // fits both bounds (or the newest line alone); computed for the whole run at once.
+    let skip = 0
+    let runBytes = end - hi0 - count
+    if (count > this.maxLines || runBytes > this.maxBytes) {
+      // Not even the whole run fits: everything older goes, and the run's own first lines.
+      skip = Math.max(0, count - this.maxLines)
+      let startK = skip === 0 ? hi0 : base + ends[skip - 1]!
+      runBytes = end - startK - (count - skip)
+      while (skip < count - 1 && runBytes > this.maxBytes) {
+        const next = base + ends[skip]!
+        runBytes -= next - startK - 1
+        startK = next
+        skip++
+      }
+      this.evicted += this.size + skip
+      this.size = 0
+      this.start = 0
+      this.textBytes = 0
+      this.lo = skip === 0 ? hi0 : base + ends[skip - 1]!
+    } else {
+      const over = this.size + count - this.maxLines
+      if (over > 0) this.evictOldest(over)
+      while (this.size > 0 && this.textBytes + runBytes > this.maxBytes) this.evictOldest(1)
+    }
+    const kept = count - skip
+    while (this.size + kept > this.capacity) this.grow()
+    const nums = this.nums
+    const lineEnds = this.ends
+    const cap = this.capacity
+    let p = this.phys(this.size)
+    for (let k = skip; k < count; k++) {
+      nums[p] = firstN + k
+      lineEnds[p] = base + ends[k]!
+      if (++p === cap) p = 0
+    }
+    this.size += kept
+    this.textBytes += runBytes
+    this.hi = end
+    this.appended += count
+    const keepFrom = this.lo
+    const live = end - keepFrom
+    if (live > this.buf.length) this.reserve(live, hi0)
+    const copyFrom = Math.max(keepFrom, hi0)
+    this.copyIn(src, from + (copyFrom - hi0), copyFrom, end - copyFrom)
+  }
+
+  /** Evicts the `k` oldest lines (1 ≤ k ≤ size). */
+  private evictOldest(k: number): void {
+    const last = this.phys(k - 1)
+    const end = this.ends[last]!
+    this.textBytes -= end - this.lo - k
+    this.lo = end
+    this.start = last + 1 === this.capacity ? 0 : last + 1
+    this.size -= k
+    this.evicted += k
   }
 
   private grow(): void {
     const capacity = Math.min(this.maxLines, this.capacity * 2)
-    const lines = new Array<Line | undefined>(capacity)
-    const bytes = new Float64Array(capacity)
+    const nums = new Float64Array(capacity)
+    const ends = new Float64Array(capacity)
     for (let i = 0; i < this.size; i++) {
-      const p = this.start + i
-      const idx = p < this.capacity ? p : p - this.capacity
-      lines[i] = this.lines[idx]
-      bytes[i] = this.bytes[idx]!
+      const p = this.phys(i)
+      nums[i] = this.nums[p]!
+      ends[i] = this.ends[p]!
     }
-    this.lines = lines
-    this.bytes = bytes
+    this.nums = nums
+    this.ends = ends
     this.capacity = capacity
     this.start = 0
   }
-}
 
+  /** A larger byte buffer holding the retained bytes older than `oldHi`, re-based at `lo`. */
+  private reserve(live: number, oldHi: number): void {
+    const old = this.buf
+    const buf = Buffer.allocUnsafe(Math.max(INITIAL_BYTES, live, old.length * 2))
+    const keep = Math.max(0, oldHi - this.lo)
+    if (keep > 0) {
+      const p = (this.lo - this.origin) % old.length
+      const first = Math.min(keep, old.length - p)
+      old.copy(buf, 0, p, p + first)
+      if (keep > first) old.copy(buf, first, 0, keep - first)
+    }
+    this.buf = buf
+    this.origin = this.lo
+  }
+
+  private copyIn(src: Uint8Array, srcFrom: number, at: number, n: number): void {
+    if (n <= 0) return
+    const buf = this.buf
+    const p = (at - this.origin) % buf.length
+    const first = Math.min(n, buf.length - p)
+    buf.set(src.subarray(srcFrom, srcFrom + first), p)
+    if (n > first) buf.set(src.subarray(srcFrom + first, srcFrom + n), 0)
+  }
+
+  /** The text of logical bytes [from, to). */
+  private decode(from: number, to: number): string {
+    if (to <= from) return ""
+    const buf = this.buf
+    const p = (from - this.origin) % buf.length
+    const n = to - from
+    if (p + n <= buf.length) return buf.toString("utf8", p, p + n)
+    return Buffer.concat([buf.subarray(p), buf.subarray(0, n - (buf.length - p))]).toString("utf8")
+  }
+}
 /** Checkpoints kept for the history evicted from both streams before compacting. */
 const EVICTED_CHECKPOINTS = 1024
 
@@ -199,6 +300,25 @@ class RunLog {
     }
     nAt.push(n)
     outAt.push(outAt[last]! + (stdout ? 1 : 0))
+  }
+
+  /** Appends `count` lines of one stream numbered `last − count + 1 … last` (the job's newest). */
+  appendRun(last: number, count: number, stdout: boolean): void {
+    if (count === 1) return this.append(last, stdout)
+    const nAt = this.nAt
+    const outAt = this.outAt
+    const end = nAt.length - 1
+    const add = stdout ? count : 0
+    if (end > 0 && nAt[end] === last - count) {
+      const runOut = outAt[end]! - outAt[end - 1]!
+      if (stdout ? runOut === nAt[end]! - nAt[end - 1]! : runOut === 0) {
+        nAt[end] = last
+        outAt[end] = outAt[end]! + add
+        return
+      }
+    }
+    nAt.push(last)
+    outAt.push(outAt[end]! + add)
   }
 
   /** Whether `compact` may have work to do (cheap; checked on every eviction). */
@@ -264,14 +384,15 @@ class RunLog {
 }
 
 export class RingBuffer {
-  private readonly rings: Record<StreamName, StreamRing>
+  private readonly stores: Record<StreamName, StreamStore>
   private readonly log = new RunLog()
   private last = 0
+  private readonly one = new Int32Array(1)
 
   constructor(options: RingBufferOptions) {
     const maxLines = Math.max(1, Math.floor(options.maxLines))
     const maxBytes = Math.max(0, options.maxBytes)
-    this.rings = { stdout: new StreamRing(maxLines, maxBytes), stderr: new StreamRing(maxLines, maxBytes) }
+    this.stores = { stdout: new StreamStore(maxLines, maxBytes), stderr: new StreamStore(maxLines, maxBytes) }
   }
 
   /** The n of the newest line appended (0 if none). */
@@ -279,18 +400,43 @@ export class RingBuffer {
     return this.last
   }
 
+  /** Bytes held for line data (records and text) by both streams: what the bounds limit. */
+  get retainedBytes(): number {
+    return this.stores.stdout.retainedBytes + this.stores.stderr.retainedBytes
+  }
+
   /**
-   * Appends a line to `stream`, numbered with the job-wide next number, evicting
-   * that stream's oldest lines to stay within `maxLines` and `maxBytes`.
+   * Appends `count` lines to `stream` (the decoder's `LineSink` shape): `src[from,
+   * ends[count − 1])`, each line ended by `\n`, valid UTF-8. Numbered with the
+   * job-wide next numbers; the stream's oldest lines are evicted to stay within
+   * `maxLines` and `maxBytes`.
    */
-  append(stream: StreamName, text: string): Line {
-    const line: Line = { n: ++this.last, stream, text }
-    const ring = this.rings[stream]
-    ring.push(line, utf8Length(text))
+  appendLines(stream: StreamName, src: Uint8Array, from: number, ends: ArrayLike<number>, count: number): void {
+    if (count === 0) return
+    const firstN = this.last + 1
+    this.last += count
+    this.stores[stream].append(src, from, ends, count, firstN)
     const log = this.log
-    log.append(line.n, stream === "stdout")
-    if (log.due) log.compact(Math.min(this.rings.stdout.oldestN, this.rings.stderr.oldestN) - 1)
-    return line
+    log.appendRun(this.last, count, stream === "stdout")
+    if (log.due) log.compact(Math.min(this.stores.stdout.oldestN, this.stores.stderr.oldestN) - 1)
+  }
+
+  /** Appends one line of text (no terminator in it) to `stream`. */
+  append(stream: StreamName, text: string): Line {
+    const bytes = Buffer.from(`${text}\n`, "utf8")
+    this.one[0] = bytes.length
+    this.appendLines(stream, bytes, 0, this.one, 1)
+    return { n: this.last, stream, text: bytes.toString("utf8", 0, bytes.length - 1) }
+  }
+
+  /** The newest line of either stream, if any. */
+  newest(): Line | undefined {
+    const out = this.stores.stdout
+    const err = this.stores.stderr
+    if (out.size === 0 && err.size === 0) return undefined
+    const stream: StreamName = out.newestN > err.newestN ? "stdout" : "stderr"
+    const store = this.stores[stream]
+    return { n: store.newestN, stream, text: store.textAt(store.size - 1) }
   }
 
   /** Lines with n > since, in n order, capped by `maxLines` and `maxBytes`. */
@@ -307,31 +453,34 @@ export class RingBuffer {
     }
 
     if (opts.stream === "both") {
-      const out = this.rings.stdout
-      const err = this.rings.stderr
+      const out = this.stores.stdout
+      const err = this.stores.stderr
       let i = out.firstAfter(since)
       let j = err.firstAfter(since)
       while (i < out.size || j < err.size) {
-        const fromOut = j >= err.size || (i < out.size && out.at(i).n < err.at(j).n)
-        const b = fromOut ? out.bytesAt(i) : err.bytesAt(j)
+        const fromOut = j >= err.size || (i < out.size && out.nAt(i) < err.nAt(j))
+        const store = fromOut ? out : err
+        const k = fromOut ? i : j
+        const b = store.bytesAt(k)
         if (!fits(b)) {
           more = true
           break
         }
         bytes += b
-        if (fromOut) lines.push(out.at(i++))
-        else lines.push(err.at(j++))
+        lines.push({ n: store.nAt(k), stream: fromOut ? "stdout" : "stderr", text: store.textAt(k) })
+        if (fromOut) i++
+        else j++
       }
     } else {
-      const ring = this.rings[opts.stream]
-      for (let i = ring.firstAfter(since); i < ring.size; i++) {
-        const b = ring.bytesAt(i)
+      const store = this.stores[opts.stream]
+      for (let i = store.firstAfter(since); i < store.size; i++) {
+        const b = store.bytesAt(i)
         if (!fits(b)) {
           more = true
           break
         }
         bytes += b
-        lines.push(ring.at(i))
+        lines.push({ n: store.nAt(i), stream: opts.stream, text: store.textAt(i) })
       }
     }
 
@@ -341,8 +490,8 @@ export class RingBuffer {
 
   /** Lines appended ever per stream, and evicted ever. */
   counts(): RingCounts {
-    const out = this.rings.stdout
-    const err = this.rings.stderr
+    const out = this.stores.stdout
+    const err = this.stores.stderr
     return {
       stdout: out.appended,
       stderr: err.appended,
@@ -352,20 +501,20 @@ export class RingBuffer {
   }
 
   /** Evicted lines with n > since of the given stream(s). */
-  private dropped(since: number, stream: "both" | StreamName): number {
+  private dropped(since: number, stream: StreamChoice): number {
     if (since >= this.last) return 0
     if (stream === "both") {
-      const out = this.rings.stdout
-      const err = this.rings.stderr
+      const out = this.stores.stdout
+      const err = this.stores.stderr
       if (out.evicted + err.evicted === 0) return 0
       const retained = out.size - out.firstAfter(since) + err.size - err.firstAfter(since)
       return this.last - since - retained
     }
-    const ring = this.rings[stream]
+    const store = this.stores[stream]
     // The stream's evicted lines are exactly its lines with n < its oldest retained n.
-    if (ring.evicted === 0 || since >= ring.oldestN - 1) return 0
+    if (store.evicted === 0 || since >= store.oldestN - 1) return 0
     const out = this.log.rankStdout(since)
     const rank = stream === "stdout" ? out : since - out
-    return Math.min(ring.evicted, Math.max(0, ring.evicted - rank))
+    return Math.min(store.evicted, Math.max(0, store.evicted - rank))
   }
 }
