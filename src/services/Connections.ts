@@ -357,30 +357,38 @@ export class Connections extends Context.Service<Connections, {
             Effect.retry({ schedule: reconnectSchedule, times: config.limits.reconnectRetries, while: transient })
           )
           : open(entry, options)
-        const exit = yield* Effect.exit(attempt)
-        pending.delete(entry.alias)
-        Deferred.doneUnsafe(deferred, exit)
-        if (Exit.isSuccess(exit)) {
-          const conn = exit.value
-          live.set(entry.alias, conn)
-          known.add(entry.alias)
-          closing.delete(entry.alias)
-          conn.client.on("close", () => {
-            if (live.get(entry.alias) !== conn) return
-            live.delete(entry.alias)
-            if (closing.has(entry.alias)) return
-            // Dropped, not closed by us: reconnect in the background (the next call would too).
-            runFork(Effect.forkIn(
-              Effect.logWarning(`connection to ${entry.alias} lost; reconnecting`).pipe(
-                Effect.andThen(acquire(entry.alias)),
-                Effect.tap(() => Effect.logInfo(`reconnected ${entry.alias}`)),
-                Effect.catch((e) => Effect.logWarning(`gave up reconnecting ${entry.alias}: ${e.message}; the next call will try again`))
-              ),
-              layerScope
-            ))
-          })
-        }
-        return yield* exit
+        // The attempt runs on its own, not in the caller's fiber: a caller interrupted while
+        // connecting (a cancelled call, a failed sibling in Effect.all) must not leave the
+        // pending entry behind, which every later call for the host would wait on forever.
+        runFork(Effect.forkIn(
+          Effect.flatMap(Effect.exit(attempt), (exit) =>
+            Effect.sync(() => {
+              pending.delete(entry.alias)
+              Deferred.doneUnsafe(deferred, exit)
+              if (Exit.isSuccess(exit)) {
+                const conn = exit.value
+                live.set(entry.alias, conn)
+                known.add(entry.alias)
+                closing.delete(entry.alias)
+                conn.client.on("close", () => {
+                  if (live.get(entry.alias) !== conn) return
+                  live.delete(entry.alias)
+                  if (closing.has(entry.alias)) return
+                  // Dropped, not closed by us: reconnect in the background (the next call would too).
+                  runFork(Effect.forkIn(
+                    Effect.logWarning(`connection to ${entry.alias} lost; reconnecting`).pipe(
+                      Effect.andThen(acquire(entry.alias)),
+                      Effect.tap(() => Effect.logInfo(`reconnected ${entry.alias}`)),
+                      Effect.catch((e) => Effect.logWarning(`gave up reconnecting ${entry.alias}: ${e.message}; the next call will try again`))
+                    ),
+                    layerScope
+                  ))
+                })
+              }
+            })),
+          layerScope
+        ))
+        return yield* Deferred.await(deferred)
       })
 
     /** The open connection with the fewest channels, if one is under the learned limit. */
