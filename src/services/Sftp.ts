@@ -18,10 +18,10 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Context, Effect, Layer } from "effect"
 import type { SFTPWrapper, Stats } from "ssh2"
-import { openExclusive, privateDir } from "../files/privateFiles.js"
+import { privateDir } from "../files/privateFiles.js"
 import { isInside, LocalPathError, listingCommand, parseListing, resolveLocalDir, type TreeEntry, unsafeRelative } from "../files/treePaths.js"
 import { getFile, putFile, TransferAborted } from "../sftp/pipeline.js"
-import { manyFilesCommand, manyFilesInput, oneFileCommand, parseMany, parseOne } from "../sftp/remoteHash.js"
+import { existingCommand, manyFilesCommand, manyFilesInput, oneFileCommand, parseExisting, parseMany, parseOne } from "../sftp/remoteHash.js"
 import { collect } from "../ssh/collect.js"
 import { shellQuote } from "../ssh/shell.js"
 import { type ConnectFailure, Connections } from "./Connections.js"
@@ -130,7 +130,11 @@ export class Sftp extends Context.Service<Sftp, {
       })
 
     const session = (alias: string) =>
-      Effect.acquireRelease(connections.sftp(alias), (sftp) => Effect.sync(() => sftp.end()))
+      Effect.acquireRelease(
+        // Every file in flight watches the session's close event.
+        Effect.tap(connections.sftp(alias), (sftp) => Effect.sync(() => sftp.setMaxListeners(FILES_IN_FLIGHT + 10))),
+        (sftp) => Effect.sync(() => sftp.end())
+      )
 
     /** Remove temporary files even after the connection died (a new one is opened for it). */
     const removeRemote = (alias: string, files: ReadonlyArray<string>) =>
@@ -202,14 +206,32 @@ export class Sftp extends Context.Service<Sftp, {
       Effect.gen(function*() {
         const root = request.remotePath
         const temps: Array<string> = []
+        const tree = !(entries.length === 1 && entries[0]!.rel === "")
+        // A tree asks once what is already in its directories instead of one stat per file.
+        let existingTypes: Map<string, string> | undefined
+        if (tree) {
+          const dirs = new Set(entries.map((e) => e.rel.includes("/") ? `./${e.rel.slice(0, e.rel.lastIndexOf("/"))}` : "."))
+          const r = yield* remote(alias, existingCommand(root), [...dirs].map((d) => `${d}\0`).join(""))
+          if (r.code === 0) existingTypes = parseExisting(r.stdout)
+        }
+        const existingOf = (target: string, rel: string) => {
+          const type = existingTypes?.get(rel)
+          // Unknown (no listing) or a symlink: ask the server, which follows it as the rename's target check did.
+          if (existingTypes === undefined || type === "l") {
+            return call<Stats | undefined>(`remote_path ${target}`, (cb) => sftp.stat(target, (err, st) => cb(null, err ? undefined : st))).pipe(
+              Effect.map((st) => st === undefined ? undefined : { dir: st.isDirectory() })
+            )
+          }
+          return Effect.succeed(type === undefined ? undefined : { dir: type === "d" })
+        }
         return yield* Effect.gen(function*() {
           const sent = yield* Effect.forEach(entries, (e) =>
             Effect.gen(function*() {
               const local = join(request.localPath, e.rel)
               const target = join(root, e.rel)
               const stat = yield* Effect.try({ try: () => fs.statSync(local), catch: (err) => sftpFailure(`local_path ${local}`, err) })
-              const existing = yield* call<Stats | undefined>(`remote_path ${target}`, (cb) => sftp.stat(target, (err, st) => cb(null, err ? undefined : st)))
-              if (existing?.isDirectory() === true) return yield* new SftpError({ message: `remote_path ${target} is a directory` })
+              const existing = yield* existingOf(target, e.rel)
+              if (existing?.dir === true) return yield* new SftpError({ message: `remote_path ${target} is a directory` })
               if (existing !== undefined && request.overwrite === false) {
                 return yield* new SftpError({ message: `remote_path ${target} exists and overwrite is false` })
               }
@@ -222,7 +244,7 @@ export class Sftp extends Context.Service<Sftp, {
               return { e, target, temp, copied, exists: existing !== undefined, mode: request.mode ?? (stat.mode & 0o777) }
             }), { concurrency: FILES_IN_FLIGHT })
           // The temporary files relative to where the host hashes them: the tree's root, or a single file's directory.
-          const base = entries.length === 1 && entries[0]!.rel === "" ? path.posix.dirname(sent[0]!.temp) : root
+          const base = tree ? root : path.posix.dirname(sent[0]!.temp)
           const remoteRel = (temp: string) => path.posix.relative(base, temp)
           const sums = yield* remoteSha256s(alias, base, sent.map((f) => remoteRel(f.temp)))
           const bad = sent.find((f) => sums.get(remoteRel(f.temp)) !== f.copied.sha256)
@@ -344,11 +366,10 @@ export class Sftp extends Context.Service<Sftp, {
             Effect.forEach(targets, (t, i) =>
               Effect.gen(function*() {
                 const temp = yield* Effect.try({ try: () => tempFor(t, i), catch: (e) => sftpFailure(`local_path ${t.target}`, e) })
-                const fd = yield* Effect.try({ try: () => openExclusive(temp), catch: (e) => sftpFailure(`local_path ${t.target}`, e) })
                 const copied = yield* Effect.tryPromise({
-                  try: (signal) => getFile(sftp, t.source, fd, { signal, onBytes: tick }),
+                  try: (signal) => getFile(sftp, t.source, temp, { signal, onBytes: tick }),
                   catch: (e) => sftpFailure(`downloading ${t.source}`, e)
-                }).pipe(Effect.ensuring(Effect.sync(() => fs.closeSync(fd))))
+                })
                 return { t, temp, copied }
               }), { concurrency: FILES_IN_FLIGHT })
           ], { concurrency: 2 })

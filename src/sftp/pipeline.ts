@@ -39,11 +39,18 @@ export interface Control {
 /** An SFTP status error keeps its numeric `code` (2 no such file, 3 permission denied, 4 failure). */
 export class TransferAborted extends Error {}
 
+/** What a copy's body sees: `fail` ends the whole operation at once, `stopped` says it has ended. */
+interface Guard {
+  readonly fail: (e: unknown) => void
+  readonly stopped: () => boolean
+}
+
 /**
- * Run `body` with a `fail` that rejects the whole operation at once: when the SFTP session
- * closes (ssh2 leaves requests pending then) or the signal aborts.
+ * Run `body` with a guard that rejects the whole operation at once when the SFTP session
+ * closes (ssh2 leaves requests pending then) or the signal aborts; the body checks
+ * `stopped()` before each request so that nothing more is sent after that.
  */
-const guarded = <A>(sftp: SFTPWrapper, control: Control, body: (fail: (e: unknown) => void) => Promise<A>): Promise<A> =>
+const guarded = <A>(sftp: SFTPWrapper, control: Control, body: (guard: Guard) => Promise<A>): Promise<A> =>
   new Promise<A>((resolve, reject) => {
     let settled = false
     const cleanup = () => {
@@ -61,7 +68,7 @@ const guarded = <A>(sftp: SFTPWrapper, control: Control, body: (fail: (e: unknow
     if (control.signal?.aborted === true) return onAbort()
     sftp.once("close", onClose)
     control.signal?.addEventListener("abort", onAbort, { once: true })
-    body(fail).then((a) => {
+    body({ fail, stopped: () => settled }).then((a) => {
       if (settled) return
       cleanup()
       resolve(a)
@@ -77,6 +84,13 @@ export const openRemote = (sftp: SFTPWrapper, file: string, flags: "r" | "wx", m
 export const closeRemote = (sftp: SFTPWrapper, handle: Buffer) => cb2p<void>((cb) => sftp.close(handle, (err) => cb(err, undefined)))
 
 const fstatRemote = (sftp: SFTPWrapper, handle: Buffer) => cb2p<Stats>((cb) => sftp.fstat(handle, cb))
+
+/** Create `file` for writing, 0600, failing if anything (a symlink included) is there; off the event loop (a create can take a millisecond). */
+const openExclusive = (file: string) =>
+  new Promise<number>((resolve, reject) => {
+    const { O_CREAT, O_EXCL, O_WRONLY } = fs.constants
+    fs.open(file, O_CREAT | O_EXCL | O_WRONLY | (fs.constants.O_NOFOLLOW ?? 0), 0o600, (err, fd) => err !== null ? reject(err) : resolve(fd))
+  })
 
 /** Read `len` bytes at `pos` of a local file (fewer only at its end). */
 const readLocal = (fd: number, len: number, pos: number) =>
@@ -98,10 +112,11 @@ const writeLocal = (fd: number, buf: Buffer, pos: number) =>
  * mode 0600. The sha256 is of the bytes read and sent, in order, as they are sent.
  */
 export const putFile = (sftp: SFTPWrapper, local: string, remote: string, control: Control = {}): Promise<Copied> =>
-  guarded(sftp, control, async (fail) => {
+  guarded(sftp, control, async ({ fail, stopped }) => {
     const fd = fs.openSync(local, fs.constants.O_RDONLY)
+    let handle: Buffer | undefined
     try {
-      const handle = await openRemote(sftp, remote, "wx", 0o600)
+      handle = await openRemote(sftp, remote, "wx", 0o600)
       const hash = createHash("sha256")
       const ioSize = control.ioSize ?? IO_SIZE
       const depth = control.inFlight ?? IN_FLIGHT
@@ -116,6 +131,7 @@ export const putFile = (sftp: SFTPWrapper, local: string, remote: string, contro
         w?.()
       }
       for (;;) {
+        if (stopped()) throw new TransferAborted("stopped")
         const buf = await readLocal(fd, ioSize, pos)
         if (buf.length === 0) break
         hash.update(buf)
@@ -134,78 +150,99 @@ export const putFile = (sftp: SFTPWrapper, local: string, remote: string, contro
       }
       while (inFlight > 0 && failed === undefined) await new Promise<void>((r) => (wake = r))
       if (failed !== undefined) throw failed
-      await closeRemote(sftp, handle)
+      const h = handle
+      handle = undefined
+      await closeRemote(sftp, h)
       return { bytes: pos, sha256: hash.digest("hex") }
     } finally {
       fs.closeSync(fd)
+      // Stopped half-way: release the handle (the caller removes the file).
+      if (handle !== undefined) sftp.close(handle, () => {})
     }
   })
 
 /**
- * Copy remote file `remote` into the local file open as `fd` (already created, empty): the
- * size fstat reports when it is opened; a short read is continued, an early end of file ends
- * the copy there (the remote sha256 then tells whether the file changed meanwhile).
+ * Copy remote file `remote` to `local`, created here exclusively with mode 0600 (put it in a
+ * private directory): the size fstat reports when it is opened; a short read is continued,
+ * an early end of file ends the copy there (the remote sha256 then tells whether the file
+ * changed meanwhile). The local file is closed only once every write to it has settled, also
+ * after an abort, so that no late write can land in a file that reuses its descriptor.
  */
-export const getFile = (sftp: SFTPWrapper, remote: string, fd: number, control: Control = {}): Promise<Copied> =>
-  guarded(sftp, control, async (fail) => {
-    const handle = await openRemote(sftp, remote, "r")
-    const st = await fstatRemote(sftp, handle)
-    let size = st.size
-    const hash = createHash("sha256")
-    const ioSize = control.ioSize ?? IO_SIZE
-    const depth = control.inFlight ?? IN_FLIGHT
-    /** Data received past the hashed prefix, by offset (replies come in order from OpenSSH, but need not). */
-    const pending = new Map<number, Buffer>()
-    let hashed = 0
-    const queue: Array<{ pos: number; len: number }> = []
-    for (let p = 0; p < size; p += ioSize) queue.push({ pos: p, len: Math.min(ioSize, size - p) })
+export const getFile = (sftp: SFTPWrapper, remote: string, local: string, control: Control = {}): Promise<Copied> =>
+  guarded(sftp, control, async (guard) => {
+    const fd = await openExclusive(local)
     const writes: Array<Promise<void>> = []
-    await new Promise<void>((resolve, reject) => {
-      let inFlight = 0
-      let stopped = false
-      const onError = (e: unknown) => {
-        stopped = true
-        fail(e)
-        reject(e)
-      }
-      const pump = () => {
-        while (!stopped && inFlight < depth && queue.length > 0) {
-          const { pos, len } = queue.shift()!
-          if (pos >= size) continue
-          inFlight++
-          sftp.read(handle, Buffer.allocUnsafe(len), 0, len, pos, (err, n, data) => {
-            inFlight--
-            if (stopped) return
-            if (err !== undefined && err !== null) return onError(err)
-            if (n === 0) {
-              size = Math.min(size, pos)
-            } else {
-              const chunk = n === data.length ? data : data.subarray(0, n)
-              if (n < len) queue.unshift({ pos: pos + n, len: len - n })
-              pending.set(pos, chunk)
-              while (pending.has(hashed)) {
-                const c = pending.get(hashed)!
-                pending.delete(hashed)
-                hash.update(c)
-                hashed += c.length
-              }
-              writes.push(writeLocal(fd, chunk, pos).catch((e) => onError(e)))
-              control.onBytes?.(n)
-            }
-            if (inFlight === 0 && (queue.length === 0 || queue.every((q) => q.pos >= size))) {
-              stopped = true
-              resolve()
-            } else pump()
-          })
-        }
-        if (!stopped && inFlight === 0) {
-          stopped = true
-          resolve()
-        }
-      }
-      pump()
-    })
-    await Promise.all(writes)
-    await closeRemote(sftp, handle)
-    return { bytes: hashed, sha256: hash.digest("hex"), mode: st.mode }
+    try {
+      return await copyInto(sftp, remote, fd, writes, control, guard)
+    } finally {
+      await Promise.allSettled(writes)
+      fs.closeSync(fd)
+    }
   })
+
+const copyInto = async (sftp: SFTPWrapper, remote: string, fd: number, writes: Array<Promise<void>>, control: Control, { fail, stopped: ended }: Guard): Promise<Copied> => {
+  const handle = await openRemote(sftp, remote, "r")
+  const st = await fstatRemote(sftp, handle)
+  let size = st.size
+  const hash = createHash("sha256")
+  const ioSize = control.ioSize ?? IO_SIZE
+  const depth = control.inFlight ?? IN_FLIGHT
+  /** Data received past the hashed prefix, by offset (replies come in order from OpenSSH, but need not). */
+  const pending = new Map<number, Buffer>()
+  let hashed = 0
+  const queue: Array<{ pos: number; len: number }> = []
+  for (let p = 0; p < size; p += ioSize) queue.push({ pos: p, len: Math.min(ioSize, size - p) })
+  await new Promise<void>((resolve, reject) => {
+    let inFlight = 0
+    let stopped = false
+    const onError = (e: unknown) => {
+      stopped = true
+      fail(e)
+      reject(e)
+    }
+    const pump = () => {
+      if (ended()) {
+        stopped = true
+        sftp.close(handle, () => {})
+        return reject(new TransferAborted("stopped"))
+      }
+      while (!stopped && inFlight < depth && queue.length > 0) {
+        const { pos, len } = queue.shift()!
+        if (pos >= size) continue
+        inFlight++
+        sftp.read(handle, Buffer.allocUnsafe(len), 0, len, pos, (err, n, data) => {
+          inFlight--
+          if (stopped) return
+          if (err !== undefined && err !== null) return onError(err)
+          if (n === 0) {
+            size = Math.min(size, pos)
+          } else {
+            const chunk = n === data.length ? data : data.subarray(0, n)
+            if (n < len) queue.unshift({ pos: pos + n, len: len - n })
+            pending.set(pos, chunk)
+            while (pending.has(hashed)) {
+              const c = pending.get(hashed)!
+              pending.delete(hashed)
+              hash.update(c)
+              hashed += c.length
+            }
+            writes.push(writeLocal(fd, chunk, pos).catch((e) => onError(e)))
+            control.onBytes?.(n)
+          }
+          if (inFlight === 0 && (queue.length === 0 || queue.every((q) => q.pos >= size))) {
+            stopped = true
+            resolve()
+          } else pump()
+        })
+      }
+      if (!stopped && inFlight === 0) {
+        stopped = true
+        resolve()
+      }
+    }
+    pump()
+  })
+  await Promise.all(writes)
+  await closeRemote(sftp, handle)
+  return { bytes: hashed, sha256: hash.digest("hex"), mode: st.mode }
+}

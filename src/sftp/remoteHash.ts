@@ -53,3 +53,22 @@ export const parseMany = (output: string, rels: ReadonlyArray<string>): Map<stri
   for (const [rel, hex] of seen) if (hex !== null) out.set(rel, hex)
   return out
 }
+
+/**
+ * What already exists in the directories a tree upload writes to, run in the tree's root
+ * with the directories ("./rel") NUL-separated on stdin: `<type> ./rel/name\0` per entry
+ * (GNU find's `%y`). Exit 3 when find has no -printf (the caller then asks per file).
+ */
+export const existingCommand = (root: string): string =>
+  `cd -- ${shellQuote(root)} 2>/dev/null || exit 0; find . -maxdepth 0 -printf '' >/dev/null 2>&1 || exit 3; ` +
+  `xargs -0 sh -c 'find "$@" -mindepth 1 -maxdepth 1 -printf "%y %p\\0" 2>/dev/null' sh; exit 0`
+
+/** `existingCommand`'s output: type letter by relative path (entries that do not parse are left out). */
+export const parseExisting = (output: string): Map<string, string> => {
+  const out = new Map<string, string>()
+  for (const record of output.split("\0")) {
+    const m = /^([a-zA-Z]) \.\/([^]*)$/.exec(record)
+    if (m !== null) out.set(m[2]!, m[1]!)
+  }
+  return out
+}
