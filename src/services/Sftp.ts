@@ -1,9 +1,12 @@
 /**
  * File transfer over SFTP, atomic and verified: a file goes to a temporary name in the
- * target's directory, its sha256 is computed on both ends (remotely by the host's own
- * tool), and only a match is renamed over the target — with OpenSSH's posix-rename where
- * the server has it, so an existing target is replaced in one step. On any failure,
- * mismatch or interruption the temporary file is removed and the target is untouched.
+ * target's directory through pipelined SFTP requests (src/sftp/pipeline.ts), its sha256 is
+ * computed here on the bytes as they pass and on the host by its own tool (one command for
+ * a whole tree, at the same time as a download), and only a match is renamed over the
+ * target — with OpenSSH's posix-rename where the server has it, so an existing target is
+ * replaced in one step. A tree is all or nothing: nothing is renamed before every file is
+ * verified. On any failure, mismatch or interruption the temporary files are removed and
+ * the targets are untouched.
  *
  * Trust (SPEC §8): a directory's listing comes NUL-separated from the host and is refused
  * whole if any entry is not a plain relative path; every local target is resolved under
