@@ -11,7 +11,7 @@ module.exports = [
   ["services", "^src/services/"],
   ["config", "^src/config/"],
   ["jobs", "^src/jobs/"],
-  ["ssh", "^src/ssh/"],
+  ["ssh", "^src/(ssh|sftp)/"],
   ["helpers", "^src/(output|files)/|^src/(loopback|version)\\.ts$"],
   ["domain", "^src/domain/"]
 ]

@@ -25,10 +25,24 @@ export const createExclusive = (file: string): void => {
  */
 export const privateTemp = (target: string): { readonly dir: string; readonly file: string } => {
   const name = path.basename(target)
-  const dir = fs.mkdtempSync(path.join(path.dirname(target), `.${name.slice(0, 100)}.mcpssh-`))
+  const dir = privateDir(target)
   const file = path.join(dir, name.length > 200 ? "data" : name)
   createExclusive(file)
   return { dir, file }
+}
+
+/**
+ * A fresh 0700 directory next to `target` (same file system, so a final rename is atomic),
+ * `.<name>.mcpssh-XXXXXX`, for the temporary files of one or more downloads into that
+ * directory. Remove it when done.
+ */
+export const privateDir = (target: string): string =>
+  fs.mkdtempSync(path.join(path.dirname(target), `.${path.basename(target).slice(0, 100)}.mcpssh-`))
+
+/** Open `file` for writing, created 0600, failing with EEXIST if anything, a symlink included, is already there. */
+export const openExclusive = (file: string): number => {
+  const { O_CREAT, O_EXCL, O_WRONLY } = fs.constants
+  return fs.openSync(file, O_CREAT | O_EXCL | O_WRONLY | NOFOLLOW, 0o600)
 }
 
 /**

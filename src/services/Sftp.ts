@@ -1,9 +1,12 @@
 /**
  * File transfer over SFTP, atomic and verified: a file goes to a temporary name in the
- * target's directory, its sha256 is computed on both ends (remotely by the host's own
- * tool), and only a match is renamed over the target — with OpenSSH's posix-rename where
- * the server has it, so an existing target is replaced in one step. On any failure,
- * mismatch or interruption the temporary file is removed and the target is untouched.
+ * target's directory through pipelined SFTP requests (src/sftp/pipeline.ts), its sha256 is
+ * computed here on the bytes as they pass and on the host by its own tool (one command for
+ * a whole tree, at the same time as a download), and only a match is renamed over the
+ * target — with OpenSSH's posix-rename where the server has it, so an existing target is
+ * replaced in one step. A tree is all or nothing: nothing is renamed before every file is
+ * verified. On any failure, mismatch or interruption the temporary files are removed and
+ * the targets are untouched.
  *
  * Trust (SPEC §8): a directory's listing comes NUL-separated from the host and is refused
  * whole if any entry is not a plain relative path; every local target is resolved under
@@ -13,13 +16,15 @@
  *
  * @since 0.1.0
  */
-import { createHash, randomBytes } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Context, Effect, Layer } from "effect"
 import type { SFTPWrapper, Stats } from "ssh2"
-import { privateTemp } from "../files/privateFiles.js"
+import { privateDir } from "../files/privateFiles.js"
 import { isInside, LocalPathError, listingCommand, parseListing, resolveLocalDir, type TreeEntry, unsafeRelative } from "../files/treePaths.js"
+import { getFile, putFile, TransferAborted } from "../sftp/pipeline.js"
+import { existingCommand, manyFilesCommand, manyFilesInput, oneFileCommand, parseExisting, parseMany, parseOne } from "../sftp/remoteHash.js"
 import { collect } from "../ssh/collect.js"
 import { shellQuote } from "../ssh/shell.js"
 import type { ConnectFailure } from "../domain/errors.js"
@@ -66,6 +71,7 @@ export interface TransferResult {
 type TransferError = ConnectFailure | ChannelError | SftpError | ChecksumMismatchError
 
 const sftpFailure = (what: string, e: unknown) => {
+  if (e instanceof TransferAborted) return new SftpError({ message: `${what}: ${e.message}` })
   const err = e as { code?: string | number; message?: string }
   const reason = err?.code === 2 || err?.code === "ENOENT"
     ? "no such file or directory"
@@ -81,32 +87,14 @@ const call = <A>(what: string, f: (cb: (err: Error | null | undefined, a: A) => 
   Effect.callback<A, SftpError>((resume) =>
     f((err, a) => (err !== undefined && err !== null ? resume(Effect.fail(sftpFailure(what, err))) : resume(Effect.succeed(a)))))
 
-/** Like `call`, but fails when the SFTP session closes first (ssh2 leaves a transfer pending then). */
-const transfer = (sftp: SFTPWrapper, what: string, f: (cb: (err: Error | null | undefined) => void) => void) =>
-  Effect.callback<void, SftpError>((resume) => {
-    const onClose = () => resume(Effect.fail(new SftpError({ message: `${what}: the connection closed during the transfer` })))
-    sftp.once("close", onClose)
-    f((err) => {
-      sftp.removeListener("close", onClose)
-      if (err !== undefined && err !== null) resume(Effect.fail(sftpFailure(what, err)))
-      else resume(Effect.void)
-    })
-  })
-
 const tempName = (target: string) =>
   path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target).slice(0, 100)}.mcpssh-${randomBytes(4).toString("hex")}.tmp`)
 
-const sha256File = (file: string) =>
-  Effect.callback<string, SftpError>((resume) => {
-    const hash = createHash("sha256")
-    fs.createReadStream(file)
-      .on("data", (d) => hash.update(d))
-      .on("error", (e) => resume(Effect.fail(sftpFailure(`reading ${file}`, e))))
-      .on("end", () => resume(Effect.succeed(hash.digest("hex"))))
-  })
+/** Files copied at once in a tree (each with its own requests in flight). */
+const FILES_IN_FLIGHT = 32
 
-const CONCURRENCY = 64
-const CHUNK = 32 * 1024
+/** Whether `rel` lies in the tree: "" (the single file) or a checked relative path. */
+const join = (root: string, rel: string) => rel === "" ? root : path.posix.join(root, rel)
 
 export class Sftp extends Context.Service<Sftp, {
   upload(request: TransferRequest): Effect.Effect<TransferResult, TransferError>
@@ -117,25 +105,47 @@ export class Sftp extends Context.Service<Sftp, {
     const registry = yield* HostRegistry
 
     /** Run a small command of ours on the host; its stdout. */
-    const remote = (alias: string, command: string) =>
-      Effect.flatMap(connections.exec(alias, command), (ch) => collect(ch))
+    const remote = (alias: string, command: string, stdin?: string) =>
+      Effect.flatMap(connections.exec(alias, command), (ch) => collect(ch, stdin))
 
     const remoteSha256 = (alias: string, file: string) =>
       Effect.gen(function*() {
-        const q = shellQuote(file)
-        // On stdin: a name with a newline or backslash would be escaped in the output, one starting with "-" read as an option.
-        const r = yield* remote(alias, `sha256sum < ${q} 2>/dev/null || shasum -a 256 < ${q} 2>/dev/null || openssl dgst -sha256 -r < ${q}`)
-        const hex = /^([0-9a-f]{64})\b/.exec(r.stdout.trim())?.[1]
-        if (hex === undefined) return yield* new SftpError({ message: `cannot compute sha256 of ${file} on ${alias}: ${r.stderr.trim() || "no sha256sum, shasum or openssl"}` })
+        const r = yield* remote(alias, oneFileCommand(file))
+        const hex = parseOne(r.stdout)
+        if (hex === undefined) return yield* new SftpError({ message: `cannot compute sha256 of ${file} on ${alias}: ${r.stderr.trim() || "no openssl, sha256sum or shasum"}` })
         return hex
       })
 
-    const session = (alias: string) =>
-      Effect.acquireRelease(connections.sftp(alias), (sftp) => Effect.sync(() => sftp.end()))
+    /**
+     * The host's sha256 of `dir`/`rel` for each of `rels`: one command for all, then each file
+     * its answer did not cover hashed alone (a single file goes straight to the latter).
+     */
+    const remoteSha256s = (alias: string, dir: string, rels: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        let found = new Map<string, string>()
+        if (rels.length > 1) {
+          const r = yield* remote(alias, manyFilesCommand(dir), manyFilesInput(rels))
+          found = parseMany(r.stdout, rels)
+        }
+        const missing = rels.filter((rel) => !found.has(rel))
+        const alone = yield* Effect.forEach(missing, (rel) => remoteSha256(alias, join(dir, rel)), { concurrency: 4 })
+        missing.forEach((rel, i) => found.set(rel, alone[i]!))
+        return found
+      })
 
-    /** Remove a temporary file even after the connection died (a new one is opened for it). */
-    const removeRemote = (alias: string, file: string) =>
-      remote(alias, `rm -f -- ${shellQuote(file)}`).pipe(Effect.timeout("30 seconds"), Effect.ignore)
+    const session = (alias: string) =>
+      Effect.acquireRelease(
+        // Every file in flight watches the session's close event.
+        Effect.tap(connections.sftp(alias), (sftp) => Effect.sync(() => sftp.setMaxListeners(FILES_IN_FLIGHT + 10))),
+        (sftp) => Effect.sync(() => sftp.end())
+      )
+
+    /** Remove temporary files even after the connection died (a new one is opened for it). */
+    const removeRemote = (alias: string, files: ReadonlyArray<string>) =>
+      files.length === 0 ? Effect.void : remote(alias, "xargs -0 rm -f --", files.map((f) => `${f}\0`).join("")).pipe(
+        Effect.timeout("30 seconds"),
+        Effect.ignore
+      )
 
     const progress = (request: TransferRequest, total: number) => {
       let last = 0
@@ -154,41 +164,6 @@ export class Sftp extends Context.Service<Sftp, {
         }
       }
     }
-
-    const uploadFile = (alias: string, sftp: SFTPWrapper, local: string, target: string, rel: string, request: TransferRequest, tick: (n: number) => void) =>
-      Effect.gen(function*() {
-        const stat = yield* Effect.try({ try: () => fs.statSync(local), catch: (e) => sftpFailure(`local_path ${local}`, e) })
-        const existing = yield* call<Stats | undefined>(`remote_path ${target}`, (cb) => sftp.stat(target, (err, st) => cb(null, err ? undefined : st)))
-        if (existing?.isDirectory() === true) return yield* new SftpError({ message: `remote_path ${target} is a directory` })
-        if (existing !== undefined && request.overwrite === false) {
-          return yield* new SftpError({ message: `remote_path ${target} exists and overwrite is false` })
-        }
-        const mode = request.mode ?? (stat.mode & 0o777)
-        const temp = tempName(target)
-        return yield* Effect.gen(function*() {
-          let sent = 0
-          const [sha256Local] = yield* Effect.all([
-            sha256File(local),
-            transfer(sftp, `uploading ${local} to ${target}`, (cb) =>
-              sftp.fastPut(local, temp, {
-                concurrency: CONCURRENCY,
-                chunkSize: CHUNK,
-                mode: 0o600,
-                step: (total) => {
-                  tick(total - sent)
-                  sent = total
-                }
-              }, (err) => cb(err)))
-          ], { concurrency: 2 })
-          const sha256Remote = yield* remoteSha256(alias, temp)
-          if (sha256Remote !== sha256Local) {
-            return yield* new ChecksumMismatchError({ message: `${target}: sha256 differs after upload (local ${sha256Local}, remote ${sha256Remote}); target left unchanged` })
-          }
-          yield* call<void>(`chmod ${temp}`, (cb) => sftp.chmod(temp, mode, (err) => cb(err, undefined)))
-          yield* rename(sftp, temp, target, existing !== undefined)
-          return { path: rel, bytes: stat.size, sha256Local, sha256Remote, mode } satisfies FileResult
-        }).pipe(Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : removeRemote(alias, temp)))
-      })
 
     /** posix-rename replaces the target atomically; plain SFTP rename refuses an existing target. */
     const rename = (sftp: SFTPWrapper, from: string, to: string, exists: boolean) =>
@@ -224,67 +199,96 @@ export class Sftp extends Context.Service<Sftp, {
       files
     })
 
+    /**
+     * Upload `entries` (rel "" for a single file): every file goes to a temporary name next to
+     * its target (created exclusively, 0600) through pipelined SFTP writes, hashed here as it
+     * is read; then the host hashes all temporary files in one command; only when every
+     * digest matches are they given their mode and renamed into place. On any failure or
+     * interruption no target is touched and every temporary file is removed.
+     */
+    const uploadEntries = (alias: string, sftp: SFTPWrapper, request: TransferRequest, entries: ReadonlyArray<TreeEntry>, tick: (n: number) => void) =>
+      Effect.gen(function*() {
+        const root = request.remotePath
+        const temps: Array<string> = []
+        const tree = !(entries.length === 1 && entries[0]!.rel === "")
+        // A tree asks once what is already in its directories instead of one stat per file.
+        let existingTypes: Map<string, string> | undefined
+        if (tree) {
+          const dirs = new Set(entries.map((e) => e.rel.includes("/") ? `./${e.rel.slice(0, e.rel.lastIndexOf("/"))}` : "."))
+          const r = yield* remote(alias, existingCommand(root), [...dirs].map((d) => `${d}\0`).join(""))
+          if (r.code === 0) existingTypes = parseExisting(r.stdout)
+        }
+        const existingOf = (target: string, rel: string) => {
+          const type = existingTypes?.get(rel)
+          // Unknown (no listing) or a symlink: ask the server, which follows it as the rename's target check did.
+          if (existingTypes === undefined || type === "l") {
+            return call<Stats | undefined>(`remote_path ${target}`, (cb) => sftp.stat(target, (err, st) => cb(null, err ? undefined : st))).pipe(
+              Effect.map((st) => st === undefined ? undefined : { dir: st.isDirectory() })
+            )
+          }
+          return Effect.succeed(type === undefined ? undefined : { dir: type === "d" })
+        }
+        return yield* Effect.gen(function*() {
+          const sent = yield* Effect.forEach(entries, (e) =>
+            Effect.gen(function*() {
+              const local = join(request.localPath, e.rel)
+              const target = join(root, e.rel)
+              const stat = yield* Effect.try({ try: () => fs.statSync(local), catch: (err) => sftpFailure(`local_path ${local}`, err) })
+              const existing = yield* existingOf(target, e.rel)
+              if (existing?.dir === true) return yield* new SftpError({ message: `remote_path ${target} is a directory` })
+              if (existing !== undefined && request.overwrite === false) {
+                return yield* new SftpError({ message: `remote_path ${target} exists and overwrite is false` })
+              }
+              const temp = tempName(target)
+              temps.push(temp)
+              const copied = yield* Effect.tryPromise({
+                try: (signal) => putFile(sftp, local, temp, { signal, onBytes: tick }),
+                catch: (err) => sftpFailure(`uploading ${local} to ${target}`, err)
+              })
+              return { e, target, temp, copied, exists: existing !== undefined, mode: request.mode ?? (stat.mode & 0o777) }
+            }), { concurrency: FILES_IN_FLIGHT })
+          // The temporary files relative to where the host hashes them: the tree's root, or a single file's directory.
+          const base = tree ? root : path.posix.dirname(sent[0]!.temp)
+          const remoteRel = (temp: string) => path.posix.relative(base, temp)
+          const sums = yield* remoteSha256s(alias, base, sent.map((f) => remoteRel(f.temp)))
+          const bad = sent.find((f) => sums.get(remoteRel(f.temp)) !== f.copied.sha256)
+          if (bad !== undefined) {
+            return yield* new ChecksumMismatchError({
+              message: `${bad.target}: sha256 differs after upload (local ${bad.copied.sha256}, remote ${sums.get(remoteRel(bad.temp))}); ${entries.length > 1 ? "no file was replaced" : "target left unchanged"}`
+            })
+          }
+          return yield* Effect.forEach(sent, (f) =>
+            Effect.gen(function*() {
+              yield* call<void>(`chmod ${f.temp}`, (cb) => sftp.chmod(f.temp, f.mode, (err) => cb(err, undefined)))
+              yield* rename(sftp, f.temp, f.target, f.exists)
+              return { path: f.e.rel, bytes: f.copied.bytes, sha256Local: f.copied.sha256, sha256Remote: f.copied.sha256, mode: f.mode } satisfies FileResult
+            }), { concurrency: FILES_IN_FLIGHT })
+        }).pipe(Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : removeRemote(alias, temps)))
+      })
+
     const upload = Effect.fn("Sftp.upload")(function*(request: TransferRequest) {
       const started = Date.now()
       const host = yield* registry.resolve(request.host)
       const stat = yield* Effect.try({ try: () => fs.statSync(request.localPath), catch: (e) => sftpFailure(`local_path ${request.localPath}`, e) })
       const single = !stat.isDirectory()
       const entries = single ? [{ rel: "", size: stat.size }] : localTree(request.localPath)
+      for (const e of single ? [] : entries) {
+        const why = unsafeRelative(e.rel)
+        if (why !== undefined) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} is ${why}` })
+      }
       const total = entries.reduce((n, e) => n + e.size, 0)
       const p = progress(request, total)
       return yield* Effect.scoped(Effect.gen(function*() {
         const sftp = yield* session(host.alias)
-        const dirs = new Set(entries.map((e) => path.posix.dirname(single ? request.remotePath : path.posix.join(request.remotePath, e.rel))))
-        if (request.mkdirs !== false) {
-          const r = yield* remote(host.alias, `mkdir -p -- ${[...dirs].map(shellQuote).join(" ")}`)
+        const dirs = new Set(entries.map((e) => path.posix.dirname(join(request.remotePath, e.rel))))
+        if (request.mkdirs !== false && dirs.size > 0) {
+          const r = yield* remote(host.alias, "xargs -0 mkdir -p --", [...dirs].map((d) => `${d}\0`).join(""))
           if (r.code !== 0) return yield* new SftpError({ message: `cannot create ${[...dirs].join(", ")} on ${host.alias}: ${r.stderr.trim()}` })
         }
-        const files: Array<FileResult> = []
-        for (const e of entries) {
-          const why = single ? undefined : unsafeRelative(e.rel)
-          if (why !== undefined) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} is ${why}` })
-          const local = single ? request.localPath : path.join(request.localPath, e.rel)
-          const target = single ? request.remotePath : path.posix.join(request.remotePath, e.rel)
-          files.push(yield* uploadFile(host.alias, sftp, local, target, e.rel, request, p.add))
-        }
+        const files = yield* uploadEntries(host.alias, sftp, request, entries, p.add)
         return summary(host.alias, started, files, single)
       }))
     })
-
-    const downloadFile = (alias: string, sftp: SFTPWrapper, source: string, target: string, rel: string, request: TransferRequest, tick: (n: number) => void) =>
-      Effect.gen(function*() {
-        const st = yield* call<Stats>(`remote_path ${source}`, (cb) => sftp.stat(source, cb))
-        const exists = fs.existsSync(target)
-        if (exists && fs.statSync(target).isDirectory()) return yield* new SftpError({ message: `local_path ${target} is a directory` })
-        if (exists && request.overwrite === false) return yield* new SftpError({ message: `local_path ${target} exists and overwrite is false` })
-        // Whatever the host or the caller says, no set-uid, set-gid or sticky file is made here.
-        const mode = (request.mode ?? st.mode) & 0o777
-        const temp = yield* Effect.try({ try: () => privateTemp(target), catch: (e) => sftpFailure(`local_path ${target}`, e) })
-        return yield* Effect.gen(function*() {
-          let got = 0
-          yield* transfer(sftp, `downloading ${source}`, (cb) =>
-            sftp.fastGet(source, temp.file, {
-              concurrency: CONCURRENCY,
-              chunkSize: CHUNK,
-              step: (total) => {
-                tick(total - got)
-                got = total
-              }
-            }, (err) => cb(err)))
-          const [sha256Local, sha256Remote] = yield* Effect.all([sha256File(temp.file), remoteSha256(alias, source)], { concurrency: 2 })
-          if (sha256Remote !== sha256Local) {
-            return yield* new ChecksumMismatchError({ message: `${source}: sha256 differs after download (remote ${sha256Remote}, local ${sha256Local}); target left unchanged` })
-          }
-          yield* Effect.try({
-            try: () => {
-              fs.chmodSync(temp.file, mode)
-              fs.renameSync(temp.file, target)
-            },
-            catch: (e) => sftpFailure(`local_path ${target}`, e)
-          })
-          return { path: rel, bytes: st.size, sha256Local, sha256Remote, mode } satisfies FileResult
-        }).pipe(Effect.ensuring(Effect.sync(() => removeLocal(temp.dir))))
-      })
 
     const removeLocal = (dir: string) => {
       try {
@@ -307,27 +311,90 @@ export class Sftp extends Context.Service<Sftp, {
       })
 
     /**
-     * Resolve (and with `create` make) the local directories of `entries` under `root`; the last
-     * one's real path, or undefined when it does not exist yet.
+     * Resolve (and with `create` make) the local directories of `entries` under `root`: each
+     * directory's real path by its "/"-separated relative path, undefined where it does not
+     * exist yet.
      */
     const localDirs = (request: TransferRequest, root: string, entries: ReadonlyArray<TreeEntry>, create: boolean) =>
       Effect.try({
         try: () => {
-          let last: string | undefined
-          const seen = new Set<string>()
+          const dirs = new Map<string, string | undefined>()
           for (const e of entries) {
             const dirRel = e.rel.includes("/") ? e.rel.slice(0, e.rel.lastIndexOf("/")) : ""
-            if (seen.has(dirRel)) continue
-            seen.add(dirRel)
-            last = resolveLocalDir(root, dirRel, create)
-            if (last !== undefined && !isInside(root, last)) throw new LocalPathError(`${dirRel} leads outside local_path`)
+            if (dirs.has(dirRel)) continue
+            const real = resolveLocalDir(root, dirRel, create)
+            if (real !== undefined && !isInside(root, real)) throw new LocalPathError(`${dirRel} leads outside local_path`)
+            dirs.set(dirRel, real)
           }
-          return last
+          return dirs
         },
         catch: (e) =>
           e instanceof LocalPathError
             ? new SftpError({ message: `local_path ${request.localPath}: ${e.message}; nothing was written there`, hint: "remove or replace that symlink, or download to another local_path" })
             : sftpFailure(`local_path ${request.localPath}`, e)
+      })
+
+    interface LocalTarget {
+      readonly rel: string
+      readonly source: string
+      readonly target: string
+    }
+
+    /**
+     * Download `targets`: each file is read through pipelined SFTP requests into a file
+     * created exclusively (0600) in a private 0700 directory next to its target, hashed as it
+     * arrives, while the host hashes all sources in one command; only when every digest
+     * matches are the files given their mode (masked to 0o777) and renamed into place. The
+     * private directories are removed whatever happens.
+     */
+    const downloadEntries = (alias: string, sftp: SFTPWrapper, request: TransferRequest, remoteRoot: string, targets: ReadonlyArray<LocalTarget>, tick: (n: number) => void) =>
+      Effect.gen(function*() {
+        const privateDirs = new Map<string, string>()
+        return yield* Effect.gen(function*() {
+          for (const t of targets) {
+            const exists = fs.existsSync(t.target)
+            if (exists && fs.statSync(t.target).isDirectory()) return yield* new SftpError({ message: `local_path ${t.target} is a directory` })
+            if (exists && request.overwrite === false) return yield* new SftpError({ message: `local_path ${t.target} exists and overwrite is false` })
+          }
+          const tempFor = (t: LocalTarget, i: number) => {
+            const dir = path.dirname(t.target)
+            let priv = privateDirs.get(dir)
+            if (priv === undefined) {
+              priv = privateDir(t.target)
+              privateDirs.set(dir, priv)
+            }
+            return path.join(priv, targets.length === 1 && path.basename(t.target).length <= 200 ? path.basename(t.target) : String(i))
+          }
+          const [sums, got] = yield* Effect.all([
+            remoteSha256s(alias, remoteRoot, targets.map((t) => t.rel)),
+            Effect.forEach(targets, (t, i) =>
+              Effect.gen(function*() {
+                const temp = yield* Effect.try({ try: () => tempFor(t, i), catch: (e) => sftpFailure(`local_path ${t.target}`, e) })
+                const copied = yield* Effect.tryPromise({
+                  try: (signal) => getFile(sftp, t.source, temp, { signal, onBytes: tick }),
+                  catch: (e) => sftpFailure(`downloading ${t.source}`, e)
+                })
+                return { t, temp, copied }
+              }), { concurrency: FILES_IN_FLIGHT })
+          ], { concurrency: 2 })
+          const bad = got.find((f) => sums.get(f.t.rel) !== f.copied.sha256)
+          if (bad !== undefined) {
+            return yield* new ChecksumMismatchError({
+              message: `${bad.t.source}: sha256 differs after download (remote ${sums.get(bad.t.rel)}, local ${bad.copied.sha256}); ${targets.length > 1 ? "no file was replaced" : "target left unchanged"}`
+            })
+          }
+          return yield* Effect.forEach(got, (f) =>
+            Effect.try({
+              try: () => {
+                // Whatever the host or the caller says, no set-uid, set-gid or sticky file is made here.
+                const mode = (request.mode ?? f.copied.mode ?? 0o600) & 0o777
+                fs.chmodSync(f.temp, mode)
+                fs.renameSync(f.temp, f.t.target)
+                return { path: f.t.rel, bytes: f.copied.bytes, sha256Local: f.copied.sha256, sha256Remote: f.copied.sha256, mode } satisfies FileResult
+              },
+              catch: (e) => sftpFailure(`local_path ${f.t.target}`, e)
+            }))
+        }).pipe(Effect.ensuring(Effect.sync(() => privateDirs.forEach(removeLocal))))
       })
 
     const download = Effect.fn("Sftp.download")(function*(request: TransferRequest) {
@@ -345,8 +412,8 @@ export class Sftp extends Context.Service<Sftp, {
             })
           }
           const p = progress(request, st.size)
-          const file = yield* downloadFile(host.alias, sftp, request.remotePath, request.localPath, "", request, p.add)
-          return summary(host.alias, started, [file], true)
+          const files = yield* downloadEntries(host.alias, sftp, request, request.remotePath, [{ rel: "", source: request.remotePath, target: request.localPath }], p.add)
+          return summary(host.alias, started, files, true)
         }
         const r = yield* remote(host.alias, `cd -- ${shellQuote(request.remotePath)} && ${listingCommand}`)
         if (r.code !== 0) return yield* new SftpError({ message: `cannot list ${request.remotePath} on ${host.alias}: ${r.stderr.trim()}` })
@@ -360,17 +427,20 @@ export class Sftp extends Context.Service<Sftp, {
         const root = yield* localRoot(request)
         // Refuse before writing anything when an existing local directory leads outside local_path.
         yield* localDirs(request, root, entries, false)
-        const p = progress(request, entries.reduce((n, e) => n + e.size, 0))
-        const files: Array<FileResult> = []
+        const dirs = yield* localDirs(request, root, entries, request.mkdirs !== false)
+        const targets: Array<LocalTarget> = []
         for (const e of entries) {
-          const dir = yield* localDirs(request, root, [e], request.mkdirs !== false)
+          const dirRel = e.rel.includes("/") ? e.rel.slice(0, e.rel.lastIndexOf("/")) : ""
+          const dir = dirs.get(dirRel)
           if (dir === undefined) {
-            return yield* new SftpError({ message: `local_path ${path.join(root, path.posix.dirname(e.rel))}: no such file or directory (mkdirs is false)` })
+            return yield* new SftpError({ message: `local_path ${path.join(root, dirRel)}: no such file or directory (mkdirs is false)` })
           }
           const target = path.join(dir, path.posix.basename(e.rel))
           if (!isInside(root, target)) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} resolves outside it` })
-          files.push(yield* downloadFile(host.alias, sftp, path.posix.join(request.remotePath, e.rel), target, e.rel, request, p.add))
+          targets.push({ rel: e.rel, source: path.posix.join(request.remotePath, e.rel), target })
         }
+        const p = progress(request, entries.reduce((n, e) => n + e.size, 0))
+        const files = yield* downloadEntries(host.alias, sftp, request, request.remotePath, targets, p.add)
         return summary(host.alias, started, files, false)
       }))
     })
