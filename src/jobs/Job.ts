@@ -31,6 +31,11 @@ export interface JobOptions {
   readonly maxLineBytes: number
   /** Where timestamps come from (Effect's `Clock`, so tests can use `TestClock`); the default clock if omitted. */
   readonly clock?: Clock.Clock | undefined
+  /**
+   * A log mirror will be attached (`--log-dir`): collect its text from the first line, so
+   * nothing printed while the file is being opened is lost (up to PRE_ATTACH_LIMIT).
+   */
+  readonly mirror?: boolean | undefined
   /** When the job started, if not now (a persistent job found on its host). */
   readonly startedAt?: Date | undefined
 }
@@ -42,6 +47,8 @@ const NOTIFY_INTERVAL_MS = 2
 /** Pending log text past this size is written at once, else after MIRROR_FLUSH_MS. */
 const MIRROR_FLUSH_BYTES = 512 * 1024
 const MIRROR_FLUSH_MS = 20
+/** Mirror text kept before the log is attached; past it, `attachLog` falls back to the ring's lines. */
+const PRE_ATTACH_LIMIT = 1024 * 1024
 /** Past this much unwritten log text (a disk slower than the job), lines are counted, not buffered. */
 const LOG_BACKLOG_LIMIT = 16 * 1024 * 1024
 
@@ -81,6 +88,8 @@ export class Job {
   private logSkipped = 0
   private lastOutputAt: number
   private readonly one = new Int32Array(1)
+  /** Collecting mirror text for a log not attached yet. */
+  private mirrorPending: boolean
 
   constructor(options: JobOptions) {
     this.id = options.id
@@ -91,6 +100,7 @@ export class Job {
     this.persistent = options.persistent
     this.asRoot = options.asRoot
     this.clock = options.clock ?? Clock.Clock.defaultValue()
+    this.mirrorPending = options.mirror === true
     this.lastOutputAt = this.clock.currentTimeMillisUnsafe()
     this.startedAt = options.startedAt ?? new Date(this.lastOutputAt)
     this.ring = new RingBuffer({ maxLines: options.ringBufferLines, maxBytes: options.ringBufferBytes })
@@ -247,8 +257,17 @@ export class Job {
     this.changes.notify()
   }
 
-  /** Mirror lines to `log` from now on, starting with the lines the ring still holds. */
+  /**
+   * Mirror lines to `log` from now on, starting with every line collected since the job
+   * started (with `mirror`), else with the lines the ring still holds.
+   */
   attachLog(log: fs.WriteStream): void {
+    if (this.mirrorPending) {
+      this.mirrorPending = false
+      this.log = log
+      return this.writeMirror()
+    }
+    this.dropPendingMirror()
     const { lines } = this.ring.read({ since: 0, stream: "both", maxLines: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER })
     for (const l of lines) log.write(l.stream === "stdout" ? `${l.text}\n` : `[stderr] ${l.text}\n`)
     this.log = log
@@ -257,6 +276,7 @@ export class Job {
   /** Close the log mirror (flushes it). */
   closeLog(): Promise<void> {
     this.writeMirror()
+    if (this.log === undefined) this.dropPendingMirror()
     const log = this.log
     if (log === undefined || log.closed) return Promise.resolve()
     return new Promise((resolve) => log.end(resolve))
@@ -266,7 +286,7 @@ export class Job {
   private appendLines(stream: StreamName, src: Buffer, from: number, ends: Int32Array, count: number): void {
     if (this.masks.length > 0) return this.appendMasked(stream, src, from, ends, count)
     this.ring.appendLines(stream, src, from, ends, count)
-    if (this.log === undefined) return
+    if (this.log === undefined && !this.mirrorPending) return
     this.mirrorLines += count
     if (stream === "stdout") return this.mirrorBytes(src, from, ends[count - 1]!)
     let start = from
@@ -292,7 +312,7 @@ export class Job {
         this.one[0] = bytes.length
         this.ring.appendLines(stream, bytes, 0, this.one, 1)
       }
-      if (this.log !== undefined) {
+      if (this.log !== undefined || this.mirrorPending) {
         this.mirrorLines++
         const line = Buffer.from(`${stream === "stdout" ? "" : "[stderr] "}${masked}\n`, "utf8")
         this.mirrorBytes(line, 0, line.length)
@@ -316,6 +336,11 @@ export class Job {
   /** The log gets one write per MIRROR_FLUSH_BYTES, or MIRROR_FLUSH_MS after the first pending line, not one per chunk. */
   private flushMirror(): void {
     if (this.mirrorLines === 0) return
+    if (this.log === undefined) {
+      // Not attached yet: keep collecting, up to the limit.
+      if (this.mirrorLen > PRE_ATTACH_LIMIT) this.dropPendingMirror()
+      return
+    }
     if (this.mirrorLen >= MIRROR_FLUSH_BYTES) return this.writeMirror()
     if (this.mirrorTimer === undefined) {
       this.mirrorTimer = setTimeout(this.writeMirror, MIRROR_FLUSH_MS)
@@ -324,6 +349,15 @@ export class Job {
   }
 
   private mirrorTimer: ReturnType<typeof setTimeout> | undefined = undefined
+
+  /** Stop collecting for a log that is not attached (too much before it was, or none will be). */
+  private dropPendingMirror(): void {
+    this.mirrorPending = false
+    if (this.log !== undefined) return
+    this.mirrorBuf = Buffer.allocUnsafe(0)
+    this.mirrorLen = 0
+    this.mirrorLines = 0
+  }
 
   /** Writes the pending log text; past the backlog limit (a disk slower than the job) lines are counted, not buffered. */
   private readonly writeMirror = (): void => {

@@ -144,6 +144,7 @@ export class JobStore extends Context.Service<JobStore, {
           ...options,
           id: options.id ?? newId(),
           clock,
+          mirror: logDir !== undefined,
           ringBufferLines: limits.ringBufferLines,
           ringBufferBytes: limits.ringBufferBytes,
           maxLineBytes: limits.maxLineBytes

@@ -80,3 +80,35 @@ describe("Job prompt detection", () => {
     expect(text.at(-1)).toBe("after")
   })
 })
+
+describe("Job log mirror attached after output began", () => {
+  const mirrorJob = () => new Job({
+    id: "job-mirror", host: "h", command: "c", label: null, pty: false, persistent: false,
+    ringBufferLines: 100, ringBufferBytes: 1 << 20, maxLineBytes: 1024, mirror: true
+  })
+  const lines = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `${i + from}\n`).join("")
+  const attach = async (job: Job) => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-mirror-")), "job.log")
+    job.attachLog(fs.createWriteStream(file))
+    return file
+  }
+
+  it("writes every line printed before the file was open, not only what the ring still holds", async () => {
+    const job = mirrorJob()
+    feed(job, lines(5000))
+    const file = await attach(job)
+    feed(job, lines(10, 5001))
+    job.finish({ exitStatus: 0, signal: null })
+    await job.closeLog()
+    expect(fs.readFileSync(file, "utf8")).toBe(lines(5010))
+  })
+
+  it("falls back to the ring's lines when more than it keeps pending arrived first", async () => {
+    const job = mirrorJob()
+    feed(job, `${"x".repeat(1023)}\n`.repeat(2000))
+    const file = await attach(job)
+    job.finish({ exitStatus: 0, signal: null })
+    await job.closeLog()
+    expect(fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "")).toHaveLength(100)
+  })
+})
