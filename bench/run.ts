@@ -18,7 +18,8 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 import ssh2 from "ssh2"
 import { defaultAlgorithms, ssh2Algorithms } from "../src/ssh/algorithms.ts"
-import { call, MAIN, type McpServerProcess, startMcpServer } from "../test/support/mcp.ts"
+import { rawToolsList } from "../test/support/rawToolsList.ts"
+import { call, type McpServerProcess, startMcpServer } from "../test/support/mcp.ts"
 import { type Sshd, startSshd } from "../test/support/sshdServer.ts"
 
 /** ssh2's crypto module: whether its native binding loaded (else it uses Node's crypto). */
@@ -125,31 +126,6 @@ const rssMb = (pid: number, field: "VmRSS" | "VmHWM") => {
 /** Measurements to run: `npm run bench -- 8 9` runs only those; none given, all. */
 const only = new Set(process.argv.slice(2).map(Number))
 const want = (n: number) => only.size === 0 || only.has(n)
-
-/** The JSON text of the `tools/list` result over stdio, as a client receives it. */
-const rawToolsList = () =>
-  new Promise<string>((resolve, reject) => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-bench-home-"))
-    const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home }, stdio: ["pipe", "pipe", "ignore"] })
-    const send = (m: object) => child.stdin.write(`${JSON.stringify(m)}\n`)
-    let buffer = ""
-    child.stdout.on("data", (d: Buffer) => {
-      buffer += d.toString()
-      for (let i = buffer.indexOf("\n"); i >= 0; i = buffer.indexOf("\n")) {
-        const m = JSON.parse(buffer.slice(0, i)) as { id?: number; result?: unknown }
-        buffer = buffer.slice(i + 1)
-        if (m.id === 1) {
-          send({ jsonrpc: "2.0", method: "notifications/initialized" })
-          send({ jsonrpc: "2.0", id: 2, method: "tools/list", params: {} })
-        } else if (m.id === 2) {
-          resolve(JSON.stringify(m.result))
-          child.kill()
-        }
-      }
-    })
-    child.once("error", reject)
-    send({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "bench", version: "0" } } })
-  })
 
 /** Follow a job to its end with `args`: how many ssh_tail calls, how many reply bytes (the text block), lines seen. */
 const follow = async (server: McpServerProcess, jobId: string, args: Record<string, unknown>) => {
@@ -515,7 +491,7 @@ const main = async () => {
     // 8. tools/list size
     if (want(8)) {
       log("tools/list size")
-      const json = await rawToolsList()
+      const { json } = await rawToolsList()
       const bytes = Buffer.byteLength(json)
       const tools = (JSON.parse(json) as { tools: Array<unknown> }).tools.length
       rows.push({

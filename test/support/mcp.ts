@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { PassThrough } from "node:stream"
-import { spawnHttp } from "./rawHttp.js"
+import { spawnHttp } from "./rawHttp.ts"
 import { Client } from "@modelcontextprotocol/client"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/client"
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio"
@@ -20,8 +20,8 @@ import {
   ResourceUpdatedNotificationSchema as V1ResourceUpdatedNotificationSchema
 } from "@modelcontextprotocol/sdk/types.js"
 
-export { MAIN } from "./main.js"
-import { MAIN } from "./main.js"
+export { MAIN } from "./main.ts"
+import { MAIN } from "./main.ts"
 
 /** The transports the end-to-end suites run over. */
 export const TRANSPORTS = ["stdio", "http"] as const

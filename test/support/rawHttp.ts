@@ -9,7 +9,7 @@ import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { MAIN } from "./main.js"
+import { MAIN } from "./main.ts"
 
 export interface HttpServerProcess {
   readonly child: ChildProcess
