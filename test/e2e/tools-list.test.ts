@@ -1,6 +1,6 @@
 /**
  * The `tools/list` answer is read by the model in every session: it must stay small
- * (≤ 15 000 bytes for today's 12 tools) and without schema noise, and every result must
+ * (≤ 1 250 bytes per tool on average: 15 000 for the first 12) and without schema noise, and every result must
  * still match its published outputSchema (SDK 1.x clients check that).
  */
 import * as fs from "node:fs"
@@ -12,7 +12,8 @@ import { call, type McpServerProcess, startMcpServer, tailToEnd } from "../suppo
 import { type ListedTool, rawToolsList } from "../support/rawToolsList.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
-const BUDGET = 15_000
+/** Bytes per tool on average; the first 12 tools fitted in 15 000. */
+const PER_TOOL = 1_250
 
 /** Every sub-schema of a JSON Schema, with its path. */
 const walk = function*(schema: unknown, at = "#"): Generator<[string, Record<string, unknown>]> {
@@ -38,11 +39,11 @@ describe("tools/list size", () => {
     listed = await rawToolsList()
   })
 
-  it(`is at most ${BUDGET} bytes for the 12 tools`, () => {
+  it(`is at most ${PER_TOOL} bytes per tool`, () => {
     const bytes = Buffer.byteLength(listed.json)
     process.stderr.write(`[measure] tools/list: ${listed.tools.length} tools, ${bytes} bytes, ~${Math.round(bytes / 4)} tokens\n`)
-    expect(listed.tools.length).toBe(12)
-    expect(bytes).toBeLessThanOrEqual(BUDGET)
+    expect(listed.tools.length).toBeGreaterThanOrEqual(12)
+    expect(bytes).toBeLessThanOrEqual(PER_TOOL * listed.tools.length)
   })
 
   it("publishes schemas without noise", () => {
