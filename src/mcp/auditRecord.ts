@@ -16,7 +16,7 @@ import { Redacted } from "effect"
 export const REDACTED = "[redacted]"
 
 /** Field names whose values are credentials (booleans stay: `secret: true` is a flag, not a secret). */
-const SECRET_NAME = /pass(word|wd|phrase)?|secret|token|credential|private|api_?key|^key$|^auth$/i
+const SECRET_NAME = /pass(word|wd|phrase)?|secret|token|credential|private|api[_-]?key|^key$|^auth$/i
 /** Written to a remote stdin: only its size is logged. */
 const SIZE_ONLY = new Set(["stdin", "data"])
 /** Maps whose names are kept and values hidden. */
@@ -49,7 +49,7 @@ export interface CallFacts {
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const SECRET_ASSIGNMENT =
-  /(^|[\s;&|(`'"])((?:--?)?[A-Za-z0-9_-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key|credential)[A-Za-z0-9_-]*=)('[^']*'|"(?:[^"\\]|\\.)*"|[^\s;&|)`'"]*)/gi
+  /(^|[\s;&|(`'"])((?:--?)?[A-Za-z0-9_-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|credential)[A-Za-z0-9_-]*=)('[^']*'|"(?:[^"\\]|\\.)*"|[^\s;&|)`'"]*)/gi
 
 /** The command with the values of secret-looking assignments (`DB_PASSWORD=…`, `--token=…`) replaced. */
 export const maskCommand = (command: string): string =>
