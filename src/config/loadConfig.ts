@@ -75,6 +75,7 @@ Server:
                                honour insecure_auto_add when the agent passes it to ssh_connect
                                (default: ignored; the unknown key is put to the user or refused)
   --log-dir DIR                append every job line to DIR/<job_id>.log
+  --audit-log FILE             append one JSON line per tool call to FILE (0600; secrets redacted)
   --log-level LEVEL            trace, debug, info, warn, error, none (default: info)
 
 Limits:
@@ -109,7 +110,7 @@ const defaultConfigPath = (env: NodeJS.ProcessEnv, home: string) =>
 const stringOptions = [
   "port", "bind", "http-session-idle-sec", "http-max-sessions",
   "user", "key", "password-env", "key-passphrase-env", "sudo-password-env", "default-host", "known-hosts",
-  "log-dir", "log-level", "config", ...limitKeys.map(flagName)
+  "log-dir", "audit-log", "log-level", "config", ...limitKeys.map(flagName)
 ]
 
 const ALGORITHM_KEYS = { kex: "kex", cipher: "cipher", hmac: "hmac", server_host_key: "serverHostKey" } as const
@@ -255,6 +256,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     const algorithms = yield* checkAlgorithms(file?.server?.algorithms, fileName)
     const knownHosts = str("known-hosts") ?? file?.server?.known_hosts
     const logDir = str("log-dir") ?? file?.server?.log_dir
+    const auditLog = str("audit-log") ?? file?.server?.audit_log
     const config: AppConfigShape = {
       ...base,
       limits: { ...base.limits, ...limits },
@@ -266,6 +268,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       knownHostsPath: knownHosts !== undefined ? expand(knownHosts, home) : path.join(home, ".ssh", "known_hosts"),
       sshConfigPath: path.join(home, ".ssh", "config"),
       ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),
+      ...(auditLog !== undefined ? { auditLog: expand(auditLog, home) } : {}),
       logLevel: logLevel ?? base.logLevel
     }
     const portText = str("port")

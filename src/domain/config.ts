@@ -38,6 +38,8 @@ export interface AppConfigShape {
   readonly sshConfigPath: string
   /** When set, every job line is appended to `<logDir>/<job_id>.log`. */
   readonly logDir?: string
+  /** When set, one JSON line per MCP tool call is appended to this file (0600). */
+  readonly auditLog?: string
   readonly logLevel: LogLevel
 }
 

@@ -31,6 +31,7 @@ export type ErrorCode =
   | "SUDO_PASSWORD_REQUIRED"
   | "SUDO_AUTH_FAILED"
   | "CONFIG_INVALID"
+  | "AUDIT_LOG_FAILED"
 
 /** No host by that alias, or no host given and no default host. */
 export class HostNotFoundError extends Schema.TaggedError<HostNotFoundError>()("HostNotFoundError", fields) {

@@ -29,6 +29,7 @@ import { BoundedEventStore } from "./eventStore.js"
 import type { Services } from "../layers/Live.js"
 import { hostnameOfHostHeader, isLoopback } from "../loopback.js"
 import type { McpLogSink } from "./logging.js"
+import type { AuditLogShape } from "./audit.js"
 import { makeMcpServer } from "./server.js"
 import type { AppConfig } from "../domain/AppConfig.js"
 
@@ -78,14 +79,21 @@ interface Session {
 }
 
 /** Serve MCP on http://bind:port/mcp until the scope closes; resolves to the port actually bound. */
-export const serveHttp = (context: Context.Context<Services | AppConfig>, options: HttpOptions, sink: McpLogSink) =>
+export const serveHttp = (
+  context: Context.Context<Services | AppConfig>,
+  options: HttpOptions,
+  sink: McpLogSink,
+  auditLog?: AuditLogShape
+) =>
   Effect.gen(function*() {
+    // A 2025-era session's id comes with each call; a 2026-07-28 request has no session (null).
+    const serverOptions = auditLog === undefined ? {} : { audit: { log: auditLog, session: undefined } }
     const log = Effect.runForkWith(yield* Effect.context<never>())
     const sessions = new Map<string, Session>()
     const loopbackBind = isLoopback(options.bind)
     const idleMs = options.sessionIdleSec * 1000
 
-    const modern = createMcpHandler(() => makeMcpServer(context), {
+    const modern = createMcpHandler(() => makeMcpServer(context, serverOptions), {
       legacy: "reject",
       maxRequestBodySize: MAX_BODY_BYTES,
       onerror: (e) => log(Effect.logDebug(`http: ${e.message}`))
@@ -145,7 +153,7 @@ export const serveHttp = (context: Context.Context<Services | AppConfig>, option
         return json(503, `Service Unavailable: all ${options.maxSessions} sessions have requests in flight; retry later`, { "retry-after": "5" })
       }
       const sid = randomUUID()
-      const server = makeMcpServer(context)
+      const server = makeMcpServer(context, serverOptions)
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => sid,
         eventStore: new BoundedEventStore(),

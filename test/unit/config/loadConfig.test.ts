@@ -41,6 +41,14 @@ describe("loadConfig", () => {
     expect(s.configFile).toBeUndefined()
   })
 
+  it("takes the audit log from [server] audit_log or --audit-log (the flag wins), ~ expanded; none by default", () => {
+    expect(ok([]).config.auditLog).toBeUndefined()
+    const file = write("audit.toml", `[server]\naudit_log = "~/audit/file.jsonl"\n`)
+    expect(ok(["--config", file]).config.auditLog).toBe(path.join(home, "audit", "file.jsonl"))
+    expect(ok(["--config", file, "--audit-log", "/var/log/a.jsonl"]).config.auditLog).toBe("/var/log/a.jsonl")
+    expect(error(["--config", write("audit-bad.toml", `[server]\naudit_log = 3\n`)])).toContain("server.audit_log")
+  })
+
   it("reads a TOML file with two hosts, limits and server options; flags win", () => {
     const file = write("two.toml", `
 default_host = "prod"
