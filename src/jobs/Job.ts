@@ -195,7 +195,8 @@ export class Job {
    * Wakes waiters once for all the chunks of one socket read (a microtask), and while
    * output streams, at most once per NOTIFY_INTERVAL_MS: waking a blocked tail runs its
    * fiber (a read and a new timeout), dearer than ingesting a chunk. Output after a
-   * quiet spell wakes them at once.
+   * quiet spell wakes them at once. A plain timer, not `Effect.sleep`: this runs per chunk,
+   * outside any fiber, and a fiber per wake-up would cost more than the wake-up.
    */
   private queueNotify(): void {
     if (this.notifyQueued) return
