@@ -2,7 +2,7 @@ import { Effect, Schema } from "effect"
 import { ALIAS_PATTERN } from "../../domain/hosts.js"
 import type { ConnectOptions, UnknownHostKeyDecision } from "../../services/Connections.js"
 import { Hosts } from "../../services/Hosts.js"
-import { guardLength, int, Name } from "./fields.js"
+import { guardLength, int, Name, nonEmpty } from "./fields.js"
 import * as Tool from "./Tool.js"
 
 /** Host names, IP addresses and ssh_config Host names hold no whitespace or control characters. */
@@ -25,7 +25,7 @@ const Input = Schema.Struct({
   replace: Schema.optionalKey(Schema.Boolean.annotate({ description: "Re-register an alias with other settings." })),
   groups: Schema.optionalKey(Schema.Array(Schema.String.check(Schema.makeFilter((s: string) =>
     ALIAS_PATTERN.test(s) ? undefined : "must be 1-64 of A-Za-z0-9._-"
-  ))).check(guardLength(64)))
+  ))).check(nonEmpty, guardLength(64)))
 })
 
 const Output = Schema.Struct({
