@@ -128,7 +128,8 @@ export class ExecMany extends Context.Service<ExecMany, {
       yield* validateRequest({ command: request.command, env: request.env, cwd: request.cwd })
       const aliases = yield* targets(request)
       const timeoutMs = request.timeoutMs ?? DEFAULT_HOST_TIMEOUT_MS
-      const perStream = config.limits.maxOutputBytes
+      // No stream can be shown past the call's total, so none keeps more (memory: hosts × 2 streams).
+      const perStream = Math.min(config.limits.maxOutputBytes, config.limits.maxExecManyOutputBytes)
       let done = 0
 
       const one = (host: string) =>
