@@ -14,6 +14,16 @@ export { defaultLimits, type LimitKey, Limits, limitSpecs, type LimitSpec } from
 export { AppConfig } from "./domain/AppConfig.js"
 export { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions, type UnknownHostKey, type UnknownHostKeyDecision } from "./services/Connections.js"
 export { Exec, type ExecRequest, type ExecResult } from "./services/Exec.js"
+export {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_HOST_TIMEOUT_MS,
+  ExecMany,
+  type ExecManyRequest,
+  type ExecManyResult,
+  type HostResult,
+  isOk,
+  MAX_CONCURRENCY
+} from "./services/ExecMany.js"
 export { HostRegistry } from "./services/HostRegistry.js"
 export { type Connected, type ConnectRequest, type Disconnected, Hosts, type HostStatus } from "./services/Hosts.js"
 export {

@@ -47,9 +47,13 @@ export const ServerSection = Schema.Struct({
   http_max_sessions: Schema.optionalKey(positive(100_000))
 })
 
+const Alias = Schema.String.check(Schema.isPattern(ALIAS_PATTERN))
+
 export const ConfigFile = Schema.Struct({
   default_host: Schema.optionalKey(Text),
-  hosts: Schema.optionalKey(Schema.Record(Schema.String.check(Schema.isPattern(ALIAS_PATTERN)), HostSection)),
+  hosts: Schema.optionalKey(Schema.Record(Alias, HostSection)),
+  /** `web = ["web1", "web2"]`: group names (alias syntax) to host aliases, for ssh_exec_many. */
+  groups: Schema.optionalKey(Schema.Record(Alias, Schema.Array(Alias).check(Schema.isMinLength(1)))),
   limits: Schema.optionalKey(LimitsSection),
   server: Schema.optionalKey(ServerSection)
 })

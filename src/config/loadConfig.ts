@@ -253,6 +253,18 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           : `${fileName}: default_host: no host with alias "${defaultHost}"`
       )
     }
+    // Groups name hosts defined up front (file or flags): a typo is caught now, not at the first ssh_exec_many.
+    const groups: Record<string, ReadonlyArray<string>> = {}
+    for (const [name, members] of Object.entries(file?.groups ?? {})) {
+      const unknown = members.find((alias) => !hosts.has(alias))
+      if (unknown !== undefined) {
+        return yield* fail(
+          `${fileName}: groups.${name}: "${unknown}" is not a host alias`,
+          "define it under [hosts.<alias>] or with --host; hosts added at runtime join groups by ssh_connect's groups"
+        )
+      }
+      groups[name] = [...new Set(members)]
+    }
     const algorithms = yield* checkAlgorithms(file?.server?.algorithms, fileName)
     const knownHosts = str("known-hosts") ?? file?.server?.known_hosts
     const logDir = str("log-dir") ?? file?.server?.log_dir
@@ -262,6 +274,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       limits: { ...base.limits, ...limits },
       hosts: [...hosts.values()],
       ...(defaultHost !== undefined ? { defaultHost } : {}),
+      ...(Object.keys(groups).length > 0 ? { groups } : {}),
       insecureAutoAdd: v["insecure-auto-add"] === true || file?.server?.insecure_auto_add === true,
       allowAgentInsecureAutoAdd: v["allow-agent-insecure-auto-add"] === true || file?.server?.allow_agent_insecure_auto_add === true,
       ...(algorithms !== undefined ? { algorithms } : {}),

@@ -26,6 +26,8 @@ export interface AppConfigShape {
   readonly limits: Limits
   readonly hosts: ReadonlyArray<HostConfig>
   readonly defaultHost?: string
+  /** Named sets of host aliases (`[groups]`), for `ssh_exec_many`; members are aliases of `hosts`. */
+  readonly groups?: Readonly<Record<string, ReadonlyArray<string>>>
   /** Accept and record unknown host keys (never changed ones). */
   readonly insecureAutoAdd: boolean
   /** Honour `insecure_auto_add: true` when the agent passes it to `ssh_connect`. */

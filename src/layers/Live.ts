@@ -10,6 +10,7 @@ import type { AppConfigOverrides } from "../domain/config.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { Connections } from "../services/Connections.js"
 import { Exec } from "../services/Exec.js"
+import { ExecMany } from "../services/ExecMany.js"
 import { HostRegistry } from "../services/HostRegistry.js"
 import { Hosts } from "../services/Hosts.js"
 import { Jobs } from "../services/Jobs.js"
@@ -19,10 +20,10 @@ import { Sftp } from "../services/Sftp.js"
 import { remoteHostsLayer } from "./RemoteHosts.js"
 
 /** Every service this package provides. */
-export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs | Sftp | Hosts
+export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | ExecMany | Jobs | Sftp | Hosts
 
 /** All services over a given `AppConfig`. */
-export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(Exec.layer, Sftp.layer, Hosts.layer).pipe(
+export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(ExecMany.layer.pipe(Layer.provideMerge(Exec.layer)), Sftp.layer, Hosts.layer).pipe(
   Layer.provideMerge(Jobs.layer),
   Layer.provideMerge(ProcessGroups.layer),
   Layer.provideMerge(remoteHostsLayer),

@@ -116,6 +116,7 @@ describeWithSshd("results match the published outputSchema", (getSshd) => {
     await checked("ssh_list_hosts", {})
     await checked("ssh_exec", { command: "echo hi; echo err >&2" })
     await checked("ssh_exec", { command: "seq 1 100000" })
+    await checked("ssh_exec_many", { hosts: ["box"], command: "echo hi; seq 1 100000 >&2" })
     const handed = await checked("ssh_exec", { command: "read -p 'Go? [y/N] ' x; echo $x", pty: true, background_after_ms: 10_000 })
     await checked("ssh_send_stdin", { job_id: handed.job_id, data: "y\n" })
     await tailToEnd(server, handed.job_id as string)

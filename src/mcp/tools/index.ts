@@ -6,6 +6,7 @@
 import { sshConnect } from "./ssh_connect.js"
 import { sshDisconnect } from "./ssh_disconnect.js"
 import { sshExec } from "./ssh_exec.js"
+import { sshExecMany } from "./ssh_exec_many.js"
 import { sshListHosts } from "./ssh_list_hosts.js"
 import { sshListJobs } from "./ssh_list_jobs.js"
 import { sshRemoveJob } from "./ssh_remove_job.js"
@@ -20,6 +21,7 @@ export const tools = [
   sshDisconnect,
   sshListHosts,
   sshExec,
+  sshExecMany,
   sshSpawn,
   sshTail,
   sshSignal,

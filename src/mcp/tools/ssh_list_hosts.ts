@@ -15,7 +15,8 @@ const Host = Schema.Struct({
   connected: Schema.Boolean,
   active_jobs: Schema.Int,
   is_default: Schema.Boolean,
-  source: HostSource
+  source: HostSource,
+  groups: Schema.Array(Schema.String)
 })
 
 export const sshListHosts = Tool.make({
@@ -44,7 +45,8 @@ export const sshListHosts = Tool.make({
         connected: h.connected,
         active_jobs: h.activeJobs,
         is_default: h.isDefault,
-        source: h.source
+        source: h.source,
+        groups: h.groups
       }))
     }
   })

@@ -122,6 +122,26 @@ insecure_auto_add = false
     expect(error(["--default-host", "nope"])).toMatch(/--default-host: no host with alias "nope"/)
   })
 
+  it("reads [groups] of configured aliases (file or --host), and names a member that is not one", () => {
+    const file = write("groups.toml", `
+[hosts.web1]
+host = "10.0.0.1"
+
+[hosts.web2]
+host = "10.0.0.2"
+
+[groups]
+web = ["web2", "web1", "web2"]
+edge = ["web1", "cli1"]
+`)
+    const s = ok(["--config", file, "--host", "cli1=10.0.0.9"])
+    expect(s.config.groups).toEqual({ web: ["web2", "web1"], edge: ["web1", "cli1"] })
+    expect(ok([]).config.groups).toBeUndefined()
+    expect(error(["--config", file])).toMatch(/^groups\.toml: groups\.edge: "cli1" is not a host alias$/)
+    expect(error(["--config", write("g-empty.toml", `[groups]\nweb = []\n`)])).toMatch(/groups\.web/)
+    expect(error(["--config", write("g-name.toml", `[groups]\n"bad name" = ["a"]\n`)])).toMatch(/groups/)
+  })
+
   it("reads the host-key trust switches, algorithm lists and connection limits", () => {
     const dflt = ok([])
     expect(dflt.config.allowAgentInsecureAutoAdd).toBe(false)
