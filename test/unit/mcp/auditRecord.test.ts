@@ -123,7 +123,7 @@ describe("audit record", () => {
   // Every argument of every tool has been looked at for secrets: a new field must be added to
   // one of these lists (and, when it can hold a secret, be caught by the redaction above).
   const PUBLIC = new Set([
-    "host", "hosts", "group", "port", "user", "key_path", "alias", "insecure_auto_add", "replace", "command", "timeout_ms",
+    "host", "hosts", "group", "groups", "port", "user", "key_path", "alias", "insecure_auto_add", "replace", "command", "timeout_ms",
     "background_after_ms", "idle_timeout_ms", "sudo", "cwd", "pty", "label", "persistent", "job_id", "since_line_no",
     "wait_ms", "max_lines", "max_bytes", "min_lines", "stream", "until", "signal", "eof", "secret", "status", "force",
     "local_path", "remote_path", "mkdirs", "overwrite", "mode", "kind", "bind_address", "bind_port", "target_host",
