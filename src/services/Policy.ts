@@ -6,9 +6,10 @@
  * `confirm` rule matches is the caller's part: the MCP tools do it by form elicitation;
  * a library user decides what `Confirm` means for them.
  *
- * A host the agent adds at runtime gets the global rules, and the rules of a configured
- * host with the same address and port (so that a second alias for a configured machine
- * does not shed its rules; a different name for the same machine still does).
+ * A host the agent adds at runtime (an alias not configured) gets the global rules, and
+ * the rules of the first configured host (in configuration order) with rules and the same
+ * address and port, so that a second alias for a configured machine does not shed its
+ * rules; another name or address for the same machine still does.
  *
  * @since 0.2.0
  */
@@ -69,11 +70,11 @@ export class Policy extends Context.Service<Policy, {
       catch: (e) => e as Error
     }).pipe(Effect.orDie)
     const enabled = tables.global !== undefined || tables.hosts.size > 0
+    const configured = new Set(config.hosts.map((h) => h.alias))
 
     const rulesOf = (alias: string): Effect.Effect<EffectivePolicy | undefined> =>
       !enabled ? Effect.succeed(undefined) : Effect.gen(function*() {
-        const own = tables.hosts.get(alias)?.compiled
-        if (own !== undefined) return combine(tables.global, own)
+        if (configured.has(alias)) return combine(tables.global, tables.hosts.get(alias)?.compiled)
         const entry = yield* Effect.option(registry.resolve(alias))
         const twin = entry._tag === "Some"
           ? [...tables.hosts.values()].find((h) => h.address === entry.value.address && h.port === entry.value.port)
