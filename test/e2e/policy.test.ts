@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { call, CLIENT_MATRIX, type ClientKind, MAIN, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { call, CLIENT_MATRIX, type ClientKind, MAIN, type McpServerProcess, parseErrorText, startMcpServer } from "../support/mcp.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
 const CELLS = CLIENT_MATRIX.filter((m) => m.name === "stdio/v2" || m.name === "http/v1")
@@ -63,17 +63,18 @@ for (const m of CELLS) describeWithSshd(`policy over ${m.name} MCP`, (getSshd) =
   const refused = async (tool: string, args: Record<string, unknown>, code: string, message: RegExp, file?: string) => {
     const r = await call(server, tool, args)
     expect(r.isError, r.text).toBe(true)
-    expect(r.data.error).toMatchObject({ code })
-    expect(r.data.error.message).toMatch(message)
+    const error = parseErrorText(r.text)
+    expect(error).toMatchObject({ code })
+    expect(error?.message).toMatch(message)
     if (file !== undefined) expect(await exists(sshd, file), `${file} must not exist`).toBe(false)
-    return r
+    return error
   }
 
   it("deny of [policy]: refused naming the rule, nothing run", async () => {
     const file = `/tmp/pol-deny-${token()}`
-    const r = await refused("ssh_exec", { host: "web1", command: `touch ${file}; rm -rf /tmp/pol-nothing` }, "POLICY_DENIED",
+    const error = await refused("ssh_exec", { host: "web1", command: `touch ${file}; rm -rf /tmp/pol-nothing` }, "POLICY_DENIED",
       /host 'web1': deny rule "rm -rf" of \[policy\] matched/, file)
-    expect(r.data.error.hint).toBeTruthy()
+    expect(error?.hint).toBeTruthy()
     // ssh_spawn, persistent too.
     await refused("ssh_spawn", { host: "web1", command: `touch ${file} && rm -rf /tmp/pol-nothing` }, "POLICY_DENIED", /deny rule "rm -rf"/, file)
     await refused("ssh_spawn", { host: "web1", command: `touch ${file}; rm -rf /tmp/pol-nothing`, persistent: true }, "POLICY_DENIED", /rm -rf/, file)
@@ -239,8 +240,7 @@ for (const kind of KINDS) describeWithSshd(`policy confirm by elicitation (${kin
       try {
         const file = `/tmp/pol-confirm-no-${token()}`
         const r = await call(server, "ssh_exec", { host: "plain", command: `touch ${file}` })
-        expect(r.data.error).toMatchObject({ code: "POLICY_DENIED" })
-        expect(r.data.error.message).toMatch(/confirm rule .* and the user refused it/)
+        expect(parseErrorText(r.text)).toMatchObject({ code: "POLICY_DENIED", message: expect.stringMatching(/confirm rule .* and the user refused it/) })
         expect(asked).toHaveLength(1)
         expect(await exists(sshd, file)).toBe(false)
       } finally {
