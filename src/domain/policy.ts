@@ -233,7 +233,15 @@ const checkText = (p: EffectivePolicy, command: string, secret = false): Verdict
 
 /** Lines a shell will run: each whole line is checked as a command. */
 const checkShellInput = (p: EffectivePolicy, data: string, mustEndLine: boolean, secret = false): Verdict => {
-  if (mustEndLine && data !== "" && !data.endsWith("\n")) {
+  // On a pty, control characters edit the line (backspace, ^U, ^W), recall history (arrow keys)
+  // or quote the next key (^V): what runs would not be the text checked.
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(data)) {
+    return deny(
+      "stdin to a shell (no control characters under a policy)",
+      "send plain text lines; to interrupt a command use ssh_signal"
+    )
+  }
+  if (mustEndLine && data !== "" && !data.endsWith("\n") && !data.endsWith("\r")) {
     return deny(
       "stdin to a shell (whole lines only under a policy)",
       "send complete lines ending in \\n, each one a command the policy allows"

@@ -65,7 +65,7 @@ export const readOnlyCommands: Readonly<Record<string, ReadOnlyCommand>> = {
   diff: plain,
   cmp: plain,
   stat: plain,
-  file: plain,
+  file: { forbidShort: "C", forbidLong: ["--compile"] },
   readlink: plain,
   realpath: plain,
   basename: plain,
@@ -133,7 +133,7 @@ export const readOnlyCommands: Readonly<Record<string, ReadOnlyCommand>> = {
   journalctl: {
     forbidLong: [
       "--vacuum-size", "--vacuum-time", "--vacuum-files", "--rotate", "--flush", "--sync",
-      "--relinquish-var", "--smart-relinquish-var", "--setup-keys", "--update-catalog"
+      "--relinquish-var", "--smart-relinquish-var", "--setup-keys", "--update-catalog", "--cursor-file"
     ]
   },
   docker: { subcommands: ["ps", "images", "logs", "inspect", "version", "info", "top", "port", "stats"] },

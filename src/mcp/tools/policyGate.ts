@@ -44,18 +44,18 @@ const question = (host: string, action: PolicyAction, rule: string): ElicitForm 
 
 /**
  * Check `action` on `host` (the default host when undefined) against the policy, asking
- * the human when a `confirm` rule matches; succeeds with the alias when it may go ahead.
+ * the human when a `confirm` rule matches; succeeds when it may go ahead.
  */
 export const enforcePolicy = (
   ctx: ToolContext,
   host: string | undefined,
   action: PolicyAction
-): Effect.Effect<string, PolicyGateError, Policy> =>
+): Effect.Effect<void, PolicyGateError, Policy> =>
   Effect.gen(function*() {
     const policy = yield* Policy
-    if (!policy.enabled) return host ?? ""
+    if (!policy.enabled) return
     const decision = yield* policy.decide(host, action)
-    if (decision._tag === "Allow") return decision.host
+    if (decision._tag === "Allow") return
     if (ctx.elicit === undefined) {
       return yield* new ConfirmationUnavailableError({
         message: `host '${decision.host}': ${decision.rule}: the user must confirm this, and this client cannot ask (no form elicitation)`,
@@ -70,7 +70,7 @@ export const enforcePolicy = (
         })
       )
     )
-    if (answer.action === "accept" && answer.content?.decision === "run") return decision.host
+    if (answer.action === "accept" && answer.content?.decision === "run") return
     const refused = new PolicyDeniedError({
       message: `host '${decision.host}': ${decision.rule}, and the user ${answer.action === "cancel" ? "cancelled" : "refused"} it`,
       hint: "the user said no: do not retry it; ask the user what to do instead"

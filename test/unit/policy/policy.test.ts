@@ -126,6 +126,14 @@ describe("stdin to a shell", () => {
     expect(check(p, stdin("bash", "rm -r"))).toMatchObject({ _tag: "Deny", rule: expect.stringContaining("whole lines") })
     expect(check(p, stdin("bash", "rm -r\\\nf /\n"))).toMatchObject({ _tag: "Deny", rule: expect.stringContaining("continuation") })
     expect(check(p, stdin("bash", ""))._tag).toBe("Allow")
+    expect(check(p, stdin("bash", "ls\r"))._tag).toBe("Allow")
+  })
+
+  it("refuses control characters: on a pty they edit the line or recall history", () => {
+    expect(check(p, stdin("bash", "rm -xx\x7f\x7frf /tmp/x\n"))).toMatchObject({ _tag: "Deny", rule: expect.stringContaining("control characters") })
+    expect(check(p, stdin("bash", "\x1b[A\n"))._tag).toBe("Deny")
+    expect(check(p, stdin("bash", "rm -r\x16f\n"))._tag).toBe("Deny")
+    expect(check(p, stdin("bash", "echo\tok\n"))._tag).toBe("Allow")
   })
 
   it("never shows secret data to the user, nor puts it in a refusal", () => {

@@ -68,6 +68,8 @@ describe("read_only allow list", () => {
     ["journalctl --vacuum-size=1M", /journalctl --vacuum-size/],
     ["journalctl --vac=1M", /journalctl --vacuum-size/],
     ["journalctl --rotate", /--rotate/],
+    ["journalctl --cursor-file=/etc/passwd", /--cursor-file/],
+    ["file -C -m /tmp/magic", /file -C/],
     ["ss -K dst 1.2.3.4", /ss -K/],
     ["systemctl restart nginx", /systemctl restart/],
     ["systemctl stop sshd", /systemctl stop/],
