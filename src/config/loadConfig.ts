@@ -87,7 +87,9 @@ ${limitHelpLines()}
 Flags override the config file, which overrides the defaults. Passwords are never
 accepted as arguments: name environment variables that hold them. Logs go to stderr;
 stdout carries only MCP messages. SSH algorithms: [server.algorithms] in the
-config file (weak ones such as ssh-rsa and hmac-sha1 are off by default). Docs: docs/CONFIG.md.
+config file (weak ones such as ssh-rsa and hmac-sha1 are off by default). An opt-in
+policy (deny / allow / confirm regexes, read_only, upload paths, tunnels): [policy] and
+[hosts.<alias>.policy] in the config file. Docs: docs/CONFIG.md.
 `
 
 const fail = (message: string, hint?: string): Effect.Effect<never, ConfigError> =>
