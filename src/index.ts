@@ -10,6 +10,25 @@ export { type AlgorithmLists, type AppConfigOverrides, type AppConfigShape, defa
 export * from "./domain/errors.js"
 export { ALIAS_PATTERN, ENV_NAME, EnvName, type HostAuth, type HostConfig, type HostEntry, HostSource } from "./domain/hosts.js"
 export { type AsRoot, EndReason, JobStatus, SignalName, SIGNALS, StreamChoice, StreamName, Termination } from "./domain/jobs.js"
+export {
+  check as checkPolicy,
+  combine as combinePolicies,
+  type CommandAction,
+  type CompiledRules,
+  compileRules,
+  describePolicy,
+  type EffectivePolicy,
+  isRuleError,
+  isShellCommand,
+  type PolicyAction,
+  type PolicyRules,
+  type RuleError,
+  type StdinAction,
+  type TunnelAction,
+  type UploadAction,
+  type Verdict
+} from "./domain/policy.js"
+export { readOnlyCommands, readOnlyViolation } from "./domain/readOnly.js"
 export { defaultLimits, type LimitKey, Limits, limitSpecs, type LimitSpec } from "./domain/limits.js"
 export { AppConfig } from "./domain/AppConfig.js"
 export { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions, type UnknownHostKey, type UnknownHostKeyDecision } from "./services/Connections.js"
@@ -41,6 +60,7 @@ export {
   type TailRequest,
   type TailResult
 } from "./services/Jobs.js"
+export { Policy, type PolicyDecision } from "./services/Policy.js"
 export { ProcessGroups } from "./jobs/ProcessGroups.js"
 export { KnownHosts } from "./ssh/KnownHosts.js"
 export { type FileResult, Sftp, type TransferRequest, type TransferResult } from "./services/Sftp.js"

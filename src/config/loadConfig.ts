@@ -12,6 +12,7 @@ import { type AlgorithmLists, type AppConfigShape, defaultConfig, LogLevel } fro
 import { ConfigError } from "../domain/errors.js"
 import { ENV_NAME, type HostConfig } from "../domain/hosts.js"
 import { flagName, type LimitKey, limitHelpLines, limitKeys, limitRange, limitSpecs, tomlKey } from "../domain/limits.js"
+import { compileRules, isRuleError, type PolicyRules } from "../domain/policy.js"
 import { isLoopback } from "../loopback.js"
 import { defaultAlgorithms, supportedAlgorithms } from "../ssh/algorithms.js"
 import { type ConfigFile, readConfigFile } from "./configFile.js"
@@ -87,7 +88,9 @@ ${limitHelpLines()}
 Flags override the config file, which overrides the defaults. Passwords are never
 accepted as arguments: name environment variables that hold them. Logs go to stderr;
 stdout carries only MCP messages. SSH algorithms: [server.algorithms] in the
-config file (weak ones such as ssh-rsa and hmac-sha1 are off by default). Docs: docs/CONFIG.md.
+config file (weak ones such as ssh-rsa and hmac-sha1 are off by default). An opt-in
+policy (deny / allow / confirm regexes, read_only, upload paths, tunnels): [policy] and
+[hosts.<alias>.policy] in the config file. Docs: docs/CONFIG.md.
 `
 
 const fail = (message: string, hint?: string): Effect.Effect<never, ConfigError> =>
@@ -138,6 +141,28 @@ const checkAlgorithms = (
     return out
   })
 
+type PolicySection = NonNullable<ConfigFile["policy"]>
+
+/** A `[policy]` table as rules, its regexes compiled once to check them (an error names the key). */
+const readPolicy = (
+  section: PolicySection | undefined,
+  key: string,
+  fileName: string
+): Effect.Effect<PolicyRules | undefined, ConfigError> => {
+  if (section === undefined) return Effect.succeed(undefined)
+  const rules: PolicyRules = {
+    ...(section.read_only !== undefined ? { readOnly: section.read_only } : {}),
+    ...(section.allow !== undefined ? { allow: section.allow } : {}),
+    ...(section.deny !== undefined ? { deny: section.deny } : {}),
+    ...(section.confirm !== undefined ? { confirm: section.confirm } : {}),
+    ...(section.upload_allow !== undefined ? { uploadAllow: section.upload_allow } : {}),
+    ...(section.upload_deny !== undefined ? { uploadDeny: section.upload_deny } : {}),
+    ...(section.tunnels !== undefined ? { tunnels: section.tunnels } : {})
+  }
+  const compiled = compileRules(rules, `[${key}]`)
+  return isRuleError(compiled) ? fail(`${fileName}: ${key}.${compiled.key}: ${compiled.message}`) : Effect.succeed(rules)
+}
+
 /** Parse argv (without node and the script), read the config file, and resolve the configuration. */
 export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effect.Effect<Startup, ConfigError> =>
   Effect.gen(function*() {
@@ -177,7 +202,9 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
 
     // Hosts: the file's, then the flags' (same alias: the flag wins).
     const hosts = new Map<string, HostConfig>()
+    const policy = yield* readPolicy(file?.policy, "policy", path.basename(configPath))
     for (const [alias, h] of Object.entries(file?.hosts ?? {})) {
+      const hostPolicy = yield* readPolicy(h.policy, `hosts.${alias}.policy`, path.basename(configPath))
       hosts.set(alias, {
         alias,
         host: h.host,
@@ -187,6 +214,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         ...(h.key !== undefined ? { key: expand(h.key, home) } : {}),
         ...(h.key_passphrase_env !== undefined ? { keyPassphraseEnv: h.key_passphrase_env } : {}),
         ...(h.sudo_password_env !== undefined ? { sudoPasswordEnv: h.sudo_password_env } : {}),
+        ...(hostPolicy !== undefined ? { policy: hostPolicy } : {}),
         source: "config-file"
       })
     }
@@ -197,6 +225,8 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     for (const h of (v.host as Array<string> | undefined) ?? []) {
       const spec = parseHostFlag(h)
       if (spec === undefined) return yield* fail(`--host: expected alias=addr[:port], got "${h}"`)
+      // The flag replaces the file's definition of the alias, never its policy.
+      const filePolicy = hosts.get(spec.alias)?.policy
       hosts.set(spec.alias, {
         ...spec,
         ...(str("user") !== undefined ? { user: str("user")! } : {}),
@@ -204,6 +234,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         ...(str("password-env") !== undefined ? { passwordEnv: str("password-env")! } : {}),
         ...(str("key-passphrase-env") !== undefined ? { keyPassphraseEnv: str("key-passphrase-env")! } : {}),
         ...(str("sudo-password-env") !== undefined ? { sudoPasswordEnv: str("sudo-password-env")! } : {}),
+        ...(filePolicy !== undefined ? { policy: filePolicy } : {}),
         source: "cli"
       })
     }
@@ -282,7 +313,8 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       sshConfigPath: path.join(home, ".ssh", "config"),
       ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),
       ...(auditLog !== undefined ? { auditLog: expand(auditLog, home) } : {}),
-      logLevel: logLevel ?? base.logLevel
+      logLevel: logLevel ?? base.logLevel,
+      ...(policy !== undefined ? { policy } : {})
     }
     const portText = str("port")
     const port = portText === undefined ? 8765 : Number(portText)

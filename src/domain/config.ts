@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { Schema } from "effect"
 import type { HostConfig } from "./hosts.js"
 import { defaultLimits, type Limits } from "./limits.js"
+import type { PolicyRules } from "./policy.js"
 
 export const LogLevel = Schema.Literals(["trace", "debug", "info", "warn", "error", "none"])
 export type LogLevel = typeof LogLevel.Type
@@ -43,6 +44,11 @@ export interface AppConfigShape {
   /** When set, one JSON line per MCP tool call is appended to this file (0600). */
   readonly auditLog?: string
   readonly logLevel: LogLevel
+  /**
+   * `[policy]`: rules for every host, those the agent adds too (off when absent). Per-host
+   * rules are `HostConfig.policy`. Regexes must compile (RE2): check with `compileRules`.
+   */
+  readonly policy?: PolicyRules
 }
 
 /** What a caller may override: any field, limits key by key. */

@@ -32,6 +32,8 @@ export type ErrorCode =
   | "SUDO_AUTH_FAILED"
   | "CONFIG_INVALID"
   | "AUDIT_LOG_FAILED"
+  | "POLICY_DENIED"
+  | "CONFIRMATION_UNAVAILABLE"
 
 /** No host by that alias, or no host given and no default host. */
 export class HostNotFoundError extends Schema.TaggedError<HostNotFoundError>()("HostNotFoundError", fields) {
@@ -126,6 +128,18 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
   readonly code = "CONFIG_INVALID" as const
 }
 
+/** The operator's policy refuses the action (the message names the rule), or the human said no. */
+export class PolicyDeniedError extends Schema.TaggedError<PolicyDeniedError>()("PolicyDeniedError", fields) {
+  readonly code = "POLICY_DENIED" as const
+}
+
+/** A policy rule wants the human to confirm, and the client cannot ask (no form elicitation). */
+export class ConfirmationUnavailableError
+  extends Schema.TaggedError<ConfirmationUnavailableError>()("ConfirmationUnavailableError", fields)
+{
+  readonly code = "CONFIRMATION_UNAVAILABLE" as const
+}
+
 /** Every domain error: each has a `code`, a `message` and maybe a `hint`. */
 export type SshLiveError =
   | HostNotFoundError
@@ -145,6 +159,8 @@ export type SshLiveError =
   | SudoPasswordRequiredError
   | SudoAuthError
   | ConfigError
+  | PolicyDeniedError
+  | ConfirmationUnavailableError
 
 /** Why a connection to a host could not be had. */
 export type ConnectFailure =

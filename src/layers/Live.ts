@@ -14,16 +14,17 @@ import { ExecMany } from "../services/ExecMany.js"
 import { HostRegistry } from "../services/HostRegistry.js"
 import { Hosts } from "../services/Hosts.js"
 import { Jobs } from "../services/Jobs.js"
+import { Policy } from "../services/Policy.js"
 import { ProcessGroups } from "../jobs/ProcessGroups.js"
 import { KnownHosts } from "../ssh/KnownHosts.js"
 import { Sftp } from "../services/Sftp.js"
 import { remoteHostsLayer } from "./RemoteHosts.js"
 
 /** Every service this package provides. */
-export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | ExecMany | Jobs | Sftp | Hosts
+export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | ExecMany | Jobs | Sftp | Hosts | Policy
 
 /** All services over a given `AppConfig`. */
-export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(ExecMany.layer.pipe(Layer.provideMerge(Exec.layer)), Sftp.layer, Hosts.layer).pipe(
+export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(ExecMany.layer.pipe(Layer.provideMerge(Exec.layer)), Sftp.layer, Hosts.layer, Policy.layer).pipe(
   Layer.provideMerge(Jobs.layer),
   Layer.provideMerge(ProcessGroups.layer),
   Layer.provideMerge(remoteHostsLayer),
