@@ -9,9 +9,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer, Result } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
-import { HostNotFoundError, InvalidArgumentError } from "../domain/errors.js"
+import { HostNotFoundError, InvalidArgumentError, type SshLiveError } from "../domain/errors.js"
 import { CappedOutput } from "../output/CappedOutput.js"
 import { shareBudget } from "../output/shareBudget.js"
 import { Exec } from "./Exec.js"
@@ -38,6 +38,11 @@ export interface ExecManyRequest {
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly cwd?: string | undefined
   readonly sudo?: boolean | undefined
+  /**
+   * Asked once with the hosts, before anything runs (the operator's policy): per host in
+   * that order, the refusal that keeps it from running, or undefined. Failing fails the call.
+   */
+  readonly gate?: ((aliases: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<SshLiveError | undefined>, SshLiveError>) | undefined
   /** Called as each host finishes: how many are done, out of how many, and that host's result (not yet cut by the total cap). */
   readonly onHostDone?: ((done: number, total: number, result: HostResult) => Effect.Effect<void>) | undefined
 }
@@ -57,7 +62,7 @@ export interface HostResult {
   /** A stream was cut, by `max_output_bytes` or by the call's total cap. */
   readonly truncated: boolean
   /** Why the command could not run on this host (connect, auth, host key, channel, sudo …). */
-  readonly error: SpawnError | null
+  readonly error: SpawnError | SshLiveError | null
 }
 
 export interface ExecManyResult {
@@ -82,7 +87,7 @@ export class ExecMany extends Context.Service<ExecMany, {
    * a bad concurrency, env or cwd), before anything runs; interrupted, it stops every
    * host's command.
    */
-  run(request: ExecManyRequest): Effect.Effect<ExecManyResult, HostNotFoundError | InvalidArgumentError>
+  run(request: ExecManyRequest): Effect.Effect<ExecManyResult, SshLiveError>
 }>()("mcp-ssh-live/ExecMany") {
   static readonly layer = Layer.effect(ExecMany)(Effect.gen(function*() {
     const exec = yield* Exec
@@ -127,16 +132,18 @@ export class ExecMany extends Context.Service<ExecMany, {
       // The same for every host: refuse it once rather than in every result.
       yield* validateRequest({ command: request.command, env: request.env, cwd: request.cwd })
       const aliases = yield* targets(request)
+      const refusals = request.gate === undefined ? [] : yield* request.gate(aliases)
       const timeoutMs = request.timeoutMs ?? DEFAULT_HOST_TIMEOUT_MS
       // No stream can be shown past the call's total, so none keeps more (memory: hosts × 2 streams).
       const perStream = Math.min(config.limits.maxOutputBytes, config.limits.maxExecManyOutputBytes)
       let done = 0
 
-      const one = (host: string) =>
+      const one = (host: string, i: number) =>
         Effect.gen(function*() {
           const output = { stdout: new CappedOutput(perStream), stderr: new CappedOutput(perStream) }
           const started = yield* Clock.currentTimeMillis
-          const ran = yield* Effect.result(exec.run({
+          const refused = refusals[i]
+          const ran = refused !== undefined ? Result.fail(refused) : yield* Effect.result(exec.run({
             host,
             command: request.command,
             timeoutMs,

@@ -1,7 +1,9 @@
 import { Effect, Schema } from "effect"
 import { ALIAS_PATTERN } from "../../domain/hosts.js"
 import { ExecMany, MAX_CONCURRENCY } from "../../services/ExecMany.js"
+import { Policy } from "../../services/Policy.js"
 import { Cwd, Env, guardLength, HostAlias, int, nonEmpty, NullableInt, NullableString } from "./fields.js"
+import { enforcePolicyEach } from "./policyGate.js"
 import * as Tool from "./Tool.js"
 
 const Input = Schema.Struct({
@@ -44,7 +46,12 @@ export const sshExecMany = Tool.make({
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
+    const policy = yield* Policy
+    const action = { _tag: "Command" as const, command: input.command, envNames: Object.keys(input.env ?? {}) }
     const r = yield* (yield* ExecMany).run({
+      gate: policy.enabled
+        ? (aliases) => enforcePolicyEach(ctx, aliases, action).pipe(Effect.provideService(Policy, policy))
+        : undefined,
       hosts: input.hosts,
       group: input.group,
       command: input.command,
