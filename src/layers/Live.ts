@@ -16,13 +16,15 @@ import { Jobs } from "../services/Jobs.js"
 import { ProcessGroups } from "../jobs/ProcessGroups.js"
 import { KnownHosts } from "../ssh/KnownHosts.js"
 import { Sftp } from "../services/Sftp.js"
+import { Tunnels } from "../services/Tunnels.js"
 import { remoteHostsLayer } from "./RemoteHosts.js"
 
 /** Every service this package provides. */
-export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs | Sftp | Hosts
+export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs | Sftp | Hosts | Tunnels
 
 /** All services over a given `AppConfig`. */
 export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(Exec.layer, Sftp.layer, Hosts.layer).pipe(
+  Layer.provideMerge(Tunnels.layer),
   Layer.provideMerge(Jobs.layer),
   Layer.provideMerge(ProcessGroups.layer),
   Layer.provideMerge(remoteHostsLayer),
