@@ -16,7 +16,7 @@ import { type ChannelPool, makeChannelPool, type OpenChannel } from "../ssh/Chan
 import type { UnknownHostKey, UnknownHostKeyDecision } from "../ssh/hostKeyPolicy.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import type { ExecOptions } from "../ssh/RemoteHosts.js"
-import { classifyChannelError } from "../ssh/sshErrors.js"
+import { ChannelOpenReason, classifyChannelError } from "../ssh/sshErrors.js"
 import { type ClosingChannel, type Endpoint, type SshConnection, SshClient } from "../ssh/SshClient.js"
 import { HostRegistry } from "./HostRegistry.js"
 
@@ -220,7 +220,11 @@ export class Connections extends Context.Service<Connections, {
                 failure._tag === "ConnectionGone"
                   ? "gone" as const
                   : new ForwardRefusedError({
-                    message: `${alias} cannot connect to ${host}:${port}: ${failure.message}`,
+                    message: `${alias} cannot connect to ${host}:${port}: ${failure.message}${
+                      failure._tag === "Refused" && failure.reason === ChannelOpenReason.ADMINISTRATIVELY_PROHIBITED
+                        ? " (administratively prohibited: sshd_config forbids it, e.g. AllowTcpForwarding or PermitOpen)"
+                        : ""
+                    }`,
                     ...(failure._tag === "Refused" ? { reason: failure.reason } : {})
                   })
               ))

@@ -164,6 +164,9 @@ export class Tunnels extends Context.Service<Tunnels, {
       })
     }
 
+    /** Send a last reply and close, without waiting for the client to close its side. */
+    const endWith = (socket: net.Socket, reply: Uint8Array) => socket.end(reply, () => socket.destroy())
+
     const origin = (socket: net.Socket) => ({ address: socket.remoteAddress ?? "127.0.0.1", port: socket.remotePort ?? 0 })
 
     /** A local connection: a stream from the host to the target, or the connection closed. */
@@ -194,7 +197,7 @@ export class Tunnels extends Context.Service<Tunnels, {
         }
         const refuse = (why: string, reply?: Uint8Array) => {
           if (reply === undefined) socket.destroy()
-          else socket.end(reply)
+          else endWith(socket, reply)
           finish(undefined, `SOCKS: ${why}`)
         }
         const onData = (chunk: Buffer) => {
@@ -235,7 +238,7 @@ export class Tunnels extends Context.Service<Tunnels, {
         if (opened._tag === "Failure") {
           const e = opened.failure
           failed(traffic, e.message)
-          socket.end(requestReply(e._tag === "ForwardRefusedError" ? replyForRefusal(e.reason, e.message) : Reply.GENERAL_FAILURE))
+          endWith(socket, requestReply(e._tag === "ForwardRefusedError" ? replyForRefusal(e.reason, e.message) : Reply.GENERAL_FAILURE))
           return
         }
         if (socket.destroyed) return void opened.success.destroy()
@@ -383,12 +386,13 @@ export class Tunnels extends Context.Service<Tunnels, {
       return t.info
     })
 
+    // After any open under way, so that no tunnel of the host is left behind.
     const closeHost = (host: string) =>
-      Effect.gen(function*() {
+      opening.withPermit(Effect.gen(function*() {
         const mine = [...tunnels.values()].filter((t) => t.info.host === host)
         yield* Effect.forEach(mine, closeTunnel, { discard: true })
         return mine.map((t) => t.info.tunnelId)
-      })
+      }))
 
     const list = Effect.sync(() =>
       [...tunnels.values()].map((t): TunnelStatus => ({

@@ -9,7 +9,9 @@ export const sshTunnelList = Tool.make({
   title: "List tunnels",
   description: "List open tunnels: connections open now, bytes in (from targets) and out, failed connections and the last error.",
   annotations: { readOnlyHint: true, openWorldHint: false },
-  input: Schema.Struct({}),
+  input: Schema.Struct({}).check(Schema.makeFilter((o: object) =>
+    Object.keys(o).length === 0 ? undefined : `ssh_tunnel_list takes no arguments; unexpected: ${Object.keys(o).join(", ")}`
+  )),
   output: Schema.Struct({
     tunnels: Schema.Array(Schema.Struct({
       ...tunnelFields,
