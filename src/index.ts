@@ -29,9 +29,19 @@ export {
   type Verdict
 } from "./domain/policy.js"
 export { readOnlyCommands, readOnlyViolation } from "./domain/readOnly.js"
+export { type TunnelInfo, TunnelKind, type TunnelRequest, type TunnelStatus } from "./domain/tunnels.js"
 export { defaultLimits, type LimitKey, Limits, limitSpecs, type LimitSpec } from "./domain/limits.js"
 export { AppConfig } from "./domain/AppConfig.js"
-export { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions, type UnknownHostKey, type UnknownHostKeyDecision } from "./services/Connections.js"
+export {
+  type ConnectFailure,
+  type ConnectionInfo,
+  Connections,
+  type ConnectOptions,
+  type Endpoint,
+  type RemoteListener,
+  type UnknownHostKey,
+  type UnknownHostKeyDecision
+} from "./services/Connections.js"
 export { Exec, type ExecRequest, type ExecResult } from "./services/Exec.js"
 export {
   DEFAULT_CONCURRENCY,
@@ -64,5 +74,6 @@ export { Policy, type PolicyDecision } from "./services/Policy.js"
 export { ProcessGroups } from "./jobs/ProcessGroups.js"
 export { KnownHosts } from "./ssh/KnownHosts.js"
 export { type FileResult, Sftp, type TransferRequest, type TransferResult } from "./services/Sftp.js"
+export { type TunnelOpenError, Tunnels } from "./services/Tunnels.js"
 export { layer, layerConfig, type Services } from "./layers/Live.js"
 export type { Line } from "./output/RingBuffer.js"

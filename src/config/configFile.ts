@@ -52,6 +52,7 @@ export const AlgorithmsSection = Schema.Struct({
 export const ServerSection = Schema.Struct({
   insecure_auto_add: Schema.optionalKey(Schema.Boolean),
   allow_agent_insecure_auto_add: Schema.optionalKey(Schema.Boolean),
+  allow_tunnel_bind_any: Schema.optionalKey(Schema.Boolean),
   algorithms: Schema.optionalKey(AlgorithmsSection),
   known_hosts: Schema.optionalKey(Text),
   log_dir: Schema.optionalKey(Text),

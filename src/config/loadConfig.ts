@@ -75,6 +75,8 @@ Server:
   --allow-agent-insecure-auto-add
                                honour insecure_auto_add when the agent passes it to ssh_connect
                                (default: ignored; the unknown key is put to the user or refused)
+  --allow-tunnel-bind-any      let ssh_tunnel_open listen here on a non-loopback address
+                               (default: local and dynamic tunnels bind loopback only)
   --log-dir DIR                append every job line to DIR/<job_id>.log
   --audit-log FILE             append one JSON line per tool call to FILE (0600; secrets redacted)
   --log-level LEVEL            trace, debug, info, warn, error, none (default: info)
@@ -181,6 +183,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           version: { type: "boolean", short: "V" },
           "insecure-auto-add": { type: "boolean" },
           "allow-agent-insecure-auto-add": { type: "boolean" },
+          "allow-tunnel-bind-any": { type: "boolean" },
           http: { type: "boolean" },
           "allow-remote-bind": { type: "boolean" },
           host: { type: "string", multiple: true },
@@ -308,6 +311,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       ...(Object.keys(groups).length > 0 ? { groups } : {}),
       insecureAutoAdd: v["insecure-auto-add"] === true || file?.server?.insecure_auto_add === true,
       allowAgentInsecureAutoAdd: v["allow-agent-insecure-auto-add"] === true || file?.server?.allow_agent_insecure_auto_add === true,
+      allowTunnelBindAny: v["allow-tunnel-bind-any"] === true || file?.server?.allow_tunnel_bind_any === true,
       ...(algorithms !== undefined ? { algorithms } : {}),
       knownHostsPath: knownHosts !== undefined ? expand(knownHosts, home) : path.join(home, ".ssh", "known_hosts"),
       sshConfigPath: path.join(home, ".ssh", "config"),

@@ -33,6 +33,8 @@ export interface AppConfigShape {
   readonly insecureAutoAdd: boolean
   /** Honour `insecure_auto_add: true` when the agent passes it to `ssh_connect`. */
   readonly allowAgentInsecureAutoAdd: boolean
+  /** Let a tunnel listen on this machine at a non-loopback address (`ssh_tunnel_open` local / dynamic). */
+  readonly allowTunnelBindAny: boolean
   /** Transport algorithms offered, per list; a missing list means our default (ssh2's without the weak ones). */
   readonly algorithms?: Partial<AlgorithmLists>
   /** The known_hosts file read and written (default `~/.ssh/known_hosts`). */
@@ -60,6 +62,7 @@ export const defaultConfig = (): AppConfigShape => ({
   hosts: [],
   insecureAutoAdd: false,
   allowAgentInsecureAutoAdd: false,
+  allowTunnelBindAny: false,
   knownHostsPath: path.join(os.homedir(), ".ssh", "known_hosts"),
   sshConfigPath: path.join(os.homedir(), ".ssh", "config"),
   logLevel: "info"

@@ -34,6 +34,9 @@ export type ErrorCode =
   | "AUDIT_LOG_FAILED"
   | "POLICY_DENIED"
   | "CONFIRMATION_UNAVAILABLE"
+  | "PORT_IN_USE"
+  | "FORWARD_REFUSED"
+  | "TUNNEL_NOT_FOUND"
 
 /** No host by that alias, or no host given and no default host. */
 export class HostNotFoundError extends Schema.TaggedError<HostNotFoundError>()("HostNotFoundError", fields) {
@@ -140,6 +143,27 @@ export class ConfirmationUnavailableError
   readonly code = "CONFIRMATION_UNAVAILABLE" as const
 }
 
+/** A local port a tunnel was to listen on is taken (or not ours to take). */
+export class PortInUseError extends Schema.TaggedError<PortInUseError>()("PortInUseError", fields) {
+  readonly code = "PORT_IN_USE" as const
+}
+
+/**
+ * sshd refused a forwarding: to listen on the host (`ssh -R`: AllowTcpForwarding, the port
+ * taken there, a privileged port) or to connect to a target (`reason`: RFC 4254 §5.1 code).
+ */
+export class ForwardRefusedError extends Schema.TaggedError<ForwardRefusedError>()("ForwardRefusedError", {
+  ...fields,
+  reason: Schema.optionalKey(Schema.Number)
+}) {
+  readonly code = "FORWARD_REFUSED" as const
+}
+
+/** No tunnel by that id. */
+export class TunnelNotFoundError extends Schema.TaggedError<TunnelNotFoundError>()("TunnelNotFoundError", fields) {
+  readonly code = "TUNNEL_NOT_FOUND" as const
+}
+
 /** Every domain error: each has a `code`, a `message` and maybe a `hint`. */
 export type SshLiveError =
   | HostNotFoundError
@@ -161,6 +185,9 @@ export type SshLiveError =
   | ConfigError
   | PolicyDeniedError
   | ConfirmationUnavailableError
+  | PortInUseError
+  | ForwardRefusedError
+  | TunnelNotFoundError
 
 /** Why a connection to a host could not be had. */
 export type ConnectFailure =

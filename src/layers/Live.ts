@@ -18,13 +18,15 @@ import { Policy } from "../services/Policy.js"
 import { ProcessGroups } from "../jobs/ProcessGroups.js"
 import { KnownHosts } from "../ssh/KnownHosts.js"
 import { Sftp } from "../services/Sftp.js"
+import { Tunnels } from "../services/Tunnels.js"
 import { remoteHostsLayer } from "./RemoteHosts.js"
 
 /** Every service this package provides. */
-export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | ExecMany | Jobs | Sftp | Hosts | Policy
+export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | ExecMany | Jobs | Sftp | Hosts | Policy | Tunnels
 
 /** All services over a given `AppConfig`. */
 export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(ExecMany.layer.pipe(Layer.provideMerge(Exec.layer)), Sftp.layer, Hosts.layer, Policy.layer).pipe(
+  Layer.provideMerge(Tunnels.layer),
   Layer.provideMerge(Jobs.layer),
   Layer.provideMerge(ProcessGroups.layer),
   Layer.provideMerge(remoteHostsLayer),

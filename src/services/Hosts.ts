@@ -24,6 +24,7 @@ import { AppConfig } from "../domain/AppConfig.js"
 import { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions } from "./Connections.js"
 import { aliasForHost, authMethodOf, defaultUser, HostRegistry } from "./HostRegistry.js"
 import { Jobs } from "./Jobs.js"
+import { Tunnels } from "./Tunnels.js"
 
 export interface ConnectRequest {
   /** A hostname, an IP address or a `Host` of the ssh config file. */
@@ -93,7 +94,7 @@ export class Hosts extends Context.Service<Hosts, {
   >
   /**
    * Stop the host's running non-persistent jobs (TERM → grace → KILL), close its
-   * connection and forget it. Undefined `alias`: the default host.
+   * tunnels and its connection, and forget it. Undefined `alias`: the default host.
    */
   disconnect(alias: string | undefined): Effect.Effect<Disconnected, HostNotFoundError>
   /** Every registered host with its state. */
@@ -104,6 +105,7 @@ export class Hosts extends Context.Service<Hosts, {
     const registry = yield* HostRegistry
     const connections = yield* Connections
     const jobs = yield* Jobs
+    const tunnels = yield* Tunnels
 
     /** The registry entry for a request: its fields first, then the ssh config's, then the defaults. */
     const entryFor = Effect.fnUntraced(function*(request: ConnectRequest, alias: string, insecureAutoAdd: boolean) {
@@ -172,6 +174,7 @@ export class Hosts extends Context.Service<Hosts, {
       const host = yield* registry.resolve(alias)
       const wasConnected = (yield* connections.info(host.alias)) !== undefined
       const terminatedJobs = yield* jobs.terminateHost(host.alias)
+      yield* tunnels.closeHost(host.alias)
       yield* connections.disconnect(host.alias)
       yield* registry.remove(host.alias)
       return { alias: host.alias, wasConnected, terminatedJobs }

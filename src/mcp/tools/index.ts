@@ -14,6 +14,9 @@ import { sshSendStdin } from "./ssh_send_stdin.js"
 import { sshSignal } from "./ssh_signal.js"
 import { sshSpawn } from "./ssh_spawn.js"
 import { sshTail } from "./ssh_tail.js"
+import { sshTunnelClose } from "./ssh_tunnel_close.js"
+import { sshTunnelList } from "./ssh_tunnel_list.js"
+import { sshTunnelOpen } from "./ssh_tunnel_open.js"
 import { sshDownload, sshUpload } from "./transfer.js"
 
 export const tools = [
@@ -29,5 +32,8 @@ export const tools = [
   sshListJobs,
   sshRemoveJob,
   sshUpload,
-  sshDownload
+  sshDownload,
+  sshTunnelOpen,
+  sshTunnelList,
+  sshTunnelClose
 ] as const

@@ -142,6 +142,16 @@ edge = ["web1", "cli1"]
     expect(error(["--config", write("g-name.toml", `[groups]\n"bad name" = ["a"]\n`)])).toMatch(/groups/)
   })
 
+  it("reads the tunnel switch and limits (flag or [server] / [limits] key)", () => {
+    expect(ok([]).config).toMatchObject({ allowTunnelBindAny: false, limits: { maxTunnelsPerHost: 20, maxTunnelConnections: 64 } })
+    expect(ok(["--allow-tunnel-bind-any", "--max-tunnels-per-host", "3"]).config).toMatchObject({
+      allowTunnelBindAny: true, limits: { maxTunnelsPerHost: 3 }
+    })
+    const file = write("tunnels.toml", "[server]\nallow_tunnel_bind_any = true\n\n[limits]\nmax_tunnel_connections = 5\n")
+    expect(ok(["--config", file]).config).toMatchObject({ allowTunnelBindAny: true, limits: { maxTunnelConnections: 5 } })
+    expect(error(["--max-tunnels-per-host", "0"])).toMatch(/--max-tunnels-per-host/)
+  })
+
   it("reads the host-key trust switches, algorithm lists and connection limits", () => {
     const dflt = ok([])
     expect(dflt.config.allowAgentInsecureAutoAdd).toBe(false)
