@@ -40,6 +40,7 @@ read_only = true
 
 [hosts.strict.policy]
 allow = ["touch /tmp/pol-ok-[0-9a-z-]+", "ls( [a-z/-]+)?"]
+tunnels = false
 `
 
 const exists = async (sshd: Sshd, file: string) => (await sshd.exec(`test -e ${file}`)).code === 0
@@ -169,13 +170,39 @@ for (const m of CELLS) describeWithSshd(`policy over ${m.name} MCP`, (getSshd) =
     await refused("ssh_exec", { host: "rt", command: `touch ${file}` }, "POLICY_DENIED", /of \[hosts\.web1\.policy\]/, file)
   })
 
+  it("ssh_exec_many: each host's rules apply to it; a refused host is one failed result, the others run", async () => {
+    const ok = `/tmp/pol-ok-many-${token()}`
+    const r = await call(server, "ssh_exec_many", { hosts: ["plain", "web1", "strict", "ro"], command: `touch ${ok}-x pol-hostdeny` })
+    expect(r.isError, r.text).toBe(false)
+    const results = r.data.results as Array<{ host: string; exit_status: number | null; error: string | null }>
+    expect(results.map((h) => h.host)).toEqual(["plain", "web1", "strict", "ro"])
+    expect(results[0]!.exit_status).toBe(0)
+    expect(parseErrorText(results[1]!.error!)).toMatchObject({ code: "POLICY_DENIED" })
+    expect(results[1]!.error).toMatch(/deny rule "pol-hostdeny" of \[hosts\.web1\.policy\]/)
+    expect(results[2]!.error).toMatch(/^POLICY_DENIED: .*allow list of \[hosts\.strict\.policy\]/)
+    expect(results[3]!.error).toMatch(/^POLICY_DENIED: .*read_only of \[hosts\.ro\.policy\]/)
+    expect(r.data).toMatchObject({ ok: 1, failed: 3 })
+    // A confirm rule and a client that cannot ask: refused on that host only.
+    const c = await call(server, "ssh_exec_many", { hosts: ["plain", "strict"], command: `touch /tmp/pol-confirm-${token()}` })
+    expect((c.data.results as Array<{ error: string | null }>).map((h) => h.error?.split(":")[0] ?? null))
+      .toEqual(["CONFIRMATION_UNAVAILABLE", "POLICY_DENIED"])
+  })
+
+  it("ssh_tunnel_open: refused where tunnels = false, allowed elsewhere", async () => {
+    await refused("ssh_tunnel_open", { host: "strict", kind: "dynamic", bind_port: 0 }, "POLICY_DENIED", /tunnels = false of \[hosts\.strict\.policy\]/)
+    const t = await call(server, "ssh_tunnel_open", { host: "plain", kind: "dynamic", bind_port: 0 })
+    expect(t.isError, t.text).toBe(false)
+    const closed = await call(server, "ssh_tunnel_close", { tunnel_id: t.data.tunnel_id })
+    expect(closed.isError, closed.text).toBe(false)
+  })
+
   it("ssh_list_hosts shows each host's effective rules", async () => {
     const r = await call(server, "ssh_list_hosts", {})
     expect(r.isError, r.text).toBe(false)
     const byAlias = Object.fromEntries((r.data.hosts as Array<{ alias: string; policy: unknown }>).map((h) => [h.alias, h.policy]))
     expect(byAlias.web1).toEqual({ deny: ["rm -rf", "pol-hostdeny"], confirm: ["^touch /tmp/pol-confirm-"], upload_deny: ["/tmp/pol-noupload"] })
     expect(byAlias.ro).toMatchObject({ read_only: true, deny: ["rm -rf"] })
-    expect(byAlias.strict).toMatchObject({ allow: ["touch /tmp/pol-ok-[0-9a-z-]+", "ls( [a-z/-]+)?"] })
+    expect(byAlias.strict).toMatchObject({ allow: ["touch /tmp/pol-ok-[0-9a-z-]+", "ls( [a-z/-]+)?"], tunnels: false })
     expect(byAlias.plain).toEqual({ deny: ["rm -rf"], confirm: ["^touch /tmp/pol-confirm-"], upload_deny: ["/tmp/pol-noupload"] })
   })
 })
