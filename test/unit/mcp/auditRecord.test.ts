@@ -141,7 +141,7 @@ describe("audit record", () => {
         const type = (properties[name] as { type?: unknown }).type
         if (type === "boolean" || type === "integer" || type === "number") continue // carry no secret text
         const value = "v-" + name
-        const record = JSON.stringify(auditRecord(facts({ tool: tool.name, args: { [name]: name === "env" ? { N: value } : value } })))
+        const record = JSON.stringify(auditRecord(facts({ tool: tool.name, args: { [name]: name === "env" ? { N: value } : type === "array" ? [value] : value } })))
         expect(record.includes(value), `${tool.name}.${name}`).toBe(PUBLIC.has(name))
       }
     }
