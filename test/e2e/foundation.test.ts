@@ -20,7 +20,11 @@ const TOOL_NAMES = [
   "ssh_list_jobs",
   "ssh_remove_job",
   "ssh_upload",
-  "ssh_download"
+  "ssh_download",
+  "ssh_exec_many",
+  "ssh_tunnel_open",
+  "ssh_tunnel_list",
+  "ssh_tunnel_close"
 ]
 
 for (const m of CLIENT_MATRIX) describeWithSshd(`foundation over ${m.name} MCP`, (getSshd) => {

@@ -41,8 +41,7 @@ export const sshExecMany = Tool.make({
   description:
     "ssh_exec on many hosts: hosts or group. Default concurrency 10, timeout_ms 30000 per host. Results in " +
     "order; error \"CODE: message\" if it could not run; ok counts exit 0.",
-  // openWorldHint: true is the default.
-  annotations: { destructiveHint: true },
+  annotations: { destructiveHint: true, openWorldHint: true },
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
