@@ -1,14 +1,14 @@
-#!/usr/bin/env node
 /**
- * The `mcp-ssh-live` executable: CLI → configuration → services → MCP over stdio
- * (or Streamable HTTP with `--http`; both in src/mcp/serve.ts).
+ * The `mcp-ssh-live` executable, loaded by main.ts: CLI → configuration → services → MCP
+ * over stdio (or Streamable HTTP with `--http`; both in src/mcp/serve.ts).
  * stdout carries only MCP frames; every log line goes to stderr. The server stops
  * when stdin closes or on SIGINT/SIGTERM; closing the services' scope stops every
  * running job (TERM → grace → KILL) and then the connections.
  *
  * @since 0.1.0
  */
-import { NodeRuntime } from "@effect/platform-node"
+// The module, not the package index: the index loads all of @effect/platform-node (~11 MB of heap).
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer, Logger, References } from "effect"
 import { loadConfig } from "./config/loadConfig.js"
 import type { LogLevel } from "./domain/config.js"
