@@ -6,7 +6,9 @@
  * from the AST does without Effect's per-node machinery (`ssh_tail` of 10 000 lines:
  * ~5 ms → well under 1 ms).
  *
- * It never decides alone that a value is invalid: whatever it cannot vouch for (a
+ * A value that already is its own encoding (plain objects with exactly the declared keys
+ * in their order, arrays of such) is returned as it is, not copied: the same JSON, no
+ * garbage. It never decides alone that a value is invalid: whatever it cannot vouch for (a
  * failed check, a missing key, an unexpected type) goes to `Schema.encodeSync`, which
  * returns its result or throws its error. A schema with any node outside that subset
  * is encoded by `Schema.encodeSync` alone.
@@ -21,28 +23,23 @@ type Compiled = (u: unknown) => unknown
 
 const noOptions: SchemaAST.ParseOptions = {}
 
-/** The leaf's checks as one predicate (true when every filter passes). */
-const checksOf = (ast: SchemaAST.AST): ((u: unknown) => boolean) | undefined => {
-  const checks = ast.checks
-  if (checks === undefined) return () => true
+/** The leaf's checks (filters, in groups or not) as one predicate: true when every filter passes. */
+const checksOf = (ast: SchemaAST.AST, checks: SchemaAST.Checks): ((u: unknown) => boolean) => {
   const filters: Array<SchemaAST.Filter<unknown>> = []
-  const collect = (c: SchemaAST.Check<unknown>): boolean => {
-    if (c._tag === "Filter") {
-      filters.push(c)
-      return true
-    }
-    return c.checks.every(collect)
+  const collect = (c: SchemaAST.Check<unknown>): void => {
+    if (c._tag === "Filter") filters.push(c)
+    else c.checks.forEach(collect)
   }
-  if (!checks.every(collect)) return undefined
+  checks.forEach(collect)
   return (u) => {
     for (const f of filters) if (f.run(u, ast, noOptions) !== undefined) return false
     return true
   }
 }
 
-const leaf = (ast: SchemaAST.AST, is: (u: unknown) => boolean): Compiled | undefined => {
-  const ok = checksOf(ast)
-  if (ok === undefined) return undefined
+const leaf = (ast: SchemaAST.AST, is: (u: unknown) => boolean): Compiled => {
+  if (ast.checks === undefined) return (u) => (is(u) ? u : FAIL)
+  const ok = checksOf(ast, ast.checks)
   return (u) => (is(u) && ok(u) ? u : FAIL)
 }
 
@@ -97,13 +94,16 @@ const compile = (ast: SchemaAST.AST): Compiled | undefined => {
       if (item === undefined) return undefined
       return (u) => {
         if (!Array.isArray(u)) return FAIL
-        const out = new Array<unknown>(u.length)
+        // As for structs: an array whose items are their own encodings is returned as it is.
+        let out: Array<unknown> | undefined
         for (let i = 0; i < u.length; i++) {
-          const r = item(u[i])
+          const v: unknown = u[i]
+          const r = item(v)
           if (r === FAIL) return FAIL
-          out[i] = r
+          if (out === undefined && r !== v) out = u.slice(0, i)
+          if (out !== undefined) out.push(r)
         }
-        return out
+        return out ?? (Object.getPrototypeOf(u) === Array.prototype ? u : [...u])
       }
     }
     case "Objects": {
@@ -115,8 +115,36 @@ const compile = (ast: SchemaAST.AST): Compiled | undefined => {
         if (encode === undefined) return undefined
         fields.push({ key: ps.name, optional: ps.type.context?.isOptional === true, encode })
       }
+      const keys = fields.map((f) => f.key)
+      const encoders = fields.map((f) => f.encode)
+      const n = fields.length
       return (u) => {
         if (!isPlainObject(u)) return FAIL
+        // The common case: exactly the declared keys, in order, each its own encoding. The
+        // value is then its own encoding too, and is returned as it is (no copy).
+        if (Object.getPrototypeOf(u) === Object.prototype) {
+          let i = 0
+          for (const k in u) {
+            if (i === n || k !== keys[i]) {
+              i = -1
+              break
+            }
+            i++
+          }
+          if (i === n) {
+            let same = true
+            for (let j = 0; j < n; j++) {
+              const v = u[keys[j]!]
+              const r = encoders[j]!(v)
+              if (r === FAIL) return FAIL
+              if (r !== v) {
+                same = false
+                break
+              }
+            }
+            if (same) return u
+          }
+        }
         const out: Record<string, unknown> = {}
         for (const f of fields) {
           if (!Object.hasOwn(u, f.key)) {

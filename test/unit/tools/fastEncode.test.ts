@@ -78,6 +78,23 @@ describe("fastEncoder", () => {
     expect(fast.json).not.toContain("extra")
   })
 
+  it("returns a value that already is its encoding as it is, and copies into Schema's key order otherwise", () => {
+    const output = outputs.find((o) => o.name === "ssh_tail")!.output
+    const { encode } = fastEncoder(output)
+    const slowEncode = Schema.encodeSync(output)
+    const base = {
+      job_id: "j1", lines: [] as Array<Record<string, unknown>>, next_line_no: 3, dropped: 0, partial: "", more: false, matched: null,
+      status: "running", exit_status: null, signal: null, awaiting_input: false, prompt: null
+    }
+    const inOrder = { ...base, lines: [{ n: 1, stream: "stdout", text: "a" }, { n: 2, stream: "stderr", text: "b" }] }
+    expect(encode(inOrder)).toBe(inOrder)
+    const reordered = { ...base, lines: [{ n: 1, stream: "stdout", text: "a" }, { text: "b", n: 2, stream: "stderr" }] }
+    const fast = encode(reordered) as typeof reordered
+    expect(fast.lines[0]).toBe(reordered.lines[0])
+    expect(fast.lines[1]).not.toBe(reordered.lines[1])
+    expect(JSON.stringify(fast)).toBe(JSON.stringify(slowEncode(reordered)))
+  })
+
   it("gives Schema.encodeSync's result or error on randomized valid and broken outputs of every tool", async () => {
     const rnd = prng(16)
     let compared = 0
