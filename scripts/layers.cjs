@@ -12,7 +12,7 @@ module.exports = [
   ["config", "^src/config/"],
   ["jobs", "^src/jobs/"],
   ["ssh", "^src/(ssh|sftp)/"],
-  ["helpers", "^src/(output|files)/|^src/(loopback|version)\\.ts$"],
+  ["helpers", "^src/(output|files|tunnels)/|^src/(loopback|version)\\.ts$"],
   ["domain", "^src/domain/"]
 ]
 

@@ -13,6 +13,7 @@ import { Effect, Layer, Logger, References } from "effect"
 import { loadConfig } from "./config/loadConfig.js"
 import type { LogLevel } from "./domain/config.js"
 import { layer } from "./layers/Live.js"
+import { AuditLog } from "./mcp/audit.js"
 import { McpLogSink, serveOverHttp, serveOverStdio } from "./mcp/index.js"
 import { AppConfig } from "./domain/AppConfig.js"
 import { version } from "./version.js"
@@ -45,7 +46,7 @@ const main = Effect.gen(function*() {
     ? serveOverHttp(sink, startup.serve, process.env.MCP_SSH_LIVE_TOKEN)
     : serveOverStdio(sink)).pipe(
     Effect.scoped,
-    Effect.provide(layer.pipe(Layer.provideMerge(Layer.succeed(AppConfig)(config)))),
+    Effect.provide(AuditLog.layer.pipe(Layer.provideMerge(layer), Layer.provideMerge(Layer.succeed(AppConfig)(config)))),
     Effect.provide(Logger.layer([sink.logger], { mergeWithExisting: true })),
     Effect.provideService(References.MinimumLogLevel, effectLogLevel(config.logLevel))
   )

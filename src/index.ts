@@ -10,10 +10,49 @@ export { type AlgorithmLists, type AppConfigOverrides, type AppConfigShape, defa
 export * from "./domain/errors.js"
 export { ALIAS_PATTERN, ENV_NAME, EnvName, type HostAuth, type HostConfig, type HostEntry, HostSource } from "./domain/hosts.js"
 export { type AsRoot, EndReason, JobStatus, SignalName, SIGNALS, StreamChoice, StreamName, Termination } from "./domain/jobs.js"
+export {
+  check as checkPolicy,
+  combine as combinePolicies,
+  type CommandAction,
+  type CompiledRules,
+  compileRules,
+  describePolicy,
+  type EffectivePolicy,
+  isRuleError,
+  isShellCommand,
+  type PolicyAction,
+  type PolicyRules,
+  type RuleError,
+  type StdinAction,
+  type TunnelAction,
+  type UploadAction,
+  type Verdict
+} from "./domain/policy.js"
+export { readOnlyCommands, readOnlyViolation } from "./domain/readOnly.js"
+export { type TunnelInfo, TunnelKind, type TunnelRequest, type TunnelStatus } from "./domain/tunnels.js"
 export { defaultLimits, type LimitKey, Limits, limitSpecs, type LimitSpec } from "./domain/limits.js"
 export { AppConfig } from "./domain/AppConfig.js"
-export { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions, type UnknownHostKey, type UnknownHostKeyDecision } from "./services/Connections.js"
+export {
+  type ConnectFailure,
+  type ConnectionInfo,
+  Connections,
+  type ConnectOptions,
+  type Endpoint,
+  type RemoteListener,
+  type UnknownHostKey,
+  type UnknownHostKeyDecision
+} from "./services/Connections.js"
 export { Exec, type ExecRequest, type ExecResult } from "./services/Exec.js"
+export {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_HOST_TIMEOUT_MS,
+  ExecMany,
+  type ExecManyRequest,
+  type ExecManyResult,
+  type HostResult,
+  isOk,
+  MAX_CONCURRENCY
+} from "./services/ExecMany.js"
 export { HostRegistry } from "./services/HostRegistry.js"
 export { type Connected, type ConnectRequest, type Disconnected, Hosts, type HostStatus } from "./services/Hosts.js"
 export {
@@ -31,8 +70,10 @@ export {
   type TailRequest,
   type TailResult
 } from "./services/Jobs.js"
+export { Policy, type PolicyDecision } from "./services/Policy.js"
 export { ProcessGroups } from "./jobs/ProcessGroups.js"
 export { KnownHosts } from "./ssh/KnownHosts.js"
 export { type FileResult, Sftp, type TransferRequest, type TransferResult } from "./services/Sftp.js"
+export { type TunnelOpenError, Tunnels } from "./services/Tunnels.js"
 export { layer, layerConfig, type Services } from "./layers/Live.js"
 export type { Line } from "./output/RingBuffer.js"

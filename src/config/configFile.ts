@@ -15,6 +15,19 @@ import { LimitsSection } from "../domain/limits.js"
 const positive = (max: number) => Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: max }))
 const Text = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096))
 
+const Patterns = Schema.Array(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096)))
+
+/** `[policy]` and `[hosts.<alias>.policy]` (src/domain/policy.ts). */
+export const PolicySection = Schema.Struct({
+  read_only: Schema.optionalKey(Schema.Boolean),
+  allow: Schema.optionalKey(Patterns),
+  deny: Schema.optionalKey(Patterns),
+  confirm: Schema.optionalKey(Patterns),
+  upload_allow: Schema.optionalKey(Patterns),
+  upload_deny: Schema.optionalKey(Patterns),
+  tunnels: Schema.optionalKey(Schema.Boolean)
+})
+
 export const HostSection = Schema.Struct({
   host: Text,
   port: Schema.optionalKey(positive(65535)),
@@ -22,7 +35,8 @@ export const HostSection = Schema.Struct({
   password_env: Schema.optionalKey(EnvName),
   key: Schema.optionalKey(Text),
   key_passphrase_env: Schema.optionalKey(EnvName),
-  sudo_password_env: Schema.optionalKey(EnvName)
+  sudo_password_env: Schema.optionalKey(EnvName),
+  policy: Schema.optionalKey(PolicySection)
 })
 
 const AlgorithmList = Schema.Array(Text).check(Schema.isMinLength(1))
@@ -38,19 +52,26 @@ export const AlgorithmsSection = Schema.Struct({
 export const ServerSection = Schema.Struct({
   insecure_auto_add: Schema.optionalKey(Schema.Boolean),
   allow_agent_insecure_auto_add: Schema.optionalKey(Schema.Boolean),
+  allow_tunnel_bind_any: Schema.optionalKey(Schema.Boolean),
   algorithms: Schema.optionalKey(AlgorithmsSection),
   known_hosts: Schema.optionalKey(Text),
   log_dir: Schema.optionalKey(Text),
+  audit_log: Schema.optionalKey(Text),
   log_level: Schema.optionalKey(LogLevel),
   http_session_idle_sec: Schema.optionalKey(positive(30 * 86_400)),
   http_max_sessions: Schema.optionalKey(positive(100_000))
 })
 
+const Alias = Schema.String.check(Schema.isPattern(ALIAS_PATTERN))
+
 export const ConfigFile = Schema.Struct({
   default_host: Schema.optionalKey(Text),
-  hosts: Schema.optionalKey(Schema.Record(Schema.String.check(Schema.isPattern(ALIAS_PATTERN)), HostSection)),
+  hosts: Schema.optionalKey(Schema.Record(Alias, HostSection)),
+  /** `web = ["web1", "web2"]`: group names (alias syntax) to host aliases, for ssh_exec_many. */
+  groups: Schema.optionalKey(Schema.Record(Alias, Schema.Array(Alias).check(Schema.isMinLength(1)))),
   limits: Schema.optionalKey(LimitsSection),
-  server: Schema.optionalKey(ServerSection)
+  server: Schema.optionalKey(ServerSection),
+  policy: Schema.optionalKey(PolicySection)
 })
 export type ConfigFile = typeof ConfigFile.Type
 

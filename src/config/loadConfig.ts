@@ -12,6 +12,7 @@ import { type AlgorithmLists, type AppConfigShape, defaultConfig, LogLevel } fro
 import { ConfigError } from "../domain/errors.js"
 import { ENV_NAME, type HostConfig } from "../domain/hosts.js"
 import { flagName, type LimitKey, limitHelpLines, limitKeys, limitRange, limitSpecs, tomlKey } from "../domain/limits.js"
+import { compileRules, isRuleError, type PolicyRules } from "../domain/policy.js"
 import { isLoopback } from "../loopback.js"
 import { defaultAlgorithms, supportedAlgorithms } from "../ssh/algorithms.js"
 import { type ConfigFile, readConfigFile } from "./configFile.js"
@@ -74,7 +75,10 @@ Server:
   --allow-agent-insecure-auto-add
                                honour insecure_auto_add when the agent passes it to ssh_connect
                                (default: ignored; the unknown key is put to the user or refused)
+  --allow-tunnel-bind-any      let ssh_tunnel_open listen here on a non-loopback address
+                               (default: local and dynamic tunnels bind loopback only)
   --log-dir DIR                append every job line to DIR/<job_id>.log
+  --audit-log FILE             append one JSON line per tool call to FILE (0600; secrets redacted)
   --log-level LEVEL            trace, debug, info, warn, error, none (default: info)
 
 Limits:
@@ -86,7 +90,9 @@ ${limitHelpLines()}
 Flags override the config file, which overrides the defaults. Passwords are never
 accepted as arguments: name environment variables that hold them. Logs go to stderr;
 stdout carries only MCP messages. SSH algorithms: [server.algorithms] in the
-config file (weak ones such as ssh-rsa and hmac-sha1 are off by default). Docs: docs/CONFIG.md.
+config file (weak ones such as ssh-rsa and hmac-sha1 are off by default). An opt-in
+policy (deny / allow / confirm regexes, read_only, upload paths, tunnels): [policy] and
+[hosts.<alias>.policy] in the config file. Docs: docs/CONFIG.md.
 `
 
 const fail = (message: string, hint?: string): Effect.Effect<never, ConfigError> =>
@@ -109,7 +115,7 @@ const defaultConfigPath = (env: NodeJS.ProcessEnv, home: string) =>
 const stringOptions = [
   "port", "bind", "http-session-idle-sec", "http-max-sessions",
   "user", "key", "password-env", "key-passphrase-env", "sudo-password-env", "default-host", "known-hosts",
-  "log-dir", "log-level", "config", ...limitKeys.map(flagName)
+  "log-dir", "audit-log", "log-level", "config", ...limitKeys.map(flagName)
 ]
 
 const ALGORITHM_KEYS = { kex: "kex", cipher: "cipher", hmac: "hmac", server_host_key: "serverHostKey" } as const
@@ -137,6 +143,28 @@ const checkAlgorithms = (
     return out
   })
 
+type PolicySection = NonNullable<ConfigFile["policy"]>
+
+/** A `[policy]` table as rules, its regexes compiled once to check them (an error names the key). */
+const readPolicy = (
+  section: PolicySection | undefined,
+  key: string,
+  fileName: string
+): Effect.Effect<PolicyRules | undefined, ConfigError> => {
+  if (section === undefined) return Effect.succeed(undefined)
+  const rules: PolicyRules = {
+    ...(section.read_only !== undefined ? { readOnly: section.read_only } : {}),
+    ...(section.allow !== undefined ? { allow: section.allow } : {}),
+    ...(section.deny !== undefined ? { deny: section.deny } : {}),
+    ...(section.confirm !== undefined ? { confirm: section.confirm } : {}),
+    ...(section.upload_allow !== undefined ? { uploadAllow: section.upload_allow } : {}),
+    ...(section.upload_deny !== undefined ? { uploadDeny: section.upload_deny } : {}),
+    ...(section.tunnels !== undefined ? { tunnels: section.tunnels } : {})
+  }
+  const compiled = compileRules(rules, `[${key}]`)
+  return isRuleError(compiled) ? fail(`${fileName}: ${key}.${compiled.key}: ${compiled.message}`) : Effect.succeed(rules)
+}
+
 /** Parse argv (without node and the script), read the config file, and resolve the configuration. */
 export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effect.Effect<Startup, ConfigError> =>
   Effect.gen(function*() {
@@ -155,6 +183,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           version: { type: "boolean", short: "V" },
           "insecure-auto-add": { type: "boolean" },
           "allow-agent-insecure-auto-add": { type: "boolean" },
+          "allow-tunnel-bind-any": { type: "boolean" },
           http: { type: "boolean" },
           "allow-remote-bind": { type: "boolean" },
           host: { type: "string", multiple: true },
@@ -176,7 +205,9 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
 
     // Hosts: the file's, then the flags' (same alias: the flag wins).
     const hosts = new Map<string, HostConfig>()
+    const policy = yield* readPolicy(file?.policy, "policy", path.basename(configPath))
     for (const [alias, h] of Object.entries(file?.hosts ?? {})) {
+      const hostPolicy = yield* readPolicy(h.policy, `hosts.${alias}.policy`, path.basename(configPath))
       hosts.set(alias, {
         alias,
         host: h.host,
@@ -186,6 +217,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         ...(h.key !== undefined ? { key: expand(h.key, home) } : {}),
         ...(h.key_passphrase_env !== undefined ? { keyPassphraseEnv: h.key_passphrase_env } : {}),
         ...(h.sudo_password_env !== undefined ? { sudoPasswordEnv: h.sudo_password_env } : {}),
+        ...(hostPolicy !== undefined ? { policy: hostPolicy } : {}),
         source: "config-file"
       })
     }
@@ -196,6 +228,8 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     for (const h of (v.host as Array<string> | undefined) ?? []) {
       const spec = parseHostFlag(h)
       if (spec === undefined) return yield* fail(`--host: expected alias=addr[:port], got "${h}"`)
+      // The flag replaces the file's definition of the alias, never its policy.
+      const filePolicy = hosts.get(spec.alias)?.policy
       hosts.set(spec.alias, {
         ...spec,
         ...(str("user") !== undefined ? { user: str("user")! } : {}),
@@ -203,6 +237,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         ...(str("password-env") !== undefined ? { passwordEnv: str("password-env")! } : {}),
         ...(str("key-passphrase-env") !== undefined ? { keyPassphraseEnv: str("key-passphrase-env")! } : {}),
         ...(str("sudo-password-env") !== undefined ? { sudoPasswordEnv: str("sudo-password-env")! } : {}),
+        ...(filePolicy !== undefined ? { policy: filePolicy } : {}),
         source: "cli"
       })
     }
@@ -252,21 +287,38 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           : `${fileName}: default_host: no host with alias "${defaultHost}"`
       )
     }
+    // Groups name hosts defined up front (file or flags): a typo is caught now, not at the first ssh_exec_many.
+    const groups: Record<string, ReadonlyArray<string>> = {}
+    for (const [name, members] of Object.entries(file?.groups ?? {})) {
+      const unknown = members.find((alias) => !hosts.has(alias))
+      if (unknown !== undefined) {
+        return yield* fail(
+          `${fileName}: groups.${name}: "${unknown}" is not a host alias`,
+          "define it under [hosts.<alias>] or with --host; hosts added at runtime join groups by ssh_connect's groups"
+        )
+      }
+      groups[name] = [...new Set(members)]
+    }
     const algorithms = yield* checkAlgorithms(file?.server?.algorithms, fileName)
     const knownHosts = str("known-hosts") ?? file?.server?.known_hosts
     const logDir = str("log-dir") ?? file?.server?.log_dir
+    const auditLog = str("audit-log") ?? file?.server?.audit_log
     const config: AppConfigShape = {
       ...base,
       limits: { ...base.limits, ...limits },
       hosts: [...hosts.values()],
       ...(defaultHost !== undefined ? { defaultHost } : {}),
+      ...(Object.keys(groups).length > 0 ? { groups } : {}),
       insecureAutoAdd: v["insecure-auto-add"] === true || file?.server?.insecure_auto_add === true,
       allowAgentInsecureAutoAdd: v["allow-agent-insecure-auto-add"] === true || file?.server?.allow_agent_insecure_auto_add === true,
+      allowTunnelBindAny: v["allow-tunnel-bind-any"] === true || file?.server?.allow_tunnel_bind_any === true,
       ...(algorithms !== undefined ? { algorithms } : {}),
       knownHostsPath: knownHosts !== undefined ? expand(knownHosts, home) : path.join(home, ".ssh", "known_hosts"),
       sshConfigPath: path.join(home, ".ssh", "config"),
       ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),
-      logLevel: logLevel ?? base.logLevel
+      ...(auditLog !== undefined ? { auditLog: expand(auditLog, home) } : {}),
+      logLevel: logLevel ?? base.logLevel,
+      ...(policy !== undefined ? { policy } : {})
     }
     const portText = str("port")
     const port = portText === undefined ? 8765 : Number(portText)

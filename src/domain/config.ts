@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { Schema } from "effect"
 import type { HostConfig } from "./hosts.js"
 import { defaultLimits, type Limits } from "./limits.js"
+import type { PolicyRules } from "./policy.js"
 
 export const LogLevel = Schema.Literals(["trace", "debug", "info", "warn", "error", "none"])
 export type LogLevel = typeof LogLevel.Type
@@ -26,10 +27,14 @@ export interface AppConfigShape {
   readonly limits: Limits
   readonly hosts: ReadonlyArray<HostConfig>
   readonly defaultHost?: string
+  /** Named sets of host aliases (`[groups]`), for `ssh_exec_many`; members are aliases of `hosts`. */
+  readonly groups?: Readonly<Record<string, ReadonlyArray<string>>>
   /** Accept and record unknown host keys (never changed ones). */
   readonly insecureAutoAdd: boolean
   /** Honour `insecure_auto_add: true` when the agent passes it to `ssh_connect`. */
   readonly allowAgentInsecureAutoAdd: boolean
+  /** Let a tunnel listen on this machine at a non-loopback address (`ssh_tunnel_open` local / dynamic). */
+  readonly allowTunnelBindAny: boolean
   /** Transport algorithms offered, per list; a missing list means our default (ssh2's without the weak ones). */
   readonly algorithms?: Partial<AlgorithmLists>
   /** The known_hosts file read and written (default `~/.ssh/known_hosts`). */
@@ -38,7 +43,14 @@ export interface AppConfigShape {
   readonly sshConfigPath: string
   /** When set, every job line is appended to `<logDir>/<job_id>.log`. */
   readonly logDir?: string
+  /** When set, one JSON line per MCP tool call is appended to this file (0600). */
+  readonly auditLog?: string
   readonly logLevel: LogLevel
+  /**
+   * `[policy]`: rules for every host, those the agent adds too (off when absent). Per-host
+   * rules are `HostConfig.policy`. Regexes must compile (RE2): check with `compileRules`.
+   */
+  readonly policy?: PolicyRules
 }
 
 /** What a caller may override: any field, limits key by key. */
@@ -50,6 +62,7 @@ export const defaultConfig = (): AppConfigShape => ({
   hosts: [],
   insecureAutoAdd: false,
   allowAgentInsecureAutoAdd: false,
+  allowTunnelBindAny: false,
   knownHostsPath: path.join(os.homedir(), ".ssh", "known_hosts"),
   sshConfigPath: path.join(os.homedir(), ".ssh", "config"),
   logLevel: "info"

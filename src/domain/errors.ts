@@ -31,6 +31,12 @@ export type ErrorCode =
   | "SUDO_PASSWORD_REQUIRED"
   | "SUDO_AUTH_FAILED"
   | "CONFIG_INVALID"
+  | "AUDIT_LOG_FAILED"
+  | "POLICY_DENIED"
+  | "CONFIRMATION_UNAVAILABLE"
+  | "PORT_IN_USE"
+  | "FORWARD_REFUSED"
+  | "TUNNEL_NOT_FOUND"
 
 /** No host by that alias, or no host given and no default host. */
 export class HostNotFoundError extends Schema.TaggedError<HostNotFoundError>()("HostNotFoundError", fields) {
@@ -125,6 +131,39 @@ export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError"
   readonly code = "CONFIG_INVALID" as const
 }
 
+/** The operator's policy refuses the action (the message names the rule), or the human said no. */
+export class PolicyDeniedError extends Schema.TaggedError<PolicyDeniedError>()("PolicyDeniedError", fields) {
+  readonly code = "POLICY_DENIED" as const
+}
+
+/** A policy rule wants the human to confirm, and the client cannot ask (no form elicitation). */
+export class ConfirmationUnavailableError
+  extends Schema.TaggedError<ConfirmationUnavailableError>()("ConfirmationUnavailableError", fields)
+{
+  readonly code = "CONFIRMATION_UNAVAILABLE" as const
+}
+
+/** A local port a tunnel was to listen on is taken (or not ours to take). */
+export class PortInUseError extends Schema.TaggedError<PortInUseError>()("PortInUseError", fields) {
+  readonly code = "PORT_IN_USE" as const
+}
+
+/**
+ * sshd refused a forwarding: to listen on the host (`ssh -R`: AllowTcpForwarding, the port
+ * taken there, a privileged port) or to connect to a target (`reason`: RFC 4254 §5.1 code).
+ */
+export class ForwardRefusedError extends Schema.TaggedError<ForwardRefusedError>()("ForwardRefusedError", {
+  ...fields,
+  reason: Schema.optionalKey(Schema.Number)
+}) {
+  readonly code = "FORWARD_REFUSED" as const
+}
+
+/** No tunnel by that id. */
+export class TunnelNotFoundError extends Schema.TaggedError<TunnelNotFoundError>()("TunnelNotFoundError", fields) {
+  readonly code = "TUNNEL_NOT_FOUND" as const
+}
+
 /** Every domain error: each has a `code`, a `message` and maybe a `hint`. */
 export type SshLiveError =
   | HostNotFoundError
@@ -144,6 +183,11 @@ export type SshLiveError =
   | SudoPasswordRequiredError
   | SudoAuthError
   | ConfigError
+  | PolicyDeniedError
+  | ConfirmationUnavailableError
+  | PortInUseError
+  | ForwardRefusedError
+  | TunnelNotFoundError
 
 /** Why a connection to a host could not be had. */
 export type ConnectFailure =

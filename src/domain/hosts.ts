@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { Schema, type Redacted } from "effect"
+import type { PolicyRules } from "./policy.js"
 
 /** Where a host definition came from, as `ssh_list_hosts` reports it. */
 export const HostSource = Schema.Literals(["cli", "config-file", "runtime", "ssh-config"])
@@ -31,6 +32,8 @@ export interface HostConfig {
   readonly keyPassphraseEnv?: string
   readonly sudoPasswordEnv?: string
   readonly source: HostSource
+  /** `[hosts.<alias>.policy]`: this host's rules, combined with `AppConfigShape.policy`. */
+  readonly policy?: PolicyRules
 }
 
 /** How to authenticate. Secrets given at runtime are `Redacted`; configured ones are env var names. */

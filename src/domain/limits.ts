@@ -33,11 +33,14 @@ export const limitSpecs = {
   reconnectDelaySec: spec(false, 0, 3600, 2, "first reconnect delay, doubled each try"),
   maxLineBytes: spec(true, 1, 64 << 20, 64 * 1024, "longer lines are cut with a marker"),
   maxOutputBytes: spec(true, 1, 1 << 30, 256 * 1024, "ssh_exec output kept per stream"),
+  maxExecManyOutputBytes: spec(true, 1, 1 << 30, 1024 * 1024, "ssh_exec_many output kept for the whole call (all hosts, both streams)"),
   killGraceMs: spec(true, 0, 600_000, 5_000, "grace between TERM and KILL when a command is stopped"),
   connectTimeoutMs: spec(true, 1, 600_000, 20_000, "time allowed for TCP connect and SSH handshake"),
   keepaliveIntervalMs: spec(true, 0, 3_600_000, 15_000, "SSH keepalive interval (0: none)"),
   extraConnectionIdleSec: spec(true, 1, 86_400, 60, "close a connection opened past MaxSessions after N s without a channel"),
-  maxHosts: spec(true, 1, 100_000, 256, "hosts registered at most")
+  maxHosts: spec(true, 1, 100_000, 256, "hosts registered at most"),
+  maxTunnelsPerHost: spec(true, 1, 10_000, 20, "tunnels open per host"),
+  maxTunnelConnections: spec(true, 1, 100_000, 64, "connections open at once through one tunnel; more are closed at once")
 } as const satisfies Record<string, LimitSpec>
 
 export type LimitKey = keyof typeof limitSpecs

@@ -1,6 +1,6 @@
 /**
  * One job's state: its process, its output pipeline (decoder → ring buffer →
- * change signal, optional log mirror) and its status. The state changes only
+ * change signal, log mirror) and its status. The state changes only
  * through these methods; the services around it (src/jobs/) call them.
  * Ingest is plain synchronous code: it runs for every chunk a job prints, reads the
  * time from the `Clock` it was given (a plain method call, as cheap as `Date.now`), and
@@ -9,13 +9,13 @@
  *
  * @since 0.1.0
  */
-import type * as fs from "node:fs"
 import { Clock, Deferred, Exit } from "effect"
 import { LineDecoder, type LineSink } from "../output/LineDecoder.js"
 import { type Line, RingBuffer } from "../output/RingBuffer.js"
 import type { AsRoot, EndReason, JobStatus, StreamName } from "../domain/jobs.js"
 import type { ExitInfo, RemoteProcess } from "../ssh/RemoteProcess.js"
 import { ChangeSignal } from "./ChangeSignal.js"
+import { type LogFile, LogMirror } from "./LogMirror.js"
 
 export interface JobOptions {
   readonly id: string
@@ -33,7 +33,7 @@ export interface JobOptions {
   readonly clock?: Clock.Clock | undefined
   /**
    * A log mirror will be attached (`--log-dir`): collect its text from the first line, so
-   * nothing printed while the file is being opened is lost (up to PRE_ATTACH_LIMIT).
+   * nothing printed while the file is being opened is lost (see LogMirror).
    */
   readonly mirror?: boolean | undefined
   /** When the job started, if not now (a persistent job found on its host). */
@@ -41,16 +41,8 @@ export interface JobOptions {
 }
 
 const MASK = "********"
-const STDERR_PREFIX = Buffer.from("[stderr] ")
 /** While output streams, waiters are woken at most this often. */
 const NOTIFY_INTERVAL_MS = 2
-/** Pending log text past this size is written at once, else after MIRROR_FLUSH_MS. */
-const MIRROR_FLUSH_BYTES = 512 * 1024
-const MIRROR_FLUSH_MS = 20
-/** Mirror text kept before the log is attached; past it, `attachLog` falls back to the ring's lines. */
-const PRE_ATTACH_LIMIT = 1024 * 1024
-/** Past this much unwritten log text (a disk slower than the job), lines are counted, not buffered. */
-const LOG_BACKLOG_LIMIT = 16 * 1024 * 1024
 
 export class Job {
   readonly id: string
@@ -78,18 +70,10 @@ export class Job {
   private readonly clock: Clock.Clock
   private readonly decoders: Record<StreamName, LineDecoder>
   private readonly sinks: Record<StreamName, LineSink>
-  private log: fs.WriteStream | undefined = undefined
+  private readonly mirror: LogMirror
   private masks: Array<string> = []
-  /** Log text not yet written, and its line count. */
-  private mirrorBuf: Buffer = Buffer.allocUnsafe(0)
-  private mirrorLen = 0
-  private mirrorLines = 0
-  /** Lines the log mirror skipped while its backlog was full. */
-  private logSkipped = 0
   private lastOutputAt: number
   private readonly one = new Int32Array(1)
-  /** Collecting mirror text for a log not attached yet. */
-  private mirrorPending: boolean
 
   constructor(options: JobOptions) {
     this.id = options.id
@@ -100,7 +84,7 @@ export class Job {
     this.persistent = options.persistent
     this.asRoot = options.asRoot
     this.clock = options.clock ?? Clock.Clock.defaultValue()
-    this.mirrorPending = options.mirror === true
+    this.mirror = new LogMirror({ pending: options.mirror === true })
     this.lastOutputAt = this.clock.currentTimeMillisUnsafe()
     this.startedAt = options.startedAt ?? new Date(this.lastOutputAt)
     this.ring = new RingBuffer({ maxLines: options.ringBufferLines, maxBytes: options.ringBufferBytes })
@@ -202,7 +186,7 @@ export class Job {
     this.offsets[stream] += chunk.length
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     this.decoders[stream].feed(buf, this.sinks[stream])
-    this.flushMirror()
+    this.mirror.flush()
     if (this.#awaitingInput) this.#awaitingInput = false
     this.queueNotify()
   }
@@ -211,7 +195,8 @@ export class Job {
    * Wakes waiters once for all the chunks of one socket read (a microtask), and while
    * output streams, at most once per NOTIFY_INTERVAL_MS: waking a blocked tail runs its
    * fiber (a read and a new timeout), dearer than ingesting a chunk. Output after a
-   * quiet spell wakes them at once.
+   * quiet spell wakes them at once. A plain timer, not `Effect.sleep`: this runs per chunk,
+   * outside any fiber, and a fiber per wake-up would cost more than the wake-up.
    */
   private queueNotify(): void {
     if (this.notifyQueued) return
@@ -243,7 +228,7 @@ export class Job {
   finish(exit: ExitInfo): void {
     if (!this.running) return
     for (const stream of ["stdout", "stderr"] as const) this.decoders[stream].finish(this.sinks[stream])
-    this.writeMirror()
+    this.mirror.write()
     this.#exitStatus = exit.exitStatus
     this.#signal = exit.signal
     this.#status = exit.signal !== null || (this.#endReason !== null && exit.exitStatus !== 0)
@@ -261,40 +246,21 @@ export class Job {
    * Mirror lines to `log` from now on, starting with every line collected since the job
    * started (with `mirror`), else with the lines the ring still holds.
    */
-  attachLog(log: fs.WriteStream): void {
-    if (this.mirrorPending) {
-      this.mirrorPending = false
-      this.log = log
-      return this.writeMirror()
-    }
-    this.dropPendingMirror()
-    const { lines } = this.ring.read({ since: 0, stream: "both", maxLines: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER })
-    for (const l of lines) log.write(l.stream === "stdout" ? `${l.text}\n` : `[stderr] ${l.text}\n`)
-    this.log = log
+  attachLog(log: LogFile): void {
+    this.mirror.attach(log, () =>
+      this.ring.read({ since: 0, stream: "both", maxLines: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER }).lines)
   }
 
   /** Close the log mirror (flushes it). */
   closeLog(): Promise<void> {
-    this.writeMirror()
-    if (this.log === undefined) this.dropPendingMirror()
-    const log = this.log
-    if (log === undefined || log.closed) return Promise.resolve()
-    return new Promise((resolve) => log.end(resolve))
+    return this.mirror.close()
   }
 
   /** Store (masked) and mirror a run of lines from the decoder (`LineSink`). */
   private appendLines(stream: StreamName, src: Buffer, from: number, ends: Int32Array, count: number): void {
     if (this.masks.length > 0) return this.appendMasked(stream, src, from, ends, count)
     this.ring.appendLines(stream, src, from, ends, count)
-    if (this.log === undefined && !this.mirrorPending) return
-    this.mirrorLines += count
-    if (stream === "stdout") return this.mirrorBytes(src, from, ends[count - 1]!)
-    let start = from
-    for (let k = 0; k < count; k++) {
-      this.mirrorBytes(STDERR_PREFIX, 0, STDERR_PREFIX.length)
-      this.mirrorBytes(src, start, ends[k]!)
-      start = ends[k]!
-    }
+    if (this.mirror.active) this.mirror.addLines(stream, src, from, ends, count)
   }
 
   /** Slow path once a secret was sent: each line decoded, masked and re-encoded. */
@@ -312,74 +278,9 @@ export class Job {
         this.one[0] = bytes.length
         this.ring.appendLines(stream, bytes, 0, this.one, 1)
       }
-      if (this.log !== undefined || this.mirrorPending) {
-        this.mirrorLines++
-        const line = Buffer.from(`${stream === "stdout" ? "" : "[stderr] "}${masked}\n`, "utf8")
-        this.mirrorBytes(line, 0, line.length)
-      }
+      if (this.mirror.active) this.mirror.addLine(stream, masked)
       start = end
     }
-  }
-
-  /** Copies log text into the pending mirror buffer (`src` may be reused by the decoder). */
-  private mirrorBytes(src: Uint8Array, from: number, to: number): void {
-    const n = to - from
-    if (this.mirrorLen + n > this.mirrorBuf.length) {
-      const buf = Buffer.allocUnsafe(Math.max(16 * 1024, (this.mirrorLen + n) * 2))
-      this.mirrorBuf.copy(buf, 0, 0, this.mirrorLen)
-      this.mirrorBuf = buf
-    }
-    this.mirrorBuf.set(src.subarray(from, to), this.mirrorLen)
-    this.mirrorLen += n
-  }
-
-  /** The log gets one write per MIRROR_FLUSH_BYTES, or MIRROR_FLUSH_MS after the first pending line, not one per chunk. */
-  private flushMirror(): void {
-    if (this.mirrorLines === 0) return
-    if (this.log === undefined) {
-      // Not attached yet: keep collecting, up to the limit.
-      if (this.mirrorLen > PRE_ATTACH_LIMIT) this.dropPendingMirror()
-      return
-    }
-    if (this.mirrorLen >= MIRROR_FLUSH_BYTES) return this.writeMirror()
-    if (this.mirrorTimer === undefined) {
-      this.mirrorTimer = setTimeout(this.writeMirror, MIRROR_FLUSH_MS)
-      this.mirrorTimer.unref()
-    }
-  }
-
-  private mirrorTimer: ReturnType<typeof setTimeout> | undefined = undefined
-
-  /** Stop collecting for a log that is not attached (too much before it was, or none will be). */
-  private dropPendingMirror(): void {
-    this.mirrorPending = false
-    if (this.log !== undefined) return
-    this.mirrorBuf = Buffer.allocUnsafe(0)
-    this.mirrorLen = 0
-    this.mirrorLines = 0
-  }
-
-  /** Writes the pending log text; past the backlog limit (a disk slower than the job) lines are counted, not buffered. */
-  private readonly writeMirror = (): void => {
-    if (this.mirrorTimer !== undefined) clearTimeout(this.mirrorTimer)
-    this.mirrorTimer = undefined
-    const log = this.log
-    const lines = this.mirrorLines
-    if (log === undefined || lines === 0) return
-    const text = this.mirrorBuf.subarray(0, this.mirrorLen)
-    // The stream keeps `text` until written: the next text goes to a new buffer.
-    this.mirrorBuf = Buffer.allocUnsafe(0)
-    this.mirrorLen = 0
-    this.mirrorLines = 0
-    if (log.writableLength > LOG_BACKLOG_LIMIT) {
-      this.logSkipped += lines
-      return
-    }
-    if (this.logSkipped > 0) {
-      log.write(`[mcp-ssh-live] ${this.logSkipped} lines not mirrored: the log disk was too slow\n`)
-      this.logSkipped = 0
-    }
-    log.write(text)
   }
 
   private mask(text: string): string {

@@ -10,19 +10,23 @@ import type { AppConfigOverrides } from "../domain/config.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { Connections } from "../services/Connections.js"
 import { Exec } from "../services/Exec.js"
+import { ExecMany } from "../services/ExecMany.js"
 import { HostRegistry } from "../services/HostRegistry.js"
 import { Hosts } from "../services/Hosts.js"
 import { Jobs } from "../services/Jobs.js"
+import { Policy } from "../services/Policy.js"
 import { ProcessGroups } from "../jobs/ProcessGroups.js"
 import { KnownHosts } from "../ssh/KnownHosts.js"
 import { Sftp } from "../services/Sftp.js"
+import { Tunnels } from "../services/Tunnels.js"
 import { remoteHostsLayer } from "./RemoteHosts.js"
 
 /** Every service this package provides. */
-export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | Jobs | Sftp | Hosts
+export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | ExecMany | Jobs | Sftp | Hosts | Policy | Tunnels
 
 /** All services over a given `AppConfig`. */
-export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(Exec.layer, Sftp.layer, Hosts.layer).pipe(
+export const layer: Layer.Layer<Services, never, AppConfig> = Layer.mergeAll(ExecMany.layer.pipe(Layer.provideMerge(Exec.layer)), Sftp.layer, Hosts.layer, Policy.layer).pipe(
+  Layer.provideMerge(Tunnels.layer),
   Layer.provideMerge(Jobs.layer),
   Layer.provideMerge(ProcessGroups.layer),
   Layer.provideMerge(remoteHostsLayer),

@@ -11,11 +11,12 @@
  *
  * All sessions share the same services, so jobs and connections are common to them.
  * Every request needs the bearer token; on a loopback bind, Host and Origin must be
- * loopback names too (DNS rebinding). Malformed requests get a 4xx, never a crash.
+ * loopback names too (DNS rebinding): httpGuards.ts. Malformed requests get a 4xx, never a
+ * crash: nodeBridge.ts (which also says why the bridge is ours).
  *
  * @since 0.1.0
  */
-import { randomUUID, timingSafeEqual } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import * as http from "node:http"
 import {
   createMcpHandler,
@@ -24,11 +25,14 @@ import {
   type McpServer,
   WebStandardStreamableHTTPServerTransport
 } from "@modelcontextprotocol/server"
-import { type Context, Effect, Redacted, Schedule } from "effect"
+import { Clock, type Context, Effect, FiberSet, type Redacted, Schedule } from "effect"
 import { BoundedEventStore } from "./eventStore.js"
+import { jsonError as json, loopbackGuard, tokenMatches } from "./httpGuards.js"
 import type { Services } from "../layers/Live.js"
-import { hostnameOfHostHeader, isLoopback } from "../loopback.js"
+import { isLoopback } from "../loopback.js"
+import { MAX_BODY_BYTES, serveNode } from "./nodeBridge.js"
 import type { McpLogSink } from "./logging.js"
+import type { AuditLogShape } from "./audit.js"
 import { makeMcpServer } from "./server.js"
 import type { AppConfig } from "../domain/AppConfig.js"
 
@@ -44,31 +48,6 @@ export interface HttpOptions {
 
 /** Suggested reconnection delay sent with each stream's first event. */
 const RETRY_MS = 2_000
-const MAX_BODY_BYTES = 4 * 1024 * 1024
-
-const tokenMatches = (header: string | null, token: Redacted.Redacted<string>) => {
-  const expected = Buffer.from(`Bearer ${Redacted.value(token)}`)
-  const got = Buffer.from(header ?? "")
-  return got.length === expected.length && timingSafeEqual(got, expected)
-}
-
-const json = (status: number, message: string, headers: Record<string, string> = {}, code = -32000) =>
-  new Response(JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null }), {
-    status,
-    headers: { "content-type": "application/json", ...headers }
-  })
-
-/** 403 unless Host and Origin (when present) name this machine. */
-const loopbackGuard = (request: Request): Response | undefined => {
-  const host = hostnameOfHostHeader(request.headers.get("host") ?? "")
-  if (host === undefined || !isLoopback(host)) return json(403, "Forbidden: the Host header must name this machine (localhost, 127.0.0.0/8 or [::1])")
-  const origin = request.headers.get("origin")
-  if (origin === null) return undefined
-  const url = URL.canParse(origin) ? new URL(origin) : undefined
-  if (url === undefined || !isLoopback(url.hostname)) return json(403, "Forbidden: requests from a web page of another origin are refused")
-  return undefined
-}
-
 interface Session {
   readonly server: McpServer
   readonly transport: WebStandardStreamableHTTPServerTransport
@@ -78,14 +57,24 @@ interface Session {
 }
 
 /** Serve MCP on http://bind:port/mcp until the scope closes; resolves to the port actually bound. */
-export const serveHttp = (context: Context.Context<Services | AppConfig>, options: HttpOptions, sink: McpLogSink) =>
+export const serveHttp = (
+  context: Context.Context<Services | AppConfig>,
+  options: HttpOptions,
+  sink: McpLogSink,
+  auditLog?: AuditLogShape
+) =>
   Effect.gen(function*() {
-    const log = Effect.runForkWith(yield* Effect.context<never>())
+    // A 2025-era session's id comes with each call; a 2026-07-28 request has no session (null).
+    const serverOptions = auditLog === undefined ? {} : { audit: { log: auditLog, session: undefined } }
+    // The SDK reports in callbacks: their log lines run in fibers of this scope.
+    const log = yield* FiberSet.makeRuntime()
+    const clock = yield* Clock.Clock
+    const now = () => clock.currentTimeMillisUnsafe()
     const sessions = new Map<string, Session>()
     const loopbackBind = isLoopback(options.bind)
     const idleMs = options.sessionIdleSec * 1000
 
-    const modern = createMcpHandler(() => makeMcpServer(context), {
+    const modern = createMcpHandler(() => makeMcpServer(context, serverOptions), {
       legacy: "reject",
       maxRequestBodySize: MAX_BODY_BYTES,
       onerror: (e) => log(Effect.logDebug(`http: ${e.message}`))
@@ -100,9 +89,9 @@ export const serveHttp = (context: Context.Context<Services | AppConfig>, option
     }
 
     const sweep = () => {
-      const now = Date.now()
+      const at = now()
       for (const [id, s] of sessions) {
-        if (s.active === 0 && now - s.lastSeen > idleMs) closeSession(id, `idle for more than ${options.sessionIdleSec} s`)
+        if (s.active === 0 && at - s.lastSeen > idleMs) closeSession(id, `idle for more than ${options.sessionIdleSec} s`)
       }
     }
 
@@ -121,10 +110,10 @@ export const serveHttp = (context: Context.Context<Services | AppConfig>, option
 
     const track = (session: Session, onDone: (f: () => void) => void) => {
       session.active++
-      session.lastSeen = Date.now()
+      session.lastSeen = now()
       onDone(() => {
         session.active--
-        session.lastSeen = Date.now()
+        session.lastSeen = now()
       })
     }
 
@@ -145,7 +134,7 @@ export const serveHttp = (context: Context.Context<Services | AppConfig>, option
         return json(503, `Service Unavailable: all ${options.maxSessions} sessions have requests in flight; retry later`, { "retry-after": "5" })
       }
       const sid = randomUUID()
-      const server = makeMcpServer(context)
+      const server = makeMcpServer(context, serverOptions)
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => sid,
         eventStore: new BoundedEventStore(),
@@ -154,7 +143,7 @@ export const serveHttp = (context: Context.Context<Services | AppConfig>, option
       })
       transport.onclose = () => closeSession(sid, undefined)
       sink.attach(server)
-      const session: Session = { server, transport, active: 0, lastSeen: Date.now() }
+      const session: Session = { server, transport, active: 0, lastSeen: now() }
       sessions.set(sid, session)
       track(session, onDone)
       await server.connect(transport)
@@ -219,105 +208,4 @@ export const serveHttp = (context: Context.Context<Services | AppConfig>, option
         })
     )
     return port
-  })
-
-const badRequest = (res: http.ServerResponse, message: string) => {
-  const body = JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null })
-  res.writeHead(400, { "content-type": "application/json", "content-length": Buffer.byteLength(body), connection: "close" })
-  res.end(body)
-}
-
-/**
- * Node's request → a web `Request` → our handler → Node's response. The URL is built only
- * from an origin-form target (`/path`) and a well-formed Host: anything else is a 400
- * (an absolute-form target or `Host: x:99999` made `new URL` throw and took the process down).
- */
-const serveNode = async (
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  handle: (request: Request, path: string, body: string | undefined, onDone: (f: () => void) => void) => Promise<Response>
-) => {
-  const target = req.url ?? ""
-  if (!target.startsWith("/") || target.startsWith("//")) return badRequest(res, "Bad Request: the request target must be a path")
-  const host = req.headers.host
-  if (host === undefined || hostnameOfHostHeader(host) === undefined) return badRequest(res, "Bad Request: malformed Host header")
-  const hasBody = req.method !== "GET" && req.method !== "HEAD"
-  const body = hasBody ? await readBody(req) : undefined
-  if (body === "aborted") return void res.end()
-  if (body === "too large") {
-    const text = JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message: "Payload Too Large" }, id: null })
-    res.writeHead(413, { "content-type": "application/json", "content-length": Buffer.byteLength(text), connection: "close" })
-    return void res.end(text)
-  }
-  let request: Request
-  let path: string
-  const aborted = new AbortController()
-  try {
-    const url = new URL(target, `http://${host}`)
-    path = url.pathname
-    const headers = new Headers()
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined) continue
-      for (const value of Array.isArray(v) ? v : [v]) headers.append(k, value)
-    }
-    request = new Request(url, {
-      method: req.method ?? "GET",
-      headers,
-      signal: aborted.signal,
-      ...(body !== undefined ? { body } : {})
-    })
-  } catch {
-    return badRequest(res, "Bad Request: malformed request")
-  }
-  const done: Array<() => void> = []
-  res.once("close", () => {
-    aborted.abort()
-    for (const f of done) f()
-  })
-  const response = await handle(request, path, body, (f) => done.push(f))
-  res.writeHead(response.status, Object.fromEntries(response.headers))
-  if (response.body === null) return void res.end()
-  res.flushHeaders()
-  const reader = response.body.getReader()
-  const stop = () => void reader.cancel().catch(() => undefined)
-  res.once("close", stop)
-  try {
-    for (;;) {
-      const { done: finished, value } = await reader.read()
-      if (finished || res.destroyed) break
-      if (!res.write(value)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            res.off("drain", go)
-            res.off("close", go)
-            resolve()
-          }
-          res.on("drain", go)
-          res.on("close", go)
-        })
-      }
-    }
-  } finally {
-    res.off("close", stop)
-    res.end()
-  }
-}
-
-/** The whole body as text; "too large" past MAX_BODY_BYTES (declared or sent); "aborted" when the client left. */
-const readBody = (req: http.IncomingMessage) =>
-  new Promise<string | "too large" | "aborted">((resolve, reject) => {
-    if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return resolve("too large")
-    const chunks: Array<Buffer> = []
-    let size = 0
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length
-      if (size > MAX_BODY_BYTES) {
-        req.removeAllListeners("data")
-        req.resume()
-        resolve("too large")
-      } else chunks.push(chunk)
-    })
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
-    req.on("error", reject)
-    req.on("close", () => resolve("aborted"))
   })

@@ -2,11 +2,13 @@
  * Each job's output as an MCP resource, `ssh-job://<job_id>/output`: listed, readable
  * (the lines the ring buffer holds, numbered), and subscribable — a subscriber gets
  * `notifications/resources/updated` when new lines arrive, at most every 250 ms.
+ * Each server (one per HTTP session, or the stdio one) forks its watchers in a scope of
+ * its own, closed when the server closes: a closed session leaves no watcher behind.
  *
  * @since 0.1.0
  */
 import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/server"
-import { Context, Effect, Fiber, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Scope, Stream } from "effect"
 import { Jobs } from "../services/Jobs.js"
 
 const PREFIX = "ssh-job://"
@@ -16,16 +18,16 @@ const jobIdOf = (uri: string) => /^ssh-job:\/\/([^/]+)\/output$/.exec(uri)?.[1]
 /** Register the job output resources and the subscribe / unsubscribe handlers on `server`. */
 export const registerJobResources = (server: McpServer, context: Context.Context<Jobs>): void => {
   const run = Effect.runPromiseWith(context)
-  const runFork = Effect.runForkWith(context)
+  const runSync = Effect.runSyncWith(context)
   const jobs = Context.get(context, Jobs)
   const watchers = new Map<string, Fiber.Fiber<void>>()
+  const scope = Scope.makeUnsafe()
   let closed = false
   const onclose = server.server.onclose
   server.server.onclose = () => {
     closed = true
-    const running = [...watchers.values()]
     watchers.clear()
-    for (const fiber of running) runFork(Fiber.interrupt(fiber))
+    void run(Scope.close(scope, Exit.void))
     onclose?.()
   }
 
@@ -65,12 +67,13 @@ export const registerJobResources = (server: McpServer, context: Context.Context
     if (jobId === undefined || watchers.has(uri) || closed) return {}
     const notify = Effect.promise(() => server.server.sendResourceUpdated({ uri }).catch(() => undefined))
     // Pull-based: while we sleep after a notification, changes coalesce into the next one.
-    const fiber = runFork(
+    const fiber = runSync(Effect.forkIn(
       Stream.runForEach(jobs.changes(jobId), () => Effect.andThen(notify, Effect.sleep("250 millis"))).pipe(
-          Effect.ignore,
-          Effect.ensuring(Effect.sync(() => watchers.delete(uri)))
-        )
-    )
+        Effect.ignore,
+        Effect.ensuring(Effect.sync(() => watchers.delete(uri)))
+      ),
+      scope
+    ))
     watchers.set(uri, fiber)
     return {}
   })

@@ -17,6 +17,7 @@ import type { AppConfig } from "../domain/AppConfig.js"
 import { version } from "../version.js"
 import { type HttpOptions, serveHttp } from "./http.js"
 import type { McpLogSink } from "./logging.js"
+import { AuditLog } from "./audit.js"
 import { makeMcpServer } from "./server.js"
 
 /**
@@ -28,6 +29,9 @@ import { makeMcpServer } from "./server.js"
  */
 export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
   const context = yield* Effect.context<Services | AppConfig>()
+  const log = yield* Effect.serviceOption(AuditLog)
+  // stdio has no session id: this process's stands for the one client it serves.
+  const audit = log._tag === "Some" ? { log: log.value, session: log.value.processSession } : undefined
   const wire = new StdioServerTransport()
   const closed = yield* Deferred.make<void>()
   const track = (server: McpServer, era: "legacy" | "modern"): McpServer => {
@@ -39,7 +43,7 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
   }
   yield* Effect.acquireRelease(
     Effect.sync(() =>
-      serveStdio(({ era }) => track(makeMcpServer(context), era), {
+      serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? {} : { audit }), era), {
         transport: wire,
         onerror: (e) => process.stderr.write(`[mcp-ssh-live] stdio: ${e.message}\n`)
       })
@@ -65,9 +69,10 @@ export const serveOverHttp = (sink: McpLogSink, options: Omit<HttpOptions, "toke
   Effect.gen(function*() {
     const { bind, port } = options
     const context = yield* Effect.context<Services | AppConfig>()
+    const log = yield* Effect.serviceOption(AuditLog)
     const given = givenToken !== undefined && givenToken !== "" ? givenToken : undefined
     const token = Redacted.make(given ?? randomBytes(24).toString("base64url"))
-    const bound = yield* serveHttp(context, { ...options, token }, sink).pipe(
+    const bound = yield* serveHttp(context, { ...options, token }, sink, log._tag === "Some" ? log.value : undefined).pipe(
       Effect.mapError((e) => new ConfigError({ message: `--http: cannot listen on ${bind}:${port}: ${e.message}` }))
     )
     const url = `http://${bind.includes(":") ? `[${bind}]` : bind}:${bound}/mcp`

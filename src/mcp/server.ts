@@ -13,7 +13,7 @@ import type { Services } from "../layers/Live.js"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { registerJobResources } from "./resources.js"
 import { tools } from "./tools/index.js"
-import { registerTools, roundState } from "./tools/register.js"
+import { type AuditOptions, registerTools, roundState } from "./tools/register.js"
 import { version } from "../version.js"
 
 const instructions =
@@ -22,8 +22,11 @@ const instructions =
   "ssh_send_stdin answers prompts; ssh_signal stops jobs. Every job line has a number: pass next_line_no back as " +
   "since_line_no to read each line exactly once."
 
-/** A new MCP server whose tools run with `context`. */
-export const makeMcpServer = (context: Context.Context<Services | AppConfig>): McpServer => {
+/** A new MCP server whose tools run with `context`; with `options.audit`, every tool call is recorded there. */
+export const makeMcpServer = (
+  context: Context.Context<Services | AppConfig>,
+  options: { readonly audit?: AuditOptions } = {}
+): McpServer => {
   const server = new McpServer(
     { name: "mcp-ssh-live", version },
     {
@@ -33,7 +36,7 @@ export const makeMcpServer = (context: Context.Context<Services | AppConfig>): M
       requestState: { verify: (state, ctx) => roundState.verify(state, ctx) }
     }
   )
-  registerTools(server, tools, context)
+  registerTools(server, tools, context, options.audit)
   registerJobResources(server, context)
   registerJobView(server)
   return server

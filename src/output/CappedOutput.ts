@@ -75,21 +75,30 @@ export class CappedOutput {
 
   /** Bytes left out of `text()`: the count its marker shows. */
   get omitted(): number {
-    return this.truncated ? this.cut().omitted : 0
+    return this.truncated ? this.cut(this.cap).omitted : 0
   }
 
   get truncated(): boolean {
     return this.total > this.cap
   }
 
+  /** Whether `text(cap)` is cut. */
+  truncatedAt(cap: number): boolean {
+    return this.total > Math.min(cap, this.cap)
+  }
+
   /**
    * The collected output; when capped, whole lines of head and tail around a line
    * `… N bytes omitted …`, where N counts every byte not shown (the newline that ends
    * the head's last line is shown as the marker's own line break, so it is counted too).
+   * A smaller `cap` than the constructor's cuts again, as if that had been the cap
+   * (head and tail of the whole stream, N still counting from the whole stream);
+   * `by` then says in the marker what cut it (`… N bytes omitted by X …`).
    */
-  text(): string {
-    if (!this.truncated) return decoder.decode(Buffer.concat([...this.head, ...this.tail]))
-    const { head, tail, omitted, headCutInLine, tailCutInLine } = this.cut()
+  text(cap: number = this.cap, by?: string): string {
+    const limit = Math.min(cap, this.cap)
+    if (this.total <= limit) return decoder.decode(Buffer.concat([...this.head, ...this.tail]))
+    const { head, tail, omitted, headCutInLine, tailCutInLine } = this.cut(limit)
     const note = headCutInLine && tailCutInLine
       ? " (the lines above and below are cut)"
       : headCutInLine
@@ -97,21 +106,44 @@ export class CappedOutput {
       : tailCutInLine
       ? " (the line below is cut)"
       : ""
-    return `${decoder.decode(head)}\n… ${omitted} bytes omitted${note} …\n${decoder.decode(tail)}`
+    const reason = by !== undefined && limit < this.cap ? ` by ${by}` : ""
+    return `${decoder.decode(head)}\n… ${omitted} bytes omitted${reason}${note} …\n${decoder.decode(tail)}`
   }
 
-  /** Where a capped output is cut: the head up to its last line break, the tail from its first line start. */
-  private cut() {
-    const headAll = Buffer.concat(this.head)
-    const tailAll = Buffer.concat(this.tail)
-    const tailFrom = Math.max(0, tailAll.length - this.tailCap)
+  /**
+   * Where the output is cut for `cap` (≤ the constructor's, and < the total): the head up to
+   * its last line break, the tail from its first line start.
+   */
+  private cut(cap: number) {
+    const headCap = Math.ceil(cap / 2)
+    const tailCap = cap - headCap
+    let headAll: Uint8Array
+    let afterHead: number | undefined
+    let tailAll: Uint8Array
+    let beforeTail: number | undefined
+    if (this.total <= this.cap) {
+      // Everything was kept: cut the whole stream.
+      const all = Buffer.concat([...this.head, ...this.tail])
+      headAll = all.subarray(0, headCap)
+      afterHead = all[headCap]
+      tailAll = all.subarray(headCap)
+      beforeTail = undefined
+    } else {
+      // The stored head is the stream's first bytes, the stored tail window (at least this.tailCap) its last.
+      const stored = Buffer.concat(this.head)
+      headAll = stored.subarray(0, headCap)
+      afterHead = headCap < stored.length ? stored[headCap] : this.afterHead
+      tailAll = Buffer.concat(this.tail)
+      beforeTail = this.beforeTail
+    }
+    const tailFrom = Math.max(0, tailAll.length - tailCap)
     const tailWindow = tailAll.subarray(tailFrom)
-    const before = tailFrom > 0 ? tailAll[tailFrom - 1] : this.beforeTail
+    const before = tailFrom > 0 ? tailAll[tailFrom - 1] : beforeTail
 
     // Head: up to the last line break (which the marker's leading break stands for).
     let headCut: number
     let headCutInLine = false
-    if (this.afterHead === NL) headCut = headAll.length
+    if (afterHead === NL) headCut = headAll.length
     else {
       const nl = headAll.lastIndexOf(NL)
       if (nl >= 0) headCut = nl

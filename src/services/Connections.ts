@@ -6,19 +6,29 @@
  *
  * @since 0.1.0
  */
+import type { Duplex } from "node:stream"
 import type { SFTPWrapper } from "ssh2"
 import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Schedule, Scope } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
-import type { ChannelError, ConnectFailure } from "../domain/errors.js"
+import { type ChannelError, type ConnectFailure, ForwardRefusedError } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
 import { type ChannelPool, makeChannelPool, type OpenChannel } from "../ssh/ChannelPool.js"
 import type { UnknownHostKey, UnknownHostKeyDecision } from "../ssh/hostKeyPolicy.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import type { ExecOptions } from "../ssh/RemoteHosts.js"
-import { type ClosingChannel, SshClient } from "../ssh/SshClient.js"
+import { ChannelOpenReason, classifyChannelError } from "../ssh/sshErrors.js"
+import { type ClosingChannel, type Endpoint, type SshConnection, SshClient } from "../ssh/SshClient.js"
 import { HostRegistry } from "./HostRegistry.js"
 
-export type { ConnectFailure, ExecOptions, UnknownHostKey, UnknownHostKeyDecision }
+export type { ConnectFailure, Endpoint, ExecOptions, UnknownHostKey, UnknownHostKeyDecision }
+
+/** A listener sshd holds for us on a host (`ssh -R`), on one connection. */
+export interface RemoteListener {
+  /** The port sshd listens on (the one it picked when 0 was asked). */
+  readonly port: number
+  /** Completes when the connection carrying the listener is gone (sshd has dropped it). */
+  readonly closed: Effect.Effect<void>
+}
 
 /** What `ssh_connect` reports about an open connection. */
 export interface ConnectionInfo {
@@ -75,6 +85,22 @@ export class Connections extends Context.Service<Connections, {
   info(alias: string): Effect.Effect<ConnectionInfo | undefined>
   /** Completes when the current connection to `alias` closes (at once when not connected). */
   closed(alias: string): Effect.Effect<void>
+  /**
+   * A TCP stream from `alias` to `host:port` (`ssh -L`), connecting first when needed. sshd
+   * refusing it (target unreachable, forwarding not allowed) is a `ForwardRefusedError` with its reason.
+   */
+  forwardOut(alias: string, host: string, port: number, origin: Endpoint): Effect.Effect<Duplex, ConnectFailure | ForwardRefusedError>
+  /**
+   * Have sshd on `alias` listen on `address:port` (`ssh -R`) on the current connection (connecting
+   * first when needed); each connection made to it goes to `onConnection`. Listens until the scope
+   * closes or the connection is gone (`closed`); a reconnect does not bring it back by itself.
+   */
+  forwardIn(
+    alias: string,
+    address: string,
+    port: number,
+    onConnection: (stream: Duplex, origin: Endpoint) => void
+  ): Effect.Effect<RemoteListener, ConnectFailure | ForwardRefusedError, Scope.Scope>
 }>()("mcp-ssh-live/Connections") {
   /** Connections over a given `SshClient` (tests give a fake one). */
   static readonly layerNoDeps = Layer.effect(Connections)(Effect.gen(function*() {
@@ -165,6 +191,76 @@ export class Connections extends Context.Service<Connections, {
         }
       })
 
+    /**
+     * Run `use` on the host's first connection (forwardings ride on it, outside the channel
+     * pool: they are not sessions, and sshd's refusals of them say nothing about MaxSessions).
+     * ssh2 throws when the connection is gone: then connect again.
+     */
+    const onFirst = <A, E>(alias: string, use: (conn: SshConnection) => Effect.Effect<A, E | "gone">) =>
+      Effect.gen(function*() {
+        for (;;) {
+          const live = yield* acquire(alias)
+          const r = yield* Effect.result(use(live.pool.first))
+          if (r._tag === "Success") return r.success
+          if (r.failure !== "gone") return yield* Effect.fail(r.failure)
+          if (hosts.get(alias)?.live === live) hosts.delete(alias)
+        }
+      })
+
+    const forwardOut = (alias: string, host: string, port: number, origin: Endpoint) =>
+      onFirst(alias, (conn) =>
+        Effect.callback<Duplex, ForwardRefusedError | "gone">((resume) => {
+          let abandoned = false
+          try {
+            conn.forwardOut(host, port, origin, (err, stream) => {
+              if (abandoned) return void stream?.destroy()
+              if (err === undefined || err === null) return resume(Effect.succeed(stream))
+              const failure = classifyChannelError(err, false, Deferred.isDoneUnsafe(conn.closed))
+              resume(Effect.fail(
+                failure._tag === "ConnectionGone"
+                  ? "gone" as const
+                  : new ForwardRefusedError({
+                    message: `${alias} cannot connect to ${host}:${port}: ${failure.message}${
+                      failure._tag === "Refused" && failure.reason === ChannelOpenReason.ADMINISTRATIVELY_PROHIBITED
+                        ? " (administratively prohibited: sshd_config forbids it, e.g. AllowTcpForwarding or PermitOpen)"
+                        : ""
+                    }`,
+                    ...(failure._tag === "Refused" ? { reason: failure.reason } : {})
+                  })
+              ))
+            })
+          } catch {
+            resume(Effect.fail("gone" as const))
+          }
+          // Interrupted while sshd connects: the stream, when it comes, has no taker.
+          return Effect.sync(() => {
+            abandoned = true
+          })
+        }))
+
+    const forwardIn = (alias: string, address: string, port: number, onConnection: (stream: Duplex, origin: Endpoint) => void) =>
+      Effect.gen(function*() {
+        const [conn, bound] = yield* onFirst(alias, (conn) =>
+          Effect.callback<readonly [SshConnection, number], ForwardRefusedError | "gone">((resume) => {
+            try {
+              conn.forwardIn(address, port, onConnection, (err, bound) => {
+                if (err === undefined || err === null) return resume(Effect.succeed([conn, bound] as const))
+                if (Deferred.isDoneUnsafe(conn.closed)) return resume(Effect.fail("gone" as const))
+                resume(Effect.fail(
+                  new ForwardRefusedError({
+                    message: `sshd on ${alias} refused to listen on ${address}:${port}`,
+                    hint: "sshd_config may forbid it (AllowTcpForwarding no or local, PermitListen), the port may be in use on the host, or below 1024 for a non-root user"
+                  })
+                ))
+              })
+            } catch {
+              resume(Effect.fail("gone" as const))
+            }
+          }))
+        yield* Effect.addFinalizer(() => Effect.sync(() => conn.unforwardIn(address, bound)))
+        return { port: bound, closed: Deferred.await(conn.closed) } satisfies RemoteListener
+      })
+
     const disconnect = (alias: string) =>
       Effect.gen(function*() {
         known.delete(alias)
@@ -192,7 +288,9 @@ export class Connections extends Context.Service<Connections, {
       closed: (alias) => Effect.suspend(() => {
         const live = current(alias)
         return live === undefined ? Effect.void : Deferred.await(live.pool.first.closed)
-      })
+      }),
+      forwardOut,
+      forwardIn
     })
   }))
 

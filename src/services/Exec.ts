@@ -30,6 +30,11 @@ export interface ExecRequest {
   readonly stdin?: string | undefined
   readonly pty?: boolean | undefined
   readonly sudo?: boolean | undefined
+  /**
+   * Where each stream is collected (default: a `CappedOutput` of `max_output_bytes` each): a
+   * caller that cuts the output again afterwards (`ExecMany`'s total cap) passes its own.
+   */
+  readonly output?: { readonly stdout: CappedOutput; readonly stderr: CappedOutput } | undefined
   /** Called with the number of lines so far and the newest one, at most every 250 ms while output flows. */
   readonly onProgress?: ((lines: number, newest: string) => Effect.Effect<void>) | undefined
 }
@@ -77,7 +82,7 @@ export class Exec extends Context.Service<Exec, {
 
     const run = Effect.fn("Exec.run")(function*(request: ExecRequest) {
       const cap = config.limits.maxOutputBytes
-      const out = { stdout: new CappedOutput(cap), stderr: new CappedOutput(cap) }
+      const out = request.output ?? { stdout: new CappedOutput(cap), stderr: new CappedOutput(cap) }
       const started = yield* Clock.currentTimeMillis
       const background = request.backgroundAfterMs
       let handedOver = false

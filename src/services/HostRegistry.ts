@@ -53,6 +53,19 @@ export class HostRegistry extends Context.Service<HostRegistry, {
   readonly list: Effect.Effect<ReadonlyArray<HostEntry>>
   /** The alias used when a tool is given no `host`. */
   readonly defaultAlias: Effect.Effect<string | undefined>
+  /**
+   * Put registered `alias` in each of `groups` (created when new; a member already is one).
+   * Group names follow `ALIAS_PATTERN`.
+   */
+  join(alias: string, groups: ReadonlyArray<string>): Effect.Effect<void, HostNotFoundError | InvalidArgumentError>
+  /**
+   * The aliases of group `name`, in the order they joined (INVALID_ARGUMENT naming `group`
+   * when there is no such group). A host dropped by `remove` leaves its groups; a group
+   * whose hosts all left stays, empty.
+   */
+  group(name: string): Effect.Effect<ReadonlyArray<string>, InvalidArgumentError>
+  /** Every group and its aliases. */
+  readonly groups: Effect.Effect<ReadonlyMap<string, ReadonlyArray<string>>>
 }>()("mcp-ssh-live/HostRegistry") {
   static readonly layer = Layer.effect(HostRegistry)(Effect.gen(function*() {
     const config = yield* AppConfig
@@ -74,6 +87,7 @@ export class HostRegistry extends Context.Service<HostRegistry, {
       })
     }
     const hosts = yield* Ref.make(initial)
+    const groups = yield* Ref.make(new Map<string, ReadonlyArray<string>>(Object.entries(config.groups ?? {})))
     const explicitDefault = yield* Ref.make<string | undefined>(config.defaultHost)
 
     const defaultAlias = Effect.gen(function*() {
@@ -140,14 +154,52 @@ export class HostRegistry extends Context.Service<HostRegistry, {
           return entry
         }),
       remove: (alias) =>
-        Ref.modify(hosts, (map): [boolean, Map<string, HostEntry>] => {
-          if (!map.has(alias)) return [false, map]
-          const next = new Map(map)
-          next.delete(alias)
-          return [true, next]
-        }),
+        Effect.tap(
+          Ref.modify(hosts, (map): [boolean, Map<string, HostEntry>] => {
+            if (!map.has(alias)) return [false, map]
+            const next = new Map(map)
+            next.delete(alias)
+            return [true, next]
+          }),
+          (removed) =>
+            removed
+              ? Ref.update(groups, (map) => new Map([...map].map(([name, members]) => [name, members.filter((m) => m !== alias)])))
+              : Effect.void
+        ),
       list: Effect.map(Ref.get(hosts), (m) => [...m.values()]),
-      defaultAlias
+      defaultAlias,
+      join: (alias, names) =>
+        Effect.gen(function*() {
+          const bad = names.find((n) => !ALIAS_PATTERN.test(n))
+          if (bad !== undefined) {
+            return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(bad)} is not 1-64 of A-Z a-z 0-9 . _ -` })
+          }
+          if (!(yield* Ref.get(hosts)).has(alias)) {
+            return yield* new HostNotFoundError({ message: `no host with alias '${alias}'` })
+          }
+          yield* Ref.update(groups, (map) => {
+            const next = new Map(map)
+            for (const name of names) {
+              const members = next.get(name) ?? []
+              if (!members.includes(alias)) next.set(name, [...members, alias])
+            }
+            return next
+          })
+        }),
+      group: (name) =>
+        Effect.flatMap(Ref.get(groups), (map) => {
+          const members = map.get(name)
+          if (members !== undefined) return Effect.succeed(members)
+          return Effect.fail(
+            new InvalidArgumentError({
+              message: `group: no group '${name}'`,
+              hint: map.size === 0
+                ? "no groups are defined: [groups] in the config file, or ssh_connect with groups"
+                : `groups: ${[...map.keys()].join(", ")}`
+            })
+          )
+        }),
+      groups: Ref.get(groups)
     })
   }))
 }

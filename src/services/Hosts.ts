@@ -15,15 +15,16 @@ import {
   HostKeyUnknownError,
   type HostExistsError,
   type HostNotFoundError,
-  type InvalidArgumentError,
+  InvalidArgumentError,
   type LimitReachedError
 } from "../domain/errors.js"
-import type { HostEntry, HostSource } from "../domain/hosts.js"
+import { ALIAS_PATTERN, type HostEntry, type HostSource } from "../domain/hosts.js"
 import type { Termination } from "../domain/jobs.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions } from "./Connections.js"
 import { aliasForHost, authMethodOf, defaultUser, HostRegistry } from "./HostRegistry.js"
 import { Jobs } from "./Jobs.js"
+import { Tunnels } from "./Tunnels.js"
 
 export interface ConnectRequest {
   /** A hostname, an IP address or a `Host` of the ssh config file. */
@@ -45,6 +46,8 @@ export interface ConnectRequest {
   readonly insecureAutoAdd?: boolean | undefined
   /** Re-register an alias that has other settings (its old connection closes). */
   readonly replace?: boolean | undefined
+  /** Groups (for `ExecMany`) the host joins once connected; new names create groups. */
+  readonly groups?: ReadonlyArray<string> | undefined
   /** Asked when the host key is unknown (the MCP tool asks the user); without it the key is refused. */
   readonly onUnknownHostKey?: ConnectOptions["onUnknownHostKey"]
 }
@@ -75,6 +78,8 @@ export interface HostStatus {
   readonly activeJobs: number
   readonly isDefault: boolean
   readonly source: HostSource
+  /** The groups it is in. */
+  readonly groups: ReadonlyArray<string>
 }
 
 export class Hosts extends Context.Service<Hosts, {
@@ -89,7 +94,7 @@ export class Hosts extends Context.Service<Hosts, {
   >
   /**
    * Stop the host's running non-persistent jobs (TERM → grace → KILL), close its
-   * connection and forget it. Undefined `alias`: the default host.
+   * tunnels and its connection, and forget it. Undefined `alias`: the default host.
    */
   disconnect(alias: string | undefined): Effect.Effect<Disconnected, HostNotFoundError>
   /** Every registered host with its state. */
@@ -100,6 +105,7 @@ export class Hosts extends Context.Service<Hosts, {
     const registry = yield* HostRegistry
     const connections = yield* Connections
     const jobs = yield* Jobs
+    const tunnels = yield* Tunnels
 
     /** The registry entry for a request: its fields first, then the ssh config's, then the defaults. */
     const entryFor = Effect.fnUntraced(function*(request: ConnectRequest, alias: string, insecureAutoAdd: boolean) {
@@ -129,6 +135,10 @@ export class Hosts extends Context.Service<Hosts, {
 
     const connect = Effect.fn("Hosts.connect")(function*(request: ConnectRequest) {
       const alias = request.alias ?? aliasForHost(request.host)
+      const badGroup = request.groups?.find((g) => !ALIAS_PATTERN.test(g))
+      if (badGroup !== undefined) {
+        return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(badGroup)} is not 1-64 of A-Z a-z 0-9 . _ -` })
+      }
       // The caller may ask for less trust, never for more unless the operator allows it (SPEC §8).
       const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd && !config.insecureAutoAdd
       const insecureAutoAdd = request.insecureAutoAdd === undefined || autoAddIgnored ? config.insecureAutoAdd : request.insecureAutoAdd
@@ -154,6 +164,9 @@ export class Hosts extends Context.Service<Hosts, {
               : e
           ))
       )
+      if (request.groups !== undefined && request.groups.length > 0) {
+        yield* registry.join(alias, request.groups).pipe(Effect.catchTag("HostNotFoundError", () => Effect.void))
+      }
       return { ...info, isDefault: (yield* registry.defaultAlias) === alias }
     })
 
@@ -161,6 +174,7 @@ export class Hosts extends Context.Service<Hosts, {
       const host = yield* registry.resolve(alias)
       const wasConnected = (yield* connections.info(host.alias)) !== undefined
       const terminatedJobs = yield* jobs.terminateHost(host.alias)
+      yield* tunnels.closeHost(host.alias)
       yield* connections.disconnect(host.alias)
       yield* registry.remove(host.alias)
       return { alias: host.alias, wasConnected, terminatedJobs }
@@ -170,6 +184,8 @@ export class Hosts extends Context.Service<Hosts, {
       const defaultAlias = yield* registry.defaultAlias
       const hosts = yield* registry.list
       const running = yield* jobs.runningCountByHost
+      const groups = yield* registry.groups
+      const groupsOf = (alias: string) => [...groups].filter(([, members]) => members.includes(alias)).map(([name]) => name)
       return yield* Effect.forEach(hosts, (h) =>
         Effect.map(connections.info(h.alias), (info): HostStatus => ({
           alias: h.alias,
@@ -182,7 +198,8 @@ export class Hosts extends Context.Service<Hosts, {
           connected: info !== undefined,
           activeJobs: running.get(h.alias) ?? 0,
           isDefault: h.alias === defaultAlias,
-          source: h.source
+          source: h.source,
+          groups: groupsOf(h.alias)
         })))
     })
 

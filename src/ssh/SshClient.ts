@@ -38,6 +38,21 @@ export interface SshConnection {
   exec(command: string, pty: boolean, cb: (err: Error | undefined, channel: RemoteChannel & ClosingChannel) => void): void
   /** Open an SFTP session; throws when the connection is gone. */
   sftp(cb: (err: Error | undefined, sftp: SFTPWrapper) => void): void
+  /** A TCP stream from the host to `host:port` (`ssh -L`'s direct-tcpip channel); throws when the connection is gone. */
+  forwardOut(host: string, port: number, origin: Endpoint, cb: (err: Error | undefined, stream: Duplex) => void): void
+  /**
+   * Ask sshd to listen on `address:port` on the host (`ssh -R`; port 0 lets it pick): `cb` gets the
+   * port, and each connection made to it goes to `onConnection`. Throws when the connection is gone.
+   */
+  forwardIn(address: string, port: number, onConnection: (stream: Duplex, origin: Endpoint) => void, cb: (err: Error | undefined, port: number) => void): void
+  /** Stop listening on `address:port` (best effort: nothing happens when the connection is gone). */
+  unforwardIn(address: string, port: number): void
+}
+
+/** An address and port, as in a forwarding request. */
+export interface Endpoint {
+  readonly address: string
+  readonly port: number
 }
 
 export interface OpenOptions {
@@ -168,14 +183,37 @@ export class SshClient extends Context.Service<SshClient, {
 /** The server's identification string: ssh2 exposes it only in a private field (see src/ssh/ssh2.d.ts). */
 const serverBanner = (client: Client): string => client._remoteVer ?? ""
 
-const connection = (client: Client, closed: Deferred.Deferred<void>, authMethod: string, hostKeyFingerprint: string): SshConnection => ({
-  authMethod,
-  hostKeyFingerprint,
-  serverBanner: serverBanner(client),
-  closed,
-  exec: (command, pty, cb) => {
-    if (pty) client.exec(command, { pty: { term: "xterm", rows: 40, cols: 200 } }, cb)
-    else client.exec(command, cb)
-  },
-  sftp: (cb) => client.sftp(cb)
-})
+const connection = (client: Client, closed: Deferred.Deferred<void>, authMethod: string, hostKeyFingerprint: string): SshConnection => {
+  // One listener for every remote forward of this connection, by the address sshd names.
+  const listeners = new Map<string, (stream: Duplex, origin: Endpoint) => void>()
+  client.on("tcp connection", (info, accept, reject) => {
+    const listener = listeners.get(`${info.destIP}:${info.destPort}`)
+    if (listener === undefined) return reject()
+    listener(accept(), { address: info.srcIP, port: info.srcPort })
+  })
+  return {
+    authMethod,
+    hostKeyFingerprint,
+    serverBanner: serverBanner(client),
+    closed,
+    exec: (command, pty, cb) => {
+      if (pty) client.exec(command, { pty: { term: "xterm", rows: 40, cols: 200 } }, cb)
+      else client.exec(command, cb)
+    },
+    sftp: (cb) => client.sftp(cb),
+    forwardOut: (host, port, origin, cb) => client.forwardOut(origin.address, origin.port, host, port, cb),
+    forwardIn: (address, port, onConnection, cb) =>
+      client.forwardIn(address, port, (err, bound) => {
+        if (err === undefined || err === null) listeners.set(`${address}:${bound}`, onConnection)
+        cb(err ?? undefined, bound)
+      }),
+    unforwardIn: (address, port) => {
+      listeners.delete(`${address}:${port}`)
+      try {
+        client.unforwardIn(address, port, () => {})
+      } catch {
+        // Not connected: sshd has dropped the listener with the connection.
+      }
+    }
+  }
+}

@@ -119,11 +119,11 @@ describeWithSshd("MCP Inspector CLI", (getSshd) => {
     await sshd?.exec(`rm -rf ${remote}`)
   })
 
-  it("lists the twelve tools", async () => {
+  it("lists the sixteen tools", async () => {
     const r = await inspect(home, stdio, "tools/list")
     expect(r.exitCode).toBe(0)
     const tools = r.result.tools as Array<{ name: string }>
-    expect(tools.map((t) => t.name)).toHaveLength(12)
+    expect(tools.map((t) => t.name)).toHaveLength(16)
   }, SLOW)
 
   it("host tools over stdio: list_hosts, connect, exec, disconnect happy paths", async () => {
@@ -135,6 +135,8 @@ describeWithSshd("MCP Inspector CLI", (getSshd) => {
     expect(c.host_key_fingerprint).toMatch(/^SHA256:/)
     const e = await ok(home, stdio, "ssh_exec", { command: "echo from inspector", host: "box" })
     expect(e.stdout).toBe("from inspector\n")
+    const many = await ok(home, stdio, "ssh_exec_many", { command: "echo from inspector", hosts: ["box"] })
+    expect(many).toMatchObject({ ok: 1, failed: 0, results: [{ host: "box", stdout: "from inspector\n", error: null }] })
     const d = await ok(home, stdio, "ssh_disconnect", { host: "box" })
     expect(d).toBeTypeOf("object")
   }, SLOW)
@@ -144,6 +146,7 @@ describeWithSshd("MCP Inspector CLI", (getSshd) => {
     await fails(home, stdio, "ssh_connect", { host: "127.0.0.1", port: 1, user: "nobody", alias: "dead" })
     await fails(home, stdio, "ssh_exec", { command: "true", host: "nowhere" }, "HOST_NOT_FOUND")
     await fails(home, stdio, "ssh_disconnect", { host: "nowhere" }, "HOST_NOT_FOUND")
+    await fails(home, stdio, "ssh_exec_many", { command: "true", group: "nowhere" }, "INVALID_ARGUMENT")
   }, SLOW)
 
   it("files over stdio: upload, download, and their refusals", async () => {
@@ -159,6 +162,17 @@ describeWithSshd("MCP Inspector CLI", (getSshd) => {
 
     await fails(home, stdio, "ssh_upload", { local_path: local, remote_path: `${remote}/up.txt`, overwrite: false }, "SFTP_FAILED")
     await fails(home, stdio, "ssh_download", { remote_path: `${remote}/missing`, local_path: path.join(home, "x") }, "SFTP_FAILED")
+  }, SLOW)
+
+  it("tunnel tools over HTTP: open, list, close, and their refusals", async () => {
+    const t = await ok(home, httpTarget, "ssh_tunnel_open", { kind: "dynamic", bind_port: 0 })
+    expect(t.bind_port).toBeGreaterThan(0)
+    const l = await ok(home, httpTarget, "ssh_tunnel_list")
+    expect(l.tunnels).toEqual([expect.objectContaining({ tunnel_id: t.tunnel_id, connections: 0, last_error: null })])
+    const c = await ok(home, httpTarget, "ssh_tunnel_close", { tunnel_id: t.tunnel_id })
+    expect(c).toEqual({ tunnel_id: t.tunnel_id, closed: true })
+    await fails(home, httpTarget, "ssh_tunnel_close", { tunnel_id: t.tunnel_id }, "TUNNEL_NOT_FOUND")
+    await fails(home, httpTarget, "ssh_tunnel_open", { kind: "local", bind_port: 0, target_host: "x" }, "INVALID_ARGUMENT")
   }, SLOW)
 
   it("job tools over one HTTP server: spawn, send_stdin, tail, list_jobs, signal, remove_job", async () => {

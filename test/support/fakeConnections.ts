@@ -101,7 +101,9 @@ export const fakeConnections = (): { readonly host: FakeHost; readonly layer: La
     sftp: () => Effect.die("fake connections: sftp is not faked"),
     disconnect: () => Effect.void,
     info: () => Effect.succeed(undefined),
-    closed: () => Effect.never
+    closed: () => Effect.never,
+    forwardOut: () => Effect.die("fake connections: forwardOut is not faked"),
+    forwardIn: () => Effect.die("fake connections: forwardIn is not faked")
   }))
   return { host, layer }
 }

@@ -68,6 +68,11 @@ export interface Sshd {
   readonly pid: number
   /** Run a command as root on this machine (the sshd side), for assertions. */
   exec(command: string): Promise<{ stdout: string; stderr: string; code: number }>
+  /**
+   * Run a command as root where sshd's sessions run: inside its network namespace with `netns`
+   * (its 127.0.0.1 is not ours), else like `exec`.
+   */
+  execInside(command: string): Promise<{ stdout: string; stderr: string; code: number }>
   stop(): Promise<void>
   /** Stop the listener and start it again on the same port with the same keys. */
   restart(): Promise<void>
@@ -103,6 +108,8 @@ const freePort = () =>
       srv.close(() => resolve(port))
     })
   })
+
+const shellQuote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
 
 const run = (command: string) =>
   new Promise<{ stdout: string; stderr: string; code: number }>((resolve) => {
@@ -334,6 +341,7 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
       return child?.pid ?? -1
     },
     exec: run,
+    execInside: (command) => run(ns === undefined ? command : `ip netns exec ${ns.name} sh -c ${shellQuote(command)}`),
     blockNetwork: async () => {
       if (ns !== undefined) await run(`ip link set ${ns.hostLink} down`)
     },

@@ -6,6 +6,7 @@
 import { sshConnect } from "./ssh_connect.js"
 import { sshDisconnect } from "./ssh_disconnect.js"
 import { sshExec } from "./ssh_exec.js"
+import { sshExecMany } from "./ssh_exec_many.js"
 import { sshListHosts } from "./ssh_list_hosts.js"
 import { sshListJobs } from "./ssh_list_jobs.js"
 import { sshRemoveJob } from "./ssh_remove_job.js"
@@ -13,6 +14,9 @@ import { sshSendStdin } from "./ssh_send_stdin.js"
 import { sshSignal } from "./ssh_signal.js"
 import { sshSpawn } from "./ssh_spawn.js"
 import { sshTail } from "./ssh_tail.js"
+import { sshTunnelClose } from "./ssh_tunnel_close.js"
+import { sshTunnelList } from "./ssh_tunnel_list.js"
+import { sshTunnelOpen } from "./ssh_tunnel_open.js"
 import { sshDownload, sshUpload } from "./transfer.js"
 
 export const tools = [
@@ -20,6 +24,7 @@ export const tools = [
   sshDisconnect,
   sshListHosts,
   sshExec,
+  sshExecMany,
   sshSpawn,
   sshTail,
   sshSignal,
@@ -27,5 +32,8 @@ export const tools = [
   sshListJobs,
   sshRemoveJob,
   sshUpload,
-  sshDownload
+  sshDownload,
+  sshTunnelOpen,
+  sshTunnelList,
+  sshTunnelClose
 ] as const

@@ -27,6 +27,7 @@ import {
 import { createHash, randomBytes } from "node:crypto"
 import { Cause, type Context, Effect, Exit, Schema } from "effect"
 import type { StandardJSONSchemaV1 } from "effect/StandardSchema"
+import type { AuditLogShape } from "../audit.js"
 import { compactSchema, type Json } from "./compactSchema.js"
 import { fastEncoder } from "./fastEncode.js"
 import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
@@ -204,8 +205,22 @@ const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"]): ToolCon
   }
 }
 
-const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: Context.Context<R>): void => {
+/** Whether a tool takes a `host` argument (then a call without one runs on the default host). */
+const takesHost = (input: ReturnType<typeof standard>): boolean => {
+  const schema = input["~standard"].jsonSchema.input({ target: "draft-2020-12" })
+  return isRecord(schema.properties) && "host" in schema.properties
+}
+
+/** Where a call is audited: the audit log, and the session of calls that carry none (stdio). */
+export interface AuditOptions {
+  readonly log: AuditLogShape
+  readonly session: string | undefined
+}
+
+const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: Context.Context<R>, audit: AuditOptions | undefined): void => {
   const { encode } = fastEncoder(tool.output)
+  const inputSchema = standard(tool.input, "input")
+  const hostArgument = audit?.log.enabled === true && takesHost(inputSchema)
   server.registerTool(
     tool.name,
     {
@@ -213,10 +228,15 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
       description: tool.description,
       annotations: tool.annotations,
       ...(tool.meta !== undefined ? { _meta: { ...tool.meta } } : {}),
-      inputSchema: standard(tool.input, "input"),
+      inputSchema,
       outputSchema: standard(tool.output, "output")
     },
     async (args, ctx) => {
+      // Every call is audited (one line per 2026-07-28 round); none runs while the log cannot be written.
+      const audited = audit?.log.enabled === true
+        ? await audit.log.begin({ tool: tool.name, args, session: ctx.sessionId ?? audit.session ?? null, takesHost: hostArgument })
+        : undefined
+      if (audited?.refused !== undefined) return errorResult(audited.refused.code, audited.refused.message, audited.refused.hint)
       // A 2026-07-28 request carries the per-request `_meta` envelope; a 2025-era one does not.
       const envelope: unknown = ctx.mcpReq.envelope
       const rounds = isRecord(envelope) ? multiRound(ctx, tool.name, envelope) : undefined
@@ -225,12 +245,19 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
         signal: ctx.mcpReq.signal
       })
       const result = toResult(exit, encode, tool.name)
-      return rounds !== undefined ? rounds.finish(result) : result
+      const final = rounds !== undefined ? await rounds.finish(result) : result
+      await audited?.end(final)
+      return final
     }
   )
 }
 
-/** Register `tools` on `server`, running handlers with `context`. */
-export const registerTools = <R>(server: McpServer, tools: ReadonlyArray<AnyTool<R>>, context: Context.Context<R>): void => {
-  for (const tool of tools) tool.use((t) => registerOne(server, t, context))
+/** Register `tools` on `server`, running handlers with `context`; with `audit`, every call is recorded. */
+export const registerTools = <R>(
+  server: McpServer,
+  tools: ReadonlyArray<AnyTool<R>>,
+  context: Context.Context<R>,
+  audit?: AuditOptions
+): void => {
+  for (const tool of tools) tool.use((t) => registerOne(server, t, context, audit))
 }

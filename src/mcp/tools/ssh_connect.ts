@@ -2,7 +2,7 @@ import { Effect, Schema } from "effect"
 import { ALIAS_PATTERN } from "../../domain/hosts.js"
 import type { ConnectOptions, UnknownHostKeyDecision } from "../../services/Connections.js"
 import { Hosts } from "../../services/Hosts.js"
-import { int, Name } from "./fields.js"
+import { guardLength, int, Name, nonEmpty } from "./fields.js"
 import * as Tool from "./Tool.js"
 
 /** Host names, IP addresses and ssh_config Host names hold no whitespace or control characters. */
@@ -22,7 +22,10 @@ const Input = Schema.Struct({
   insecure_auto_add: Schema.optionalKey(Schema.Boolean.annotate({
     description: "Save an unknown host key; honoured only if the operator allows it, else the user is asked."
   })),
-  replace: Schema.optionalKey(Schema.Boolean.annotate({ description: "Re-register an alias with other settings." }))
+  replace: Schema.optionalKey(Schema.Boolean.annotate({ description: "Re-register an alias with other settings." })),
+  groups: Schema.optionalKey(Schema.Array(Schema.String.check(Schema.makeFilter((s: string) =>
+    ALIAS_PATTERN.test(s) ? undefined : "must be 1-64 of A-Za-z0-9._-"
+  ))).check(nonEmpty, guardLength(64)))
 })
 
 const Output = Schema.Struct({
@@ -95,6 +98,7 @@ export const sshConnect = Tool.make({
       passphrase: input.passphrase,
       insecureAutoAdd: input.insecure_auto_add,
       replace: input.replace,
+      groups: input.groups,
       ...hostKeyPrompt(ctx)
     })
     return {

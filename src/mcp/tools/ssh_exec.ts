@@ -2,6 +2,7 @@ import { Effect, Schema } from "effect"
 import { Exec } from "../../services/Exec.js"
 import { Command, Cwd, Env, IdleTimeoutMs, int, NullableInt, NullableString, optionalHost, Sudo, Text } from "./fields.js"
 import { JobStatus } from "../../domain/jobs.js"
+import { enforcePolicy } from "./policyGate.js"
 import * as Tool from "./Tool.js"
 
 const Input = Schema.Struct({
@@ -52,6 +53,13 @@ export const sshExec = Tool.make({
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
+    yield* enforcePolicy(ctx, input.host, {
+      _tag: "Command",
+      command: input.command,
+      envNames: Object.keys(input.env ?? {}),
+      pty: input.pty,
+      stdin: input.stdin
+    })
     const exec = yield* Exec
     const r = yield* exec.run({
       host: input.host,

@@ -1,6 +1,7 @@
 import { Effect, Schema } from "effect"
 import { HostSource } from "../../domain/hosts.js"
 import { Hosts } from "../../services/Hosts.js"
+import { Policy } from "../../services/Policy.js"
 import { NullableString } from "./fields.js"
 import * as Tool from "./Tool.js"
 
@@ -15,15 +16,17 @@ const Host = Schema.Struct({
   connected: Schema.Boolean,
   active_jobs: Schema.Int,
   is_default: Schema.Boolean,
-  source: HostSource
+  source: HostSource,
+  groups: Schema.Array(Schema.String),
+  policy: Schema.NullOr(Schema.Record(Schema.String, Schema.Unknown))
 })
 
 export const sshListHosts = Tool.make({
   name: "ssh_list_hosts",
   title: "List SSH hosts",
   description:
-    "List the registered hosts: alias, address, user, auth method (never secrets), connected, running jobs, and " +
-    "is_default (the host used when a tool's host is omitted).",
+    "List the registered hosts: alias, address, user, auth method (never secrets), connected, running jobs, " +
+    "is_default (used when a tool's host is omitted), policy (the operator's rules, or null).",
   annotations: { readOnlyHint: true, openWorldHint: false },
   // An empty Struct lets any object through: say so when the agent passes arguments.
   input: Schema.Struct({}).check(Schema.makeFilter((o: object) =>
@@ -32,8 +35,10 @@ export const sshListHosts = Tool.make({
   output: Schema.Struct({ hosts: Schema.Array(Host) }),
   handler: Effect.fnUntraced(function*() {
     const hosts = yield* (yield* Hosts).list
+    const policy = yield* Policy
+    const policies = yield* Effect.forEach(hosts, (h) => policy.describe(h.alias))
     return {
-      hosts: hosts.map((h) => ({
+      hosts: hosts.map((h, i) => ({
         alias: h.alias,
         address: h.address,
         port: h.port,
@@ -44,7 +49,9 @@ export const sshListHosts = Tool.make({
         connected: h.connected,
         active_jobs: h.activeJobs,
         is_default: h.isDefault,
-        source: h.source
+        source: h.source,
+        groups: h.groups,
+        policy: policies[i] ?? null
       }))
     }
   })

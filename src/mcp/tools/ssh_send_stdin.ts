@@ -2,6 +2,7 @@ import { Effect, Schema } from "effect"
 import { Jobs } from "../../services/Jobs.js"
 import { JobId, JobState, jobState } from "./jobFields.js"
 import { Text } from "./fields.js"
+import { enforcePolicy } from "./policyGate.js"
 import * as Tool from "./Tool.js"
 
 export const sshSendStdin = Tool.make({
@@ -18,8 +19,10 @@ export const sshSendStdin = Tool.make({
     secret: Schema.optionalKey(Schema.Boolean.annotate({ description: "A password: kept out of logs, its echo masked." }))
   }),
   output: Schema.Struct({ bytes_written: Schema.Int, eof: Schema.Boolean, job: JobState }),
-  handler: Effect.fnUntraced(function*(input) {
+  handler: Effect.fnUntraced(function*(input, ctx) {
     const jobs = yield* Jobs
+    const target = yield* jobs.get(input.job_id)
+    yield* enforcePolicy(ctx, target.host, { _tag: "Stdin", jobCommand: target.command, data: input.data, secret: input.secret })
     const job = yield* jobs.sendStdin(input.job_id, input.data, {
       eof: input.eof === true,
       secret: input.secret === true

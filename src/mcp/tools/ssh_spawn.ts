@@ -3,6 +3,7 @@ import { jobViewLink } from "../apps/jobView.js"
 import { Jobs } from "../../services/Jobs.js"
 import { Command, Cwd, Env, IdleTimeoutMs, optionalHost, Sudo, Text } from "./fields.js"
 import { JobStarted, jobStarted } from "./jobFields.js"
+import { enforcePolicy } from "./policyGate.js"
 import * as Tool from "./Tool.js"
 
 const Input = Schema.Struct({
@@ -31,7 +32,8 @@ export const sshSpawn = Tool.make({
   meta: jobViewLink,
   input: Input,
   output: JobStarted,
-  handler: Effect.fnUntraced(function*(input) {
+  handler: Effect.fnUntraced(function*(input, ctx) {
+    yield* enforcePolicy(ctx, input.host, { _tag: "Command", command: input.command, envNames: Object.keys(input.env ?? {}), pty: input.pty })
     const jobs = yield* Jobs
     return jobStarted(yield* jobs.spawn({
       host: input.host,

@@ -6,6 +6,7 @@
 import { Effect, Schema } from "effect"
 import { Sftp, type TransferResult } from "../../services/Sftp.js"
 import { Name, optionalHost } from "./fields.js"
+import { enforcePolicy } from "./policyGate.js"
 import * as Tool from "./Tool.js"
 
 const Mode = Schema.String.annotate({ description: "Octal, e.g. \"0644\". Default: the source's; downloads never set set-uid/set-gid." })
@@ -70,6 +71,7 @@ export const sshUpload = Tool.make({
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
+    yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remote_path })
     return toOutput(yield* (yield* Sftp).upload(request(input, ctx)))
   })
 })

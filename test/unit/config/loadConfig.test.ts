@@ -41,6 +41,14 @@ describe("loadConfig", () => {
     expect(s.configFile).toBeUndefined()
   })
 
+  it("takes the audit log from [server] audit_log or --audit-log (the flag wins), ~ expanded; none by default", () => {
+    expect(ok([]).config.auditLog).toBeUndefined()
+    const file = write("audit.toml", `[server]\naudit_log = "~/audit/file.jsonl"\n`)
+    expect(ok(["--config", file]).config.auditLog).toBe(path.join(home, "audit", "file.jsonl"))
+    expect(ok(["--config", file, "--audit-log", "/var/log/a.jsonl"]).config.auditLog).toBe("/var/log/a.jsonl")
+    expect(error(["--config", write("audit-bad.toml", `[server]\naudit_log = 3\n`)])).toContain("server.audit_log")
+  })
+
   it("reads a TOML file with two hosts, limits and server options; flags win", () => {
     const file = write("two.toml", `
 default_host = "prod"
@@ -112,6 +120,36 @@ insecure_auto_add = false
     expect(error(["--host", "a=h", "--password-env", "UNSET_VAR_X"])).toMatch(/--password-env: environment variable UNSET_VAR_X is not set/)
     expect(error(["--host", "a=h", "--key", "/no/such/key"])).toMatch(/no such file: \/no\/such\/key/)
     expect(error(["--default-host", "nope"])).toMatch(/--default-host: no host with alias "nope"/)
+  })
+
+  it("reads [groups] of configured aliases (file or --host), and names a member that is not one", () => {
+    const file = write("groups.toml", `
+[hosts.web1]
+host = "10.0.0.1"
+
+[hosts.web2]
+host = "10.0.0.2"
+
+[groups]
+web = ["web2", "web1", "web2"]
+edge = ["web1", "cli1"]
+`)
+    const s = ok(["--config", file, "--host", "cli1=10.0.0.9"])
+    expect(s.config.groups).toEqual({ web: ["web2", "web1"], edge: ["web1", "cli1"] })
+    expect(ok([]).config.groups).toBeUndefined()
+    expect(error(["--config", file])).toMatch(/^groups\.toml: groups\.edge: "cli1" is not a host alias$/)
+    expect(error(["--config", write("g-empty.toml", `[groups]\nweb = []\n`)])).toMatch(/groups\.web/)
+    expect(error(["--config", write("g-name.toml", `[groups]\n"bad name" = ["a"]\n`)])).toMatch(/groups/)
+  })
+
+  it("reads the tunnel switch and limits (flag or [server] / [limits] key)", () => {
+    expect(ok([]).config).toMatchObject({ allowTunnelBindAny: false, limits: { maxTunnelsPerHost: 20, maxTunnelConnections: 64 } })
+    expect(ok(["--allow-tunnel-bind-any", "--max-tunnels-per-host", "3"]).config).toMatchObject({
+      allowTunnelBindAny: true, limits: { maxTunnelsPerHost: 3 }
+    })
+    const file = write("tunnels.toml", "[server]\nallow_tunnel_bind_any = true\n\n[limits]\nmax_tunnel_connections = 5\n")
+    expect(ok(["--config", file]).config).toMatchObject({ allowTunnelBindAny: true, limits: { maxTunnelConnections: 5 } })
+    expect(error(["--max-tunnels-per-host", "0"])).toMatch(/--max-tunnels-per-host/)
   })
 
   it("reads the host-key trust switches, algorithm lists and connection limits", () => {

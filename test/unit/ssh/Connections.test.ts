@@ -85,7 +85,14 @@ const fakeSshClient = (server: FakeServer, maxSessions: number) =>
           },
           sftp: () => {
             throw new Error("no sftp in the fake")
-          }
+          },
+          forwardOut: () => {
+            throw new Error("no forwarding in the fake")
+          },
+          forwardIn: () => {
+            throw new Error("no forwarding in the fake")
+          },
+          unforwardIn: () => {}
         }
         return conn
       })

@@ -1,0 +1,110 @@
+/**
+ * The operator's opt-in policy as a service: each host's effective rules (`[policy]`
+ * combined with `[hosts.<alias>.policy]`, see src/domain/policy.ts) and a decision on
+ * one action before anything reaches the host. Pure and side-effect free (the MCP tools
+ * call it again on each round of a 2026-07-28 multi-round call). Asking the human when a
+ * `confirm` rule matches is the caller's part: the MCP tools do it by form elicitation;
+ * a library user decides what `Confirm` means for them.
+ *
+ * A host the agent adds at runtime (an alias not configured) gets the global rules, and
+ * the rules of the first configured host (in configuration order) with rules and the same
+ * address and port, so that a second alias for a configured machine does not shed its
+ * rules; another name or address for the same machine still does.
+ *
+ * @since 0.2.0
+ */
+import { Context, Effect, Layer } from "effect"
+import { AppConfig } from "../domain/AppConfig.js"
+import { type HostNotFoundError, PolicyDeniedError } from "../domain/errors.js"
+import {
+  check,
+  combine,
+  type CompiledRules,
+  compileRules,
+  describePolicy,
+  type EffectivePolicy,
+  isRuleError,
+  type PolicyAction,
+  type PolicyRules
+} from "../domain/policy.js"
+import { HostRegistry } from "./HostRegistry.js"
+
+/** An action the policy lets through: at once, or once the human confirms `rule`. */
+export type PolicyDecision =
+  | { readonly _tag: "Allow"; readonly host: string }
+  | { readonly _tag: "Confirm"; readonly host: string; readonly rule: string }
+
+export class Policy extends Context.Service<Policy, {
+  /** Whether any rule is configured at all (off by default). */
+  readonly enabled: boolean
+  /** The effective rules of `alias`; undefined when none apply. */
+  rulesOf(alias: string): Effect.Effect<EffectivePolicy | undefined>
+  /** The effective rules of `alias` as `ssh_list_hosts` shows them (TOML keys), or null. */
+  describe(alias: string): Effect.Effect<Record<string, boolean | ReadonlyArray<string>> | null>
+  /**
+   * Decide on `action` on `host` (the default host when undefined): Allow, Confirm (ask the
+   * human first) or a `PolicyDeniedError` naming the rule. Nothing is sent anywhere.
+   */
+  decide(host: string | undefined, action: PolicyAction): Effect.Effect<PolicyDecision, PolicyDeniedError | HostNotFoundError>
+  /** Port forwarding on `host`: refused when its `tunnels` switch is false. */
+  checkTunnel(host: string | undefined): Effect.Effect<void, PolicyDeniedError | HostNotFoundError>
+}>()("mcp-ssh-live/Policy") {
+  static readonly layer = Layer.effect(Policy)(Effect.gen(function*() {
+    const config = yield* AppConfig
+    const registry = yield* HostRegistry
+    const compile = (rules: PolicyRules | undefined, source: string): CompiledRules | undefined => {
+      if (rules === undefined) return undefined
+      const compiled = compileRules(rules, source)
+      // loadConfig checks the file's rules and names the key; a library user's reach here.
+      if (isRuleError(compiled)) throw new Error(`policy ${source} ${compiled.key}: ${compiled.message}`)
+      return compiled
+    }
+    const tables = yield* Effect.try({
+      try: () => ({
+        global: compile(config.policy, "[policy]"),
+        hosts: new Map(config.hosts.flatMap((h) => {
+          const c = compile(h.policy, `[hosts.${h.alias}.policy]`)
+          return c === undefined ? [] : [[h.alias, { compiled: c, address: h.host, port: h.port }] as const]
+        }))
+      }),
+      catch: (e) => e as Error
+    }).pipe(Effect.orDie)
+    const enabled = tables.global !== undefined || tables.hosts.size > 0
+    const configured = new Set(config.hosts.map((h) => h.alias))
+
+    const rulesOf = (alias: string): Effect.Effect<EffectivePolicy | undefined> =>
+      !enabled ? Effect.succeed(undefined) : Effect.gen(function*() {
+        if (configured.has(alias)) return combine(tables.global, tables.hosts.get(alias)?.compiled)
+        const entry = yield* Effect.option(registry.resolve(alias))
+        const twin = entry._tag === "Some"
+          ? [...tables.hosts.values()].find((h) => h.address === entry.value.address && h.port === entry.value.port)
+          : undefined
+        return combine(tables.global, twin?.compiled)
+      })
+
+    const aliasOf = (host: string | undefined) =>
+      host !== undefined ? Effect.succeed(host) : Effect.map(registry.resolve(undefined), (e) => e.alias)
+
+    const decide = (host: string | undefined, action: PolicyAction) =>
+      Effect.gen(function*() {
+        const alias = yield* aliasOf(host)
+        const verdict = check(yield* rulesOf(alias), action)
+        switch (verdict._tag) {
+          case "Allow":
+            return { _tag: "Allow", host: alias } as const
+          case "Confirm":
+            return { _tag: "Confirm", host: alias, rule: verdict.rule } as const
+          case "Deny":
+            return yield* new PolicyDeniedError({ message: `refused on host '${alias}': ${verdict.rule}`, hint: verdict.hint })
+        }
+      })
+
+    return Policy.of({
+      enabled,
+      rulesOf,
+      describe: (alias) => Effect.map(rulesOf(alias), (p) => (p === undefined ? null : describePolicy(p))),
+      decide,
+      checkTunnel: (host) => Effect.asVoid(decide(host, { _tag: "Tunnel" }))
+    })
+  }))
+}
