@@ -4,7 +4,7 @@
  * scripts/graph.ts (the graph in docs/ARCHITECTURE.md).
  */
 module.exports = [
-  ["main", "^src/main\\.ts$"],
+  ["main", "^src/(main|cli)\\.ts$"],
   ["mcp", "^src/mcp/"],
   ["library entry", "^src/index\\.ts$"],
   ["layers", "^src/layers/"],

@@ -1,0 +1,62 @@
+/**
+ * The `mcp-ssh-live` executable, loaded by main.ts: CLI → configuration → services → MCP
+ * over stdio (or Streamable HTTP with `--http`; both in src/mcp/serve.ts).
+ * stdout carries only MCP frames; every log line goes to stderr. The server stops
+ * when stdin closes or on SIGINT/SIGTERM; closing the services' scope stops every
+ * running job (TERM → grace → KILL) and then the connections.
+ *
+ * @since 0.1.0
+ */
+// The module, not the package index: the index loads all of @effect/platform-node (~11 MB of heap).
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Effect, Layer, Logger, References } from "effect"
+import { loadConfig } from "./config/loadConfig.js"
+import type { LogLevel } from "./domain/config.js"
+import { layer } from "./layers/Live.js"
+import { AuditLog } from "./mcp/audit.js"
+import { McpLogSink, serveOverHttp, serveOverStdio } from "./mcp/index.js"
+import { AppConfig } from "./domain/AppConfig.js"
+import { version } from "./version.js"
+
+// Nothing but the transport may write to stdout: send stray console output to stderr.
+console.log = console.error
+console.info = console.error
+console.debug = console.error
+
+/** A startup error is one line, whatever a flag or file value it quotes contains (newlines, escapes). */
+const oneLine = (text: string) => text.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1))
+
+const effectLogLevel = (level: LogLevel) =>
+  ({ trace: "Trace", debug: "Debug", info: "Info", warn: "Warn", error: "Error", none: "None" } as const)[level]
+
+const main = Effect.gen(function*() {
+  const startup = yield* loadConfig(process.argv.slice(2), process.env)
+  if (startup._tag === "Help") {
+    // Not an MCP session: --help and --version answer on stdout like any CLI.
+    process.stdout.write(startup.text)
+    return
+  }
+  if (startup._tag === "Version") {
+    process.stdout.write(`mcp-ssh-live ${version}\n`)
+    return
+  }
+  const config = startup.config
+  const sink = new McpLogSink()
+  yield* (startup.serve._tag === "Http"
+    ? serveOverHttp(sink, startup.serve, process.env.MCP_SSH_LIVE_TOKEN)
+    : serveOverStdio(sink)).pipe(
+    Effect.scoped,
+    Effect.provide(AuditLog.layer.pipe(Layer.provideMerge(layer), Layer.provideMerge(Layer.succeed(AppConfig)(config)))),
+    Effect.provide(Logger.layer([sink.logger], { mergeWithExisting: true })),
+    Effect.provideService(References.MinimumLogLevel, effectLogLevel(config.logLevel))
+  )
+}).pipe(
+  Effect.provideService(Logger.LogToStderr, true),
+  Effect.catchTag("ConfigError", (e) =>
+    Effect.sync(() => {
+      process.stderr.write(`mcp-ssh-live: ${oneLine(e.message)}${e.hint !== undefined ? `\n  hint: ${oneLine(e.hint)}` : ""}\n`)
+      process.exitCode = 2
+    }))
+)
+
+NodeRuntime.runMain(main)
