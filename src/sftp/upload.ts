@@ -1,0 +1,44 @@
+/**
+ * `ssh_upload`: a local file or directory tree to the host, atomic and verified (see
+ * sftpUpload.ts). A directory's regular files only: symlinks and special files are neither
+ * followed nor sent.
+ *
+ * @since 0.2.0
+ */
+import * as path from "node:path"
+import { Clock, Effect, FileSystem } from "effect"
+import { SftpError } from "../domain/errors.js"
+import { unsafeRelative } from "../files/treePaths.js"
+import { localTree } from "./localFiles.js"
+import { summary, type TransferHost, type TransferRequest } from "./model.js"
+import { progress } from "./progress.js"
+import { join, sftpFailure } from "./sftpCall.js"
+import { sftpUpload } from "./sftpUpload.js"
+
+export const upload = (host: TransferHost, request: TransferRequest) =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const fs = yield* FileSystem.FileSystem
+    const stat = yield* Effect.mapError(fs.stat(request.localPath), (e) => sftpFailure(`local_path ${request.localPath}`, e))
+    const single = stat.type !== "Directory"
+    const entries = single
+      ? [{ rel: "", size: Number(stat.size) }]
+      : yield* Effect.mapError(localTree(request.localPath), (e) => sftpFailure(`local_path ${request.localPath}`, e))
+    for (const e of single ? [] : entries) {
+      const why = unsafeRelative(e.rel)
+      if (why !== undefined) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} is ${why}` })
+    }
+    const total = entries.reduce((n, e) => n + e.size, 0)
+    return yield* Effect.scoped(Effect.gen(function*() {
+      const p = yield* progress(request.onProgress, total)
+      const sftp = yield* host.session
+      const dirs = new Set(entries.map((e) => path.posix.dirname(join(request.remotePath, e.rel))))
+      if (request.mkdirs !== false && dirs.size > 0) {
+        const r = yield* host.run("xargs -0 mkdir -p --", [...dirs].map((d) => `${d}\0`).join(""))
+        if (r.code !== 0) return yield* new SftpError({ message: `cannot create ${[...dirs].join(", ")} on ${host.alias}: ${r.stderr.trim()}` })
+      }
+      const files = yield* sftpUpload(host, sftp, request, entries, p.add)
+      yield* p.flush
+      return summary(host.alias, (yield* Clock.currentTimeMillis) - started, files, single)
+    }))
+  })
