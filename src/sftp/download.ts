@@ -1,6 +1,7 @@
 /**
- * `ssh_download`: a file or directory tree from the host, atomic and verified (see
- * sftpDownload.ts). A directory's listing comes NUL-separated from the host and is refused
+ * `ssh_download`: a file or directory tree from the host, atomic and verified: a tree as
+ * one tar stream (tarDownload.ts) where the host has GNU tar, otherwise and for a single
+ * file over SFTP (sftpDownload.ts). A directory's listing comes NUL-separated from the host and is refused
  * whole if any entry is not a plain relative path; every local target is resolved under
  * `local_path` without following symlinks out of it.
  *
@@ -17,6 +18,7 @@ import { summary, type TransferHost, type TransferRequest } from "./model.js"
 import { progress } from "./progress.js"
 import { call, dirOf, sftpFailure } from "./sftpCall.js"
 import { type LocalTarget, sftpDownload } from "./sftpDownload.js"
+import { tarDownload } from "./tarDownload.js"
 
 export const download = (host: TransferHost, request: TransferRequest) =>
   Effect.gen(function*() {
@@ -60,7 +62,9 @@ export const download = (host: TransferHost, request: TransferRequest) =>
         targets.push({ rel: e.rel, source: path.posix.join(request.remotePath, e.rel), target })
       }
       const p = yield* progress(request.onProgress, entries.reduce((n, e) => n + e.size, 0))
-      const files = yield* sftpDownload(host, sftp, request, request.remotePath, targets, p.add)
+      // A tree comes as one tar stream where the host allows, else file by file over SFTP.
+      const viaTar = targets.length === 0 ? undefined : yield* tarDownload(host, request, request.remotePath, targets, p.add)
+      const files = viaTar ?? (yield* sftpDownload(host, sftp, request, request.remotePath, targets, p.add))
       yield* p.flush
       return yield* done(files, false)
     }))

@@ -14,16 +14,21 @@ import type { TransferRequest } from "./model.js"
 import { dirOf, sftpFailure } from "./sftpCall.js"
 
 /** Regular files only: symlinks (to files or directories) and special files are not followed or sent. */
-export const localTree = (root: string): Effect.Effect<Array<TreeEntry>, PlatformError, FileSystem.FileSystem> =>
+export interface LocalEntry extends TreeEntry {
+  /** Permission bits and set-uid, set-gid, sticky (0o7777). */
+  readonly mode: number
+}
+
+export const localTree = (root: string): Effect.Effect<Array<LocalEntry>, PlatformError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const out: Array<TreeEntry> = []
+    const out: Array<LocalEntry> = []
     const walk = (rel: string): Effect.Effect<void, PlatformError> =>
       Effect.gen(function*() {
         const entries = yield* fs.readDirectoryEntries(path.join(root, rel))
         const files = entries.filter((e) => e.type === "File").map((e) => rel === "" ? e.name : `${rel}/${e.name}`)
         const sizes = yield* Effect.forEach(files, (r) => fs.stat(path.join(root, r)), { concurrency: 16 })
-        files.forEach((r, i) => out.push({ rel: r, size: Number(sizes[i]!.size) }))
+        files.forEach((r, i) => out.push({ rel: r, size: Number(sizes[i]!.size), mode: sizes[i]!.mode & 0o7777 }))
         for (const e of entries) if (e.type === "Directory") yield* walk(rel === "" ? e.name : `${rel}/${e.name}`)
       })
     yield* walk("")

@@ -1,6 +1,7 @@
 /**
- * `ssh_upload`: a local file or directory tree to the host, atomic and verified (see
- * sftpUpload.ts). A directory's regular files only: symlinks and special files are neither
+ * `ssh_upload`: a local file or directory tree to the host, atomic and verified: a tree as
+ * one tar stream (tarUpload.ts) where the host has GNU tar, otherwise and for a single file
+ * over SFTP (sftpUpload.ts). A directory's regular files only: symlinks and special files are neither
  * followed nor sent.
  *
  * @since 0.2.0
@@ -14,6 +15,7 @@ import { summary, type TransferHost, type TransferRequest } from "./model.js"
 import { progress } from "./progress.js"
 import { join, sftpFailure } from "./sftpCall.js"
 import { sftpUpload } from "./sftpUpload.js"
+import { tarUpload } from "./tarUpload.js"
 
 export const upload = (host: TransferHost, request: TransferRequest) =>
   Effect.gen(function*() {
@@ -22,7 +24,7 @@ export const upload = (host: TransferHost, request: TransferRequest) =>
     const stat = yield* Effect.mapError(fs.stat(request.localPath), (e) => sftpFailure(`local_path ${request.localPath}`, e))
     const single = stat.type !== "Directory"
     const entries = single
-      ? [{ rel: "", size: Number(stat.size) }]
+      ? [{ rel: "", size: Number(stat.size), mode: stat.mode & 0o7777 }]
       : yield* Effect.mapError(localTree(request.localPath), (e) => sftpFailure(`local_path ${request.localPath}`, e))
     for (const e of single ? [] : entries) {
       const why = unsafeRelative(e.rel)
@@ -31,13 +33,14 @@ export const upload = (host: TransferHost, request: TransferRequest) =>
     const total = entries.reduce((n, e) => n + e.size, 0)
     return yield* Effect.scoped(Effect.gen(function*() {
       const p = yield* progress(request.onProgress, total)
-      const sftp = yield* host.session
       const dirs = new Set(entries.map((e) => path.posix.dirname(join(request.remotePath, e.rel))))
       if (request.mkdirs !== false && dirs.size > 0) {
         const r = yield* host.run("xargs -0 mkdir -p --", [...dirs].map((d) => `${d}\0`).join(""))
         if (r.code !== 0) return yield* new SftpError({ message: `cannot create ${[...dirs].join(", ")} on ${host.alias}: ${r.stderr.trim()}` })
       }
-      const files = yield* sftpUpload(host, sftp, request, entries, p.add)
+      // A tree goes as one tar stream where the host allows, else file by file over SFTP.
+      const viaTar = single || entries.length === 0 ? undefined : yield* tarUpload(host, request, entries, p.add)
+      const files = viaTar ?? (yield* sftpUpload(host, yield* host.session, request, entries, p.add))
       yield* p.flush
       return summary(host.alias, (yield* Clock.currentTimeMillis) - started, files, single)
     }))
