@@ -29,14 +29,30 @@ export const unpackCommand = (root: string, temp: string): string => {
 }
 
 /**
- * Move every file of `temp` (in `root`) to the same place under `root`, directory by
- * directory (the directories, "./rel", NUL-separated on stdin), each by rename(2), which
- * replaces a file or symlink but never a directory; then remove `temp`.
+ * Move what `temp` (in `root`) holds to the same places under `root`. The directories come
+ * on stdin ("./rel", NUL-separated, every ancestor before its descendants): one that does
+ * not exist under `root` yet is moved whole, by one rename(2); in one that does, each file is
+ * renamed (`mv -t`), which replaces a file or symlink but never a directory. Then `temp` goes.
  */
 export const placeCommand = (root: string, temp: string): string =>
   `cd -- ${shellQuote(root)} && R=$(pwd) && T="$R"/${shellQuote(temp)} && export R T && ` +
-  `xargs -0 sh -c 'for d; do (cd -- "$T/$d" && find . -mindepth 1 -maxdepth 1 -type f -exec mv -f -t "$R/$d" -- {} +) || exit 255; done' sh && ` +
+  // First refuse (before anything moves) a directory's place taken by something else.
+  `xargs -0 sh -c 'for d; do [ ! -e "$R/$d" ] || [ -d "$R/$d" ] || { echo "$R/$d is not a directory" >&2; exit 255; }; done; ` +
+  `for d; do [ -d "$T/$d" ] || continue; ` +
+  `if [ "$d" != . ] && [ ! -e "$R/$d" ] && [ ! -L "$R/$d" ]; then mv -T -- "$T/$d" "$R/$d" || exit 255; ` +
+  `else (cd -- "$T/$d" && find . -mindepth 1 -maxdepth 1 -type f -exec mv -f -t "$R/$d" -- {} +) || exit 255; fi; done' sh && ` +
   `rm -rf -- "$T"`
+
+/** The stdin of `placeCommand` for files at these "/"-separated relative paths. */
+export const placeInput = (rels: ReadonlyArray<string>): string => {
+  const dirs = new Set<string>(["."])
+  for (const rel of rels) {
+    const parts = rel.split("/").slice(0, -1)
+    for (let i = 1; i <= parts.length; i++) dirs.add(`./${parts.slice(0, i).join("/")}`)
+  }
+  const depth = (d: string) => d.split("/").length
+  return [...dirs].sort((a, b) => depth(a) - depth(b)).map((d) => `${d}\0`).join("")
+}
 
 /** Write the regular files named "./rel" NUL-separated on stdin, from `root`, as a pax archive on stdout. */
 export const packCommand = (root: string): string =>

@@ -1,8 +1,8 @@
 /**
  * Upload a tree as one tar stream: the host unpacks it into a new 0700 directory in the
  * target's root and hashes every file there in one command, compared with the hashes taken
- * here as the bytes were sent; only when all match are the files moved into place (one
- * rename each, by `mv -t` per directory) and the directory removed. Any failure or
+ * here as the bytes were sent; only when all match are the files moved into place (a
+ * directory new to the target in one rename, else file by file) and the directory removed. Any failure or
  * interruption removes the directory and replaces nothing. Undefined when the host or the
  * request needs the file-by-file SFTP path instead.
  *
@@ -15,9 +15,9 @@ import { remoteSha256, removeRemote } from "./hostHashes.js"
 import type { LocalEntry } from "./localFiles.js"
 import type { FileResult, TransferHost, TransferRequest } from "./model.js"
 import { parseMany } from "./remoteHash.js"
-import { dirOf, join, sftpFailure } from "./sftpCall.js"
+import { join, sftpFailure } from "./sftpCall.js"
 import { existingTypes, refusal } from "./sftpUpload.js"
-import { placeCommand, probeCommand, unpackCommand } from "./tarCommands.js"
+import { placeCommand, placeInput, probeCommand, unpackCommand } from "./tarCommands.js"
 import { sendTree } from "./treeStream.js"
 
 /** Whether the host has GNU tar, find and mv. */
@@ -58,8 +58,7 @@ export const tarUpload = (host: TransferHost, request: TransferRequest, entries:
           message: `${join(root, bad.rel)}: sha256 differs after upload (local ${sent.get(bad.rel)?.sha256}, remote ${sums.get(bad.rel)}); no file was replaced`
         })
       }
-      const dirs = [...new Set(entries.map((e) => dirOf(e.rel) === "" ? "." : `./${dirOf(e.rel)}`))]
-      const placed = yield* host.run(placeCommand(root, temp), dirs.map((d) => `${d}\0`).join(""))
+      const placed = yield* host.run(placeCommand(root, temp), placeInput(rels))
       if (placed.code !== 0) return yield* new SftpError({ message: `cannot move the verified files into ${root} on ${host.alias}: ${placed.stderr.trim().slice(0, 500)}` })
       return entries.map((e, i): FileResult => {
         const s = sent.get(e.rel)!

@@ -227,7 +227,7 @@ export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: Re
     writes.add(t)
     flow()
   }
-  let cur: { rel: string; temp: string; mode: number; hash: ReturnType<typeof createHash>; size: number; bytes: number; parts: Array<Buffer>; chain?: Promise<number> } | undefined
+  let cur: { rel: string; temp: string; mode: number; hash: ReturnType<typeof createHash>; size: number; bytes: number; parts: Array<Buffer>; chain?: Promise<fsp.FileHandle> } | undefined
   const reader = new TarReader((e) => {
     if (e.type === "file") {
       const want = expected.get(e.name)
@@ -235,7 +235,7 @@ export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: Re
       if (got.has(e.name)) throw new Error(`the host sent ${JSON.stringify(e.name.slice(0, 200))} twice`)
       got.set(e.name, { bytes: 0, sha256: "", mode: e.mode })
       cur = { rel: e.name, temp: want.temp, mode: e.mode, hash: createHash("sha256"), size: e.size, bytes: 0, parts: [] }
-      if (e.size > SMALL) cur.chain = fsp.open(want.temp, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600).then((h) => h.fd)
+      if (e.size > SMALL) cur.chain = fsp.open(want.temp, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600)
     } else if (e.type === "data") {
       const f = cur!
       const copy = Buffer.from(e.chunk)
@@ -244,10 +244,10 @@ export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: Re
       f.bytes += copy.length
       if (f.chain === undefined) f.parts.push(copy)
       else {
-        const chain = f.chain.then(async (fd) => {
+        const chain = f.chain.then(async (h) => {
           let off = 0
-          while (off < copy.length) off += (await writeAt(fd, copy, off, at + off))
-          return fd
+          while (off < copy.length) off += (await h.write(copy, off, copy.length - off, at + off)).bytesWritten
+          return h
         })
         f.chain = chain
         track(chain.then(() => {}), copy.length)
@@ -257,7 +257,7 @@ export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: Re
       cur = undefined
       got.set(f.rel, { bytes: f.bytes, sha256: f.hash.digest("hex"), mode: f.mode })
       if (f.chain === undefined) track(writeNew(f.temp, Buffer.concat(f.parts)), f.bytes)
-      else track(f.chain.then((fd) => closeFd(fd)), 0)
+      else track(f.chain.then((h) => h.close()), 0)
     }
   })
   const io = open(ch, signal, (chunk) => {
@@ -273,7 +273,7 @@ export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: Re
     const result = await io.done
     await Promise.allSettled([...writes])
     // A file still open (the stream broke off inside it) is closed before anything is removed.
-    if (cur?.chain !== undefined) await cur.chain.then(closeFd, () => {})
+    if (cur?.chain !== undefined) await cur.chain.then((h) => h.close(), () => {})
     io.checkAborted()
     if (failure !== undefined) throw failure
     if (result.code === 0) reader.finish()
@@ -285,8 +285,3 @@ export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: Re
     io.release()
   }
 }
-
-const writeAt = (fd: number, buf: Buffer, off: number, pos: number) =>
-  new Promise<number>((resolve, reject) => fs.write(fd, buf, off, buf.length - off, pos, (err, n) => err !== null ? reject(err) : resolve(n)))
-
-const closeFd = (fd: number) => new Promise<void>((resolve) => fs.close(fd, () => resolve()))

@@ -33,13 +33,16 @@ export const upload = (host: TransferHost, request: TransferRequest) =>
     const total = entries.reduce((n, e) => n + e.size, 0)
     return yield* Effect.scoped(Effect.gen(function*() {
       const p = yield* progress(request.onProgress, total)
-      const dirs = new Set(entries.map((e) => path.posix.dirname(join(request.remotePath, e.rel))))
-      if (request.mkdirs !== false && dirs.size > 0) {
-        const r = yield* host.run("xargs -0 mkdir -p --", [...dirs].map((d) => `${d}\0`).join(""))
-        if (r.code !== 0) return yield* new SftpError({ message: `cannot create ${[...dirs].join(", ")} on ${host.alias}: ${r.stderr.trim()}` })
-      }
-      // A tree goes as one tar stream where the host allows, else file by file over SFTP.
-      const viaTar = single || entries.length === 0 ? undefined : yield* tarUpload(host, request, entries, p.add)
+      const mkdirs = (dirs: ReadonlySet<string>) =>
+        Effect.gen(function*() {
+          if (request.mkdirs === false || dirs.size === 0) return
+          const r = yield* host.run("xargs -0 mkdir -p --", [...dirs].map((d) => `${d}\0`).join(""))
+          if (r.code !== 0) return yield* new SftpError({ message: `cannot create ${[...dirs].join(", ")} on ${host.alias}: ${r.stderr.trim()}` })
+        })
+      // A tree goes as one tar stream where the host allows (its directories arrive with it),
+      // else file by file over SFTP into directories made first.
+      const viaTar = single || entries.length === 0 ? undefined : yield* Effect.andThen(mkdirs(new Set([request.remotePath])), tarUpload(host, request, entries, p.add))
+      if (viaTar === undefined) yield* mkdirs(new Set(entries.map((e) => path.posix.dirname(join(request.remotePath, e.rel)))))
       const files = viaTar ?? (yield* sftpUpload(host, yield* host.session, request, entries, p.add))
       yield* p.flush
       return summary(host.alias, (yield* Clock.currentTimeMillis) - started, files, single)

@@ -39,6 +39,7 @@ const setup = (getSshd: () => Sshd) => {
     s.server = await startMcpServer({ args: boxArgs(s.sshd) })
   })
   afterAll(async () => {
+    if (process.env.SHOW_STDERR) console.log(s.server?.stderr())
     await s.server?.close()
     await s.sshd?.exec(`rm -rf ${s.remote}`)
     fs.rmSync(s.local, { recursive: true, force: true })
@@ -119,6 +120,29 @@ describeWithSshd("tree transfers through the host's tar", (getSshd) => {
     const log = fs.readFileSync(tarLog, "utf8").split("\n")
     expect(log).toContain("-x")
     expect(log).toContain("-c")
+  })
+
+  it("over an existing tree: files replaced one by one, others kept; a directory in a file's place refuses it all", async () => {
+    const tree = path.join(s.local, "again")
+    fs.mkdirSync(path.join(tree, "d", "new"), { recursive: true })
+    fs.writeFileSync(path.join(tree, "top.txt"), "top v1")
+    fs.writeFileSync(path.join(tree, "d", "a.txt"), "a v1")
+    const target = `${s.remote}/again`
+    expect((await call(s.server, "ssh_upload", { local_path: tree, remote_path: target })).isError).toBe(false)
+    await s.sshd.exec(`printf keep > ${target}/d/keep.txt && chown ${s.sshd.user.name} ${target}/d/keep.txt`)
+    fs.writeFileSync(path.join(tree, "top.txt"), "top v2")
+    fs.writeFileSync(path.join(tree, "d", "a.txt"), "a v2")
+    fs.writeFileSync(path.join(tree, "d", "new", "n.txt"), "n")
+    const again = await call(s.server, "ssh_upload", { local_path: tree, remote_path: target })
+    expect(again.isError, again.text).toBe(false)
+    expect((await s.sshd.exec(`cd ${target} && for f in top.txt d/a.txt d/keep.txt d/new/n.txt; do cat $f; echo; done`)).stdout).toBe("top v2\na v2\nkeep\nn\n")
+    await s.sshd.exec(`mkdir -p ${target}/d/a.txt.dir && rm ${target}/d/a.txt && mv ${target}/d/a.txt.dir ${target}/d/a.txt`)
+    fs.writeFileSync(path.join(tree, "top.txt"), "top v3")
+    const blocked = await call(s.server, "ssh_upload", { local_path: tree, remote_path: target })
+    expect(blocked.isError).toBe(true)
+    expect(blocked.text).toMatch(/d\/a\.txt is a directory/)
+    expect((await s.sshd.exec(`cat ${target}/top.txt`)).stdout).toBe("top v2")
+    expect((await s.sshd.exec(`find ${s.remote} -mindepth 1 -name '*mcpssh-*'`)).stdout).toBe("")
   })
 }, pathWith(logging))
 
