@@ -7,8 +7,7 @@
  *
  * @since 0.2.0
  */
-import { constants as fsConstants } from "node:fs"
-import * as fsp from "node:fs/promises"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, FileSystem } from "effect"
 import type { SFTPWrapper } from "ssh2"
@@ -84,14 +83,12 @@ export const placeLocal = (request: TransferRequest, got: ReadonlyArray<{ readon
 /** chmod `file`, refusing (ELOOP) if it is a symlink: FileSystem's chmod would follow one. */
 const chmodNoFollow = (file: string, mode: number) =>
   Effect.tryPromise({
-    try: async () => {
-      const handle = await fsp.open(file, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0))
-      try {
-        await handle.chmod(mode)
-      } finally {
-        await handle.close()
-      }
-    },
+    try: () =>
+      new Promise<void>((resolve, reject) =>
+        fs.open(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0), (err, fd) => {
+          if (err !== null) return reject(err)
+          fs.fchmod(fd, mode, (e) => fs.close(fd, () => e !== null ? reject(e) : resolve()))
+        })),
     catch: (e) => e
   })
 

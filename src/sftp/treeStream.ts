@@ -86,14 +86,9 @@ export interface LocalFile {
   readonly mode: number
 }
 
-const readWhole = async (file: LocalFile) => {
-  const h = await fsp.open(file.path, C.O_RDONLY | NOFOLLOW)
-  try {
-    return await h.readFile()
-  } finally {
-    await h.close()
-  }
-}
+/** A whole small file, never through a symlink (callback fs: cheaper than FileHandle for thousands of files). */
+const readWhole = (file: LocalFile) =>
+  new Promise<Buffer>((resolve, reject) => fs.readFile(file.path, { flag: C.O_RDONLY | NOFOLLOW }, (err, data) => err !== null ? reject(err) : resolve(data)))
 
 /**
  * Write `files` as a tar stream to `ch` (then end its stdin) and wait for it to close: the
@@ -186,14 +181,16 @@ export interface Expected {
   readonly temp: string
 }
 
-const writeNew = async (file: string, data: Buffer) => {
-  const h = await fsp.open(file, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600)
-  try {
-    await h.writeFile(data)
-  } finally {
-    await h.close()
-  }
-}
+/** Create `file` exclusively (0600, never through a symlink) holding `data`. */
+const writeNew = (file: string, data: Buffer) =>
+  new Promise<void>((resolve, reject) =>
+    fs.open(file, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600, (err, fd) => {
+      if (err !== null) return reject(err)
+      const done = (e: Error | null) => fs.close(fd, (c) => (e ?? c) !== null ? reject(e ?? c) : resolve())
+      const go = (off: number): void =>
+        off >= data.length ? done(null) : fs.write(fd, data, off, data.length - off, off, (e, n) => e !== null ? done(e) : go(off + n))
+      go(0)
+    }))
 
 /**
  * Read the tar stream of `ch` (after sending `stdin`) into the temporary files of
