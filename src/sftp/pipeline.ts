@@ -113,7 +113,7 @@ const writeLocal = (fd: number, buf: Buffer, pos: number) =>
  */
 export const putFile = (sftp: SFTPWrapper, local: string, remote: string, control: Control = {}): Promise<Copied> =>
   guarded(sftp, control, async ({ fail, stopped }) => {
-    const fd = fs.openSync(local, fs.constants.O_RDONLY)
+    const fd = await new Promise<number>((resolve, reject) => fs.open(local, fs.constants.O_RDONLY, (err, fd) => err !== null ? reject(err) : resolve(fd)))
     let handle: Buffer | undefined
     try {
       handle = await openRemote(sftp, remote, "wx", 0o600)
@@ -155,7 +155,7 @@ export const putFile = (sftp: SFTPWrapper, local: string, remote: string, contro
       await closeRemote(sftp, h)
       return { bytes: pos, sha256: hash.digest("hex") }
     } finally {
-      fs.closeSync(fd)
+      fs.close(fd, () => {})
       // Stopped half-way: release the handle (the caller removes the file).
       if (handle !== undefined) sftp.close(handle, () => {})
     }
@@ -176,7 +176,7 @@ export const getFile = (sftp: SFTPWrapper, remote: string, local: string, contro
       return await copyInto(sftp, remote, fd, writes, control, guard)
     } finally {
       await Promise.allSettled(writes)
-      fs.closeSync(fd)
+      await new Promise<void>((resolve) => fs.close(fd, () => resolve()))
     }
   })
 

@@ -28,4 +28,7 @@ export interface RemoteChannel {
   signal(name: string): unknown
   /** Close our side of the channel. */
   close(): unknown
+  /** Stop and restart "data" events (flow control for a reader that writes to disk); fakes may leave them out. */
+  pause?(): unknown
+  resume?(): unknown
 }

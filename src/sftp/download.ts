@@ -1,0 +1,71 @@
+/**
+ * `ssh_download`: a file or directory tree from the host, atomic and verified: a tree as
+ * one tar stream (tarDownload.ts) where the host has GNU tar, otherwise and for a single
+ * file over SFTP (sftpDownload.ts). A directory's listing comes NUL-separated from the host and is refused
+ * whole if any entry is not a plain relative path; every local target is resolved under
+ * `local_path` without following symlinks out of it.
+ *
+ * @since 0.2.0
+ */
+import * as path from "node:path"
+import { Clock, Effect, FileSystem } from "effect"
+import type { Stats } from "ssh2"
+import { SftpError } from "../domain/errors.js"
+import { isInside, listingCommand, parseListing } from "../files/treePaths.js"
+import { shellQuote } from "../ssh/shell.js"
+import { localDirs, localRoot } from "./localFiles.js"
+import { summary, type TransferHost, type TransferRequest } from "./model.js"
+import { progress } from "./progress.js"
+import { call, dirOf, sftpFailure } from "./sftpCall.js"
+import { type LocalTarget, sftpDownload } from "./sftpDownload.js"
+import { tarDownload } from "./tarDownload.js"
+
+export const download = (host: TransferHost, request: TransferRequest) =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const fs = yield* FileSystem.FileSystem
+    return yield* Effect.scoped(Effect.gen(function*() {
+      const sftp = yield* host.session
+      const st = yield* call<Stats>(`remote_path ${request.remotePath}`, (cb) => sftp.stat(request.remotePath, cb))
+      const done = (files: Parameters<typeof summary>[2], single: boolean) =>
+        Effect.map(Clock.currentTimeMillis, (now) => summary(host.alias, now - started, files, single))
+      if (!st.isDirectory()) {
+        if (request.mkdirs !== false) {
+          yield* Effect.mapError(fs.makeDirectory(path.dirname(request.localPath), { recursive: true }), (e) => sftpFailure(`local_path ${request.localPath}`, e))
+        }
+        const p = yield* progress(request.onProgress, st.size)
+        const files = yield* sftpDownload(host, sftp, request, request.remotePath, [{ rel: "", source: request.remotePath, target: request.localPath }], p.add)
+        yield* p.flush
+        return yield* done(files, true)
+      }
+      const r = yield* host.run(`cd -- ${shellQuote(request.remotePath)} && ${listingCommand}`)
+      if (r.code !== 0) return yield* new SftpError({ message: `cannot list ${request.remotePath} on ${host.alias}: ${r.stderr.trim()}` })
+      const entries = parseListing(r.stdout)
+      if (typeof entries === "string") {
+        return yield* new SftpError({
+          message: `remote_path ${request.remotePath}: ${entries}; nothing was downloaded`,
+          hint: "the host's listing is not what GNU find prints; a path outside the directory is never written"
+        })
+      }
+      const root = yield* localRoot(request)
+      // Refuse before writing anything when an existing local directory leads outside local_path.
+      yield* localDirs(request, root, entries, false)
+      const dirs = yield* localDirs(request, root, entries, request.mkdirs !== false)
+      const targets: Array<LocalTarget> = []
+      for (const e of entries) {
+        const dir = dirs.get(dirOf(e.rel))
+        if (dir === undefined) {
+          return yield* new SftpError({ message: `local_path ${path.join(root, dirOf(e.rel))}: no such file or directory (mkdirs is false)` })
+        }
+        const target = path.join(dir, path.posix.basename(e.rel))
+        if (!isInside(root, target)) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} resolves outside it` })
+        targets.push({ rel: e.rel, source: path.posix.join(request.remotePath, e.rel), target })
+      }
+      const p = yield* progress(request.onProgress, entries.reduce((n, e) => n + e.size, 0))
+      // A tree comes as one tar stream where the host allows, else file by file over SFTP.
+      const viaTar = targets.length === 0 ? undefined : yield* tarDownload(host, request, request.remotePath, targets, p.add)
+      const files = viaTar ?? (yield* sftpDownload(host, sftp, request, request.remotePath, targets, p.add))
+      yield* p.flush
+      return yield* done(files, false)
+    }))
+  })

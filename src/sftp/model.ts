@@ -1,0 +1,70 @@
+/**
+ * What a transfer is asked and answers, and what it needs of the host: the shapes shared by
+ * the upload and download paths and the `Sftp` service facade.
+ *
+ * @since 0.2.0
+ */
+import type { Effect, Scope } from "effect"
+import type { SFTPWrapper } from "ssh2"
+import type { ChannelError, ChecksumMismatchError, ConnectFailure, SftpError } from "../domain/errors.js"
+import type { Collected } from "../ssh/collect.js"
+import type { RemoteChannel } from "../ssh/RemoteChannel.js"
+
+export interface TransferRequest {
+  readonly host?: string | undefined
+  readonly localPath: string
+  readonly remotePath: string
+  /** Create missing parent directories (default true). */
+  readonly mkdirs?: boolean | undefined
+  /** Replace an existing target (default true). */
+  readonly overwrite?: boolean | undefined
+  /**
+   * File mode for the target(s); default: the source's permission bits (0o777). Upload
+   * applies an explicit mode as given (set-uid included); download always masks with 0o777.
+   */
+  readonly mode?: number | undefined
+  /** Bytes done and total, at most every 250 ms. */
+  readonly onProgress?: ((done: number, total: number) => Effect.Effect<void>) | undefined
+}
+
+export interface FileResult {
+  /** Path relative to the transferred directory ("" for a single file). */
+  readonly path: string
+  readonly bytes: number
+  readonly sha256Local: string
+  readonly sha256Remote: string
+  readonly mode: number
+}
+
+export interface TransferResult {
+  readonly host: string
+  readonly bytes: number
+  readonly sha256Local: string | null
+  readonly sha256Remote: string | null
+  readonly verified: boolean
+  readonly durationMs: number
+  readonly files: ReadonlyArray<FileResult>
+}
+
+export type TransferError = ConnectFailure | ChannelError | SftpError | ChecksumMismatchError
+
+/** The host a transfer talks to, as the `Sftp` service hands it over. */
+export interface TransferHost {
+  readonly alias: string
+  /** Run a small command of ours; its whole output. */
+  readonly run: (command: string, stdin?: string) => Effect.Effect<Collected, ConnectFailure | ChannelError>
+  /** Start a command whose output the caller streams. */
+  readonly exec: (command: string) => Effect.Effect<RemoteChannel, ConnectFailure | ChannelError>
+  /** An SFTP session, ended with the scope. */
+  readonly session: Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError, Scope.Scope>
+}
+
+export const summary = (alias: string, durationMs: number, files: ReadonlyArray<FileResult>, single: boolean): TransferResult => ({
+  host: alias,
+  bytes: files.reduce((n, f) => n + f.bytes, 0),
+  sha256Local: single ? files[0]!.sha256Local : null,
+  sha256Remote: single ? files[0]!.sha256Remote : null,
+  verified: files.every((f) => f.sha256Local === f.sha256Remote),
+  durationMs,
+  files
+})

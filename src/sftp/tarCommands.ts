@@ -1,0 +1,59 @@
+/**
+ * The host's side of a tree moved as one tar stream: the commands (GNU tar, find, mv) and
+ * the check that the host has them.
+ *
+ * @since 0.2.0
+ */
+import { shellQuote } from "../ssh/shell.js"
+
+/** Prints "tar-ok" when the host has GNU tar, GNU find (-printf) and GNU mv (-t). */
+export const probeCommand =
+  "tar --version 2>/dev/null | grep -q 'GNU tar' && mv --help 2>&1 | grep -q -e --target-directory && " +
+  "find . -maxdepth 0 -printf '' >/dev/null 2>&1 && echo tar-ok"
+
+/** Every regular file under the current directory hashed in one go: `hex *./rel` or `hex  ./rel` lines. */
+const hashTree =
+  "if command -v openssl >/dev/null 2>&1; then find . -type f -print0 | xargs -0 -r openssl dgst -sha256 -r; " +
+  "elif command -v sha256sum >/dev/null 2>&1; then find . -type f -print0 | xargs -0 -r sha256sum --; " +
+  "else find . -type f -print0 | xargs -0 -r shasum -a 256 --; fi"
+
+/**
+ * Unpack the tar stream on stdin into a new 0700 directory `temp` (a plain name) in `root`,
+ * modes as in the archive, owner and times not restored; then print the sha256 of every
+ * file in it. A failed unpack removes the directory.
+ */
+export const unpackCommand = (root: string, temp: string): string => {
+  const t = shellQuote(temp)
+  return `cd -- ${shellQuote(root)} || exit 1; mkdir -m 700 -- ${t} || exit 1; ` +
+    `(cd -- ${t} && tar -x -p -m --no-same-owner -f -) || { rm -rf -- ${t}; exit 1; }; cd -- ${t} && { ${hashTree}; }`
+}
+
+/**
+ * Move what `temp` (in `root`) holds to the same places under `root`. The directories come
+ * on stdin ("./rel", NUL-separated, every ancestor before its descendants): one that does
+ * not exist under `root` yet is moved whole, by one rename(2); in one that does, each file is
+ * renamed (`mv -t`), which replaces a file or symlink but never a directory. Then `temp` goes.
+ */
+export const placeCommand = (root: string, temp: string): string =>
+  `cd -- ${shellQuote(root)} && R=$(pwd) && T="$R"/${shellQuote(temp)} && export R T && ` +
+  // First refuse (before anything moves) a directory's place taken by something else.
+  `xargs -0 sh -c 'for d; do [ ! -e "$R/$d" ] || [ -d "$R/$d" ] || { echo "$R/$d is not a directory" >&2; exit 255; }; done; ` +
+  `for d; do [ -d "$T/$d" ] || continue; ` +
+  `if [ "$d" != . ] && [ ! -e "$R/$d" ] && [ ! -L "$R/$d" ]; then mv -T -- "$T/$d" "$R/$d" || exit 255; ` +
+  `else (cd -- "$T/$d" && find . -mindepth 1 -maxdepth 1 -type f -exec mv -f -t "$R/$d" -- {} +) || exit 255; fi; done' sh && ` +
+  `rm -rf -- "$T"`
+
+/** The stdin of `placeCommand` for files at these "/"-separated relative paths. */
+export const placeInput = (rels: ReadonlyArray<string>): string => {
+  const dirs = new Set<string>(["."])
+  for (const rel of rels) {
+    const parts = rel.split("/").slice(0, -1)
+    for (let i = 1; i <= parts.length; i++) dirs.add(`./${parts.slice(0, i).join("/")}`)
+  }
+  const depth = (d: string) => d.split("/").length
+  return [...dirs].sort((a, b) => depth(a) - depth(b)).map((d) => `${d}\0`).join("")
+}
+
+/** Write the regular files named "./rel" NUL-separated on stdin, from `root`, as a pax archive on stdout. */
+export const packCommand = (root: string): string =>
+  `cd -- ${shellQuote(root)} && tar -c --format=pax --hard-dereference --no-recursion --null --verbatim-files-from -T - -f -`

@@ -1,0 +1,284 @@
+/**
+ * A tree as one tar stream over one exec channel, with the sha256 of every file computed
+ * on the bytes as they pass: `sendTree` reads local files (a few ahead) and writes the
+ * archive to the channel's stdin; `receiveTree` reads the archive from its stdout into
+ * temporary files, refusing any entry it did not ask for. Promise-based like pipeline.ts;
+ * the Effect side wraps a call and aborts it through `signal` on interruption.
+ *
+ * @since 0.2.0
+ */
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as fsp from "node:fs/promises"
+import type { Collected } from "../ssh/collect.js"
+import type { RemoteChannel } from "../ssh/RemoteChannel.js"
+import { TransferAborted } from "./pipeline.js"
+import { endOfArchive, fileHeader, padding, TarReader } from "./tar.js"
+
+export interface Hashed {
+  readonly bytes: number
+  readonly sha256: string
+  readonly mode: number
+}
+
+/** Files up to this size are read (or written) in one call, several at once. */
+const SMALL = 1024 * 1024
+const READ_AHEAD = 16
+const BATCH = 256 * 1024
+const WRITES_IN_FLIGHT = 32
+/** Stop reading the channel above this many bytes not yet on disk. */
+const HIGH_WATER = 8 * 1024 * 1024
+
+const C = fs.constants
+const NOFOLLOW = C.O_NOFOLLOW ?? 0
+
+/**
+ * The channel's end: its output collected, the exit code, and a `write` that waits for
+ * "drain" and fails once the channel is gone or `signal` aborts (then the channel is closed).
+ */
+const open = (ch: RemoteChannel, signal: AbortSignal | undefined, onData?: (chunk: Buffer) => void) => {
+  const out: Array<Buffer> = []
+  const err: Array<Buffer> = []
+  let code: number | null = null
+  let closed = false
+  let wake: (() => void) | undefined
+  let finished!: (c: Collected) => void
+  const done = new Promise<Collected>((resolve) => (finished = resolve))
+  ch.on("data", (d: Buffer) => onData === undefined ? out.push(d) : onData(d))
+  ch.stderr.on("data", (d: Buffer) => err.push(d))
+  ch.on("exit", (c: number | null) => void (code = typeof c === "number" ? c : null))
+  ch.on("error", () => {})
+  ch.on("close", () => {
+    closed = true
+    wake?.()
+    finished({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code })
+  })
+  const aborted = () => signal?.aborted === true
+  const onAbort = () => {
+    ch.close()
+    wake?.()
+  }
+  signal?.addEventListener("abort", onAbort, { once: true })
+  const check = () => {
+    if (aborted()) throw new TransferAborted("the transfer was cancelled")
+    if (closed) throw new TransferAborted("the host closed the stream early")
+  }
+  const write = async (buf: Buffer) => {
+    check()
+    if (ch.write(buf)) return
+    await new Promise<void>((resolve) => {
+      wake = resolve
+      ch.once("drain", resolve)
+    })
+    wake = undefined
+    check()
+  }
+  const release = () => signal?.removeEventListener("abort", onAbort)
+  const checkAborted = () => {
+    if (aborted()) throw new TransferAborted("the transfer was cancelled")
+  }
+  return { write, done, check, checkAborted, release, closed: () => closed }
+}
+
+export interface LocalFile {
+  readonly rel: string
+  readonly path: string
+  readonly mode: number
+}
+
+/** A whole small file, never through a symlink (callback fs: cheaper than FileHandle for thousands of files). */
+const readWhole = (file: LocalFile) =>
+  new Promise<Buffer>((resolve, reject) => fs.readFile(file.path, { flag: C.O_RDONLY | NOFOLLOW }, (err, data) => err !== null ? reject(err) : resolve(data)))
+
+/**
+ * Write `files` as a tar stream to `ch` (then end its stdin) and wait for it to close: the
+ * hashes of what was sent, by rel, and what the command printed.
+ */
+export const sendTree = async (ch: RemoteChannel, files: ReadonlyArray<LocalFile>, sizes: ReadonlyArray<number>, onBytes: (n: number) => void, signal?: AbortSignal) => {
+  const io = open(ch, signal)
+  const ahead = new Map<number, Promise<Buffer>>()
+  // Small files go out in batches: fewer, fuller SSH packets than one write per file.
+  let batch: Array<Buffer> = []
+  let batched = 0
+  const flush = async () => {
+    if (batched === 0) return
+    const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched)
+    batch = []
+    batched = 0
+    await io.write(out)
+  }
+  try {
+    const sent = new Map<string, Hashed>()
+    const prefetch = (i: number) => {
+      if (i < files.length && !ahead.has(i) && sizes[i]! <= SMALL) ahead.set(i, readWhole(files[i]!))
+    }
+    for (let i = 0; i < READ_AHEAD; i++) prefetch(i)
+    for (let i = 0; i < files.length; i++) {
+      io.check()
+      const f = files[i]!
+      const hash = createHash("sha256")
+      let bytes = 0
+      const small = ahead.get(i)
+      ahead.delete(i)
+      prefetch(i + READ_AHEAD)
+      if (small !== undefined) {
+        const data = await small
+        hash.update(data)
+        bytes = data.length
+        const header = fileHeader(f.rel, data.length, f.mode)
+        const pad = padding(data.length)
+        batch.push(header, data, pad)
+        batched += header.length + data.length + pad.length
+        if (batched >= BATCH) await flush()
+        onBytes(bytes)
+      } else {
+        await flush()
+        const h = await fsp.open(f.path, C.O_RDONLY | NOFOLLOW)
+        try {
+          const size = (await h.stat()).size
+          await io.write(fileHeader(f.rel, size, f.mode))
+          while (bytes < size) {
+            const buf = Buffer.allocUnsafe(Math.min(SMALL, size - bytes))
+            const { bytesRead } = await h.read(buf, 0, buf.length, bytes)
+            if (bytesRead === 0) throw new Error(`${f.path} shrank while it was being sent`)
+            const part = buf.subarray(0, bytesRead)
+            hash.update(part)
+            bytes += bytesRead
+            await io.write(part)
+            onBytes(bytesRead)
+          }
+          await io.write(padding(size))
+        } finally {
+          await h.close()
+        }
+      }
+      sent.set(f.rel, { bytes, sha256: hash.digest("hex"), mode: f.mode })
+    }
+    await flush()
+    await io.write(endOfArchive())
+    ch.end()
+    const result = await io.done
+    io.checkAborted()
+    return { sent, result }
+  } catch (e) {
+    const byHost = io.closed() && signal?.aborted !== true
+    ch.close()
+    // Let the reads started ahead settle before the caller removes anything.
+    await Promise.allSettled(ahead.values())
+    if (byHost) {
+      // The host's side stopped (tar failed, no space left …): its words say more than ours.
+      const r = await io.done
+      throw new Error(`the host stopped reading (exit ${r.code}): ${r.stderr.trim().slice(0, 500)}`)
+    }
+    throw e
+  } finally {
+    io.release()
+  }
+}
+
+/** Where `receiveTree` writes a file it expects. */
+export interface Expected {
+  readonly temp: string
+}
+
+/** Create `file` exclusively (0600, never through a symlink) holding `data`. */
+const writeNew = (file: string, data: Buffer) =>
+  new Promise<void>((resolve, reject) =>
+    fs.open(file, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600, (err, fd) => {
+      if (err !== null) return reject(err)
+      const done = (e: Error | null) => fs.close(fd, (c) => (e ?? c) !== null ? reject(e ?? c) : resolve())
+      const go = (off: number): void =>
+        off >= data.length ? done(null) : fs.write(fd, data, off, data.length - off, off, (e, n) => e !== null ? done(e) : go(off + n))
+      go(0)
+    }))
+
+/**
+ * Read the tar stream of `ch` (after sending `stdin`) into the temporary files of
+ * `expected` (by rel), each created exclusively with mode 0600; an entry not expected, seen
+ * twice, or not a regular file fails the whole transfer. Every write has settled when this
+ * returns or fails.
+ */
+export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: ReadonlyMap<string, Expected>, onBytes: (n: number) => void, signal?: AbortSignal) => {
+  const got = new Map<string, Hashed>()
+  const writes = new Set<Promise<void>>()
+  let failure: unknown
+  let pending = 0
+  let paused = false
+  const fail = (e: unknown) => {
+    failure ??= e
+    ch.close()
+  }
+  const flow = () => {
+    const over = pending > HIGH_WATER || writes.size >= WRITES_IN_FLIGHT
+    if (over && !paused) ch.pause?.()
+    else if (!over && paused) ch.resume?.()
+    paused = over
+  }
+  const track = (p: Promise<void>, bytes: number) => {
+    pending += bytes
+    const t = p.then(() => onBytes(bytes), fail).finally(() => {
+      writes.delete(t)
+      pending -= bytes
+      flow()
+    })
+    writes.add(t)
+    flow()
+  }
+  let cur: { rel: string; temp: string; mode: number; hash: ReturnType<typeof createHash>; size: number; bytes: number; parts: Array<Buffer>; chain?: Promise<fsp.FileHandle> } | undefined
+  const reader = new TarReader((e) => {
+    if (e.type === "file") {
+      const want = expected.get(e.name)
+      if (want === undefined) throw new Error(`the host sent ${JSON.stringify(e.name.slice(0, 200))}, which was not asked for`)
+      if (got.has(e.name)) throw new Error(`the host sent ${JSON.stringify(e.name.slice(0, 200))} twice`)
+      got.set(e.name, { bytes: 0, sha256: "", mode: e.mode })
+      cur = { rel: e.name, temp: want.temp, mode: e.mode, hash: createHash("sha256"), size: e.size, bytes: 0, parts: [] }
+      if (e.size > SMALL) cur.chain = fsp.open(want.temp, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600)
+    } else if (e.type === "data") {
+      const f = cur!
+      const copy = Buffer.from(e.chunk)
+      f.hash.update(copy)
+      const at = f.bytes
+      f.bytes += copy.length
+      if (f.chain === undefined) f.parts.push(copy)
+      else {
+        const chain = f.chain.then(async (h) => {
+          let off = 0
+          while (off < copy.length) off += (await h.write(copy, off, copy.length - off, at + off)).bytesWritten
+          return h
+        })
+        f.chain = chain
+        track(chain.then(() => {}), copy.length)
+      }
+    } else {
+      const f = cur!
+      cur = undefined
+      got.set(f.rel, { bytes: f.bytes, sha256: f.hash.digest("hex"), mode: f.mode })
+      if (f.chain === undefined) track(writeNew(f.temp, Buffer.concat(f.parts)), f.bytes)
+      else track(f.chain.then((h) => h.close()), 0)
+    }
+  })
+  const io = open(ch, signal, (chunk) => {
+    if (failure !== undefined) return
+    try {
+      reader.feed(chunk)
+    } catch (e) {
+      fail(e)
+    }
+  })
+  try {
+    ch.end(stdin)
+    const result = await io.done
+    await Promise.allSettled([...writes])
+    // A file still open (the stream broke off inside it) is closed before anything is removed.
+    if (cur?.chain !== undefined) await cur.chain.then((h) => h.close(), () => {})
+    io.checkAborted()
+    if (failure !== undefined) throw failure
+    if (result.code === 0) reader.finish()
+    return { got, result }
+  } catch (e) {
+    await Promise.allSettled([...writes])
+    throw failure ?? e
+  } finally {
+    io.release()
+  }
+}

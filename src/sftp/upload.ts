@@ -1,0 +1,50 @@
+/**
+ * `ssh_upload`: a local file or directory tree to the host, atomic and verified: a tree as
+ * one tar stream (tarUpload.ts) where the host has GNU tar, otherwise and for a single file
+ * over SFTP (sftpUpload.ts). A directory's regular files only: symlinks and special files are neither
+ * followed nor sent.
+ *
+ * @since 0.2.0
+ */
+import * as path from "node:path"
+import { Clock, Effect, FileSystem } from "effect"
+import { SftpError } from "../domain/errors.js"
+import { unsafeRelative } from "../files/treePaths.js"
+import { localTree } from "./localFiles.js"
+import { summary, type TransferHost, type TransferRequest } from "./model.js"
+import { progress } from "./progress.js"
+import { join, sftpFailure } from "./sftpCall.js"
+import { sftpUpload } from "./sftpUpload.js"
+import { tarUpload } from "./tarUpload.js"
+
+export const upload = (host: TransferHost, request: TransferRequest) =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const fs = yield* FileSystem.FileSystem
+    const stat = yield* Effect.mapError(fs.stat(request.localPath), (e) => sftpFailure(`local_path ${request.localPath}`, e))
+    const single = stat.type !== "Directory"
+    const entries = single
+      ? [{ rel: "", size: Number(stat.size), mode: stat.mode & 0o7777 }]
+      : yield* Effect.mapError(localTree(request.localPath), (e) => sftpFailure(`local_path ${request.localPath}`, e))
+    for (const e of single ? [] : entries) {
+      const why = unsafeRelative(e.rel)
+      if (why !== undefined) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} is ${why}` })
+    }
+    const total = entries.reduce((n, e) => n + e.size, 0)
+    return yield* Effect.scoped(Effect.gen(function*() {
+      const p = yield* progress(request.onProgress, total)
+      const mkdirs = (dirs: ReadonlySet<string>) =>
+        Effect.gen(function*() {
+          if (request.mkdirs === false || dirs.size === 0) return
+          const r = yield* host.run("xargs -0 mkdir -p --", [...dirs].map((d) => `${d}\0`).join(""))
+          if (r.code !== 0) return yield* new SftpError({ message: `cannot create ${[...dirs].join(", ")} on ${host.alias}: ${r.stderr.trim()}` })
+        })
+      // A tree goes as one tar stream where the host allows (its directories arrive with it),
+      // else file by file over SFTP into directories made first.
+      const viaTar = single || entries.length === 0 ? undefined : yield* Effect.andThen(mkdirs(new Set([request.remotePath])), tarUpload(host, request, entries, p.add))
+      if (viaTar === undefined) yield* mkdirs(new Set(entries.map((e) => path.posix.dirname(join(request.remotePath, e.rel)))))
+      const files = viaTar ?? (yield* sftpUpload(host, yield* host.session, request, entries, p.add))
+      yield* p.flush
+      return summary(host.alias, (yield* Clock.currentTimeMillis) - started, files, single)
+    }))
+  })
