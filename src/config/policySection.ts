@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import type { ConfigError } from "../domain/errors.js"
-import { compileRules, isRuleError, type PolicyRules } from "../domain/policy.js"
+import { compileRules, isRuleError, type PolicyRules } from "../domain/policyRules.js"
 import type { ConfigFile } from "./configFile.js"
 import { fail } from "./fail.js"
 
