@@ -12,22 +12,24 @@ export { ALIAS_PATTERN, ENV_NAME, EnvName, type HostAuth, type HostConfig, type 
 export { type AsRoot, EndReason, JobStatus, SignalName, SIGNALS, StreamChoice, StreamName, Termination } from "./domain/jobs.js"
 export {
   check as checkPolicy,
-  combine as combinePolicies,
   type CommandAction,
-  type CompiledRules,
-  compileRules,
-  describePolicy,
-  type EffectivePolicy,
-  isRuleError,
   isShellCommand,
   type PolicyAction,
-  type PolicyRules,
-  type RuleError,
   type StdinAction,
   type TunnelAction,
   type UploadAction,
   type Verdict
 } from "./domain/policy.js"
+export {
+  combine as combinePolicies,
+  type CompiledRules,
+  compileRules,
+  describePolicy,
+  type EffectivePolicy,
+  isRuleError,
+  type PolicyRules,
+  type RuleError
+} from "./domain/policyRules.js"
 export { readOnlyCommands, readOnlyViolation } from "./domain/readOnly.js"
 export { type TunnelInfo, TunnelKind, type TunnelRequest, type TunnelStatus } from "./domain/tunnels.js"
 export { defaultLimits, type LimitKey, Limits, limitSpecs, type LimitSpec } from "./domain/limits.js"

@@ -17,7 +17,7 @@ const Text = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096)
 
 const Patterns = Schema.Array(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4096)))
 
-/** `[policy]` and `[hosts.<alias>.policy]` (src/domain/policy.ts). */
+/** `[policy]` and `[hosts.<alias>.policy]` (src/domain/policyRules.ts). */
 export const PolicySection = Schema.Struct({
   read_only: Schema.optionalKey(Schema.Boolean),
   allow: Schema.optionalKey(Patterns),

@@ -8,14 +8,21 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { parseArgs } from "node:util"
 import { Effect, Schema } from "effect"
-import { type AlgorithmLists, type AppConfigShape, defaultConfig, LogLevel } from "../domain/config.js"
-import { ConfigError } from "../domain/errors.js"
+import { type AppConfigShape, defaultConfig, LogLevel } from "../domain/config.js"
+import type { ConfigError } from "../domain/errors.js"
 import { ENV_NAME, type HostConfig } from "../domain/hosts.js"
-import { flagName, type LimitKey, limitHelpLines, limitKeys, limitRange, limitSpecs, tomlKey } from "../domain/limits.js"
-import { compileRules, isRuleError, type PolicyRules } from "../domain/policy.js"
+import { flagName, type LimitKey, limitKeys, limitRange, limitSpecs, tomlKey } from "../domain/limits.js"
 import { isLoopback } from "../loopback.js"
-import { defaultAlgorithms, supportedAlgorithms } from "../ssh/algorithms.js"
-import { type ConfigFile, readConfigFile } from "./configFile.js"
+import { checkAlgorithms } from "./algorithms.js"
+import { readConfigFile } from "./configFile.js"
+import { fail } from "./fail.js"
+import { readGroups } from "./groups.js"
+import { defaultHttpMaxSessions, defaultHttpSessionIdleSec, helpText, minRemoteTokenLength } from "./help.js"
+import { parseHostFlag } from "./hostFlag.js"
+import { defaultConfigPath, expand } from "./paths.js"
+import { readPolicy } from "./policySection.js"
+
+export { defaultHttpMaxSessions, defaultHttpSessionIdleSec, helpText, minRemoteTokenLength }
 
 /** How MCP is served: stdio (default) or Streamable HTTP. */
 export type Serve =
@@ -30,11 +37,6 @@ export type Serve =
     readonly maxSessions: number
   }
 
-export const defaultHttpSessionIdleSec = 1800
-export const defaultHttpMaxSessions = 64
-/** Shortest MCP_SSH_LIVE_TOKEN accepted for a bind beyond loopback. */
-export const minRemoteTokenLength = 32
-
 export type Startup =
   | { readonly _tag: "Run"; readonly config: AppConfigShape; readonly configFile: string | undefined; readonly serve: Serve }
   | { readonly _tag: "Help"; readonly text: string }
@@ -42,128 +44,11 @@ export type Startup =
 
 const isLogLevel = Schema.is(LogLevel)
 
-export const helpText = `Usage: mcp-ssh-live [flags]
-
-An MCP server on stdio giving LLM agents live, streaming SSH.
-With no flags it starts with no hosts: agents add them with ssh_connect.
-
-Hosts:
-  --host alias=addr[:port]     pre-configure a host (repeatable; IPv6 as alias=[::1]:22)
-  --user NAME                  remote user of the --host entries (default: local user)
-  --password-env NAME          environment variable holding their password
-  --key PATH                   their private key
-  --key-passphrase-env NAME    environment variable holding the key's passphrase
-  --sudo-password-env NAME     environment variable holding the sudo password (sudo: true)
-  --default-host ALIAS         host used when a tool names none
-
-Server:
-  --http                       serve MCP over Streamable HTTP at http://BIND:PORT/mcp instead of stdio;
-                               clients send "Authorization: Bearer <token>", the token from
-                               MCP_SSH_LIVE_TOKEN, else generated at start and printed to stderr
-  --port N                     HTTP port (default: 8765; 0 picks a free one)
-  --bind ADDR                  HTTP address (default: 127.0.0.1); loopback only (127.0.0.0/8, ::1) unless
-                               --allow-remote-bind
-  --allow-remote-bind          allow a non-loopback --bind; needs MCP_SSH_LIVE_TOKEN of ${minRemoteTokenLength}+ characters
-                               (plain HTTP: the token crosses the network in clear; put TLS in front)
-  --http-session-idle-sec N    close an HTTP session with no request for N seconds (default: ${defaultHttpSessionIdleSec})
-  --http-max-sessions N        HTTP sessions at most; past it the least recently used idle one closes
-                               (default: ${defaultHttpMaxSessions})
-  --config PATH                TOML config file (default: $XDG_CONFIG_HOME/mcp-ssh-live/config.toml,
-                               else ~/.config/mcp-ssh-live/config.toml; missing is fine)
-  --known-hosts PATH           known_hosts file (default: ~/.ssh/known_hosts)
-  --insecure-auto-add          accept and record unknown host keys (changed keys are always refused)
-  --allow-agent-insecure-auto-add
-                               honour insecure_auto_add when the agent passes it to ssh_connect
-                               (default: ignored; the unknown key is put to the user or refused)
-  --allow-tunnel-bind-any      let ssh_tunnel_open listen here on a non-loopback address
-                               (default: local and dynamic tunnels bind loopback only)
-  --log-dir DIR                append every job line to DIR/<job_id>.log
-  --audit-log FILE             append one JSON line per tool call to FILE (0600; secrets redacted)
-  --log-level LEVEL            trace, debug, info, warn, error, none (default: info)
-
-Limits:
-${limitHelpLines()}
-
-  -h, --help                   show this help
-  -V, --version                show the version
-
-Flags override the config file, which overrides the defaults. Passwords are never
-accepted as arguments: name environment variables that hold them. Logs go to stderr;
-stdout carries only MCP messages. SSH algorithms: [server.algorithms] in the
-config file (weak ones such as ssh-rsa and hmac-sha1 are off by default). An opt-in
-policy (deny / allow / confirm regexes, read_only, upload paths, tunnels): [policy] and
-[hosts.<alias>.policy] in the config file. Docs: docs/CONFIG.md.
-`
-
-const fail = (message: string, hint?: string): Effect.Effect<never, ConfigError> =>
-  Effect.fail(new ConfigError(hint === undefined ? { message } : { message, hint }))
-
-const expand = (p: string, home: string) => (p === "~" || p.startsWith("~/") ? path.join(home, p.slice(1)) : p)
-
-/** Parse `alias=addr[:port]` (IPv6 as `alias=[::1]:2222`). */
-const parseHostFlag = (value: string): { alias: string; host: string; port: number } | undefined => {
-  const m = /^([A-Za-z0-9_.-]{1,64})=(?:\[([^\]]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(value)
-  if (m === null) return undefined
-  const port = m[4] === undefined ? 22 : Number(m[4])
-  if (port < 1 || port > 65535) return undefined
-  return { alias: m[1]!, host: (m[2] ?? m[3])!, port }
-}
-
-const defaultConfigPath = (env: NodeJS.ProcessEnv, home: string) =>
-  path.join(env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== "" ? env.XDG_CONFIG_HOME : path.join(home, ".config"), "mcp-ssh-live", "config.toml")
-
 const stringOptions = [
   "port", "bind", "http-session-idle-sec", "http-max-sessions",
   "user", "key", "password-env", "key-passphrase-env", "sudo-password-env", "default-host", "known-hosts",
   "log-dir", "audit-log", "log-level", "config", ...limitKeys.map(flagName)
 ]
-
-const ALGORITHM_KEYS = { kex: "kex", cipher: "cipher", hmac: "hmac", server_host_key: "serverHostKey" } as const
-
-/** `[server.algorithms]`: every name must be one ssh2 speaks (it would throw at connect time otherwise). */
-const checkAlgorithms = (
-  section: NonNullable<ConfigFile["server"]>["algorithms"],
-  fileName: string
-): Effect.Effect<Partial<AlgorithmLists> | undefined, ConfigError> =>
-  Effect.gen(function*() {
-    if (section === undefined) return undefined
-    const out: { -readonly [K in keyof AlgorithmLists]?: AlgorithmLists[K] } = {}
-    for (const [key, field] of Object.entries(ALGORITHM_KEYS) as Array<[keyof typeof ALGORITHM_KEYS, keyof AlgorithmLists]>) {
-      const list = section[key]
-      if (list === undefined) continue
-      const unknown = list.find((a) => !supportedAlgorithms[field].includes(a))
-      if (unknown !== undefined) {
-        return yield* fail(
-          `${fileName}: server.algorithms.${key}: "${unknown}" is not supported`,
-          `supported: ${supportedAlgorithms[field].join(", ")}; default: ${defaultAlgorithms[field].join(", ")}`
-        )
-      }
-      out[field] = list
-    }
-    return out
-  })
-
-type PolicySection = NonNullable<ConfigFile["policy"]>
-
-/** A `[policy]` table as rules, its regexes compiled once to check them (an error names the key). */
-const readPolicy = (
-  section: PolicySection | undefined,
-  key: string,
-  fileName: string
-): Effect.Effect<PolicyRules | undefined, ConfigError> => {
-  if (section === undefined) return Effect.succeed(undefined)
-  const rules: PolicyRules = {
-    ...(section.read_only !== undefined ? { readOnly: section.read_only } : {}),
-    ...(section.allow !== undefined ? { allow: section.allow } : {}),
-    ...(section.deny !== undefined ? { deny: section.deny } : {}),
-    ...(section.confirm !== undefined ? { confirm: section.confirm } : {}),
-    ...(section.upload_allow !== undefined ? { uploadAllow: section.upload_allow } : {}),
-    ...(section.upload_deny !== undefined ? { uploadDeny: section.upload_deny } : {}),
-    ...(section.tunnels !== undefined ? { tunnels: section.tunnels } : {})
-  }
-  const compiled = compileRules(rules, `[${key}]`)
-  return isRuleError(compiled) ? fail(`${fileName}: ${key}.${compiled.key}: ${compiled.message}`) : Effect.succeed(rules)
-}
 
 /** Parse argv (without node and the script), read the config file, and resolve the configuration. */
 export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv): Effect.Effect<Startup, ConfigError> =>
@@ -287,18 +172,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           : `${fileName}: default_host: no host with alias "${defaultHost}"`
       )
     }
-    // Groups name hosts defined up front (file or flags): a typo is caught now, not at the first ssh_exec_many.
-    const groups: Record<string, ReadonlyArray<string>> = {}
-    for (const [name, members] of Object.entries(file?.groups ?? {})) {
-      const unknown = members.find((alias) => !hosts.has(alias))
-      if (unknown !== undefined) {
-        return yield* fail(
-          `${fileName}: groups.${name}: "${unknown}" is not a host alias`,
-          "define it under [hosts.<alias>] or with --host; hosts added at runtime join groups by ssh_connect's groups"
-        )
-      }
-      groups[name] = [...new Set(members)]
-    }
+    const groups = yield* readGroups(file?.groups, hosts, fileName)
     const algorithms = yield* checkAlgorithms(file?.server?.algorithms, fileName)
     const knownHosts = str("known-hosts") ?? file?.server?.known_hosts
     const logDir = str("log-dir") ?? file?.server?.log_dir

@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { Schema } from "effect"
 import type { HostConfig } from "./hosts.js"
 import { defaultLimits, type Limits } from "./limits.js"
-import type { PolicyRules } from "./policy.js"
+import type { PolicyRules } from "./policyRules.js"
 
 export const LogLevel = Schema.Literals(["trace", "debug", "info", "warn", "error", "none"])
 export type LogLevel = typeof LogLevel.Type

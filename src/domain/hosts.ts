@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Schema, type Redacted } from "effect"
-import type { PolicyRules } from "./policy.js"
+import type { PolicyRules } from "./policyRules.js"
 
 /** Where a host definition came from, as `ssh_list_hosts` reports it. */
 export const HostSource = Schema.Literals(["cli", "config-file", "runtime", "ssh-config"])

@@ -1,6 +1,6 @@
 /**
  * The operator's opt-in policy as a service: each host's effective rules (`[policy]`
- * combined with `[hosts.<alias>.policy]`, see src/domain/policy.ts) and a decision on
+ * combined with `[hosts.<alias>.policy]`, see src/domain/policyRules.ts) and a decision on
  * one action before anything reaches the host. Pure and side-effect free (the MCP tools
  * call it again on each round of a 2026-07-28 multi-round call). Asking the human when a
  * `confirm` rule matches is the caller's part: the MCP tools do it by form elicitation;
@@ -16,17 +16,16 @@
 import { Context, Effect, Layer } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
 import { type HostNotFoundError, PolicyDeniedError } from "../domain/errors.js"
+import { check, type PolicyAction } from "../domain/policy.js"
 import {
-  check,
   combine,
   type CompiledRules,
   compileRules,
   describePolicy,
   type EffectivePolicy,
   isRuleError,
-  type PolicyAction,
   type PolicyRules
-} from "../domain/policy.js"
+} from "../domain/policyRules.js"
 import { HostRegistry } from "./HostRegistry.js"
 
 /** An action the policy lets through: at once, or once the human confirms `rule`. */

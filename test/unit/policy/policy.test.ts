@@ -1,17 +1,14 @@
 import { describe, expect, it } from "vitest"
+import { check, isShellCommand, normalizeRemotePath, type PolicyAction } from "../../../src/domain/policy.js"
 import {
-  check,
   combine,
   type CompiledRules,
   compileRules,
   describePolicy,
   type EffectivePolicy,
   isRuleError,
-  isShellCommand,
-  normalizeRemotePath,
-  type PolicyAction,
   type PolicyRules
-} from "../../../src/domain/policy.js"
+} from "../../../src/domain/policyRules.js"
 
 const compiled = (rules: PolicyRules, source = "[policy]"): CompiledRules => {
   const c = compileRules(rules, source)

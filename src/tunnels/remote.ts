@@ -1,0 +1,74 @@
+/**
+ * A remote tunnel's side here: each connection sshd accepted joined to the target, and the
+ * loop that asks sshd to listen again after the connection carrying the forward is gone.
+ *
+ * @since 0.1.0
+ */
+import * as net from "node:net"
+import type { Duplex } from "node:stream"
+import { Duration, Effect, Exit, Scope } from "effect"
+import type { ConnectFailure, ForwardRefusedError } from "../domain/errors.js"
+import { admit, failed, join, track, type Traffic } from "./traffic.js"
+
+/** The longest wait between two attempts to bring a remote forward back. */
+const MAX_RETRY_DELAY_MS = 30_000
+
+/** A connection sshd accepted for a remote tunnel: joined to the target on our side. */
+export const onRemoteConnection = (traffic: Traffic, maxConnections: number, host: string, port: number) => (stream: Duplex) => {
+  if (!admit(traffic, stream, maxConnections)) return
+  const socket = net.connect({ host, port })
+  track(traffic, socket)
+  const onError = (e: Error) => {
+    failed(traffic, `cannot connect to ${host}:${port}: ${e.message}`)
+    stream.destroy()
+  }
+  socket.once("error", onError)
+  socket.once("connect", () => {
+    socket.removeListener("error", onError)
+    if (stream.destroyed) return void socket.destroy()
+    join(traffic, stream, socket)
+  })
+  stream.once("close", () => {
+    if (socket.connecting) socket.destroy()
+  })
+}
+
+const retryDelay = (reconnectDelaySec: number, attempt: number) =>
+  Duration.millis(Math.min(MAX_RETRY_DELAY_MS, Math.max(250, reconnectDelaySec * 1000 * 2 ** attempt)))
+
+/**
+ * Keep a remote forward up: when the connection carrying it is gone, ask again on the next
+ * one (the reconnect Connections makes, or one made here), on the same port, until the
+ * tunnel closes.
+ */
+export const keepRemote = (
+  alias: string,
+  tunnelScope: Scope.Scope,
+  traffic: Traffic,
+  request: (port: number) => Effect.Effect<{ readonly closed: Effect.Effect<void> }, ConnectFailure | ForwardRefusedError, Scope.Scope>,
+  port: number,
+  first: { readonly closed: Effect.Effect<void>; readonly scope: Scope.Closeable },
+  reconnectDelaySec: number
+) =>
+  Effect.gen(function*() {
+    let current = first
+    for (;;) {
+      yield* current.closed
+      yield* Scope.close(current.scope, Exit.void)
+      traffic.lastError = "the connection dropped; asking sshd to listen again"
+      for (let attempt = 0; ; attempt++) {
+        const scope = yield* Scope.fork(tunnelScope)
+        const r = yield* Effect.result(Scope.provide(request(port), scope))
+        if (r._tag === "Success") {
+          current = { closed: r.success.closed, scope }
+          traffic.lastError = undefined
+          yield* Effect.logInfo(`remote tunnel on ${alias} port ${port} re-established`)
+          break
+        }
+        yield* Scope.close(scope, Exit.void)
+        traffic.lastError = `cannot listen again: ${r.failure.message}`
+        yield* Effect.logWarning(`remote tunnel on ${alias} port ${port}: ${r.failure.message}`)
+        yield* Effect.sleep(retryDelay(reconnectDelaySec, attempt))
+      }
+    }
+  })
