@@ -119,12 +119,26 @@ export class SshClient extends Context.Service<SshClient, {
             resume(Effect.fail(connectFailure(err, `${entry.user}@${entry.address}:${entry.port}`, readyTimeout, progress.tried)))
           }
           const onClose = () => fail(new Error("connection closed during setup"))
-          client.once("error", fail)
-          client.once("close", onClose)
+          // One 'error' listener for the client's whole life: ssh2 can emit more than one (a
+          // failed handshake, then the peer's reset), and an error with no listener left
+          // would throw and take the whole process down.
+          let settled = false
+          client.on("error", (err) => {
+            if (!settled) {
+              settled = true
+              return fail(err)
+            }
+            runInScope(Effect.logWarning(`connection ${entry.alias}: ${err.message}`))
+          })
+          client.once("close", () => {
+            if (!settled) {
+              settled = true
+              onClose()
+            }
+          })
           client.once("ready", () => {
-            client.on("error", (err) => runInScope(Effect.logWarning(`connection ${entry.alias}: ${err.message}`)))
-            client.removeListener("error", fail)
-            client.removeListener("close", onClose)
+            if (settled) return
+            settled = true
             resume(Effect.void)
           })
           try {
@@ -147,6 +161,7 @@ export class SshClient extends Context.Service<SshClient, {
             client.setNoDelay(true)
           } catch (e) {
             // ssh2 throws synchronously on settings it cannot use.
+            settled = true
             fail(e instanceof Error ? e : new Error(String(e)))
           }
         })

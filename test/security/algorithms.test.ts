@@ -75,6 +75,23 @@ describeWithSshd("a legacy server whose host key signs with ssh-rsa only", (getS
     }
   })
 
+  // The server resets the connection after the failed handshake: that late socket error once
+  // reached an ssh2 Client with no 'error' listener left and killed the whole MCP server.
+  it("refused again and again, never takes the server down", async () => {
+    const server = await startMcpServer({ args: ["--known-hosts", knownHosts] })
+    try {
+      for (let i = 0; i < 15; i++) {
+        const r = await call(server, "ssh_connect", args())
+        expect(r.data.error, r.text).toMatchObject({ code: "CONNECT_FAILED" })
+      }
+      const listed = await call(server, "ssh_list_hosts", {})
+      expect(listed.isError, listed.text).toBe(false)
+      expect(server.stderr()).not.toMatch(/Unhandled 'error' event/)
+    } finally {
+      await server.close()
+    }
+  })
+
   it("is reached when the operator allows ssh-rsa in [server.algorithms]", async () => {
     const config = path.join(path.dirname(knownHosts), "config.toml")
     fs.writeFileSync(config, `[server.algorithms]\nserver_host_key = ["ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]\n`)
