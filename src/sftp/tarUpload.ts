@@ -23,7 +23,13 @@ import { sendTree } from "./treeStream.js"
 /** Whether the host has GNU tar, find and mv. */
 export const hostHasTar = (host: TransferHost) => Effect.map(host.run(probeCommand), (r) => r.stdout.includes("tar-ok"))
 
-export const tarUpload = (host: TransferHost, request: TransferRequest, entries: ReadonlyArray<LocalEntry>, tick: (n: number) => void) =>
+export const tarUpload = (
+  host: TransferHost,
+  request: TransferRequest,
+  entries: ReadonlyArray<LocalEntry>,
+  tick: (n: number) => void,
+  localOf: (rel: string) => string = (rel) => join(request.localPath, rel)
+) =>
   Effect.gen(function*() {
     const root = request.remotePath
     const modes = entries.map((e) => request.mode ?? (e.mode & 0o777))
@@ -42,7 +48,7 @@ export const tarUpload = (host: TransferHost, request: TransferRequest, entries:
       const ch = yield* host.exec(unpackCommand(root, temp))
       const { sent, result } = yield* Effect.tryPromise({
         try: (signal) =>
-          sendTree(ch, entries.map((e, i) => ({ rel: e.rel, path: join(request.localPath, e.rel), mode: modes[i]! })), entries.map((e) => e.size), tick, signal),
+          sendTree(ch, entries.map((e, i) => ({ rel: e.rel, path: localOf(e.rel), mode: modes[i]! })), entries.map((e) => e.size), tick, signal),
         catch: (e) => sftpFailure(`uploading ${request.localPath} to ${root}`, e)
       })
       if (result.code !== 0) {
