@@ -28,7 +28,9 @@ export const tarUpload = (
   request: TransferRequest,
   entries: ReadonlyArray<LocalEntry>,
   tick: (n: number) => void,
-  localOf: (rel: string) => string = (rel) => join(request.localPath, rel)
+  localOf: (rel: string) => string = (rel) => join(request.localPath, rel),
+  /** Starts the temporary directory's name (a single file's name, as its SFTP temporary file's). */
+  tempPrefix = ""
 ) =>
   Effect.gen(function*() {
     const root = request.remotePath
@@ -43,7 +45,7 @@ export const tarUpload = (
       const refused = refusal(join(root, e.rel), type === undefined ? undefined : { dir: type === "d" }, request)
       if (refused !== undefined) return yield* refused
     }
-    const temp = `.mcpssh-${randomBytes(6).toString("hex")}.tmp`
+    const temp = `.${tempPrefix}mcpssh-${randomBytes(6).toString("hex")}.tmp`
     return yield* Effect.gen(function*() {
       const ch = yield* host.exec(unpackCommand(root, temp))
       const { sent, result } = yield* Effect.tryPromise({

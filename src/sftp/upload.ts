@@ -50,7 +50,7 @@ export const upload = (host: TransferHost, request: TransferRequest) =>
           // The file itself, not a symlink to it (the stream opens it without following one).
           const local = yield* Effect.mapError(fs.realPath(request.localPath), (e) => sftpFailure(`local_path ${request.localPath}`, e))
           yield* mkdirs(new Set([dir]))
-          const files = yield* tarUpload(host, { ...request, remotePath: dir }, [{ ...entries[0]!, rel: name }], p.add, () => local)
+          const files = yield* tarUpload(host, { ...request, remotePath: dir }, [{ ...entries[0]!, rel: name }], p.add, () => local, `${name.slice(0, 100)}.`)
           return files?.map((f) => ({ ...f, path: "" }))
         })
       const mkdirs = (dirs: ReadonlySet<string>) =>
