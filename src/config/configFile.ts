@@ -71,7 +71,9 @@ export const ConfigFile = Schema.Struct({
   groups: Schema.optionalKey(Schema.Record(Alias, Schema.Array(Alias).check(Schema.isMinLength(1)))),
   limits: Schema.optionalKey(LimitsSection),
   server: Schema.optionalKey(ServerSection),
-  policy: Schema.optionalKey(PolicySection)
+  policy: Schema.optionalKey(PolicySection),
+  /** `[group_policy.<group>]`: rules for the hosts of a `[groups]` group. */
+  group_policy: Schema.optionalKey(Schema.Record(Alias, PolicySection))
 })
 export type ConfigFile = typeof ConfigFile.Type
 

@@ -20,7 +20,7 @@ import { readGroups } from "./groups.js"
 import { defaultHttpMaxSessions, defaultHttpSessionIdleSec, helpText, minRemoteTokenLength } from "./help.js"
 import { parseHostFlag } from "./hostFlag.js"
 import { defaultConfigPath, expand } from "./paths.js"
-import { readPolicy } from "./policySection.js"
+import { readGroupPolicies, readPolicy } from "./policySection.js"
 
 export { defaultHttpMaxSessions, defaultHttpSessionIdleSec, helpText, minRemoteTokenLength }
 
@@ -173,6 +173,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       )
     }
     const groups = yield* readGroups(file?.groups, hosts, fileName)
+    const groupPolicies = yield* readGroupPolicies(file?.group_policy, groups, fileName)
     const algorithms = yield* checkAlgorithms(file?.server?.algorithms, fileName)
     const knownHosts = str("known-hosts") ?? file?.server?.known_hosts
     const logDir = str("log-dir") ?? file?.server?.log_dir
@@ -192,7 +193,8 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),
       ...(auditLog !== undefined ? { auditLog: expand(auditLog, home) } : {}),
       logLevel: logLevel ?? base.logLevel,
-      ...(policy !== undefined ? { policy } : {})
+      ...(policy !== undefined ? { policy } : {}),
+      ...(Object.keys(groupPolicies).length > 0 ? { groupPolicies } : {})
     }
     const portText = str("port")
     const port = portText === undefined ? 8765 : Number(portText)

@@ -1,5 +1,5 @@
 /**
- * `[policy]` and `[hosts.<alias>.policy]` read into `PolicyRules`.
+ * `[policy]`, `[group_policy.<group>]` and `[hosts.<alias>.policy]` read into `PolicyRules`.
  *
  * @since 0.1.0
  */
@@ -30,3 +30,21 @@ export const readPolicy = (
   const compiled = compileRules(rules, `[${key}]`)
   return isRuleError(compiled) ? fail(`${fileName}: ${key}.${compiled.key}: ${compiled.message}`) : Effect.succeed(rules)
 }
+
+/** `[group_policy.*]`: each table's rules, for a group that `[groups]` defines. */
+export const readGroupPolicies = (
+  sections: Readonly<Record<string, PolicySection>> | undefined,
+  groups: Readonly<Record<string, ReadonlyArray<string>>>,
+  fileName: string
+): Effect.Effect<Record<string, PolicyRules>, ConfigError> =>
+  Effect.gen(function*() {
+    const out: Record<string, PolicyRules> = {}
+    for (const [name, section] of Object.entries(sections ?? {})) {
+      if (groups[name] === undefined) {
+        return yield* fail(`${fileName}: group_policy.${name}: no group "${name}" in [groups]`, "define the group under [groups] first")
+      }
+      const rules = yield* readPolicy(section, `group_policy.${name}`, fileName)
+      if (rules !== undefined) out[name] = rules
+    }
+    return out
+  })

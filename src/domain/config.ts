@@ -51,6 +51,11 @@ export interface AppConfigShape {
    * rules are `HostConfig.policy`. Regexes must compile (RE2): check with `compileRules`.
    */
   readonly policy?: PolicyRules
+  /**
+   * `[group_policy.<group>]`: rules for the members of a `[groups]` group (the config's
+   * members only: a host the agent adds to a group at runtime does not get them).
+   */
+  readonly groupPolicies?: Readonly<Record<string, PolicyRules>>
 }
 
 /** What a caller may override: any field, limits key by key. */

@@ -85,10 +85,11 @@ export const compileRules = (rules: PolicyRules, source: string): CompiledRules 
 export const isRuleError = (r: CompiledRules | RuleError): r is RuleError => "key" in r
 
 /**
- * A host's rules: the global table's combined with the host's own. Lists that refuse or
- * ask add up (`deny`, `confirm`, `upload_deny`); lists that permit (`allow`,
- * `upload_allow`) and the switches (`read_only`, `tunnels`) are the host's when the host
- * sets them, else the global ones. Undefined when neither table has a rule.
+ * A host's rules: the global table's, then those of its groups (`[group_policy.*]`, in the
+ * order given), then the host's own. Lists that refuse or ask add up (`deny`, `confirm`,
+ * `upload_deny`); lists that permit (`allow`, `upload_allow`) and the switches
+ * (`read_only`, `tunnels`) are the last layer's that sets them. Undefined when no layer
+ * has a rule.
  */
 export interface EffectivePolicy {
   readonly readOnly: Sourced<boolean> | undefined
@@ -100,25 +101,28 @@ export interface EffectivePolicy {
   readonly tunnels: Sourced<boolean> | undefined
 }
 
-const sourced = <A>(value: A | undefined, source: string): Sourced<A> | undefined =>
-  value === undefined ? undefined : { value, source }
-
 const paths = (list: ReadonlyArray<string> | undefined, source: string) => (list ?? []).map((value) => ({ value, source }))
 
-export const combine = (global: CompiledRules | undefined, host: CompiledRules | undefined): EffectivePolicy | undefined => {
-  if (global === undefined && host === undefined) return undefined
-  const g = global?.rules ?? {}
-  const h = host?.rules ?? {}
-  const gs = global?.source ?? ""
-  const hs = host?.source ?? ""
+export const combine = (...tables: ReadonlyArray<CompiledRules | undefined>): EffectivePolicy | undefined => {
+  const layers = tables.filter((t): t is CompiledRules => t !== undefined)
+  if (layers.length === 0) return undefined
+  const last = <A>(pick: (t: CompiledRules) => A | undefined): Sourced<A> | undefined => {
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const value = pick(layers[i]!)
+      if (value !== undefined) return { value, source: layers[i]!.source }
+    }
+    return undefined
+  }
+  const lastList = <A>(pick: (t: CompiledRules) => ReadonlyArray<A>): ReadonlyArray<A> =>
+    [...layers].reverse().map(pick).find((list) => list.length > 0) ?? []
   const eff: EffectivePolicy = {
-    readOnly: sourced(h.readOnly, hs) ?? sourced(g.readOnly, gs),
-    allow: host !== undefined && host.allow.length > 0 ? host.allow : global?.allow ?? [],
-    deny: [...global?.deny ?? [], ...host?.deny ?? []],
-    confirm: [...global?.confirm ?? [], ...host?.confirm ?? []],
-    uploadAllow: (h.uploadAllow ?? []).length > 0 ? paths(h.uploadAllow, hs) : paths(g.uploadAllow, gs),
-    uploadDeny: [...paths(g.uploadDeny, gs), ...paths(h.uploadDeny, hs)],
-    tunnels: sourced(h.tunnels, hs) ?? sourced(g.tunnels, gs)
+    readOnly: last((t) => t.rules.readOnly),
+    allow: lastList((t) => t.allow),
+    deny: layers.flatMap((t) => t.deny),
+    confirm: layers.flatMap((t) => t.confirm),
+    uploadAllow: lastList((t) => paths(t.rules.uploadAllow, t.source)),
+    uploadDeny: layers.flatMap((t) => paths(t.rules.uploadDeny, t.source)),
+    tunnels: last((t) => t.rules.tunnels)
   }
   return eff.readOnly === undefined && eff.allow.length === 0 && eff.deny.length === 0 && eff.confirm.length === 0 &&
       eff.uploadAllow.length === 0 && eff.uploadDeny.length === 0 && eff.tunnels === undefined

@@ -61,6 +61,10 @@ export class Policy extends Context.Service<Policy, {
     const tables = yield* Effect.try({
       try: () => ({
         global: compile(config.policy, "[policy]"),
+        groups: Object.entries(config.groupPolicies ?? {}).flatMap(([name, rules]) => {
+          const c = compile(rules, `[group_policy.${name}]`)
+          return c === undefined ? [] : [{ compiled: c, members: new Set(config.groups?.[name] ?? []) }]
+        }),
         hosts: new Map(config.hosts.flatMap((h) => {
           const c = compile(h.policy, `[hosts.${h.alias}.policy]`)
           return c === undefined ? [] : [[h.alias, { compiled: c, address: h.host, port: h.port }] as const]
@@ -68,17 +72,19 @@ export class Policy extends Context.Service<Policy, {
       }),
       catch: (e) => e as Error
     }).pipe(Effect.orDie)
-    const enabled = tables.global !== undefined || tables.hosts.size > 0
+    const enabled = tables.global !== undefined || tables.groups.length > 0 || tables.hosts.size > 0
+    /** The config's groups of `alias` only: joining a group at runtime never changes a host's rules. */
+    const groupRules = (alias: string) => tables.groups.filter((g) => g.members.has(alias)).map((g) => g.compiled)
     const configured = new Set(config.hosts.map((h) => h.alias))
 
     const rulesOf = (alias: string): Effect.Effect<EffectivePolicy | undefined> =>
       !enabled ? Effect.succeed(undefined) : Effect.gen(function*() {
-        if (configured.has(alias)) return combine(tables.global, tables.hosts.get(alias)?.compiled)
+        if (configured.has(alias)) return combine(tables.global, ...groupRules(alias), tables.hosts.get(alias)?.compiled)
         const entry = yield* Effect.option(registry.resolve(alias))
         const twin = entry._tag === "Some"
-          ? [...tables.hosts.values()].find((h) => h.address === entry.value.address && h.port === entry.value.port)
+          ? [...tables.hosts.entries()].find(([, h]) => h.address === entry.value.address && h.port === entry.value.port)
           : undefined
-        return combine(tables.global, twin?.compiled)
+        return combine(tables.global, ...(twin !== undefined ? groupRules(twin[0]) : []), twin?.[1].compiled)
       })
 
     const aliasOf = (host: string | undefined) =>

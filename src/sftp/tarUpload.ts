@@ -23,7 +23,15 @@ import { sendTree } from "./treeStream.js"
 /** Whether the host has GNU tar, find and mv. */
 export const hostHasTar = (host: TransferHost) => Effect.map(host.run(probeCommand), (r) => r.stdout.includes("tar-ok"))
 
-export const tarUpload = (host: TransferHost, request: TransferRequest, entries: ReadonlyArray<LocalEntry>, tick: (n: number) => void) =>
+export const tarUpload = (
+  host: TransferHost,
+  request: TransferRequest,
+  entries: ReadonlyArray<LocalEntry>,
+  tick: (n: number) => void,
+  localOf: (rel: string) => string = (rel) => join(request.localPath, rel),
+  /** Starts the temporary directory's name (a single file's name, as its SFTP temporary file's). */
+  tempPrefix = ""
+) =>
   Effect.gen(function*() {
     const root = request.remotePath
     const modes = entries.map((e) => request.mode ?? (e.mode & 0o777))
@@ -37,12 +45,12 @@ export const tarUpload = (host: TransferHost, request: TransferRequest, entries:
       const refused = refusal(join(root, e.rel), type === undefined ? undefined : { dir: type === "d" }, request)
       if (refused !== undefined) return yield* refused
     }
-    const temp = `.mcpssh-${randomBytes(6).toString("hex")}.tmp`
+    const temp = `.${tempPrefix}mcpssh-${randomBytes(6).toString("hex")}.tmp`
     return yield* Effect.gen(function*() {
       const ch = yield* host.exec(unpackCommand(root, temp))
       const { sent, result } = yield* Effect.tryPromise({
         try: (signal) =>
-          sendTree(ch, entries.map((e, i) => ({ rel: e.rel, path: join(request.localPath, e.rel), mode: modes[i]! })), entries.map((e) => e.size), tick, signal),
+          sendTree(ch, entries.map((e, i) => ({ rel: e.rel, path: localOf(e.rel), mode: modes[i]! })), entries.map((e) => e.size), tick, signal),
         catch: (e) => sftpFailure(`uploading ${request.localPath} to ${root}`, e)
       })
       if (result.code !== 0) {

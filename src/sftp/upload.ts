@@ -11,11 +11,14 @@ import { Clock, Effect, FileSystem } from "effect"
 import { SftpError } from "../domain/errors.js"
 import { unsafeRelative } from "../files/treePaths.js"
 import { localTree } from "./localFiles.js"
-import { summary, type TransferHost, type TransferRequest } from "./model.js"
+import { summary, type TransferError, type TransferHost, type TransferRequest } from "./model.js"
 import { progress } from "./progress.js"
 import { join, sftpFailure } from "./sftpCall.js"
 import { sftpUpload } from "./sftpUpload.js"
 import { tarUpload } from "./tarUpload.js"
+
+/** Single files of at least this many bytes go over an exec channel as one stream (below it, SFTP's fewer round trips win). */
+export const SINGLE_VIA_STREAM = 1024 * 1024
 
 export const upload = (host: TransferHost, request: TransferRequest) =>
   Effect.gen(function*() {
@@ -33,6 +36,23 @@ export const upload = (host: TransferHost, request: TransferRequest) =>
     const total = entries.reduce((n, e) => n + e.size, 0)
     return yield* Effect.scoped(Effect.gen(function*() {
       const p = yield* progress(request.onProgress, total)
+      /**
+       * A single large file goes as a one-entry tar stream over an exec channel into its
+       * directory (one stream instead of an SFTP request per 32 KiB: several times faster),
+       * with the same checks, temp, verification and rename as a tree; SFTP where that path
+       * does not fit (small file, mkdirs false, an unusual name, no GNU tar, a symlink at the target).
+       */
+      const singleViaTar = (mkdirs: (dirs: ReadonlySet<string>) => Effect.Effect<void, TransferError>) =>
+        Effect.gen(function*() {
+          const name = path.posix.basename(request.remotePath)
+          if (total < SINGLE_VIA_STREAM || request.mkdirs === false || request.remotePath.endsWith("/") || unsafeRelative(name) !== undefined) return undefined
+          const dir = path.posix.dirname(request.remotePath)
+          // The file itself, not a symlink to it (the stream opens it without following one).
+          const local = yield* Effect.mapError(fs.realPath(request.localPath), (e) => sftpFailure(`local_path ${request.localPath}`, e))
+          yield* mkdirs(new Set([dir]))
+          const files = yield* tarUpload(host, { ...request, remotePath: dir }, [{ ...entries[0]!, rel: name }], p.add, () => local, `${name.slice(0, 100)}.`)
+          return files?.map((f) => ({ ...f, path: "" }))
+        })
       const mkdirs = (dirs: ReadonlySet<string>) =>
         Effect.gen(function*() {
           if (request.mkdirs === false || dirs.size === 0) return
@@ -41,7 +61,11 @@ export const upload = (host: TransferHost, request: TransferRequest) =>
         })
       // A tree goes as one tar stream where the host allows (its directories arrive with it),
       // else file by file over SFTP into directories made first.
-      const viaTar = single || entries.length === 0 ? undefined : yield* Effect.andThen(mkdirs(new Set([request.remotePath])), tarUpload(host, request, entries, p.add))
+      const viaTar = single
+        ? yield* singleViaTar(mkdirs)
+        : entries.length === 0
+        ? undefined
+        : yield* Effect.andThen(mkdirs(new Set([request.remotePath])), tarUpload(host, request, entries, p.add))
       if (viaTar === undefined) yield* mkdirs(new Set(entries.map((e) => path.posix.dirname(join(request.remotePath, e.rel)))))
       const files = viaTar ?? (yield* sftpUpload(host, yield* host.session, request, entries, p.add))
       yield* p.flush

@@ -22,7 +22,7 @@ const writeConfig = (sshd: Sshd, policy: string): string => {
   const host = (alias: string) =>
     `[hosts.${alias}]\nhost = "${sshd.host}"\nport = ${sshd.port}\nuser = "${sshd.user.name}"\nkey = "${sshd.clientKeyPath}"\n`
   const file = path.join(dir, "config.toml")
-  fs.writeFileSync(file, ["web1", "ro", "strict", "plain"].map(host).join("\n") + "\n" + policy)
+  fs.writeFileSync(file, ["web1", "ro", "strict", "plain", "grp1", "grp2"].map(host).join("\n") + "\n" + policy)
   return file
 }
 
@@ -41,6 +41,16 @@ read_only = true
 [hosts.strict.policy]
 allow = ["touch /tmp/pol-ok-[0-9a-z-]+", "ls( [a-z/-]+)?"]
 tunnels = false
+
+[groups]
+fleet = ["grp1", "grp2"]
+
+[group_policy.fleet]
+deny = ["pol-groupdeny"]
+tunnels = false
+
+[hosts.grp2.policy]
+tunnels = true
 `
 
 const exists = async (sshd: Sshd, file: string) => (await sshd.exec(`test -e ${file}`)).code === 0
@@ -196,6 +206,25 @@ for (const m of CELLS) describeWithSshd(`policy over ${m.name} MCP`, (getSshd) =
     expect(closed.isError, closed.text).toBe(false)
   })
 
+  it("[group_policy.*] applies to the group's hosts, between [policy] and the host's own table", async () => {
+    const file = `/tmp/pol-groupdeny-${token()}`
+    for (const host of ["grp1", "grp2"]) {
+      await refused("ssh_exec", { host, command: `touch ${file}` }, "POLICY_DENIED", /deny rule "pol-groupdeny" of \[group_policy\.fleet\] matched/, file)
+    }
+    await refused("ssh_exec", { host: "grp1", command: "rm -rf /tmp/pol-nothing" }, "POLICY_DENIED", /of \[policy\]/)
+    const many = await call(server, "ssh_exec_many", { group: "fleet", command: `touch ${file}` })
+    expect((many.data.results as Array<{ error: string | null }>).every((r) => /group_policy\.fleet/.test(r.error ?? "")), many.text).toBe(true)
+    expect(await exists(sshd, file)).toBe(false)
+    // The host's own switch is the last word: grp2 may forward ports, grp1 may not.
+    await refused("ssh_tunnel_open", { host: "grp1", kind: "dynamic", bind_port: 0 }, "POLICY_DENIED", /tunnels = false of \[group_policy\.fleet\]/)
+    const t = await call(server, "ssh_tunnel_open", { host: "grp2", kind: "dynamic", bind_port: 0 })
+    expect(t.isError, t.text).toBe(false)
+    await call(server, "ssh_tunnel_close", { tunnel_id: t.data.tunnel_id })
+    // Not a group plain is in.
+    const ok = await call(server, "ssh_exec", { host: "plain", command: `echo pol-groupdeny` })
+    expect(ok.isError, ok.text).toBe(false)
+  })
+
   it("ssh_list_hosts shows each host's effective rules", async () => {
     const r = await call(server, "ssh_list_hosts", {})
     expect(r.isError, r.text).toBe(false)
@@ -203,6 +232,8 @@ for (const m of CELLS) describeWithSshd(`policy over ${m.name} MCP`, (getSshd) =
     expect(byAlias.web1).toEqual({ deny: ["rm -rf", "pol-hostdeny"], confirm: ["^touch /tmp/pol-confirm-"], upload_deny: ["/tmp/pol-noupload"] })
     expect(byAlias.ro).toMatchObject({ read_only: true, deny: ["rm -rf"] })
     expect(byAlias.strict).toMatchObject({ allow: ["touch /tmp/pol-ok-[0-9a-z-]+", "ls( [a-z/-]+)?"], tunnels: false })
+    expect(byAlias.grp1).toEqual({ deny: ["rm -rf", "pol-groupdeny"], confirm: ["^touch /tmp/pol-confirm-"], upload_deny: ["/tmp/pol-noupload"], tunnels: false })
+    expect(byAlias.grp2).toMatchObject({ deny: ["rm -rf", "pol-groupdeny"], tunnels: true })
     expect(byAlias.plain).toEqual({ deny: ["rm -rf"], confirm: ["^touch /tmp/pol-confirm-"], upload_deny: ["/tmp/pol-noupload"] })
   })
 })
@@ -301,7 +332,9 @@ describe("policy startup errors", () => {
     ["an invalid regex in [policy]", "[policy]\ndeny = [\"ok\", \"(unclosed\"]\n", /policy\.deny\[1\]: "\(unclosed" is not a regular expression/],
     ["lookahead in a host's confirm", "[hosts.a]\nhost = \"127.0.0.1\"\n[hosts.a.policy]\nconfirm = [\"(?=x)\"]\n", /hosts\.a\.policy\.confirm\[0\]/],
     ["an unknown policy key", "[policy]\nreadonly = true\n", /policy\.readonly/],
-    ["a wrong type", "[policy]\nread_only = \"yes\"\n", /policy\.read_only/]
+    ["a wrong type", "[policy]\nread_only = \"yes\"\n", /policy\.read_only/],
+    ["a group policy for no group", "[group_policy.web]\ndeny = [\"x\"]\n", /group_policy\.web: no group "web" in \[groups\]/],
+    ["an invalid regex in a group policy", "[hosts.a]\nhost = \"127.0.0.1\"\n[groups]\nweb = [\"a\"]\n[group_policy.web]\nallow = [\"(x\"]\n", /group_policy\.web\.allow\[0\]/]
   ]
   for (const [what, text, pattern] of cases) {
     it(`fails on ${what}, naming the key`, async () => {

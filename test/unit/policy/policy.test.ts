@@ -23,6 +23,19 @@ const stdin = (jobCommand: string, data: string, secret = false): PolicyAction =
 const upload = (remotePath: string): PolicyAction => ({ _tag: "Upload", remotePath })
 
 describe("policy rules", () => {
+  it("layers global, group and host tables: refusals add up, the last table that sets a switch or allow list wins", () => {
+    const p = combine(
+      compiled({ deny: ["a"], readOnly: true, tunnels: false }),
+      compiled({ deny: ["b"], allow: ["ls.*"], tunnels: true }, "[group_policy.web]"),
+      undefined,
+      compiled({ confirm: ["c"], readOnly: false }, "[hosts.web1.policy]")
+    )!
+    expect(describePolicy(p)).toEqual({ read_only: false, allow: ["ls.*"], deny: ["a", "b"], confirm: ["c"], tunnels: true })
+    expect(check(p, run("ls b"))).toMatchObject({ _tag: "Deny", rule: expect.stringContaining("[group_policy.web]") })
+    expect(check(p, { _tag: "Tunnel" })).toEqual({ _tag: "Allow" })
+    expect(combine(undefined, undefined)).toBeUndefined()
+  })
+
   it("is off without rules: everything allowed", () => {
     expect(policy(undefined)).toBeUndefined()
     expect(policy({})).toBeUndefined()
