@@ -248,7 +248,7 @@ describeWithSshd("policy off by default", (getSshd) => {
       expect(r.isError, r.text).toBe(false)
       expect((await sshd.exec(`test -e ${dir}-done`)).code).toBe(0)
       const hosts = await call(server, "ssh_list_hosts", {})
-      expect((hosts.data.hosts as Array<{ policy: unknown }>).map((h) => h.policy)).toEqual([null, null, null, null])
+      expect((hosts.data.hosts as Array<{ policy: unknown }>).map((h) => h.policy)).toEqual([null, null, null, null, null, null])
     } finally {
       await server.close()
     }
