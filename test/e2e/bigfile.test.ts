@@ -9,40 +9,17 @@ import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import { afterAll, expect, it } from "vitest"
 import { SINGLE_VIA_STREAM } from "../../src/sftp/upload.js"
-import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
-import { boxArgs, describeWithSshd, type Sshd } from "../support/sshd.js"
+import { call } from "../support/mcp.js"
+import { describeWithSshd, type Sshd } from "../support/sshd.js"
+import { fakeBin, pathWith, transferBox } from "../support/transferBox.js"
 
 const sha = (data: Buffer) => createHash("sha256").update(data).digest("hex")
 
-/** A directory of fake commands (name → script) put first on the host's PATH. */
-const fakeBin = (scripts: Record<string, string>) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-bigbin-"))
-  fs.chmodSync(dir, 0o755)
-  for (const [name, script] of Object.entries(scripts)) fs.writeFileSync(path.join(dir, name), `#!/bin/sh\n${script}\n`, { mode: 0o755 })
-  return dir
-}
-const pathWith = (dir: string) => ({ extraConfig: `SetEnv PATH=${dir}:/usr/local/bin:/usr/bin:/bin` })
 const ls = (dir: string) => fs.readdirSync(dir).sort()
 
-const setup = (getSshd: () => Sshd) => {
-  const s = {} as { server: McpServerProcess; sshd: Sshd; local: string; remote: string }
-  beforeAll(async () => {
-    s.sshd = getSshd()
-    s.local = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-bigfile-")))
-    s.remote = `/tmp/mcpssh-bigfile-${randomBytes(4).toString("hex")}`
-    await s.sshd.exec(`mkdir -p ${s.remote} && chown ${s.sshd.user.name} ${s.remote}`)
-    s.server = await startMcpServer({ args: boxArgs(s.sshd) })
-  })
-  afterAll(async () => {
-    if (process.env.SHOW_STDERR) console.log(s.server?.stderr())
-    await s.server?.close()
-    await s.sshd?.exec(`rm -rf ${s.remote}`)
-    fs.rmSync(s.local, { recursive: true, force: true })
-  })
-  return s
-}
+const setup = (getSshd: () => Sshd) => transferBox(getSshd, "bigfile")
 const remoteTemps = (s: ReturnType<typeof setup>) => s.sshd.exec(`find ${s.remote} -mindepth 1 -name '*mcpssh-*'`).then((r) => r.stdout)
 const localTemps = (s: ReturnType<typeof setup>) => ls(s.local).filter((n) => n.includes("mcpssh-"))
 

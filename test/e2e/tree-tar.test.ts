@@ -10,42 +10,19 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, beforeAll, expect, it } from "vitest"
+import { afterAll, expect, it } from "vitest"
 import { endOfArchive, fileHeader, padding } from "../../src/sftp/tar.js"
-import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
-import { boxArgs, describeWithSshd, type Sshd } from "../support/sshd.js"
+import { call } from "../support/mcp.js"
+import { describeWithSshd, type Sshd } from "../support/sshd.js"
+import { fakeBin, pathWith, transferBox } from "../support/transferBox.js"
 
 const sha = (data: Buffer) => createHash("sha256").update(data).digest("hex")
 
-/** A directory of fake commands put first on the host's PATH (SetEnv in sshd_config). */
-const fakeBin = (script: string) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-tarbin-"))
-  fs.chmodSync(dir, 0o755)
-  fs.writeFileSync(path.join(dir, "tar"), `#!/bin/sh\n${script}\n`, { mode: 0o755 })
-  return dir
-}
-const pathWith = (dir: string) => ({ extraConfig: `SetEnv PATH=${dir}:/usr/local/bin:/usr/bin:/bin` })
 
 const temps = (dir: string) => (fs.readdirSync(dir, { recursive: true }) as Array<string>).filter((n) => n.includes("mcpssh-"))
 
 /** A suite with a server and a fresh remote directory owned by the test user. */
-const setup = (getSshd: () => Sshd) => {
-  const s = {} as { server: McpServerProcess; sshd: Sshd; local: string; remote: string }
-  beforeAll(async () => {
-    s.sshd = getSshd()
-    s.local = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-tartree-")))
-    s.remote = `/tmp/mcpssh-tartree-${randomBytes(4).toString("hex")}`
-    await s.sshd.exec(`mkdir -p ${s.remote} && chown ${s.sshd.user.name} ${s.remote}`)
-    s.server = await startMcpServer({ args: boxArgs(s.sshd) })
-  })
-  afterAll(async () => {
-    if (process.env.SHOW_STDERR) console.log(s.server?.stderr())
-    await s.server?.close()
-    await s.sshd?.exec(`rm -rf ${s.remote}`)
-    fs.rmSync(s.local, { recursive: true, force: true })
-  })
-  return s
-}
+const setup = (getSshd: () => Sshd) => transferBox(getSshd, "tartree")
 
 const oddNames = [
   "plain.txt",
@@ -106,7 +83,7 @@ const tarLog = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-tarlog-")
 fs.chmodSync(path.dirname(tarLog), 0o777)
 fs.writeFileSync(tarLog, "", { mode: 0o666 })
 fs.chmodSync(tarLog, 0o666)
-const logging = fakeBin(`echo "$1" >> ${tarLog}; exec /usr/bin/tar "$@"`)
+const logging = fakeBin({ tar: `echo "$1" >> ${tarLog}; exec /usr/bin/tar "$@"` })
 
 describeWithSshd("tree transfers through the host's tar", (getSshd) => {
   const s = setup(getSshd)
@@ -146,7 +123,7 @@ describeWithSshd("tree transfers through the host's tar", (getSshd) => {
   })
 }, pathWith(logging))
 
-const noTar = fakeBin("echo 'tar: not here' >&2; exit 127")
+const noTar = fakeBin({ tar: "echo 'tar: not here' >&2; exit 127" })
 
 describeWithSshd("tree transfers without GNU tar on the host", (getSshd) => {
   const s = setup(getSshd)
@@ -160,7 +137,7 @@ describeWithSshd("tree transfers without GNU tar on the host", (getSshd) => {
 const evilDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-eviltar-"))
 fs.chmodSync(evilDir, 0o755)
 const which = path.join(evilDir, "which")
-const hostile = fakeBin(`case "$1" in -c) cat "$(cat ${which})";; *) exec /usr/bin/tar "$@";; esac`)
+const hostile = fakeBin({ tar: `case "$1" in -c) cat "$(cat ${which})";; *) exec /usr/bin/tar "$@";; esac` })
 
 describeWithSshd("a host whose tar lies", (getSshd) => {
   const s = setup(getSshd)
