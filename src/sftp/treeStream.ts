@@ -258,7 +258,8 @@ export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: Re
     }
   })
   const io = open(ch, signal, (chunk) => {
-    if (failure !== undefined) return
+    // Cancelled: what is still in flight is not written (the directories are about to go).
+    if (failure !== undefined || signal?.aborted === true) return
     try {
       reader.feed(chunk)
     } catch (e) {
