@@ -25,7 +25,7 @@ const hashTree =
 export const unpackCommand = (root: string, temp: string): string => {
   const t = shellQuote(temp)
   return `cd -- ${shellQuote(root)} || exit 1; mkdir -m 700 -- ${t} || exit 1; ` +
-    `(cd -- ${t} && tar -x -p -m --no-same-owner -f -) || { rm -rf -- ${t}; exit 1; }; cd -- ${t} && { ${hashTree}; }`
+    `(cd -- ${t} && tar -x -b 256 -B -p -m --no-same-owner -f -) || { rm -rf -- ${t}; exit 1; }; cd -- ${t} && { ${hashTree}; }`
 }
 
 /**
@@ -56,4 +56,4 @@ export const placeInput = (rels: ReadonlyArray<string>): string => {
 
 /** Write the regular files named "./rel" NUL-separated on stdin, from `root`, as a pax archive on stdout. */
 export const packCommand = (root: string): string =>
-  `cd -- ${shellQuote(root)} && tar -c --format=pax --hard-dereference --no-recursion --null --verbatim-files-from -T - -f -`
+  `cd -- ${shellQuote(root)} && tar -c -b 256 --format=pax --hard-dereference --no-recursion --null --verbatim-files-from -T - -f -`

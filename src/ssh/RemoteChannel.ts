@@ -20,8 +20,11 @@ export interface RemoteChannel {
   on(event: "error", listener: (error: Error) => void): unknown
   once(event: "drain", listener: () => void): unknown
   readonly stderr: RemoteStderr
-  /** Write to stdin; false when the caller should wait for "drain". */
-  write(data: string | Uint8Array): boolean
+  /**
+   * Write to stdin; false when the caller should wait for "drain". `done` runs once the
+   * channel no longer needs `data` (it may then be reused); fakes may never call it.
+   */
+  write(data: string | Uint8Array, done?: () => void): boolean
   /** Close stdin (after writing `data`, if given). */
   end(data?: string): unknown
   /** Ask sshd to deliver a signal (name without SIG). */

@@ -33,7 +33,7 @@ const tarCalls = () => fs.readFileSync(tarLog, "utf8").split("\n").filter((l) =>
 
 const K = 1024
 const MiB = 1024 * 1024
-const sizes = [0, 1, 32 * K - 1, 32 * K, 32 * K + 1, 255 * K - 1, 255 * K, 255 * K + 1, 100_003, SINGLE_VIA_STREAM - 1, SINGLE_VIA_STREAM, SINGLE_VIA_STREAM + 1, 3 * MiB + 12_345, 8 * MiB]
+const sizes = [0, 1, 32 * K - 1, 32 * K, 32 * K + 1, 255 * K - 1, 255 * K, 255 * K + 1, 100_003, SINGLE_VIA_STREAM - 1, SINGLE_VIA_STREAM, SINGLE_VIA_STREAM + 1, 2 * MiB - 1, 2 * MiB + 1, 3 * MiB + 12_345, 8 * MiB]
 
 describeWithSshd("single files as one stream", (getSshd) => {
   const s = setup(getSshd)
