@@ -196,6 +196,23 @@ for i in range(3):
     await call(server, "ssh_remove_job", { job_id: jobId, force: true })
   })
 
+  it("gives a client that reads only the text the lines as printed, after the other fields as JSON", async () => {
+    const spawned = await call(server, "ssh_spawn", { command: `printf 'plain\\n{"json": "looking"}\\n\\ttab: \\\\ "q" \\342\\202\\254\\n'; echo oops >&2; printf 'no newline'` })
+    const jobId = spawned.data.job_id as string
+    const { last } = await tailToEnd(server, jobId)
+    expect(last.status).toBe("exited")
+    const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: 0 })
+    const [head, ...rows] = r.text.split("\n")
+    const { lines, ...rest } = r.data
+    expect(JSON.parse(head!)).toEqual(rest)
+    expect(rest).toMatchObject({ status: "exited", more: false })
+    expect(rows).toEqual((lines as Array<TailLine>).map((l) => `${l.n} ${l.stream}: ${l.text}`))
+    expect(rows.length).toBe(5)
+    expect(rows).toContain(`${(lines as Array<TailLine>).find((l) => l.stream === "stderr")!.n} stderr: oops`)
+    expect((lines as Array<TailLine>).map((l) => l.text)).toEqual(expect.arrayContaining(["plain", '{"json": "looking"}', '\ttab: \\ "q" €', "oops", "no newline"]))
+    await call(server, "ssh_remove_job", { job_id: jobId })
+  })
+
   it("wrote nothing but JSON-RPC to stdout", () => {
     expect(server.transportErrors).toEqual([])
   })

@@ -60,6 +60,11 @@ export interface Tool<I, O, R> {
   readonly input: ToolSchema<I>
   readonly output: ToolSchema<O>
   readonly handler: (input: I, context: ToolContext) => Effect.Effect<O, SshLiveError, R>
+  /**
+   * The text block of a success, from the encoded output; by default its JSON. For a result
+   * whose bulk reads better as plain text (and costs fewer tokens) than as escaped JSON.
+   */
+  readonly text?: (structured: Record<string, unknown>) => string
 }
 
 /**

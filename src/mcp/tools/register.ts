@@ -78,11 +78,16 @@ const hasCode = (e: unknown): e is { code: string; message: string; hint?: strin
   typeof (e as { message?: unknown }).message === "string"
 
 /** The result of a finished handler. */
-export const toResult = <O>(exit: Exit.Exit<O, unknown>, encode: (o: O) => unknown, toolName: string): CallToolResult => {
+export const toResult = <O>(
+  exit: Exit.Exit<O, unknown>,
+  encode: (o: O) => unknown,
+  toolName: string,
+  text: (structured: Record<string, unknown>) => string = (structured) => JSON.stringify(structured)
+): CallToolResult => {
   if (Exit.isSuccess(exit)) {
     const structured = encode(exit.value) as Record<string, unknown>
     encodedOutputs.add(structured)
-    return { content: [{ type: "text", text: JSON.stringify(structured) }], structuredContent: structured }
+    return { content: [{ type: "text", text: text(structured) }], structuredContent: structured }
   }
   const failure = Cause.findErrorOption(exit.cause)
   if (failure._tag === "Some" && hasCode(failure.value)) {
@@ -244,7 +249,7 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
       const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, elicit)), {
         signal: ctx.mcpReq.signal
       })
-      const result = toResult(exit, encode, tool.name)
+      const result = toResult(exit, encode, tool.name, tool.text)
       const final = rounds !== undefined ? await rounds.finish(result) : result
       await audited?.end(final)
       return final

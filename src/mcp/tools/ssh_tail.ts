@@ -5,6 +5,7 @@ import { compileUntil, Jobs } from "../../services/Jobs.js"
 import { guardLength, int, nonEmpty } from "./fields.js"
 import { JobId, JobRecord, jobRecord } from "./jobFields.js"
 import * as Tool from "./Tool.js"
+import { tailText } from "../tailText.js"
 
 const Input = Schema.Struct({
   job_id: JobId,
@@ -51,6 +52,7 @@ export const sshTail = Tool.make({
   meta: jobViewLink,
   input: Input,
   output: Output,
+  text: tailText,
   handler: Effect.fnUntraced(function*(input) {
     const jobs = yield* Jobs
     const until = yield* compileUntil(input.until)

@@ -13,6 +13,7 @@ import {
 } from "@modelcontextprotocol/ext-apps"
 import type { CallToolResult } from "@modelcontextprotocol/client"
 import { AnsiUp } from "ansi_up"
+import { parseTailText } from "../../tailText.js"
 import "./style.css"
 
 interface Line { readonly n: number; readonly stream: "stdout" | "stderr"; readonly text: string }
@@ -66,17 +67,13 @@ let partialEl: HTMLElement | undefined
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null
 
-/** A tool result's JSON: its structuredContent, or the JSON text a client without it gets. */
+/** A tool result's JSON: its structuredContent, or what the text a client without it gets says. */
 const resultData = (r: CallToolResult): Record<string, unknown> | undefined => {
   if (isRecord(r.structuredContent)) return r.structuredContent
   const first = r.content?.[0]
   if (first?.type !== "text") return undefined
-  try {
-    const parsed: unknown = JSON.parse(first.text)
-    return isRecord(parsed) ? parsed : undefined
-  } catch {
-    return undefined
-  }
+  // ssh_spawn's text is its JSON; ssh_tail's is JSON then one line per output line.
+  return parseTailText(first.text)
 }
 const resultText = (r: CallToolResult): string =>
   (r.content ?? []).map((c) => c.type === "text" ? c.text : "").join("\n")
