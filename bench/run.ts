@@ -110,6 +110,27 @@ const waitEnd = async (server: McpServerProcess, jobId: string) => {
   }
 }
 
+/**
+ * Write out what earlier transfers left in the page cache before the next is timed: else
+ * the kernel's writeback of one run's gigabyte lands, at random, in the next one's time
+ * (ours or OpenSSH's; up to 2× on one upload here).
+ */
+const settle = () => new Promise<void>((resolve) => execFile("sync", () => resolve()))
+
+/**
+ * Before a transfer row, as root: write out and drop the kernel's clean caches. Hours of
+ * test runs leave hundreds of MB of dentries and inodes behind, and this VM's ext4 then
+ * took 1.5–7 s of kernel time instead of 0.3 s to create 10 000 small files (any client's).
+ */
+const dropCaches = async () => {
+  await settle()
+  try {
+    fs.writeFileSync("/proc/sys/vm/drop_caches", "3")
+  } catch {
+    log("could not drop the kernel's caches (not root?): file creation may be slower than on a fresh machine")
+  }
+}
+
 /** BENCH_SERVER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers the bench starts. */
 const serverEnv = process.env.BENCH_SERVER_NODE_OPTIONS === undefined ? {} : { env: { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } }
 
@@ -302,6 +323,7 @@ const main = async () => {
     if (want(6)) {
       // 6. SFTP 1 GiB, sha256 on both ends included on our side; OpenSSH sftp (unverified) with its default cipher and aes128-gcm, the faster; medians of 3
       log("sftp: 1 GiB upload and download × 3, and OpenSSH sftp × 3 with each cipher")
+      await dropCaches()
       const runs = 3
       const med = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-bench-sftp-"))
@@ -328,18 +350,22 @@ const main = async () => {
       const ciphers = { default: [], "aes128-gcm": ["-c", "aes128-gcm@openssh.com"] }
       const t: Record<string, Array<number>> = { oursUp: [], oursDown: [] }
       for (let i = 0; i < runs; i++) {
+        await settle()
         const t6 = now()
         const up = await call(server, "ssh_upload", { local_path: file, remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
         t.oursUp!.push((now() - t6) / 1000)
         fs.rmSync(path.join(dir, "back.bin"), { force: true })
+        await settle()
         const t6d = now()
         const down = await call(server, "ssh_download", { local_path: path.join(dir, "back.bin"), remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
         t.oursDown!.push((now() - t6d) / 1000)
         if (up.isError || down.isError || up.data.verified !== true || down.data.verified !== true) throw new Error(`sftp bench: ${up.text} ${down.text}`)
         for (const [name, cipher] of Object.entries(ciphers)) {
           fs.writeFileSync(batch, `put ${file} ${remoteDir}/ssh.bin\n`)
+          await settle()
           ;(t[`${name}Up`] ??= []).push((await sh("sftp", sftpArgs(cipher))).ms / 1000)
           fs.writeFileSync(batch, `get ${remoteDir}/ssh.bin ${path.join(dir, "ssh-back.bin")}\n`)
+          await settle()
           ;(t[`${name}Down`] ??= []).push((await sh("sftp", sftpArgs(cipher))).ms / 1000)
         }
       }
@@ -366,6 +392,7 @@ const main = async () => {
     if (want(11)) {
       // 11. a tree of 10 000 small files (1–8 KiB): ours with per-file sha256 on both ends; scp -r and sftp -r, each cipher, the fastest; medians of 3
       log("tree: 10 000 files of 1–8 KiB up and down × 3, and OpenSSH scp -r / sftp -r × 3 with each cipher")
+      await dropCaches()
       const runs = 3
       const med = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-bench-tree-"))
@@ -389,9 +416,11 @@ const main = async () => {
       for (let i = 0; i < runs; i++) {
         await sshd.exec(`rm -rf ${remoteDir}/ours ${remoteDir}/scp ${remoteDir}/sftp`)
         fs.rmSync(path.join(dir, "back"), { recursive: true, force: true })
+        await settle()
         const t0 = now()
         const up = await call(server, "ssh_upload", { local_path: tree, remote_path: `${remoteDir}/ours` }, { timeout: 600_000 })
         push("oursUp", (now() - t0) / 1000)
+        await settle()
         const t1 = now()
         const down = await call(server, "ssh_download", { local_path: path.join(dir, "back", "ours"), remote_path: `${remoteDir}/ours` }, { timeout: 600_000 })
         push("oursDown", (now() - t1) / 1000)
@@ -400,11 +429,15 @@ const main = async () => {
           await sshd.exec(`rm -rf ${remoteDir}/scp ${remoteDir}/sftp`)
           fs.rmSync(path.join(dir, "back", "scp"), { recursive: true, force: true })
           fs.rmSync(path.join(dir, "back", "sftp"), { recursive: true, force: true })
+          await settle()
           push(`scp-${name}Up`, (await sh("scp", [...opts(cipher), "-r", "-P", String(sshd.port), tree, `${dest}:${remoteDir}/scp`])).ms / 1000)
+          await settle()
           push(`scp-${name}Down`, (await sh("scp", [...opts(cipher), "-r", "-P", String(sshd.port), `${dest}:${remoteDir}/scp`, path.join(dir, "back", "scp")])).ms / 1000)
           fs.writeFileSync(batch, `put -r ${tree} ${remoteDir}/sftp\n`)
+          await settle()
           push(`sftp-${name}Up`, (await sh("sftp", [...opts(cipher), "-b", batch, "-P", String(sshd.port), dest])).ms / 1000)
           fs.writeFileSync(batch, `get -r ${remoteDir}/sftp ${path.join(dir, "back", "sftp")}\n`)
+          await settle()
           push(`sftp-${name}Down`, (await sh("sftp", [...opts(cipher), "-b", batch, "-P", String(sshd.port), dest])).ms / 1000)
         }
       }
