@@ -53,8 +53,7 @@ describeWithSshd("faults", (getSshd) => {
   })
 
   it("sshd down for a while: the call waits through retries and succeeds once it is back", async () => {
-    await sshd.killConnections()
-    await sshd.pause()
+    await sshd.goDown()
     const call0 = Date.now()
     setTimeout(() => void sshd.restart(), 1500)
     const r = await call(server, "ssh_exec", { command: "echo up again" })

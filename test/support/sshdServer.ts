@@ -80,6 +80,11 @@ export interface Sshd {
   pause(): Promise<void>
   /** SIGKILL every sshd process serving a connection of this listener: the connections drop. */
   killConnections(): Promise<void>
+  /**
+   * The host goes down: no new connection is accepted and every open one drops, with no
+   * window between the two for a client's reconnect to slip through; `restart()` brings it back.
+   */
+  goDown(): Promise<void>
   /** With `netns`: drop every packet between us and sshd (the link goes down) / restore it. */
   blockNetwork(): Promise<void>
   unblockNetwork(): Promise<void>
@@ -321,6 +326,29 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
     if (c.exitCode === null) c.kill("SIGKILL")
   }
 
+  /**
+   * Walk the process tree below the listener and kill its sshd processes (not the users'
+   * commands). The listener is stopped meanwhile, so that no connection forks after the walk.
+   */
+  const killConnections = async () => {
+    const c = child
+    if (c?.pid === undefined) return
+    const wasRunning = c.kill("SIGSTOP")
+    try {
+      const ps = (await run("ps -eo pid=,ppid=,comm=")).stdout.trim().split("\n").map((l) => l.trim().split(/\s+/))
+      const victims: Array<string> = []
+      let frontier = [String(c.pid)]
+      while (frontier.length > 0) {
+        const next = ps.filter(([, ppid]) => frontier.includes(ppid!))
+        victims.push(...next.filter(([, , comm]) => comm === "sshd").map(([pid]) => pid!))
+        frontier = next.map(([pid]) => pid!)
+      }
+      if (victims.length > 0) await run(`kill -KILL ${victims.join(" ")}`)
+    } finally {
+      if (wasRunning) c.kill("SIGCONT")
+    }
+  }
+
   await startListener()
   return {
     host,
@@ -354,19 +382,17 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
       fs.rmSync(dir, { recursive: true, force: true })
     },
     pause: stopListener,
-    killConnections: async () => {
-      const listener = child?.pid
-      if (listener === undefined) return
-      // Walk the process tree below the listener and kill its sshd processes (not the users' commands).
-      const ps = (await run("ps -eo pid=,ppid=,comm=")).stdout.trim().split("\n").map((l) => l.trim().split(/\s+/))
-      const victims: Array<string> = []
-      let frontier = [String(listener)]
-      while (frontier.length > 0) {
-        const next = ps.filter(([, ppid]) => frontier.includes(ppid!))
-        victims.push(...next.filter(([, , comm]) => comm === "sshd").map(([pid]) => pid!))
-        frontier = next.map(([pid]) => pid!)
-      }
-      if (victims.length > 0) await run(`kill -KILL ${victims.join(" ")}`)
+    killConnections,
+    goDown: async () => {
+      const c = child
+      if (c === undefined || c.exitCode !== null) return
+      // Stopped, the listener forks no new connection; killed, it accepts none.
+      c.kill("SIGSTOP")
+      await killConnections()
+      child = undefined
+      const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()))
+      c.kill("SIGKILL")
+      await exited
     },
     restart: async () => {
       await stopListener()
