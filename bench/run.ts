@@ -416,6 +416,10 @@ const main = async () => {
       for (let i = 0; i < runs; i++) {
         await sshd.exec(`rm -rf ${remoteDir}/ours ${remoteDir}/scp ${remoteDir}/sftp`)
         fs.rmSync(path.join(dir, "back"), { recursive: true, force: true })
+        // Each round from the same state: the last round's 100 000 created and removed files
+        // out of the kernel's caches, the tree read back in for every client alike.
+        await dropCaches()
+        for (const d of fs.readdirSync(tree)) for (const f of fs.readdirSync(path.join(tree, d))) fs.readFileSync(path.join(tree, d, f))
         await settle()
         const t0 = now()
         const up = await call(server, "ssh_upload", { local_path: tree, remote_path: `${remoteDir}/ours` }, { timeout: 600_000 })
