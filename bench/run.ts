@@ -350,6 +350,9 @@ const main = async () => {
       const ciphers = { default: [], "aes128-gcm": ["-c", "aes128-gcm@openssh.com"] }
       const t: Record<string, Array<number>> = { oursUp: [], oursDown: [] }
       for (let i = 0; i < runs; i++) {
+        // Each round from the same state, as in row 11: caches dropped, the file read back in.
+        await dropCaches()
+        fs.readFileSync(file).length
         await settle()
         const t6 = now()
         const up = await call(server, "ssh_upload", { local_path: file, remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
