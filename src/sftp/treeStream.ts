@@ -155,7 +155,10 @@ export const sendTree = async (ch: RemoteChannel, files: ReadonlyArray<LocalFile
           // The next piece is read while the channel takes this one.
           const read = (at: number) => {
             const buf = buffers.take()
-            return h.read(buf, 0, Math.min(buf.length, size - at), at).then(({ bytesRead }) => ({ buf, n: bytesRead }))
+            const piece = h.read(buf, 0, Math.min(buf.length, size - at), at).then(({ bytesRead }) => ({ buf, n: bytesRead }))
+            // It may fail while a write is awaited: handled here, its error thrown where it is awaited.
+            piece.catch(() => {})
+            return piece
           }
           next = size > 0 ? read(0) : undefined
           while (next !== undefined) {
