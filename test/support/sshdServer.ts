@@ -326,26 +326,27 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
     if (c.exitCode === null) c.kill("SIGKILL")
   }
 
-  /**
-   * Walk the process tree below the listener and kill its sshd processes (not the users'
-   * commands). The listener is stopped meanwhile, so that no connection forks after the walk.
-   */
+  /** SIGKILL the sshd processes below the listener `pid` (not the users' commands); the listener is stopped. */
+  const killBelow = async (pid: number) => {
+    const ps = (await run("ps -eo pid=,ppid=,comm=")).stdout.trim().split("\n").map((l) => l.trim().split(/\s+/))
+    const victims: Array<string> = []
+    let frontier = [String(pid)]
+    while (frontier.length > 0) {
+      const next = ps.filter(([, ppid]) => frontier.includes(ppid!))
+      victims.push(...next.filter(([, , comm]) => comm === "sshd").map(([p]) => p!))
+      frontier = next.map(([p]) => p!)
+    }
+    if (victims.length > 0) await run(`kill -KILL ${victims.join(" ")}`)
+  }
+
+  /** Kill every connection; the listener is stopped meanwhile, so that none forks after the walk. */
   const killConnections = async () => {
     const c = child
-    if (c?.pid === undefined) return
-    const wasRunning = c.kill("SIGSTOP")
+    if (c?.pid === undefined || !c.kill("SIGSTOP")) return
     try {
-      const ps = (await run("ps -eo pid=,ppid=,comm=")).stdout.trim().split("\n").map((l) => l.trim().split(/\s+/))
-      const victims: Array<string> = []
-      let frontier = [String(c.pid)]
-      while (frontier.length > 0) {
-        const next = ps.filter(([, ppid]) => frontier.includes(ppid!))
-        victims.push(...next.filter(([, , comm]) => comm === "sshd").map(([pid]) => pid!))
-        frontier = next.map(([pid]) => pid!)
-      }
-      if (victims.length > 0) await run(`kill -KILL ${victims.join(" ")}`)
+      await killBelow(c.pid)
     } finally {
-      if (wasRunning) c.kill("SIGCONT")
+      c.kill("SIGCONT")
     }
   }
 
@@ -385,13 +386,15 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
     killConnections,
     goDown: async () => {
       const c = child
-      if (c === undefined || c.exitCode !== null) return
-      // Stopped, the listener forks no new connection; killed, it accepts none.
-      c.kill("SIGSTOP")
-      await killConnections()
+      if (c?.pid === undefined || c.exitCode !== null || !c.kill("SIGSTOP")) return
+      // Stopped, the listener forks no new connection; killed (never resumed), it accepts none.
       child = undefined
       const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()))
-      c.kill("SIGKILL")
+      try {
+        await killBelow(c.pid)
+      } finally {
+        c.kill("SIGKILL")
+      }
       await exited
     },
     restart: async () => {
