@@ -117,6 +117,10 @@ const waitEnd = async (server: McpServerProcess, jobId: string) => {
  */
 const settle = () => new Promise<void>((resolve) => execFile("sync", () => resolve()))
 
+/** Read every file under `target` (a file or a directory) into the page cache, without holding it. */
+const readBack = (target: string) =>
+  new Promise<void>((resolve) => execFile("sh", ["-c", 'find "$1" -type f -exec cat -- {} + > /dev/null', "sh", target], () => resolve()))
+
 /**
  * Before a transfer row, as root: write out and drop the kernel's clean caches. Hours of
  * test runs leave hundreds of MB of dentries and inodes behind, and this VM's ext4 then
@@ -352,7 +356,7 @@ const main = async () => {
       for (let i = 0; i < runs; i++) {
         // Each round from the same state, as in row 11: caches dropped, the file read back in.
         await dropCaches()
-        fs.readFileSync(file).length
+        await readBack(file)
         await settle()
         const t6 = now()
         const up = await call(server, "ssh_upload", { local_path: file, remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
@@ -422,7 +426,7 @@ const main = async () => {
         // Each round from the same state: the last round's 100 000 created and removed files
         // out of the kernel's caches, the tree read back in for every client alike.
         await dropCaches()
-        for (const d of fs.readdirSync(tree)) for (const f of fs.readdirSync(path.join(tree, d))) fs.readFileSync(path.join(tree, d, f))
+        await readBack(tree)
         await settle()
         const t0 = now()
         const up = await call(server, "ssh_upload", { local_path: tree, remote_path: `${remoteDir}/ours` }, { timeout: 600_000 })
