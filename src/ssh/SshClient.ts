@@ -17,6 +17,7 @@ import { authAttempts, authHandler, type AuthProgress } from "./auth.js"
 import { type AskUnknownHostKey, decideHostKey, type HostKeyPolicy } from "./hostKeyPolicy.js"
 import { KnownHosts } from "./KnownHosts.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
+import { PTY_SIZE } from "./RemoteHosts.js"
 import { connectFailure } from "./sshErrors.js"
 
 /** A channel's end, as the pool counts it. */
@@ -212,7 +213,7 @@ const connection = (client: Client, closed: Deferred.Deferred<void>, authMethod:
     serverBanner: serverBanner(client),
     closed,
     exec: (command, pty, cb) => {
-      if (pty) client.exec(command, { pty: { term: "xterm", rows: 40, cols: 200 } }, cb)
+      if (pty) client.exec(command, { pty: { term: "xterm", rows: PTY_SIZE.rows, cols: PTY_SIZE.cols } }, cb)
       else client.exec(command, cb)
     },
     sftp: (cb) => client.sftp(cb),

@@ -24,7 +24,9 @@ export type PolicyGateError = PolicyDeniedError | ConfirmationUnavailableError |
 
 /** What the human is shown: ours, with everything the agent wrote JSON-quoted. */
 const question = (host: string, action: PolicyAction, rule: string): ElicitForm => {
-  const what = action._tag === "Stdin"
+  const what = action._tag === "Keys"
+    ? `press ${JSON.stringify(action.keys)} in the job ${JSON.stringify(action.jobCommand)} on host ${JSON.stringify(host)}`
+    : action._tag === "Stdin"
     ? `type into the shell job ${JSON.stringify(action.jobCommand)} on host ${JSON.stringify(host)}:\n${JSON.stringify(action.data)}`
     : action._tag === "Command"
     ? `run on host ${JSON.stringify(host)}:\n${JSON.stringify(action.command)}` +

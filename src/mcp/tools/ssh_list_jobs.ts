@@ -3,6 +3,7 @@ import { Jobs } from "../../services/Jobs.js"
 import { Name } from "./fields.js"
 import { JobStatus } from "../../domain/jobs.js"
 import { JobRecord, jobRecord } from "./jobFields.js"
+import { attachOf, present } from "./jobLinks.js"
 import * as Tool from "./Tool.js"
 
 export const sshListJobs = Tool.make({
@@ -18,6 +19,7 @@ export const sshListJobs = Tool.make({
   output: Schema.Struct({ jobs: Schema.Array(JobRecord) }),
   handler: Effect.fnUntraced(function*(input) {
     const jobs = yield* Jobs
-    return { jobs: (yield* jobs.list({ host: input.host, status: input.status })).map(jobRecord) }
+    const list = yield* jobs.list({ host: input.host, status: input.status })
+    return { jobs: yield* Effect.forEach(list, (j) => Effect.map(attachOf(j), (attach) => ({ ...jobRecord(j), ...present("attach", attach) }))) }
   })
 })

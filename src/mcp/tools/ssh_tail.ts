@@ -6,6 +6,7 @@ import { guardLength, int, nonEmpty } from "./fields.js"
 import { JobId, JobRecord, jobRecord } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 import { tailText } from "../tailText.js"
+import { present, viewUrl } from "./jobLinks.js"
 
 const Input = Schema.Struct({
   job_id: JobId,
@@ -37,7 +38,9 @@ const Output = Schema.Struct({
   exit_status: JobRecord.fields.exit_status,
   signal: JobRecord.fields.signal,
   awaiting_input: Schema.Boolean,
-  prompt: JobRecord.fields.prompt
+  prompt: JobRecord.fields.prompt,
+  /** The job's live view page, when the operator serves one (`--view-port`). */
+  view_url: Schema.optionalKey(Schema.String)
 })
 
 export const sshTail = Tool.make({
@@ -81,7 +84,8 @@ export const sshTail = Tool.make({
       exit_status: job.exit_status,
       signal: job.signal,
       awaiting_input: job.awaiting_input,
-      prompt: job.prompt
+      prompt: job.prompt,
+      ...present("view_url", yield* viewUrl(input.job_id))
     }
   })
 })
