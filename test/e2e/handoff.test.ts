@@ -249,7 +249,13 @@ describeWithSshd("hand-off: a tmux job outlives this server", (getSshd) => {
       const s = await call(first, "ssh_spawn", { command: `i=0; while [ $i -lt ${N} ]; do i=$((i+1)); echo $i; sleep 0.01; done; sleep 1`, tmux: true, label: "counter" })
       expect(s.isError, s.text).toBe(false)
       jobId = s.data.job_id as string
-      await call(first, "ssh_tail", { job_id: jobId, wait_ms: 2000, min_lines: 5 })
+      const before = await call(first, "ssh_tail", { job_id: jobId, wait_ms: 2000, min_lines: 5 })
+      // The connection dies: the job goes on in its session, the follower resumes at its offset.
+      await sshd.killConnections()
+      const after = await call(first, "ssh_tail", { job_id: jobId, since_line_no: before.data.next_line_no, wait_ms: 5000, min_lines: 20 })
+      expect(after.isError, after.text).toBe(false)
+      const seen = [...(before.data.lines as Array<TailLine>), ...(after.data.lines as Array<TailLine>)].map((l) => Number(l.text))
+      expect(seen).toEqual(seen.map((_, i) => i + 1))
     } finally {
       await first.close()
     }
@@ -346,4 +352,38 @@ describeWithSshd("hand-off: a job saved as an asciicast v2 recording", (getSshd)
     const at = (s: string) => events.find((e) => e[1] === "o" && e[2].includes(s))![0]
     expect(at("after-sleep") - at("before-sleep")).toBeGreaterThanOrEqual(0.9)
   }, 60_000)
+})
+
+describeWithSshd("hand-off: keys under the operator's policy", (getSshd) => {
+  let server: McpServerProcess
+  beforeAll(async () => {
+    const sshd = getSshd()
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-keys-home-"))
+    const host = (alias: string, policy: string) =>
+      `[hosts.${alias}]\nhost = "127.0.0.1"\nport = ${sshd.port}\nuser = "${sshd.user.name}"\nkey = "${sshd.clientKeyPath}"\n\n[hosts.${alias}.policy]\n${policy}\n`
+    const config = path.join(home, "config.toml")
+    fs.writeFileSync(config, `[policy]\ndeny = ['\\brm\\b']\n\n${host("open", "interactive_keys = true")}\n${host("strict", "confirm = ['reboot']")}`)
+    server = await startMcpServer({ home, args: ["--known-hosts", sshd.knownHostsPath, "--config", config] })
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it("refuses keys into a terminal program unless the host sets interactive_keys; plain text still goes", async () => {
+    const strict = await call(server, "ssh_spawn", { host: "strict", command: "cat -v", pty: true })
+    expect(strict.isError, strict.text).toBe(false)
+    const keys = await call(server, "ssh_send_stdin", { job_id: strict.data.job_id, keys: ["Esc"] })
+    expect(keys.data.error).toMatchObject({ code: "POLICY_DENIED", hint: expect.stringContaining("interactive_keys = true") })
+    const escape = await call(server, "ssh_send_stdin", { job_id: strict.data.job_id, data: "\u001b:q\r" })
+    expect(escape.data.error).toMatchObject({ code: "POLICY_DENIED" })
+    expect((await call(server, "ssh_send_stdin", { job_id: strict.data.job_id, data: "plain\n" })).isError).toBe(false)
+    const open = await call(server, "ssh_spawn", { host: "open", command: "echo ready; cat -v", pty: true })
+    // Input sent before the command runs would meet the launcher's raw terminal: wait for it.
+    await call(server, "ssh_tail", { job_id: open.data.job_id, wait_ms: 5000, until: "^ready" })
+    const sent = await call(server, "ssh_send_stdin", { job_id: open.data.job_id, data: "x", keys: ["Esc", "Enter"] })
+    expect(sent.isError, sent.text).toBe(false)
+    const t = await call(server, "ssh_tail", { job_id: open.data.job_id, since_line_no: 1, wait_ms: 5000, until: "\\^\\[" })
+    expect(t.data.matched).toMatchObject({ text: "x^[" })
+    for (const job of [strict, open]) await call(server, "ssh_remove_job", { job_id: job.data.job_id, force: true })
+  }, 30_000)
 })

@@ -39,7 +39,8 @@ export const screenText = (lines: ReadonlyArray<string>): string => {
   return kept.join("\n")
 }
 
-const output = (jobId: string, status: JobStatus, s: Screen): typeof Output.Type => ({
+/** The tool's result for `s`. */
+export const screenOutput = (jobId: string, status: JobStatus, s: Screen): typeof Output.Type => ({
   job_id: jobId,
   status,
   version: s.version,
@@ -69,6 +70,6 @@ export const sshScreen = Tool.make({
   },
   handler: Effect.fnUntraced(function*(input) {
     const r = yield* (yield* Jobs).screen(input.job_id, input.since_version)
-    return output(input.job_id, r.job.status, r.screen)
+    return screenOutput(input.job_id, r.job.status, r.screen)
   })
 })
