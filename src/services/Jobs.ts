@@ -165,7 +165,7 @@ export class Jobs extends Context.Service<Jobs, {
       if (job.tmux !== undefined) {
         if (options?.secret === true) job.addMask(data)
         yield* tmux.send(job, { data, keys: keys.map((k) => k.tmux), eof: options?.eof === true })
-        job.inputSent(options?.secret === true ? undefined : data)
+        job.inputSent((options?.secret === true ? "" : data) + keys.map((k) => k.sequence(false)).join(""))
         return jobInfo(job)
       }
       if (keys.length === 0) return yield* runner.sendStdin(job, data, options)
