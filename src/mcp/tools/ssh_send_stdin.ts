@@ -17,7 +17,10 @@ export const sshSendStdin = Tool.make({
     job_id: JobId,
     data: Schema.optionalKey(Text(10_000_000)),
     keys: Schema.optionalKey(
-      Schema.Array(Name(20)).annotate({ description: KEY_NAMES_HELP }).check(Schema.isMaxLength(1000, { toJsonSchema: () => ({}) }))
+      Schema.Array(Name(20)).annotate({ description: KEY_NAMES_HELP }).check(
+        Schema.isMinLength(1, { toJsonSchema: () => ({}) }),
+        Schema.isMaxLength(1000, { toJsonSchema: () => ({}) })
+      )
     ),
     eof: Schema.optionalKey(Schema.Boolean.annotate({ description: "Close stdin afterwards." })),
     secret: Schema.optionalKey(Schema.Boolean.annotate({ description: "A password: kept out of logs, its echo masked." }))
