@@ -4,7 +4,7 @@
  * spoken to over stdio; and server.json, the MCP Registry entry, valid against the
  * registry's schema and in step with package.json.
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -15,6 +15,7 @@ import { Ajv } from "ajv"
 import addFormatsModule from "ajv-formats"
 import { parse as parseToml } from "smol-toml"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { initializeBody } from "../support/rawHttp.js"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const readJson = (file: string) => JSON.parse(fs.readFileSync(path.join(ROOT, file), "utf8")) as Record<string, unknown>
@@ -113,6 +114,79 @@ describe("README registration snippets", () => {
     expect(codex!.mcp_servers["ssh-live"]).toMatchObject(npx)
     expect(blocks("sh").join("\n")).toContain("claude mcp add --scope user ssh-live -- npx -y mcp-ssh-live")
   })
+})
+
+describe("README run commands", () => {
+  const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8")
+  const section = readme.slice(readme.indexOf("## Install and run"), readme.indexOf("## Watch a job live"))
+  const fromClone = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes("git clone"))!
+  // The block's lines after clone and install: the commands that start the server.
+  const commands = fromClone.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim())
+    .filter((l) => l !== "" && !l.startsWith("git clone") && !l.startsWith("npm install"))
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-run-"))
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
+
+  /** Run `command` as a shell in the clone would, speak initialize + tools/list, close stdin. */
+  const speak = async (command: string) => {
+    const child = spawn("sh", ["-c", command], {
+      cwd: ROOT,
+      env: {
+        PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? "/usr/bin:/bin"}`,
+        HOME: fs.mkdtempSync(path.join(tmp, "home-")),
+        USER: process.env.USER ?? "root",
+        npm_config_update_notifier: "false"
+      },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+    const answered = (id: number) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no answer to request ${id}; stdout:\n${stdout}\nstderr:\n${stderr}`)), 60_000)
+        const check = () => {
+          if (stdout.split("\n").some((l) => l.includes(`"id":${id}`))) {
+            clearTimeout(timer)
+            child.stdout.off("data", check)
+            resolve()
+          }
+        }
+        child.stdout.on("data", check)
+        check()
+      })
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+    const send = (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`)
+    send(initializeBody("2025-11-25", 1))
+    await answered(1)
+    send({ jsonrpc: "2.0", method: "notifications/initialized" })
+    send({ jsonrpc: "2.0", id: 2, method: "tools/list" })
+    await answered(2)
+    child.stdin.end()
+    return { stdout, stderr, code: await exited }
+  }
+
+  it("start a server whose stdout carries only MCP frames", async () => {
+    expect(commands).toContain("node dist/main.js")
+    for (const command of commands) {
+      const { stdout, stderr, code } = await speak(command)
+      const lines = stdout.split("\n")
+      expect(lines.pop(), command).toBe("")
+      const frames = lines.map((line) => {
+        try {
+          return JSON.parse(line) as { jsonrpc?: string; id?: number; result?: { tools?: Array<unknown> } }
+        } catch {
+          throw new Error(`\`${command}\` wrote a line that is not JSON-RPC on stdout: ${JSON.stringify(line)}`)
+        }
+      })
+      for (const frame of frames) expect(frame.jsonrpc, command).toBe("2.0")
+      expect(frames.filter((f) => f.id !== undefined).map((f) => f.id), command).toEqual([1, 2])
+      expect(frames.find((f) => f.id === 2)?.result?.tools?.length, command).toBeGreaterThan(0)
+      // The logs went to stderr, and closing stdin stopped the server.
+      expect(stderr, command).toMatch(/ready on stdio/)
+      expect(code, `${command}\n${stderr}`).toBe(0)
+    }
+  }, 120_000)
 })
 
 describe("npm package", () => {
