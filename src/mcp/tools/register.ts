@@ -28,6 +28,7 @@ import { createHash, randomBytes } from "node:crypto"
 import { Cause, type Context, Effect, Exit, Schema } from "effect"
 import type { StandardJSONSchemaV1 } from "effect/StandardSchema"
 import type { AuditLogShape } from "../audit.js"
+import { stderrLine } from "../logging.js"
 import { compactSchema, type Json } from "./compactSchema.js"
 import { fastEncoder } from "./fastEncode.js"
 import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
@@ -94,7 +95,7 @@ export const toResult = <O>(
     return errorResult(failure.value.code, failure.value.message, failure.value.hint)
   }
   if (Cause.hasInterruptsOnly(exit.cause)) return errorResult("CANCELLED", `${toolName} was cancelled`)
-  process.stderr.write(`[mcp-ssh-live] internal error in ${toolName}: ${Cause.pretty(exit.cause)}\n`)
+  process.stderr.write(stderrLine(`[mcp-ssh-live] internal error in ${toolName}: ${Cause.pretty(exit.cause)}`))
   return errorResult("INTERNAL", `${toolName} failed unexpectedly; details are in the server's log`)
 }
 
