@@ -10,7 +10,7 @@
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import { Context, Effect, Layer, type Redacted } from "effect"
-import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
+import { hostnameProblem, jumpEntry, remoteUserProblem, resolveSshConfig } from "../config/sshConfig.js"
 import {
   HostKeyUnknownError,
   type HostExistsError,
@@ -134,6 +134,11 @@ export class Hosts extends Context.Service<Hosts, {
     })
 
     const connect = Effect.fn("Hosts.connect")(function*(request: ConnectRequest) {
+      // Before the ssh_config lookup, which may run the operator's Match exec commands.
+      const badHost = hostnameProblem(request.host)
+      if (badHost !== undefined) return yield* new InvalidArgumentError({ message: `host: ${badHost}` })
+      const badUser = request.user === undefined ? undefined : remoteUserProblem(request.user)
+      if (badUser !== undefined) return yield* new InvalidArgumentError({ message: `user: ${badUser}` })
       const alias = request.alias ?? aliasForHost(request.host)
       const badGroup = request.groups?.find((g) => !ALIAS_PATTERN.test(g))
       if (badGroup !== undefined) {

@@ -6,10 +6,12 @@ import { Hosts } from "../../services/Hosts.js"
 import { guardLength, int, Name, nonEmpty } from "./fields.js"
 import * as Tool from "./Tool.js"
 
-/** Host names, IP addresses and ssh_config Host names hold no whitespace or control characters. */
-const HostName = Name(255, "Hostname, IP or ~/.ssh/config Host.").check(
-  Schema.makeFilter((s: string) => (/[\s\p{Cc}]/u.test(s) ? "must not contain spaces or control characters" : undefined))
-)
+/**
+ * Host names, IP addresses and ssh_config Host names. `Hosts.connect` refuses, as ssh does,
+ * shell metacharacters, whitespace and control characters in it and in `user`
+ * (INVALID_ARGUMENT naming the field), before the ssh_config lookup.
+ */
+const HostName = Name(255, "Hostname, IP or ~/.ssh/config Host.")
 
 const Input = Schema.Struct({
   host: HostName,
