@@ -9,8 +9,8 @@
  */
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
-import { Context, Effect, Layer, type Redacted } from "effect"
-import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
+import { Context, Effect, Layer, Redacted } from "effect"
+import { hostnameProblem, jumpEntry, remoteUserProblem, resolveSshConfig } from "../config/sshConfig.js"
 import {
   HostKeyUnknownError,
   type HostExistsError,
@@ -26,6 +26,24 @@ import { aliasForHost, authMethodOf, defaultUser, HostRegistry } from "./HostReg
 import { Jobs } from "./Jobs.js"
 import { Tunnels } from "./Tunnels.js"
 
+const sameSecret = (a: Redacted.Redacted<string> | undefined, b: Redacted.Redacted<string> | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : Redacted.value(a) === Redacted.value(b)
+
+/**
+ * Whether a connection made for `a` is the one `b` asks for: what is dialled, how it
+ * authenticates and is kept alive, through which jumps. `source` and the sudo password
+ * are not part of the connection.
+ */
+const sameConnection = (a: HostEntry, b: HostEntry): boolean =>
+  a.address === b.address && a.port === b.port && a.user === b.user &&
+  a.insecureAutoAdd === b.insecureAutoAdd && a.keepaliveIntervalMs === b.keepaliveIntervalMs &&
+  a.auth.keyPath === b.auth.keyPath && a.auth.passwordEnv === b.auth.passwordEnv &&
+  a.auth.passphraseEnv === b.auth.passphraseEnv &&
+  sameSecret(a.auth.password, b.auth.password) && sameSecret(a.auth.passphrase, b.auth.passphrase) &&
+  (a.auth.identityFiles ?? []).join("\n") === (b.auth.identityFiles ?? []).join("\n") &&
+  (a.proxyJump ?? []).length === (b.proxyJump ?? []).length &&
+  (a.proxyJump ?? []).every((jump, i) => sameConnection(jump, b.proxyJump![i]!))
+
 export interface ConnectRequest {
   /** A hostname, an IP address or a `Host` of the ssh config file. */
   readonly host: string
@@ -39,12 +57,12 @@ export interface ConnectRequest {
   readonly keyPath?: string | undefined
   readonly passphrase?: Redacted.Redacted<string> | undefined
   /**
-   * Save an unknown host key without asking. `false` asks for less trust than the
-   * configuration; `true` is honoured only when `AppConfig` has `insecureAutoAdd` or
-   * `allowAgentInsecureAutoAdd` (SPEC §8).
+   * Save an unknown host key without asking: honoured only when `AppConfig` has
+   * `allowAgentInsecureAutoAdd` (SPEC §8). `AppConfig.insecureAutoAdd` covers the configured
+   * hosts only, never one added here.
    */
   readonly insecureAutoAdd?: boolean | undefined
-  /** Re-register an alias that has other settings (its old connection closes). */
+  /** Re-register an alias that has other settings (its old connection closes; with the same settings it stays). */
   readonly replace?: boolean | undefined
   /** Groups (for `ExecMany`) the host joins once connected; new names create groups. */
   readonly groups?: ReadonlyArray<string> | undefined
@@ -134,18 +152,25 @@ export class Hosts extends Context.Service<Hosts, {
     })
 
     const connect = Effect.fn("Hosts.connect")(function*(request: ConnectRequest) {
+      // Before the ssh_config lookup, which may run the operator's Match exec commands.
+      const badHost = hostnameProblem(request.host)
+      if (badHost !== undefined) return yield* new InvalidArgumentError({ message: `host: ${badHost}` })
+      const badUser = request.user === undefined ? undefined : remoteUserProblem(request.user)
+      if (badUser !== undefined) return yield* new InvalidArgumentError({ message: `user: ${badUser}` })
       const alias = request.alias ?? aliasForHost(request.host)
       const badGroup = request.groups?.find((g) => !ALIAS_PATTERN.test(g))
       if (badGroup !== undefined) {
         return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(badGroup)} is not 1-64 of A-Z a-z 0-9 . _ -` })
       }
-      // The caller may ask for less trust, never for more unless the operator allows it (SPEC §8).
-      const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd && !config.insecureAutoAdd
-      const insecureAutoAdd = request.insecureAutoAdd === undefined || autoAddIgnored ? config.insecureAutoAdd : request.insecureAutoAdd
+      // The caller never gets more trust than the operator allows callers (SPEC §8); the
+      // operator's own insecure_auto_add is for the hosts they configured, not for these.
+      const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd
+      const insecureAutoAdd = request.insecureAutoAdd === true && !autoAddIgnored
       const entry = yield* entryFor(request, alias, insecureAutoAdd)
       const previous = (yield* registry.list).find((h) => h.alias === alias)
       yield* registry.register(entry, { replace: request.replace === true })
-      if (previous !== undefined && previous !== entry && request.replace === true) yield* connections.disconnect(alias)
+      // Only other settings need another connection: the same ones keep the live one and its jobs.
+      if (previous !== undefined && request.replace === true && !sameConnection(previous, entry)) yield* connections.disconnect(alias)
       const options: ConnectOptions = request.onUnknownHostKey !== undefined ? { onUnknownHostKey: request.onUnknownHostKey } : {}
       const info = yield* connections.connect(alias, options).pipe(
         Effect.tapError(() =>
