@@ -66,7 +66,8 @@ export const readTail = (
   let matched: Line | null = state.matched
   for (const line of read.lines) {
     lines.push(line)
-    bytes += line.text.length
+    // UTF-8 bytes, as the store counts them (a string's length counts UTF-16 units).
+    bytes += Buffer.byteLength(line.text)
     if (request.until !== undefined && matched === null && request.until.test(line.text)) {
       matched = line
       break

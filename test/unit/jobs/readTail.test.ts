@@ -73,4 +73,20 @@ describe("readTail (one step)", () => {
     expect(texts(step.state)).toEqual(["b", "c"])
     expect(step.state.dropped).toBe(1)
   })
+
+  it("counts max_bytes in UTF-8 bytes across steps, as the store does (multibyte output does not overshoot)", () => {
+    const ring = ringWith("ééééé") // 5 characters, 10 bytes
+    const req = { ...request, maxBytes: 25, minLines: 10 }
+    const first = readTail(ring, req, initialTailState(0), running)
+    expect(first.done).toBe(false)
+    expect(first.state.bytes).toBe(10)
+    for (let i = 0; i < 3; i++) ring.append("stdout", "ééééé")
+    const second = readTail(ring, req, first.state, running)
+    expect(second.done).toBe(true)
+    expect(second.state.more).toBe(true)
+    const bytes = second.state.lines.reduce((n, l) => n + Buffer.byteLength(l.text), 0)
+    expect(bytes).toBeLessThanOrEqual(25)
+    expect(texts(second.state)).toEqual(["ééééé", "ééééé"])
+  })
 })
+
