@@ -16,7 +16,7 @@ import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import { type McpServerProcess, startMcpServer, type ToolInfo } from "../test/support/mcp.ts"
+import { type McpServerProcess, startMcpServer, type TailLine, tailLines, type ToolInfo } from "../test/support/mcp.ts"
 import type { Sshd } from "../test/support/sshdServer.ts"
 
 /** What one call cost, as a model reading it would see it. */
@@ -100,29 +100,7 @@ class Agent {
   }
 }
 
-interface Line {
-  readonly n: number
-  readonly stream: string
-  readonly text: string
-}
-
-/**
- * The lines of an `ssh_tail` result, whichever form it has: `lines: [{ n, stream, text }]`,
- * or `text` (the lines joined by "\n") with `line_nos` (runs such as `1-40,e41-42,43`: e = stderr).
- */
-export const tailLines = (data: Record<string, unknown>): Array<Line> => {
-  if (Array.isArray(data.lines)) return data.lines as Array<Line>
-  const spec = typeof data.line_nos === "string" ? data.line_nos : ""
-  if (spec === "") return []
-  const texts = String(data.text ?? "").split("\n")
-  const out: Array<Line> = []
-  for (const run of spec.split(",")) {
-    const stream = run.startsWith("e") ? "stderr" : "stdout"
-    const [a, b] = run.replace(/^e/, "").split("-").map(Number)
-    for (let n = a!; n <= (b ?? a!); n++) out.push({ n, stream, text: texts[out.length] ?? "" })
-  }
-  return out
-}
+type Line = TailLine
 
 /** Follow a job with ssh_tail until it ends (or `stop` says so): every line seen, the last reply. */
 const follow = async (agent: Agent, jobId: string, args: Record<string, unknown>, from = 0, stop?: (lines: Array<Line>) => boolean) => {

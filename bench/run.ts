@@ -22,7 +22,7 @@ import ssh2 from "ssh2"
 import { defaultAlgorithms, ssh2Algorithms } from "../src/ssh/algorithms.ts"
 import { rawToolsList } from "../test/support/rawToolsList.ts"
 import { agentTrial, type TaskResult, type TrialResult } from "./agentTrial.ts"
-import { call, type McpServerProcess, startMcpServer } from "../test/support/mcp.ts"
+import { call, type McpServerProcess, startMcpServer, tailLines } from "../test/support/mcp.ts"
 import { type Sshd, startSshd } from "../test/support/sshdServer.ts"
 
 /** ssh2's crypto module: whether its native binding loaded (else it uses Node's crypto). */
@@ -105,10 +105,13 @@ const sshArgs = (sshd: Sshd, extra: Array<string> = []) => [
   "-o", "BatchMode=yes", "-p", String(sshd.port), ...extra, `${sshd.user.name}@127.0.0.1`
 ]
 
-/** Wait for a job's end with one blocked tail past every line (no lines are transferred). */
+/**
+ * Wait for a job's end with one blocked tail past every line: from the end (`last: 0`) of
+ * stderr, which the measured commands never write to, so no line is transferred.
+ */
 const waitEnd = async (server: McpServerProcess, jobId: string) => {
   for (;;) {
-    const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: Number.MAX_SAFE_INTEGER - 1, wait_ms: 60_000 })
+    const r = await call(server, "ssh_tail", { job_id: jobId, last: 0, stream: "stderr", wait_ms: 45_000 })
     if (r.data.status !== "running") return r.data
   }
 }
@@ -165,7 +168,7 @@ const follow = async (server: McpServerProcess, jobId: string, args: Record<stri
     const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: cursor, ...args })
     calls++
     bytes += Buffer.byteLength(r.text)
-    lines += (r.data.lines as Array<unknown>).length
+    lines += tailLines(r.data).length
     cursor = r.data.next_line_no as number
     if (r.data.status !== "running" && r.data.more === false) return { calls, bytes, lines }
   }
@@ -215,9 +218,9 @@ const main = async () => {
       for (;;) {
         const r = await call(server, "ssh_tail", { job_id: s.data.job_id, since_line_no: cursor, wait_ms: 10_000, max_lines: 1 })
         const received = Date.now()
-        for (const l of r.data.lines as Array<{ text: string }>) wake.push(received - Number(BigInt(l.text) / 1_000_000n))
+        for (const l of tailLines(r.data)) wake.push(received - Number(BigInt(l.text) / 1_000_000n))
         cursor = r.data.next_line_no as number
-        if (r.data.status !== "running" && (r.data.lines as Array<unknown>).length === 0) break
+        if (r.data.status !== "running" && tailLines(r.data).length === 0) break
       }
       rows.push({
         id: 2,
@@ -523,7 +526,7 @@ const main = async () => {
         const t0 = now()
         const r = await call(server, "ssh_tail", { job_id: j.data.job_id, since_line_no: 0, max_lines: 10_000, max_bytes: 1_048_576 })
         const t = now() - t0
-        if ((r.data.lines as Array<unknown>).length !== 10_000) throw new Error(`tail bench: ${(r.data.lines as Array<unknown>).length} lines`)
+        if (tailLines(r.data).length !== 10_000) throw new Error(`tail bench: ${tailLines(r.data).length} lines`)
         if (i >= 3) replyMs.push(t) // the first replies warm up the code paths
       }
       await call(server, "ssh_remove_job", { job_id: j.data.job_id })

@@ -90,3 +90,17 @@ describe("readTail (one step)", () => {
   })
 })
 
+describe("RingBuffer.sinceForLast (ssh_tail's last)", () => {
+  it("is the cursor before the newest lines of a stream, or of the job", () => {
+    const ring = ringWith("a", "E:1", "b", "c", "E:2")
+    expect(ring.sinceForLast("both", 2)).toBe(3)
+    expect(ring.sinceForLast("both", 0)).toBe(5)
+    expect(ring.sinceForLast("both", 99)).toBe(0)
+    expect(ring.sinceForLast("stdout", 2)).toBe(2)
+    expect(ring.sinceForLast("stderr", 1)).toBe(4)
+    expect(ring.sinceForLast("stdout", 0)).toBe(5)
+    expect(ring.sinceForLast("stdout", 4)).toBe(0)
+    const two = readTail(ring, { ...request, stream: "stdout" }, initialTailState(ring.sinceForLast("stdout", 2)), running)
+    expect(texts(two.state)).toEqual(["b", "c"])
+  })
+})
