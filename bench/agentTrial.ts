@@ -232,7 +232,9 @@ w("-- Dump completed on 2026-11-25 07:00:00\\n")`)} > ${remote}/dump.sql && chow
       const t = await agent.call("ssh_spawn", { command: `tail -n +1 -f ${logFile}` })
       const id = t.data.job_id as string
       const m = await agent.call("ssh_tail", { job_id: id, wait_ms: 30_000, until: "ERROR" })
-      const seen = (m.data.matched as { text?: string } | null)?.text ?? ""
+      // The matched line: `matched` (per-line form), or the line numbered matched_line_no.
+      const n = (m.data.matched as { n?: number } | null | undefined)?.n ?? m.data.matched_line_no
+      const seen = tailLines(m.data).find((l) => l.n === n)?.text ?? ""
       await agent.call("ssh_remove_job", { job_id: id, force: true })
       await agent.call("ssh_remove_job", { job_id: w.data.job_id, force: true })
       return seen.includes("ERROR db")
@@ -324,7 +326,7 @@ for i in range(1, 9):
         await agent.call("ssh_list_jobs", { host: "box", status: "running" })
       }
       // The newest lines: `last` where the tool has it, else from the start.
-      const t = await agent.call("ssh_tail", agent.has("ssh_tail", "last") ? { job_id: id, last: 3 } : { job_id: id })
+      const t = await agent.call("ssh_tail", { job_id: id, wait_ms: 3000, min_lines: 1, ...(agent.has("ssh_tail", "last") ? { last: 3 } : {}) })
       const alive = !t.isError && tailLines(t.data).some((l) => l.text.startsWith("heartbeat"))
       await agent.call("ssh_remove_job", { job_id: id, force: true })
       return alive
