@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import * as path from "node:path"
 import { Clock, Context, Effect, Fiber, Layer, Stream } from "effect"
 import type { EndReason, JobStatus } from "../domain/jobs.js"
 import { CappedOutput } from "../output/CappedOutput.js"
@@ -169,7 +170,8 @@ export class Exec extends Context.Service<Exec, {
               Effect.map((o) => o._tag === "Some" ? o.value : undefined)
             )
             handedOver = kept !== undefined
-            const shown = over ? yield* cutOutput(out, budget!, kept === undefined ? undefined : kept.job.jobId) : full
+            const logged = config.logDir !== undefined && (yield* command.mirroredWhole)
+            const shown = over ? yield* cutOutput(out, budget!, kept === undefined ? undefined : kept.job.jobId, logged) : full
             return {
               host: job.host,
               status: job.status,
@@ -202,7 +204,7 @@ export class Exec extends Context.Service<Exec, {
      * around a marker that says, when the command was kept as `jobId`, how to page what it
      * leaves out with `ssh_tail` (the job's buffer holds the newest lines; --log-dir all).
      */
-    const cutOutput = (out: { readonly stdout: CappedOutput; readonly stderr: CappedOutput }, budget: number, jobId: string | undefined) =>
+    const cutOutput = (out: { readonly stdout: CappedOutput; readonly stderr: CappedOutput }, budget: number, jobId: string | undefined, logged: boolean) =>
       Effect.gen(function*() {
         const streams = ["stdout", "stderr"] as const
         const costs = streams.map((s) => jsonCost(out[s].text()))
@@ -214,31 +216,32 @@ export class Exec extends Context.Service<Exec, {
             shown[s] = capped.text()
             continue
           }
-          // The route's length depends on a line number not known before the cut: leave room for the longest.
-          const widest = jobId === undefined ? undefined : route(jobId, s, Number.MAX_SAFE_INTEGER, "")
+          // The route depends on a line number not known before the cut: leave room for the longest.
+          const widest = jobId === undefined ? undefined : route(jobId, s, Number.MAX_SAFE_INTEGER, heldNote(jobId, 1, logged))
           const cap = capped.capWithin(shares[i]!, undefined, widest)
-          shown[s] = capped.text(cap, undefined, jobId === undefined ? undefined : yield* routeFor(jobId, s, capped.headLines(cap)))
+          shown[s] = capped.text(cap, undefined, jobId === undefined ? undefined : yield* routeFor(jobId, s, capped.headLines(cap), logged))
         }
         return shown
       })
 
     /** The `ssh_tail` call that pages a stream of `jobId` after its first `headLines` lines. */
-    const routeFor = (jobId: string, stream: "stdout" | "stderr", headLines: number) =>
+    const routeFor = (jobId: string, stream: "stdout" | "stderr", headLines: number, logged: boolean) =>
       Effect.gen(function*() {
-        if (headLines === 0) return route(jobId, stream, 0, heldNote(jobId, 0))
+        if (headLines === 0) return route(jobId, stream, 0, heldNote(jobId, 0, logged))
         const read = yield* Effect.option(jobs.tail({
           jobId, since: 0, waitMs: 0, maxLines: headLines, maxBytes: Number.MAX_SAFE_INTEGER, stream
         }))
         if (read._tag === "None") return route(jobId, stream, 0, "")
         const r = read.value
         // Lines the head shows were evicted already: page from the oldest held.
-        if (r.dropped > 0 || r.lines.length < headLines) return route(jobId, stream, 0, heldNote(jobId, r.dropped))
-        return route(jobId, stream, r.lines[r.lines.length - 1]!.n, heldNote(jobId, r.dropped))
+        if (r.dropped > 0 || r.lines.length < headLines) return route(jobId, stream, 0, heldNote(jobId, Math.max(1, r.dropped), logged))
+        return route(jobId, stream, r.lines[r.lines.length - 1]!.n, heldNote(jobId, r.dropped, logged))
       })
 
-    const heldNote = (jobId: string, dropped: number) =>
-      config.logDir !== undefined
-        ? ` (all lines are in ${config.logDir}/${jobId}.log)`
+    /** Where what the ring no longer holds can be read: the job's log when it has every line. */
+    const heldNote = (jobId: string, dropped: number, logged: boolean) =>
+      logged
+        ? ` (all lines are in ${path.join(config.logDir!, `${jobId}.log`)})`
         : dropped > 0
         ? " (the job holds only its newest lines)"
         : ""

@@ -189,6 +189,27 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`what the model sees over ${m.na
     }
   })
 
+  if (onFirstCell(m)) it("names the --log-dir file that has every line an exec left out", async () => {
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-results-logs-"))
+    const logged = await startMcpServer({ args: [...boxArgs(sshd), "--log-dir", logDir] })
+    try {
+      const r = await call(logged, "ssh_exec", { command: "seq 1 200000" })
+      expect(size(r.data)).toBeLessThanOrEqual(BUDGET)
+      const file = path.join(logDir, `${r.data.job_id as string}.log`)
+      expect(r.data.stdout).toContain(`since_line_no 0 pages them (all lines are in ${file}) …`)
+      // The mirror catches up: every line is there.
+      let lines = 0
+      for (let i = 0; i < 100 && lines < 200_000; i++) {
+        await new Promise((res) => setTimeout(res, 100))
+        lines = fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").length - 1 : 0
+      }
+      expect(lines).toBe(200_000)
+    } finally {
+      await logged.close()
+      fs.rmSync(logDir, { recursive: true, force: true })
+    }
+  })
+
   // The issue's client (SDK 1.x over stdio) with its 60 s timeout: a 50 s command, no arguments but the command.
   if (m.transport === "stdio" && m.client === "v1") it("hands a long ssh_exec over to a job by 45 s, so the client's 60 s timeout never eats it", async () => {
     const r = await call(server, "ssh_exec", { command: "for i in $(seq 1 50); do echo $i; sleep 1; done; echo done" }, { timeout: 60_000 })
