@@ -217,11 +217,17 @@ const EVALUATING = new Set([
 export const commandParts = (node: SyntaxNode): { readonly words: Array<SyntaxNode>; readonly others: Array<SyntaxNode> } => {
   const words: Array<SyntaxNode> = []
   const others: Array<SyntaxNode> = []
-  for (let i = 0; i < node.childCount; i++) {
-    const child = node.child(i)!
-    if (child.type === "command_name" && child.childCount === 1) words.push(child.child(0)!)
-    else if (node.fieldNameForChild(i) === "argument") words.push(child)
-    else others.push(child)
+  // A cursor: asking a node for its i-th child or that child's field walks its children from the first.
+  const cursor = node.walk()
+  try {
+    for (let more = cursor.gotoFirstChild(); more; more = cursor.gotoNextSibling()) {
+      const child = cursor.currentNode
+      if (child.type === "command_name" && child.childCount === 1) words.push(child.firstChild!)
+      else if (cursor.currentFieldName === "argument") words.push(child)
+      else others.push(child)
+    }
+  } finally {
+    cursor.delete()
   }
   return { words, others }
 }
@@ -234,8 +240,7 @@ const unitOf = (text: string, words: ReadonlyArray<SyntaxNode>): CommandUnit => 
   }).join(" ")
 })
 
-const collect = (node: SyntaxNode, units: Array<CommandUnit>, comments: Array<string>): void => {
-  const parent = node.parent
+const collect = (node: SyntaxNode, parent: SyntaxNode | undefined, units: Array<CommandUnit>, comments: Array<string>): void => {
   if (node.type === "command") {
     const withRedirects = parent?.type === "redirected_statement" && parent.childForFieldName("body")?.equals(node) === true
     units.push(unitOf(withRedirects ? parent!.text : node.text, commandParts(node).words))
@@ -250,15 +255,29 @@ const collect = (node: SyntaxNode, units: Array<CommandUnit>, comments: Array<st
   } else if (node.type === "comment") {
     comments.push(node.text)
   }
-  for (const child of node.children) collect(child, units, comments)
+  for (const child of node.children) collect(child, node, units, comments)
 }
 
-/** Every command `text` runs, as bash parses it. */
-export const parseLine = (parser: BashParser, text: string): ParsedLine =>
-  parser.parse(text, (root) => {
+/**
+ * The longest line the policy parses, in characters: a parse tree and its walk take memory
+ * and time in proportion to the line (a 1 MB line of commands takes seconds and hundreds of
+ * MB), and the WebAssembly memory a parse grows is never given back.
+ */
+export const MAX_PARSED_LINE = 16 * 1024
+
+export const tooLong = (text: string): string | undefined =>
+  text.length > MAX_PARSED_LINE
+    ? `a line of ${text.length} characters (the policy reads lines of up to ${MAX_PARSED_LINE})`
+    : undefined
+
+/** Every command `text` runs, as bash parses it; a line over `MAX_PARSED_LINE` is not parsed. */
+export const parseLine = (parser: BashParser, text: string): ParsedLine => {
+  const long = tooLong(text)
+  if (long !== undefined) return { units: [], unparsed: long, comment: undefined }
+  return parser.parse(text, (root) => {
     const units: Array<CommandUnit> = []
     const comments: Array<string> = []
-    collect(root, units, comments)
+    collect(root, undefined, units, comments)
     const error = firstError(root)
     const unparsed = /\\\r?\n/.test(text)
       ? "a line continuation (\\ at the end of a line)"
@@ -267,3 +286,4 @@ export const parseLine = (parser: BashParser, text: string): ParsedLine =>
       : `bash cannot parse it near ${quote(text.slice(error.startIndex, Math.max(error.endIndex, error.startIndex + 20)))}`
     return { units, unparsed, comment: comments[0] }
   })
+}

@@ -24,7 +24,7 @@
  * @since 0.2.0
  */
 import { type BashParser, firstError, type SyntaxNode } from "./bashParser.js"
-import { commandParts, describeNode, isRefused, type WordValue, wordValue } from "./commandLine.js"
+import { commandParts, describeNode, isRefused, tooLong, type WordValue, wordValue } from "./commandLine.js"
 import { type CommandSpec, readOnlyCommands } from "./readOnlyCommands.js"
 
 export { readOnlyCommands }
@@ -249,6 +249,8 @@ const statement = (node: SyntaxNode, source: string): string | undefined => {
 /** Why `command` is not read-only, naming what was not understood; undefined when it is. */
 export const readOnlyViolation = (parser: BashParser, command: string): string | undefined => {
   if (command.trim() === "") return "an empty command"
+  const long = tooLong(command)
+  if (long !== undefined) return long
   const control = /[\x00-\x08\x0b-\x1f\x7f]/.exec(command)
   if (control !== null) return `the control character ${JSON.stringify(control[0])}`
   if (/\\\n/.test(command)) return "a line continuation (\\ at the end of a line)"

@@ -122,6 +122,15 @@ describe("policy rules", () => {
     expect(check(p, run("echo 'unterminated"))._tag).toBe("Allow")
   })
 
+  it("parses lines of up to 16 KiB: a longer one is refused by allow and read_only, searched as text by deny", () => {
+    const long = `echo ${"x".repeat(16 * 1024)}`
+    expect(check(policy({ readOnly: true }), run(long))).toMatchObject({ rule: expect.stringContaining(`a line of ${long.length} characters`) })
+    expect(check(policy({ allow: ["echo .*"] }), run(long))).toMatchObject({ rule: expect.stringContaining("a line of") })
+    expect(check(policy({ deny: ["rm -rf"] }), run(long))._tag).toBe("Allow")
+    expect(check(policy({ deny: ["rm -rf"] }), run(`${long}; rm -rf x`))._tag).toBe("Deny")
+    expect(check(policy({ allow: ["echo .*"] }), run(long.slice(0, 16 * 1024)))._tag).toBe("Allow")
+  })
+
   it("confirm: a rule found in any command of the line asks", () => {
     const p = policy({ confirm: ["^reboot"] })
     expect(check(p, run("echo ok; reboot"))._tag).toBe("Confirm")
