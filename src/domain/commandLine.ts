@@ -126,6 +126,12 @@ const dq = (node: SyntaxNode): WordResult => {
   let value = ""
   let sure = true
   let literalStart = true
+  let end = node.startIndex
+  for (const part of kids) {
+    if (part.startIndex !== end) return { refused: `${quote(node.text)} (a string the parser split)` }
+    end = part.endIndex
+  }
+  if (end !== node.endIndex) return { refused: `${quote(node.text)} (a string the parser split)` }
   for (const part of kids.slice(1, -1)) {
     if (part.type === "string_content") {
       const bad = /[\\`$!]/.exec(part.text)
@@ -201,6 +207,47 @@ export interface ParsedLine {
   readonly unparsed: string | undefined
   /** The first comment (`#…`): a comment only where the shell says so (zsh's interactive_comments). */
   readonly comment: string | undefined
+  /**
+   * The first `$(`, `<(`, `>(` or backquote outside single quotes that does not open a
+   * substitution of the tree (tree-sitter reads backquotes inside `${x:-…}`, here-documents
+   * and nested backquotes as text, where bash runs them): its commands are not among `units`.
+   */
+  readonly hidden: string | undefined
+}
+
+/** Where the parse found substitutions, and the single-quoted text in which none can be. */
+const substitutions = (root: SyntaxNode) => {
+  const opens = new Set<number>()
+  const literal: Array<readonly [number, number]> = []
+  const visit = (node: SyntaxNode) => {
+    if (node.type === "command_substitution" || node.type === "process_substitution" || node.type === "arithmetic_expansion") {
+      opens.add(node.startIndex)
+      if (node.text.startsWith("`")) opens.add(node.endIndex - 1)
+    } else if (node.type === "raw_string") {
+      literal.push([node.startIndex, node.endIndex])
+      return
+    }
+    for (const child of node.children) visit(child)
+  }
+  visit(root)
+  return { opens, literal }
+}
+
+export const hiddenSubstitution = (text: string, root: SyntaxNode): string | undefined => {
+  const { opens, literal } = substitutions(root)
+  let next = 0
+  for (let i = 0; i < text.length; i++) {
+    while (next < literal.length && literal[next]![1] <= i) next++
+    if (next < literal.length && literal[next]![0] <= i) {
+      i = literal[next]![1] - 1
+      continue
+    }
+    const c = text[i]!
+    if ((c === "`" || ("$<>".includes(c) && text[i + 1] === "(")) && !opens.has(i)) {
+      return `${quote(text.slice(i, i + 24))} (a substitution the parser read as text)`
+    }
+  }
+  return undefined
 }
 
 /** Statements that evaluate code without being simple commands: each one is a unit. */
@@ -273,7 +320,7 @@ export const tooLong = (text: string): string | undefined =>
 /** Every command `text` runs, as bash parses it; a line over `MAX_PARSED_LINE` is not parsed. */
 export const parseLine = (parser: BashParser, text: string): ParsedLine => {
   const long = tooLong(text)
-  if (long !== undefined) return { units: [], unparsed: long, comment: undefined }
+  if (long !== undefined) return { units: [], unparsed: long, comment: undefined, hidden: undefined }
   return parser.parse(text, (root) => {
     const units: Array<CommandUnit> = []
     const comments: Array<string> = []
@@ -284,6 +331,6 @@ export const parseLine = (parser: BashParser, text: string): ParsedLine => {
       : error === undefined
       ? undefined
       : `bash cannot parse it near ${quote(text.slice(error.startIndex, Math.max(error.endIndex, error.startIndex + 20)))}`
-    return { units, unparsed, comment: comments[0] }
+    return { units, unparsed, comment: comments[0], hidden: hiddenSubstitution(text, root) }
   })
 }

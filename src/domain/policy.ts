@@ -104,10 +104,8 @@ const checkText = (p: EffectivePolicy, parser: BashParser, command: string, secr
   if (p.allow.length > 0) {
     const sources = [...new Set(p.allow.map((r) => r.source))].join(" ")
     const hint = `each command of the line must match one of: ${p.allow.map((r) => JSON.stringify(r.pattern)).join(", ")}`
-    const notRead = line.unparsed ?? line.comment
-    if (notRead !== undefined) {
-      return deny(`allow list of ${sources} (${secret ? "secret data" : line.unparsed ?? `a comment ${quoted(notRead)}`})`, hint)
-    }
+    const notRead = line.unparsed ?? line.hidden ?? (line.comment === undefined ? undefined : `a comment ${quoted(line.comment)}`)
+    if (notRead !== undefined) return deny(`allow list of ${sources} (${secret ? "secret data" : notRead})`, hint)
     const unmatched = line.units.find((u) => !p.allow.some((r) => r.regex.matches(u.text)))
     if (unmatched !== undefined) {
       return deny(`allow list of ${sources} (no rule matches ${secret ? "the secret data" : quoted(unmatched.text)})`, hint)

@@ -24,7 +24,7 @@
  * @since 0.2.0
  */
 import { type BashParser, firstError, type SyntaxNode } from "./bashParser.js"
-import { commandParts, describeNode, isRefused, tooLong, type WordValue, wordValue } from "./commandLine.js"
+import { commandParts, describeNode, hiddenSubstitution, isRefused, tooLong, type WordValue, wordValue } from "./commandLine.js"
 import { type CommandSpec, readOnlyCommands } from "./readOnlyCommands.js"
 
 export { readOnlyCommands }
@@ -260,6 +260,6 @@ export const readOnlyViolation = (parser: BashParser, command: string): string |
       return `bash cannot parse it near ${quote(command.slice(error.startIndex, Math.max(error.endIndex, error.startIndex + 20)))}`
     }
     if (root.namedChildCount === 0) return "an empty command"
-    return statement(root, command)
+    return statement(root, command) ?? hiddenSubstitution(command, root)
   })
 }

@@ -73,7 +73,8 @@ describe("policy rules", () => {
 
   it("allow: every command the line runs must match a rule, wherever it is in the line", () => {
     const p = policy({ allow: ["ls.*", "grep [a-z]+", "echo [a-z ]*"] })
-    for (const ok of ["ls -la | grep foo", "ls && echo ok; echo done", "ls $(echo x)", "ls\necho ok", "ls &"]) {
+    for (const ok of ["ls -la | grep foo", "ls && echo ok; echo done", "ls $(echo x)", "ls\necho ok", "ls &", "ls '$(x) `y` <(z)'",
+      "ls `echo x` <(echo y)"]) {
       expect(check(p, run(ok))._tag, ok).toBe("Allow")
     }
     const refused: ReadonlyArray<[string, string]> = [
@@ -96,7 +97,12 @@ describe("policy rules", () => {
       ["[[ -v 'x[$(ls)]' ]]", "[[ -v"],
       ["ls # ; rm x", "a comment"],
       ["ls 'unterminated", "bash cannot parse it"],
-      ["ls \\\nrm x", "a line continuation"]
+      ["ls \\\nrm x", "a line continuation"],
+      // Substitutions tree-sitter reads as text, where bash runs them.
+      ["ls ${x:-`rm x`}", "(a substitution the parser read as text)"],
+      ["ls <<-EOF\n\t`rm x`\n\tEOF\n", "a substitution the parser read as text"],
+      ["ls `echo \\`rm x\\``", "a substitution the parser read as text"],
+      ["ls \\$(rm x)", "bash cannot parse it"]
     ]
     for (const [command, names] of refused) {
       const v = check(p, run(command))
