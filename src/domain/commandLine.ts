@@ -1,7 +1,7 @@
 /**
  * A command line as the policy sees it, from a bash parse (src/domain/bashParser.ts):
  * the words of a command after quote removal (`wordValue`), and every command the line
- * runs (`commandUnits`): the simple commands after `;`, `&&`, `||`, `|`, `&` and newlines,
+ * runs (`parseLine`): the simple commands after `;`, `&&`, `||`, `|`, `&` and newlines,
  * those inside `$(…)`, backquotes, `<(…)`, subshells, groups, loops, conditionals and
  * function bodies, and the other statements that evaluate code (assignments, `declare`,
  * `unset`, `[[ … ]]`, `(( … ))`, C-style `for`, a redirection on a compound command).

@@ -19,7 +19,7 @@
  * builtins that evaluate their arguments (`printf -v`, `read`, `declare`, `let`, `test`,
  * `[`, `eval`, `source`, `mapfile`, `getopts`, `unset`, `export`, `exec`, `command`).
  *
- * @since 0.2.0
+ * @since 0.3.0
  */
 
 /** How a short or long option takes its argument. */
