@@ -101,7 +101,7 @@ const headTail = (extra: string) =>
     args: { "-n": SIGNED, "-c": SIGNED, "--lines": SIGNED, "--bytes": SIGNED }
   })
 const grep = spec(
-  "EFGPabcDhHiIlLnoqrRsTuUvVwxyzZ 0123456789 A: B: C: d: D: e: f: m:" +
+  "EFGPabchHiIlLnoqrRsTuUvVwxyzZ 0123456789 A: B: C: d: D: e: f: m:" +
     " --extended-regexp --fixed-strings --basic-regexp --perl-regexp --regexp= --file= --ignore-case --no-ignore-case" +
     " --word-regexp --line-regexp --null-data --no-messages --invert-match --max-count= --byte-offset --line-number" +
     " --line-buffered --with-filename --no-filename --label= --only-matching --quiet --silent --binary-files= --text" +
