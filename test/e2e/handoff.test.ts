@@ -79,16 +79,16 @@ describeWithSshd("hand-off: jobs in tmux, followed panes, terminal programs", (g
     expect(spawned.data.view_url).toBeUndefined()
 
     // The prompt reaches the agent (tmux merges stdout and stderr: all of it is stdout).
-    const first = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 10_000, until: "Your name" })
+    const first = await call(server, "ssh_tail", { format: "lines", job_id: jobId, wait_ms: 10_000, until: "Your name" })
     expect(first.data.awaiting_input || (first.data.partial as string).includes("Your name?")).toBe(true)
-    const waited = await call(server, "ssh_tail", { job_id: jobId, since_line_no: first.data.next_line_no, wait_ms: 5_000 })
+    const waited = await call(server, "ssh_tail", { format: "lines", job_id: jobId, since_line_no: first.data.next_line_no, wait_ms: 5_000 })
     expect(waited.data).toMatchObject({ awaiting_input: true, prompt: "Your name? " })
 
     // The person, in a second tmux client, sees the same screen and answers.
     const seen = await person(`tmux -L mcp-ssh-live capture-pane -p -t ${session}`)
     expect(seen.stdout).toContain("Your name?")
     await person(`tmux -L mcp-ssh-live send-keys -t ${session} 'Ada Lovelace' Enter`)
-    const after = await call(server, "ssh_tail", { job_id: jobId, since_line_no: first.data.next_line_no, wait_ms: 10_000, until: "hello" })
+    const after = await call(server, "ssh_tail", { format: "lines", job_id: jobId, since_line_no: first.data.next_line_no, wait_ms: 10_000, until: "hello" })
     expect((after.data.lines as Array<TailLine>).map((l) => l.text)).toContain("hello Ada Lovelace")
     expect((after.data.lines as Array<TailLine>).every((l) => l.stream === "stdout")).toBe(true)
 
@@ -147,7 +147,7 @@ describeWithSshd("hand-off: jobs in tmux, followed panes, terminal programs", (g
 
       // What the person types and what their programs print reach the agent.
       await person(`tmux send-keys -t ${name} 'echo typed-by-the-person' Enter`)
-      const t = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 10_000, until: "^typed-by-the-person" })
+      const t = await call(server, "ssh_tail", { format: "lines", job_id: jobId, wait_ms: 10_000, until: "^typed-by-the-person" })
       expect(t.data.matched).toMatchObject({ text: expect.stringContaining("typed-by-the-person") })
       const s = await screenShows(jobId, "typed-by-the-person")
       expect(s.size).toBe("100x30")
@@ -249,10 +249,10 @@ describeWithSshd("hand-off: a tmux job outlives this server", (getSshd) => {
       const s = await call(first, "ssh_spawn", { command: `i=0; while [ $i -lt ${N} ]; do i=$((i+1)); echo $i; sleep 0.01; done; sleep 1`, tmux: true, label: "counter" })
       expect(s.isError, s.text).toBe(false)
       jobId = s.data.job_id as string
-      const before = await call(first, "ssh_tail", { job_id: jobId, wait_ms: 2000, min_lines: 5 })
+      const before = await call(first, "ssh_tail", { format: "lines", job_id: jobId, wait_ms: 2000, min_lines: 5 })
       // The connection dies: the job goes on in its session, the follower resumes at its offset.
       await sshd.killConnections()
-      const after = await call(first, "ssh_tail", { job_id: jobId, since_line_no: before.data.next_line_no, wait_ms: 5000, min_lines: 20 })
+      const after = await call(first, "ssh_tail", { format: "lines", job_id: jobId, since_line_no: before.data.next_line_no, wait_ms: 5000, min_lines: 20 })
       expect(after.isError, after.text).toBe(false)
       const seen = [...(before.data.lines as Array<TailLine>), ...(after.data.lines as Array<TailLine>)].map((l) => Number(l.text))
       expect(seen).toEqual(seen.map((_, i) => i + 1))
@@ -318,14 +318,14 @@ describeWithSshd("hand-off: a job saved as an asciicast v2 recording", (getSshd)
     const jobId = spawned.data.job_id as string
     const file = spawned.data.recording as string
     expect(file).toBe(path.join(dir, `${jobId}.cast`))
-    await call(server, "ssh_tail", { job_id: jobId, wait_ms: 15_000, until: "after-sleep" })
+    await call(server, "ssh_tail", { format: "lines", job_id: jobId, wait_ms: 15_000, until: "after-sleep" })
     await until("the token prompt", async () => {
-      const t = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 2000 })
+      const t = await call(server, "ssh_tail", { format: "lines", job_id: jobId, wait_ms: 2000 })
       return t.data.awaiting_input === true ? true : undefined
     })
     expect((await call(server, "ssh_send_stdin", { job_id: jobId, data: `${secret}\n`, secret: true })).isError).toBe(false)
     await until("the name prompt", async () => {
-      const t = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 2000 })
+      const t = await call(server, "ssh_tail", { format: "lines", job_id: jobId, wait_ms: 2000 })
       return t.data.prompt === "Name? " ? true : undefined
     })
     expect((await call(server, "ssh_send_stdin", { job_id: jobId, data: "Ada\n" })).isError).toBe(false)
@@ -379,10 +379,10 @@ describeWithSshd("hand-off: keys under the operator's policy", (getSshd) => {
     expect((await call(server, "ssh_send_stdin", { job_id: strict.data.job_id, data: "plain\n" })).isError).toBe(false)
     const open = await call(server, "ssh_spawn", { host: "open", command: "echo ready; cat -v", pty: true })
     // Input sent before the command runs would meet the launcher's raw terminal: wait for it.
-    await call(server, "ssh_tail", { job_id: open.data.job_id, wait_ms: 5000, until: "^ready" })
+    await call(server, "ssh_tail", { format: "lines", job_id: open.data.job_id, wait_ms: 5000, until: "^ready" })
     const sent = await call(server, "ssh_send_stdin", { job_id: open.data.job_id, data: "x", keys: ["Esc", "Enter"] })
     expect(sent.isError, sent.text).toBe(false)
-    const t = await call(server, "ssh_tail", { job_id: open.data.job_id, since_line_no: 1, wait_ms: 5000, until: "\\^\\[" })
+    const t = await call(server, "ssh_tail", { format: "lines", job_id: open.data.job_id, since_line_no: 1, wait_ms: 5000, until: "\\^\\[" })
     expect(t.data.matched).toMatchObject({ text: "x^[" })
     for (const job of [strict, open]) await call(server, "ssh_remove_job", { job_id: job.data.job_id, force: true })
   }, 30_000)

@@ -79,7 +79,7 @@ describeWithSshd("live view web page (--view-port)", (getSshd) => {
     expect(urlB).not.toBe(urlA)
     viewPort = Number(new URL(urlA).port)
     // ssh_tail gives the same link for the same job.
-    const t = await call(server, "ssh_tail", { job_id: a.data.job_id, wait_ms: 2000, until: "one" })
+    const t = await call(server, "ssh_tail", { format: "lines", job_id: a.data.job_id, wait_ms: 2000, until: "one" })
     expect(t.data.view_url).toBe(urlA)
     const tokenA = new URL(urlA).pathname.split("/")[2]!
     const host = `Host: 127.0.0.1:${viewPort}\r\n`

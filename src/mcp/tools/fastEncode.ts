@@ -116,39 +116,40 @@ const compile = (ast: SchemaAST.AST): Compiled | undefined => {
         fields.push({ key: ps.name, optional: ps.type.context?.isOptional === true, encode })
       }
       const keys = fields.map((f) => f.key)
-      const optional = fields.map((f) => f.optional)
       const encoders = fields.map((f) => f.encode)
+      const optional = fields.map((f) => f.optional)
       const n = fields.length
-      /** Which declared fields `u` has, when its keys are declared ones in order (optional ones may be absent); else undefined. */
-      const inOrder = (u: Record<string, unknown>): Array<number> | undefined => {
-        const present: Array<number> = []
-        let j = 0
-        for (const k in u) {
-          while (j < n && keys[j] !== k && optional[j]) j++
-          if (j === n || keys[j] !== k) return undefined
-          present.push(j++)
-        }
-        for (; j < n; j++) if (!optional[j]) return undefined
-        return present
-      }
       return (u) => {
         if (!isPlainObject(u)) return FAIL
         // The common case: exactly the declared keys (optional ones may be absent), in order,
-        // each its own encoding. The value is then its own encoding too, and is returned as it
-        // is (no copy).
-        const present = Object.getPrototypeOf(u) === Object.prototype ? inOrder(u) : undefined
-        if (present !== undefined) {
-          let same = true
-          for (const j of present) {
-            const v = u[keys[j]!]
-            const r = encoders[j]!(v)
-            if (r === FAIL) return FAIL
-            if (r !== v) {
-              same = false
+        // each its own encoding. The value is then its own encoding too, and is returned as
+        // it is (no copy).
+        if (Object.getPrototypeOf(u) === Object.prototype) {
+          let i = 0
+          for (const k in u) {
+            while (i < n && k !== keys[i] && optional[i]) i++
+            if (i === n || k !== keys[i]) {
+              i = -1
               break
             }
+            i++
           }
-          if (same) return u
+          while (i >= 0 && i < n && optional[i]) i++
+          if (i === n) {
+            let same = true
+            for (let j = 0; j < n; j++) {
+              const key = keys[j]!
+              if (optional[j] && !Object.hasOwn(u, key)) continue
+              const v = u[key]
+              const r = encoders[j]!(v)
+              if (r === FAIL) return FAIL
+              if (r !== v) {
+                same = false
+                break
+              }
+            }
+            if (same) return u
+          }
         }
         const out: Record<string, unknown> = {}
         for (const f of fields) {

@@ -3,9 +3,16 @@
  * `:!` runs anything), so with no policy they pass, under read_only they are refused, and
  * under allow/deny/confirm rules they are refused unless the host sets interactive_keys.
  */
-import { describe, expect, it } from "vitest"
-import { check, type PolicyAction } from "../../../src/domain/policy.js"
+import { beforeAll, describe, expect, it } from "vitest"
+import { type BashParser, loadBashParser } from "../../../src/domain/bashParser.js"
+import { check as checkWith, type PolicyAction } from "../../../src/domain/policy.js"
 import { combine, compileRules, describePolicy, isRuleError, type PolicyRules } from "../../../src/domain/policyRules.js"
+
+let parser: BashParser
+beforeAll(async () => {
+  parser = await loadBashParser()
+})
+const check = (p: Parameters<typeof checkWith>[0], action: PolicyAction) => checkWith(p, action, parser)
 
 const policy = (...tables: Array<PolicyRules>) =>
   combine(...tables.map((t, i) => {
