@@ -81,6 +81,13 @@ describeWithSshd("live view web page (--view-port)", (getSshd) => {
     // ssh_tail gives the same link for the same job.
     const t = await call(server, "ssh_tail", { format: "lines", job_id: a.data.job_id, wait_ms: 2000, until: "one" })
     expect(t.data.view_url).toBe(urlA)
+    // The link counts in ssh_tail's 16 KiB budget: a job with far more output still answers within it.
+    const big = await call(server, "ssh_spawn", { command: "seq 1 20000" })
+    await call(server, "ssh_tail", { job_id: big.data.job_id, wait_ms: 5000, until: "^20000$" })
+    const page = await call(server, "ssh_tail", { job_id: big.data.job_id })
+    expect(page.data.more).toBe(true)
+    expect(page.data.view_url).toMatch(/^http:\/\/127\.0\.0\.1:/)
+    expect(Buffer.byteLength(JSON.stringify(page.data))).toBeLessThanOrEqual(16 * 1024)
     const tokenA = new URL(urlA).pathname.split("/")[2]!
     const host = `Host: 127.0.0.1:${viewPort}\r\n`
     const get = (p: string, headers = host) => raw(viewPort, `GET ${p} HTTP/1.1\r\n${headers}Connection: close\r\n\r\n`)

@@ -109,6 +109,6 @@ export const sshTail = Tool.make({
     // The view link counts in the reply's budget.
     const url = yield* viewUrl(input.job_id)
     const linkCost = url === undefined ? 0 : Buffer.byteLength(JSON.stringify({ view_url: url }))
-    return { ...tailReply(input.job_id, r, { format: input.format ?? "text", budget: budget - linkCost, note }), ...present("view_url", url) }
+    return { ...tailReply(input.job_id, r, { format: input.format ?? "text", budget: Math.max(1, budget - linkCost), note }), ...present("view_url", url) }
   })
 })
