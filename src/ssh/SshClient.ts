@@ -246,6 +246,11 @@ export class SshClient extends Context.Service<SshClient, {
     /** The first hop over `proxy`'s stdio: it is hung up when the connection closes, and explains a failure. */
     const hopVia = (proxy: ProxyProcess | undefined, entry: HostEntry, options: OpenOptions | undefined, sock: Duplex | undefined) =>
       proxy === undefined ? hop(entry, options, sock) : hop(entry, options, sock).pipe(
+        // A command that ends before the handshake does (perhaps before ssh2 even listens) ends it.
+        Effect.raceFirst(Effect.andThen(
+          Deferred.await(proxy.exited),
+          Effect.fail(new ConnectError({ message: "ProxyCommand ended before the SSH handshake completed" }))
+        )),
         Effect.tap(({ client }) => Effect.sync(() => client.once("close", () => proxy.hangUp()))),
         Effect.catchIf(
           (e): e is Extract<ConnectFailure, { _tag: "ConnectError" | "TimeoutError" }> => e._tag === "ConnectError" || e._tag === "TimeoutError",

@@ -49,8 +49,13 @@ export const spawnProxy = (command: string): Effect.Effect<ProxyProcess, Connect
       child.once("error", (e) => resume(Effect.fail(new ConnectError({ message: `ProxyCommand could not start: ${e.message}` }))))
       child.once("spawn", () => {
         const stream = Duplex.from({ readable: child.stdout, writable: child.stdin })
-        // A write after the command is gone (EPIPE) ends the transport like any socket error.
+        // The command ending closes the transport (ssh2 sees the end; `proxyFailure` explains it):
+        // its pipes' errors (EPIPE, premature close) have a listener for the whole life, even
+        // before ssh2 attaches its own or after it let go, or they would take the process down.
         child.stdin.on("error", () => {})
+        stream.on("error", () => {})
+        // Its output read to the end and the command gone: the transport is closed (ssh2 waits otherwise).
+        child.once("close", () => stream.destroy())
         resume(Effect.succeed({ stream, exited, stderr: () => err.toString("utf8"), hangUp: () => hangUp(child) }))
       })
     }),
