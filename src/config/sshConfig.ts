@@ -5,6 +5,14 @@
  * Host and Match blocks, Include and `%` tokens, evaluated as ssh does
  * (`sshConfigEval.ts`). What applies and is not honoured is listed (`ignored`).
  *
+ * Looking a name up runs the file's `Match exec` commands (through a shell, as ssh does:
+ * they are the operator's, with their `%` tokens expanded), and connecting runs its
+ * `ProxyCommand`. Names the agent gives are checked first (`hostnameProblem`,
+ * `remoteUserProblem`: OpenSSH's own rules for names from its command line; `Hosts.connect`
+ * checks every name, `expandCommand` again any that a token puts into a command), so no
+ * shell metacharacter, whitespace, control character or leading `-` of theirs can reach
+ * any of them. `CanonicalizeHostName` is not honoured (no `nslookup` runs).
+ *
  * @since 0.1.0
  */
 import { spawnSync } from "node:child_process"
@@ -12,6 +20,8 @@ import * as fs from "node:fs"
 import type { HostEntry } from "../domain/hosts.js"
 import { evaluateSshConfig } from "./sshConfigEval.js"
 import { expandCommand, expandPath, expandTokens, type TokenValues } from "./sshTokens.js"
+
+export { hostnameProblem, remoteUserProblem } from "./sshTokens.js"
 
 export interface SshConfigHost {
   readonly hostName: string

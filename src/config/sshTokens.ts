@@ -37,18 +37,36 @@ export class UnsafeNameError extends Error {
   }
 }
 
-/** OpenSSH's `valid_hostname` (9.6): no shell metacharacter, whitespace, control character or leading `-`. */
-export const unsafeHostName = (host: string): string | undefined => {
+/** Shell metacharacters OpenSSH refuses in a host name (`valid_hostname`, since 9.6; the comma since 9.8). */
+const HOST_METACHARACTERS = "'`\"$\\;&<>|(){},"
+/** Those it refuses in a user name (`valid_ruser`): `$` and `\` may appear, but not a `\` at the end. */
+const USER_METACHARACTERS = "'`\";&<>|(){}"
+
+const named = (c: string) => JSON.stringify(c)
+
+/**
+ * Why OpenSSH would refuse `host` as a host name given on its command line (a leading `-`,
+ * a shell metacharacter, whitespace, a control character), or undefined when it is fine.
+ */
+export const hostnameProblem = (host: string): string | undefined => {
   if (host.startsWith("-")) return "must not start with \"-\""
-  const bad = [...host].find((c) => "'`\"$\\;&<>|(){},".includes(c) || /[\s\p{Cc}]/u.test(c))
-  return bad === undefined ? undefined : `${JSON.stringify(bad)} is not allowed in a host name that reaches a local command (as with ssh)`
+  const bad = [...host].find((c) => HOST_METACHARACTERS.includes(c) || /[\s\p{Cc}]/u.test(c))
+  return bad === undefined
+    ? undefined
+    : `${named(bad)} is not allowed: as with ssh, a host name holds no shell metacharacter (${HOST_METACHARACTERS}), whitespace or control character`
 }
 
-/** OpenSSH's `valid_ruser`: no shell metacharacter, control character, leading `-`, whitespace before `-` or trailing `\`. */
-export const unsafeUserName = (user: string): string | undefined => {
+/**
+ * Why OpenSSH would refuse `user` as a remote user name given on its command line (a
+ * leading `-`, a shell metacharacter, a control character, whitespace before a `-`, a
+ * trailing `\`), or undefined when it is fine.
+ */
+export const remoteUserProblem = (user: string): string | undefined => {
   if (user.startsWith("-")) return "must not start with \"-\""
-  const bad = [...user].find((c) => "'`\";&<>|(){}".includes(c) || /\p{Cc}/u.test(c))
-  if (bad !== undefined) return `${JSON.stringify(bad)} is not allowed in a user name that reaches a local command (as with ssh)`
+  const bad = [...user].find((c) => USER_METACHARACTERS.includes(c) || /\p{Cc}/u.test(c))
+  if (bad !== undefined) {
+    return `${named(bad)} is not allowed: as with ssh, a user name holds no shell metacharacter (${USER_METACHARACTERS}) or control character`
+  }
   if (/\s-/u.test(user)) return "must not hold whitespace followed by \"-\" (as with ssh)"
   if (user.endsWith("\\")) return "must not end with \"\\\" (as with ssh)"
   return undefined
@@ -117,9 +135,9 @@ export const expandCommand = (
 ): string => {
   const used = new Set([...command.matchAll(/%(.)/g)].map((m) => m[1]!).filter((t) => t !== "%" && allowed.includes(t)))
   const hostTokens = ["h", "n"].some((t) => used.has(t))
-  const hostProblem = hostTokens ? unsafeHostName(agentNames.host) ?? (used.has("h") ? unsafeHostName(v.hostName) : undefined) : undefined
+  const hostProblem = hostTokens ? hostnameProblem(agentNames.host) ?? (used.has("h") ? hostnameProblem(v.hostName) : undefined) : undefined
   if (hostProblem !== undefined) throw new UnsafeNameError("host", `host: ${hostProblem}`)
-  const userProblem = used.has("r") && agentNames.user !== undefined ? unsafeUserName(agentNames.user) : undefined
+  const userProblem = used.has("r") && agentNames.user !== undefined ? remoteUserProblem(agentNames.user) : undefined
   if (userProblem !== undefined) throw new UnsafeNameError("user", `user: ${userProblem}`)
   return expandTokens(command, v, allowed)
 }

@@ -9,12 +9,9 @@
  * @since 0.2.0
  */
 import { Effect } from "effect"
+import { quoteForHuman as quote } from "../../domain/escapeText.js"
 import type { AuthQuestion, ConnectOptions } from "../../services/Connections.js"
 import type { ElicitForm, ToolContext } from "./Tool.js"
-
-/** JSON quoting, plus the characters JSON leaves raw that renderers show as line breaks or turn around. */
-const quote = (text: string): string =>
-  JSON.stringify(text).replace(/[\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 
 /** The form for one round of prompts on the host the agent named `alias`. */
 export const authPromptForm = (alias: string, question: AuthQuestion): ElicitForm => {
