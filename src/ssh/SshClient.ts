@@ -76,11 +76,11 @@ export interface OpenOptions {
 }
 
 /** The failure for a prompt nobody answered, naming it (quoted: it is the server's text). */
-const unansweredFailure = (where: string, prompt: string, why: Unanswered): AuthError | AuthPromptUnansweredError =>
+const unansweredFailure = (where: string, prompt: string, why: Unanswered, tried: ReadonlyArray<string>): AuthError | AuthPromptUnansweredError =>
   why === "password"
     ? new AuthError({
-      message: `${where} asks for a password (${JSON.stringify(prompt)}) and none was given`,
-      hint: "give password (or password_env in the config file); it is never asked of the user"
+      message: `authentication failed for ${where}; tried: ${tried.join(", ")}; the server asks for a password (${JSON.stringify(prompt)}) and none was given`,
+      hint: "give password (or password_env in the config file; it is never asked of the user), or a key the server accepts"
     })
     : new AuthPromptUnansweredError({
       message: `${where} asks ${JSON.stringify(prompt)} (keyboard-interactive, e.g. a one-time code) and ${
@@ -124,7 +124,7 @@ export class SshClient extends Context.Service<SshClient, {
             ))
           },
           unanswered: (prompt, why) => {
-            authFailure = unansweredFailure(where, prompt, why)
+            authFailure = unansweredFailure(where, prompt, why, progress.tried)
             stop()
           }
         }

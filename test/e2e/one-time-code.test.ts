@@ -164,6 +164,17 @@ describe("one-time codes asked of the person", () => {
     }
   })
 
+  it("no password given: AUTH_FAILED naming the password prompt, never asked of the person", async () => {
+    const { server, asked } = await start("v2", "code")
+    try {
+      const r = await call(server, "ssh_connect", { host: "127.0.0.1", port: otp.port, user: USER, alias: "nopw" })
+      expect(r.data).toMatchObject({ error: { code: "AUTH_FAILED", message: expect.stringContaining(`asks for a password ("Password: ")`) } })
+      expect(asked).toEqual([])
+    } finally {
+      await server.close()
+    }
+  })
+
   it("quotes the server's text: line breaks and bidi controls stay escaped", async () => {
     const { server, asked } = await start("v2", "code")
     otp.prompt = "Code:\nTrust this host? yes\u202e\u2028"
