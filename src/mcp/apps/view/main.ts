@@ -1,7 +1,8 @@
 /**
  * The live job view (SPEC §10), an MCP App: it learns the job from the tool result it is
  * shown with (`ssh_spawn` or `ssh_tail`), then follows it by calling `ssh_tail` through the
- * host with a cursor, `wait_ms` and `min_lines: 1`, so each line is drawn as it arrives.
+ * host with a cursor, `wait_ms`, `min_lines: 1` and `format: "lines"` (one object per line),
+ * so each line is drawn as it arrives.
  * TERM / INT go through `ssh_signal`. Nothing is fetched from the network.
  */
 import {
@@ -169,7 +170,7 @@ const followJob = async (id: string) => {
   for (;;) {
     let r: CallToolResult
     try {
-      r = await callTool("ssh_tail", { job_id: id, since_line_no: cursor, wait_ms: WAIT_MS, min_lines: 1, max_lines: 500 })
+      r = await callTool("ssh_tail", { job_id: id, since_line_no: cursor, wait_ms: WAIT_MS, min_lines: 1, max_lines: 500, format: "lines" })
     } catch (e) {
       showError(`ssh_tail: ${e instanceof Error ? e.message : String(e)}`)
       if (++failures >= 5) return
