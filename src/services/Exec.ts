@@ -12,7 +12,7 @@ import { Clock, Context, Effect, Fiber, Layer, Stream } from "effect"
 import type { EndReason, JobStatus } from "../domain/jobs.js"
 import { CappedOutput } from "../output/CappedOutput.js"
 import { AppConfig } from "../domain/AppConfig.js"
-import { Jobs, type SpawnError } from "./Jobs.js"
+import { type JobInfo, Jobs, type SpawnError } from "./Jobs.js"
 
 export interface ExecRequest {
   /** Host alias; the default host when undefined. */
@@ -37,6 +37,18 @@ export interface ExecRequest {
   readonly output?: { readonly stdout: CappedOutput; readonly stderr: CappedOutput } | undefined
   /** Called with the number of lines so far and the newest one, at most every 250 ms while output flows. */
   readonly onProgress?: ((lines: number, newest: string) => Effect.Effect<void>) | undefined
+  /** The job's id (an MCP task's, which is its job's); default: a fresh one. */
+  readonly jobId?: string | undefined
+  /**
+   * List the command as a job once it has run this long (or waits at a prompt), tell
+   * `onListed`, then keep waiting for its end and collecting its output: an MCP task, whose
+   * job `ssh_tail` / `ssh_signal` reach meanwhile. Stdin stays open, as with `backgroundAfterMs`
+   * (which it replaces).
+   */
+  readonly listAfterMs?: number | undefined
+  readonly onListed?: ((job: JobInfo) => Effect.Effect<void>) | undefined
+  /** Close stdin at once even if the command may become a job (ssh_exec_many never takes input). */
+  readonly closeStdin?: boolean | undefined
 }
 
 export interface ExecResult {
@@ -84,8 +96,10 @@ export class Exec extends Context.Service<Exec, {
       const cap = config.limits.maxOutputBytes
       const out = request.output ?? { stdout: new CappedOutput(cap), stderr: new CappedOutput(cap) }
       const started = yield* Clock.currentTimeMillis
-      const background = request.backgroundAfterMs
+      const listAfter = request.listAfterMs
+      const background = listAfter ?? request.backgroundAfterMs
       let handedOver = false
+      let listed = false
 
       return yield* Effect.acquireUseRelease(
         jobs.run({
@@ -98,13 +112,15 @@ export class Exec extends Context.Service<Exec, {
           timeoutMs: request.timeoutMs,
           idleTimeoutMs: request.idleTimeoutMs,
           onOutput: (stream, chunk) => out[stream].push(chunk),
-          mayHandOver: background !== undefined
+          mayHandOver: background !== undefined,
+          id: request.jobId
         }),
         (command) =>
           Effect.gen(function*() {
             if (request.stdin !== undefined) yield* command.write(request.stdin)
             // A command handed over to a job keeps stdin open for ssh_send_stdin.
-            if (request.stdin !== undefined || background === undefined) yield* command.endInput
+            const stdinOpen = request.stdin === undefined && background !== undefined && request.closeStdin !== true
+            if (!stdinOpen) yield* command.endInput
             const onProgress = request.onProgress
             // One progress notification per burst of output, at most every 250 ms.
             const progress = onProgress === undefined ? undefined : yield* Effect.forkChild(
@@ -116,10 +132,16 @@ export class Exec extends Context.Service<Exec, {
             )
             // A command waiting at a prompt is handed over at once: only the agent can answer it
             // (when stdin is still open, which it is after a handover unless `stdin` was given).
-            const finished = yield* command.awaitEnd(background === undefined ? undefined : {
+            let finished = yield* command.awaitEnd(background === undefined ? undefined : {
               timeoutMs: background,
-              orPrompt: request.stdin === undefined
+              orPrompt: stdinOpen
             })
+            if (!finished && listAfter !== undefined) {
+              const job = yield* command.list
+              listed = true
+              if (request.onListed !== undefined) yield* request.onListed(job)
+              finished = yield* command.awaitEnd()
+            }
             if (progress !== undefined) yield* Fiber.interrupt(progress)
             const handed = finished ? undefined : yield* command.handOver
             handedOver = handed !== undefined
@@ -138,15 +160,16 @@ export class Exec extends Context.Service<Exec, {
               idleTimedOut: job.endReason === "idle-timeout",
               truncated: out.stdout.truncated || out.stderr.truncated,
               pid: job.pid,
-              jobId: handed === undefined ? null : job.jobId,
+              jobId: handed === undefined && !listed ? null : job.jobId,
               nextLineNo: handed === undefined ? null : handed.nextLineNo,
               awaitingInput: handed !== undefined && job.awaitingInput,
               prompt: handed !== undefined ? job.prompt : null,
               endReason: job.endReason
             } satisfies ExecResult
           }),
-        // Interrupted (cancelled, shutting down) while the command still runs: stop it.
-        (command) => handedOver ? Effect.void : Effect.asVoid(command.stop("removed"))
+        // Interrupted (cancelled, shutting down) while the command still runs: stop it (a listed
+        // job stays listed, ended by our signal).
+        (command) => handedOver ? Effect.void : Effect.asVoid(command.stop(listed ? "signal" : "removed"))
       )
     })
 
