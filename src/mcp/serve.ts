@@ -19,6 +19,7 @@ import { type HttpOptions, serveHttp } from "./http.js"
 import type { McpLogSink } from "./logging.js"
 import { AuditLog } from "./audit.js"
 import { makeMcpServer } from "./server.js"
+import { makeTasksExtension } from "./tasks/extension.js"
 
 /**
  * Serve MCP over stdio until stdin closes. `serveStdio` reads the client's opening message
@@ -32,6 +33,7 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
   const log = yield* Effect.serviceOption(AuditLog)
   // stdio has no session id: this process's stands for the one client it serves.
   const audit = log._tag === "Some" ? { log: log.value, session: log.value.processSession } : undefined
+  const tasks = yield* makeTasksExtension
   const wire = new StdioServerTransport()
   const closed = yield* Deferred.make<void>()
   const track = (server: McpServer, era: "legacy" | "modern"): McpServer => {
@@ -43,7 +45,7 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
   }
   yield* Effect.acquireRelease(
     Effect.sync(() =>
-      serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? {} : { audit }), era), {
+      serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? { tasks } : { audit, tasks }), era), {
         transport: wire,
         onerror: (e) => process.stderr.write(`[mcp-ssh-live] stdio: ${e.message}\n`)
       })

@@ -28,6 +28,7 @@ import { createHash, randomBytes } from "node:crypto"
 import { Cause, type Context, Effect, Exit, Schema } from "effect"
 import type { StandardJSONSchemaV1 } from "effect/StandardSchema"
 import type { AuditLogShape } from "../audit.js"
+import { type TaskCallHook, taskCallOf } from "../tasks/call.js"
 import { compactSchema, type Json } from "./compactSchema.js"
 import { fastEncoder } from "./fastEncode.js"
 import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
@@ -189,9 +190,9 @@ const multiRound = (ctx: ServerContext, toolName: string, envelope: Record<strin
   return { elicit, finish }
 }
 
-const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"]): ToolContext => {
+const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"], task: TaskCallHook | undefined): ToolContext => {
   const token = ctx.mcpReq._meta?.progressToken
-  return {
+  const context: ToolContext = {
     elicit,
     signal: ctx.mcpReq.signal,
     wantsProgress: token !== undefined,
@@ -208,6 +209,10 @@ const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"]): ToolCon
         }).catch(() => undefined)
       )
   }
+  // A call that may become an MCP task: its progress also makes the task's status message.
+  return task === undefined
+    ? context
+    : { ...context, signal: task.signal, wantsProgress: true, progress: task.progress(context.progress), task: task.context }
 }
 
 /** Whether a tool takes a `host` argument (then a call without one runs on the default host). */
@@ -245,9 +250,11 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
       // A 2026-07-28 request carries the per-request `_meta` envelope; a 2025-era one does not.
       const envelope: unknown = ctx.mcpReq.envelope
       const rounds = isRecord(envelope) ? multiRound(ctx, tool.name, envelope) : undefined
-      const elicit = rounds !== undefined ? rounds.elicit : pushElicit(ctx, server)
-      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, elicit)), {
-        signal: ctx.mcpReq.signal
+      // A call that may become an MCP task asks through the task, and only tasks/cancel stops it once it is one.
+      const task = taskCallOf(ctx)
+      const elicit = task !== undefined ? task.elicit : rounds !== undefined ? rounds.elicit : pushElicit(ctx, server)
+      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, elicit, task)), {
+        signal: task?.signal ?? ctx.mcpReq.signal
       })
       const result = toResult(exit, encode, tool.name, tool.text)
       const final = rounds !== undefined ? await rounds.finish(result) : result

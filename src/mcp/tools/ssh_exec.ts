@@ -52,6 +52,7 @@ export const sshExec = Tool.make({
   annotations: { destructiveHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "job",
   handler: Effect.fnUntraced(function*(input, ctx) {
     yield* enforcePolicy(ctx, input.host, {
       _tag: "Command",
@@ -61,12 +62,22 @@ export const sshExec = Tool.make({
       stdin: input.stdin
     })
     const exec = yield* Exec
+    // An MCP task (a client with the Tasks extension): after a while its job is listed under
+    // the task's id and the call goes on to the end, with no timeout unless one is given.
+    const task = ctx.task
     const r = yield* exec.run({
       host: input.host,
       command: input.command,
-      timeoutMs: input.timeout_ms ?? (input.background_after_ms === undefined ? 60_000 : undefined),
+      timeoutMs: input.timeout_ms ?? (input.background_after_ms === undefined && task === undefined ? 60_000 : undefined),
       idleTimeoutMs: input.idle_timeout_ms,
       backgroundAfterMs: input.background_after_ms,
+      ...(task !== undefined
+        ? {
+          jobId: task.jobId,
+          listAfterMs: Math.min(task.afterMs, input.background_after_ms ?? task.afterMs),
+          onListed: () => task.listed
+        }
+        : {}),
       env: input.env,
       cwd: input.cwd,
       stdin: input.stdin,

@@ -70,6 +70,7 @@ export const sshUpload = Tool.make({
   annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
     yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remote_path })
     return toOutput(yield* (yield* Sftp).upload(request(input, ctx)))
@@ -84,6 +85,7 @@ export const sshDownload = Tool.make({
   annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
     return toOutput(yield* (yield* Sftp).download(request(input, ctx)))
   })
