@@ -8,31 +8,35 @@
  * `tasks/cancel` (custom handlers with explicit schemas), and wraps `tools/call`.
  *
  * Why a wrapper: SDK 2.4's McpServer validates what a `registerTool` handler returns as a
- * `CallToolResult`, so a tool cannot answer with a task handle; the SDK leaves `tools/call`
- * to low-level `setRequestHandler` authors for anything else. The wrapper hands every call
- * that cannot become a task to McpServer's own handler, unchanged (read through the
- * protected `_getRequestHandler`), and for one that can (the request declares the extension,
- * the tool allows tasks) runs the same handler and answers with a task handle as soon as the
- * call becomes a task; the handler's eventual result, validated and shaped by McpServer as
- * ever, is the task's result. When the SDK ships its own Tasks extension, `register.ts`'s
- * hook (`taskCallOf`) and this wrapper are what move onto it.
+ * `CallToolResult`, and the Server validates every `tools/call` handler's answer as one, so
+ * no handler can answer with a task handle. The wrapper sits in front of McpServer's own
+ * handler (read through the protected `_getRequestHandler`) as the Server's fallback request
+ * handler, which the SDK does not wrap: every call that cannot become a task goes to
+ * McpServer's handler unchanged (multi-round state verified once, results validated as
+ * ever); for one that can (the request declares the extension, the tool allows tasks) it
+ * runs the same handler and answers with a task handle as soon as the call becomes a task,
+ * and the handler's eventual result, validated and shaped by McpServer, is the task's result.
+ * When the SDK ships its own Tasks extension, `register.ts`'s hook (`taskCallOf`) and this
+ * wrapper are what move onto it.
  *
  * @since 0.2.0
  */
 import {
   type CallToolResult,
-  type InputRequiredResult,
   inputResponse,
-  isInputRequiredResult,
+  isCallToolResult,
+  type JSONRPCRequest,
   type McpServer,
   ProtocolError,
   ProtocolErrorCode,
+  type Result,
   type ServerContext
 } from "@modelcontextprotocol/server"
 import { Effect } from "effect"
 import { tools } from "../tools/index.js"
 import type { ElicitAnswer } from "../tools/Tool.js"
 import { PendingCall } from "./call.js"
+import { TaskListens } from "./listen.js"
 import {
   createTaskResult,
   declaresForms,
@@ -48,6 +52,8 @@ import { makeTaskRegistry, type Task, type TaskRegistry } from "./TaskRegistry.j
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
+type RequestHandler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>
+
 /** A `tools/call` error as the task's `failed` error (a JSON-RPC error, never a tool error). */
 const asTaskError = (e: unknown) =>
   e instanceof ProtocolError
@@ -60,60 +66,33 @@ const isCancelled = (result: CallToolResult) =>
 
 export class TasksExtension {
   readonly id = TASKS_EXTENSION
+  /** `subscriptions/listen` for task ids, served ahead of the SDK by the entries (listen.ts). */
+  readonly listens: TaskListens
 
   /**
    * @param registry the process's tasks
    * @param tools the tools that allow tasks, by name: `"job"` when the task is the call's job
    */
-  constructor(readonly registry: TaskRegistry, readonly tools: ReadonlyMap<string, "job" | "own">) {}
+  constructor(readonly registry: TaskRegistry, readonly tools: ReadonlyMap<string, "job" | "own">) {
+    this.listens = new TaskListens(registry)
+  }
 
   /** Serve the extension on `mcp`: after its tools are registered, before it connects. */
   attach(mcp: McpServer): void {
     const server = mcp.server
     const callTool = server["_getRequestHandler"]("tools/call")
     if (callTool === undefined) throw new Error("attach the tasks extension after registering the tools")
-    server.setRequestHandler("tools/call", async (request, ctx) => {
-      // McpServer's handler answers a tools/call: a tool result or, on 2026-07-28, an input_required one.
-      const mcpServerCall = async () => (await callTool({ jsonrpc: "2.0", id: ctx.mcpReq.id, ...request }, ctx)) as CallToolResult | InputRequiredResult
-      const kind = this.tools.get(request.params.name)
-      const capabilities = requestCapabilities(ctx)
-      if (kind === undefined || !declaresTasks(capabilities)) return mcpServerCall()
-      const reservation = this.registry.reserve()
-      if (reservation === undefined) {
-        return {
-          isError: true,
-          content: [{
-            type: "text",
-            text: `LIMIT_REACHED: ${this.registry.options.maxTasks} tasks are running or held; max_jobs is ${this.registry.options.maxTasks} ` +
-              "(hint: cancel tasks with tasks/cancel, wait for some to end, or raise [limits] max_jobs)"
-          }]
-        }
-      }
-      const pending = new PendingCall(this.registry, { name: request.params.name, kind }, reservation, ctx, declaresForms(capabilities))
-      const running = mcpServerCall().then(
-        (result) => ({ result }),
-        (error: unknown) => ({ error })
-      )
-      const first = await Promise.race([running, pending.promoted.then((task) => ({ task }))])
-      if (!("task" in first)) {
-        pending.discard()
-        if ("error" in first) throw first.error
-        return first.result
-      }
-      const task = first.task
-      void running.then((outcome) =>
-        this.registry.finish(
-          task,
-          // A task asks through its own questions, never with an input_required result.
-          "result" in outcome && !isInputRequiredResult(outcome.result)
-            ? { result: outcome.result }
-            : { error: asTaskError("error" in outcome ? outcome.error : undefined) },
-          task.cancelRequested && ("error" in outcome || isInputRequiredResult(outcome.result) || isCancelled(outcome.result))
-        )
-      )
-      // SDK 2.4 checks every tools/call result for `content`; a task handle has none of its own.
-      return { ...createTaskResult(this.registry.view(task)), content: [] }
-    })
+    // McpServer's handler stays the one that answers tools/call (verifying multi-round state and
+    // validating results once, as ever); the extension sits in front of it as the fallback
+    // handler, which the SDK does not wrap, so that it can also answer with a task handle.
+    server.removeRequestHandler("tools/call")
+    const previous = server.fallbackRequestHandler
+    server.fallbackRequestHandler = (request, ctx) =>
+      request.method === "tools/call"
+        ? this.#toolsCall(callTool, request, ctx)
+        : previous !== undefined
+        ? previous(request, ctx)
+        : Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, "Method not found"))
 
     server.setRequestHandler("tasks/get", { params: TaskIdParams }, (params, ctx) =>
       detailedTask(this.registry.view(this.#find(params.taskId, ctx))))
@@ -136,6 +115,47 @@ export class TasksExtension {
     })
 
     server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } })
+  }
+
+  /** A `tools/call`: McpServer's answer, or a task handle once the call becomes a task. */
+  async #toolsCall(callTool: RequestHandler, request: JSONRPCRequest, ctx: ServerContext): Promise<Result> {
+    const name = request.params?.name
+    const kind = typeof name === "string" ? this.tools.get(name) : undefined
+    const capabilities = requestCapabilities(ctx)
+    if (kind === undefined || typeof name !== "string" || !declaresTasks(capabilities)) return callTool(request, ctx)
+    const reservation = this.registry.reserve()
+    if (reservation === undefined) {
+      const max = this.registry.options.maxTasks
+      return {
+        isError: true,
+        content: [{
+          type: "text",
+          text: `LIMIT_REACHED: ${max} tasks are running; max_jobs is ${max} (hint: cancel some with tasks/cancel, wait for some to end, or raise [limits] max_jobs)`
+        }]
+      }
+    }
+    const pending = new PendingCall(this.registry, { name, kind }, reservation, ctx, declaresForms(capabilities))
+    const running = callTool(request, ctx).then(
+      (result) => ({ result }),
+      (error: unknown) => ({ error })
+    )
+    const first = await Promise.race([running, pending.promoted.then((task) => ({ task }))])
+    if (!("task" in first)) {
+      pending.discard()
+      if ("error" in first) throw first.error
+      return first.result
+    }
+    const task = first.task
+    void running.then((outcome) => {
+      // McpServer's handler answers a tools/call; a task asks through its own questions, never with input_required.
+      const result = "result" in outcome && isCallToolResult(outcome.result) ? outcome.result : undefined
+      this.registry.finish(
+        task,
+        result !== undefined ? { result } : { error: asTaskError("error" in outcome ? outcome.error : undefined) },
+        task.cancelRequested && (result === undefined || isCancelled(result))
+      )
+    })
+    return createTaskResult(this.registry.view(task))
   }
 
   /** The task `taskId` for a request that declares the extension, or the JSON-RPC error the extension prescribes. */
