@@ -35,6 +35,7 @@ import type { McpLogSink } from "./logging.js"
 import type { AuditLogShape } from "./audit.js"
 import { makeMcpServer } from "./server.js"
 import { makeTasksExtension } from "./tasks/extension.js"
+import { listenOverHttp } from "./tasks/listen.js"
 import type { AppConfig } from "../domain/AppConfig.js"
 
 export interface HttpOptions {
@@ -174,9 +175,9 @@ export const serveHttp = (
           return json(400, "Parse error: the body is not JSON", {}, -32700)
         }
       }
-      return (await isLegacyRequest(request, parsedBody))
-        ? legacy(request, parsedBody, onDone)
-        : modern.fetch(request, parsedBody === undefined ? {} : { parsedBody })
+      if (await isLegacyRequest(request, parsedBody)) return legacy(request, parsedBody, onDone)
+      // A listen for task ids is the tasks extension's (the SDK's router would drop them).
+      return listenOverHttp(tasks.listens, parsedBody) ?? modern.fetch(request, parsedBody === undefined ? {} : { parsedBody })
     }
 
     const nodeServer = http.createServer((req, res) => {

@@ -20,6 +20,7 @@ import type { McpLogSink } from "./logging.js"
 import { AuditLog } from "./audit.js"
 import { makeMcpServer } from "./server.js"
 import { makeTasksExtension } from "./tasks/extension.js"
+import { listenOverStdio } from "./tasks/listen.js"
 
 /**
  * Serve MCP over stdio until stdin closes. `serveStdio` reads the client's opening message
@@ -44,12 +45,15 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
     return server
   }
   yield* Effect.acquireRelease(
-    Effect.sync(() =>
-      serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? { tasks } : { audit, tasks }), era), {
+    Effect.sync(() => {
+      const served = serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? { tasks } : { audit, tasks }), era), {
         transport: wire,
         onerror: (e) => process.stderr.write(`[mcp-ssh-live] stdio: ${e.message}\n`)
       })
-    ),
+      // Listens for task ids go to the tasks extension, ahead of the SDK's router (which would drop them).
+      listenOverStdio(tasks.listens, wire)
+      return served
+    }),
     (h) => Effect.promise(() => h.close().catch(() => undefined))
   )
   // serveStdio owns the transport's callbacks: chain ours after its close handler.

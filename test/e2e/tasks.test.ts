@@ -234,6 +234,43 @@ for (const transport of ["stdio", "http"] as const) describeWithSshd(`MCP Tasks 
     }
   })
 
+  it("sends notifications/tasks to a client that listens for the task ids: acknowledged, the state, each change of status", async () => {
+    const execution = await quick.session.callTool("ssh_exec", { command: "sleep 2; echo listened" })
+    if (execution.kind !== "task") throw new Error("expected a task")
+    const taskId = execution.handle.taskId
+    const seen = quick.notifications.length
+    // No result ever comes for a listen: the stream carries notifications until it ends.
+    void quick.raw("subscriptions/listen", { notifications: { taskIds: [taskId, "job-0000000000000000"] } })
+    const mine = () => quick.notifications.slice(seen).map((n) => n as { method: string; params: Record<string, unknown> })
+    for (let i = 0; i < 100 && !mine().some((n) => n.method === "notifications/tasks" && n.params.status === "completed"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    const got = mine()
+    const ack = got.find((n) => n.method === "notifications/subscriptions/acknowledged")
+    expect(ack?.params.notifications).toEqual({ taskIds: [taskId] })
+    const updates = got.filter((n) => n.method === "notifications/tasks")
+    expect(updates.map((n) => n.params.status)).toEqual(["working", "completed"])
+    expect(updates[1]!.params).toMatchObject({ taskId, result: { structuredContent: { stdout: "listened\n" } } })
+    expect((updates[0]!.params._meta as Record<string, unknown>)["io.modelcontextprotocol/subscriptionId"]).toBeDefined()
+    await settled(execution)
+    const refused = await quick.raw("subscriptions/listen", { notifications: { taskIds: [taskId] } }, { tasks: false })
+    expect(refused).toMatchObject({ kind: "error", error: { code: -32021 } })
+
+    if (transport === "stdio") {
+      // Over stdio a listen ends with notifications/cancelled naming it: nothing more comes.
+      const next = await quick.session.callTool("ssh_exec", { command: "sleep 1; echo again" })
+      if (next.kind !== "task") throw new Error("expected a task")
+      const before = quick.notifications.length
+      void quick.raw("subscriptions/listen", { notifications: { taskIds: [next.handle.taskId] } })
+      for (let i = 0; i < 50 && quick.notifications.length === before; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+      const ack = quick.notifications[before] as { params: { _meta: Record<string, string> } }
+      await quick.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: ack.params._meta["io.modelcontextprotocol/subscriptionId"]! } })
+      const count = quick.notifications.length
+      await settled(next)
+      expect(quick.notifications.slice(count).filter((n) => "method" in n && n.method === "notifications/tasks")).toEqual([])
+    }
+  })
+
   it("refuses tasks/* from a request that does not declare the extension (-32021)", async () => {
     for (const method of ["tasks/get", "tasks/update", "tasks/cancel"]) {
       const r = await c.raw(method, { taskId: "job-0000000000000000" }, { tasks: false })

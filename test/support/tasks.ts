@@ -52,6 +52,10 @@ export interface TasksClient {
   /** A framed 2026-07-28 request straight to the server (tasks/get by hand, …); `tasks: false` leaves the extension out. */
   raw(method: string, params: Record<string, JsonValue>, options?: { readonly tasks?: boolean }): Promise<JsonRpcResponse>
   readonly http?: { readonly url: string; readonly token: string }
+  /** Every notification the server sent, in order. */
+  readonly notifications: ReadonlyArray<JSONRPCMessage>
+  /** Send a message as is (e.g. `notifications/cancelled`). */
+  send(message: JSONRPCMessage): Promise<void>
   stderr(): string
   close(): Promise<void>
 }
@@ -59,10 +63,14 @@ export interface TasksClient {
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** Send raw JSON-RPC requests on `transport` and take their responses before the SDK client does. */
-const coordinator = (transport: { onmessage?: ((message: JSONRPCMessage) => void) | undefined; send(message: JSONRPCMessage): Promise<void> }) => {
+const coordinator = (
+  transport: { onmessage?: ((message: JSONRPCMessage) => void) | undefined; send(message: JSONRPCMessage): Promise<void> },
+  notifications: Array<JSONRPCMessage>
+) => {
   const pending = new Map<string, (response: JsonRpcResponse) => void>()
   const sdkOnMessage = transport.onmessage
   transport.onmessage = (message) => {
+    if ("method" in message && !("id" in message)) notifications.push(message)
     const id = isRecord(message) && "id" in message ? message.id : undefined
     const resolve = typeof id === "string" ? pending.get(id) : undefined
     if (resolve === undefined || !isRecord(message)) return sdkOnMessage?.(message)
@@ -135,7 +143,8 @@ export const startTasksClient = async (options: TasksClientOptions): Promise<Tas
     stderr = () => text
   }
   await client.connect(transport)
-  const dispatch = coordinator(transport)
+  const notifications: Array<JSONRPCMessage> = []
+  const dispatch = coordinator(transport, notifications)
   const onElicit = options.onElicit
   const session = createTaskSessionFromClient(client, {
     endpointId: `mcp-ssh-live-${options.transport}`,
@@ -157,6 +166,8 @@ export const startTasksClient = async (options: TasksClientOptions): Promise<Tas
     raw: (method, params, rawOptions) =>
       dispatch(frame(method, params, rawOptions?.tasks === false ? capabilities : { ...capabilities, extensions: { [TASKS]: {} } })),
     ...(http !== undefined ? { http } : {}),
+    notifications,
+    send: (message) => transport.send(message),
     stderr,
     close: async () => {
       await session.close().catch(() => undefined)
