@@ -41,9 +41,9 @@ export const makeMcpServer = (
       requestState: { verify: (state, ctx) => roundState.verify(state, ctx) }
     }
   )
-  registerTools(server, tools, context, options.audit)
+  const registered = registerTools(server, tools, context, options.audit)
   registerJobResources(server, context)
   registerJobView(server)
-  options.tasks?.attach(server)
+  options.tasks?.attach(server, registered)
   return server
 }

@@ -303,6 +303,82 @@ for (const transport of ["stdio", "http"] as const) describeWithSshd(`MCP Tasks 
   }
 })
 
+/**
+ * The 2025-11-25 experimental tasks (VS Code's), over the same tasks: the requester's v1 on a
+ * 2025-11-25 session. A task-augmented call is a task at once; questions are pushed as
+ * `elicitation/create` related to the task; the result comes with `tasks/result`.
+ */
+for (const transport of ["stdio", "http"] as const) describeWithSshd(`MCP Tasks 2025-11-25 over ${transport}`, (getSshd) => {
+  let sshd: Sshd
+  let c: TasksClient
+  const asked: Array<string> = []
+  const task = { task: { preference: "require" as const } }
+
+  beforeAll(async () => {
+    sshd = getSshd()
+    c = await startTasksClient({
+      transport,
+      wire: "2025",
+      args: ["--known-hosts", sshd.knownHostsPath, "--config", writeConfig(sshd), "--kill-grace-ms", "1000"],
+      onElicit: async (params) => {
+        asked.push(String(params.message))
+        return { action: "accept", content: { decision: "run" } }
+      }
+    })
+  })
+  afterAll(async () => {
+    await c?.close()
+  })
+
+  it("declares capabilities.tasks and marks the tools that may be tasks in tools/list", async () => {
+    expect(c.client.getProtocolEra()).toBe("legacy")
+    expect(c.client.getServerCapabilities()?.tasks).toEqual({ list: {}, cancel: {}, requests: { tools: { call: {} } } })
+    expect(c.session.capabilities).toMatchObject({ execution: true, cancellation: true })
+    const { tools } = await c.client.listTools()
+    const support = Object.fromEntries(tools.map((t) => [t.name, t.execution?.taskSupport]))
+    expect(support).toMatchObject({ ssh_exec: "optional", ssh_exec_many: "optional", ssh_upload: "optional", ssh_download: "optional", ssh_tail: undefined })
+  })
+
+  it("answers a task-augmented exec with a task at once (its job's id); tasks/result gives the call's result", async () => {
+    const execution = await c.session.callTool("ssh_exec", { command: "for i in 1 2 3; do echo old $i; sleep 0.3; done" }, task)
+    expect(execution.kind).toBe("task")
+    if (execution.kind !== "task") return
+    expect(execution.handle.taskId).toMatch(/^job-[0-9a-f]{16}$/)
+    const r = await settled(execution)
+    expect(r.data).toMatchObject({ status: "exited", exit_status: 0, stdout: "old 1\nold 2\nold 3\n", job_id: execution.handle.taskId })
+    const listed = await c.raw("tasks/list", {})
+    expect(listed.kind === "result" && JSON.stringify(listed.result)).toContain(execution.handle.taskId)
+  })
+
+  it("answers a call that is not task-augmented as before", async () => {
+    const execution = await c.session.callTool("ssh_exec", { command: "echo plain" })
+    expect(execution.kind).toBe("immediate")
+    expect((await settled(execution)).data).toMatchObject({ stdout: "plain\n", job_id: null })
+  })
+
+  it("cancels: TERM, grace, KILL; tasks/cancel answers with the cancelled task", async () => {
+    const t = token()
+    const execution = await c.session.callTool("ssh_exec", { command: `trap '' TERM; sleep ${t}` }, task)
+    if (execution.kind !== "task") throw new Error("expected a task")
+    const cancelled = await c.raw("tasks/cancel", { taskId: execution.handle.taskId })
+    expect(cancelled).toMatchObject({ kind: "result", result: { taskId: execution.handle.taskId, status: "cancelled" } })
+    expect(await waitNoProcess(sshd, `sleep ${t}`)).toBe("")
+    expect((await execution.settle()).outcome.status).toBe("cancelled")
+  })
+
+  it("pushes a policy confirm as elicitation/create related to the task, and goes on with the answer", async () => {
+    asked.length = 0
+    const file = `/tmp/task-confirm-${token()}`
+    const execution = await c.session.callTool("ssh_exec", { command: `touch ${file}` }, task)
+    expect(execution.kind).toBe("task")
+    const r = await settled(execution)
+    expect(r.isError, r.text).toBe(false)
+    expect(asked).toHaveLength(1)
+    expect(asked[0]).toContain(`touch ${file}`)
+    expect((await sshd.exec(`test -e ${file}`)).code).toBe(0)
+  })
+})
+
 /** Clients without the extension: a long call is answered as it always was. */
 const UNCHANGED = CLIENT_MATRIX.filter((m) => m.client === "modern" || m.client === "v1")
 for (const m of UNCHANGED) describeWithSshd(`no Tasks extension: ${m.name} sees no change`, (getSshd) => {

@@ -35,6 +35,11 @@ export type ElicitHandler = (params: Readonly<Record<string, JsonValue>>) => Pro
 
 export interface TasksClientOptions {
   readonly transport: "stdio" | "http"
+  /**
+   * `2026`: the extension on 2026-07-28 (default). `2025`: the 2025-11-25 experimental tasks,
+   * the requester's v1 (initialize, `capabilities.tasks`, `tasks/result`).
+   */
+  readonly wire?: "2026" | "2025"
   readonly args?: ReadonlyArray<string>
   readonly env?: Record<string, string>
   readonly home?: string
@@ -49,7 +54,7 @@ export interface TasksClientOptions {
 export interface TasksClient {
   readonly client: Client
   readonly session: TaskEnabledSession
-  /** A framed 2026-07-28 request straight to the server (tasks/get by hand, …); `tasks: false` leaves the extension out. */
+  /** A request straight to the server (tasks/get by hand, …), framed for 2026-07-28 unless `wire: "2025"`; `tasks: false` leaves the extension out. */
   raw(method: string, params: Record<string, JsonValue>, options?: { readonly tasks?: boolean }): Promise<JsonRpcResponse>
   readonly http?: { readonly url: string; readonly token: string }
   /** Every notification the server sent, in order. */
@@ -115,9 +120,10 @@ export const startTasksClient = async (options: TasksClientOptions): Promise<Tas
   const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, USER: process.env.USER ?? "root", ...options.env }
   const forms = options.forms ?? true
   const capabilities: Record<string, JsonValue> = forms ? { elicitation: { form: {} } } : {}
+  const modern = options.wire !== "2025"
   const client = new Client(CLIENT_INFO, {
     capabilities: { ...(forms ? { elicitation: { form: {} } } : {}), extensions: { [TASKS]: {} } },
-    versionNegotiation: { mode: { pin: MODERN } }
+    ...(modern ? { versionNegotiation: { mode: { pin: MODERN } } } : {})
   })
   let transport: StdioClientTransport | StreamableHTTPClientTransport
   let stderr: () => string
@@ -148,8 +154,9 @@ export const startTasksClient = async (options: TasksClientOptions): Promise<Tas
   const onElicit = options.onElicit
   const session = createTaskSessionFromClient(client, {
     endpointId: `mcp-ssh-live-${options.transport}`,
-    rawDispatch: dispatch,
-    v2RequestFraming: { protocolVersion: MODERN, clientInfo: CLIENT_INFO, clientCapabilities: capabilities },
+    ...(modern
+      ? { rawDispatch: dispatch, v2RequestFraming: { protocolVersion: MODERN, clientInfo: CLIENT_INFO, clientCapabilities: capabilities } }
+      : {}),
     ...(onElicit !== undefined
       ? {
         onInputRequest: createApplicationInputHandler({
@@ -164,7 +171,9 @@ export const startTasksClient = async (options: TasksClientOptions): Promise<Tas
     client,
     session,
     raw: (method, params, rawOptions) =>
-      dispatch(frame(method, params, rawOptions?.tasks === false ? capabilities : { ...capabilities, extensions: { [TASKS]: {} } })),
+      modern
+        ? dispatch(frame(method, params, rawOptions?.tasks === false ? capabilities : { ...capabilities, extensions: { [TASKS]: {} } }))
+        : dispatch({ method, params }),
     ...(http !== undefined ? { http } : {}),
     notifications,
     send: (message) => transport.send(message),

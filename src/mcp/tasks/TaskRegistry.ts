@@ -39,6 +39,8 @@ export class Task {
   cancelRequested = false
   readonly questions = new Map<string, Question>()
   questionsAsked = 0
+  /** Questions already pushed to the client as `elicitation/create` (2025-11-25 wire). */
+  readonly pushed = new Set<string>()
   readonly named: Array<string> = []
   #markEnded: () => void = () => undefined
   /** Settles once the task is terminal. */
@@ -133,6 +135,11 @@ export class TaskRegistry {
     return task
   }
 
+  /** Every task held, oldest first. */
+  all(): ReadonlyArray<Task> {
+    return [...this.#tasks.values()]
+  }
+
   /** The task, "expired" when it was forgotten, undefined when there never was one. */
   find(id: string): Task | "expired" | undefined {
     return this.#tasks.get(id) ?? (this.#expired.has(id) ? "expired" : undefined)
@@ -179,18 +186,21 @@ export class TaskRegistry {
 
   /**
    * Ask the human `form` through the task (`input_required` until answered); `answer` is
-   * called once with the reply. Returns a function that withdraws the question.
+   * called once with the reply. Returns the question's key and a function that withdraws it.
    */
-  ask(task: Task, form: ElicitForm, answer: (answer: ElicitAnswer) => void): () => void {
+  ask(task: Task, form: ElicitForm, answer: (answer: ElicitAnswer) => void): { readonly key: string; readonly withdraw: () => void } {
     // Keys are never reused in a task's life, as the extension requires.
     const key = `q${++task.questionsAsked}`
     task.questions.set(key, { key, form, answer })
     task.status = "input_required"
     this.#changed(task)
-    return () => {
-      if (!task.questions.delete(key)) return
-      if (task.questions.size === 0 && task.status === "input_required") task.status = "working"
-      this.#changed(task)
+    return {
+      key,
+      withdraw: () => {
+        if (!task.questions.delete(key)) return
+        if (task.questions.size === 0 && task.status === "input_required") task.status = "working"
+        this.#changed(task)
+      }
     }
   }
 

@@ -62,12 +62,19 @@ export class PendingCall {
     this.#resolvePromoted = resolve
   })
 
+  /**
+   * @param options.afterMs when the call becomes a task (default: the registry's `task_after_ms`;
+   *   0 for a 2025-11-25 task-augmented request, which is a task at once)
+   */
   constructor(
     registry: TaskRegistry,
     tool: { readonly name: string; readonly kind: "job" | "own" },
     reservation: Reservation,
     ctx: ServerContext,
-    canAsk: boolean
+    options: {
+      readonly canAsk: boolean
+      readonly afterMs?: number
+    }
   ) {
     this.#registry = registry
     this.#tool = tool.name
@@ -76,19 +83,19 @@ export class PendingCall {
     this.#requestSignal = ctx.mcpReq.signal
     // Until the call is a task, cancelling its request cancels it.
     this.#requestSignal.addEventListener("abort", this.#onRequestAbort)
-    if (tool.kind === "own") this.#timer = setTimeout(() => this.promote(), registry.afterMs)
-    const elicit: ToolContext["elicit"] = canAsk
+    const afterMs = options.afterMs ?? registry.afterMs
+    if (tool.kind === "own") this.#timer = setTimeout(() => this.promote(), afterMs)
+    const elicit: ToolContext["elicit"] = options.canAsk
       ? (form) =>
         Effect.callback<ElicitAnswer, Error>((resume) => {
-          const task = this.promote()
-          const withdraw = this.#registry.ask(task, form, (answer) => resume(Effect.succeed(answer)))
+          const { withdraw } = this.#registry.ask(this.promote(), form, (answer) => resume(Effect.succeed(answer)))
           return Effect.sync(withdraw)
         })
       : undefined
     const hook: TaskCallHook = {
       signal: this.#controller.signal,
       context: {
-        afterMs: registry.afterMs,
+        afterMs,
         jobId: this.id,
         listed: Effect.sync(() => void this.promote()),
         named: (label, jobId) => Effect.sync(() => this.#registry.name(this.promote(), label, jobId))
@@ -96,11 +103,12 @@ export class PendingCall {
       elicit,
       progress: (send) => (progress, message, total) => {
         const line = statusLine(progress, message, total)
-        if (this.#task === undefined) {
+        const task = this.#task
+        if (task === undefined) {
           this.#message = line
           return send(progress, message, total)
         }
-        return Effect.sync(() => this.#registry.progress(this.#task!, line))
+        return Effect.sync(() => this.#registry.progress(task, line))
       }
     }
     hooks.set(ctx.mcpReq.signal, hook)

@@ -89,8 +89,28 @@ export const detailedTask = (t: TaskView): Record<string, unknown> => {
   }
 }
 
-/** `tasks/get` and `tasks/cancel` params; `tasks/update`'s `inputResponses` are lifted out by the SDK (`ctx.mcpReq.inputResponses`). */
+/**
+ * The 2025-11-25 experimental tasks (the same tasks, an older wire): the server capability
+ * (`capabilities.tasks`, in `initialize`), and a task as `tasks/get`, `tasks/cancel`,
+ * `tasks/list` and a task-augmented `tools/call` (`{ task }`) show it.
+ */
+export const TASKS_CAPABILITY_2025 = { list: {}, cancel: {}, requests: { tools: { call: {} } } }
+
+export const task2025 = (t: TaskView) => ({
+  taskId: t.taskId,
+  status: t.status,
+  ...(t.statusMessage !== undefined ? { statusMessage: t.statusMessage } : {}),
+  createdAt: iso(t.createdAt),
+  lastUpdatedAt: iso(t.lastUpdatedAt),
+  ttl: t.expiresAt === null ? null : Math.max(0, t.expiresAt - t.createdAt),
+  pollInterval: t.pollIntervalMs
+})
+
+/** `tasks/get`, `tasks/cancel` and `tasks/result` params; `tasks/update`'s `inputResponses` are lifted out by the SDK (`ctx.mcpReq.inputResponses`). */
 export const TaskIdParams = Schema.toStandardSchemaV1(Schema.Struct({ taskId: Schema.String }))
+
+/** `tasks/list` params (2025-11-25). */
+export const ListParams = Schema.toStandardSchemaV1(Schema.Struct({ cursor: Schema.optionalKey(Schema.String) }))
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 

@@ -22,6 +22,7 @@ import {
   type InputRequiredResult,
   inputResponse,
   type McpServer,
+  type RegisteredTool,
   type ServerContext
 } from "@modelcontextprotocol/server"
 import { createHash, randomBytes } from "node:crypto"
@@ -227,11 +228,11 @@ export interface AuditOptions {
   readonly session: string | undefined
 }
 
-const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: Context.Context<R>, audit: AuditOptions | undefined): void => {
+const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: Context.Context<R>, audit: AuditOptions | undefined): RegisteredTool => {
   const { encode } = fastEncoder(tool.output)
   const inputSchema = standard(tool.input, "input")
   const hostArgument = audit?.log.enabled === true && takesHost(inputSchema)
-  server.registerTool(
+  return server.registerTool(
     tool.name,
     {
       title: tool.title,
@@ -264,12 +265,11 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
   )
 }
 
-/** Register `tools` on `server`, running handlers with `context`; with `audit`, every call is recorded. */
+/** Register `tools` on `server`, running handlers with `context`; with `audit`, every call is recorded. Returns what the SDK registered, by name. */
 export const registerTools = <R>(
   server: McpServer,
   tools: ReadonlyArray<AnyTool<R>>,
   context: Context.Context<R>,
   audit?: AuditOptions
-): void => {
-  for (const tool of tools) tool.use((t) => registerOne(server, t, context, audit))
-}
+): ReadonlyMap<string, RegisteredTool> =>
+  new Map(tools.map((tool) => [tool.name, tool.use((t) => registerOne(server, t, context, audit))]))

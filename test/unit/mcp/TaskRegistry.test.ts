@@ -104,7 +104,7 @@ describe("TaskRegistry", () => {
   it("withdraws a question the work stopped waiting for", () => {
     const { registry, create } = setup()
     const t = create("t")
-    const withdraw = registry.ask(t, form, () => undefined)
+    const { withdraw } = registry.ask(t, form, () => undefined)
     withdraw()
     expect(t.status).toBe("working")
     expect(registry.view(t).questions).toEqual([])
