@@ -63,6 +63,8 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 const CANCEL_WAIT_MS = 15_000
 /** Tasks per `tasks/list` page. */
 const LIST_PAGE = 100
+/** `tasks/result` requests waiting at once, all sessions. */
+const MAX_RESULT_WAITS = 256
 
 type RequestHandler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>
 
@@ -80,6 +82,8 @@ export class TasksExtension {
   readonly id = TASKS_EXTENSION
   /** `subscriptions/listen` for task ids, served ahead of the SDK by the entries (listen.ts). */
   readonly listens: TaskListens
+  /** 2025-11-25 `tasks/result` requests waiting for their task's end. */
+  #waiting = 0
 
   /**
    * @param registry the process's tasks
@@ -142,7 +146,11 @@ export class TasksExtension {
     // 2025-11-25 only (the 2026-07-28 wire has no such methods: the SDK refuses them there).
     server.setRequestHandler("tasks/result", { params: TaskIdParams }, async (params, ctx) => {
       const { task } = this.#find(params.taskId, ctx)
+      if (this.#waiting >= MAX_RESULT_WAITS) {
+        throw new ProtocolError(ProtocolErrorCode.InternalError, `${MAX_RESULT_WAITS} tasks/result requests are waiting already; poll tasks/get, then ask again`)
+      }
       // Waits for the end, putting the task's questions to the client meanwhile.
+      this.#waiting++
       const unsubscribe = this.registry.subscribe((t) => t === task && this.#push(mcp, task))
       this.#push(mcp, task)
       await new Promise<void>((resolve, reject) => {
@@ -153,7 +161,10 @@ export class TasksExtension {
           ctx.mcpReq.signal.removeEventListener("abort", gone)
           resolve()
         })
-      }).finally(unsubscribe)
+      }).finally(() => {
+        this.#waiting--
+        unsubscribe()
+      })
       if (task.status === "completed" && task.result !== undefined) {
         return { ...task.result, _meta: { ...task.result._meta, [RELATED_TASK_META_KEY]: { taskId: task.id } } }
       }

@@ -53,23 +53,23 @@ export class TaskListens {
   /**
    * Serve a listen for tasks (see `listenTaskIds`): `send` gets the acknowledgement and the
    * notifications, or the one error response. Returns the function that ends it (the client
-   * cancelled, or went away).
+   * cancelled, or went away); undefined when it was refused (the error is sent).
    */
-  serve(listen: NonNullable<ReturnType<typeof listenTaskIds>>, send: (message: Outbound) => void): () => void {
+  serve(listen: NonNullable<ReturnType<typeof listenTaskIds>>, send: (message: Outbound) => void): (() => void) | undefined {
     const { id } = listen
     if (!declaresTasks(isRecord(listen.capabilities) ? listen.capabilities : undefined)) {
       send(error(id, -32021, `Missing required client capability: declare the ${TASKS_EXTENSION} extension in the request's capabilities`, {
         requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } }
       }))
-      return () => undefined
+      return undefined
     }
     if (!listen.taskIds.every((t) => typeof t === "string") || listen.taskIds.length > MAX_IDS) {
       send(error(id, -32602, `Invalid params: notifications.taskIds must be at most ${MAX_IDS} strings`))
-      return () => undefined
+      return undefined
     }
     if (this.#open >= MAX_LISTENS) {
       send(error(id, -32603, "Subscription limit reached"))
-      return () => undefined
+      return undefined
     }
     const stamp = (method: string, params: Record<string, unknown>): Outbound => ({
       jsonrpc: "2.0",
@@ -110,8 +110,7 @@ export const listenOverHttp = (listens: TaskListens, body: unknown): Response | 
   const buffered: Array<Outbound> = []
   let push: ((message: Outbound) => void) | undefined
   const stop = listens.serve(listen, (message) => (push === undefined ? buffered.push(message) : push(message)))
-  const first = buffered[0]
-  if (first !== undefined && "error" in first) return Response.json(first)
+  if (stop === undefined) return Response.json(buffered[0])
   const encoder = new TextEncoder()
   const frame = (message: Outbound) => encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`)
   const stream = new ReadableStream<Uint8Array>({
@@ -142,7 +141,8 @@ export const listenOverStdio = (listens: TaskListens, wire: StdioServerTransport
   wire.onmessage = (message) => {
     const listen = listenTaskIds(message)
     if (listen !== undefined) {
-      served.set(listen.id, listens.serve(listen, send))
+      const stop = listens.serve(listen, send)
+      if (stop !== undefined) served.set(listen.id, stop)
       return
     }
     if ("method" in message && message.method === "notifications/cancelled" && isRecord(message.params)) {
