@@ -7,8 +7,8 @@
  *
  * @since 0.1.0
  */
-// The module, not the package index: the index loads all of @effect/platform-node (~11 MB of heap).
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+// The module, not the package index: an index loads every module of its package.
+import * as NodeRuntime from "@effect/platform-node-shared/NodeRuntime"
 import { Effect, Layer, Logger, References } from "effect"
 import { loadConfig } from "./config/loadConfig.js"
 import type { LogLevel } from "./domain/config.js"

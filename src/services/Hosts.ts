@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
-import { Context, Effect, Layer, type Redacted } from "effect"
+import { Context, Effect, Layer, Redacted } from "effect"
 import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
 import {
   HostKeyUnknownError,
@@ -25,6 +25,24 @@ import { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOpti
 import { aliasForHost, authMethodOf, defaultUser, HostRegistry } from "./HostRegistry.js"
 import { Jobs } from "./Jobs.js"
 import { Tunnels } from "./Tunnels.js"
+
+const sameSecret = (a: Redacted.Redacted<string> | undefined, b: Redacted.Redacted<string> | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : Redacted.value(a) === Redacted.value(b)
+
+/**
+ * Whether a connection made for `a` is the one `b` asks for: what is dialled, how it
+ * authenticates and is kept alive, through which jumps. `source` and the sudo password
+ * are not part of the connection.
+ */
+const sameConnection = (a: HostEntry, b: HostEntry): boolean =>
+  a.address === b.address && a.port === b.port && a.user === b.user &&
+  a.insecureAutoAdd === b.insecureAutoAdd && a.keepaliveIntervalMs === b.keepaliveIntervalMs &&
+  a.auth.keyPath === b.auth.keyPath && a.auth.passwordEnv === b.auth.passwordEnv &&
+  a.auth.passphraseEnv === b.auth.passphraseEnv &&
+  sameSecret(a.auth.password, b.auth.password) && sameSecret(a.auth.passphrase, b.auth.passphrase) &&
+  (a.auth.identityFiles ?? []).join("\n") === (b.auth.identityFiles ?? []).join("\n") &&
+  (a.proxyJump ?? []).length === (b.proxyJump ?? []).length &&
+  (a.proxyJump ?? []).every((jump, i) => sameConnection(jump, b.proxyJump![i]!))
 
 export interface ConnectRequest {
   /** A hostname, an IP address or a `Host` of the ssh config file. */
@@ -44,7 +62,7 @@ export interface ConnectRequest {
    * `allowAgentInsecureAutoAdd` (SPEC §8).
    */
   readonly insecureAutoAdd?: boolean | undefined
-  /** Re-register an alias that has other settings (its old connection closes). */
+  /** Re-register an alias that has other settings (its old connection closes; with the same settings it stays). */
   readonly replace?: boolean | undefined
   /** Groups (for `ExecMany`) the host joins once connected; new names create groups. */
   readonly groups?: ReadonlyArray<string> | undefined
@@ -145,7 +163,8 @@ export class Hosts extends Context.Service<Hosts, {
       const entry = yield* entryFor(request, alias, insecureAutoAdd)
       const previous = (yield* registry.list).find((h) => h.alias === alias)
       yield* registry.register(entry, { replace: request.replace === true })
-      if (previous !== undefined && previous !== entry && request.replace === true) yield* connections.disconnect(alias)
+      // Only other settings need another connection: the same ones keep the live one and its jobs.
+      if (previous !== undefined && request.replace === true && !sameConnection(previous, entry)) yield* connections.disconnect(alias)
       const options: ConnectOptions = request.onUnknownHostKey !== undefined ? { onUnknownHostKey: request.onUnknownHostKey } : {}
       const info = yield* connections.connect(alias, options).pipe(
         Effect.tapError(() =>
