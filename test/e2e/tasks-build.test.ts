@@ -55,12 +55,14 @@ describeWithSshd("a long build as an MCP task (http)", (getSshd) => {
     expect(Math.max(...working.map((p) => p.bytes))).toBeLessThan(500)
     process.stderr.write(`[tasks-build] ${working.length} polls while working, tasks/get ${Math.min(...working.map((p) => p.bytes))}–${Math.max(...working.map((p) => p.bytes))} bytes\n`)
 
-    // Every line, once, in order: from the job the task is.
+    // Every line, once, in order: from the job the task is (per-line form where ssh_tail has a choice of format).
+    const { tools } = await c.client.listTools()
+    const format = tools.find((t) => t.name === "ssh_tail")?.inputSchema.properties?.format !== undefined ? { format: "lines" } : {}
     const stdout: Array<string> = []
     let stderr = 0
     let cursor = 0
     for (let i = 0; i < 100; i++) {
-      const tail = await c.session.callTool("ssh_tail", { job_id: taskId, since_line_no: cursor, max_lines: 10_000, max_bytes: 1_048_576 })
+      const tail = await c.session.callTool("ssh_tail", { job_id: taskId, since_line_no: cursor, max_lines: 10_000, max_bytes: 1_048_576, ...format })
       const { outcome: t } = await tail.settle()
       if (t.status !== "completed") throw new Error("ssh_tail failed")
       const data = (t.result as { structuredContent: Record<string, unknown> }).structuredContent

@@ -185,20 +185,22 @@ for (const transport of ["stdio", "http"] as const) describeWithSshd(`MCP Tasks 
   })
 
   it("makes ssh_exec_many a task of its own that names each host's job", async () => {
-    const execution = await quick.session.callTool("ssh_exec_many", { hosts: ["box", "box2"], command: "sleep 2; echo done $(hostname)" })
+    const t = token()
+    const execution = await quick.session.callTool("ssh_exec_many", { hosts: ["box", "box2"], command: `sleep 3; echo done ${t}` })
     if (execution.kind !== "task") throw new Error("expected a task")
     const taskId = execution.handle.taskId
     expect(taskId).toMatch(/^task-[0-9a-f]{16}$/)
-    let named: RegExpExecArray | null = null
-    for (let i = 0; i < 50 && named === null; i++) {
+    // Each host's job is named once it is listed, in the order they were.
+    const named = new Map<string, string>()
+    for (let i = 0; i < 50 && named.size < 2; i++) {
       const got = await taskGet(quick, taskId)
-      named = /jobs: box (job-[0-9a-f]+), box2 (job-[0-9a-f]+)/.exec(String(got.statusMessage ?? ""))
-      if (named === null) await new Promise((resolve) => setTimeout(resolve, 100))
+      for (const m of String(got.statusMessage ?? "").matchAll(/\b(box2?) (job-[0-9a-f]+)/g)) named.set(m[1]!, m[2]!)
+      if (named.size < 2) await new Promise((resolve) => setTimeout(resolve, 100))
     }
-    expect(named).not.toBeNull()
+    expect([...named.keys()].sort()).toEqual(["box", "box2"])
     const listed = await now(quick, "ssh_list_jobs", {})
-    const ids = (listed.data.jobs as Array<Record<string, unknown>>).map((j) => j.job_id)
-    expect(ids).toEqual(expect.arrayContaining([named![1], named![2]]))
+    const jobs = (listed.data.jobs as Array<Record<string, unknown>>).filter((j) => [...named.values()].includes(j.job_id as string))
+    expect(jobs.map((j) => [j.host, j.job_id]).sort()).toEqual([["box", named.get("box")], ["box2", named.get("box2")]])
     const r = await settled(execution)
     expect(r.data).toMatchObject({ ok: 2, failed: 0 })
   })

@@ -129,10 +129,14 @@ export class PendingCall {
     return task
   }
 
-  /** The call ended before it became a task: give its place back. */
-  discard(): void {
+  /**
+   * The call has answered: give its place back. Returns the task if it became one all the
+   * same (in the same turn as it answered), so that the task can be finished too.
+   */
+  discard(): Task | undefined {
     this.#cleanup()
     this.#reservation.release()
+    return this.#task
   }
 
   #cleanup(): void {

@@ -217,14 +217,7 @@ export class TasksExtension {
       (result) => ({ result }),
       (error: unknown) => ({ error })
     )
-    const first = await Promise.race([running, pending.promoted.then((task) => ({ task }))])
-    if (!("task" in first)) {
-      pending.discard()
-      if ("error" in first) throw first.error
-      return first.result
-    }
-    const task = first.task
-    void running.then((outcome) => {
+    const finish = (task: Task, outcome: { readonly result: Result } | { readonly error: unknown }) => {
       // McpServer's handler answers a tools/call; a task asks through its own questions, never with input_required.
       const result = "result" in outcome && isCallToolResult(outcome.result) ? outcome.result : undefined
       this.registry.finish(
@@ -232,7 +225,16 @@ export class TasksExtension {
         result !== undefined ? { result } : { error: asTaskError("error" in outcome ? outcome.error : undefined) },
         task.cancelRequested && (result === undefined || isCancelled(result))
       )
-    })
+    }
+    const first = await Promise.race([running, pending.promoted.then((task) => ({ task }))])
+    if (!("task" in first)) {
+      const made = pending.discard()
+      if (made !== undefined) finish(made, first)
+      if ("error" in first) throw first.error
+      return first.result
+    }
+    const task = first.task
+    void running.then((outcome) => finish(task, outcome))
     const view = this.registry.view(task)
     return wire === "2026" ? createTaskResult(view) : { task: task2025(view) }
   }
