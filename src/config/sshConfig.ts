@@ -4,6 +4,13 @@
  * ServerAliveInterval — with first-match-wins and wildcard Host blocks, as
  * computed by the maintained `ssh-config` parser.
  *
+ * Looking a name up runs the file's `Match exec` commands (through a shell, as ssh does:
+ * they are the operator's) and may run `nslookup` with the name (`CanonicalizeHostName`).
+ * The parser does not expand `%h` in them; names the agent gives are checked first
+ * (`hostnameProblem`, `remoteUserProblem`: OpenSSH's own rules for names from its command
+ * line), so no shell metacharacter, whitespace, control character or leading `-` of
+ * theirs can reach any of them.
+ *
  * @since 0.1.0
  */
 import * as os from "node:os"
@@ -21,6 +28,41 @@ export interface SshConfigHost {
   readonly serverAliveIntervalSec?: number
   /** A Host block other than `Host *` named this alias. */
   readonly named: boolean
+}
+
+/** Shell metacharacters OpenSSH refuses in a host name (`valid_hostname`, since 9.6; the comma since 9.8). */
+const HOST_METACHARACTERS = "'`\"$\\;&<>|(){},"
+/** Those it refuses in a user name (`valid_ruser`): `$` and `\` may appear, but not a `\` at the end. */
+const USER_METACHARACTERS = "'`\";&<>|(){}"
+
+const named = (c: string) => JSON.stringify(c)
+
+/**
+ * Why OpenSSH would refuse `host` as a host name given on its command line (a leading `-`,
+ * a shell metacharacter, whitespace, a control character), or undefined when it is fine.
+ */
+export const hostnameProblem = (host: string): string | undefined => {
+  if (host.startsWith("-")) return "must not start with \"-\""
+  const bad = [...host].find((c) => HOST_METACHARACTERS.includes(c) || /[\s\p{Cc}]/u.test(c))
+  return bad === undefined
+    ? undefined
+    : `${named(bad)} is not allowed: as with ssh, a host name holds no shell metacharacter (${HOST_METACHARACTERS}), whitespace or control character`
+}
+
+/**
+ * Why OpenSSH would refuse `user` as a remote user name given on its command line (a
+ * leading `-`, a shell metacharacter, a control character, whitespace before a `-`, a
+ * trailing `\`), or undefined when it is fine.
+ */
+export const remoteUserProblem = (user: string): string | undefined => {
+  if (user.startsWith("-")) return "must not start with \"-\""
+  const bad = [...user].find((c) => USER_METACHARACTERS.includes(c) || /\p{Cc}/u.test(c))
+  if (bad !== undefined) {
+    return `${named(bad)} is not allowed: as with ssh, a user name holds no shell metacharacter (${USER_METACHARACTERS}) or control character`
+  }
+  if (/\s-/u.test(user)) return "must not hold whitespace followed by \"-\" (as with ssh)"
+  if (user.endsWith("\\")) return "must not end with \"\\\" (as with ssh)"
+  return undefined
 }
 
 const first = (v: string | Array<string> | undefined): string | undefined => (Array.isArray(v) ? v[0] : v)

@@ -16,7 +16,7 @@ import { isLoopback } from "../loopback.js"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { version } from "../version.js"
 import { type HttpOptions, serveHttp } from "./http.js"
-import type { McpLogSink } from "./logging.js"
+import { type McpLogSink, stderrLine } from "./logging.js"
 import { AuditLog } from "./audit.js"
 import { makeMcpServer } from "./server.js"
 import { makeTasksExtension } from "./tasks/extension.js"
@@ -48,7 +48,7 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
     Effect.sync(() => {
       const served = serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? { tasks } : { audit, tasks }), era), {
         transport: wire,
-        onerror: (e) => process.stderr.write(`[mcp-ssh-live] stdio: ${e.message}\n`)
+        onerror: (e) => process.stderr.write(stderrLine(`[mcp-ssh-live] stdio: ${e.message}`))
       })
       // Listens for task ids go to the tasks extension, ahead of the SDK's router (which would drop them).
       listenOverStdio(tasks.listens, wire)

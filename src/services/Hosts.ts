@@ -10,7 +10,7 @@
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import { Context, Effect, Layer, Redacted } from "effect"
-import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
+import { hostnameProblem, jumpEntry, remoteUserProblem, resolveSshConfig } from "../config/sshConfig.js"
 import {
   HostKeyUnknownError,
   type HostExistsError,
@@ -57,9 +57,9 @@ export interface ConnectRequest {
   readonly keyPath?: string | undefined
   readonly passphrase?: Redacted.Redacted<string> | undefined
   /**
-   * Save an unknown host key without asking. `false` asks for less trust than the
-   * configuration; `true` is honoured only when `AppConfig` has `insecureAutoAdd` or
-   * `allowAgentInsecureAutoAdd` (SPEC §8).
+   * Save an unknown host key without asking: honoured only when `AppConfig` has
+   * `allowAgentInsecureAutoAdd` (SPEC §8). `AppConfig.insecureAutoAdd` covers the configured
+   * hosts only, never one added here.
    */
   readonly insecureAutoAdd?: boolean | undefined
   /** Re-register an alias that has other settings (its old connection closes; with the same settings it stays). */
@@ -152,14 +152,20 @@ export class Hosts extends Context.Service<Hosts, {
     })
 
     const connect = Effect.fn("Hosts.connect")(function*(request: ConnectRequest) {
+      // Before the ssh_config lookup, which may run the operator's Match exec commands.
+      const badHost = hostnameProblem(request.host)
+      if (badHost !== undefined) return yield* new InvalidArgumentError({ message: `host: ${badHost}` })
+      const badUser = request.user === undefined ? undefined : remoteUserProblem(request.user)
+      if (badUser !== undefined) return yield* new InvalidArgumentError({ message: `user: ${badUser}` })
       const alias = request.alias ?? aliasForHost(request.host)
       const badGroup = request.groups?.find((g) => !ALIAS_PATTERN.test(g))
       if (badGroup !== undefined) {
         return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(badGroup)} is not 1-64 of A-Z a-z 0-9 . _ -` })
       }
-      // The caller may ask for less trust, never for more unless the operator allows it (SPEC §8).
-      const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd && !config.insecureAutoAdd
-      const insecureAutoAdd = request.insecureAutoAdd === undefined || autoAddIgnored ? config.insecureAutoAdd : request.insecureAutoAdd
+      // The caller never gets more trust than the operator allows callers (SPEC §8); the
+      // operator's own insecure_auto_add is for the hosts they configured, not for these.
+      const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd
+      const insecureAutoAdd = request.insecureAutoAdd === true && !autoAddIgnored
       const entry = yield* entryFor(request, alias, insecureAutoAdd)
       const previous = (yield* registry.list).find((h) => h.alias === alias)
       yield* registry.register(entry, { replace: request.replace === true })

@@ -3,8 +3,9 @@
  * outlives a client's 60 s request timeout and exec's hand-over time, prints thousands of
  * lines in bursts over many poll intervals, and comes back as the call's own result at the
  * end, while the requester polls `tasks/get` and sees the newest line in `statusMessage`.
- * No line is lost: the task id is the job's, and `ssh_tail` on it from line 0 gives every
- * line the build printed, in order, once; the result holds them too where its cap allows.
+ * No line is lost: the task id is the job's, and `ssh_tail` following it while it runs gets
+ * every line the build printed, in order, once (more lines than the ring buffer holds, in
+ * the 5-minute build); the result holds them too where its cap allows.
  *
  * 90 s by default (TASKS_BUILD_SEC): long enough for every property above (> 60 s, across
  * the step of the poll interval at 30 s); TASKS_BUILD_SEC=300 runs the 5-minute build.
@@ -35,13 +36,39 @@ describeWithSshd("a long build as an MCP task (http)", (getSshd) => {
     if (execution.kind !== "task") return
     const taskId = execution.handle.taskId
     const polls: Array<{ status: string; message: string | undefined; bytes: number }> = []
-    const { outcome } = await execution.settle({
+    const settling = execution.settle({
       onEvent: async (e) => {
         if (e.type !== "task") return
         const bytes = JSON.stringify(e.task.raw).length
         polls.push({ status: e.task.status, message: e.task.statusMessage, bytes })
       }
     })
+
+    // Meanwhile, follow the job the task is, as an agent or the live view would: every line,
+    // once, in order, whatever the ring buffer has evicted since (per-line form where ssh_tail
+    // has a choice of format).
+    const { tools } = await c.client.listTools()
+    const format = tools.find((t) => t.name === "ssh_tail")?.inputSchema.properties?.format !== undefined ? { format: "lines" } : {}
+    const stdout: Array<string> = []
+    let stderr = 0
+    let cursor = 0
+    for (let i = 0; i < 10_000; i++) {
+      const tail = await c.session.callTool("ssh_tail", { job_id: taskId, since_line_no: cursor, wait_ms: 5000, max_lines: 10_000, max_bytes: 1_048_576, ...format })
+      const { outcome: t } = await tail.settle()
+      if (t.status !== "completed") throw new Error("ssh_tail failed")
+      const data = (t.result as { structuredContent: Record<string, unknown> }).structuredContent
+      const lines = data.lines as Array<{ n: number; stream: string; text: string }> | undefined
+      if (lines === undefined) throw new Error(`ssh_tail without lines: ${JSON.stringify(data).slice(0, 200)}`)
+      expect(data.dropped).toBe(0)
+      for (const line of lines) {
+        expect(line.n).toBe(++cursor)
+        if (line.stream === "stdout") stdout.push(line.text)
+        else stderr++
+      }
+      if (data.status !== "running" && data.more === false) break
+    }
+
+    const { outcome } = await settling
     expect(outcome.status).toBe("completed")
     if (outcome.status !== "completed") return
     const result = outcome.result as { structuredContent: Record<string, unknown> }
@@ -55,27 +82,6 @@ describeWithSshd("a long build as an MCP task (http)", (getSshd) => {
     expect(Math.max(...working.map((p) => p.bytes))).toBeLessThan(500)
     process.stderr.write(`[tasks-build] ${working.length} polls while working, tasks/get ${Math.min(...working.map((p) => p.bytes))}–${Math.max(...working.map((p) => p.bytes))} bytes\n`)
 
-    // Every line, once, in order: from the job the task is (per-line form where ssh_tail has a choice of format).
-    const { tools } = await c.client.listTools()
-    const format = tools.find((t) => t.name === "ssh_tail")?.inputSchema.properties?.format !== undefined ? { format: "lines" } : {}
-    const stdout: Array<string> = []
-    let stderr = 0
-    let cursor = 0
-    for (let i = 0; i < 100; i++) {
-      const tail = await c.session.callTool("ssh_tail", { job_id: taskId, since_line_no: cursor, max_lines: 10_000, max_bytes: 1_048_576, ...format })
-      const { outcome: t } = await tail.settle()
-      if (t.status !== "completed") throw new Error("ssh_tail failed")
-      const data = (t.result as { structuredContent: Record<string, unknown> }).structuredContent
-      const lines = data.lines as Array<{ n: number; stream: string; text: string }> | undefined
-      if (lines === undefined) throw new Error(`ssh_tail without lines: ${JSON.stringify(data).slice(0, 200)}`)
-      for (const line of lines) {
-        expect(line.n).toBe(++cursor)
-        if (line.stream === "stdout") stdout.push(line.text)
-        else stderr++
-      }
-      expect(data.dropped).toBe(0)
-      if (data.more === false) break
-    }
     const expected = Array.from({ length: SECONDS }, (_, s) => Array.from({ length: PER_SECOND }, (_, f) => `[${s + 1}/${SECONDS}] CC src/unit_${f + 1}.c`)).flat()
     expect(stdout).toEqual([...expected, "BUILD OK"])
     expect(stderr).toBe(SECONDS)
