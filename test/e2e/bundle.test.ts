@@ -109,6 +109,9 @@ describe("MCP Bundle", () => {
     // effect, a peer of the package, is installed with it; what the server does not use is not.
     expect(fs.existsSync(path.join(unpacked, "node_modules", "effect"))).toBe(true)
     for (const unused of ["@effect/platform-node", "redis"]) expect(fs.existsSync(path.join(unpacked, "node_modules", unused)), unused).toBe(false)
+    // The policy's bash parser: its runtime, and the grammar the build puts next to dist/domain/bashParser.js.
+    expect(fs.existsSync(path.join(unpacked, "node_modules", "web-tree-sitter"))).toBe(true)
+    expect(fs.existsSync(path.join(unpacked, "dist", "domain", "tree-sitter-bash.wasm"))).toBe(true)
     for (const dev of ["vitest", "typescript", "@anthropic-ai/mcpb", "@modelcontextprotocol/client"]) {
       expect(fs.existsSync(path.join(unpacked, "node_modules", dev)), dev).toBe(false)
     }
@@ -149,6 +152,9 @@ host = "127.0.0.1"
 port = ${sshd.port}
 user = "${sshd.user.name}"
 key = "${sshd.clientKeyPath}"
+
+[hosts.box.policy]
+read_only = true
 `)
     const { client } = await startBundle({ known_hosts: sshd.knownHostsPath, log_dir: logDir, config_file: configFile }, home)
     try {
@@ -157,6 +163,10 @@ key = "${sshd.clientKeyPath}"
       const exec = await client.callTool({ name: "ssh_exec", arguments: { host: "box", command: "echo bundled" } })
       expect(exec.isError ?? false, JSON.stringify(exec.content)).toBe(false)
       expect((exec.structuredContent as { stdout: string }).stdout).toBe("bundled\n")
+      // The policy reads commands with the bundled bash parser.
+      const refused = await client.callTool({ name: "ssh_exec", arguments: { host: "box", command: "printf -v 'x[$(id)]' 1" } })
+      expect(refused.isError, JSON.stringify(refused.content)).toBe(true)
+      expect(JSON.stringify(refused.content)).toContain("printf: unknown option -v")
       const job = await client.callTool({ name: "ssh_spawn", arguments: { host: "box", command: "echo logged-line" } })
       expect(job.isError ?? false, JSON.stringify(job.content)).toBe(false)
       const jobId = (job.structuredContent as { job_id: string }).job_id

@@ -291,7 +291,7 @@ describe("npm package", () => {
 
   it("carries the built dist, README and docs, and no sources, tests, benchmarks, examples or source maps", () => {
     const paths = files.map((f) => f.path)
-    for (const needed of ["package.json", "README.md", "dist/main.js", "dist/index.js", "dist/index.d.ts", "dist/mcp/index.js", "dist/mcp/index.d.ts", "dist/mcp/apps/view/index.html", "docs/CONFIG.md", "docs/TOOLS.md"]) {
+    for (const needed of ["package.json", "README.md", "dist/main.js", "dist/index.js", "dist/index.d.ts", "dist/mcp/index.js", "dist/mcp/index.d.ts", "dist/mcp/apps/view/index.html", "dist/domain/tree-sitter-bash.wasm", "docs/CONFIG.md", "docs/TOOLS.md"]) {
       expect(paths, needed).toContain(needed)
     }
     // src/*.ts are not needed: the package runs and type-checks from dist (.js + .d.ts).
