@@ -1,16 +1,17 @@
 /**
  * Hosts as a user of the package sees them: connect one (from what the caller gives and
- * from `~/.ssh/config`: HostName, User, Port, IdentityFile, ProxyJump,
- * ServerAliveInterval), disconnect it, list them with their state. What `ssh_connect`,
+ * from `~/.ssh/config`: HostName, User, Port, IdentityFile, CertificateFile, IdentityAgent,
+ * IdentitiesOnly, ProxyJump, ProxyCommand, ServerAliveInterval, with Include and Match),
+ * disconnect it, list them with their state. What `ssh_connect`,
  * `ssh_disconnect` and `ssh_list_hosts` do, for library users too; the registry
  * (`HostRegistry`) and the live connections (`Connections`) stay separate services.
  *
  * @since 0.1.0
  */
-import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import { Context, Effect, Layer, Redacted } from "effect"
-import { hostnameProblem, jumpEntry, remoteUserProblem, resolveSshConfig } from "../config/sshConfig.js"
+import { authFromConfig, hostnameProblem, jumpEntry, remoteUserProblem, type ResolveOptions, resolveSshConfig } from "../config/sshConfig.js"
+import { UnsafeNameError } from "../config/sshTokens.js"
 import {
   HostKeyUnknownError,
   type HostExistsError,
@@ -38,7 +39,9 @@ const sameConnection = (a: HostEntry, b: HostEntry): boolean =>
   a.address === b.address && a.port === b.port && a.user === b.user &&
   a.insecureAutoAdd === b.insecureAutoAdd && a.keepaliveIntervalMs === b.keepaliveIntervalMs &&
   a.auth.keyPath === b.auth.keyPath && a.auth.passwordEnv === b.auth.passwordEnv &&
-  a.auth.passphraseEnv === b.auth.passphraseEnv &&
+  a.auth.passphraseEnv === b.auth.passphraseEnv && a.proxyCommand === b.proxyCommand &&
+  a.auth.identityAgent === b.auth.identityAgent && a.auth.identitiesOnly === b.auth.identitiesOnly &&
+  (a.auth.certificateFiles ?? []).join("\n") === (b.auth.certificateFiles ?? []).join("\n") &&
   sameSecret(a.auth.password, b.auth.password) && sameSecret(a.auth.passphrase, b.auth.passphrase) &&
   (a.auth.identityFiles ?? []).join("\n") === (b.auth.identityFiles ?? []).join("\n") &&
   (a.proxyJump ?? []).length === (b.proxyJump ?? []).length &&
@@ -68,11 +71,15 @@ export interface ConnectRequest {
   readonly groups?: ReadonlyArray<string> | undefined
   /** Asked when the host key is unknown (the MCP tool asks the user); without it the key is refused. */
   readonly onUnknownHostKey?: ConnectOptions["onUnknownHostKey"]
+  /** Asked for keyboard-interactive answers other than the password (a one-time code); without it AUTH_PROMPT_UNANSWERED. */
+  readonly onAuthPrompt?: ConnectOptions["onAuthPrompt"]
 }
 
 export interface Connected extends ConnectionInfo {
   /** The alias is the default host (the one used when no host is named). */
   readonly isDefault: boolean
+  /** ssh_config directives (and Match criteria) that applied to the host and are not honoured, as written. */
+  readonly ignoredConfig: ReadonlyArray<string>
 }
 
 export interface Disconnected {
@@ -125,31 +132,45 @@ export class Hosts extends Context.Service<Hosts, {
     const jobs = yield* Jobs
     const tunnels = yield* Tunnels
 
-    /** The registry entry for a request: its fields first, then the ssh config's, then the defaults. */
-    const entryFor = Effect.fnUntraced(function*(request: ConnectRequest, alias: string, insecureAutoAdd: boolean) {
-      const home = os.homedir()
-      const sshConfig = yield* Effect.promise(() => fs.readFile(config.sshConfigPath, "utf8").catch(() => ""))
-      const resolved = resolveSshConfig(sshConfig, request.host, home, defaultUser())
-      const entry: HostEntry = {
-        alias,
-        address: resolved.hostName,
-        port: request.port ?? resolved.port ?? 22,
-        user: request.user ?? resolved.user ?? defaultUser(),
-        auth: {
-          ...(request.password !== undefined ? { password: request.password } : {}),
-          ...(request.keyPath !== undefined ? { keyPath: request.keyPath } : {}),
-          ...(request.passphrase !== undefined ? { passphrase: request.passphrase } : {}),
-          ...(resolved.identityFiles.length > 0 ? { identityFiles: resolved.identityFiles } : {})
+    /** The registry entry for a request: its fields first, then the ssh config's, then the defaults; and what of the config is ignored. */
+    const entryFor = (request: ConnectRequest, alias: string, insecureAutoAdd: boolean) =>
+      Effect.try({
+        try: () => {
+          const options: ResolveOptions = {
+            file: config.sshConfigPath,
+            home: os.homedir(),
+            localUser: defaultUser(),
+            user: request.user,
+            matchExecTimeoutMs: config.limits.connectTimeoutMs
+          }
+          const resolved = resolveSshConfig(request.host, options)
+          const entry: HostEntry = {
+            alias,
+            address: resolved.hostName,
+            port: request.port ?? resolved.port ?? 22,
+            user: request.user ?? resolved.user ?? defaultUser(),
+            auth: {
+              ...(request.password !== undefined ? { password: request.password } : {}),
+              ...(request.keyPath !== undefined ? { keyPath: request.keyPath } : {}),
+              ...(request.passphrase !== undefined ? { passphrase: request.passphrase } : {}),
+              ...authFromConfig(resolved)
+            },
+            source: resolved.named ? "ssh-config" : "runtime",
+            insecureAutoAdd,
+            ...(resolved.proxyJump !== undefined
+              ? { proxyJump: resolved.proxyJump.map((spec) => jumpEntry({ ...options, user: undefined }, spec, insecureAutoAdd)) }
+              : {}),
+            ...(resolved.serverAliveIntervalSec !== undefined ? { keepaliveIntervalMs: resolved.serverAliveIntervalSec * 1000 } : {}),
+            // From the operator's ssh_config only: no argument of the call sets it.
+            ...(resolved.proxyCommand !== undefined ? { proxyCommand: resolved.proxyCommand } : {})
+          }
+          return { entry, ignored: resolved.ignored }
         },
-        source: resolved.named ? "ssh-config" : "runtime",
-        insecureAutoAdd,
-        ...(resolved.proxyJump !== undefined
-          ? { proxyJump: resolved.proxyJump.map((spec) => jumpEntry(sshConfig, spec, home, defaultUser(), insecureAutoAdd)) }
-          : {}),
-        ...(resolved.serverAliveIntervalSec !== undefined ? { keepaliveIntervalMs: resolved.serverAliveIntervalSec * 1000 } : {})
-      }
-      return entry
-    })
+        catch: (e) =>
+          new InvalidArgumentError({
+            message: e instanceof UnsafeNameError ? e.message : `host: the ssh config could not be read for it: ${e instanceof Error ? e.message : String(e)}`
+          })
+      })
 
     const connect = Effect.fn("Hosts.connect")(function*(request: ConnectRequest) {
       // Before the ssh_config lookup, which may run the operator's Match exec commands.
@@ -166,12 +187,15 @@ export class Hosts extends Context.Service<Hosts, {
       // operator's own insecure_auto_add is for the hosts they configured, not for these.
       const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd
       const insecureAutoAdd = request.insecureAutoAdd === true && !autoAddIgnored
-      const entry = yield* entryFor(request, alias, insecureAutoAdd)
+      const { entry, ignored } = yield* entryFor(request, alias, insecureAutoAdd)
       const previous = (yield* registry.list).find((h) => h.alias === alias)
       yield* registry.register(entry, { replace: request.replace === true })
       // Only other settings need another connection: the same ones keep the live one and its jobs.
       if (previous !== undefined && request.replace === true && !sameConnection(previous, entry)) yield* connections.disconnect(alias)
-      const options: ConnectOptions = request.onUnknownHostKey !== undefined ? { onUnknownHostKey: request.onUnknownHostKey } : {}
+      const options: ConnectOptions = {
+        ...(request.onUnknownHostKey !== undefined ? { onUnknownHostKey: request.onUnknownHostKey } : {}),
+        ...(request.onAuthPrompt !== undefined ? { onAuthPrompt: request.onAuthPrompt } : {})
+      }
       const info = yield* connections.connect(alias, options).pipe(
         Effect.tapError(() =>
           previous === undefined
@@ -192,7 +216,7 @@ export class Hosts extends Context.Service<Hosts, {
       if (request.groups !== undefined && request.groups.length > 0) {
         yield* registry.join(alias, request.groups).pipe(Effect.catchTag("HostNotFoundError", () => Effect.void))
       }
-      return { ...info, isDefault: (yield* registry.defaultAlias) === alias }
+      return { ...info, isDefault: (yield* registry.defaultAlias) === alias, ignoredConfig: ignored }
     })
 
     const disconnect = Effect.fn("Hosts.disconnect")(function*(alias: string | undefined) {

@@ -3,6 +3,7 @@ import { quoteForHuman } from "../../domain/escapeText.js"
 import { ALIAS_PATTERN } from "../../domain/hosts.js"
 import type { ConnectOptions, UnknownHostKey, UnknownHostKeyDecision } from "../../services/Connections.js"
 import { Hosts } from "../../services/Hosts.js"
+import { authPromptOption } from "./authPrompt.js"
 import { guardLength, int, Name, nonEmpty } from "./fields.js"
 import * as Tool from "./Tool.js"
 
@@ -39,7 +40,8 @@ const Output = Schema.Struct({
   auth_method: Schema.String,
   host_key_fingerprint: Schema.String,
   server_banner: Schema.String,
-  is_default: Schema.Boolean
+  is_default: Schema.Boolean,
+  ignored_config: Schema.optionalKey(Schema.Array(Schema.String))
 })
 
 const DECISIONS: Record<string, UnknownHostKeyDecision> = { refuse: "refuse", session: "session", save: "save" }
@@ -111,7 +113,8 @@ export const sshConnect = Tool.make({
       insecureAutoAdd: input.insecure_auto_add,
       replace: input.replace,
       groups: input.groups,
-      ...hostKeyPrompt(ctx)
+      ...hostKeyPrompt(ctx),
+      ...authPromptOption(ctx, input.alias ?? input.host)
     })
     return {
       alias: host.alias,
@@ -121,7 +124,9 @@ export const sshConnect = Tool.make({
       auth_method: host.authMethod,
       host_key_fingerprint: host.hostKeyFingerprint,
       server_banner: host.serverBanner,
-      is_default: host.isDefault
+      is_default: host.isDefault,
+      // What of ~/.ssh/config applied and is not honoured: named, never dropped silently.
+      ...(host.ignoredConfig.length > 0 ? { ignored_config: host.ignoredConfig } : {})
     }
   })
 })
