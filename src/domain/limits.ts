@@ -41,7 +41,8 @@ export const limitSpecs = {
   maxHosts: spec(true, 1, 100_000, 256, "hosts registered at most"),
   maxTunnelsPerHost: spec(true, 1, 10_000, 20, "tunnels open per host"),
   maxTunnelConnections: spec(true, 1, 100_000, 64, "connections open at once through one tunnel; more are closed at once"),
-  httpMaxConnections: spec(true, 1, 100_000, 256, "connections to the --http endpoint open at once; more are closed at once")
+  httpMaxConnections: spec(true, 1, 100_000, 256, "connections to the --http endpoint open at once; more are closed at once"),
+  taskAfterMs: spec(true, 0, 3_600_000, 10_000, "a long tool call still running after N ms becomes an MCP task (clients with the Tasks extension)")
 } as const satisfies Record<string, LimitSpec>
 
 export type LimitKey = keyof typeof limitSpecs

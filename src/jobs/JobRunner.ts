@@ -109,6 +109,7 @@ export class JobRunner extends Context.Service<JobRunner, {
         ? Redacted.make(env[passwordEnv])
         : undefined
       const job = store.create({
+        ...(request.id !== undefined ? { id: request.id } : {}),
         host: host.alias,
         command: request.command,
         label: request.label ?? null,

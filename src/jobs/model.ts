@@ -60,6 +60,8 @@ export interface RunRequest extends Omit<SpawnRequest, "persistent" | "label" | 
    * or fail with LIMIT_REACHED before anything starts.
    */
   readonly mayHandOver?: boolean | undefined
+  /** The job's id, chosen by the caller (an MCP task's, which is its job's); unique by construction. Default: a fresh one. */
+  readonly id?: string | undefined
 }
 
 /** Why a job could not be started. */

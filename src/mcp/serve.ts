@@ -19,6 +19,8 @@ import { type HttpOptions, serveHttp } from "./http.js"
 import { type McpLogSink, stderrLine } from "./logging.js"
 import { AuditLog } from "./audit.js"
 import { makeMcpServer } from "./server.js"
+import { makeTasksExtension } from "./tasks/extension.js"
+import { listenOverStdio } from "./tasks/listen.js"
 import { addOwnListener } from "../tunnels/ownListeners.js"
 
 /**
@@ -33,6 +35,7 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
   const log = yield* Effect.serviceOption(AuditLog)
   // stdio has no session id: this process's stands for the one client it serves.
   const audit = log._tag === "Some" ? { log: log.value, session: log.value.processSession } : undefined
+  const tasks = yield* makeTasksExtension
   const wire = new StdioServerTransport()
   const closed = yield* Deferred.make<void>()
   const track = (server: McpServer, era: "legacy" | "modern"): McpServer => {
@@ -43,12 +46,15 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
     return server
   }
   yield* Effect.acquireRelease(
-    Effect.sync(() =>
-      serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? {} : { audit }), era), {
+    Effect.sync(() => {
+      const served = serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? { tasks } : { audit, tasks }), era), {
         transport: wire,
         onerror: (e) => process.stderr.write(stderrLine(`[mcp-ssh-live] stdio: ${e.message}`))
       })
-    ),
+      // Listens for task ids go to the tasks extension, ahead of the SDK's router (which would drop them).
+      listenOverStdio(tasks.listens, wire)
+      return served
+    }),
     (h) => Effect.promise(() => h.close().catch(() => undefined))
   )
   // serveStdio owns the transport's callbacks: chain ours after its close handler.

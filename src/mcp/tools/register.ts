@@ -26,6 +26,7 @@ import {
   type InputRequiredResult,
   inputResponse,
   type McpServer,
+  type RegisteredTool,
   type ServerContext,
   type StandardSchemaWithJSON
 } from "@modelcontextprotocol/server"
@@ -35,6 +36,7 @@ import type { StandardJSONSchemaV1, StandardSchemaV1 } from "effect/StandardSche
 import type { AuditLogShape } from "../audit.js"
 import { invalidFields } from "../auditRecord.js"
 import { stderrLine } from "../logging.js"
+import { type TaskCallHook, taskCallOf } from "../tasks/call.js"
 import { compactSchema, type Json } from "./compactSchema.js"
 import { fastEncoder } from "./fastEncode.js"
 import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
@@ -224,9 +226,9 @@ const multiRound = (ctx: ServerContext, toolName: string, envelope: Record<strin
   return { elicit, finish }
 }
 
-const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"]): ToolContext => {
+const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"], task: TaskCallHook | undefined): ToolContext => {
   const token = ctx.mcpReq._meta?.progressToken
-  return {
+  const context: ToolContext = {
     elicit,
     signal: ctx.mcpReq.signal,
     wantsProgress: token !== undefined,
@@ -243,6 +245,10 @@ const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"]): ToolCon
         }).catch(() => undefined)
       )
   }
+  // A call that may become an MCP task: its progress also makes the task's status message.
+  return task === undefined
+    ? context
+    : { ...context, signal: task.signal, wantsProgress: true, progress: task.progress(context.progress), task: task.context }
 }
 
 /** Whether a tool takes a `host` argument (then a call without one runs on the default host). */
@@ -257,12 +263,12 @@ export interface AuditOptions {
   readonly session: string | undefined
 }
 
-const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: Context.Context<R>, audit: AuditOptions | undefined): void => {
+const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: Context.Context<R>, audit: AuditOptions | undefined): RegisteredTool => {
   const { encode } = fastEncoder(tool.output)
   const inputSchema = standard(tool.input, "input")
   const validateInput = inputSchema["~standard"].validate
   const hostArgument = audit?.log.enabled === true && takesHost(inputSchema)
-  server.registerTool(
+  return server.registerTool(
     tool.name,
     {
       title: tool.title,
@@ -294,9 +300,11 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
       // A 2026-07-28 request carries the per-request `_meta` envelope; a 2025-era one does not.
       const envelope: unknown = ctx.mcpReq.envelope
       const rounds = isRecord(envelope) ? multiRound(ctx, tool.name, envelope) : undefined
-      const elicit = rounds !== undefined ? rounds.elicit : pushElicit(ctx, server)
-      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, elicit)), {
-        signal: ctx.mcpReq.signal
+      // A call that may become an MCP task asks through the task, and only tasks/cancel stops it once it is one.
+      const task = taskCallOf(ctx)
+      const elicit = task !== undefined ? task.elicit : rounds !== undefined ? rounds.elicit : pushElicit(ctx, server)
+      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, elicit, task)), {
+        signal: task?.signal ?? ctx.mcpReq.signal
       })
       const result = toResult(exit, encode, tool.name, tool.text)
       const final = rounds !== undefined ? await rounds.finish(result) : result
@@ -306,12 +314,11 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
   )
 }
 
-/** Register `tools` on `server`, running handlers with `context`; with `audit`, every call is recorded. */
+/** Register `tools` on `server`, running handlers with `context`; with `audit`, every call is recorded. Returns what the SDK registered, by name. */
 export const registerTools = <R>(
   server: McpServer,
   tools: ReadonlyArray<AnyTool<R>>,
   context: Context.Context<R>,
   audit?: AuditOptions
-): void => {
-  for (const tool of tools) tool.use((t) => registerOne(server, t, context, audit))
-}
+): ReadonlyMap<string, RegisteredTool> =>
+  new Map(tools.map((tool) => [tool.name, tool.use((t) => registerOne(server, t, context, audit))]))

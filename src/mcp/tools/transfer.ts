@@ -97,6 +97,7 @@ export const sshUpload = Tool.make({
   annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
     yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remote_path })
     return toOutput(yield* (yield* Sftp).upload(request(input, ctx)), input.detail === true)
@@ -111,6 +112,7 @@ export const sshDownload = Tool.make({
   annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
     return toOutput(yield* (yield* Sftp).download(request(input, ctx)), input.detail === true)
   })
