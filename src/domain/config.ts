@@ -45,6 +45,10 @@ export interface AppConfigShape {
   readonly logDir?: string
   /** When set, one JSON line per MCP tool call is appended to this file (0600). */
   readonly auditLog?: string
+  /** Where `record: true` jobs are saved as asciicast (`<recordDir>/<job_id>.cast`); default `logDir`. */
+  readonly recordDir?: string
+  /** When set, the live view is also served as a web page on 127.0.0.1 at this port (0: any free one). */
+  readonly viewPort?: number
   readonly logLevel: LogLevel
   /**
    * `[policy]`: rules for every host, those the agent adds too (off when absent). Per-host

@@ -37,6 +37,7 @@ export type ErrorCode =
   | "PORT_IN_USE"
   | "FORWARD_REFUSED"
   | "TUNNEL_NOT_FOUND"
+  | "TMUX_UNAVAILABLE"
   | "AUTH_PROMPT_UNANSWERED"
 
 /** No host by that alias, or no host given and no default host. */
@@ -173,6 +174,11 @@ export class TunnelNotFoundError extends Schema.TaggedError<TunnelNotFoundError>
   readonly code = "TUNNEL_NOT_FOUND" as const
 }
 
+/** A tmux job or pane was asked for on a host without tmux. */
+export class TmuxUnavailableError extends Schema.TaggedError<TmuxUnavailableError>()("TmuxUnavailableError", fields) {
+  readonly code = "TMUX_UNAVAILABLE" as const
+}
+
 /** Every domain error: each has a `code`, a `message` and maybe a `hint`. */
 export type SshLiveError =
   | HostNotFoundError
@@ -197,6 +203,7 @@ export type SshLiveError =
   | PortInUseError
   | ForwardRefusedError
   | TunnelNotFoundError
+  | TmuxUnavailableError
   | AuthPromptUnansweredError
 
 /** Why a connection to a host could not be had. */

@@ -21,6 +21,7 @@ import { AuditLog } from "./audit.js"
 import { makeMcpServer } from "./server.js"
 import { makeTasksExtension } from "./tasks/extension.js"
 import { listenOverStdio } from "./tasks/listen.js"
+import { addOwnListener } from "../tunnels/ownListeners.js"
 
 /**
  * Serve MCP over stdio until stdin closes. `serveStdio` reads the client's opening message
@@ -81,6 +82,8 @@ export const serveOverHttp = (sink: McpLogSink, options: Omit<HttpOptions, "toke
     const bound = yield* serveHttp(context, { ...options, token }, sink, log._tag === "Some" ? log.value : undefined).pipe(
       Effect.mapError((e) => new ConfigError({ message: `--http: cannot listen on ${bind}:${port}: ${e.message}` }))
     )
+    // A remote tunnel may not lead here (src/tunnels/ownListeners.ts).
+    yield* Effect.acquireRelease(Effect.sync(() => addOwnListener(bind, bound)), (release) => Effect.sync(release))
     const url = `http://${bind.includes(":") ? `[${bind}]` : bind}:${bound}/mcp`
     if (!isLoopback(bind)) {
       process.stderr.write(
