@@ -16,6 +16,7 @@ import { type ChannelPool, makeChannelPool, type OpenChannel } from "../ssh/Chan
 import type { UnknownHostKey, UnknownHostKeyDecision } from "../ssh/hostKeyPolicy.js"
 import type { AuthQuestion } from "../ssh/keyboardInteractive.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
+import { LAUNCHER } from "../ssh/shell.js"
 import type { ExecOptions } from "../ssh/RemoteHosts.js"
 import { ChannelOpenReason, classifyChannelError } from "../ssh/sshErrors.js"
 import { type ClosingChannel, type Endpoint, type SshConnection, SshClient } from "../ssh/SshClient.js"
@@ -57,12 +58,23 @@ export interface ConnectOptions {
   readonly onAuthPrompt?: (question: AuthQuestion) => Effect.Effect<ReadonlyArray<string> | undefined>
 }
 
+/** A launcher started ahead of need (`LAUNCHER`), waiting for its command. */
+interface Spare {
+  readonly channel: RemoteChannel & ClosingChannel
+  /** It ended before it was used (the connection dropped, someone killed it). */
+  dead: boolean
+}
+
 /** A host's connections, from the first handshake until disconnect, a drop or shutdown. */
 interface Live {
   readonly pool: ChannelPool
   readonly info: ConnectionInfo
   /** The pool's scope: closing it ends every connection to the host. */
   readonly scope: Scope.Closeable
+  /** The next plain launcher's channel, started ahead of need on the first connection. */
+  spare: Spare | undefined
+  /** A spare is being started. */
+  starting: boolean
 }
 
 /** A host being connected (`ready` pending) or connected. */
@@ -134,7 +146,46 @@ export class Connections extends Context.Service<Connections, {
         const { authMethod, hostKeyFingerprint, serverBanner } = pool.first
         const connectedAt = new Date(yield* Clock.currentTimeMillis)
         const info: ConnectionInfo = { alias: entry.alias, address: entry.address, port: entry.port, user: entry.user, authMethod, hostKeyFingerprint, serverBanner, connectedAt }
-        return { pool, info, scope } satisfies Live
+        const live: Live = { pool, info, scope, spare: undefined, starting: false }
+        yield* prestart(live)
+        return live
+      })
+
+    /**
+     * Start a plain launcher on the host's first connection, for the next command to use:
+     * it prints its PID and waits, so that command's output comes one round trip after its
+     * block is sent instead of three (open, exec, block). Never at the cost of a connection:
+     * when the first one has no room, there is no spare. An idle `sh` on the host meanwhile;
+     * it ends with the connection (its stdin closes).
+     */
+    const prestart = (live: Live) =>
+      Effect.suspend(() => {
+        if (live.spare !== undefined || live.starting || !isOpen(live)) return Effect.void
+        live.starting = true
+        return Effect.forkIn(
+          live.pool.onFirst<RemoteChannel & ClosingChannel>((conn, cb) => conn.exec(LAUNCHER, false, cb)).pipe(
+            Effect.map(Option.map((channel) => {
+              const spare: Spare = { channel, dead: false }
+              channel.on("close", () => {
+                spare.dead = true
+                if (live.spare === spare) live.spare = undefined
+              })
+              // Closed already when stderr says why: ignored, as a failed exec is.
+              channel.on("error", () => {})
+              live.spare = spare
+            })),
+            Effect.ensuring(Effect.sync(() => (live.starting = false)))
+          ),
+          live.scope
+        )
+      })
+
+    /** The spare launcher, if one is waiting (another is started in its place). */
+    const takeSpare = (live: Live) =>
+      Effect.suspend(() => {
+        const spare = live.spare
+        live.spare = undefined
+        return Effect.as(prestart(live), spare !== undefined && !spare.dead ? spare.channel : undefined)
       })
 
     /** When the first connection drops (not closed by us): forget it and reconnect in the background. */
@@ -288,7 +339,13 @@ export class Connections extends Context.Service<Connections, {
     return Connections.of({
       connect: (alias, options) => Effect.map(acquire(alias, options), (l) => l.info),
       exec: (alias, command, options) =>
-        channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options?.pty === true, cb)),
+        Effect.gen(function*() {
+          if (command === LAUNCHER && options?.pty !== true) {
+            const spare = yield* takeSpare(yield* acquire(alias))
+            if (spare !== undefined) return spare
+          }
+          return yield* channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options?.pty === true, cb))
+        }),
       sftp: (alias) => channel<SFTPWrapper>(alias, (conn, cb) => conn.sftp(cb)),
       disconnect,
       info: (alias) => Effect.sync(() => current(alias)?.info),

@@ -8,7 +8,7 @@
  */
 import type { Duplex } from "node:stream"
 import { Context, Deferred, Effect, Exit, FiberSet, Layer, Queue, type Scope } from "effect"
-import ssh2, { type Client, type SFTPWrapper } from "ssh2"
+import ssh2, { type Client, type ClientChannel, type SFTPWrapper } from "ssh2"
 import { AppConfig } from "../domain/AppConfig.js"
 import {
   AuthError,
@@ -20,6 +20,7 @@ import {
 } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
 import { defaultAlgorithms, ssh2Algorithms } from "./algorithms.js"
+import { openExecChannel } from "./execChannel.js"
 import { authAttempts, authHandler, type AuthProgress } from "./auth.js"
 import { type AskUnknownHostKey, decideHostKey, type HostKeyPolicy } from "./hostKeyPolicy.js"
 import type { AuthQuestion, KeyboardHooks, Unanswered } from "./keyboardInteractive.js"
@@ -334,10 +335,11 @@ const connection = (client: Client, closed: Deferred.Deferred<void>, authMethod:
     hostKeyFingerprint,
     serverBanner: serverBanner(client),
     closed,
-    exec: (command, pty, cb) => {
-      if (pty) client.exec(command, { pty: { term: "xterm", rows: PTY_SIZE.rows, cols: PTY_SIZE.cols } }, cb)
-      else client.exec(command, cb)
-    },
+    // Pipelined (execChannel.ts): the request and what the caller writes first follow the
+    // open's answer at once, not one round trip each later as with ssh2's own `exec`.
+    exec: (command, pty, cb) =>
+      openExecChannel(client, command, pty ? { pty: { term: "xterm", rows: PTY_SIZE.rows, cols: PTY_SIZE.cols } } : {}, (err, channel) =>
+        cb(err, channel as ClientChannel)),
     sftp: (cb) => client.sftp(cb),
     forwardOut: (host, port, origin, cb) => client.forwardOut(origin.address, origin.port, host, port, cb),
     forwardIn: (address, port, onConnection, cb) =>
