@@ -163,7 +163,7 @@ export class Connections extends Context.Service<Connections, {
         if (live.spare !== undefined || live.starting || !isOpen(live)) return Effect.void
         live.starting = true
         return Effect.forkIn(
-          live.pool.onFirst<RemoteChannel & ClosingChannel>((conn, cb) => conn.exec(LAUNCHER, false, cb)).pipe(
+          live.pool.onFirst<RemoteChannel & ClosingChannel>((conn, cb) => conn.exec(LAUNCHER, {}, cb)).pipe(
             Effect.map(Option.map((channel) => {
               const spare: Spare = { channel, dead: false }
               channel.on("close", () => {
@@ -340,11 +340,11 @@ export class Connections extends Context.Service<Connections, {
       connect: (alias, options) => Effect.map(acquire(alias, options), (l) => l.info),
       exec: (alias, command, options) =>
         Effect.gen(function*() {
-          if (command === LAUNCHER && options?.pty !== true) {
+          if (command === LAUNCHER && options?.pty !== true && options?.window === undefined) {
             const spare = yield* takeSpare(yield* acquire(alias))
             if (spare !== undefined) return spare
           }
-          return yield* channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options?.pty === true, cb))
+          return yield* channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options ?? {}, cb))
         }),
       sftp: (alias) => channel<SFTPWrapper>(alias, (conn, cb) => conn.sftp(cb)),
       disconnect,

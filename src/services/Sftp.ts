@@ -39,7 +39,7 @@ export class Sftp extends Context.Service<Sftp, {
     const transferHost = (alias: string): TransferHost => ({
       alias,
       run: (command, stdin) => Effect.flatMap(connections.exec(alias, command), (ch) => collect(ch, stdin)),
-      exec: (command) => connections.exec(alias, command),
+      exec: (command, options) => connections.exec(alias, command, options),
       session: Effect.acquireRelease(
         // Every file in flight watches the session's close event.
         Effect.tap(connections.sftp(alias), (sftp) => Effect.sync(() => sftp.setMaxListeners(FILES_IN_FLIGHT + 10))),

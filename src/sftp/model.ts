@@ -53,8 +53,8 @@ export interface TransferHost {
   readonly alias: string
   /** Run a small command of ours; its whole output. */
   readonly run: (command: string, stdin?: string) => Effect.Effect<Collected, ConnectFailure | ChannelError>
-  /** Start a command whose output the caller streams. */
-  readonly exec: (command: string) => Effect.Effect<RemoteChannel, ConnectFailure | ChannelError>
+  /** Start a command whose output the caller streams (`window`: a larger receive window, for much output). */
+  readonly exec: (command: string, options?: { readonly window?: number }) => Effect.Effect<RemoteChannel, ConnectFailure | ChannelError>
   /** An SFTP session, ended with the scope. */
   readonly session: Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError, Scope.Scope>
 }

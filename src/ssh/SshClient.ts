@@ -27,7 +27,7 @@ import type { AuthQuestion, KeyboardHooks, Unanswered } from "./keyboardInteract
 import { KnownHosts } from "./KnownHosts.js"
 import { type ProxyProcess, proxyFailure, spawnProxy } from "./proxyCommand.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
-import { PTY_SIZE } from "./RemoteHosts.js"
+import { type ExecOptions, PTY_SIZE } from "./RemoteHosts.js"
 import { connectFailure } from "./sshErrors.js"
 
 /** A channel's end, as the pool counts it. */
@@ -46,7 +46,7 @@ export interface SshConnection {
   /** Done once the connection has closed (ended by us or dropped). */
   readonly closed: Deferred.Deferred<void>
   /** Open an exec channel; throws when the connection is gone (as ssh2 does). */
-  exec(command: string, pty: boolean, cb: (err: Error | undefined, channel: RemoteChannel & ClosingChannel) => void): void
+  exec(command: string, options: ExecOptions, cb: (err: Error | undefined, channel: RemoteChannel & ClosingChannel) => void): void
   /** Open an SFTP session; throws when the connection is gone. */
   sftp(cb: (err: Error | undefined, sftp: SFTPWrapper) => void): void
   /** A TCP stream from the host to `host:port` (`ssh -L`'s direct-tcpip channel); throws when the connection is gone. */
@@ -337,9 +337,11 @@ const connection = (client: Client, closed: Deferred.Deferred<void>, authMethod:
     closed,
     // Pipelined (execChannel.ts): the request and what the caller writes first follow the
     // open's answer at once, not one round trip each later as with ssh2's own `exec`.
-    exec: (command, pty, cb) =>
-      openExecChannel(client, command, pty ? { pty: { term: "xterm", rows: PTY_SIZE.rows, cols: PTY_SIZE.cols } } : {}, (err, channel) =>
-        cb(err, channel as ClientChannel)),
+    exec: (command, options, cb) =>
+      openExecChannel(client, command, {
+        window: options.window,
+        pty: options.pty === true ? { term: "xterm", rows: PTY_SIZE.rows, cols: PTY_SIZE.cols } : undefined
+      }, (err, channel) => cb(err, channel as ClientChannel)),
     sftp: (cb) => client.sftp(cb),
     forwardOut: (host, port, origin, cb) => client.forwardOut(origin.address, origin.port, host, port, cb),
     forwardIn: (address, port, onConnection, cb) =>
