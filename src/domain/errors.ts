@@ -37,6 +37,7 @@ export type ErrorCode =
   | "PORT_IN_USE"
   | "FORWARD_REFUSED"
   | "TUNNEL_NOT_FOUND"
+  | "REMOTE_OUTPUT_TOO_LARGE"
 
 /** No host by that alias, or no host given and no default host. */
 export class HostNotFoundError extends Schema.TaggedError<HostNotFoundError>()("HostNotFoundError", fields) {
@@ -164,6 +165,17 @@ export class TunnelNotFoundError extends Schema.TaggedError<TunnelNotFoundError>
   readonly code = "TUNNEL_NOT_FOUND" as const
 }
 
+/**
+ * A helper command of ours (a listing, a hash, tar) printed more than its cap: a hostile host,
+ * shell start-up files that print, or a tree larger than `max_listing_bytes`. We stop reading
+ * it; the message names the step and the cap.
+ */
+export class RemoteOutputTooLargeError
+  extends Schema.TaggedError<RemoteOutputTooLargeError>()("RemoteOutputTooLargeError", fields)
+{
+  readonly code = "REMOTE_OUTPUT_TOO_LARGE" as const
+}
+
 /** Every domain error: each has a `code`, a `message` and maybe a `hint`. */
 export type SshLiveError =
   | HostNotFoundError
@@ -188,6 +200,7 @@ export type SshLiveError =
   | PortInUseError
   | ForwardRefusedError
   | TunnelNotFoundError
+  | RemoteOutputTooLargeError
 
 /** Why a connection to a host could not be had. */
 export type ConnectFailure =

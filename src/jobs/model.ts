@@ -15,6 +15,7 @@ import {
   type ConnectFailure,
   InvalidArgumentError,
   type LimitReachedError,
+  type RemoteOutputTooLargeError,
   type SudoAuthError,
   type SudoPasswordRequiredError
 } from "../domain/errors.js"
@@ -61,6 +62,7 @@ export type SpawnError =
   | LimitReachedError
   | SudoPasswordRequiredError
   | SudoAuthError
+  | RemoteOutputTooLargeError
 
 /** A job as reported to callers. */
 export interface JobInfo {

@@ -20,6 +20,7 @@ import { download } from "../sftp/download.js"
 import type { TransferError, TransferHost, TransferRequest, TransferResult } from "../sftp/model.js"
 import { FILES_IN_FLIGHT } from "../sftp/sftpUpload.js"
 import { upload } from "../sftp/upload.js"
+import { AppConfig } from "../domain/AppConfig.js"
 import { collect } from "../ssh/collect.js"
 import { Connections } from "./Connections.js"
 import { HostRegistry } from "./HostRegistry.js"
@@ -35,10 +36,12 @@ export class Sftp extends Context.Service<Sftp, {
     const connections = yield* Connections
     const registry = yield* HostRegistry
     const fs = yield* FileSystem.FileSystem
+    const config = yield* AppConfig
 
     const transferHost = (alias: string): TransferHost => ({
       alias,
-      run: (command, stdin) => Effect.flatMap(connections.exec(alias, command), (ch) => collect(ch, stdin)),
+      run: (command, options) => Effect.flatMap(connections.exec(alias, command), (ch) => collect(ch, options)),
+      listingCap: config.limits.maxListingBytes,
       exec: (command) => connections.exec(alias, command),
       session: Effect.acquireRelease(
         // Every file in flight watches the session's close event.

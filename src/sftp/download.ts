@@ -14,7 +14,7 @@ import { SftpError } from "../domain/errors.js"
 import { isInside, listingCommand, parseListing, unsafeRelative } from "../files/treePaths.js"
 import { shellQuote } from "../ssh/shell.js"
 import { localDirs, localRoot } from "./localFiles.js"
-import { summary, type TransferHost, type TransferRequest } from "./model.js"
+import { listingHint, summary, type TransferHost, type TransferRequest } from "./model.js"
 import { progress } from "./progress.js"
 import { call, dirOf, sftpFailure } from "./sftpCall.js"
 import { type LocalTarget, sftpDownload } from "./sftpDownload.js"
@@ -56,7 +56,11 @@ export const download = (host: TransferHost, request: TransferRequest) =>
         yield* p.flush
         return yield* done(files, true)
       }
-      const r = yield* host.run(`cd -- ${shellQuote(request.remotePath)} && ${listingCommand}`)
+      const r = yield* host.run(`cd -- ${shellQuote(request.remotePath)} && ${listingCommand}`, {
+        step: `the directory listing (find) of ${request.remotePath} on ${host.alias}`,
+        maxStdout: host.listingCap,
+        hint: listingHint
+      })
       if (r.code !== 0) return yield* new SftpError({ message: `cannot list ${request.remotePath} on ${host.alias}: ${r.stderr.trim()}` })
       const entries = parseListing(r.stdout)
       if (typeof entries === "string") {

@@ -6,8 +6,8 @@
  */
 import type { Effect, Scope } from "effect"
 import type { SFTPWrapper } from "ssh2"
-import type { ChannelError, ChecksumMismatchError, ConnectFailure, SftpError } from "../domain/errors.js"
-import type { Collected } from "../ssh/collect.js"
+import type { ChannelError, ChecksumMismatchError, ConnectFailure, RemoteOutputTooLargeError, SftpError } from "../domain/errors.js"
+import type { Collected, CollectOptions } from "../ssh/collect.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 
 export interface TransferRequest {
@@ -46,18 +46,24 @@ export interface TransferResult {
   readonly files: ReadonlyArray<FileResult>
 }
 
-export type TransferError = ConnectFailure | ChannelError | SftpError | ChecksumMismatchError
+export type TransferError = ConnectFailure | ChannelError | SftpError | ChecksumMismatchError | RemoteOutputTooLargeError
 
 /** The host a transfer talks to, as the `Sftp` service hands it over. */
 export interface TransferHost {
   readonly alias: string
-  /** Run a small command of ours; its whole output. */
-  readonly run: (command: string, stdin?: string) => Effect.Effect<Collected, ConnectFailure | ChannelError>
+  /** Run a helper command of ours; its whole output, within the caps `options` gives. */
+  readonly run: (command: string, options: CollectOptions) => Effect.Effect<Collected, ConnectFailure | ChannelError | RemoteOutputTooLargeError>
+  /** The most a listing of the host's files may print (`max_listing_bytes`). */
+  readonly listingCap: number
   /** Start a command whose output the caller streams. */
   readonly exec: (command: string) => Effect.Effect<RemoteChannel, ConnectFailure | ChannelError>
   /** An SFTP session, ended with the scope. */
   readonly session: Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError, Scope.Scope>
 }
+
+/** What to do when a listing of the host's files passes `max_listing_bytes`. */
+export const listingHint = "a tree this large needs a larger max_listing_bytes ([limits] or --max-listing-bytes); " +
+  "otherwise check the remote account's shell start-up files (~/.bashrc) and what its PATH finds for find"
 
 export const summary = (alias: string, durationMs: number, files: ReadonlyArray<FileResult>, single: boolean): TransferResult => ({
   host: alias,

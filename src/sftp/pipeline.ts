@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import type { SFTPWrapper, Stats } from "ssh2"
+import { guarded as catching } from "../ssh/listeners.js"
 
 /**
  * Bytes per READ/WRITE request: OpenSSH's sftp-server accepts up to 255 KiB (what it
@@ -138,13 +139,20 @@ export const putFile = (sftp: SFTPWrapper, local: string, remote: string, contro
         const at = pos
         pos += buf.length
         inFlight++
-        sftp.write(handle, buf, 0, buf.length, at, (err) => {
-          if (err !== undefined && err !== null) {
-            failed ??= err
-            fail(err)
-          } else control.onBytes?.(buf.length)
-          done()
-        })
+        // ssh2 calls back from its parser: what the callback throws fails this copy, nowhere else.
+        sftp.write(handle, buf, 0, buf.length, at, catching((e) => {
+          failed ??= e
+          fail(e)
+        })((err: Error | null | undefined) => {
+          try {
+            if (err !== undefined && err !== null) {
+              failed ??= err
+              fail(err)
+            } else control.onBytes?.(buf.length)
+          } finally {
+            done()
+          }
+        }))
         while (inFlight >= depth && failed === undefined) await new Promise<void>((r) => (wake = r))
         if (failed !== undefined) throw failed
       }
@@ -210,7 +218,7 @@ const copyInto = async (sftp: SFTPWrapper, remote: string, fd: number, writes: A
         const { pos, len } = queue.shift()!
         if (pos >= size) continue
         inFlight++
-        sftp.read(handle, Buffer.allocUnsafe(len), 0, len, pos, (err, n, data) => {
+        sftp.read(handle, Buffer.allocUnsafe(len), 0, len, pos, catching(onError)((err: Error | null | undefined, n: number, data: Buffer) => {
           inFlight--
           if (stopped) return
           if (err !== undefined && err !== null) return onError(err)
@@ -233,7 +241,7 @@ const copyInto = async (sftp: SFTPWrapper, remote: string, fd: number, writes: A
             stopped = true
             resolve()
           } else pump()
-        })
+        }))
       }
       if (!stopped && inFlight === 0) {
         stopped = true

@@ -9,6 +9,7 @@
 import * as path from "node:path"
 import { Clock, Effect, FileSystem } from "effect"
 import { SftpError } from "../domain/errors.js"
+import { HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
 import { unsafeRelative } from "../files/treePaths.js"
 import { localTree } from "./localFiles.js"
 import { summary, type TransferError, type TransferHost, type TransferRequest } from "./model.js"
@@ -56,7 +57,11 @@ export const upload = (host: TransferHost, request: TransferRequest) =>
       const mkdirs = (dirs: ReadonlySet<string>) =>
         Effect.gen(function*() {
           if (request.mkdirs === false || dirs.size === 0) return
-          const r = yield* host.run("xargs -0 mkdir -p --", [...dirs].map((d) => `${d}\0`).join(""))
+          const r = yield* host.run("xargs -0 mkdir -p --", {
+            step: `mkdir on ${host.alias}`,
+            maxStdout: HELPER_SMALL_OUTPUT,
+            stdin: [...dirs].map((d) => `${d}\0`).join("")
+          })
           if (r.code !== 0) return yield* new SftpError({ message: `cannot create ${[...dirs].join(", ")} on ${host.alias}: ${r.stderr.trim()}` })
         })
       // A tree goes as one tar stream where the host allows (its directories arrive with it),
