@@ -61,6 +61,12 @@ export interface TransferHost {
   readonly session: Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError, Scope.Scope>
 }
 
+/**
+ * The mode a downloaded file gets: the one asked for, else the host's, never set-uid,
+ * set-gid or sticky (whatever the host or the caller says).
+ */
+export const localMode = (request: TransferRequest, hostMode: number | undefined): number => (request.mode ?? hostMode ?? 0o600) & 0o777
+
 /** What to do when a listing of the host's files passes `max_listing_bytes`. */
 export const listingHint = "a tree this large needs a larger max_listing_bytes ([limits] or --max-listing-bytes); " +
   "otherwise check the remote account's shell start-up files (~/.bashrc) and what its PATH finds for find"

@@ -32,6 +32,11 @@ export interface Control {
   readonly signal?: AbortSignal | undefined
   /** Bytes done since the last call. */
   readonly onBytes?: ((n: number) => void) | undefined
+  /**
+   * Download only: the mode the local file ends with, from the remote file's; set on the
+   * descriptor that created the file, once every byte is written (never through its path).
+   */
+  readonly finalMode?: ((remoteMode: number) => number) | undefined
   /** Request size and depth (tests and benchmarks; default IO_SIZE and IN_FLIGHT). */
   readonly ioSize?: number | undefined
   readonly inFlight?: number | undefined
@@ -99,6 +104,9 @@ const readLocal = (fd: number, len: number, pos: number) =>
     const buf = Buffer.allocUnsafe(len)
     fs.read(fd, buf, 0, len, pos, (err, n) => err !== null ? reject(err) : resolve(n === len ? buf : buf.subarray(0, n)))
   })
+
+const fchmod = (fd: number, mode: number) =>
+  new Promise<void>((resolve, reject) => fs.fchmod(fd, mode, (err) => err !== null ? reject(err) : resolve()))
 
 const writeLocal = (fd: number, buf: Buffer, pos: number) =>
   new Promise<void>((resolve, reject) => {
@@ -173,15 +181,19 @@ export const putFile = (sftp: SFTPWrapper, local: string, remote: string, contro
  * Copy remote file `remote` to `local`, created here exclusively with mode 0600 (put it in a
  * private directory): the size fstat reports when it is opened; a short read is continued,
  * an early end of file ends the copy there (the remote sha256 then tells whether the file
- * changed meanwhile). The local file is closed only once every write to it has settled, also
- * after an abort, so that no late write can land in a file that reuses its descriptor.
+ * changed meanwhile). With `finalMode`, the file is given its mode through the same
+ * descriptor once complete. The local file is closed only once every write to it has
+ * settled, also after an abort, so that no late write can land in a file that reuses its
+ * descriptor.
  */
 export const getFile = (sftp: SFTPWrapper, remote: string, local: string, control: Control = {}): Promise<Copied> =>
   guarded(sftp, control, async (guard) => {
     const fd = await openExclusive(local)
     const writes: Array<Promise<void>> = []
     try {
-      return await copyInto(sftp, remote, fd, writes, control, guard)
+      const copied = await copyInto(sftp, remote, fd, writes, control, guard)
+      if (control.finalMode !== undefined && copied.mode !== undefined) await fchmod(fd, control.finalMode(copied.mode))
+      return copied
     } finally {
       await Promise.allSettled(writes)
       await new Promise<void>((resolve) => fs.close(fd, () => resolve()))

@@ -11,7 +11,7 @@
 import { Effect } from "effect"
 import { ChecksumMismatchError, type RemoteOutputTooLargeError, SftpError } from "../domain/errors.js"
 import { remoteSha256s } from "./hostHashes.js"
-import type { TransferHost, TransferRequest } from "./model.js"
+import { localMode, type TransferHost, type TransferRequest } from "./model.js"
 import { streamFailure } from "./sftpCall.js"
 import { checkTargets, type LocalTarget, placeLocal, privateTemps } from "./sftpDownload.js"
 import { packCommand } from "./tarCommands.js"
@@ -32,7 +32,7 @@ export const tarDownload = (host: TransferHost, request: TransferRequest, remote
           Effect.callback<Awaited<ReturnType<typeof receiveTree>>, SftpError | RemoteOutputTooLargeError>((resume) => {
             const controller = new AbortController()
             const step = `the host's tar -c (packing ${remoteRoot} on ${host.alias})`
-            const running = receiveTree(ch, targets.map((t) => `./${t.rel}\0`).join(""), expected, tick, step, controller.signal).then(
+            const running = receiveTree(ch, targets.map((t) => `./${t.rel}\0`).join(""), expected, tick, step, (m) => localMode(request, m), controller.signal).then(
               (r) => resume(Effect.succeed(r)),
               (e) => resume(Effect.fail(streamFailure(`downloading ${remoteRoot}`, e)))
             )

@@ -248,20 +248,26 @@ export interface Expected {
   readonly temp: string
 }
 
-/** Create `file` exclusively (0600, never through a symlink) holding `data`. */
-const writeNew = (file: string, data: Buffer) =>
+/**
+ * Create `file` exclusively (0600, never through a symlink) holding `data`, then give it
+ * `mode` through the same descriptor.
+ */
+const writeNew = (file: string, data: Buffer, mode: number) =>
   new Promise<void>((resolve, reject) =>
     fs.open(file, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600, (err, fd) => {
       if (err !== null) return reject(err)
       const done = (e: Error | null) => fs.close(fd, (c) => (e ?? c) !== null ? reject(e ?? c) : resolve())
       const go = (off: number): void =>
-        off >= data.length ? done(null) : fs.write(fd, data, off, data.length - off, off, (e, n) => e !== null ? done(e) : go(off + n))
+        off >= data.length
+          ? fs.fchmod(fd, mode, done)
+          : fs.write(fd, data, off, data.length - off, off, (e, n) => e !== null ? done(e) : go(off + n))
       go(0)
     }))
 
 /**
  * Read the tar stream of `ch` (after sending `stdin`) into the temporary files of
- * `expected` (by rel), each created exclusively with mode 0600; an entry not expected, seen
+ * `expected` (by rel), each created exclusively with mode 0600 and, once complete, given
+ * `finalMode(the archive's mode)` through the descriptor that wrote it; an entry not expected, seen
  * twice, or not a regular file fails the whole transfer, as does more than `TRAILING_MAX`
  * bytes after the archive's end (`step` names the command in that error). Every write has
  * settled when this returns or fails.
@@ -272,6 +278,7 @@ export const receiveTree = async (
   expected: ReadonlyMap<string, Expected>,
   onBytes: (n: number) => void,
   step: string,
+  finalMode: (hostMode: number) => number,
   signal?: AbortSignal
 ) => {
   const got = new Map<string, Hashed>()
@@ -358,10 +365,17 @@ export const receiveTree = async (
       const f = cur!
       cur = undefined
       got.set(f.rel, { bytes: f.bytes, sha256: f.hash.digest("hex"), mode: f.mode })
-      if (f.chain === undefined) track(writeNew(f.temp, Buffer.concat(f.parts)), f.bytes)
+      const mode = finalMode(f.mode)
+      if (f.chain === undefined) track(writeNew(f.temp, Buffer.concat(f.parts), mode), f.bytes)
       else {
         if (f.filled > 0) writePiece(f)
-        track(f.chain.then((h) => h.close()), 0)
+        track(f.chain.then(async (h) => {
+          try {
+            await h.chmod(mode)
+          } finally {
+            await h.close()
+          }
+        }), 0)
       }
     }
   })
