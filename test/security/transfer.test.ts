@@ -180,7 +180,8 @@ describeWithSshd("transfer trust", (getSshd) => {
   it("a download's temporary file is private (0600 in a 0700 directory) and a cancelled one leaves nothing", async () => {
     await onHost(`head -c 200000000 /dev/urandom > ${remote}/big.bin; chmod 644 ${remote}/big.bin`)
     const dir = parent()
-    const seen = new Map<string, number>()
+    /** Every mode each private directory and file was seen with. */
+    const seen: Array<[string, number]> = []
     let watching = true
     const watch = (async () => {
       while (watching) {
@@ -188,8 +189,8 @@ describeWithSshd("transfer trust", (getSshd) => {
           if (!name.includes("mcpssh-")) continue
           try {
             const p = path.join(dir, name)
-            seen.set(name, fs.lstatSync(p).mode)
-            if (fs.lstatSync(p).isDirectory()) for (const inner of fs.readdirSync(p)) seen.set(`${name}/${inner}`, fs.lstatSync(path.join(p, inner)).mode)
+            seen.push([name, fs.lstatSync(p).mode])
+            if (fs.lstatSync(p).isDirectory()) for (const inner of fs.readdirSync(p)) seen.push([`${name}/${inner}`, fs.lstatSync(path.join(p, inner)).mode])
           } catch {
             // gone between readdir and stat
           }
@@ -204,7 +205,7 @@ describeWithSshd("transfer trust", (getSshd) => {
     // Both the private directory and the file in it were seen: the directory only we can enter,
     // the file created 0600 in it (its final mode is set on its descriptor once it is complete,
     // just before it is renamed out, so that nothing is done by path after the rename).
-    const files = [...seen.entries()].filter(([, m]) => (m & fs.constants.S_IFMT) === fs.constants.S_IFREG)
+    const files = seen.filter(([, m]) => (m & fs.constants.S_IFMT) === fs.constants.S_IFREG)
     expect(files.some(([, m]) => (m & 0o7777) === 0o600)).toBe(true)
     for (const [name, mode] of files) expect([0o600, 0o644], `${name} ${(mode & 0o7777).toString(8)}`).toContain(mode & 0o7777)
     for (const [name, mode] of seen) {
