@@ -57,6 +57,7 @@ export const ServerSection = Schema.Struct({
   known_hosts: Schema.optionalKey(Text),
   log_dir: Schema.optionalKey(Text),
   audit_log: Schema.optionalKey(Text),
+  local_roots: Schema.optionalKey(Schema.Array(Text)),
   log_level: Schema.optionalKey(LogLevel),
   http_session_idle_sec: Schema.optionalKey(positive(30 * 86_400)),
   http_max_sessions: Schema.optionalKey(positive(100_000))

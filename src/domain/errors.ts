@@ -38,6 +38,7 @@ export type ErrorCode =
   | "FORWARD_REFUSED"
   | "TUNNEL_NOT_FOUND"
   | "REMOTE_OUTPUT_TOO_LARGE"
+  | "LOCAL_PATH_DENIED"
 
 /** No host by that alias, or no host given and no default host. */
 export class HostNotFoundError extends Schema.TaggedError<HostNotFoundError>()("HostNotFoundError", fields) {
@@ -176,6 +177,14 @@ export class RemoteOutputTooLargeError
   readonly code = "REMOTE_OUTPUT_TOO_LARGE" as const
 }
 
+/**
+ * A local path a transfer names is outside `[server] local_roots`, or inside what is never
+ * touched (/proc, /sys, /dev, ~/.ssh, the server's own files); the message names the rule.
+ */
+export class LocalPathDeniedError extends Schema.TaggedError<LocalPathDeniedError>()("LocalPathDeniedError", fields) {
+  readonly code = "LOCAL_PATH_DENIED" as const
+}
+
 /** Every domain error: each has a `code`, a `message` and maybe a `hint`. */
 export type SshLiveError =
   | HostNotFoundError
@@ -201,6 +210,7 @@ export type SshLiveError =
   | ForwardRefusedError
   | TunnelNotFoundError
   | RemoteOutputTooLargeError
+  | LocalPathDeniedError
 
 /** Why a connection to a host could not be had. */
 export type ConnectFailure =

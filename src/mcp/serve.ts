@@ -43,7 +43,8 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
   }
   yield* Effect.acquireRelease(
     Effect.sync(() =>
-      serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? {} : { audit }), era), {
+      // The client runs on this machine: its MCP roots name our files.
+      serveStdio(({ era }) => track(makeMcpServer(context, { ...(audit === undefined ? {} : { audit }), clientRoots: true }), era), {
         transport: wire,
         onerror: (e) => process.stderr.write(`[mcp-ssh-live] stdio: ${e.message}\n`)
       })

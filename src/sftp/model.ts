@@ -6,7 +6,7 @@
  */
 import type { Effect, Scope } from "effect"
 import type { SFTPWrapper } from "ssh2"
-import type { ChannelError, ChecksumMismatchError, ConnectFailure, RemoteOutputTooLargeError, SftpError } from "../domain/errors.js"
+import type { ChannelError, ChecksumMismatchError, ConnectFailure, LocalPathDeniedError, RemoteOutputTooLargeError, SftpError } from "../domain/errors.js"
 import type { Collected, CollectOptions } from "../ssh/collect.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 
@@ -23,6 +23,11 @@ export interface TransferRequest {
    * applies an explicit mode as given (set-uid included); download always masks with 0o777.
    */
   readonly mode?: number | undefined
+  /**
+   * The MCP client's roots (local paths), when a stdio client declared them: they narrow the
+   * default `local_roots` (never roots the operator named).
+   */
+  readonly clientRoots?: ReadonlyArray<string> | undefined
   /** Bytes done and total, at most every 250 ms. */
   readonly onProgress?: ((done: number, total: number) => Effect.Effect<void>) | undefined
 }
@@ -46,7 +51,17 @@ export interface TransferResult {
   readonly files: ReadonlyArray<FileResult>
 }
 
-export type TransferError = ConnectFailure | ChannelError | SftpError | ChecksumMismatchError | RemoteOutputTooLargeError
+export type TransferError = ConnectFailure | ChannelError | SftpError | ChecksumMismatchError | RemoteOutputTooLargeError | LocalPathDeniedError
+
+/**
+ * Why a local file of the transfer (by real path) may not be read or written, or undefined
+ * when it may (the `local_roots` rules, see src/files/localRoots.ts).
+ */
+export type LocalCheck = (real: string) => string | undefined
+
+/** What to do about a LOCAL_PATH_DENIED. */
+export const localRootsHint = "transfers read and write only under [server] local_roots (default: the home and the temp directory), " +
+  "never in /proc, /sys, /dev, ~/.ssh or the server's own files; only the operator can change that (--local-root)"
 
 /** The host a transfer talks to, as the `Sftp` service hands it over. */
 export interface TransferHost {

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { constants as fsConstants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -26,6 +27,32 @@ const secretFromEnv = (name: string | undefined): Redacted.Redacted<string> | un
   return value === undefined ? undefined : Redacted.make(value)
 }
 
+/** The largest key file read (an RSA 16384-bit key in PEM is ~13 KB). */
+const MAX_KEY_FILE = 1024 * 1024
+
+/**
+ * `file`'s bytes, when it is a regular file of at most `MAX_KEY_FILE` bytes: a device such as
+ * /dev/zero, a FIFO or a huge file named as `key_path` is refused, not read. It is read for
+ * authentication only; no error quotes its content.
+ */
+const readKeyFile = (file: string): Effect.Effect<Buffer, AuthError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
+      try {
+        const st = await handle.stat()
+        if (!st.isFile()) throw new KeyFileRefused("not a regular file")
+        if (st.size > MAX_KEY_FILE) throw new KeyFileRefused(`larger than ${MAX_KEY_FILE} bytes: not a private key`)
+        return await handle.readFile()
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: (e) => new AuthError({ message: `cannot read key_path ${file}: ${e instanceof KeyFileRefused ? e.message : (e as NodeJS.ErrnoException).code ?? "unreadable"}` })
+  })
+
+class KeyFileRefused extends Error {}
+
 /**
  * The authentication attempts: the explicit key, the explicit password (also answered
  * to keyboard-interactive prompts), the agent, then the default key files (or
@@ -44,16 +71,14 @@ export const authAttempts = (entry: HostEntry): Effect.Effect<Array<AuthAttempt>
     }
     if (entry.auth.keyPath !== undefined) {
       const file = expandHome(entry.auth.keyPath)
-      const text = yield* Effect.tryPromise({
-        try: () => fs.readFile(file),
-        catch: (e) => new AuthError({ message: `cannot read key_path ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
-      })
+      const text = yield* readKeyFile(file)
       const parsed = ssh2.utils.parseKey(text, passphrase === undefined ? undefined : Redacted.value(passphrase))
       if (parsed instanceof Error) {
         const encrypted = passphrase === undefined && /encrypted|passphrase/i.test(parsed.message)
         return yield* new AuthError({
+          // ssh2's parse errors may quote pieces of the file (a key type, a cipher name): never shown.
           message: passphrase === undefined
-            ? `cannot use key ${file}: ${parsed.message}`
+            ? `cannot use key ${file}: ${encrypted ? "it is encrypted" : "not a private key in a format we read (OpenSSH, PEM, PuTTY)"}`
             : `cannot decrypt key ${file}: wrong passphrase or unsupported key`,
           ...(encrypted ? { hint: "the key is encrypted: give passphrase (or key_passphrase_env in config)" } : {})
         })
@@ -90,8 +115,9 @@ export const authAttempts = (entry: HostEntry): Effect.Effect<Array<AuthAttempt>
       const files = entry.auth.identityFiles ?? ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => path.join(os.homedir(), ".ssh", n))
       for (const name of files) {
         const file = expandHome(name)
-        const text = yield* Effect.promise(() => fs.readFile(file).catch(() => undefined))
-        if (text === undefined) continue
+        const read = yield* Effect.option(readKeyFile(file))
+        if (read._tag === "None") continue
+        const text = read.value
         const parsed = ssh2.utils.parseKey(text, passphrase === undefined ? undefined : Redacted.value(passphrase))
         if (parsed instanceof Error) continue
         attempts.push({ label: `publickey (${file})`, auth: { type: "publickey", username, key: text } })

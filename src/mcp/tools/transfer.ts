@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import { LocalPathDeniedError } from "../../domain/errors.js"
 import { Sftp, type TransferResult } from "../../services/Sftp.js"
 import { Name, optionalHost } from "./fields.js"
 import { enforcePolicy } from "./policyGate.js"
@@ -13,7 +14,7 @@ const Mode = Schema.String.annotate({ description: "Octal, e.g. \"0644\". Defaul
   .check(Schema.isPattern(/^0?[0-7]{3,4}$/))
 
 const Input = Schema.Struct({
-  local_path: Name(4096, "Path on this server's machine."),
+  local_path: Name(4096, "Path on this server's machine, under its local_roots."),
   remote_path: Name(4096, "Path on the host (relative: from home)."),
   host: optionalHost,
   mkdirs: Schema.optionalKey(Schema.Boolean.annotate({ description: "Create missing parents. Default true." })),
@@ -51,8 +52,21 @@ const toOutput = (r: TransferResult): typeof Output.Type => ({
   files: r.files.map((f) => ({ path: f.path, bytes: f.bytes, sha256_local: f.sha256Local, sha256_remote: f.sha256Remote, mode: `0${f.mode.toString(8)}` }))
 })
 
-const request = (input: typeof Input.Type, ctx: Tool.ToolContext) => ({
+/**
+ * The client's roots (stdio only), which narrow the default local_roots. While a 2026-07-28
+ * call asks for them, nothing is done: the call is answered by the request and run again.
+ */
+const clientRoots = (ctx: Tool.ToolContext) =>
+  Effect.gen(function*() {
+    if (ctx.clientRoots === undefined) return undefined
+    const roots = yield* ctx.clientRoots
+    if (roots === "asking") return yield* new LocalPathDeniedError({ message: "the client's roots are being asked for" })
+    return roots
+  })
+
+const request = (input: typeof Input.Type, ctx: Tool.ToolContext, clientRoots: ReadonlyArray<string> | undefined) => ({
   host: input.host,
+  clientRoots,
   localPath: input.local_path,
   remotePath: input.remote_path,
   mkdirs: input.mkdirs,
@@ -71,8 +85,9 @@ export const sshUpload = Tool.make({
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
+    const roots = yield* clientRoots(ctx)
     yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remote_path })
-    return toOutput(yield* (yield* Sftp).upload(request(input, ctx)))
+    return toOutput(yield* (yield* Sftp).upload(request(input, ctx, roots)))
   })
 })
 
@@ -85,6 +100,6 @@ export const sshDownload = Tool.make({
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
-    return toOutput(yield* (yield* Sftp).download(request(input, ctx)))
+    return toOutput(yield* (yield* Sftp).download(request(input, ctx, yield* clientRoots(ctx))))
   })
 })
