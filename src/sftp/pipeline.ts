@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import type { SFTPWrapper, Stats } from "ssh2"
+import { openExclusive } from "../files/privateFiles.js"
 import { guarded as catching } from "../ssh/listeners.js"
 
 /**
@@ -90,13 +91,6 @@ export const openRemote = (sftp: SFTPWrapper, file: string, flags: "r" | "wx", m
 export const closeRemote = (sftp: SFTPWrapper, handle: Buffer) => cb2p<void>((cb) => sftp.close(handle, (err) => cb(err, undefined)))
 
 const fstatRemote = (sftp: SFTPWrapper, handle: Buffer) => cb2p<Stats>((cb) => sftp.fstat(handle, cb))
-
-/** Create `file` for writing, 0600, failing if anything (a symlink included) is there; off the event loop (a create can take a millisecond). */
-const openExclusive = (file: string) =>
-  new Promise<number>((resolve, reject) => {
-    const { O_CREAT, O_EXCL, O_WRONLY } = fs.constants
-    fs.open(file, O_CREAT | O_EXCL | O_WRONLY | (fs.constants.O_NOFOLLOW ?? 0), 0o600, (err, fd) => err !== null ? reject(err) : resolve(fd))
-  })
 
 /** Read `len` bytes at `pos` of a local file (fewer only at its end). */
 const readLocal = (fd: number, len: number, pos: number) =>

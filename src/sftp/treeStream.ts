@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
+import { EXCLUSIVE } from "../files/privateFiles.js"
 import { BoundedChunks, type Collected, HELPER_STDERR_MAX, tooLarge } from "../ssh/collect.js"
 import { guarded } from "../ssh/listeners.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
@@ -254,7 +255,7 @@ export interface Expected {
  */
 const writeNew = (file: string, data: Buffer, mode: number) =>
   new Promise<void>((resolve, reject) =>
-    fs.open(file, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600, (err, fd) => {
+    fs.open(file, EXCLUSIVE, 0o600, (err, fd) => {
       if (err !== null) return reject(err)
       const done = (e: Error | null) => fs.close(fd, (c) => (e ?? c) !== null ? reject(e ?? c) : resolve())
       const go = (off: number): void =>
@@ -343,7 +344,7 @@ export const receiveTree = async (
       if (got.has(e.name)) throw new Error(`the host sent ${JSON.stringify(e.name.slice(0, 200))} twice`)
       got.set(e.name, { bytes: 0, sha256: "", mode: e.mode })
       cur = { rel: e.name, temp: want.temp, mode: e.mode, hash: createHash("sha256"), size: e.size, bytes: 0, parts: [], piece: undefined, filled: 0 }
-      if (e.size > SMALL) cur.chain = fsp.open(want.temp, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600)
+      if (e.size > SMALL) cur.chain = fsp.open(want.temp, EXCLUSIVE, 0o600)
     } else if (e.type === "data") {
       const f = cur!
       f.hash.update(e.chunk)
