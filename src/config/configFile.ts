@@ -36,6 +36,7 @@ export const HostSection = Schema.Struct({
   key: Schema.optionalKey(Text),
   key_passphrase_env: Schema.optionalKey(EnvName),
   sudo_password_env: Schema.optionalKey(EnvName),
+  proxy_command: Schema.optionalKey(Text),
   policy: Schema.optionalKey(PolicySection)
 })
 

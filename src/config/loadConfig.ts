@@ -103,6 +103,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         ...(h.key !== undefined ? { key: expand(h.key, home) } : {}),
         ...(h.key_passphrase_env !== undefined ? { keyPassphraseEnv: h.key_passphrase_env } : {}),
         ...(h.sudo_password_env !== undefined ? { sudoPasswordEnv: h.sudo_password_env } : {}),
+        ...(h.proxy_command !== undefined ? { proxyCommand: h.proxy_command } : {}),
         ...(hostPolicy !== undefined ? { policy: hostPolicy } : {}),
         source: "config-file"
       })

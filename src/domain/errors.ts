@@ -37,6 +37,7 @@ export type ErrorCode =
   | "PORT_IN_USE"
   | "FORWARD_REFUSED"
   | "TUNNEL_NOT_FOUND"
+  | "AUTH_PROMPT_UNANSWERED"
   | "REMOTE_OUTPUT_TOO_LARGE"
   | "LOCAL_PATH_DENIED"
 
@@ -53,6 +54,14 @@ export class HostExistsError extends Schema.TaggedError<HostExistsError>()("Host
 /** TCP or SSH transport failure (refused, unreachable, handshake failed, closed). */
 export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectError", fields) {
   readonly code = "CONNECT_FAILED" as const
+}
+
+/**
+ * The server asked a keyboard-interactive question (a one-time code) that nobody could
+ * answer: the client cannot elicit, the person declined, or a background reconnect.
+ */
+export class AuthPromptUnansweredError extends Schema.TaggedError<AuthPromptUnansweredError>()("AuthPromptUnansweredError", fields) {
+  readonly code = "AUTH_PROMPT_UNANSWERED" as const
 }
 
 /** The server rejected every authentication method we tried. */
@@ -209,6 +218,7 @@ export type SshLiveError =
   | PortInUseError
   | ForwardRefusedError
   | TunnelNotFoundError
+  | AuthPromptUnansweredError
   | RemoteOutputTooLargeError
   | LocalPathDeniedError
 
@@ -217,6 +227,7 @@ export type ConnectFailure =
   | HostNotFoundError
   | ConnectError
   | AuthError
+  | AuthPromptUnansweredError
   | HostKeyUnknownError
   | HostKeyMismatchError
   | TimeoutError

@@ -22,7 +22,7 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import { Context, Effect, FileSystem, Layer } from "effect"
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { LocalPathDeniedError } from "../domain/errors.js"
 import { denial, makeLocalRoots, narrowTo, realLocalPath } from "../files/localRoots.js"
 import { download } from "../sftp/download.js"

@@ -7,7 +7,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { ensurePrivateDir, openExclusive, openPrivateAppendAsync } from "../../src/files/privateFiles.js"

@@ -117,24 +117,30 @@ const compile = (ast: SchemaAST.AST): Compiled | undefined => {
       }
       const keys = fields.map((f) => f.key)
       const encoders = fields.map((f) => f.encode)
+      const optional = fields.map((f) => f.optional)
       const n = fields.length
       return (u) => {
         if (!isPlainObject(u)) return FAIL
-        // The common case: exactly the declared keys, in order, each its own encoding. The
-        // value is then its own encoding too, and is returned as it is (no copy).
+        // The common case: exactly the declared keys (optional ones may be absent), in order,
+        // each its own encoding. The value is then its own encoding too, and is returned as
+        // it is (no copy).
         if (Object.getPrototypeOf(u) === Object.prototype) {
           let i = 0
           for (const k in u) {
+            while (i < n && k !== keys[i] && optional[i]) i++
             if (i === n || k !== keys[i]) {
               i = -1
               break
             }
             i++
           }
+          while (i >= 0 && i < n && optional[i]) i++
           if (i === n) {
             let same = true
             for (let j = 0; j < n; j++) {
-              const v = u[keys[j]!]
+              const key = keys[j]!
+              if (optional[j] && !Object.hasOwn(u, key)) continue
+              const v = u[key]
               const r = encoders[j]!(v)
               if (r === FAIL) return FAIL
               if (r !== v) {

@@ -1,6 +1,7 @@
 import { Effect, Schema } from "effect"
 import { Jobs } from "../../services/Jobs.js"
-import { Name } from "./fields.js"
+import { int, Name, NullableInt } from "./fields.js"
+import { DEFAULT_REPLY_BYTES, pageWithin } from "./replyBudget.js"
 import { JobStatus } from "../../domain/jobs.js"
 import { JobRecord, jobRecord } from "./jobFields.js"
 import * as Tool from "./Tool.js"
@@ -13,11 +14,13 @@ export const sshListJobs = Tool.make({
   annotations: { readOnlyHint: true, openWorldHint: false },
   input: Schema.Struct({
     host: Schema.optionalKey(Name(255, "Only this host's jobs.")),
-    status: Schema.optionalKey(JobStatus)
+    status: Schema.optionalKey(JobStatus),
+    cursor: Schema.optionalKey(int(0, Number.MAX_SAFE_INTEGER).annotate({ description: "A reply's next_cursor." }))
   }),
-  output: Schema.Struct({ jobs: Schema.Array(JobRecord) }),
+  output: Schema.Struct({ jobs: Schema.Array(JobRecord), next_cursor: NullableInt }),
   handler: Effect.fnUntraced(function*(input) {
-    const jobs = yield* Jobs
-    return { jobs: (yield* jobs.list({ host: input.host, status: input.status })).map(jobRecord) }
+    const jobs = (yield* (yield* Jobs).list({ host: input.host, status: input.status })).map(jobRecord)
+    const { page, next_cursor } = pageWithin(jobs, input.cursor ?? 0, DEFAULT_REPLY_BYTES, {})
+    return { jobs: page, next_cursor }
   })
 })
