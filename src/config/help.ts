@@ -52,6 +52,10 @@ Server:
                                unless DIR is inside them
   --log-dir DIR                append every job line to DIR/<job_id>.log
   --audit-log FILE             append one JSON line per tool call to FILE (0600; secrets redacted)
+  --record-dir DIR             where ssh_spawn record: true saves DIR/<job_id>.cast (asciicast v2, 0600;
+                               default: the --log-dir)
+  --view-port N                also serve the live job view as a web page on 127.0.0.1:N (0: a free port);
+                               ssh_spawn and ssh_tail results then carry its view_url (a per-job token)
   --log-level LEVEL            trace, debug, info, warn, error, none (default: info)
 
 Limits:

@@ -47,7 +47,7 @@ const isLogLevel = Schema.is(LogLevel)
 const stringOptions = [
   "port", "bind", "http-session-idle-sec", "http-max-sessions",
   "user", "key", "password-env", "key-passphrase-env", "sudo-password-env", "default-host", "known-hosts",
-  "log-dir", "audit-log", "log-level", "config", ...limitKeys.map(flagName)
+  "log-dir", "audit-log", "log-level", "config", "record-dir", "view-port", ...limitKeys.map(flagName)
 ]
 
 /** Parse argv (without node and the script), read the config file, and resolve the configuration. */
@@ -188,6 +188,12 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         return yield* fail(`${rootFlags !== undefined ? "--local-root" : `${fileName}: server.local_roots`}: "${r}" is not an absolute path`)
       }
     }
+    const recordDir = str("record-dir") ?? file?.server?.record_dir
+    const viewPortText = str("view-port")
+    const viewPort = viewPortText !== undefined ? Number(viewPortText) : file?.server?.view_port
+    if (viewPort !== undefined && (!Number.isInteger(viewPort) || viewPort < 0 || viewPort > 65535)) {
+      return yield* fail(`--view-port: expected 0..65535, got "${viewPortText}"`)
+    }
     const config: AppConfigShape = {
       ...base,
       limits: { ...base.limits, ...limits },
@@ -204,6 +210,8 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       ...(auditLog !== undefined ? { auditLog: expand(auditLog, home) } : {}),
       ...(localRoots !== undefined ? { localRoots: localRoots.map((r) => expand(r, home)) } : {}),
       configPath,
+      ...(recordDir !== undefined ? { recordDir: expand(recordDir, home) } : {}),
+      ...(viewPort !== undefined ? { viewPort } : {}),
       logLevel: logLevel ?? base.logLevel,
       ...(policy !== undefined ? { policy } : {}),
       ...(Object.keys(groupPolicies).length > 0 ? { groupPolicies } : {})

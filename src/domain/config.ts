@@ -54,6 +54,10 @@ export interface AppConfigShape {
   readonly localRoots?: ReadonlyArray<string>
   /** The TOML config file read or looked for (one of the server's own files: never a transfer's). */
   readonly configPath?: string
+  /** Where `record: true` jobs are saved as asciicast (`<recordDir>/<job_id>.cast`); default `logDir`. */
+  readonly recordDir?: string
+  /** When set, the live view is also served as a web page on 127.0.0.1 at this port (0: any free one). */
+  readonly viewPort?: number
   readonly logLevel: LogLevel
   /**
    * `[policy]`: rules for every host, those the agent adds too (off when absent). Per-host

@@ -37,6 +37,7 @@ export type ErrorCode =
   | "PORT_IN_USE"
   | "FORWARD_REFUSED"
   | "TUNNEL_NOT_FOUND"
+  | "TMUX_UNAVAILABLE"
   | "AUTH_PROMPT_UNANSWERED"
   | "REMOTE_OUTPUT_TOO_LARGE"
   | "LOCAL_PATH_DENIED"
@@ -175,6 +176,11 @@ export class TunnelNotFoundError extends Schema.TaggedError<TunnelNotFoundError>
   readonly code = "TUNNEL_NOT_FOUND" as const
 }
 
+/** A tmux job or pane was asked for on a host without tmux. */
+export class TmuxUnavailableError extends Schema.TaggedError<TmuxUnavailableError>()("TmuxUnavailableError", fields) {
+  readonly code = "TMUX_UNAVAILABLE" as const
+}
+
 /**
  * A helper command of ours (a listing, a hash, tar) printed more than its cap: a hostile host,
  * shell start-up files that print, or a tree larger than `max_listing_bytes`. We stop reading
@@ -218,6 +224,7 @@ export type SshLiveError =
   | PortInUseError
   | ForwardRefusedError
   | TunnelNotFoundError
+  | TmuxUnavailableError
   | AuthPromptUnansweredError
   | RemoteOutputTooLargeError
   | LocalPathDeniedError

@@ -109,12 +109,14 @@ export class JobRunner extends Context.Service<JobRunner, {
         ? Redacted.make(env[passwordEnv])
         : undefined
       const job = store.create({
+        ...(request.id !== undefined ? { id: request.id } : {}),
         host: host.alias,
         command: request.command,
         label: request.label ?? null,
         pty: request.pty === true,
         persistent: false,
-        asRoot: request.sudo === true ? { password } : undefined
+        asRoot: request.sudo === true ? { password } : undefined,
+        record: request.record
       })
       const script = wrapCommand({ sudo: request.sudo, pty: job.pty })
       const block = commandBlock({ command: request.command, env: request.env, cwd: request.cwd })
@@ -199,7 +201,7 @@ export class JobRunner extends Context.Service<JobRunner, {
       if (options?.secret === true) job.addMask(data)
       if (data.length > 0) yield* process.write(data)
       if (options?.eof === true) yield* process.endInput()
-      job.inputSent()
+      job.inputSent(options?.secret === true ? undefined : data)
       return jobInfo(job)
     })
 

@@ -13,6 +13,7 @@ import type { Services } from "../layers/Live.js"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { watchRootsChanges } from "./clientRoots.js"
 import { registerJobResources } from "./resources.js"
+import type { TasksExtension } from "./tasks/extension.js"
 import { tools } from "./tools/index.js"
 import { type AuditOptions, registerTools, roundState } from "./tools/register.js"
 import { version } from "../version.js"
@@ -26,12 +27,13 @@ const instructions =
 
 /**
  * A new MCP server whose tools run with `context`; with `options.audit`, every tool call is
- * recorded there; with `options.clientRoots` (stdio only: the client runs on this machine),
- * its MCP roots narrow the default `local_roots` of transfers.
+ * recorded there; with `options.tasks`, it serves the MCP Tasks extension (one per process:
+ * every server of the process shares its tasks); with `options.clientRoots` (stdio only: the
+ * client runs on this machine), its MCP roots narrow the default `local_roots` of transfers.
  */
 export const makeMcpServer = (
   context: Context.Context<Services | AppConfig>,
-  options: { readonly audit?: AuditOptions; readonly clientRoots?: boolean } = {}
+  options: { readonly audit?: AuditOptions; readonly tasks?: TasksExtension; readonly clientRoots?: boolean } = {}
 ): McpServer => {
   const server = new McpServer(
     { name: "mcp-ssh-live", version },
@@ -42,9 +44,10 @@ export const makeMcpServer = (
       requestState: { verify: (state, ctx) => roundState.verify(state, ctx) }
     }
   )
-  registerTools(server, tools, context, options.audit, options.clientRoots === true)
+  const registered = registerTools(server, tools, context, options.audit, options.clientRoots === true)
   if (options.clientRoots === true) watchRootsChanges(server)
   registerJobResources(server, context)
   registerJobView(server)
+  options.tasks?.attach(server, registered)
   return server
 }

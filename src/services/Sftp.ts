@@ -69,6 +69,7 @@ export class Sftp extends Context.Service<Sftp, {
         ...(config.configPath !== undefined ? [{ path: config.configPath, what: "the server's config file" }] : []),
         ...(config.auditLog !== undefined ? [{ path: config.auditLog, what: "the server's audit log" }] : []),
         ...(config.logDir !== undefined ? [{ path: config.logDir, what: "the server's log directory" }] : []),
+        ...(config.recordDir !== undefined ? [{ path: config.recordDir, what: "the server's recordings directory" }] : []),
         ...config.hosts.flatMap((h) => h.key !== undefined ? [{ path: h.key, what: `the key of host ${h.alias}` }] : [])
       ]
     })

@@ -26,6 +26,7 @@ import type { AuthQuestion, KeyboardHooks, Unanswered } from "./keyboardInteract
 import { KnownHosts } from "./KnownHosts.js"
 import { type ProxyProcess, proxyFailure, spawnProxy } from "./proxyCommand.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
+import { PTY_SIZE } from "./RemoteHosts.js"
 import { guarded } from "./listeners.js"
 import { connectFailure } from "./sshErrors.js"
 
@@ -361,7 +362,7 @@ const connection = (client: Client, closed: Deferred.Deferred<void>, authMethod:
     serverBanner: serverBanner(client),
     closed,
     exec: (command, pty, cb) => {
-      if (pty) client.exec(command, { pty: { term: "xterm", rows: 40, cols: 200 } }, cb)
+      if (pty) client.exec(command, { pty: { term: "xterm", rows: PTY_SIZE.rows, cols: PTY_SIZE.cols } }, cb)
       else client.exec(command, cb)
     },
     sftp: (cb) => client.sftp(cb),

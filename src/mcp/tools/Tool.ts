@@ -52,6 +52,20 @@ export interface ToolContext {
    * the handler must do nothing (it is run again with the answer).
    */
   readonly clientRoots?: Effect.Effect<ReadonlyArray<string> | undefined | "asking"> | undefined
+  /** Set when the call may become an MCP task (see `Tool.task`); its progress then feeds the task's status. */
+  readonly task?: TaskContext | undefined
+}
+
+/** What a call that may become an MCP task (src/mcp/tasks/) is told. */
+export interface TaskContext {
+  /** How long the call runs before it becomes a task: list its job(s) then, and keep going. */
+  readonly afterMs: number
+  /** The id the call's job takes (`task: "job"`): the task's id, so ssh_tail and ssh_signal reach it. */
+  readonly jobId: string
+  /** The call's job is listed: the call is a task from now on, under `jobId`. */
+  readonly listed: Effect.Effect<void>
+  /** A job the call runs was listed (ssh_exec_many's per host): the task names it. */
+  readonly named: (label: string, jobId: string) => Effect.Effect<void>
 }
 
 export interface ToolAnnotations {
@@ -81,6 +95,12 @@ export interface Tool<I, O, R> {
    * whose bulk reads better as plain text (and costs fewer tokens) than as escaped JSON.
    */
   readonly text?: (structured: Record<string, unknown>) => string
+  /**
+   * Whether a long call may become an MCP task for clients with the Tasks extension: `"job"`
+   * when its one job is the task (the task id is the job id), `"own"` when the task has an id
+   * of its own. A call also becomes a task when it must ask the human something.
+   */
+  readonly task?: "job" | "own"
 }
 
 /**

@@ -26,7 +26,9 @@ export const JobRecord = Schema.Struct({
   dropped: Schema.Int,
   awaiting_input: Schema.Boolean,
   prompt: NullableString,
-  end_reason: Schema.NullOr(EndReason)
+  end_reason: Schema.NullOr(EndReason),
+  /** A tmux job's: what a person runs to watch or take over (only then present). */
+  attach: Schema.optionalKey(Schema.String)
 })
 
 /** A job's state after an action on it (signal, stdin, removal): whether it still runs, and how it ended. */
@@ -52,7 +54,11 @@ export const JobStarted = Schema.Struct({
   status: JobStatus,
   pid: NullableInt,
   persistent: Schema.Boolean,
-  started_at: Schema.String
+  started_at: Schema.String,
+  /** Present when it applies: the tmux attach command, the live view page, the recording. */
+  attach: Schema.optionalKey(Schema.String),
+  view_url: Schema.optionalKey(Schema.String),
+  recording: Schema.optionalKey(Schema.String)
 })
 
 export const jobStarted = (j: JobInfo): typeof JobStarted.Type => ({
@@ -62,7 +68,8 @@ export const jobStarted = (j: JobInfo): typeof JobStarted.Type => ({
   status: j.status,
   pid: j.pid,
   persistent: j.persistent,
-  started_at: j.startedAt.toISOString()
+  started_at: j.startedAt.toISOString(),
+  ...(j.recording !== null ? { recording: j.recording } : {})
 })
 
 export const jobRecord = (j: JobInfo): typeof JobRecord.Type => ({

@@ -26,6 +26,7 @@ import {
   type InputRequiredResult,
   inputResponse,
   type McpServer,
+  type RegisteredTool,
   type ServerContext,
   type StandardSchemaWithJSON
 } from "@modelcontextprotocol/server"
@@ -36,6 +37,7 @@ import type { AuditLogShape } from "../audit.js"
 import { invalidFields } from "../auditRecord.js"
 import { legacyClientRoots, rootPaths } from "../clientRoots.js"
 import { stderrLine } from "../logging.js"
+import { type TaskCallHook, taskCallOf } from "../tasks/call.js"
 import { compactSchema, type Json } from "./compactSchema.js"
 import { fastEncoder } from "./fastEncode.js"
 import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
@@ -246,9 +248,14 @@ const multiRound = (ctx: ServerContext, toolName: string, envelope: Record<strin
 /** The key a 2026-07-28 call's roots request and answer go under. */
 const ROOTS_KEY = "roots"
 
-const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"], clientRoots: ToolContext["clientRoots"]): ToolContext => {
+const toolContext = (
+  ctx: ServerContext,
+  elicit: ToolContext["elicit"],
+  task: TaskCallHook | undefined,
+  clientRoots: ToolContext["clientRoots"]
+): ToolContext => {
   const token = ctx.mcpReq._meta?.progressToken
-  return {
+  const context: ToolContext = {
     elicit,
     clientRoots,
     signal: ctx.mcpReq.signal,
@@ -266,6 +273,10 @@ const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"], clientRo
         }).catch(() => undefined)
       )
   }
+  // A call that may become an MCP task: its progress also makes the task's status message.
+  return task === undefined
+    ? context
+    : { ...context, signal: task.signal, wantsProgress: true, progress: task.progress(context.progress), task: task.context }
 }
 
 /** Whether a tool takes a `host` argument (then a call without one runs on the default host). */
@@ -286,12 +297,12 @@ const registerOne = <I, O, R>(
   context: Context.Context<R>,
   audit: AuditOptions | undefined,
   withRoots: boolean
-): void => {
+): RegisteredTool => {
   const { encode } = fastEncoder(tool.output)
   const inputSchema = standard(tool.input, "input")
   const validateInput = inputSchema["~standard"].validate
   const hostArgument = audit?.log.enabled === true && takesHost(inputSchema)
-  server.registerTool(
+  return server.registerTool(
     tool.name,
     {
       title: tool.title,
@@ -323,10 +334,12 @@ const registerOne = <I, O, R>(
       // A 2026-07-28 request carries the per-request `_meta` envelope; a 2025-era one does not.
       const envelope: unknown = ctx.mcpReq.envelope
       const rounds = isRecord(envelope) ? multiRound(ctx, tool.name, envelope, withRoots) : undefined
-      const elicit = rounds !== undefined ? rounds.elicit : pushElicit(ctx, server)
+      // A call that may become an MCP task asks through the task, and only tasks/cancel stops it once it is one.
+      const task = taskCallOf(ctx)
+      const elicit = task !== undefined ? task.elicit : rounds !== undefined ? rounds.elicit : pushElicit(ctx, server)
       const clientRoots = rounds !== undefined ? rounds.clientRoots : withRoots ? legacyClientRoots(server) : undefined
-      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, elicit, clientRoots)), {
-        signal: ctx.mcpReq.signal
+      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, elicit, task, clientRoots)), {
+        signal: task?.signal ?? ctx.mcpReq.signal
       })
       const result = toResult(exit, encode, tool.name, tool.text)
       const final = rounds !== undefined ? await rounds.finish(result) : result
@@ -338,7 +351,8 @@ const registerOne = <I, O, R>(
 
 /**
  * Register `tools` on `server`, running handlers with `context`; with `audit`, every call is
- * recorded; with `clientRoots` (stdio), handlers get the client's MCP roots.
+ * recorded; with `clientRoots` (stdio), handlers get the client's MCP roots. Returns what the
+ * SDK registered, by name.
  */
 export const registerTools = <R>(
   server: McpServer,
@@ -346,6 +360,5 @@ export const registerTools = <R>(
   context: Context.Context<R>,
   audit?: AuditOptions,
   clientRoots = false
-): void => {
-  for (const tool of tools) tool.use((t) => registerOne(server, t, context, audit, clientRoots))
-}
+): ReadonlyMap<string, RegisteredTool> =>
+  new Map(tools.map((tool) => [tool.name, tool.use((t) => registerOne(server, t, context, audit, clientRoots))]))

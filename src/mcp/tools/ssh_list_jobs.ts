@@ -4,6 +4,7 @@ import { int, Name, NullableInt } from "./fields.js"
 import { DEFAULT_REPLY_BYTES, pageWithin } from "./replyBudget.js"
 import { JobStatus } from "../../domain/jobs.js"
 import { JobRecord, jobRecord } from "./jobFields.js"
+import { attachOf, present } from "./jobLinks.js"
 import * as Tool from "./Tool.js"
 
 export const sshListJobs = Tool.make({
@@ -19,7 +20,8 @@ export const sshListJobs = Tool.make({
   }),
   output: Schema.Struct({ jobs: Schema.Array(JobRecord), next_cursor: NullableInt }),
   handler: Effect.fnUntraced(function*(input) {
-    const jobs = (yield* (yield* Jobs).list({ host: input.host, status: input.status })).map(jobRecord)
+    const list = yield* (yield* Jobs).list({ host: input.host, status: input.status })
+    const jobs = yield* Effect.forEach(list, (j) => Effect.map(attachOf(j), (attach) => ({ ...jobRecord(j), ...present("attach", attach) })))
     const { page, next_cursor } = pageWithin(jobs, input.cursor ?? 0, DEFAULT_REPLY_BYTES, {})
     return { jobs: page, next_cursor }
   })

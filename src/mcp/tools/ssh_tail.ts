@@ -9,6 +9,7 @@ import { DEFAULT_REPLY_BYTES, MAX_REPLY_BYTES } from "./replyBudget.js"
 import { tailReply } from "./tailReply.js"
 import * as Tool from "./Tool.js"
 import { tailText } from "../tailText.js"
+import { present, viewUrl } from "./jobLinks.js"
 
 /** The longest a tail waits: clients give up on a call near 60 s, and a reply lost to that is output lost. */
 export const MAX_WAIT_MS = 45_000
@@ -54,7 +55,9 @@ const Output = Schema.Struct({
   awaiting_input: Schema.Boolean,
   prompt: JobRecord.fields.prompt,
   note: Schema.optionalKey(Schema.String),
-  text: Schema.optionalKey(Schema.String)
+  text: Schema.optionalKey(Schema.String),
+  /** The job's live view page, when the operator serves one (`--view-port`). */
+  view_url: Schema.optionalKey(Schema.String)
 })
 
 export const sshTail = Tool.make({
@@ -103,6 +106,9 @@ export const sshTail = Tool.make({
     const note = waitMs < (input.wait_ms ?? 0)
       ? `wait_ms ${input.wait_ms} was cut to ${MAX_WAIT_MS} (clients give up near 60 s): call again to wait longer`
       : undefined
-    return tailReply(input.job_id, r, { format: input.format ?? "text", budget, note })
+    // The view link counts in the reply's budget.
+    const url = yield* viewUrl(input.job_id)
+    const linkCost = url === undefined ? 0 : Buffer.byteLength(JSON.stringify({ view_url: url }))
+    return { ...tailReply(input.job_id, r, { format: input.format ?? "text", budget: Math.max(1, budget - linkCost), note }), ...present("view_url", url) }
   })
 })

@@ -111,6 +111,7 @@ export const sshUpload = Tool.make({
   annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
     const roots = yield* clientRoots(ctx)
     yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remote_path })
@@ -126,6 +127,7 @@ export const sshDownload = Tool.make({
   annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
     return toOutput(yield* (yield* Sftp).download(request(input, ctx, yield* clientRoots(ctx))), input.detail === true)
   })

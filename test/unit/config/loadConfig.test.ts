@@ -49,6 +49,25 @@ describe("loadConfig", () => {
     expect(error(["--config", write("audit-bad.toml", `[server]\naudit_log = 3\n`)])).toContain("server.audit_log")
   })
 
+  it("takes the live view port and the recordings' directory from [server] or the flags (the flags win)", () => {
+    expect(ok([]).config.viewPort).toBeUndefined()
+    expect(ok([]).config.recordDir).toBeUndefined()
+    const file = write("handoff.toml", `[server]\nview_port = 8799\nrecord_dir = "~/casts"\n`)
+    expect(ok(["--config", file]).config).toMatchObject({ viewPort: 8799, recordDir: path.join(home, "casts") })
+    expect(ok(["--config", file, "--view-port", "0", "--record-dir", "/tmp/c"]).config).toMatchObject({ viewPort: 0, recordDir: "/tmp/c" })
+    expect(error(["--view-port", "70000"])).toContain("--view-port")
+    expect(error(["--view-port", "x"])).toContain("--view-port")
+    expect(error(["--config", write("handoff-bad.toml", `[server]\nview_port = -1\n`)])).toContain("server.view_port")
+  })
+
+  it("reads interactive_keys in a policy table", () => {
+    const file = write("keys.toml", `[policy]\ndeny = ["rm"]\n\n[hosts.web1]\nhost = "10.0.0.9"\n\n[hosts.web1.policy]\ninteractive_keys = true\n`)
+    const s = ok(["--config", file])
+    expect(s.config.policy).toEqual({ deny: ["rm"] })
+    expect(s.config.hosts[0]!.policy).toEqual({ interactiveKeys: true })
+    expect(error(["--config", write("keys-bad.toml", `[policy]\ninteractive_keys = "yes"\n`)])).toContain("policy.interactive_keys")
+  })
+
   it("reads a TOML file with two hosts, limits and server options; flags win", () => {
     const file = write("two.toml", `
 default_host = "prod"
