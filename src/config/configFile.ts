@@ -59,6 +59,7 @@ export const ServerSection = Schema.Struct({
   known_hosts: Schema.optionalKey(Text),
   log_dir: Schema.optionalKey(Text),
   audit_log: Schema.optionalKey(Text),
+  local_roots: Schema.optionalKey(Schema.Array(Text)),
   record_dir: Schema.optionalKey(Text),
   view_port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))),
   log_level: Schema.optionalKey(LogLevel),

@@ -72,6 +72,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           http: { type: "boolean" },
           "allow-remote-bind": { type: "boolean" },
           host: { type: "string", multiple: true },
+          "local-root": { type: "string", multiple: true },
           ...Object.fromEntries(stringOptions.map((o) => [o, { type: "string" as const }]))
         }
       })
@@ -179,6 +180,14 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     const knownHosts = str("known-hosts") ?? file?.server?.known_hosts
     const logDir = str("log-dir") ?? file?.server?.log_dir
     const auditLog = str("audit-log") ?? file?.server?.audit_log
+    // The flags' roots replace the file's; each must be absolute (after ~).
+    const rootFlags = v["local-root"] as Array<string> | undefined
+    const localRoots = rootFlags !== undefined && rootFlags.length > 0 ? rootFlags : file?.server?.local_roots
+    for (const r of localRoots ?? []) {
+      if (!path.isAbsolute(expand(r, home))) {
+        return yield* fail(`${rootFlags !== undefined ? "--local-root" : `${fileName}: server.local_roots`}: "${r}" is not an absolute path`)
+      }
+    }
     const recordDir = str("record-dir") ?? file?.server?.record_dir
     const viewPortText = str("view-port")
     const viewPort = viewPortText !== undefined ? Number(viewPortText) : file?.server?.view_port
@@ -199,6 +208,8 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       sshConfigPath: path.join(home, ".ssh", "config"),
       ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),
       ...(auditLog !== undefined ? { auditLog: expand(auditLog, home) } : {}),
+      ...(localRoots !== undefined ? { localRoots: localRoots.map((r) => expand(r, home)) } : {}),
+      configPath,
       ...(recordDir !== undefined ? { recordDir: expand(recordDir, home) } : {}),
       ...(viewPort !== undefined ? { viewPort } : {}),
       logLevel: logLevel ?? base.logLevel,

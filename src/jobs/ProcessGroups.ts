@@ -7,7 +7,7 @@
 import { Context, Deferred, Effect, Layer, Redacted } from "effect"
 import type { AsRoot, SignalName, Termination } from "../domain/jobs.js"
 import type { RemoteProcess } from "../ssh/RemoteProcess.js"
-import { collect } from "../ssh/collect.js"
+import { collect, HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
 import { asRootCommand, killGroupCommand } from "../ssh/shell.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { RemoteHosts } from "../ssh/RemoteHosts.js"
@@ -30,7 +30,11 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
         const kill = killGroupCommand(sig, pgid)
         const command = asRoot === undefined ? kill : asRootCommand(kill)
         const channel = yield* hosts.exec(alias, command)
-        const result = yield* collect(channel, asRoot === undefined ? "" : asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`)
+        const result = yield* collect(channel, {
+          step: `kill -${sig} of process group ${pgid} on ${alias}`,
+          maxStdout: HELPER_SMALL_OUTPUT,
+          stdin: asRoot === undefined ? "" : asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`
+        })
         return result.code === 0
       }).pipe(
         Effect.timeout("10 seconds"),

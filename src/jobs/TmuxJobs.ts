@@ -14,11 +14,12 @@
 import { randomBytes } from "node:crypto"
 import { Context, Deferred, Effect, Layer, Option, Schedule } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
-import { ChannelError, type ConnectFailure, InvalidArgumentError, JobRunningError, TmuxUnavailableError } from "../domain/errors.js"
+import { ChannelError, type ConnectFailure, InvalidArgumentError, JobRunningError, type RemoteOutputTooLargeError, TmuxUnavailableError } from "../domain/errors.js"
 import type { EndReason, Termination } from "../domain/jobs.js"
 import { EndMarker } from "../output/EndMarker.js"
 import type { ScreenSnapshot } from "../output/TerminalScreen.js"
 import { collect } from "../ssh/collect.js"
+import { guarded } from "../ssh/listeners.js"
 import { RemoteHosts } from "../ssh/RemoteHosts.js"
 import {
   captureScript,
@@ -57,7 +58,7 @@ export interface TmuxRequest {
   readonly record?: boolean | undefined
 }
 
-export type TmuxError = ConnectFailure | ChannelError | TmuxUnavailableError
+export type TmuxError = ConnectFailure | ChannelError | TmuxUnavailableError | RemoteOutputTooLargeError
 
 /** Follower retries after its process ended without the end marker (bytes still on their way through tmux). */
 const LATE_READS = 3
@@ -76,9 +77,9 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
   /** Remove the job's session (or our pipe on the pane) and its directory on the host. */
   removeFiles(job: Job): Effect.Effect<void>
   /** Type `data` (a newline is Enter) then `keys` (tmux key names) into the job's pane; `eof` sends C-d. */
-  send(job: Job, input: { readonly data: string; readonly keys: ReadonlyArray<string>; readonly eof: boolean }): Effect.Effect<void, JobRunningError | ChannelError | ConnectFailure>
+  send(job: Job, input: { readonly data: string; readonly keys: ReadonlyArray<string>; readonly eof: boolean }): Effect.Effect<void, JobRunningError | ChannelError | ConnectFailure | RemoteOutputTooLargeError>
   /** What the pane shows now (tmux's own screen). */
-  capture(job: Job): Effect.Effect<ScreenSnapshot, ChannelError | ConnectFailure | InvalidArgumentError>
+  capture(job: Job): Effect.Effect<ScreenSnapshot, ChannelError | ConnectFailure | InvalidArgumentError | RemoteOutputTooLargeError>
 }>()("mcp-ssh-live/TmuxJobs") {
   static readonly layer = Layer.effect(TmuxJobs)(Effect.gen(function*() {
     const limits = (yield* AppConfig).limits
@@ -89,8 +90,10 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
     /** Nonces of our jobs' end markers. */
     const nonces = new WeakMap<Job, string>()
 
+    /** A tmux helper of ours on `alias`, its output collected (at most max_listing_bytes: a job listing, a screen). */
     const capture = (alias: string, command: string, stdin?: string) =>
-      Effect.flatMap(hosts.exec(alias, command), (channel) => collect(channel, stdin))
+      Effect.flatMap(hosts.exec(alias, command), (channel) =>
+        collect(channel, { step: `a tmux helper on ${alias}`, maxStdout: limits.maxListingBytes, stdin }))
 
     const noTmux = (alias: string) =>
       new TmuxUnavailableError({
@@ -112,11 +115,12 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
         (ch) =>
           Effect.callback<"ended" | "lost">((resume) => {
             let exited = false
-            ch.on("data", (d: Buffer) => {
+            // Called from ssh2's parser: a throw here closes this follower (lost), never the process.
+            ch.on("data", guarded(() => ch.close())((d: Buffer) => {
               const out = marker === undefined ? d : marker.push(d)
               if (out.length > 0) job.ingest("stdout", out)
               if (marker?.found === true) ch.close()
-            })
+            }))
             ch.stderr.on("data", () => {})
             ch.on("exit", () => {
               exited = true

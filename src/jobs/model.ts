@@ -15,6 +15,7 @@ import {
   type ConnectFailure,
   InvalidArgumentError,
   type LimitReachedError,
+  type RemoteOutputTooLargeError,
   type SudoAuthError,
   type SudoPasswordRequiredError,
   type TmuxUnavailableError
@@ -73,6 +74,7 @@ export type SpawnError =
   | SudoPasswordRequiredError
   | SudoAuthError
   | TmuxUnavailableError
+  | RemoteOutputTooLargeError
 
 /** A job as reported to callers. */
 export interface JobInfo {

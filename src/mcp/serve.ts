@@ -47,7 +47,8 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
   }
   yield* Effect.acquireRelease(
     Effect.sync(() => {
-      const served = serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? { tasks } : { audit, tasks }), era), {
+      // The client runs on this machine: its MCP roots name our files.
+      const served = serveStdio(({ era }) => track(makeMcpServer(context, { ...(audit === undefined ? {} : { audit }), tasks, clientRoots: true }), era), {
         transport: wire,
         onerror: (e) => process.stderr.write(stderrLine(`[mcp-ssh-live] stdio: ${e.message}`))
       })

@@ -11,6 +11,7 @@ import type { Context } from "effect"
 import { registerJobView } from "./apps/jobView.js"
 import type { Services } from "../layers/Live.js"
 import type { AppConfig } from "../domain/AppConfig.js"
+import { watchRootsChanges } from "./clientRoots.js"
 import { registerJobResources } from "./resources.js"
 import type { TasksExtension } from "./tasks/extension.js"
 import { tools } from "./tools/index.js"
@@ -27,11 +28,12 @@ const instructions =
 /**
  * A new MCP server whose tools run with `context`; with `options.audit`, every tool call is
  * recorded there; with `options.tasks`, it serves the MCP Tasks extension (one per process:
- * every server of the process shares its tasks).
+ * every server of the process shares its tasks); with `options.clientRoots` (stdio only: the
+ * client runs on this machine), its MCP roots narrow the default `local_roots` of transfers.
  */
 export const makeMcpServer = (
   context: Context.Context<Services | AppConfig>,
-  options: { readonly audit?: AuditOptions; readonly tasks?: TasksExtension } = {}
+  options: { readonly audit?: AuditOptions; readonly tasks?: TasksExtension; readonly clientRoots?: boolean } = {}
 ): McpServer => {
   const server = new McpServer(
     { name: "mcp-ssh-live", version },
@@ -42,7 +44,8 @@ export const makeMcpServer = (
       requestState: { verify: (state, ctx) => roundState.verify(state, ctx) }
     }
   )
-  const registered = registerTools(server, tools, context, options.audit)
+  const registered = registerTools(server, tools, context, options.audit, options.clientRoots === true)
+  if (options.clientRoots === true) watchRootsChanges(server)
   registerJobResources(server, context)
   registerJobView(server)
   options.tasks?.attach(server, registered)

@@ -42,7 +42,8 @@ import {
   type JobNotFoundError,
   JobRunningError,
   type LimitReachedError,
-  type TmuxUnavailableError
+  type TmuxUnavailableError,
+  type RemoteOutputTooLargeError
 } from "../domain/errors.js"
 import { HostRegistry } from "./HostRegistry.js"
 
@@ -71,13 +72,13 @@ export class Jobs extends Context.Service<Jobs, {
   /** Lines past the cursor, waiting up to `waitMs` for `minLines` of them (or a match of `until`, the end, a prompt). */
   tail(request: TailRequest): Effect.Effect<TailResult, JobNotFoundError>
   signal(jobId: string, signal: SignalName): Effect.Effect<SignalResult, JobNotFoundError | InvalidArgumentError>
-  sendStdin(jobId: string, data: string, options?: StdinOptions): Effect.Effect<JobInfo, JobNotFoundError | JobRunningError | InvalidArgumentError | ChannelError | ConnectFailure>
+  sendStdin(jobId: string, data: string, options?: StdinOptions): Effect.Effect<JobInfo, JobNotFoundError | JobRunningError | InvalidArgumentError | ChannelError | ConnectFailure | RemoteOutputTooLargeError>
   /** A terminal job's screen (pty, tmux job or followed pane); with `since`, the rows changed since that version. */
-  screen(jobId: string, since?: number): Effect.Effect<{ readonly job: JobInfo; readonly screen: Screen }, JobNotFoundError | InvalidArgumentError | ChannelError | ConnectFailure>
+  screen(jobId: string, since?: number): Effect.Effect<{ readonly job: JobInfo; readonly screen: Screen }, JobNotFoundError | InvalidArgumentError | ChannelError | ConnectFailure | RemoteOutputTooLargeError>
   /** Follow a pane of the host's tmux server (`session:window.pane`) as a job: read-only until stdin is sent. */
-  followPane(request: { readonly host?: string | undefined; readonly target: string; readonly label?: string | undefined }): Effect.Effect<JobInfo, ConnectFailure | ChannelError | TmuxUnavailableError | InvalidArgumentError | LimitReachedError>
+  followPane(request: { readonly host?: string | undefined; readonly target: string; readonly label?: string | undefined }): Effect.Effect<JobInfo, ConnectFailure | ChannelError | TmuxUnavailableError | InvalidArgumentError | LimitReachedError | RemoteOutputTooLargeError>
   /** The panes of a host's tmux server. */
-  panes(host?: string): Effect.Effect<ReadonlyArray<Pane>, ConnectFailure | ChannelError | TmuxUnavailableError>
+  panes(host?: string): Effect.Effect<ReadonlyArray<Pane>, ConnectFailure | ChannelError | TmuxUnavailableError | RemoteOutputTooLargeError>
   list(filter?: { readonly host?: string | undefined; readonly status?: JobStatus | undefined }): Effect.Effect<ReadonlyArray<JobInfo>>
   get(jobId: string): Effect.Effect<JobInfo, JobNotFoundError>
   /** Drop a job; a running one needs `force` (then TERM → grace → KILL first). */

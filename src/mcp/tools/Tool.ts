@@ -45,6 +45,13 @@ export interface ToolContext {
   readonly wantsProgress: boolean
   /** Send `notifications/progress` (no-op without a progressToken). */
   readonly progress: (progress: number, message?: string, total?: number) => Effect.Effect<void>
+  /**
+   * A stdio client's MCP roots as local paths (src/mcp/clientRoots.ts); undefined over HTTP
+   * or when the client declared no roots. The paths, or undefined when it named none; in a
+   * 2026-07-28 call's first round "asking": the call is answered by a request for them, so
+   * the handler must do nothing (it is run again with the answer).
+   */
+  readonly clientRoots?: Effect.Effect<ReadonlyArray<string> | undefined | "asking"> | undefined
   /** Set when the call may become an MCP task (see `Tool.task`); its progress then feeds the task's status. */
   readonly task?: TaskContext | undefined
 }

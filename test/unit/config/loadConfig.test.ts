@@ -161,6 +161,17 @@ edge = ["web1", "cli1"]
     expect(error(["--config", write("g-name.toml", `[groups]\n"bad name" = ["a"]\n`)])).toMatch(/groups/)
   })
 
+  it("reads local_roots (the flags replace the file's list; ~ expands; each absolute) and records the config path", () => {
+    expect(ok([]).config.localRoots).toBeUndefined()
+    expect(ok([]).config.configPath).toBe(path.join(home, ".config", "mcp-ssh-live", "config.toml"))
+    expect(ok(["--local-root", "/dev/shm", "--local-root", "~/t"]).config.localRoots).toEqual(["/dev/shm", path.join(home, "t")])
+    const file = write("roots.toml", `[server]\nlocal_roots = ["~/data", "/srv"]\n`)
+    expect(ok(["--config", file]).config).toMatchObject({ localRoots: [path.join(home, "data"), "/srv"], configPath: file })
+    expect(ok(["--config", file, "--local-root", "/x"]).config.localRoots).toEqual(["/x"])
+    expect(error(["--local-root", "relative/dir"])).toMatch(/^--local-root: "relative\/dir" is not an absolute path$/)
+    expect(error(["--config", write("roots-rel.toml", `[server]\nlocal_roots = ["data"]\n`)])).toMatch(/^roots-rel\.toml: server\.local_roots: "data"/)
+  })
+
   it("reads the tunnel switch and limits (flag or [server] / [limits] key)", () => {
     expect(ok([]).config).toMatchObject({ allowTunnelBindAny: false, limits: { maxTunnelsPerHost: 20, maxTunnelConnections: 64 } })
     expect(ok(["--allow-tunnel-bind-any", "--max-tunnels-per-host", "3"]).config).toMatchObject({
