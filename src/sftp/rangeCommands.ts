@@ -38,20 +38,23 @@ export interface HasherOptions {
 /**
  * The hasher of an upload into `dir`/`name`. First its verdict, one line: `ranged <why>` when
  * this path does not fit (no dd with the flags, no hasher, a symlink or a directory at the
- * target, a file there and no overwrite, a directory it cannot enter): it ends. Otherwise it
- * creates `temp` (exclusively, 0600) and prints `ready`. Then it reads lengths, one a line,
- * of the written prefix of `temp` as it grows, in order, and hashes them; after `end`, a
- * digest: when it is the one computed, `temp` gets its mode and is renamed over `name`. It
- * prints its digest, then `placed`; on anything else (another digest, the end of its input
- * on a cancel or a dropped connection) it removes `temp`.
+ * target, a file there and no overwrite, a directory it cannot enter): it ends; else `ok`,
+ * and it waits for `go` (anything else, or the end of its input: it ends, having created
+ * nothing). Then it creates `temp` (exclusively, 0600) and prints `ready`; reads lengths, one
+ * a line, of the written prefix of `temp` as it grows, in order, and hashes them; after
+ * `end`, a digest: when it is the one computed, `temp` gets its mode and is renamed over
+ * `name`. It prints its digest, then `placed`; on anything else (another digest, the end of
+ * its input on a cancel or a dropped connection) it removes `temp`. SIGPIPE is ignored, so
+ * a closed channel cannot kill it between creating and removing the file.
  */
 export const hasherCommand = (dir: string, temp: string, name: string, o: HasherOptions): string => {
   const [d, t, n] = [dir, temp, name].map(shellQuote)
   const no = (why: string) => `{ echo 'ranged ${why}'; exit 0; }`
-  return `${o.mkdirs ? `mkdir -p -- ${d} 2>/dev/null; ` : ""}cd -- ${d} 2>/dev/null || ${no("no-dir")}; ` +
+  return `trap '' PIPE; ${o.mkdirs ? `mkdir -p -- ${d} 2>/dev/null; ` : ""}cd -- ${d} 2>/dev/null || ${no("no-dir")}; ` +
     `${ddFlags} || ${no("no-dd")}; ${hasHasher} || ${no("no-hash")}; ` +
     `if [ -L ${n} ]; then ${no("symlink")}; elif [ -d ${n} ]; then ${no("directory")}; ` +
-    `elif [ -e ${n} ]; then ${o.overwrite ? ":" : no("exists")}; fi; ` +
+    `elif [ -e ${n} ]; then ${o.overwrite ? ":" : no("exists")}; fi; echo ok; ` +
+    `read -r go; [ "$go" = go ] || exit 0; trap 'rm -f -- ${t}; exit 1' HUP INT TERM; ` +
     `(set -C; umask 077; : > ${t}) 2>/dev/null || ${no("no-temp")}; echo ready; ` +
     `h=$({ p=0; while read -r l; do [ "$l" = end ] && break; ` +
     `dd if=${t} bs=1M skip="$p" count="$l" iflag=skip_bytes,count_bytes status=none || exit 1; p=$((p + l)); done; } | { ${hashStdin}; }); ` +
@@ -60,16 +63,17 @@ export const hasherCommand = (dir: string, temp: string, name: string, o: Hasher
     `else rm -f -- ${t}; fi`
 }
 
-/** The hasher's first line: ready, or why this path does not fit. */
-export const parseVerdict = (line: string | undefined): { readonly ready: true } | { readonly ready: false; readonly why: string } =>
-  line === "ready" ? { ready: true } : { ready: false, why: /^ranged (\S+)$/.exec(line ?? "")?.[1] ?? "no answer" }
+/** The hasher's first line: `ok`, or why this path does not fit. */
+export const parseVerdict = (line: string | undefined): { readonly ok: true } | { readonly ok: false; readonly why: string } =>
+  line === "ok" ? { ok: true } : { ok: false, why: /^ranged (\S+)$/.exec(line ?? "")?.[1] ?? "no answer" }
 
 /**
  * One lane of an upload: reads `<offset> <length>` lines, each followed by that many bytes,
- * writes them at their place in `temp` (never creating it again), and acknowledges each
- * chunk with its offset on a line once it is written.
+ * writes them at their place in `file` (never creating it: the hasher has, before any chunk
+ * is sent; the directory too, so no `cd` here), and acknowledges each chunk with its offset
+ * on a line once it is written.
  */
-export const writerCommand = (dir: string, temp: string): string =>
-  `cd -- ${shellQuote(dir)} || exit 1; while read -r o l; do ` +
-  `dd of=${shellQuote(temp)} bs=1M seek="$o" count="$l" iflag=count_bytes,fullblock oflag=seek_bytes conv=notrunc,nocreat status=none || exit 1; ` +
+export const writerCommand = (file: string): string =>
+  `while read -r o l; do ` +
+  `dd of=${shellQuote(file)} bs=1M seek="$o" count="$l" iflag=count_bytes,fullblock oflag=seek_bytes conv=notrunc,nocreat status=none || exit 1; ` +
   `echo "$o"; done`

@@ -35,7 +35,7 @@ const readAt = (fd: number, buf: Buffer, len: number, pos: number) =>
 
 export interface SendRanges {
   readonly lanes: ReadonlyArray<RemoteChannel>
-  /** The hasher (`hasherCommand`): its verdict, then the acknowledged prefix, then the digest. */
+  /** The hasher (`hasherCommand`): its verdict; told `go`, the acknowledged prefix, then the digest. */
   readonly hasher: RemoteChannel
   /** The local file (its real path; opened without following a symlink). */
   readonly file: string
@@ -174,12 +174,20 @@ export const sendRanges = async (o: SendRanges): Promise<SentRanges> => {
   }
 
   try {
-    // The hasher checks the target and creates the temporary file before any lane may write.
+    // The hasher checks the target (its verdict), then creates the temporary file on our
+    // word, before any lane may write into it.
     const verdict = parseVerdict(await hasherLine(0))
     check()
-    if (!verdict.ready) {
+    if (!verdict.ok) {
       for (const ch of o.lanes) ch.close()
       return { _tag: "NotHere", why: verdict.why }
+    }
+    await hasher.write("go\n")
+    const ready = await hasherLine(1)
+    check()
+    if (ready !== "ready") {
+      for (const ch of o.lanes) ch.close()
+      return { _tag: "NotHere", why: /^ranged (\S+)$/.exec(ready ?? "")?.[1] ?? "no answer" }
     }
     for (const ch of o.lanes) all.push(lane(ch, o.signal, lines(ack)))
     const lanes = all.slice(1)
@@ -193,8 +201,8 @@ export const sendRanges = async (o: SendRanges): Promise<SentRanges> => {
     const sha256Local = hash.digest("hex")
     await hasher.write(`end\n${sha256Local}\n`)
     hasher.ch.end()
-    const digest = await hasherLine(1)
-    const placedLine = await hasherLine(2)
+    const digest = await hasherLine(2)
+    const placedLine = await hasherLine(3)
     const end = await hasher.closed
     check()
     const sha256Remote = /^([0-9a-f]{64})$/.exec(digest ?? "")?.[1]

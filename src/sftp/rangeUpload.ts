@@ -55,7 +55,7 @@ export const rangeUpload = (
       const plan = uploadPlan(size, rttMs)
       if (rttMs < MIN_RTT_FOR_LANES || plan.lanes < 2) return undefined
       yield* Effect.logDebug(`${host.alias}: uploading ${request.remotePath} over ${plan.lanes} lanes, ${plan.chunk / 1048576} MiB chunks (round trip ~${rttMs} ms)`)
-      const lanes = yield* Effect.all(Array.from({ length: plan.lanes }, () => open(writerCommand(dir, temp))), { concurrency: "unbounded" })
+      const lanes = yield* Effect.all(Array.from({ length: plan.lanes }, () => open(writerCommand(path.posix.join(dir, temp)))), { concurrency: "unbounded" })
       const r = yield* Effect.tryPromise({
         try: (signal) => sendRanges({ lanes, hasher, file: local, size, chunk: plan.chunk, onBytes: tick, signal }),
         catch: (e) => sftpFailure(`uploading ${request.localPath} to ${request.remotePath}`, e)

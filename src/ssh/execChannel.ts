@@ -2,15 +2,15 @@
  * Exec channels opened as OpenSSH's client opens them, for two things ssh2's `Client.exec`
  * does not do:
  *
- * - Pipelining. ssh2 hands the channel over only once sshd has answered the exec request,
- *   so whatever the caller writes to stdin (our launcher's command block) waits one more
- *   round trip. Here the channel is handed over as soon as the request is sent: stdin
- *   follows it in the same round trip, and a command takes two (the open, whose answer
- *   brings the channel's number, then the request with its input), the protocol's floor.
- *   sshd handles a channel's messages in order, so the input reaches the command. Should
- *   sshd refuse the request (rare: it failed to start the session), the channel says so on
- *   its stderr and is closed: the caller sees a command that printed that and ended
- *   without an exit status.
+ * - Pipelining. ssh2 sends each request only once sshd has answered the one before (a pty
+ *   request, then the exec request) and hands the channel over after the last answer. Here
+ *   the requests go together as soon as the open is confirmed, and the channel is handed
+ *   over at once (what the caller writes is sent once sshd grants a window, which it does
+ *   when the command starts). sshd handles a channel's messages in order. Should sshd refuse
+ *   the exec request (rare: it failed to start the session), the channel says so on its
+ *   stderr and is closed: the caller sees a command that printed that and ended without an
+ *   exit status. A refused pty request (`PermitTTY no`) is told on stderr too, and the command
+ *   runs without a terminal (it was sent already).
  * - A larger receive window. ssh2 opens every channel with a 2 MiB window and tops it up
  *   to 2 MiB (`MAX_WINDOW` in its lib/Channel.js, a constant): one channel then carries at
  *   most 2 MiB per round trip, 40 MiB/s across a 50 ms link. Given `window`, the channel is
@@ -20,7 +20,7 @@
  *
  * Relies on ssh2 1.17 internals (its channel manager, the protocol's session, exec and
  * window-adjust messages, a channel's window fields and reply callbacks);
- * test/unit/ssh/execChannel.test.ts fails when they change underneath.
+ * test/integration/execChannel.test.ts fails when they change underneath.
  *
  * @since 0.3.0
  */
@@ -92,7 +92,7 @@ export interface ExecChannelOptions {
 }
 
 /** Printed on the channel's stderr when sshd refuses the pty request. */
-export const PTY_REFUSED = "mcp-ssh-live: the host refused a pseudo-terminal (pty request failed)\n"
+export const PTY_REFUSED = "mcp-ssh-live: the host refused a pseudo-terminal (pty request failed); the command runs without one\n"
 
 /**
  * Open a session channel on `client` and send the exec request for `command` without
@@ -116,18 +116,18 @@ export const openExecChannel = (
     ch.incoming.window = window
     ch.subtype = "exec"
     ch.allowHalfOpen = true
-    // Replies come in the order of the requests; a refusal ends the channel with a word on stderr.
-    const refused = (text: string) => (failed: boolean | Error) => {
+    // Replies come in the order of the requests; a refusal is told on stderr.
+    const refused = (text: string, fatal: boolean) => (failed: boolean | Error) => {
       if (failed === false || ch.outgoing.state !== "open") return
       channel.stderr.push(Buffer.from(text))
-      channel.close()
+      if (fatal) channel.close()
     }
     const pty = options.pty
     if (pty !== undefined) {
-      ch._callbacks.push(refused(PTY_REFUSED))
+      ch._callbacks.push(refused(PTY_REFUSED, false))
       c._protocol.pty(ch.outgoing.id, pty.rows, pty.cols, 480, 640, pty.term, null, true)
     }
-    ch._callbacks.push(refused(EXEC_REFUSED))
+    ch._callbacks.push(refused(EXEC_REFUSED, true))
     c._protocol.exec(ch.outgoing.id, command, true)
     if (window > SSH2_WINDOW) keepWindow(channel, c._protocol, window)
     cb(undefined, channel)

@@ -134,18 +134,18 @@ describeWithSshd("exec channels opened by execChannel.ts", (getSshd) => {
   })
 })
 
-describeWithSshd("a refused pty request", (getSshd) => {
+describeWithSshd("a refused pty request (PermitTTY no)", (getSshd) => {
   let client: ssh2.Client
   beforeAll(async () => {
     client = await connect(getSshd())
   })
   afterAll(() => client?.end())
 
-  it("ends the channel with the refusal on its stderr and no exit status", async () => {
-    const r = await run(client, "echo should-not-run-with-a-pty; sleep 5", { pty: { term: "xterm", rows: 24, cols: 80 } })
+  it("is told on stderr, and the command runs without a terminal", async () => {
+    const r = await run(client, "tty; echo ran", { pty: { term: "xterm", rows: 24, cols: 80 } })
     expect(r.err).toBe(PTY_REFUSED)
-    // No exit status: sshd ended the command it had started when the channel closed.
-    expect(r.code ?? null).toBeNull()
+    expect(r.out.toString()).toBe("not a tty\nran\n")
+    expect(r.code).toBe(0)
     expect(EXEC_REFUSED).toMatch(/refused/)
   })
 }, { extraConfig: "PermitTTY no" })
