@@ -90,7 +90,8 @@ export const wanRows = async (
   const at: Endpoint = { port: proxy.port, knownHostsPath }
   const mux = await startMux(sshd, "default", at)
   const server = await startMcpServer({
-    args: ["--known-hosts", knownHostsPath, "--host", `box=127.0.0.1:${proxy.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath],
+    // The transfers read and write under SHM: one of the server's local_roots only when named.
+    args: ["--known-hosts", knownHostsPath, "--host", `box=127.0.0.1:${proxy.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath, "--local-root", SHM],
     ...serverEnv
   })
   const remoteDir = `${SHM}/mcpssh-bench-${process.pid}-wan`

@@ -32,6 +32,7 @@ const require = createRequire(import.meta.url)
 /** What a channel of ssh2 1.17 holds that this module reads and sets. */
 interface ChannelInternals {
   readonly incoming: { window: number; state: string }
+  /** "open", "eof" once we sent EOF, "closing", "closed". */
   readonly outgoing: { readonly id: number; state: string }
   /** Replies to our requests, in order: called with false (success) or true/an Error (failure). */
   readonly _callbacks: Array<(failed: boolean | Error) => void>
@@ -67,7 +68,8 @@ export const EXEC_REFUSED = "mcp-ssh-live: the host refused to start the command
 const keepWindow = (channel: ClientChannel, protocol: ClientInternals["_protocol"], window: number) => {
   const ch = channel as unknown as ChannelInternals
   const topUp = () => {
-    if (ch.outgoing.state !== "open" || ch.incoming.window > window / 2) return
+    // Not "open" only: after our EOF (`end()`) the state is "eof" and data still comes.
+    if (ch.outgoing.state === "closed" || ch.incoming.window > window / 2) return
     const amount = window - ch.incoming.window
     ch.incoming.window = window
     protocol.channelWindowAdjust(ch.outgoing.id, amount)

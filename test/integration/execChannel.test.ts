@@ -27,6 +27,8 @@ interface Ran {
   code: number | null | undefined
   /** The channel's receive window, largest seen after a data event. */
   maxWindow: number
+  /** The smallest seen once 24 MiB had come (the first window used up: what the top-ups keep). */
+  lateMinWindow: number
 }
 
 /** Run `command` through `openExecChannel`, writing `stdin` (then EOF) as soon as the channel is handed over. */
@@ -39,13 +41,17 @@ const run = (client: ssh2.Client, command: string, options: Parameters<typeof op
       let err2 = ""
       let code: number | null | undefined
       let maxWindow = 0
+      let lateMinWindow = Infinity
+      let bytes = 0
       ch.on("data", (d: Buffer) => {
         out.push(d)
+        bytes += d.length
         maxWindow = Math.max(maxWindow, ch.incoming.window)
+        if (bytes > 24 * 1024 * 1024) lateMinWindow = Math.min(lateMinWindow, ch.incoming.window)
       })
       ch.stderr.on("data", (d: Buffer) => (err2 += d.toString()))
       ch.on("exit", (c: number | null) => (code = c))
-      ch.on("close", () => resolve({ out: Buffer.concat(out), err: err2, code, maxWindow }))
+      ch.on("close", () => resolve({ out: Buffer.concat(out), err: err2, code, maxWindow, lateMinWindow }))
       if (stdin !== undefined) ch.end(stdin)
     })
   })
@@ -99,8 +105,12 @@ describeWithSshd("exec channels opened by execChannel.ts", (getSshd) => {
     const r = await run(client, "head -c 67108864 /dev/zero", { window })
     expect(r.out.length).toBe(64 * 1024 * 1024)
     expect(r.code).toBe(0)
-    expect(r.maxWindow).toBeGreaterThan(SSH2_WINDOW)
     expect(r.maxWindow).toBeLessThanOrEqual(window)
+    expect(r.lateMinWindow).toBeGreaterThan(SSH2_WINDOW)
+    // Also once our side has sent EOF (a command that reads its input, then prints much).
+    const afterEof = await run(client, "cat > /dev/null; head -c 67108864 /dev/zero", { window }, "input\n")
+    expect(afterEof.out.length).toBe(64 * 1024 * 1024)
+    expect(afterEof.lateMinWindow).toBeGreaterThan(SSH2_WINDOW)
     // ssh2's own window otherwise.
     const plain = await run(client, "head -c 8388608 /dev/zero", {})
     expect(plain.out.length).toBe(8 * 1024 * 1024)
