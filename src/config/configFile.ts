@@ -36,6 +36,7 @@ export const HostSection = Schema.Struct({
   key: Schema.optionalKey(Text),
   key_passphrase_env: Schema.optionalKey(EnvName),
   sudo_password_env: Schema.optionalKey(EnvName),
+  sudo_with_login_password: Schema.optionalKey(Schema.Boolean),
   policy: Schema.optionalKey(PolicySection)
 })
 
@@ -53,6 +54,7 @@ export const ServerSection = Schema.Struct({
   insecure_auto_add: Schema.optionalKey(Schema.Boolean),
   allow_agent_insecure_auto_add: Schema.optionalKey(Schema.Boolean),
   allow_tunnel_bind_any: Schema.optionalKey(Schema.Boolean),
+  sudo_with_login_password: Schema.optionalKey(Schema.Boolean),
   algorithms: Schema.optionalKey(AlgorithmsSection),
   known_hosts: Schema.optionalKey(Text),
   log_dir: Schema.optionalKey(Text),

@@ -31,6 +31,8 @@ export interface HostConfig {
   readonly key?: string
   readonly keyPassphraseEnv?: string
   readonly sudoPasswordEnv?: string
+  /** `sudo: true` may use the login password (`sudo_with_login_password`); unset: the global setting. */
+  readonly sudoWithLoginPassword?: boolean
   readonly source: HostSource
   /** `[hosts.<alias>.policy]`: this host's rules, combined with `AppConfigShape.policy`. */
   readonly policy?: PolicyRules
@@ -44,6 +46,8 @@ export interface HostAuth {
   readonly passphrase?: Redacted.Redacted<string>
   readonly passphraseEnv?: string
   readonly sudoPasswordEnv?: string
+  /** `sudo: true` may use the login password (`sudo_with_login_password`); unset: the global setting. */
+  readonly sudoWithLoginPassword?: boolean
   /** Keys to try when no keyPath is given (IdentityFile from ~/.ssh/config), instead of ~/.ssh/id_*. */
   readonly identityFiles?: ReadonlyArray<string>
 }

@@ -9,6 +9,7 @@
  */
 import { env } from "node:process"
 import { Context, Deferred, Effect, Exit, FiberSet, Layer, Redacted, Scope } from "effect"
+import { AppConfig } from "../domain/AppConfig.js"
 import { RemoteProcess, type Sink } from "../ssh/RemoteProcess.js"
 import { commandBlock, wrapCommand } from "../ssh/shell.js"
 import { SudoGate, type SudoOutcome } from "../ssh/SudoGate.js"
@@ -21,6 +22,7 @@ import type { Job } from "./Job.js"
 import { JobStore, type Slot } from "./JobStore.js"
 import { type JobInfo, jobInfo, type OutputSink, type RunRequest, type SignalResult, type SpawnError } from "./model.js"
 import { watchPrompt } from "./prompt.js"
+import { sudoPassword, sudoPasswordHint } from "./sudoPassword.js"
 
 /** A job started by `launch`, not necessarily listed. */
 export interface Launched {
@@ -46,6 +48,7 @@ export class JobRunner extends Context.Service<JobRunner, {
 }>()("mcp-ssh-live/JobRunner") {
   static readonly layer = Layer.effect(JobRunner)(Effect.gen(function*() {
     const hosts = yield* RemoteHosts
+    const loginPasswordForSudo = (yield* AppConfig).sudoWithLoginPassword === true
     const groups = yield* ProcessGroups
     const store = yield* JobStore
     const layerScope = yield* Effect.scope
@@ -92,11 +95,11 @@ export class JobRunner extends Context.Service<JobRunner, {
       outcome._tag === "PasswordRequired"
         ? new SudoPasswordRequiredError({
           message: `sudo on ${alias} asks for a password and none is configured`,
-          hint: `set sudo_password_env for [hosts.${alias}] in the config file (or --sudo-password-env), naming an environment variable that holds it`
+          hint: sudoPasswordHint(alias)
         })
         : new SudoAuthError({
           message: `sudo on ${alias} refused: ${outcome.detail === "" ? "wrong password" : outcome.detail}`,
-          hint: "check the password in the variable named by sudo_password_env, and the user's sudo rights"
+          hint: "check the password (sudo_password_env's variable, or the login password with sudo_with_login_password) and the user's sudo rights"
         })
 
     const launch = Effect.fn("JobRunner.launch")(function*(
@@ -104,10 +107,7 @@ export class JobRunner extends Context.Service<JobRunner, {
       request: RunRequest & { readonly label?: string | undefined },
       slot: Slot | undefined
     ) {
-      const passwordEnv = host.auth.sudoPasswordEnv
-      const password = request.sudo === true && passwordEnv !== undefined && env[passwordEnv] !== undefined
-        ? Redacted.make(env[passwordEnv])
-        : undefined
+      const password = request.sudo === true ? sudoPassword(host, loginPasswordForSudo, env) : undefined
       const job = store.create({
         host: host.alias,
         command: request.command,

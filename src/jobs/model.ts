@@ -31,7 +31,7 @@ export interface SpawnRequest {
   readonly idleTimeoutMs?: number | undefined
   /** Stop the job after this long in all. */
   readonly timeoutMs?: number | undefined
-  /** Run as root through `sudo -S`; the password comes from the host's sudo_password_env. */
+  /** Run as root through `sudo -S`; the password comes from the host's sudo_password_env (or its login password: see sudoPassword.ts). */
   readonly sudo?: boolean | undefined
   /**
    * Run detached on the host (`setsid nohup`, output in ~/.cache/mcp-ssh-live/jobs/<id>/):

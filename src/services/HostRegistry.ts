@@ -80,7 +80,8 @@ export class HostRegistry extends Context.Service<HostRegistry, {
           ...(h.key !== undefined ? { keyPath: h.key } : {}),
           ...(h.passwordEnv !== undefined ? { passwordEnv: h.passwordEnv } : {}),
           ...(h.keyPassphraseEnv !== undefined ? { passphraseEnv: h.keyPassphraseEnv } : {}),
-          ...(h.sudoPasswordEnv !== undefined ? { sudoPasswordEnv: h.sudoPasswordEnv } : {})
+          ...(h.sudoPasswordEnv !== undefined ? { sudoPasswordEnv: h.sudoPasswordEnv } : {}),
+          ...(h.sudoWithLoginPassword !== undefined ? { sudoWithLoginPassword: h.sudoWithLoginPassword } : {})
         },
         source: h.source,
         insecureAutoAdd: config.insecureAutoAdd
