@@ -169,6 +169,7 @@ export class Connections extends Context.Service<Connections, {
           if (Exit.isSuccess(exit)) {
             slot.live = exit.value
             known.add(entry.alias)
+            yield* registry.connected(entry.alias)
             if (!hosts.has(entry.alias)) hosts.set(entry.alias, slot)
             yield* watch(entry.alias, slot, exit.value)
           } else if (hosts.get(entry.alias) === slot) {
