@@ -30,6 +30,7 @@ import { PersistentJobs } from "../jobs/PersistentJobs.js"
 import { waitTail } from "../jobs/readTail.js"
 import { type RunningCommand, runningCommand } from "../jobs/RunningCommand.js"
 import { jobChanges, jobLines } from "../jobs/streams.js"
+import type { Tombstone } from "../jobs/Tombstones.js"
 import type { Line } from "../output/RingBuffer.js"
 import { InvalidArgumentError, type JobNotFoundError, JobRunningError } from "../domain/errors.js"
 import { HostRegistry } from "./HostRegistry.js"
@@ -37,6 +38,7 @@ import { HostRegistry } from "./HostRegistry.js"
 export type { EndReason, JobStatus }
 export * from "../jobs/model.js"
 export type { HandedOver, Progress, RunningCommand } from "../jobs/RunningCommand.js"
+export type { Tombstone } from "../jobs/Tombstones.js"
 
 export class Jobs extends Context.Service<Jobs, {
   /** Start `command` in the background; returns as soon as the channel is open. */
@@ -52,6 +54,8 @@ export class Jobs extends Context.Service<Jobs, {
   signal(jobId: string, signal: SignalName): Effect.Effect<SignalResult, JobNotFoundError>
   sendStdin(jobId: string, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }): Effect.Effect<JobInfo, JobNotFoundError | JobRunningError | InvalidArgumentError>
   list(filter?: { readonly host?: string | undefined; readonly status?: JobStatus | undefined }): Effect.Effect<ReadonlyArray<JobInfo>>
+  /** What the jobs reaped `reap_finished_after_sec` after their end left behind (bounded), newest first. */
+  reaped(filter?: { readonly host?: string | undefined; readonly status?: JobStatus | undefined }): Effect.Effect<ReadonlyArray<Tombstone>>
   get(jobId: string): Effect.Effect<JobInfo, JobNotFoundError>
   /** Drop a job; a running one needs `force` (then TERM → grace → KILL first). */
   remove(jobId: string, options?: { readonly force?: boolean }): Effect.Effect<{ readonly job: JobInfo; readonly termination: Termination | null }, JobNotFoundError | JobRunningError>
@@ -134,6 +138,9 @@ export class Jobs extends Context.Service<Jobs, {
       signal: (jobId, sig) => Effect.flatMap(find(jobId), (job) => runner.signal(job, sig)),
       sendStdin: (jobId, data, options) => Effect.flatMap(find(jobId), (job) => runner.sendStdin(job, data, options)),
       list: (filter) => Effect.andThen(persistent.rediscover, Effect.map(listed(filter), (jobs) => jobs.map(jobInfo))),
+      reaped: (filter) =>
+        Effect.map(store.reaped, (all) =>
+          all.filter((t) => (filter?.host === undefined || t.host === filter.host) && (filter?.status === undefined || t.status === filter.status))),
       get: (jobId) => Effect.map(find(jobId), jobInfo),
       remove,
       terminateHost: (host) =>

@@ -57,6 +57,13 @@ describe("Jobs on TestClock", () => {
         const gone = yield* Effect.exit(jobs.get(jobId))
         assert.isTrue(Exit.isFailure(gone))
         assert.strictEqual((yield* jobs.list()).length, 0)
+        // It leaves a tombstone: the error tells how it ended, and reaped lists it.
+        assert.match(JSON.stringify(gone), new RegExp(`job '${jobId}' on h exited 0 at .* after 0 lines, and was reaped at`))
+        assert.deepStrictEqual((yield* jobs.reaped()).map((t) => [t.jobId, t.status, t.exitStatus]), [[jobId, "exited", 0]])
+        assert.strictEqual((yield* jobs.reaped({ host: "other" })).length, 0)
+        yield* TestClock.adjust("24 hours")
+        assert.strictEqual((yield* jobs.reaped()).length, 0)
+        assert.match(JSON.stringify(yield* Effect.exit(jobs.get(jobId))), /no job '/)
       }), { reapFinishedAfterSec: 60 }))
 
   it.effect("stops a job after idle_timeout without output, and not while output flows", () =>
