@@ -61,6 +61,8 @@ export class Job {
   #process: RemoteProcess | undefined = undefined
   #remotePid: number | null = null
   #awaitingInput = false
+  /** The launcher's probe saw a process of the job blocked reading its stdin. */
+  #stdinBlocked = false
   readonly ring: RingBuffer
   readonly changes = new ChangeSignal()
   /** Completes once the job has ended and its status is recorded. */
@@ -133,9 +135,13 @@ export class Job {
     return this.#process
   }
 
-  /** The job waits at a prompt (see `watchPrompt`): only stdin moves it on. */
+  /**
+   * The job waits for input: its partial line looks like a prompt (`watchPrompt`), or a
+   * process of it blocks reading stdin (the launcher's probe, also without a pty and with
+   * no prompt printed). Only stdin (or output) moves it on.
+   */
   get awaitingInput(): boolean {
-    return this.#awaitingInput
+    return this.#awaitingInput || this.#stdinBlocked
   }
 
   get pid(): number | null {
@@ -165,13 +171,27 @@ export class Job {
   /** Its partial line has been quiet long enough and looks like a prompt. */
   markAwaitingInput(): void {
     if (!this.running || this.#awaitingInput) return
+    const was = this.awaitingInput
     this.#awaitingInput = true
-    this.changes.notify()
+    if (!was) this.changes.notify()
+  }
+
+  /** The probe says a process of the job blocks reading stdin (true), or none does any more (false). */
+  stdinState(blocked: boolean): void {
+    if (!blocked) {
+      this.#stdinBlocked = false
+      return
+    }
+    if (!this.running || this.#stdinBlocked) return
+    const was = this.awaitingInput
+    this.#stdinBlocked = true
+    if (!was) this.changes.notify()
   }
 
   /** Something was written to its stdin: it no longer waits at the prompt it showed. */
   inputSent(): void {
     this.#awaitingInput = false
+    this.#stdinBlocked = false
   }
 
   /** The unterminated line of stdout, else of stderr (masked). */
@@ -188,6 +208,7 @@ export class Job {
     this.decoders[stream].feed(buf, this.sinks[stream])
     this.mirror.flush()
     if (this.#awaitingInput) this.#awaitingInput = false
+    if (this.#stdinBlocked) this.#stdinBlocked = false
     this.queueNotify()
   }
 
@@ -238,6 +259,7 @@ export class Job {
       : "lost"
     this.#endedAt = new Date(this.clock.currentTimeMillisUnsafe())
     this.#awaitingInput = false
+    this.#stdinBlocked = false
     Deferred.doneUnsafe(this.ended, Exit.void)
     this.changes.notify()
   }

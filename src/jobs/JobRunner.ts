@@ -154,7 +154,13 @@ export class JobRunner extends Context.Service<JobRunner, {
       // The command block goes to the launcher's stdin: at once when nothing else reads or
       // echoes stdin first; with a pty once the terminal is raw (after the PID marker);
       // with sudo once the root shell is in.
-      if (request.sudo !== true && !job.pty) yield* process.write(block)
+      // The probe of a waiting stdin (no pty) starts after the block: its markers come after
+      // it, and what comes before (sudo's prompt) is never taken for one.
+      const watchStdin = () => job.pty ? undefined : process.watchStdin((blocked) => job.stdinState(blocked))
+      if (request.sudo !== true && !job.pty) {
+        watchStdin()
+        yield* process.write(block)
+      }
       // The wrapper prints the PID before anything else: one round trip, so the reply can carry it.
       yield* Deferred.await(process.started).pipe(Effect.timeoutOption("2 seconds"))
       if (request.sudo !== true && job.pty) yield* process.write(block)
@@ -164,6 +170,7 @@ export class JobRunner extends Context.Service<JobRunner, {
           yield* stop(job, "removed")
           return yield* sudoFailure(host.alias, outcome)
         }
+        watchStdin()
         yield* process.write(block)
       }
       return launched

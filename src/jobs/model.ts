@@ -100,7 +100,8 @@ export const jobInfo = (job: Job): JobInfo => {
     lines: { stdout: c.stdout, stderr: c.stderr, total: c.total },
     dropped: c.dropped.stdout + c.dropped.stderr,
     awaitingInput: job.awaitingInput,
-    prompt: job.awaitingInput ? job.partial : null,
+    // The prompt it printed, if any (a program reading stdin without a terminal often prints none).
+    prompt: job.awaitingInput && job.partial !== "" ? job.partial : null,
     endReason: job.endReason
   }
 }

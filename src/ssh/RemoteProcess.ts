@@ -1,6 +1,7 @@
 /**
  * A command running in an ssh2 exec channel, started through the wrapper of
- * `shell.ts`: strips the PID marker from stdout, hands every chunk to a sink,
+ * `shell.ts`: strips the PID marker from stdout and, once the command runs
+ * (`watchStdin`), the stdin probe's markers from stderr, hands every chunk to a sink,
  * and records how the process ended.
  *
  * The data path is plain callbacks (hot: millions of chunks); the Effect API is
@@ -12,6 +13,7 @@ import { Deferred, Effect, Exit } from "effect"
 import type { StreamName } from "../domain/jobs.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
 import { PID_MARKER } from "./shell.js"
+import { StdinMarkers } from "./StdinMarkers.js"
 
 export type { StreamName }
 
@@ -39,10 +41,16 @@ export class RemoteProcess {
   private pre: Buffer | undefined = Buffer.alloc(0)
   private exitInfo: ExitInfo = { exitStatus: null, signal: null }
   private inputEnded = false
+  /** Set by `watchStdin`: nothing before the command runs is taken for a marker (sudo's prompt is not). */
+  private markers: StdinMarkers | undefined = undefined
+  private readonly emitStderr = (piece: Buffer) => this.sink("stderr", piece)
 
   constructor(readonly channel: RemoteChannel, public sink: Sink) {
     channel.on("data", (chunk: Buffer) => this.onStdout(chunk))
-    channel.stderr.on("data", (chunk: Buffer) => this.sink("stderr", chunk))
+    channel.stderr.on("data", (chunk: Buffer) => {
+      if (this.markers === undefined) this.sink("stderr", chunk)
+      else this.markers.filter(chunk, this.emitStderr)
+    })
     channel.on("exit", (code: number | null, signal?: string) => {
       this.exitInfo = {
         exitStatus: typeof code === "number" ? code : null,
@@ -51,12 +59,22 @@ export class RemoteProcess {
     })
     channel.on("close", () => {
       this.flushPre()
+      this.markers?.flush(this.emitStderr)
       Deferred.doneUnsafe(this.started, Exit.succeed(this.pid))
       Deferred.doneUnsafe(this.exited, Exit.succeed(this.exitInfo))
     })
     // A channel error (e.g. the connection dropped) is followed by close; nothing to do here
     // but keep it from becoming an unhandled 'error' event.
     channel.on("error", () => {})
+  }
+
+  /**
+   * From now on (call it as the command block is sent: the probe starts after it), take the
+   * stdin probe's markers out of stderr and tell `onState` when a process of the command
+   * starts (true) or stops (false) waiting on its stdin.
+   */
+  watchStdin(onState: (blocked: boolean) => void): void {
+    this.markers ??= new StdinMarkers(onState)
   }
 
   get done(): boolean {
