@@ -37,6 +37,8 @@ export type ErrorCode =
   | "PORT_IN_USE"
   | "FORWARD_REFUSED"
   | "TUNNEL_NOT_FOUND"
+  | "SIGNAL_NOT_DELIVERED"
+  | "HOST_DOWN"
 
 /** No host by that alias, or no host given and no default host. */
 export class HostNotFoundError extends Schema.TaggedError<HostNotFoundError>()("HostNotFoundError", fields) {
@@ -164,6 +166,19 @@ export class TunnelNotFoundError extends Schema.TaggedError<TunnelNotFoundError>
   readonly code = "TUNNEL_NOT_FOUND" as const
 }
 
+/** A signal reached no process: the job had ended, or its process group is gone from the host. */
+export class SignalNotDeliveredError extends Schema.TaggedError<SignalNotDeliveredError>()("SignalNotDeliveredError", fields) {
+  readonly code = "SIGNAL_NOT_DELIVERED" as const
+}
+
+/**
+ * The host's connection dropped and is being re-established in the background: calls fail
+ * at once with the reconnect's state instead of waiting out its backoff.
+ */
+export class HostDownError extends Schema.TaggedError<HostDownError>()("HostDownError", fields) {
+  readonly code = "HOST_DOWN" as const
+}
+
 /** Every domain error: each has a `code`, a `message` and maybe a `hint`. */
 export type SshLiveError =
   | HostNotFoundError
@@ -188,6 +203,8 @@ export type SshLiveError =
   | PortInUseError
   | ForwardRefusedError
   | TunnelNotFoundError
+  | SignalNotDeliveredError
+  | HostDownError
 
 /** Why a connection to a host could not be had. */
 export type ConnectFailure =
@@ -197,3 +214,4 @@ export type ConnectFailure =
   | HostKeyUnknownError
   | HostKeyMismatchError
   | TimeoutError
+  | HostDownError

@@ -109,6 +109,11 @@ export class Job {
     return this.status === "running"
   }
 
+  /** Still on its host: running, or detached (found again after its connection died). */
+  get alive(): boolean {
+    return this.#status === "running" || this.#status === "detached"
+  }
+
   get status(): JobStatus {
     return this.#status
   }
@@ -257,10 +262,35 @@ export class Job {
       : exit.exitStatus !== null
       ? "exited"
       : "lost"
+    if (this.#status === "lost") this.#endReason ??= "connection_lost"
     this.#endedAt = new Date(this.clock.currentTimeMillisUnsafe())
     this.#awaitingInput = false
     this.#stdinBlocked = false
     Deferred.doneUnsafe(this.ended, Exit.void)
+    this.changes.notify()
+  }
+
+  /**
+   * A lost job was found again on its host by its process group: it runs there still,
+   * without us (no output, no stdin); signals reach it through the PID.
+   */
+  detach(): void {
+    if (this.#status !== "lost") return
+    this.#status = "detached"
+    this.#endedAt = null
+    this.changes.notify()
+  }
+
+  /**
+   * A detached job's process group is gone: `lost` (how it ended is unknown), or `killed`
+   * by `signal` when we stopped it (the reason is then ours).
+   */
+  detachedEnded(stopped?: { readonly signal: string; readonly reason: EndReason }): void {
+    if (this.#status !== "detached") return
+    this.#status = stopped === undefined ? "lost" : "killed"
+    this.#signal = stopped?.signal ?? null
+    if (stopped !== undefined) this.#endReason = stopped.reason
+    this.#endedAt = new Date(this.clock.currentTimeMillisUnsafe())
     this.changes.notify()
   }
 

@@ -86,7 +86,7 @@ export class JobStore extends Context.Service<JobStore, {
     const reserve = (host: string): Effect.Effect<Slot, LimitReachedError> =>
       Effect.suspend(() => {
         let running = 0
-        for (const j of jobs.values()) if (j.host === host && j.running) running++
+        for (const j of jobs.values()) if (j.host === host && j.alive) running++
         for (const slot of slots) if (slot.host === host) running++
         if (running >= limits.maxJobsPerHost) {
           return Effect.fail(new LimitReachedError({

@@ -46,6 +46,29 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
     const capture = (alias: string, command: string, stdin?: string) =>
       Effect.flatMap(hosts.exec(alias, command), (channel) => collect(channel, stdin))
 
+    /** Completes once `alias` is connected again, or after `ms` (then the caller tries itself, which connects). */
+    const connectedWithin = (alias: string, ms: number) =>
+      Effect.repeat(hosts.isConnected(alias), {
+        schedule: Schedule.spaced("500 millis"),
+        until: (up) => up
+      }).pipe(Effect.timeoutOption(ms), Effect.asVoid)
+
+    /**
+     * A channel for the follower. While the host is down (its reconnect failing, or given up)
+     * the job goes on over there and its output waits in its files: wait for the host, trying
+     * ourselves now and then, for as long as the host is registered. None once it is not.
+     */
+    const followerChannel = (job: Job) =>
+      Effect.gen(function*() {
+        for (let attempt = 0; ; attempt++) {
+          const opened = yield* Effect.result(hosts.exec(job.host, followScript(job.id, job.offsets)))
+          if (opened._tag === "Success") return Option.some(opened.success)
+          if (opened.failure._tag === "HostNotFoundError") return Option.none()
+          if (attempt === 0) yield* Effect.logWarning(`job ${job.id}: cannot reach ${job.host} to follow it (${opened.failure.message}); waiting for it`)
+          yield* connectedWithin(job.host, Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)))
+        }
+      })
+
     /**
      * Follow a persistent job's files from the offsets already read. When the follower's
      * connection dies the job goes on over there: wait for a reconnect and resume from
@@ -54,13 +77,10 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
     const follow = (job: Job) =>
       Effect.gen(function*() {
         for (;;) {
-          const channel = yield* hosts.exec(job.host, followScript(job.id, job.offsets)).pipe(
-            Effect.retry({ schedule: Schedule.spaced("1 second"), times: Math.max(3, limits.reconnectRetries * 3) }),
-            Effect.option
-          )
+          const channel = yield* followerChannel(job)
           if (Option.isNone(channel)) {
             job.finish({ exitStatus: null, signal: null })
-            yield* Effect.logWarning(`job ${job.id}: cannot reach ${job.host} to follow it; reported lost (it may still run there)`)
+            yield* Effect.logWarning(`job ${job.id}: ${job.host} is no longer registered; reported lost (it may still run there)`)
             return
           }
           const ch = channel.value

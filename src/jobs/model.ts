@@ -79,8 +79,10 @@ export interface JobInfo {
   readonly dropped: number
   readonly awaitingInput: boolean
   readonly prompt: string | null
-  /** Set when we stopped it: signal, timeout, idle-timeout, removed, disconnect, shutdown. */
+  /** Set when we stopped it (signal, timeout, idle-timeout, removed, disconnect, shutdown), or connection_lost. */
   readonly endReason: EndReason | null
+  /** Whether its host is connected now (filled in by `Jobs`; absent when not looked at). */
+  readonly hostConnected?: boolean
 }
 
 export const jobInfo = (job: Job): JobInfo => {

@@ -27,12 +27,20 @@ import {
   validateRequest
 } from "../jobs/model.js"
 import { PersistentJobs } from "../jobs/PersistentJobs.js"
-import { waitTail } from "../jobs/readTail.js"
+import { type TailHost, waitTail } from "../jobs/readTail.js"
+import { RemoteHosts } from "../ssh/RemoteHosts.js"
 import { type RunningCommand, runningCommand } from "../jobs/RunningCommand.js"
 import { jobChanges, jobLines } from "../jobs/streams.js"
 import type { Tombstone } from "../jobs/Tombstones.js"
 import type { Line } from "../output/RingBuffer.js"
-import { InvalidArgumentError, type JobNotFoundError, JobRunningError } from "../domain/errors.js"
+import {
+  type ChannelError,
+  type ConnectFailure,
+  InvalidArgumentError,
+  type JobNotFoundError,
+  JobRunningError,
+  type SignalNotDeliveredError
+} from "../domain/errors.js"
 import { HostRegistry } from "./HostRegistry.js"
 
 export type { EndReason, JobStatus }
@@ -51,7 +59,8 @@ export class Jobs extends Context.Service<Jobs, {
   run(request: RunRequest): Effect.Effect<RunningCommand, SpawnError>
   /** Lines past the cursor, waiting up to `waitMs` for `minLines` of them (or a match of `until`, the end, a prompt). */
   tail(request: TailRequest): Effect.Effect<TailResult, JobNotFoundError>
-  signal(jobId: string, signal: SignalName): Effect.Effect<SignalResult, JobNotFoundError>
+  /** Reaching no process is SIGNAL_NOT_DELIVERED, never a success; a host that cannot be asked (a detached job's) is its error. */
+  signal(jobId: string, signal: SignalName): Effect.Effect<SignalResult, JobNotFoundError | SignalNotDeliveredError | ConnectFailure | ChannelError>
   sendStdin(jobId: string, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }): Effect.Effect<JobInfo, JobNotFoundError | JobRunningError | InvalidArgumentError>
   list(filter?: { readonly host?: string | undefined; readonly status?: JobStatus | undefined }): Effect.Effect<ReadonlyArray<JobInfo>>
   /** What the jobs reaped `reap_finished_after_sec` after their end left behind (bounded), newest first. */
@@ -73,6 +82,12 @@ export class Jobs extends Context.Service<Jobs, {
     const runner = yield* JobRunner
     const persistent = yield* PersistentJobs
     const registry = yield* HostRegistry
+    const hosts = yield* RemoteHosts
+
+    /** The job's state with whether its host is connected now (a host that is down says so at once). */
+    const withHost = (info: JobInfo): Effect.Effect<JobInfo> =>
+      Effect.map(hosts.isConnected(info.host), (hostConnected) => ({ ...info, hostConnected }))
+    const tailHost = (alias: string): TailHost => ({ up: hosts.isConnected(alias), down: hosts.closed(alias) })
 
     // Perhaps a persistent job of an earlier run, on a host not looked at yet.
     const find = (jobId: string): Effect.Effect<Job, JobNotFoundError> =>
@@ -113,7 +128,7 @@ export class Jobs extends Context.Service<Jobs, {
     const remove = Effect.fn("Jobs.remove")(function*(jobId: string, options?: { readonly force?: boolean }) {
       const job = yield* find(jobId)
       let termination: Termination | null = null
-      if (job.running) {
+      if (job.alive) {
         if (options?.force !== true) {
           return yield* new JobRunningError({
             message: `job '${jobId}' is still running`,
@@ -134,25 +149,28 @@ export class Jobs extends Context.Service<Jobs, {
     return Jobs.of({
       spawn,
       run,
-      tail: (request) => Effect.flatMap(find(request.jobId), (job) => waitTail(job, request)),
-      signal: (jobId, sig) => Effect.flatMap(find(jobId), (job) => runner.signal(job, sig)),
-      sendStdin: (jobId, data, options) => Effect.flatMap(find(jobId), (job) => runner.sendStdin(job, data, options)),
-      list: (filter) => Effect.andThen(persistent.rediscover, Effect.map(listed(filter), (jobs) => jobs.map(jobInfo))),
+      tail: (request) =>
+        Effect.flatMap(find(request.jobId), (job) =>
+          Effect.flatMap(waitTail(job, request, tailHost(job.host)), (r) => Effect.map(withHost(r.job), (info) => ({ ...r, job: info })))),
+      signal: (jobId, sig) =>
+        Effect.flatMap(find(jobId), (job) => Effect.flatMap(runner.signal(job, sig), (r) => Effect.map(withHost(r.job), (info) => ({ ...r, job: info })))),
+      sendStdin: (jobId, data, options) => Effect.flatMap(find(jobId), (job) => Effect.flatMap(runner.sendStdin(job, data, options), withHost)),
+      list: (filter) => Effect.andThen(persistent.rediscover, Effect.flatMap(listed(filter), (jobs) => Effect.forEach(jobs, (j) => withHost(jobInfo(j))))),
       reaped: (filter) =>
         Effect.map(store.reaped, (all) =>
           all.filter((t) => (filter?.host === undefined || t.host === filter.host) && (filter?.status === undefined || t.status === filter.status))),
-      get: (jobId) => Effect.map(find(jobId), jobInfo),
+      get: (jobId) => Effect.flatMap(find(jobId), (job) => withHost(jobInfo(job))),
       remove,
       terminateHost: (host) =>
-        Effect.flatMap(listed({ host, status: "running" }), (jobs) =>
+        Effect.flatMap(listed({ host }), (jobs) =>
           Effect.forEach(
-            jobs.filter((j) => !j.persistent),
+            jobs.filter((j) => !j.persistent && j.alive),
             (job) => Effect.map(stopJob(job, "disconnect"), (termination) => ({ jobId: job.id, termination })),
             { concurrency: "unbounded" }
           )),
-      runningCountByHost: Effect.map(listed({ status: "running" }), (jobs) => {
+      runningCountByHost: Effect.map(listed(), (jobs) => {
         const counts = new Map<string, number>()
-        for (const j of jobs) counts.set(j.host, (counts.get(j.host) ?? 0) + 1)
+        for (const j of jobs) if (j.alive) counts.set(j.host, (counts.get(j.host) ?? 0) + 1)
         return counts
       }),
       lines: (jobId, options) => Stream.unwrap(Effect.map(find(jobId), (job) => jobLines(job, options))),

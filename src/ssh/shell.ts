@@ -106,13 +106,15 @@ const SMALL_LINES = 64
  * or a child's output). Seen twice in a row (the same process with the same `rchar` of its
  * `io` file, so a new wait after input is a new report), it writes `STDIN_MARKER` + `1` to
  * the shell's stderr through `/proc/$$/fd/2` (if that is still a pipe); `0` once no process
- * blocks. It ends when that shell is gone. Where `/proc` cannot be read it finds nothing.
+ * blocks. It ends when that shell is gone (or a zombie). Where `/proc` cannot be read it finds nothing.
  */
 const stdinProbe = [
   `P=$$ K= R=`,
+  // That shell runs: not gone, not a zombie its parent has not reaped yet.
+  `up() { l=; read -r l < /proc/$P/stat || return 1; l=\${l##*) }; case $l in Z*|X*|x*) return 1;; esac; }`,
   `nap() { sleep 0.5 || sleep 1; }`,
   `case $BASH_VERSION in [4-9].*|[1-9][0-9]*) eval 'exec 9<> <(:)' && nap() { read -t 0.5 -u 9 z; [ $? -gt 128 ] || sleep 0.5; };; esac`,
-  `while [ -d /proc/$P ]; do`,
+  `while up; do`,
   `nap`,
   `B=; set -- $P`,
   `while [ $# -gt 0 ] && [ -z "$B" ]; do`,
@@ -185,6 +187,17 @@ export const wrapCommand = (options: Pick<WrapOptions, "sudo" | "pty">): string 
 /** A command that sends `signal` to the process group `pgid`. */
 export const killGroupCommand = (signal: SignalName, pgid: number): string =>
   `kill -s ${signal} -- -${pgid} 2>/dev/null || kill -s ${signal} ${pgid}`
+
+/**
+ * Exits 0 while the process group `pgid` has a process that is not a zombie (an exited
+ * process not yet reaped, such as a job's probe orphaned to an init that reaps late,
+ * would fool `kill -0`), else 1. Read from `/proc` (the state and group follow the last
+ * `)` of each `stat`); without `/proc`, `kill -0` decides.
+ */
+export const groupAliveCommand = (pgid: number): string =>
+  `if [ -r /proc/self/stat ]; then for d in /proc/[0-9]*; do l=; read -r l 2>/dev/null < "$d/stat" || continue; ` +
+  `l=\${l##*) }; set -- $l; [ "$3" = ${pgid} ] && case $1 in Z|X|x) ;; *) exit 0;; esac; done; exit 1; fi; ` +
+  `kill -0 -- -${pgid} 2>/dev/null || kill -0 ${pgid} 2>/dev/null`
 
 /** `command` run as root through sudo (by absolute path), the password read from stdin. */
 export const asRootCommand = (command: string): string =>

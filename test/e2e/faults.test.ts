@@ -52,14 +52,34 @@ describeWithSshd("faults", (getSshd) => {
     await sshd.exec(`pkill -f 'while true; do i=' || true`)
   })
 
-  it("sshd down for a while: the call waits through retries and succeeds once it is back", async () => {
+  it("sshd down for a while: calls fail at once with HOST_DOWN and the reconnect's state, jobs say host_connected: false, and it all goes on once it is back", async () => {
+    const durable = await call(server, "ssh_spawn", { command: "for i in $(seq 1 30); do echo $i; sleep 0.2; done", persistent: true })
+    expect(durable.isError, durable.text).toBe(false)
+    const jobId = durable.data.job_id as string
+    await call(server, "ssh_tail", { job_id: jobId, wait_ms: 5000, min_lines: 1 })
     await sshd.goDown()
-    const call0 = Date.now()
-    setTimeout(() => void sshd.restart(), 1500)
+    // Before: the call waited through the reconnect's backoff (6 to 13 s with the defaults).
     const r = await call(server, "ssh_exec", { command: "echo up again" })
-    expect(r.isError, r.text).toBe(false)
-    expect(r.data.stdout).toBe("up again\n")
-    expect(Date.now() - call0).toBeGreaterThan(1000)
+    expect(r.isError).toBe(true)
+    expect(r.text).toMatch(/^HOST_DOWN: box is down since \S+: reconnect attempt \d of 6 failed \(.+\); the next is at \S+ \(in \d+ s\)/)
+    // The persistent job goes on over there; its results say the host is down, and a tail does not wait for lines that cannot come.
+    const tail = await call(server, "ssh_tail", { job_id: jobId, since_line_no: 1_000, wait_ms: 60_000 })
+    expect(tail.data).toMatchObject({ status: "running", host_connected: false })
+    expect((await jobStatus(jobId) as unknown as Record<string, unknown>).host_connected).toBe(false)
+    await sshd.restart()
+    let back = r
+    for (let i = 0; i < 100 && back.isError; i++) {
+      await new Promise((res) => setTimeout(res, 200))
+      back = await call(server, "ssh_exec", { command: "echo up again" })
+    }
+    expect(back.isError, back.text).toBe(false)
+    expect(back.data.stdout).toBe("up again\n")
+    // Nothing of its output was lost meanwhile.
+    const { lines, last } = await tailToEnd(server, jobId, 0, 10_000)
+    expect(lines.map((l) => Number(l.text))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+    expect(last).toMatchObject({ status: "exited", exit_status: 0 })
+    expect(last.host_connected).toBeUndefined()
+    await call(server, "ssh_remove_job", { job_id: jobId })
   })
 
   it("sshd restarted: a running job goes on, and new calls work", async () => {

@@ -120,20 +120,24 @@ const compile = (ast: SchemaAST.AST): Compiled | undefined => {
       const n = fields.length
       return (u) => {
         if (!isPlainObject(u)) return FAIL
-        // The common case: exactly the declared keys, in order, each its own encoding. The
-        // value is then its own encoding too, and is returned as it is (no copy).
+        // The common case: exactly the declared keys (optional ones may be absent), in order,
+        // each its own encoding. The value is then its own encoding too, and is returned as
+        // it is (no copy).
         if (Object.getPrototypeOf(u) === Object.prototype) {
           let i = 0
           for (const k in u) {
+            while (i < n && k !== keys[i] && fields[i]!.optional) i++
             if (i === n || k !== keys[i]) {
               i = -1
               break
             }
             i++
           }
+          while (i >= 0 && i < n && fields[i]!.optional) i++
           if (i === n) {
             let same = true
             for (let j = 0; j < n; j++) {
+              if (fields[j]!.optional && !Object.hasOwn(u, keys[j]!)) continue
               const v = u[keys[j]!]
               const r = encoders[j]!(v)
               if (r === FAIL) return FAIL

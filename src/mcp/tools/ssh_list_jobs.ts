@@ -25,7 +25,7 @@ export const sshListJobs = Tool.make({
   title: "List jobs",
   description:
     "List jobs, running and recently finished: status, exit status, line counts, whether one waits at a prompt. " +
-    "Finished jobs are dropped reap_finished_after_sec (default 600 s) after they end; reaped lists how they ended.",
+    "Finished jobs are dropped 600 s (reap_finished_after_sec) after they end; reaped tells how they ended.",
   annotations: { readOnlyHint: true, openWorldHint: false },
   input: Schema.Struct({
     host: Schema.optionalKey(Name(255, "Only this host's jobs.")),

@@ -3,7 +3,7 @@ import { jobViewLink } from "../apps/jobView.js"
 import { StreamChoice, StreamName } from "../../domain/jobs.js"
 import { compileUntil, Jobs } from "../../services/Jobs.js"
 import { guardLength, int, nonEmpty } from "./fields.js"
-import { JobId, JobRecord, jobRecord } from "./jobFields.js"
+import { HostConnected, hostNote, JobId, JobRecord, jobRecord } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 import { tailText } from "../tailText.js"
 
@@ -37,7 +37,8 @@ const Output = Schema.Struct({
   exit_status: JobRecord.fields.exit_status,
   signal: JobRecord.fields.signal,
   awaiting_input: Schema.Boolean,
-  prompt: JobRecord.fields.prompt
+  prompt: JobRecord.fields.prompt,
+  host_connected: HostConnected
 })
 
 export const sshTail = Tool.make({
@@ -81,7 +82,8 @@ export const sshTail = Tool.make({
       exit_status: job.exit_status,
       signal: job.signal,
       awaiting_input: job.awaiting_input,
-      prompt: job.prompt
+      prompt: job.prompt,
+      ...hostNote(r.job)
     }
   })
 })
