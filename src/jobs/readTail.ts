@@ -87,8 +87,12 @@ export const readTail = (
 export interface TailHost {
   /** Whether the host is connected now. */
   readonly up: Effect.Effect<boolean>
-  /** Completes when its connection closes (at once when there is none). */
-  readonly down: Effect.Effect<void>
+  /**
+   * Completes when its connection closes (at once when there is none): what wakes a wait on a
+   * job whose own channel does not end with the connection (a persistent job's follower is
+   * started again). Without it, only the job's own changes wake the wait.
+   */
+  readonly down?: Effect.Effect<void> | undefined
 }
 
 /**
@@ -108,7 +112,7 @@ export const waitTail = (job: Job, request: TailRequest, host?: TailHost): Effec
       state = step.state
       if (step.done || (host !== undefined && !(yield* host.up))) break
       const changed = job.changes.changedSince(seen)
-      yield* (host === undefined ? changed : Effect.raceFirst(changed, host.down)).pipe(Effect.timeoutOption(remainingMs))
+      yield* (host?.down === undefined ? changed : Effect.raceFirst(changed, host.down)).pipe(Effect.timeoutOption(remainingMs))
     }
     return {
       lines: state.lines,

@@ -87,7 +87,8 @@ export class Jobs extends Context.Service<Jobs, {
     /** The job's state with whether its host is connected now (a host that is down says so at once). */
     const withHost = (info: JobInfo): Effect.Effect<JobInfo> =>
       Effect.map(hosts.isConnected(info.host), (hostConnected) => ({ ...info, hostConnected }))
-    const tailHost = (alias: string): TailHost => ({ up: hosts.isConnected(alias), down: hosts.closed(alias) })
+    // A job of ours ends when its channel dies with the connection; a persistent job does not.
+    const tailHost = (job: Job): TailHost => ({ up: hosts.isConnected(job.host), down: job.persistent ? hosts.closed(job.host) : undefined })
 
     // Perhaps a persistent job of an earlier run, on a host not looked at yet.
     const find = (jobId: string): Effect.Effect<Job, JobNotFoundError> =>
@@ -151,7 +152,7 @@ export class Jobs extends Context.Service<Jobs, {
       run,
       tail: (request) =>
         Effect.flatMap(find(request.jobId), (job) =>
-          Effect.flatMap(waitTail(job, request, tailHost(job.host)), (r) => Effect.map(withHost(r.job), (info) => ({ ...r, job: info })))),
+          Effect.flatMap(waitTail(job, request, tailHost(job)), (r) => Effect.map(withHost(r.job), (info) => ({ ...r, job: info })))),
       signal: (jobId, sig) =>
         Effect.flatMap(find(jobId), (job) => Effect.flatMap(runner.signal(job, sig), (r) => Effect.map(withHost(r.job), (info) => ({ ...r, job: info })))),
       sendStdin: (jobId, data, options) => Effect.flatMap(find(jobId), (job) => Effect.flatMap(runner.sendStdin(job, data, options), withHost)),
