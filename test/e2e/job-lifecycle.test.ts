@@ -35,9 +35,10 @@ for (const m of CLIENT_MATRIX.filter((c) => c.transport === "stdio")) describeWi
     server = await startMcpServer({
       transport: m.transport,
       client: m.client,
-      args: ["--known-hosts", sshd.knownHostsPath, "--reconnect-delay-sec", "0.2", "--reconnect-retries", "5"]
+      args: ["--known-hosts", sshd.knownHostsPath, "--reconnect-delay-sec", "0.2", "--reconnect-retries", "5", "--sudo-with-login-password"]
     })
-    const r = await call(server, "ssh_connect", { host: sshd.host, port: sshd.port, user: sshd.user.name, key_path: sshd.clientKeyPath, alias: "box" })
+    // Connected by password: sudo gets it too (sudo_with_login_password).
+    const r = await call(server, "ssh_connect", { host: sshd.host, port: sshd.port, user: sshd.user.name, password: sshd.user.password, alias: "box" })
     expect(r.isError, r.text).toBe(false)
   })
   afterAll(async () => {
@@ -98,6 +99,14 @@ for (const m of CLIENT_MATRIX.filter((c) => c.transport === "stdio")) describeWi
     const { lines, last } = await tailToEnd(server, jobId, r.data.next_line_no as number)
     expect(lines.map((l) => l.text)).toEqual(["got yes"])
     expect(last).toMatchObject({ status: "exited", awaiting_input: false })
+
+    // Under sudo too: the probe runs in the root shell.
+    const root = await call(server, "ssh_spawn", { command: "read -r answer; echo \"root got $answer\"", sudo: true })
+    expect(root.isError, root.text).toBe(false)
+    const rootWait = await call(server, "ssh_tail", { job_id: root.data.job_id, wait_ms: 30_000 })
+    expect(rootWait.data).toMatchObject({ status: "running", awaiting_input: true, prompt: null })
+    await call(server, "ssh_send_stdin", { job_id: root.data.job_id, data: "ok\n" })
+    expect((await tailToEnd(server, root.data.job_id as string)).lines.map((l) => l.text)).toEqual(["root got ok"])
 
     // ssh_exec hands such a command over at once, waiting at its prompt.
     const e = await call(server, "ssh_exec", { command: "python3 -c 'print(input().upper())'", background_after_ms: 30_000 })
