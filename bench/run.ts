@@ -10,6 +10,8 @@
  *      npm run bench -- 8 9   (only those measurements: their rows are replaced in
  *      latest.json and in the docs table, the others kept with their dates)
  *      BENCH_RUNS=5 npm run bench   (runs per median; at least 3)
+ *      BENCH_TRIAL_LABEL=before npm run bench -- 12   (the agent trial, filed as "before";
+ *      default "after"; see agentTrial.ts)
  */
 import { execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -19,7 +21,8 @@ import * as path from "node:path"
 import ssh2 from "ssh2"
 import { defaultAlgorithms, ssh2Algorithms } from "../src/ssh/algorithms.ts"
 import { rawToolsList } from "../test/support/rawToolsList.ts"
-import { call, type McpServerProcess, startMcpServer } from "../test/support/mcp.ts"
+import { agentTrial, type TaskResult, type TrialResult } from "./agentTrial.ts"
+import { call, type McpServerProcess, startMcpServer, tailLines } from "../test/support/mcp.ts"
 import { type Sshd, startSshd } from "../test/support/sshdServer.ts"
 
 /** ssh2's crypto module: whether its native binding loaded (else it uses Node's crypto). */
@@ -102,10 +105,13 @@ const sshArgs = (sshd: Sshd, extra: Array<string> = []) => [
   "-o", "BatchMode=yes", "-p", String(sshd.port), ...extra, `${sshd.user.name}@127.0.0.1`
 ]
 
-/** Wait for a job's end with one blocked tail past every line (no lines are transferred). */
+/**
+ * Wait for a job's end with one blocked tail past every line: from the end (`last: 0`) of
+ * stderr, which the measured commands never write to, so no line is transferred.
+ */
 const waitEnd = async (server: McpServerProcess, jobId: string) => {
   for (;;) {
-    const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: Number.MAX_SAFE_INTEGER - 1, wait_ms: 60_000 })
+    const r = await call(server, "ssh_tail", { job_id: jobId, last: 0, stream: "stderr", wait_ms: 45_000 })
     if (r.data.status !== "running") return r.data
   }
 }
@@ -162,7 +168,7 @@ const follow = async (server: McpServerProcess, jobId: string, args: Record<stri
     const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: cursor, ...args })
     calls++
     bytes += Buffer.byteLength(r.text)
-    lines += (r.data.lines as Array<unknown>).length
+    lines += tailLines(r.data).length
     cursor = r.data.next_line_no as number
     if (r.data.status !== "running" && r.data.more === false) return { calls, bytes, lines }
   }
@@ -212,9 +218,9 @@ const main = async () => {
       for (;;) {
         const r = await call(server, "ssh_tail", { job_id: s.data.job_id, since_line_no: cursor, wait_ms: 10_000, max_lines: 1 })
         const received = Date.now()
-        for (const l of r.data.lines as Array<{ text: string }>) wake.push(received - Number(BigInt(l.text) / 1_000_000n))
+        for (const l of tailLines(r.data)) wake.push(received - Number(BigInt(l.text) / 1_000_000n))
         cursor = r.data.next_line_no as number
-        if (r.data.status !== "running" && (r.data.lines as Array<unknown>).length === 0) break
+        if (r.data.status !== "running" && tailLines(r.data).length === 0) break
       }
       rows.push({
         id: 2,
@@ -520,7 +526,7 @@ const main = async () => {
         const t0 = now()
         const r = await call(server, "ssh_tail", { job_id: j.data.job_id, since_line_no: 0, max_lines: 10_000, max_bytes: 1_048_576 })
         const t = now() - t0
-        if ((r.data.lines as Array<unknown>).length !== 10_000) throw new Error(`tail bench: ${(r.data.lines as Array<unknown>).length} lines`)
+        if (tailLines(r.data).length !== 10_000) throw new Error(`tail bench: ${tailLines(r.data).length} lines`)
         if (i >= 3) replyMs.push(t) // the first replies warm up the code paths
       }
       await call(server, "ssh_remove_job", { job_id: j.data.job_id })
@@ -559,6 +565,29 @@ const main = async () => {
         data: { calls: byDefault.calls, bytes: byDefault.bytes, lines: byDefault.lines, calls_min_lines_1: perLine.calls, bytes_min_lines_1: perLine.bytes }
       })
     }
+
+    // 12. agent trial: eleven everyday ops tasks by a scripted agent through an SDK 1.x client
+    if (want(12)) {
+      const label = process.env.BENCH_TRIAL_LABEL ?? "after"
+      log(`agent trial (${label}): eleven tasks through an SDK 1.x client`)
+      const trial = await agentTrial(sshd, serverArgs(sshd))
+      const stored = fs.existsSync(TRIAL_FILE) ? JSON.parse(fs.readFileSync(TRIAL_FILE, "utf8")) as Record<string, TrialRun> : {}
+      stored[label] = { date: new Date().toISOString(), ...trial }
+      fs.writeFileSync(TRIAL_FILE, JSON.stringify(stored, null, 2) + "\n")
+      writeTrialTable(stored)
+      const sum = trialSums(trial)
+      const before = label === "before" ? undefined : stored.before
+      const share = before === undefined ? undefined : sum.sc / trialSums(before).sc
+      rows.push({
+        id: 12,
+        item: "12. agent trial: 11 ops tasks, SDK 1.x client (structuredContent bytes; see Agent trial)",
+        ours: `${sum.ok}/11 ok, ${sum.calls} calls, ${kb(sum.sc)} (text ${kb(sum.text)}), largest ${kb(sum.max)}, ${sum.seconds.toFixed(0)} s` +
+          (share === undefined ? "" : `; ${(100 * share).toFixed(0)} % of before's bytes`),
+        openssh: "—", ratio: "—", target: "every result ≤ 16 KiB, ≤ 25 % of before's bytes, no task fails",
+        met: sum.ok === 11 && sum.max <= 16_384 && (share === undefined || share <= 0.25),
+        data: { label, ok: sum.ok, calls: sum.calls, sc_bytes: sum.sc, text_bytes: sum.text, max_sc: sum.max, seconds: sum.seconds, ...(share === undefined ? {} : { share_of_before: share }) }
+      })
+    }
   } finally {
     await server.close()
     await sshd.exec(`rm -rf /tmp/mcpssh-bench-${process.pid}`)
@@ -589,6 +618,52 @@ const main = async () => {
   fs.writeFileSync(out, JSON.stringify({ machine, rows: merged }, null, 2) + "\n")
   log(`wrote ${out.pathname}`)
   writeDocsTable(machine, merged)
+}
+
+const TRIAL_FILE = new URL("results/agent-trial.json", import.meta.url)
+type TrialRun = TrialResult & { readonly date: string }
+const kb = (b: number) => `${(b / 1024).toFixed(1)} KiB`
+const trialSums = (t: TrialResult) => ({
+  ok: t.tasks.filter((x) => x.ok).length,
+  calls: t.tasks.reduce((a, x) => a + x.calls, 0),
+  sc: t.tasks.reduce((a, x) => a + x.sc_bytes, 0),
+  text: t.tasks.reduce((a, x) => a + x.text_bytes, 0),
+  max: Math.max(...t.tasks.map((x) => x.max_sc)),
+  seconds: t.tasks.reduce((a, x) => a + x.seconds, 0)
+})
+
+const TRIAL_BEGIN = "<!-- bench:trial:begin (written by npm run bench -- 12; do not edit) -->"
+const TRIAL_END = "<!-- bench:trial:end -->"
+
+/** The agent trial's per-task table in docs/BENCHMARKS.md: each stored run (before, after) side by side. */
+const writeTrialTable = (runs: Record<string, TrialRun>) => {
+  const doc = new URL("../docs/BENCHMARKS.md", import.meta.url)
+  const text = fs.readFileSync(doc, "utf8")
+  const a = text.indexOf(TRIAL_BEGIN)
+  const b = text.indexOf(TRIAL_END)
+  if (a < 0 || b < a) return log("docs/BENCHMARKS.md has no agent-trial markers: table not written")
+  const labels = ["before", "after", ...Object.keys(runs).filter((l) => l !== "before" && l !== "after")].filter((l) => runs[l] !== undefined)
+  const cell = (s: string) => s.replace(/\|/g, "\\|")
+  // Notes as codes, each once (latest.json and agent-trial.json keep the messages).
+  const notes = (t: TaskResult) => [...new Set(t.notes.split("; ").filter((n) => n !== "").map((n) => n.replace(/ → ([A-Z_]+):.*$/, " → $1")))].join("; ")
+  const one = (t: TaskResult | undefined) =>
+    t === undefined ? "—" : `${t.ok ? "ok" : "FAILED"}, ${t.calls} calls, ${kb(t.sc_bytes)} (text ${kb(t.text_bytes)}), largest ${kb(t.max_sc)}, ${t.seconds.toFixed(1)} s${notes(t) === "" ? "" : `; ${notes(t)}`}`
+  const tasks = runs[labels[0]!]!.tasks.map((t) => t.task)
+  const lines = [
+    `| task | ${labels.map((l) => `${l} (${runs[l]!.date.slice(0, 10)})`).join(" | ")} |`,
+    `|---|${labels.map(() => "---").join("|")}|`,
+    ...tasks.map((task) => `| ${cell(task)} | ${labels.map((l) => cell(one(runs[l]!.tasks.find((t) => t.task === task)))).join(" | ")} |`),
+    `| **all** | ${labels.map((l) => {
+      const s = trialSums(runs[l]!)
+      return `**${s.ok}/11 ok, ${s.calls} calls, ${kb(s.sc)} (text ${kb(s.text)}), largest ${kb(s.max)}, ${s.seconds.toFixed(0)} s**`
+    }).join(" | ")} |`,
+    `| 500 lines × 40 B (20 000 B): ssh_tail / ssh_exec structuredContent | ${labels.map((l) => {
+      const r = runs[l]!.ratio
+      return `${r.tail_bytes} B (${r.tail.toFixed(2)}×) / ${r.exec_bytes} B (${r.exec.toFixed(2)}×)`
+    }).join(" | ")} |`
+  ]
+  fs.writeFileSync(doc, `${text.slice(0, a + TRIAL_BEGIN.length)}\n${lines.join("\n")}\n${text.slice(b)}`)
+  log(`wrote the agent trial's table in ${doc.pathname}`)
 }
 
 const metText = (r: Row) => (r.met === null ? "n/a" : r.met ? "yes" : "NO")

@@ -7,14 +7,15 @@
  *
  * @since 0.1.0
  */
-// The module, not the package index: the index loads all of @effect/platform-node (~11 MB of heap).
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+// The module, not the package index: an index loads every module of its package.
+import * as NodeRuntime from "@effect/platform-node-shared/NodeRuntime"
 import { Effect, Layer, Logger, References } from "effect"
 import { loadConfig } from "./config/loadConfig.js"
 import type { LogLevel } from "./domain/config.js"
 import { layer } from "./layers/Live.js"
 import { AuditLog } from "./mcp/audit.js"
 import { McpLogSink, serveOverHttp, serveOverStdio } from "./mcp/index.js"
+import { stderrLine, stderrLogger } from "./mcp/logging.js"
 import { AppConfig } from "./domain/AppConfig.js"
 import { version } from "./version.js"
 
@@ -22,9 +23,6 @@ import { version } from "./version.js"
 console.log = console.error
 console.info = console.error
 console.debug = console.error
-
-/** A startup error is one line, whatever a flag or file value it quotes contains (newlines, escapes). */
-const oneLine = (text: string) => text.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1))
 
 const effectLogLevel = (level: LogLevel) =>
   ({ trace: "Trace", debug: "Debug", info: "Info", warn: "Warn", error: "Error", none: "None" } as const)[level]
@@ -47,14 +45,16 @@ const main = Effect.gen(function*() {
     : serveOverStdio(sink)).pipe(
     Effect.scoped,
     Effect.provide(AuditLog.layer.pipe(Layer.provideMerge(layer), Layer.provideMerge(Layer.succeed(AppConfig)(config)))),
-    Effect.provide(Logger.layer([sink.logger], { mergeWithExisting: true })),
+    // Effect's default logger writes messages raw: ours escapes them (logging.ts).
+    Effect.provide(Logger.layer([Logger.tracerLogger, stderrLogger, sink.logger])),
     Effect.provideService(References.MinimumLogLevel, effectLogLevel(config.logLevel))
   )
 }).pipe(
   Effect.provideService(Logger.LogToStderr, true),
   Effect.catchTag("ConfigError", (e) =>
     Effect.sync(() => {
-      process.stderr.write(`mcp-ssh-live: ${oneLine(e.message)}${e.hint !== undefined ? `\n  hint: ${oneLine(e.hint)}` : ""}\n`)
+      // A startup error is one line (and its hint another), whatever a flag or file value it quotes holds.
+      process.stderr.write(stderrLine(`mcp-ssh-live: ${e.message}`) + (e.hint !== undefined ? stderrLine(`  hint: ${e.hint}`) : ""))
       process.exitCode = 2
     }))
 )

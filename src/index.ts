@@ -31,6 +31,9 @@ export {
   type RuleError
 } from "./domain/policyRules.js"
 export { readOnlyCommands, readOnlyViolation } from "./domain/readOnly.js"
+export { type CommandSpec } from "./domain/readOnlyCommands.js"
+export { type BashParser, loadBashParser } from "./domain/bashParser.js"
+export { type CommandUnit, parseLine, type ParsedLine } from "./domain/commandLine.js"
 export { type TunnelInfo, TunnelKind, type TunnelRequest, type TunnelStatus } from "./domain/tunnels.js"
 export { defaultLimits, type LimitKey, Limits, limitSpecs, type LimitSpec } from "./domain/limits.js"
 export { AppConfig } from "./domain/AppConfig.js"

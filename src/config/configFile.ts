@@ -37,6 +37,7 @@ export const HostSection = Schema.Struct({
   key_passphrase_env: Schema.optionalKey(EnvName),
   sudo_password_env: Schema.optionalKey(EnvName),
   sudo_with_login_password: Schema.optionalKey(Schema.Boolean),
+  proxy_command: Schema.optionalKey(Text),
   policy: Schema.optionalKey(PolicySection)
 })
 

@@ -41,7 +41,8 @@ Server:
   --config PATH                TOML config file (default: $XDG_CONFIG_HOME/mcp-ssh-live/config.toml,
                                else ~/.config/mcp-ssh-live/config.toml; missing is fine)
   --known-hosts PATH           known_hosts file (default: ~/.ssh/known_hosts)
-  --insecure-auto-add          accept and record unknown host keys (changed keys are always refused)
+  --insecure-auto-add          accept and record unknown host keys of the configured hosts
+                               (not of hosts the agent adds; changed keys are always refused)
   --allow-agent-insecure-auto-add
                                honour insecure_auto_add when the agent passes it to ssh_connect
                                (default: ignored; the unknown key is put to the user or refused)

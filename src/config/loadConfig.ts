@@ -104,6 +104,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         ...(h.key_passphrase_env !== undefined ? { keyPassphraseEnv: h.key_passphrase_env } : {}),
         ...(h.sudo_password_env !== undefined ? { sudoPasswordEnv: h.sudo_password_env } : {}),
         ...(h.sudo_with_login_password !== undefined ? { sudoWithLoginPassword: h.sudo_with_login_password } : {}),
+        ...(h.proxy_command !== undefined ? { proxyCommand: h.proxy_command } : {}),
         ...(hostPolicy !== undefined ? { policy: hostPolicy } : {}),
         source: "config-file"
       })

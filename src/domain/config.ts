@@ -29,7 +29,7 @@ export interface AppConfigShape {
   readonly defaultHost?: string
   /** Named sets of host aliases (`[groups]`), for `ssh_exec_many`; members are aliases of `hosts`. */
   readonly groups?: Readonly<Record<string, ReadonlyArray<string>>>
-  /** Accept and record unknown host keys (never changed ones). */
+  /** Accept and record unknown host keys of the configured `hosts` (never changed ones; never hosts added at run time). */
   readonly insecureAutoAdd: boolean
   /** Honour `insecure_auto_add: true` when the agent passes it to `ssh_connect`. */
   readonly allowAgentInsecureAutoAdd: boolean

@@ -39,6 +39,7 @@ export type ErrorCode =
   | "TUNNEL_NOT_FOUND"
   | "SIGNAL_NOT_DELIVERED"
   | "HOST_DOWN"
+  | "AUTH_PROMPT_UNANSWERED"
 
 /** No host by that alias, or no host given and no default host. */
 export class HostNotFoundError extends Schema.TaggedError<HostNotFoundError>()("HostNotFoundError", fields) {
@@ -53,6 +54,14 @@ export class HostExistsError extends Schema.TaggedError<HostExistsError>()("Host
 /** TCP or SSH transport failure (refused, unreachable, handshake failed, closed). */
 export class ConnectError extends Schema.TaggedError<ConnectError>()("ConnectError", fields) {
   readonly code = "CONNECT_FAILED" as const
+}
+
+/**
+ * The server asked a keyboard-interactive question (a one-time code) that nobody could
+ * answer: the client cannot elicit, the person declined, or a background reconnect.
+ */
+export class AuthPromptUnansweredError extends Schema.TaggedError<AuthPromptUnansweredError>()("AuthPromptUnansweredError", fields) {
+  readonly code = "AUTH_PROMPT_UNANSWERED" as const
 }
 
 /** The server rejected every authentication method we tried. */
@@ -205,12 +214,14 @@ export type SshLiveError =
   | TunnelNotFoundError
   | SignalNotDeliveredError
   | HostDownError
+  | AuthPromptUnansweredError
 
 /** Why a connection to a host could not be had. */
 export type ConnectFailure =
   | HostNotFoundError
   | ConnectError
   | AuthError
+  | AuthPromptUnansweredError
   | HostKeyUnknownError
   | HostKeyMismatchError
   | TimeoutError

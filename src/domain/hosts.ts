@@ -33,6 +33,8 @@ export interface HostConfig {
   readonly sudoPasswordEnv?: string
   /** `sudo: true` may use the login password (`sudo_with_login_password`); unset: the global setting. */
   readonly sudoWithLoginPassword?: boolean
+  /** `proxy_command`: the operator's command whose stdio is the SSH transport (`%h %p %r %n %%` expanded). */
+  readonly proxyCommand?: string
   readonly source: HostSource
   /** `[hosts.<alias>.policy]`: this host's rules, combined with `AppConfigShape.policy`. */
   readonly policy?: PolicyRules
@@ -50,6 +52,12 @@ export interface HostAuth {
   readonly sudoWithLoginPassword?: boolean
   /** Keys to try when no keyPath is given (IdentityFile from ~/.ssh/config), instead of ~/.ssh/id_*. */
   readonly identityFiles?: ReadonlyArray<string>
+  /** CertificateFile from ~/.ssh/config (`<key>-cert.pub` beside a key is found without it). */
+  readonly certificateFiles?: ReadonlyArray<string>
+  /** IdentityAgent from ~/.ssh/config: the agent's socket, or `none`; default SSH_AUTH_SOCK. */
+  readonly identityAgent?: string
+  /** IdentitiesOnly from ~/.ssh/config: the agent offers only the keys named. */
+  readonly identitiesOnly?: boolean
 }
 
 export interface HostEntry {
@@ -66,4 +74,9 @@ export interface HostEntry {
   readonly proxyJump?: ReadonlyArray<HostEntry>
   /** Keepalive interval (ServerAliveInterval), when not the configured default. */
   readonly keepaliveIntervalMs?: number
+  /**
+   * ProxyCommand (the operator's: ssh_config or proxy_command, never the agent's), tokens
+   * expanded: run through the shell, its stdio is the transport of the first hop.
+   */
+  readonly proxyCommand?: string
 }

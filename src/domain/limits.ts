@@ -40,7 +40,8 @@ export const limitSpecs = {
   extraConnectionIdleSec: spec(true, 1, 86_400, 60, "close a connection opened past MaxSessions after N s without a channel"),
   maxHosts: spec(true, 1, 100_000, 256, "hosts registered at most"),
   maxTunnelsPerHost: spec(true, 1, 10_000, 20, "tunnels open per host"),
-  maxTunnelConnections: spec(true, 1, 100_000, 64, "connections open at once through one tunnel; more are closed at once")
+  maxTunnelConnections: spec(true, 1, 100_000, 64, "connections open at once through one tunnel; more are closed at once"),
+  httpMaxConnections: spec(true, 1, 100_000, 256, "connections to the --http endpoint open at once; more are closed at once")
 } as const satisfies Record<string, LimitSpec>
 
 export type LimitKey = keyof typeof limitSpecs

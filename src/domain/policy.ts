@@ -8,6 +8,8 @@
  *
  * @since 0.2.0
  */
+import type { BashParser } from "./bashParser.js"
+import { parseLine } from "./commandLine.js"
 import type { EffectivePolicy } from "./policyRules.js"
 import { readOnlyViolation } from "./readOnly.js"
 
@@ -76,31 +78,45 @@ export const isShellCommand = (command: string): boolean => {
   )
 }
 
-/** The checks on one command's text: deny, read_only, allow, confirm, in that order. */
-const checkText = (p: EffectivePolicy, command: string, secret = false): Verdict => {
-  const denied = p.deny.find((r) => r.regex.test(command))
+const quoted = (s: string, max = 80) => JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s)
+
+/**
+ * The checks on one command's text: deny, read_only, allow, confirm, in that order. The
+ * line is parsed as bash: `deny` and `confirm` look for a match in the whole text and in
+ * each command it runs (as written, and with its words unquoted: `r''m` is `rm`); `allow`
+ * wants every command it runs to match a rule in full.
+ */
+const checkText = (p: EffectivePolicy, parser: BashParser, command: string, secret = false): Verdict => {
+  const line = parseLine(parser, command)
+  const texts = [command, command.replace(/\\\r?\n/g, ""), ...line.units.flatMap((u) => [u.text, u.normalized])]
+  const denied = p.deny.find((r) => texts.some((t) => r.regex.test(t)))
   if (denied !== undefined) return deny(ruleName("deny", denied), ASK_OPERATOR)
   if (p.readOnly?.value === true) {
-    const why = readOnlyViolation(command)
+    const why = readOnlyViolation(parser, command)
     if (why !== undefined) {
       return deny(
         `read_only of ${p.readOnly.source} (${secret ? "secret data" : why})`,
-        "only simple read-only commands run on this host (see docs/CONFIG.md, read_only); no ;, $( ), redirections or unquoted globs"
+        "only the read-only commands and options listed in docs/CONFIG.md (read_only) run on this host, as plain words: " +
+          "no $( ), $'…', redirections but to /dev/null, assignments or builtins that evaluate their arguments"
       )
     }
   }
-  if (p.allow.length > 0 && !p.allow.some((r) => r.regex.matches(command))) {
-    return deny(
-      `allow list of ${[...new Set(p.allow.map((r) => r.source))].join(" ")} (no rule matches the whole command)`,
-      `commands on this host must match one of: ${p.allow.map((r) => JSON.stringify(r.pattern)).join(", ")}`
-    )
+  if (p.allow.length > 0) {
+    const sources = [...new Set(p.allow.map((r) => r.source))].join(" ")
+    const hint = `each command of the line must match one of: ${p.allow.map((r) => JSON.stringify(r.pattern)).join(", ")}`
+    const notRead = line.unparsed ?? line.hidden ?? (line.comment === undefined ? undefined : `a comment ${quoted(line.comment)}`)
+    if (notRead !== undefined) return deny(`allow list of ${sources} (${secret ? "secret data" : notRead})`, hint)
+    const unmatched = line.units.find((u) => !p.allow.some((r) => r.regex.matches(u.text)))
+    if (unmatched !== undefined) {
+      return deny(`allow list of ${sources} (no rule matches ${secret ? "the secret data" : quoted(unmatched.text)})`, hint)
+    }
   }
-  const asked = p.confirm.find((r) => r.regex.test(command))
+  const asked = p.confirm.find((r) => texts.some((t) => r.regex.test(t)))
   return asked !== undefined ? { _tag: "Confirm", rule: ruleName("confirm", asked) } : allow
 }
 
 /** Lines a shell will run: each whole line is checked as a command. */
-const checkShellInput = (p: EffectivePolicy, data: string, mustEndLine: boolean, secret = false): Verdict => {
+const checkShellInput = (p: EffectivePolicy, parser: BashParser, data: string, mustEndLine: boolean, secret = false): Verdict => {
   // On a pty, control characters edit the line (backspace, ^U, ^W), recall history (arrow keys)
   // or quote the next key (^V): what runs would not be the text checked.
   if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(data)) {
@@ -121,7 +137,7 @@ const checkShellInput = (p: EffectivePolicy, data: string, mustEndLine: boolean,
     if (line.endsWith("\\")) {
       return deny("stdin to a shell (no line continuations under a policy)", "send each command on one line")
     }
-    const v = checkText(p, line, secret)
+    const v = checkText(p, parser, line, secret)
     if (v._tag === "Deny") return v
     if (v._tag === "Confirm") confirm ??= v
   }
@@ -166,8 +182,8 @@ const checkUpload = (p: EffectivePolicy, remotePath: string): Verdict => {
   return allow
 }
 
-/** The verdict of `p` on `action`; everything is allowed without a policy. */
-export const check = (p: EffectivePolicy | undefined, action: PolicyAction): Verdict => {
+/** The verdict of `p` on `action`, reading commands with `parser`; everything is allowed without a policy. */
+export const check = (p: EffectivePolicy | undefined, action: PolicyAction, parser: BashParser): Verdict => {
   if (p === undefined) return allow
   switch (action._tag) {
     case "Command": {
@@ -177,14 +193,14 @@ export const check = (p: EffectivePolicy | undefined, action: PolicyAction): Ver
           "run the command without pty and env"
         )
       }
-      const v = checkText(p, action.command)
+      const v = checkText(p, parser, action.command)
       if (v._tag === "Deny" || action.stdin === undefined || !isShellCommand(action.command)) return v
-      const s = checkShellInput(p, action.stdin, false)
+      const s = checkShellInput(p, parser, action.stdin, false)
       return s._tag === "Allow" ? v : s._tag === "Deny" || v._tag === "Allow" ? s : v
     }
     case "Stdin": {
       if (!isShellCommand(action.jobCommand)) return allow
-      const v = checkShellInput(p, action.data, true, action.secret === true)
+      const v = checkShellInput(p, parser, action.data, true, action.secret === true)
       if (v._tag === "Confirm" && action.secret === true) {
         return deny(`${v.rule} (secret data cannot be shown to the user for confirmation)`, "send it without secret: true")
       }

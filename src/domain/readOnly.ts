@@ -1,277 +1,265 @@
 /**
- * The read-only allow list of the opt-in policy (`read_only = true`): which commands may
- * run, and a deliberately small shell grammar they must be written in. A seat belt, not a
- * sandbox: it refuses what could obviously write, and anything it cannot read with
- * certainty. It cannot see what a command does on the host (a `PATH` entry, a shell
- * function or an alias named `ls`, a wrapper script), nor stop reading secrets.
+ * `read_only = true`: a command runs only if every word of it is understood. The line is
+ * parsed as bash (src/domain/bashParser.ts); then it must be simple commands joined by
+ * `;`, newlines, `&&`, `||` or `|`, each one a command of the closed list
+ * (src/domain/readOnlyCommands.ts) given only options that list names for it, with their
+ * arguments, and operands it allows. Anything else is refused, named: another command, an
+ * unknown option, a word in a subcommand's place that is not a read-only subcommand, and
+ * every construct we cannot prove inert (command, arithmetic and process substitution,
+ * `$'…'`, unquoted or operator-bearing expansions, brace expansion, here-documents and
+ * here-strings, redirections other than to `/dev/null` and between stdout and stderr,
+ * assignments, subshells, groups, functions, loops, `[[ … ]]`, `(( … ))`, `&`, comments).
  *
- * The grammar: words of the characters `A-Z a-z 0-9 _ . / : = , + @ % ^ ~ -`, or quoted
- * ('…' literally; "…" without `$`, backquotes, `\` or `!`), joined by `|`, `||`, `&&` or
- * `;` into a list of simple commands, each of which must be read-only. Redirections are
- * refused except `>/dev/null`, `2>/dev/null` and `2>&1`. Refused outside quotes: `$`
- * (expansions, `$(…)`), backquotes, `\`, `( ) { }` (subshells, brace expansion), `< >`
- * (other redirections, here-docs, process substitution), a lone `&`, `#`, `!`, the glob
- * characters `* ? [ ]` (a file named `-delete` would become an option), newlines and any
- * other character.
+ * Words: unquoted letters, digits and `_ . / : = , + @ % ~ -`, `\`-escaped printable
+ * characters, `'…'`, and `"…"` holding text and plain `$NAME` / `${NAME}` reads. An
+ * expansion or an unquoted glob (`*`, `?`, `[…]`) is taken only in an operand (never the
+ * command, an option, an option's argument or a subcommand) that starts with a written
+ * character other than `-` or comes after `--`, so that it cannot turn into an option,
+ * and never where the operands are counted or checked (`uniq IN OUT`, `date +FORMAT`).
+ *
+ * A seat belt, not a sandbox: it cannot see what a command does on the host (a `PATH`
+ * entry, a shell function or an alias named `ls`, a wrapper script, a repository's git
+ * configuration), nor stop reading secrets.
  *
  * @since 0.2.0
  */
+import { type BashParser, firstError, type SyntaxNode } from "./bashParser.js"
+import { commandParts, describeNode, hiddenSubstitution, isRefused, tooLong, type WordValue, wordValue } from "./commandLine.js"
+import { type CommandSpec, readOnlyCommands } from "./readOnlyCommands.js"
 
-/** One command of the allow list and what it must not be given. */
-export interface ReadOnlyCommand {
-  /** When set, the first operand must be one of these (`systemctl status`). */
-  readonly subcommands?: ReadonlyArray<string>
-  /** Short option letters refused, alone or in a cluster (`sort -o FILE`, `-uo`). */
-  readonly forbidShort?: string
-  /** Long options refused, and any abbreviation of them GNU getopt would accept (`--out`). */
-  readonly forbidLong?: ReadonlyArray<string>
-  /** Words refused anywhere (`find -delete`). */
-  readonly forbidWords?: ReadonlyArray<string>
-  /** At most this many operands (`uniq IN OUT` writes OUT; `hostname NAME` sets it). */
-  readonly maxOperands?: number
-  /** Every operand must match (`date +%F`, never `date 0101…`). */
-  readonly operand?: RegExp
-}
+export { readOnlyCommands }
 
-const plain: ReadOnlyCommand = {}
-
-/**
- * The commands `read_only` lets through, with their restrictions. Anything else is refused:
- * editors, pagers (`less` runs `!cmd`), interpreters (`awk`, `sed`, `python`), anything that
- * runs another command (`env`, `xargs`, `sudo`, `nice`, `timeout`, `watch`), `tee`, `dd`,
- * `git` (hooks, pagers and diff drivers run code).
- */
-export const readOnlyCommands: Readonly<Record<string, ReadOnlyCommand>> = {
-  // Files and text
-  ls: plain,
-  cat: plain,
-  tac: plain,
-  head: plain,
-  tail: plain,
-  wc: plain,
-  nl: plain,
-  cut: plain,
-  tr: { maxOperands: 2 },
-  rev: plain,
-  strings: plain,
-  od: plain,
-  hexdump: plain,
-  base64: plain,
-  grep: plain,
-  egrep: plain,
-  fgrep: plain,
-  zgrep: plain,
-  zcat: plain,
-  diff: plain,
-  cmp: plain,
-  stat: plain,
-  file: { forbidShort: "C", forbidLong: ["--compile"] },
-  readlink: plain,
-  realpath: plain,
-  basename: plain,
-  dirname: plain,
-  md5sum: plain,
-  sha1sum: plain,
-  sha256sum: plain,
-  sha512sum: plain,
-  jq: plain,
-  sort: { forbidShort: "o", forbidLong: ["--output", "--compress-program"] },
-  uniq: { maxOperands: 1 },
-  find: {
-    forbidWords: ["-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"]
-  },
-  // Disks and memory
-  df: plain,
-  du: plain,
-  free: plain,
-  lsblk: plain,
-  findmnt: plain,
-  // Processes and system
-  ps: plain,
-  pgrep: plain,
-  uptime: plain,
-  uname: plain,
-  whoami: plain,
-  id: plain,
-  groups: plain,
-  who: plain,
-  w: plain,
-  last: plain,
-  getent: plain,
-  nproc: plain,
-  lscpu: plain,
-  lsmod: plain,
-  vmstat: plain,
-  iostat: plain,
-  mpstat: plain,
-  printenv: plain,
-  pwd: plain,
-  echo: plain,
-  printf: plain,
-  true: plain,
-  which: plain,
-  hostname: { maxOperands: 0, forbidShort: "Fb", forbidLong: ["--file", "--boot"] },
-  date: {
-    forbidShort: "s",
-    forbidLong: ["--set"],
-    operand: /^\+/
-  },
-  dmesg: {
-    forbidShort: "cCDEn",
-    forbidLong: ["--clear", "--read-clear", "--console-off", "--console-on", "--console-level"]
-  },
-  // Network
-  ss: { forbidShort: "KD", forbidLong: ["--kill", "--diag"] },
-  netstat: plain,
-  // Services and logs
-  systemctl: {
-    subcommands: [
-      "status", "show", "cat", "is-active", "is-enabled", "is-failed", "list-units", "list-unit-files",
-      "list-timers", "list-sockets", "list-dependencies", "list-jobs"
-    ]
-  },
-  journalctl: {
-    forbidLong: [
-      "--vacuum-size", "--vacuum-time", "--vacuum-files", "--rotate", "--flush", "--sync",
-      "--relinquish-var", "--smart-relinquish-var", "--setup-keys", "--update-catalog", "--cursor-file"
-    ]
-  },
-  docker: { subcommands: ["ps", "images", "logs", "inspect", "version", "info", "top", "port", "stats"] },
-  podman: { subcommands: ["ps", "images", "logs", "inspect", "version", "info", "top", "port", "stats"] }
-}
-
-/** Where an allow-listed command may live when named by path. */
+/** Where a listed command may live when named by path. */
 const SYSTEM_DIRS = ["/bin/", "/usr/bin/", "/sbin/", "/usr/sbin/", "/usr/local/bin/"]
 
-const WORD_CHAR = /[A-Za-z0-9_./:=,+@%^~-]/
-const ALLOWED_REDIRECTS = new Set([">/dev/null", "1>/dev/null", "2>/dev/null", "2>&1"])
+/** Redirections that write nothing and read nothing: fd, operator and target, without spaces. */
+const ALLOWED_REDIRECTS = new Set([
+  ">/dev/null", "1>/dev/null", "2>/dev/null", "&>/dev/null", ">>/dev/null", "1>>/dev/null", "2>>/dev/null", "&>>/dev/null",
+  "2>&1", ">&2", "1>&2", "</dev/null", "0</dev/null"
+])
 
-interface Word {
+const quote = (s: string, max = 60) => JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s)
+
+/** Only blanks (and newlines between statements) between the parts of `node`. */
+const gaps = (node: SyntaxNode, source: string): string | undefined => {
+  let end = node.startIndex
+  const check = (from: number, to: number) => {
+    const between = source.slice(from, to)
+    return /^[ \t\n]*$/.test(between) ? undefined : `${quote(between)} (not understood)`
+  }
+  for (const child of node.children) {
+    const why = check(end, child.startIndex)
+    if (why !== undefined) return why
+    end = child.endIndex
+  }
+  return check(end, node.endIndex)
+}
+
+const redirect = (node: SyntaxNode): string | undefined => {
+  if (node.type !== "file_redirect") return describeNode(node)
+  const destinations = node.children.filter((c) => c.type === "word" || c.type === "number")
+  const written = node.children.map((c) => c.text).join("")
+  return destinations.length === 1 && node.children.every((c) => !c.isNamed || ["file_descriptor", "word", "number"].includes(c.type)) &&
+      ALLOWED_REDIRECTS.has(written)
+    ? undefined
+    : `the redirection ${quote(node.text)} (only to /dev/null, 2>&1 and >&2)`
+}
+
+interface Arg {
+  readonly v: WordValue
   readonly text: string
-  /** The word as written (quotes kept), for redirections. */
-  readonly raw: string
 }
 
-/** Split `command` into simple commands of words, or say why it cannot be read. */
-export const splitCommand = (command: string): { readonly commands: ReadonlyArray<ReadonlyArray<Word>> } | { readonly refused: string } => {
-  const commands: Array<Array<Word>> = []
-  let words: Array<Word> = []
-  let text = ""
-  let raw = ""
-  let inWord = false
-  const endWord = () => {
-    if (inWord) words.push({ text, raw })
-    text = ""
-    raw = ""
-    inWord = false
+/** The spec that knows `key` among `specs` (the command's, then its subcommand's). */
+const lookup = <K>(specs: ReadonlyArray<CommandSpec>, pick: (s: CommandSpec) => K | undefined): [CommandSpec, K] | undefined => {
+  for (let i = specs.length - 1; i >= 0; i--) {
+    const k = pick(specs[i]!)
+    if (k !== undefined) return [specs[i]!, k]
   }
-  const endCommand = (op: string): string | undefined => {
-    endWord()
-    if (words.length === 0) return `nothing before "${op}"`
-    commands.push(words)
-    words = []
-    return undefined
-  }
-  for (let i = 0; i < command.length; i++) {
-    const c = command[i]!
-    if (c === " " || c === "\t") {
-      endWord()
-    } else if (c === "'") {
-      const end = command.indexOf("'", i + 1)
-      if (end < 0) return { refused: "an unterminated quote" }
-      text += command.slice(i + 1, end)
-      raw += command.slice(i, end + 1)
-      inWord = true
-      i = end
-    } else if (c === "\"") {
-      let end = i + 1
-      while (end < command.length && command[end] !== "\"") {
-        if ("$`\\!".includes(command[end]!)) return { refused: `${JSON.stringify(command[end])} inside double quotes` }
-        end++
-      }
-      if (end >= command.length) return { refused: "an unterminated quote" }
-      text += command.slice(i + 1, end)
-      raw += command.slice(i, end + 1)
-      inWord = true
-      i = end
-    } else if (c === "|" || c === ";" || (c === "&" && command[i + 1] === "&")) {
-      const op = c === ";" ? ";" : command[i + 1] === c ? c + c : c
-      if (op.length === 2) i++
-      const why = endCommand(op)
-      if (why !== undefined) return { refused: why }
-    } else if (c === ">" || c === "<" || c === "&") {
-      // Only a whole word that is one of the harmless redirections.
-      let end = i
-      while (end < command.length && command[end] !== " " && command[end] !== "\t") end++
-      const candidate = raw + command.slice(i, end)
-      if (!ALLOWED_REDIRECTS.has(candidate)) {
-        return { refused: c === "&" ? "\"&\" (background or redirection)" : `the redirection ${JSON.stringify(candidate)}` }
-      }
-      text = ""
-      raw = ""
-      inWord = false
-      i = end - 1
-    } else if (WORD_CHAR.test(c)) {
-      text += c
-      raw += c
-      inWord = true
-    } else {
-      return { refused: `${JSON.stringify(c)} outside quotes` }
-    }
-  }
-  endWord()
-  if (words.length > 0) commands.push(words)
-  else if (commands.length > 0) return { refused: "a command list ending in an operator" }
-  return { commands }
-}
-
-/** Why `words` (one simple command) is not read-only, or undefined when it is. */
-const checkSimple = (words: ReadonlyArray<Word>): string | undefined => {
-  const first = words[0]!.text
-  if (first.includes("=")) return `a variable assignment (${JSON.stringify(first)})`
-  const dir = SYSTEM_DIRS.find((d) => first.startsWith(d))
-  const name = dir === undefined ? first : first.slice(dir.length)
-  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name) || !Object.hasOwn(readOnlyCommands, name)) {
-    return `${JSON.stringify(first)} is not on the read-only list`
-  }
-  const spec = readOnlyCommands[name]!
-  const operands: Array<string> = []
-  let optionsEnded = false
-  for (const { text: w } of words.slice(1)) {
-    if (spec.forbidWords?.includes(w)) return `${name} ${w}`
-    if (optionsEnded || !w.startsWith("-") || w === "-") {
-      operands.push(w)
-    } else if (w === "--") {
-      optionsEnded = true
-    } else if (w.startsWith("--")) {
-      const option = w.split("=")[0]!
-      // GNU getopt takes any unambiguous prefix: refuse every prefix of a refused option.
-      const hit = spec.forbidLong?.find((f) => option.length >= 3 && f.startsWith(option))
-      if (hit !== undefined) return `${name} ${hit}`
-    } else {
-      const letter = [...w.slice(1)].find((l) => spec.forbidShort?.includes(l))
-      if (letter !== undefined) return `${name} -${letter}`
-    }
-  }
-  if (spec.subcommands !== undefined && (operands[0] === undefined || !spec.subcommands.includes(operands[0]))) {
-    return `${name} ${operands[0] ?? "without a subcommand"} (read-only: ${spec.subcommands.join(", ")})`
-  }
-  if (spec.maxOperands !== undefined && operands.length > spec.maxOperands) {
-    return `${name} with ${operands.length} operands (at most ${spec.maxOperands})`
-  }
-  const bad = spec.operand === undefined ? undefined : operands.find((o) => !spec.operand!.test(o))
-  if (bad !== undefined) return `${name} ${JSON.stringify(bad)}`
   return undefined
 }
 
-/** Why `command` is not read-only by the list above, or undefined when it is. */
-export const readOnlyViolation = (command: string): string | undefined => {
-  const split = splitCommand(command)
-  if ("refused" in split) return split.refused
-  if (split.commands.length === 0) return "an empty command"
-  for (const words of split.commands) {
-    const why = checkSimple(words)
+/**
+ * One option word (`value`, with `next` the word after it): how many following words it
+ * takes as its argument (0 or 1), or why it is refused.
+ */
+const option = (label: string, specs: ReadonlyArray<CommandSpec>, value: string, next: Arg | undefined): number | string => {
+  const argument = (spec: CommandSpec, name: string, arg: string): string | undefined => {
+    const pattern = spec.args?.[name]
+    return pattern === undefined || pattern.test(arg) ? undefined : `${label}: ${name} ${quote(arg)}`
+  }
+  const fromNext = (spec: CommandSpec, name: string): number | string => {
+    if (next === undefined) return `${label}: ${name} without its argument`
+    if (!next.v.sure) return `${label}: the argument of ${name} must be written out, not ${quote(next.text)}`
+    return argument(spec, name, next.v.value) ?? 1
+  }
+  const ifMatches = (spec: CommandSpec, name: string): number => {
+    const pattern = spec.nextIfMatches?.[name]
+    return pattern !== undefined && next !== undefined && next.v.sure && pattern.test(next.v.value) ? 1 : 0
+  }
+  if (value.startsWith("--")) {
+    const eq = value.indexOf("=")
+    const name = eq < 0 ? value : value.slice(0, eq)
+    const found = lookup(specs, (s) => s.options.long.get(name))
+    if (found === undefined) return `${label}: unknown option ${name}`
+    const [spec, kind] = found
+    if (kind === "none") return eq < 0 ? 0 : `${label}: ${name} takes no argument`
+    if (eq >= 0) return argument(spec, name, value.slice(eq + 1)) ?? 0
+    return kind === "required" ? fromNext(spec, name) : ifMatches(spec, name)
+  }
+  const letters = value.slice(1)
+  for (let j = 0; j < letters.length; j++) {
+    const name = `-${letters[j]!}`
+    const found = lookup(specs, (s) => s.options.short.get(letters[j]!))
+    if (found === undefined) return `${label}: unknown option ${name}`
+    const [spec, kind] = found
+    if (kind === "none") continue
+    const rest = letters.slice(j + 1)
+    if (rest !== "") return argument(spec, name, rest) ?? 0
+    return kind === "required" ? fromNext(spec, name) : ifMatches(spec, name)
+  }
+  return 0
+}
+
+/** Why the arguments `args` of `name` are not understood, or undefined. */
+const checkArgs = (name: string, spec: CommandSpec, args: ReadonlyArray<Arg>): string | undefined => {
+  if (spec.custom !== undefined) {
+    const unsure = args.find((a) => !a.v.sure)
+    if (unsure !== undefined) return `${name}: ${quote(unsure.text)} (every word of ${name} must be written out: no expansion or glob)`
+    return spec.custom(args.map((a) => a.v.value))
+  }
+  let label = name
+  let current = spec
+  let specs: ReadonlyArray<CommandSpec> = [spec]
+  let subcommand = false
+  let endOfOptions = false
+  const operands: Array<Arg> = []
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    const value = a.v.value
+    if (!endOfOptions && a.v.sure && value === "--") {
+      endOfOptions = true
+      continue
+    }
+    if (!endOfOptions && !a.v.literalStart) {
+      return `${label}: ${quote(a.text)} could turn into an option (start it with a written character, or put it after --)`
+    }
+    if (!endOfOptions && value.startsWith("-") && value !== "-") {
+      if (!a.v.sure) return `${label}: an option with an expansion or a glob, ${quote(a.text)}`
+      const taken = option(label, specs, value, args[i + 1])
+      if (typeof taken === "string") return taken
+      i += taken
+      continue
+    }
+    if (current.subcommands !== undefined && !subcommand) {
+      if (!a.v.sure) return `${label}: the subcommand must be written out, not ${quote(a.text)}`
+      const next = Object.hasOwn(current.subcommands, value) ? current.subcommands[value] : undefined
+      if (next === undefined) {
+        return `${label} ${value} is not read-only (read-only: ${Object.keys(current.subcommands).join(", ")})`
+      }
+      label = `${label} ${value}`
+      specs = current.ownOptionsAfterSubcommand === true ? [...specs, next] : [next]
+      current = next
+      subcommand = true
+      continue
+    }
+    if (current.optionsBeforeOperands === true) endOfOptions = true
+    operands.push(a)
+  }
+  if (current.subcommands !== undefined && !subcommand && current.subcommandOptional !== true) {
+    return `${label} without a subcommand (read-only: ${Object.keys(current.subcommands).join(", ")})`
+  }
+  if (current.maxOperands !== undefined || current.operand !== undefined) {
+    const unsure = operands.find((o) => !o.v.sure)
+    if (unsure !== undefined) return `${label}: ${quote(unsure.text)} (its operands must be written out: no expansion or glob)`
+  }
+  if (current.maxOperands !== undefined && operands.length > current.maxOperands) {
+    return `${label} with ${operands.length} operands (at most ${current.maxOperands})`
+  }
+  const bad = current.operand === undefined ? undefined : operands.find((o) => !current.operand!.test(o.v.value))
+  return bad === undefined ? undefined : `${label}: the operand ${quote(bad.v.value)}`
+}
+
+const simpleCommand = (node: SyntaxNode, source: string): string | undefined => {
+  const gap = gaps(node, source)
+  if (gap !== undefined) return gap
+  const { words, others } = commandParts(node)
+  for (const other of others) {
+    if (other.type === "variable_assignment") return `a variable assignment ${quote(other.text)} before the command`
+    const why = other.type === "file_redirect" ? redirect(other) : describeNode(other)
     if (why !== undefined) return why
   }
-  return undefined
+  const values: Array<Arg> = []
+  for (const w of words) {
+    const v = wordValue(w)
+    if (isRefused(v)) return v.refused
+    values.push({ v, text: w.text })
+  }
+  const first = values[0]
+  if (first === undefined) return `${quote(node.text)} (no command)`
+  if (!first.v.sure) return `the command ${quote(first.text)} must be written out`
+  const dir = SYSTEM_DIRS.find((d) => first.v.value.startsWith(d))
+  const name = dir === undefined ? first.v.value : first.v.value.slice(dir.length)
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name) || !Object.hasOwn(readOnlyCommands, name)) {
+    return `${quote(first.v.value)} is not on the read-only list`
+  }
+  return checkArgs(name, readOnlyCommands[name]!, values.slice(1))
+}
+
+const JOINERS: Readonly<Record<string, ReadonlySet<string>>> = {
+  program: new Set([";", "\n"]),
+  list: new Set(["&&", "||"]),
+  pipeline: new Set(["|"])
+}
+
+const statement = (node: SyntaxNode, source: string): string | undefined => {
+  switch (node.type) {
+    case "command":
+      return simpleCommand(node, source)
+    case "redirected_statement": {
+      const body = node.childForFieldName("body")
+      if (body === null || body.type !== "command") return describeNode(body ?? node)
+      for (const child of node.children) {
+        if (child.equals(body)) continue
+        const why = redirect(child)
+        if (why !== undefined) return why
+      }
+      return gaps(node, source) ?? simpleCommand(body, source)
+    }
+    case "program":
+    case "list":
+    case "pipeline": {
+      const gap = gaps(node, source)
+      if (gap !== undefined) return gap
+      for (const child of node.children) {
+        if (!child.isNamed) {
+          if (JOINERS[node.type]!.has(child.type)) continue
+          return child.type === "&" ? "\"&\" (a background job)" : describeNode(child)
+        }
+        const why = statement(child, source)
+        if (why !== undefined) return why
+      }
+      return undefined
+    }
+    default:
+      return describeNode(node)
+  }
+}
+
+/** Why `command` is not read-only, naming what was not understood; undefined when it is. */
+export const readOnlyViolation = (parser: BashParser, command: string): string | undefined => {
+  if (command.trim() === "") return "an empty command"
+  const long = tooLong(command)
+  if (long !== undefined) return long
+  const control = /[\x00-\x08\x0b-\x1f\x7f]/.exec(command)
+  if (control !== null) return `the control character ${JSON.stringify(control[0])}`
+  if (/\\\n/.test(command)) return "a line continuation (\\ at the end of a line)"
+  return parser.parse(command, (root) => {
+    const error = firstError(root)
+    if (error !== undefined) {
+      return `bash cannot parse it near ${quote(command.slice(error.startIndex, Math.max(error.endIndex, error.startIndex + 20)))}`
+    }
+    if (root.namedChildCount === 0) return "an empty command"
+    return statement(root, command) ?? hiddenSubstitution(command, root)
+  })
 }

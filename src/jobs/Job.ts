@@ -303,6 +303,11 @@ export class Job {
       this.ring.read({ since: 0, stream: "both", maxLines: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER }).lines)
   }
 
+  /** The log mirror has, or will have once attached, every line since the job started (see LogMirror). */
+  get mirroredWhole(): boolean {
+    return this.mirror.whole
+  }
+
   /** Close the log mirror (flushes it). */
   closeLog(): Promise<void> {
     return this.mirror.close()

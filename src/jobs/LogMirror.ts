@@ -27,8 +27,13 @@ const STDERR_PREFIX = Buffer.from("[stderr] ")
 /** Pending log text past this size is written at once, else after FLUSH_MS. */
 export const FLUSH_BYTES = 512 * 1024
 export const FLUSH_MS = 20
-/** Text kept before the log is attached; past it, `attach` falls back to the ring's lines. */
-export const PRE_ATTACH_LIMIT = 1024 * 1024
+/**
+ * Text kept before the log is attached; past it, `attach` falls back to the ring's lines.
+ * An `ssh_exec` is listed (and its log attached) only when handed over or kept for its
+ * output, so this is how much of an exec the log can have whole (the ring holds 8 MiB of
+ * each stream): the exec's reply says whether it does (`whole`).
+ */
+export const PRE_ATTACH_LIMIT = 16 * 1024 * 1024
 /** Past this much unwritten log text (a disk slower than the job), lines are counted, not buffered. */
 export const LOG_BACKLOG_LIMIT = 16 * 1024 * 1024
 
@@ -43,9 +48,17 @@ export class LogMirror {
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
   /** Collecting text for a log not attached yet. */
   private pending: boolean
+  /** Every line since the job started is (or will be) in the log. */
+  private complete: boolean
 
   constructor(options: { readonly pending: boolean }) {
     this.pending = options.pending
+    this.complete = options.pending
+  }
+
+  /** The log has, or will have once attached, every line since the job started. */
+  get whole(): boolean {
+    return this.complete
   }
 
   /** Lines are taken (attached, or collecting until the log is). */
@@ -77,7 +90,10 @@ export class LogMirror {
     if (this.lines === 0) return
     if (this.log === undefined) {
       // Not attached yet: keep collecting, up to the limit.
-      if (this.len > PRE_ATTACH_LIMIT) this.dropPending()
+      if (this.len > PRE_ATTACH_LIMIT) {
+        this.dropPending()
+        this.complete = false
+      }
       return
     }
     if (this.len >= FLUSH_BYTES) return this.write()
@@ -98,6 +114,7 @@ export class LogMirror {
       return this.write()
     }
     this.dropPending()
+    this.complete = false
     for (const l of backfill()) log.write(l.stream === "stdout" ? `${l.text}\n` : `[stderr] ${l.text}\n`)
     this.log = log
   }

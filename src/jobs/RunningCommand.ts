@@ -42,6 +42,8 @@ export interface RunningCommand {
   readonly progress: Stream.Stream<Progress>
   /** Its state now. */
   readonly info: Effect.Effect<JobInfo>
+  /** With `--log-dir`: the job's log has, or will have once listed, every line since it started. */
+  readonly mirroredWhole: Effect.Effect<boolean>
   /**
    * List it as a job from now on, in the place it took under the limits (`mayHandOver`;
    * without it, a place is taken now, or LIMIT_REACHED). `onOutput` receives nothing
@@ -84,6 +86,7 @@ export const runningCommand = (
         return [[{ lines: job.ring.lastLineNo, newest }], Option.some(version)] as const
       })),
     info: Effect.sync(() => jobInfo(job)),
+    mirroredWhole: Effect.sync(() => job.mirroredWhole),
     handOver: Effect.flatMap(
       launched.slot === undefined ? store.reserve(job.host) : Effect.succeed(launched.slot),
       (slot) =>

@@ -67,14 +67,21 @@ export class Tombstones {
   }
 }
 
-/** One line for an agent: how the job ended, when, and that its output is gone. */
-export const describeTombstone = (t: Tombstone): string => {
+/** How it ended, in a few words: `exited 3`, `killed (SIGTERM), signal`, `lost, connection_lost`. */
+const endedAs = (t: Tombstone): string => {
   const how = t.status === "exited"
     ? `exited ${t.exitStatus ?? "?"}`
     : t.signal !== null
     ? `${t.status} (SIG${t.signal})`
     : t.status
-  const why = t.endReason !== null ? `, ${t.endReason}` : ""
-  return `job '${t.jobId}' on ${t.host} ${how}${why} at ${t.endedAt.toISOString()} after ${t.lines} lines, ` +
-    `and was reaped at ${t.reapedAt.toISOString()}: its output is no longer held`
+  return t.endReason !== null ? `${how}, ${t.endReason}` : how
 }
+
+/** One line for an agent: how the job ended, when, and that its output is gone. */
+export const describeTombstone = (t: Tombstone): string =>
+  `job '${t.jobId}' on ${t.host} ${endedAs(t)} at ${t.endedAt.toISOString()} after ${t.lines} lines, ` +
+  `and was reaped at ${t.reapedAt.toISOString()}: its output is no longer held`
+
+/** The short form `ssh_list_jobs` lists: `job-1a2b on web1: exited 3 at <time>, 12 lines`. */
+export const tombstoneLine = (t: Tombstone): string =>
+  `${t.jobId} on ${t.host}: ${endedAs(t)} at ${t.endedAt.toISOString()}, ${t.lines} lines`

@@ -128,6 +128,8 @@ export interface TailRequest {
    * (or the caps) alone.
    */
   readonly minLines?: number | undefined
+  /** Start at the `last` newest lines of `stream` held when the request comes in, instead of `since`. */
+  readonly last?: number | undefined
 }
 
 export interface TailResult {

@@ -51,7 +51,7 @@ export const minLinesOf = (request: Pick<TailRequest, "minLines" | "until">): nu
  */
 export const readTail = (
   store: LineSource,
-  request: Omit<TailRequest, "jobId" | "waitMs">,
+  request: Omit<TailRequest, "jobId" | "waitMs" | "last">,
   state: TailState,
   job: TailJobState
 ): { readonly state: TailState; readonly done: boolean } => {
@@ -66,7 +66,8 @@ export const readTail = (
   let matched: Line | null = state.matched
   for (const line of read.lines) {
     lines.push(line)
-    bytes += line.text.length
+    // UTF-8 bytes, as the store counts them (a string's length counts UTF-16 units).
+    bytes += Buffer.byteLength(line.text)
     if (request.until !== undefined && matched === null && request.until.test(line.text)) {
       matched = line
       break
@@ -96,15 +97,15 @@ export interface TailHost {
 }
 
 /**
- * Lines past the cursor, waiting up to `waitMs` for `minLines` of them (or a match of `until`,
- * the end, a new prompt, the host going down). After the deadline one last read, so a line
- * that arrived with it is not left for later.
+ * Lines past the cursor (or the `last` newest ones), waiting up to `waitMs` for `minLines` of
+ * them (or a match of `until`, the end, a new prompt, the host going down). After the
+ * deadline one last read, so a line that arrived with it is not left for later.
  */
 export const waitTail = (job: Job, request: TailRequest, host?: TailHost): Effect.Effect<TailResult> =>
   Effect.gen(function*() {
     const deadline = (yield* Clock.currentTimeMillis) + request.waitMs
     const wasAwaiting = job.awaitingInput
-    let state = initialTailState(request.since)
+    let state = initialTailState(request.last === undefined ? request.since : job.ring.sinceForLast(request.stream, request.last))
     for (;;) {
       const seen = job.changes.version
       const remainingMs = deadline - (yield* Clock.currentTimeMillis)

@@ -21,7 +21,7 @@ import { Context, Effect, Layer, Semaphore } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
 import { ConfigError } from "../domain/errors.js"
 import { HostRegistry } from "../services/HostRegistry.js"
-import { auditRecord, type CallFacts, type CallResult } from "./auditRecord.js"
+import { auditRecord, type CallFacts, type CallResult, invalidInputRecord } from "./auditRecord.js"
 
 const { O_APPEND, O_CREAT, O_WRONLY } = fs.constants
 // No symlink; a FIFO without a reader fails at once instead of blocking.
@@ -73,6 +73,11 @@ export interface AuditLogShape {
    * one ran on the default host (recorded by alias). `session`: the MCP session, if any.
    */
   readonly begin: (call: { tool: string; args: unknown; session: string | null; takesHost: boolean }) => Promise<AuditedCall>
+  /**
+   * Record a call refused by input validation: the tool and the names of the fields at
+   * fault, no value (its arguments did not decode, so none can be told to be a secret).
+   */
+  readonly invalid: (call: { tool: string; session: string | null; fields: ReadonlyArray<string>; started: Date; durationMs: number }) => Promise<void>
   /** This process's id, the session of stdio calls. */
   readonly processSession: string
 }
@@ -86,7 +91,12 @@ export class AuditLog extends Context.Service<AuditLog, AuditLogShape>()("mcp-ss
       const processSession = `stdio-${randomBytes(6).toString("hex")}`
       const file = config.auditLog
       if (file === undefined) {
-        return AuditLog.of({ enabled: false, processSession, begin: () => Promise.resolve({ refused: undefined, end: () => Promise.resolve() }) })
+        return AuditLog.of({
+          enabled: false,
+          processSession,
+          begin: () => Promise.resolve({ refused: undefined, end: () => Promise.resolve() }),
+          invalid: () => Promise.resolve()
+        })
       }
       const opened = yield* Effect.tryPromise(() => openAuditFile(file)).pipe(
         Effect.mapError((e) => new ConfigError({ message: `--audit-log ${file}: cannot open the audit log (${reason(e.cause)})` }))
@@ -146,7 +156,10 @@ export class AuditLog extends Context.Service<AuditLog, AuditLogShape>()("mcp-ss
         await end({ isError: true, content: [{ type: "text", text: `${refused.code}: ${refused.message}` }] })
         return { refused, end: () => Promise.resolve() }
       }
-      return AuditLog.of({ enabled: true, processSession, begin })
+      // Kept, like any record, when it cannot be written (the next calls are then refused).
+      const invalid: AuditLogShape["invalid"] = ({ tool, session, fields, started, durationMs }) =>
+        run(write(`${JSON.stringify(invalidInputRecord({ time: started, session, tool, fields, durationMs }))}\n`)).then(() => undefined)
+      return AuditLog.of({ enabled: true, processSession, begin, invalid })
     })
   )
 }

@@ -9,6 +9,10 @@
  * of shell assignments and `--option=value` words whose name says password, secret,
  * token or key (a courtesy, not a guarantee: `mysql -pSECRET` is logged as is).
  *
+ * A call refused by input validation is recorded apart (`invalidInputRecord`): its
+ * arguments did not decode, so no field name can be trusted to say which value is a
+ * secret; only the names of the fields at fault are kept, never a value.
+ *
  * @since 0.1.0
  */
 import { Redacted } from "effect"
@@ -147,3 +151,36 @@ export const auditRecord = (facts: CallFacts): Record<string, unknown> => {
     duration_ms: facts.durationMs
   }
 }
+
+/** At most this many field names, each cut to this length, in the record of a refused call. */
+const MAX_FIELDS = 16
+const MAX_FIELD_NAME = 64
+
+/** The names of the fields an input validation refused, for the record: unique, in order, bounded. */
+export const invalidFields = (paths: ReadonlyArray<ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined>): Array<string> => {
+  const out: Array<string> = []
+  for (const p of paths) {
+    const head = p?.[0]
+    if (head === undefined) continue
+    const name = String(typeof head === "object" ? head.key : head).slice(0, MAX_FIELD_NAME)
+    if (!out.includes(name)) out.push(name)
+    if (out.length === MAX_FIELDS) break
+  }
+  return out
+}
+
+/** The record of a call refused by input validation: the tool, the fields named, no value. */
+export const invalidInputRecord = (facts: {
+  readonly time: Date
+  readonly session: string | null
+  readonly tool: string
+  readonly fields: ReadonlyArray<string>
+  readonly durationMs: number
+}): Record<string, unknown> => ({
+  time: facts.time.toISOString(),
+  session: facts.session,
+  tool: facts.tool,
+  outcome: "INVALID_ARGUMENT",
+  fields: facts.fields,
+  duration_ms: facts.durationMs
+})

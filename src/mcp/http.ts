@@ -11,13 +11,20 @@
  *
  * All sessions share the same services, so jobs and connections are common to them.
  * Every request needs the bearer token; on a loopback bind, Host and Origin must be
- * loopback names too (DNS rebinding): httpGuards.ts. Malformed requests get a 4xx, never a
+ * loopback names too (DNS rebinding); any other path than /mcp is a 404: httpGuards.ts,
+ * checked on the headers before any body is read. Malformed requests get a 4xx, never a
  * crash: nodeBridge.ts (which also says why the bridge is ours).
+ *
+ * Connections are capped (`http_max_connections`; Node closes those past it at once), and
+ * so are those that have not shown the token yet (UNAUTHENTICATED_CONNECTIONS, the oldest
+ * closed first); headers must arrive within HEADERS_TIMEOUT_MS and a whole request within
+ * REQUEST_TIMEOUT_MS, else Node answers 408 and closes the connection.
  *
  * @since 0.1.0
  */
 import { randomUUID } from "node:crypto"
 import * as http from "node:http"
+import type * as net from "node:net"
 import {
   createMcpHandler,
   isInitializeRequest,
@@ -25,16 +32,16 @@ import {
   type McpServer,
   WebStandardStreamableHTTPServerTransport
 } from "@modelcontextprotocol/server"
-import { Clock, type Context, Effect, FiberSet, type Redacted, Schedule } from "effect"
+import { Clock, Context, Effect, FiberSet, type Redacted, Schedule } from "effect"
 import { BoundedEventStore } from "./eventStore.js"
-import { jsonError as json, loopbackGuard, tokenMatches } from "./httpGuards.js"
+import { jsonError as json, loopbackGuard, tokenMatches, UnauthenticatedConnections } from "./httpGuards.js"
 import type { Services } from "../layers/Live.js"
 import { isLoopback } from "../loopback.js"
 import { MAX_BODY_BYTES, serveNode } from "./nodeBridge.js"
 import type { McpLogSink } from "./logging.js"
 import type { AuditLogShape } from "./audit.js"
 import { makeMcpServer } from "./server.js"
-import type { AppConfig } from "../domain/AppConfig.js"
+import { AppConfig } from "../domain/AppConfig.js"
 
 export interface HttpOptions {
   readonly port: number
@@ -48,6 +55,16 @@ export interface HttpOptions {
 
 /** Suggested reconnection delay sent with each stream's first event. */
 const RETRY_MS = 2_000
+/**
+ * Connections that have sent no request with the token yet, at most (the oldest closed
+ * first). A client with the token sends its request as soon as it connects, so this only
+ * bounds what a client without the token can hold.
+ */
+export const UNAUTHENTICATED_CONNECTIONS = 64
+/** Request line and headers within this time (Node's default, 60 s, let a slow sender hold a connection). */
+export const HEADERS_TIMEOUT_MS = 10_000
+/** The whole request, body included, within this time (a 4 MiB body at 140 KB/s; responses are not timed). */
+export const REQUEST_TIMEOUT_MS = 30_000
 interface Session {
   readonly server: McpServer
   readonly transport: WebStandardStreamableHTTPServerTransport
@@ -153,15 +170,24 @@ export const serveHttp = (
       return response
     }
 
-    const handle = async (request: Request, path: string, body: string | undefined, onDone: (f: () => void) => void): Promise<Response> => {
+    const waiting = new UnauthenticatedConnections(UNAUTHENTICATED_CONNECTIONS)
+
+    /** On the headers alone: Host and Origin, the path, the token. */
+    const admit = (request: Request, path: string, socket: net.Socket): Response | undefined => {
       if (loopbackBind) {
         const rejected = loopbackGuard(request)
         if (rejected !== undefined) return rejected
       }
+      // Not a 401: a client that speaks OAuth would take it for an authorization server to look for.
+      if (path !== "/mcp") return json(404, "not found: the endpoint is /mcp")
       if (!tokenMatches(request.headers.get("authorization"), options.token)) {
         return json(401, "missing or wrong bearer token", { "www-authenticate": "Bearer" })
       }
-      if (path !== "/mcp") return json(404, "not found: the endpoint is /mcp")
+      waiting.authenticated(socket)
+      return undefined
+    }
+
+    const handle = async (request: Request, body: string | undefined, onDone: (f: () => void) => void): Promise<Response> => {
       // The body is parsed once here and handed on, so that no handler reads it again.
       let parsedBody: unknown
       if (body !== undefined && body !== "") {
@@ -176,15 +202,22 @@ export const serveHttp = (
         : modern.fetch(request, parsedBody === undefined ? {} : { parsedBody })
     }
 
-    const nodeServer = http.createServer((req, res) => {
+    const nodeServer = http.createServer({
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      // How often Node looks for connections past those timeouts (default 30 s).
+      connectionsCheckingInterval: 1_000
+    }, (req, res) => {
       res.on("error", () => undefined)
       req.on("error", () => undefined)
-      serveNode(req, res, handle).catch((e: unknown) => {
+      serveNode(req, res, { admit, handle }).catch((e: unknown) => {
         log(Effect.logError(`http: ${e instanceof Error ? e.message : String(e)}`))
         if (!res.headersSent) res.writeHead(500)
         res.end()
       })
     })
+    nodeServer.maxConnections = Context.get(context, AppConfig).limits.httpMaxConnections
+    nodeServer.on("connection", (socket: net.Socket) => waiting.add(socket))
 
     yield* Effect.forkScoped(
       Effect.sync(sweep).pipe(Effect.repeat(Schedule.spaced(Math.min(30_000, Math.max(250, idleMs / 2)))))

@@ -16,7 +16,7 @@ import { isLoopback } from "../loopback.js"
 import type { AppConfig } from "../domain/AppConfig.js"
 import { version } from "../version.js"
 import { type HttpOptions, serveHttp } from "./http.js"
-import type { McpLogSink } from "./logging.js"
+import { type McpLogSink, stderrLine } from "./logging.js"
 import { AuditLog } from "./audit.js"
 import { makeMcpServer } from "./server.js"
 
@@ -45,7 +45,7 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
     Effect.sync(() =>
       serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? {} : { audit }), era), {
         transport: wire,
-        onerror: (e) => process.stderr.write(`[mcp-ssh-live] stdio: ${e.message}\n`)
+        onerror: (e) => process.stderr.write(stderrLine(`[mcp-ssh-live] stdio: ${e.message}`))
       })
     ),
     (h) => Effect.promise(() => h.close().catch(() => undefined))

@@ -18,7 +18,8 @@ import { version } from "../version.js"
 
 const instructions =
   "Live SSH for agents. ssh_connect a host (or use a configured one), then: ssh_exec for short commands; " +
-  "ssh_spawn + ssh_tail for anything long (builds, deploys, logs) so no call blocks past ~60 s; " +
+  "ssh_spawn + ssh_tail for anything long (builds, deploys, logs); no call blocks past ~45 s (an ssh_exec still " +
+  "running then becomes a job); " +
   "ssh_send_stdin answers prompts; ssh_signal stops jobs. Every job line has a number: pass next_line_no back as " +
   "since_line_no to read each line exactly once."
 

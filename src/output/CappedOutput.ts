@@ -8,6 +8,8 @@
  * @since 0.1.0
  */
 
+import { jsonCost } from "./jsonBudget.js"
+
 const NL = 0x0a
 
 /** Index of the first byte of the UTF-8 character that contains `buf[i]`, moving forward to a boundary. */
@@ -95,7 +97,7 @@ export class CappedOutput {
    * (head and tail of the whole stream, N still counting from the whole stream);
    * `by` then says in the marker what cut it (`… N bytes omitted by X …`).
    */
-  text(cap: number = this.cap, by?: string): string {
+  text(cap: number = this.cap, by?: string, route?: string): string {
     const limit = Math.min(cap, this.cap)
     if (this.total <= limit) return decoder.decode(Buffer.concat([...this.head, ...this.tail]))
     const { head, tail, omitted, headCutInLine, tailCutInLine } = this.cut(limit)
@@ -107,7 +109,37 @@ export class CappedOutput {
       ? " (the line below is cut)"
       : ""
     const reason = by !== undefined && limit < this.cap ? ` by ${by}` : ""
-    return `${decoder.decode(head)}\n… ${omitted} bytes omitted${reason}${note} …\n${decoder.decode(tail)}`
+    const how = route === undefined ? "" : `; ${route}`
+    return `${decoder.decode(head)}\n… ${omitted} bytes omitted${reason}${note}${how} …\n${decoder.decode(tail)}`
+  }
+
+  /**
+   * How many whole lines `text(cap)` shows before its marker (0 when it is not cut, or
+   * when what shows there is the start of a cut line).
+   */
+  headLines(cap: number = this.cap): number {
+    if (this.total <= Math.min(cap, this.cap)) return 0
+    const { head, headCutInLine } = this.cut(Math.min(cap, this.cap))
+    if (headCutInLine || head.length === 0) return 0
+    let n = 1
+    for (let i = head.indexOf(NL); i >= 0; i = head.indexOf(NL, i + 1)) n++
+    return n
+  }
+
+  /**
+   * The largest raw cap (≤ the constructor's) at which `text(cap, by, route)` costs at most
+   * `budget` bytes in a JSON string (escapes included): what a result can hold of this
+   * stream. `text()` itself when that fits; 0 when not even the marker does.
+   */
+  capWithin(budget: number, by?: string, route?: string): number {
+    let cap = Math.min(this.cap, this.total)
+    for (let round = 0; round < 20 && cap > 0; round++) {
+      const cost = jsonCost(this.text(cap, by, route))
+      if (cost <= budget) return cap
+      // Shrink by the excess (escapes make a byte cost up to 6); at least a little each round.
+      cap = Math.max(0, Math.min(cap - 1, Math.floor(cap * (budget / cost)) - 16))
+    }
+    return 0
   }
 
   /**

@@ -169,6 +169,18 @@ export class RingBuffer {
     return { lines, nextLineNo, dropped: this.dropped(since, opts.stream), more }
   }
 
+  /**
+   * The cursor from which a read returns the `count` newest lines of `stream` (both: of the
+   * job, as numbered); 0 when fewer are held, so the read reports the evicted ones as dropped.
+   */
+  sinceForLast(stream: StreamChoice, count: number): number {
+    const k = Math.max(0, Math.floor(count))
+    if (stream === "both") return Math.max(0, this.last - k)
+    if (k === 0) return this.last
+    const store = this.stores[stream]
+    return k > store.size ? 0 : store.nAt(store.size - k) - 1
+  }
+
   /** Lines appended ever per stream, and evicted ever. */
   counts(): RingCounts {
     const out = this.stores.stdout

@@ -17,13 +17,14 @@ import { type ChannelError, type ConnectFailure, ForwardRefusedError, HostDownEr
 import type { HostEntry } from "../domain/hosts.js"
 import { type ChannelPool, makeChannelPool, type OpenChannel } from "../ssh/ChannelPool.js"
 import type { UnknownHostKey, UnknownHostKeyDecision } from "../ssh/hostKeyPolicy.js"
+import type { AuthQuestion } from "../ssh/keyboardInteractive.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import type { ExecOptions } from "../ssh/RemoteHosts.js"
 import { ChannelOpenReason, classifyChannelError } from "../ssh/sshErrors.js"
 import { type ClosingChannel, type Endpoint, type SshConnection, SshClient } from "../ssh/SshClient.js"
 import { HostRegistry } from "./HostRegistry.js"
 
-export type { ConnectFailure, Endpoint, ExecOptions, UnknownHostKey, UnknownHostKeyDecision }
+export type { AuthQuestion, ConnectFailure, Endpoint, ExecOptions, UnknownHostKey, UnknownHostKeyDecision }
 
 /** A listener sshd holds for us on a host (`ssh -R`), on one connection. */
 export interface RemoteListener {
@@ -51,6 +52,12 @@ export interface ConnectionInfo {
 export interface ConnectOptions {
   /** Asked when the host key is unknown (e.g. MCP elicitation); without it the key is refused. */
   readonly onUnknownHostKey?: (key: UnknownHostKey) => Effect.Effect<UnknownHostKeyDecision>
+  /**
+   * Asked for keyboard-interactive answers other than the password (a one-time code); without
+   * it (a background reconnect, a client without elicitation) the connect fails with
+   * AUTH_PROMPT_UNANSWERED naming the prompt.
+   */
+  readonly onAuthPrompt?: (question: AuthQuestion) => Effect.Effect<ReadonlyArray<string> | undefined>
 }
 
 /** A host's connections, from the first handshake until disconnect, a drop or shutdown. */

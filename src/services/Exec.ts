@@ -8,9 +8,12 @@
  *
  * @since 0.1.0
  */
+import * as path from "node:path"
 import { Clock, Context, Effect, Fiber, Layer, Stream } from "effect"
 import type { EndReason, JobStatus } from "../domain/jobs.js"
 import { CappedOutput } from "../output/CappedOutput.js"
+import { jsonCost } from "../output/jsonBudget.js"
+import { shareBudget } from "../output/shareBudget.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { Jobs, type SpawnError } from "./Jobs.js"
 
@@ -22,8 +25,25 @@ export interface ExecRequest {
   readonly timeoutMs?: number | undefined
   /** Stop the command after this long without output. */
   readonly idleTimeoutMs?: number | undefined
-  /** Return with a job id if the command still runs after this long. */
+  /**
+   * Return with a job id if the command still runs after this long. It takes a job's place
+   * before it starts, keeps stdin open for the job, and is handed over at once when it waits
+   * at a prompt.
+   */
   readonly backgroundAfterMs?: number | undefined
+  /**
+   * Without `backgroundAfterMs`: hand a command still running after this long over as a job
+   * if a place is free then (else wait on); stdin is closed as without a handover. What keeps
+   * a call within a client's timeout by default.
+   */
+  readonly handOverAfterMs?: number | undefined
+  /**
+   * What stdout and stderr together may cost in a result's JSON (escapes included). Past it
+   * each stream keeps whole lines of head and tail within its share, and the command is kept
+   * as a job (handed over, or listed as ended) so that the rest can be paged with `ssh_tail`;
+   * the marker says how. Undefined: as much as `max_output_bytes` keeps.
+   */
+  readonly returnBytes?: number | undefined
   readonly env?: Readonly<Record<string, string>> | undefined
   readonly cwd?: string | undefined
   /** Written to the command's stdin, which is then closed. */
@@ -65,9 +85,15 @@ export interface ExecResult {
   /** The prompt text when `awaitingInput`, else null. */
   readonly prompt: string | null
   readonly endReason: EndReason | null
+  /** The output was cut to `returnBytes` and the command kept as job `jobId` (ended or not) to page the rest. */
+  readonly paged: boolean
 }
 
 const PROGRESS_INTERVAL = "250 millis"
+
+/** How a marker tells the agent to page what a cut stream leaves out. */
+const route = (jobId: string, stream: "stdout" | "stderr", since: number, held: string) =>
+  `ssh_tail job_id ${jobId} stream ${stream} since_line_no ${since} pages them${held}`
 
 export class Exec extends Context.Service<Exec, {
   /**
@@ -85,6 +111,7 @@ export class Exec extends Context.Service<Exec, {
       const out = request.output ?? { stdout: new CappedOutput(cap), stderr: new CappedOutput(cap) }
       const started = yield* Clock.currentTimeMillis
       const background = request.backgroundAfterMs
+      const handOverAfter = background ?? request.handOverAfterMs
       let handedOver = false
 
       return yield* Effect.acquireUseRelease(
@@ -116,39 +143,108 @@ export class Exec extends Context.Service<Exec, {
             )
             // A command waiting at a prompt is handed over at once: only the agent can answer it
             // (when stdin is still open, which it is after a handover unless `stdin` was given).
-            const finished = yield* command.awaitEnd(background === undefined ? undefined : {
-              timeoutMs: background,
-              orPrompt: request.stdin === undefined
+            const finished = yield* command.awaitEnd(handOverAfter === undefined ? undefined : {
+              timeoutMs: handOverAfter,
+              orPrompt: background !== undefined && request.stdin === undefined
             })
+            // A handover by default needs a place free now; without one the command is waited for.
+            const handed = finished
+              ? undefined
+              : background !== undefined
+              ? yield* command.handOver
+              : yield* command.handOver.pipe(
+                Effect.catchTag("LimitReachedError", (e) =>
+                  Effect.andThen(
+                    Effect.logInfo(`exec on ${command.host} not handed over (${e.message}): waiting for its end`),
+                    Effect.andThen(command.awaitEnd(), Effect.succeed(undefined))
+                  ))
+              )
             if (progress !== undefined) yield* Fiber.interrupt(progress)
-            const handed = finished ? undefined : yield* command.handOver
             handedOver = handed !== undefined
             const job = handed?.job ?? (yield* command.info)
+            const full = { stdout: out.stdout.text(), stderr: out.stderr.text() }
+            const budget = request.returnBytes
+            const over = budget !== undefined && jsonCost(full.stdout) + jsonCost(full.stderr) > budget
+            // Past the budget, the output stays reachable as a job's (an ended command is listed too).
+            const kept = !over || handed !== undefined ? handed : yield* Effect.option(command.handOver).pipe(
+              Effect.map((o) => o._tag === "Some" ? o.value : undefined)
+            )
+            handedOver = kept !== undefined
+            const logged = config.logDir !== undefined && (yield* command.mirroredWhole)
+            const shown = over ? yield* cutOutput(out, budget!, kept === undefined ? undefined : kept.job.jobId, logged) : full
             return {
               host: job.host,
               status: job.status,
               exitStatus: job.exitStatus,
               signal: job.signal,
-              stdout: out.stdout.text(),
-              stderr: out.stderr.text(),
+              stdout: shown.stdout,
+              stderr: shown.stderr,
               stdoutBytes: out.stdout.bytes,
               stderrBytes: out.stderr.bytes,
               durationMs: (yield* Clock.currentTimeMillis) - started,
               timedOut: job.endReason === "timeout",
               idleTimedOut: job.endReason === "idle-timeout",
-              truncated: out.stdout.truncated || out.stderr.truncated,
+              truncated: over || out.stdout.truncated || out.stderr.truncated,
               pid: job.pid,
-              jobId: handed === undefined ? null : job.jobId,
+              jobId: kept === undefined ? null : job.jobId,
               nextLineNo: handed === undefined ? null : handed.nextLineNo,
               awaitingInput: handed !== undefined && job.awaitingInput,
               prompt: handed !== undefined ? job.prompt : null,
-              endReason: job.endReason
+              endReason: job.endReason,
+              paged: over && kept !== undefined
             } satisfies ExecResult
           }),
         // Interrupted (cancelled, shutting down) while the command still runs: stop it.
         (command) => handedOver ? Effect.void : Effect.asVoid(command.stop("removed"))
       )
     })
+
+    /**
+     * Each stream cut to its share of `budget` (JSON bytes): whole lines of head and tail
+     * around a marker that says, when the command was kept as `jobId`, how to page what it
+     * leaves out with `ssh_tail` (the job's buffer holds the newest lines; --log-dir all).
+     */
+    const cutOutput = (out: { readonly stdout: CappedOutput; readonly stderr: CappedOutput }, budget: number, jobId: string | undefined, logged: boolean) =>
+      Effect.gen(function*() {
+        const streams = ["stdout", "stderr"] as const
+        const costs = streams.map((s) => jsonCost(out[s].text()))
+        const shares = shareBudget(costs, budget)
+        const shown = { stdout: "", stderr: "" }
+        for (const [i, s] of streams.entries()) {
+          const capped = out[s]
+          if (costs[i]! <= shares[i]!) {
+            shown[s] = capped.text()
+            continue
+          }
+          // The route depends on a line number not known before the cut: leave room for the longest.
+          const widest = jobId === undefined ? undefined : route(jobId, s, Number.MAX_SAFE_INTEGER, heldNote(jobId, 1, logged))
+          const cap = capped.capWithin(shares[i]!, undefined, widest)
+          shown[s] = capped.text(cap, undefined, jobId === undefined ? undefined : yield* routeFor(jobId, s, capped.headLines(cap), logged))
+        }
+        return shown
+      })
+
+    /** The `ssh_tail` call that pages a stream of `jobId` after its first `headLines` lines. */
+    const routeFor = (jobId: string, stream: "stdout" | "stderr", headLines: number, logged: boolean) =>
+      Effect.gen(function*() {
+        if (headLines === 0) return route(jobId, stream, 0, heldNote(jobId, 0, logged))
+        const read = yield* Effect.option(jobs.tail({
+          jobId, since: 0, waitMs: 0, maxLines: headLines, maxBytes: Number.MAX_SAFE_INTEGER, stream
+        }))
+        if (read._tag === "None") return route(jobId, stream, 0, "")
+        const r = read.value
+        // Lines the head shows were evicted already: page from the oldest held.
+        if (r.dropped > 0 || r.lines.length < headLines) return route(jobId, stream, 0, heldNote(jobId, Math.max(1, r.dropped), logged))
+        return route(jobId, stream, r.lines[r.lines.length - 1]!.n, heldNote(jobId, r.dropped, logged))
+      })
+
+    /** Where what the ring no longer holds can be read: the job's log when it has every line. */
+    const heldNote = (jobId: string, dropped: number, logged: boolean) =>
+      logged
+        ? ` (all lines are in ${path.join(config.logDir!, `${jobId}.log`)})`
+        : dropped > 0
+        ? " (the job holds only its newest lines)"
+        : ""
 
     return Exec.of({ run })
   }))

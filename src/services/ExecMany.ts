@@ -13,6 +13,7 @@ import { Clock, Context, Effect, Layer, Result } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
 import { HostNotFoundError, InvalidArgumentError, type SshLiveError } from "../domain/errors.js"
 import { CappedOutput } from "../output/CappedOutput.js"
+import { jsonCost } from "../output/jsonBudget.js"
 import { shareBudget } from "../output/shareBudget.js"
 import { Exec } from "./Exec.js"
 import { HostRegistry } from "./HostRegistry.js"
@@ -66,8 +67,13 @@ export interface HostResult {
 }
 
 export interface ExecManyResult {
-  /** One per host, in the order of `hosts` (or of the group). */
+  /** One per host, in the order of `hosts` (or of the group); the streams within `max_exec_many_output_bytes`. */
   readonly results: ReadonlyArray<HostResult>
+  /**
+   * The results with every stream within its share of `budget` bytes of JSON (escapes
+   * included; shared as `max_exec_many_output_bytes` is): what a reply of that size can hold.
+   */
+  within(budget: number): ReadonlyArray<HostResult>
   /** Hosts where the command exited 0. */
   readonly ok: number
   /** The others: an error, a timeout, a signal or a non-zero exit. */
@@ -188,7 +194,7 @@ export class ExecMany extends Context.Service<ExecMany, {
       const ran = yield* Effect.forEach(aliases, one, { concurrency })
       const results = fitTotal(ran, config.limits.maxExecManyOutputBytes)
       const ok = results.filter(isOk).length
-      return { results, ok, failed: results.length - ok }
+      return { results, ok, failed: results.length - ok, within: (budget: number) => fitJson(ran, results, budget) }
     })
 
     return ExecMany.of({ run })
@@ -215,6 +221,38 @@ const fitTotal = (
       stdout: output.stdout.text(outShare, TOTAL_CAP),
       stderr: output.stderr.text(errShare, TOTAL_CAP),
       truncated: result.truncated || output.stdout.truncatedAt(outShare) || output.stderr.truncatedAt(errShare)
+    }
+  })
+}
+
+/** What marks a stream cut to fit a reply's size. */
+const REPLY_CAP = "max_output_bytes"
+
+/**
+ * `results` (already within the call's total cap) with every stream's text within its share
+ * of `budget` bytes of JSON (see `ExecManyResult.within`), cut again from what was kept.
+ */
+const fitJson = (
+  ran: ReadonlyArray<{ readonly output: { readonly stdout: CappedOutput; readonly stderr: CappedOutput } }>,
+  results: ReadonlyArray<HostResult>,
+  budget: number
+): Array<HostResult> => {
+  const costs = results.flatMap((result) => [jsonCost(result.stdout), jsonCost(result.stderr)])
+  if (costs.reduce((a, b) => a + b, 0) <= budget) return [...results]
+  const shares = shareBudget(costs, budget)
+  return results.map((result, i) => {
+    const { output } = ran[i]!
+    const [outShare, errShare] = [shares[2 * i]!, shares[2 * i + 1]!]
+    if (outShare >= costs[2 * i]! && errShare >= costs[2 * i + 1]!) return result
+    // A host that could not run has no output to cut.
+    if (result.error !== null) return result
+    const cut = (capped: CappedOutput, share: number, cost: number, text: string) =>
+      cost <= share ? text : capped.text(capped.capWithin(share, REPLY_CAP), REPLY_CAP)
+    return {
+      ...result,
+      stdout: cut(output.stdout, outShare, costs[2 * i]!, result.stdout),
+      stderr: cut(output.stderr, errShare, costs[2 * i + 1]!, result.stderr),
+      truncated: true
     }
   })
 }

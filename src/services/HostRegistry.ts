@@ -5,7 +5,9 @@
  *
  * @since 0.1.0
  */
+import * as os from "node:os"
 import { Context, Effect, Layer, Redacted, Ref } from "effect"
+import { expandTokens } from "../config/sshTokens.js"
 import { ALIAS_PATTERN, type HostAuth, type HostEntry } from "../domain/hosts.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { HostExistsError, HostNotFoundError, InvalidArgumentError, LimitReachedError } from "../domain/errors.js"
@@ -89,7 +91,20 @@ export class HostRegistry extends Context.Service<HostRegistry, {
           ...(h.sudoWithLoginPassword !== undefined ? { sudoWithLoginPassword: h.sudoWithLoginPassword } : {})
         },
         source: h.source,
-        insecureAutoAdd: config.insecureAutoAdd
+        insecureAutoAdd: config.insecureAutoAdd,
+        // The operator's proxy_command, run as ssh runs ProxyCommand (`%h %p %r %n %%`).
+        ...(h.proxyCommand !== undefined
+          ? {
+            proxyCommand: expandTokens(h.proxyCommand, {
+              hostName: h.host,
+              original: h.alias,
+              port: h.port,
+              user: h.user ?? defaultUser(),
+              localUser: defaultUser(),
+              home: os.homedir()
+            }, "hnpr")
+          }
+          : {})
       })
     }
     const hosts = yield* Ref.make(initial)

@@ -1,16 +1,17 @@
 /**
  * Hosts as a user of the package sees them: connect one (from what the caller gives and
- * from `~/.ssh/config`: HostName, User, Port, IdentityFile, ProxyJump,
- * ServerAliveInterval), disconnect it, list them with their state. What `ssh_connect`,
+ * from `~/.ssh/config`: HostName, User, Port, IdentityFile, CertificateFile, IdentityAgent,
+ * IdentitiesOnly, ProxyJump, ProxyCommand, ServerAliveInterval, with Include and Match),
+ * disconnect it, list them with their state. What `ssh_connect`,
  * `ssh_disconnect` and `ssh_list_hosts` do, for library users too; the registry
  * (`HostRegistry`) and the live connections (`Connections`) stay separate services.
  *
  * @since 0.1.0
  */
-import * as fs from "node:fs/promises"
 import * as os from "node:os"
-import { Context, Effect, Layer, type Redacted } from "effect"
-import { jumpEntry, resolveSshConfig } from "../config/sshConfig.js"
+import { Context, Effect, Layer, Redacted } from "effect"
+import { authFromConfig, hostnameProblem, jumpEntry, remoteUserProblem, type ResolveOptions, resolveSshConfig } from "../config/sshConfig.js"
+import { UnsafeNameError } from "../config/sshTokens.js"
 import {
   HostKeyUnknownError,
   type HostExistsError,
@@ -26,6 +27,26 @@ import { aliasForHost, authMethodOf, defaultUser, HostRegistry } from "./HostReg
 import { Jobs } from "./Jobs.js"
 import { Tunnels } from "./Tunnels.js"
 
+const sameSecret = (a: Redacted.Redacted<string> | undefined, b: Redacted.Redacted<string> | undefined): boolean =>
+  a === undefined || b === undefined ? a === b : Redacted.value(a) === Redacted.value(b)
+
+/**
+ * Whether a connection made for `a` is the one `b` asks for: what is dialled, how it
+ * authenticates and is kept alive, through which jumps. `source` and the sudo password
+ * are not part of the connection.
+ */
+const sameConnection = (a: HostEntry, b: HostEntry): boolean =>
+  a.address === b.address && a.port === b.port && a.user === b.user &&
+  a.insecureAutoAdd === b.insecureAutoAdd && a.keepaliveIntervalMs === b.keepaliveIntervalMs &&
+  a.auth.keyPath === b.auth.keyPath && a.auth.passwordEnv === b.auth.passwordEnv &&
+  a.auth.passphraseEnv === b.auth.passphraseEnv && a.proxyCommand === b.proxyCommand &&
+  a.auth.identityAgent === b.auth.identityAgent && a.auth.identitiesOnly === b.auth.identitiesOnly &&
+  (a.auth.certificateFiles ?? []).join("\n") === (b.auth.certificateFiles ?? []).join("\n") &&
+  sameSecret(a.auth.password, b.auth.password) && sameSecret(a.auth.passphrase, b.auth.passphrase) &&
+  (a.auth.identityFiles ?? []).join("\n") === (b.auth.identityFiles ?? []).join("\n") &&
+  (a.proxyJump ?? []).length === (b.proxyJump ?? []).length &&
+  (a.proxyJump ?? []).every((jump, i) => sameConnection(jump, b.proxyJump![i]!))
+
 export interface ConnectRequest {
   /** A hostname, an IP address or a `Host` of the ssh config file. */
   readonly host: string
@@ -39,22 +60,26 @@ export interface ConnectRequest {
   readonly keyPath?: string | undefined
   readonly passphrase?: Redacted.Redacted<string> | undefined
   /**
-   * Save an unknown host key without asking. `false` asks for less trust than the
-   * configuration; `true` is honoured only when `AppConfig` has `insecureAutoAdd` or
-   * `allowAgentInsecureAutoAdd` (SPEC §8).
+   * Save an unknown host key without asking: honoured only when `AppConfig` has
+   * `allowAgentInsecureAutoAdd` (SPEC §8). `AppConfig.insecureAutoAdd` covers the configured
+   * hosts only, never one added here.
    */
   readonly insecureAutoAdd?: boolean | undefined
-  /** Re-register an alias that has other settings (its old connection closes). */
+  /** Re-register an alias that has other settings (its old connection closes; with the same settings it stays). */
   readonly replace?: boolean | undefined
   /** Groups (for `ExecMany`) the host joins once connected; new names create groups. */
   readonly groups?: ReadonlyArray<string> | undefined
   /** Asked when the host key is unknown (the MCP tool asks the user); without it the key is refused. */
   readonly onUnknownHostKey?: ConnectOptions["onUnknownHostKey"]
+  /** Asked for keyboard-interactive answers other than the password (a one-time code); without it AUTH_PROMPT_UNANSWERED. */
+  readonly onAuthPrompt?: ConnectOptions["onAuthPrompt"]
 }
 
 export interface Connected extends ConnectionInfo {
   /** The alias is the default host (the one used when no host is named). */
   readonly isDefault: boolean
+  /** ssh_config directives (and Match criteria) that applied to the host and are not honoured, as written. */
+  readonly ignoredConfig: ReadonlyArray<string>
 }
 
 export interface Disconnected {
@@ -107,46 +132,70 @@ export class Hosts extends Context.Service<Hosts, {
     const jobs = yield* Jobs
     const tunnels = yield* Tunnels
 
-    /** The registry entry for a request: its fields first, then the ssh config's, then the defaults. */
-    const entryFor = Effect.fnUntraced(function*(request: ConnectRequest, alias: string, insecureAutoAdd: boolean) {
-      const home = os.homedir()
-      const sshConfig = yield* Effect.promise(() => fs.readFile(config.sshConfigPath, "utf8").catch(() => ""))
-      const resolved = resolveSshConfig(sshConfig, request.host, home, defaultUser())
-      const entry: HostEntry = {
-        alias,
-        address: resolved.hostName,
-        port: request.port ?? resolved.port ?? 22,
-        user: request.user ?? resolved.user ?? defaultUser(),
-        auth: {
-          ...(request.password !== undefined ? { password: request.password } : {}),
-          ...(request.keyPath !== undefined ? { keyPath: request.keyPath } : {}),
-          ...(request.passphrase !== undefined ? { passphrase: request.passphrase } : {}),
-          ...(resolved.identityFiles.length > 0 ? { identityFiles: resolved.identityFiles } : {})
+    /** The registry entry for a request: its fields first, then the ssh config's, then the defaults; and what of the config is ignored. */
+    const entryFor = (request: ConnectRequest, alias: string, insecureAutoAdd: boolean) =>
+      Effect.try({
+        try: () => {
+          const options: ResolveOptions = {
+            file: config.sshConfigPath,
+            home: os.homedir(),
+            localUser: defaultUser(),
+            user: request.user,
+            matchExecTimeoutMs: config.limits.connectTimeoutMs
+          }
+          const resolved = resolveSshConfig(request.host, options)
+          const entry: HostEntry = {
+            alias,
+            address: resolved.hostName,
+            port: request.port ?? resolved.port ?? 22,
+            user: request.user ?? resolved.user ?? defaultUser(),
+            auth: {
+              ...(request.password !== undefined ? { password: request.password } : {}),
+              ...(request.keyPath !== undefined ? { keyPath: request.keyPath } : {}),
+              ...(request.passphrase !== undefined ? { passphrase: request.passphrase } : {}),
+              ...authFromConfig(resolved)
+            },
+            source: resolved.named ? "ssh-config" : "runtime",
+            insecureAutoAdd,
+            ...(resolved.proxyJump !== undefined
+              ? { proxyJump: resolved.proxyJump.map((spec) => jumpEntry({ ...options, user: undefined }, spec, insecureAutoAdd)) }
+              : {}),
+            ...(resolved.serverAliveIntervalSec !== undefined ? { keepaliveIntervalMs: resolved.serverAliveIntervalSec * 1000 } : {}),
+            // From the operator's ssh_config only: no argument of the call sets it.
+            ...(resolved.proxyCommand !== undefined ? { proxyCommand: resolved.proxyCommand } : {})
+          }
+          return { entry, ignored: resolved.ignored }
         },
-        source: resolved.named ? "ssh-config" : "runtime",
-        insecureAutoAdd,
-        ...(resolved.proxyJump !== undefined
-          ? { proxyJump: resolved.proxyJump.map((spec) => jumpEntry(sshConfig, spec, home, defaultUser(), insecureAutoAdd)) }
-          : {}),
-        ...(resolved.serverAliveIntervalSec !== undefined ? { keepaliveIntervalMs: resolved.serverAliveIntervalSec * 1000 } : {})
-      }
-      return entry
-    })
+        catch: (e) =>
+          new InvalidArgumentError({
+            message: e instanceof UnsafeNameError ? e.message : `host: the ssh config could not be read for it: ${e instanceof Error ? e.message : String(e)}`
+          })
+      })
 
     const connect = Effect.fn("Hosts.connect")(function*(request: ConnectRequest) {
+      // Before the ssh_config lookup, which may run the operator's Match exec commands.
+      const badHost = hostnameProblem(request.host)
+      if (badHost !== undefined) return yield* new InvalidArgumentError({ message: `host: ${badHost}` })
+      const badUser = request.user === undefined ? undefined : remoteUserProblem(request.user)
+      if (badUser !== undefined) return yield* new InvalidArgumentError({ message: `user: ${badUser}` })
       const alias = request.alias ?? aliasForHost(request.host)
       const badGroup = request.groups?.find((g) => !ALIAS_PATTERN.test(g))
       if (badGroup !== undefined) {
         return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(badGroup)} is not 1-64 of A-Z a-z 0-9 . _ -` })
       }
-      // The caller may ask for less trust, never for more unless the operator allows it (SPEC §8).
-      const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd && !config.insecureAutoAdd
-      const insecureAutoAdd = request.insecureAutoAdd === undefined || autoAddIgnored ? config.insecureAutoAdd : request.insecureAutoAdd
-      const entry = yield* entryFor(request, alias, insecureAutoAdd)
+      // The caller never gets more trust than the operator allows callers (SPEC §8); the
+      // operator's own insecure_auto_add is for the hosts they configured, not for these.
+      const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd
+      const insecureAutoAdd = request.insecureAutoAdd === true && !autoAddIgnored
+      const { entry, ignored } = yield* entryFor(request, alias, insecureAutoAdd)
       const previous = (yield* registry.list).find((h) => h.alias === alias)
       yield* registry.register(entry, { replace: request.replace === true })
-      if (previous !== undefined && previous !== entry && request.replace === true) yield* connections.disconnect(alias)
-      const options: ConnectOptions = request.onUnknownHostKey !== undefined ? { onUnknownHostKey: request.onUnknownHostKey } : {}
+      // Only other settings need another connection: the same ones keep the live one and its jobs.
+      if (previous !== undefined && request.replace === true && !sameConnection(previous, entry)) yield* connections.disconnect(alias)
+      const options: ConnectOptions = {
+        ...(request.onUnknownHostKey !== undefined ? { onUnknownHostKey: request.onUnknownHostKey } : {}),
+        ...(request.onAuthPrompt !== undefined ? { onAuthPrompt: request.onAuthPrompt } : {})
+      }
       const info = yield* connections.connect(alias, options).pipe(
         Effect.tapError(() =>
           previous === undefined
@@ -167,7 +216,7 @@ export class Hosts extends Context.Service<Hosts, {
       if (request.groups !== undefined && request.groups.length > 0) {
         yield* registry.join(alias, request.groups).pipe(Effect.catchTag("HostNotFoundError", () => Effect.void))
       }
-      return { ...info, isDefault: (yield* registry.defaultAlias) === alias }
+      return { ...info, isDefault: (yield* registry.defaultAlias) === alias, ignoredConfig: ignored }
     })
 
     const disconnect = Effect.fn("Hosts.disconnect")(function*(alias: string | undefined) {

@@ -46,7 +46,7 @@ import { HostRegistry } from "./HostRegistry.js"
 export type { EndReason, JobStatus }
 export * from "../jobs/model.js"
 export type { HandedOver, Progress, RunningCommand } from "../jobs/RunningCommand.js"
-export type { Tombstone } from "../jobs/Tombstones.js"
+export { type Tombstone, tombstoneLine } from "../jobs/Tombstones.js"
 
 export class Jobs extends Context.Service<Jobs, {
   /** Start `command` in the background; returns as soon as the channel is open. */

@@ -15,6 +15,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
+import { type BashParser, loadBashParser } from "../domain/bashParser.js"
 import { type HostNotFoundError, PolicyDeniedError } from "../domain/errors.js"
 import { check, type PolicyAction } from "../domain/policy.js"
 import {
@@ -73,6 +74,13 @@ export class Policy extends Context.Service<Policy, {
       catch: (e) => e as Error
     }).pipe(Effect.orDie)
     const enabled = tables.global !== undefined || tables.groups.length > 0 || tables.hosts.size > 0
+    // Commands are read by a bash parser (WebAssembly), loaded once and only when there are rules.
+    const parser: BashParser | undefined = enabled
+      ? yield* Effect.tryPromise({
+        try: loadBashParser,
+        catch: (e) => new Error(`the policy's bash parser (tree-sitter-bash) did not load: ${String(e)}`)
+      }).pipe(Effect.orDie)
+      : undefined
     /** The config's groups of `alias` only: joining a group at runtime never changes a host's rules. */
     const groupRules = (alias: string) => tables.groups.filter((g) => g.members.has(alias)).map((g) => g.compiled)
     const configured = new Set(config.hosts.map((h) => h.alias))
@@ -93,7 +101,8 @@ export class Policy extends Context.Service<Policy, {
     const decide = (host: string | undefined, action: PolicyAction) =>
       Effect.gen(function*() {
         const alias = yield* aliasOf(host)
-        const verdict = check(yield* rulesOf(alias), action)
+        const rules = yield* rulesOf(alias)
+        const verdict = rules === undefined || parser === undefined ? { _tag: "Allow" as const } : check(rules, action, parser)
         switch (verdict._tag) {
           case "Allow":
             return { _tag: "Allow", host: alias } as const

@@ -15,7 +15,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, FileSystem, Layer } from "effect"
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { download } from "../sftp/download.js"
 import type { TransferError, TransferHost, TransferRequest, TransferResult } from "../sftp/model.js"
 import { FILES_IN_FLIGHT } from "../sftp/sftpUpload.js"

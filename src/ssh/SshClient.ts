@@ -10,12 +10,21 @@ import type { Duplex } from "node:stream"
 import { Context, Deferred, Effect, Exit, FiberSet, Layer, Queue, type Scope } from "effect"
 import ssh2, { type Client, type SFTPWrapper } from "ssh2"
 import { AppConfig } from "../domain/AppConfig.js"
-import { ConnectError, type ConnectFailure, type HostKeyMismatchError, type HostKeyUnknownError } from "../domain/errors.js"
+import {
+  AuthError,
+  AuthPromptUnansweredError,
+  ConnectError,
+  type ConnectFailure,
+  type HostKeyMismatchError,
+  type HostKeyUnknownError
+} from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
 import { defaultAlgorithms, ssh2Algorithms } from "./algorithms.js"
 import { authAttempts, authHandler, type AuthProgress } from "./auth.js"
 import { type AskUnknownHostKey, decideHostKey, type HostKeyPolicy } from "./hostKeyPolicy.js"
+import type { AuthQuestion, KeyboardHooks, Unanswered } from "./keyboardInteractive.js"
 import { KnownHosts } from "./KnownHosts.js"
+import { type ProxyProcess, proxyFailure, spawnProxy } from "./proxyCommand.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
 import { connectFailure } from "./sshErrors.js"
 
@@ -58,7 +67,29 @@ export interface Endpoint {
 export interface OpenOptions {
   /** Asked when the host key is unknown (e.g. MCP elicitation); without it the key is refused. */
   readonly onUnknownHostKey?: AskUnknownHostKey | undefined
+  /**
+   * Asked for the answers to keyboard-interactive prompts other than the password (a one-time
+   * code): the answers in order, or undefined when the person gave none. Without it such a
+   * prompt fails the handshake with AUTH_PROMPT_UNANSWERED. The handshake timeout waits meanwhile.
+   */
+  readonly onAuthPrompt?: ((question: AuthQuestion) => Effect.Effect<ReadonlyArray<string> | undefined>) | undefined
 }
+
+/** The failure for a prompt nobody answered, naming it (quoted: it is the server's text). */
+const unansweredFailure = (where: string, prompt: string, why: Unanswered, tried: ReadonlyArray<string>): AuthError | AuthPromptUnansweredError =>
+  why === "password"
+    ? new AuthError({
+      message: `authentication failed for ${where}; tried: ${tried.join(", ")}; the server asks for a password (${JSON.stringify(prompt)}) and none was given`,
+      hint: "give password (or password_env in the config file; it is never asked of the user), or a key the server accepts"
+    })
+    : new AuthPromptUnansweredError({
+      message: `${where} asks ${JSON.stringify(prompt)} (keyboard-interactive, e.g. a one-time code) and ${
+        why === "declined" ? "the user gave no answer" : "there is no one to ask here"
+      }`,
+      hint: why === "declined"
+        ? "call ssh_connect again when the user can answer"
+        : "call ssh_connect from a client that supports elicitation (the user is asked for the code); a background reconnect cannot ask"
+    })
 
 export class SshClient extends Context.Service<SshClient, {
   /** Connect to `entry` (through its ProxyJump chain when it has one); the connection ends with the scope. */
@@ -73,7 +104,31 @@ export class SshClient extends Context.Service<SshClient, {
     /** One handshake, over TCP or over `sock` (a jump host's forwarded channel). */
     const hop = (entry: HostEntry, options: OpenOptions | undefined, sock: Duplex | undefined) =>
       Effect.gen(function*() {
-        const attempts = yield* authAttempts(entry)
+        const where = `${entry.user}@${entry.address}:${entry.port}`
+        // Set when a prompt cannot be answered: the handshake is ended and fails with it.
+        let authFailure: AuthError | AuthPromptUnansweredError | undefined
+        let stop: () => void = () => {}
+        // The handshake timeout, ours rather than ssh2's: it waits while a person is asked.
+        const clock = handshakeClock()
+        const runAsk = yield* FiberSet.makeRuntime()
+        const ask = options?.onAuthPrompt
+        const hooks: KeyboardHooks = {
+          ask: ask === undefined ? undefined : (question, answer) => {
+            clock.pause()
+            runAsk(ask(question).pipe(
+              Effect.exit,
+              Effect.map((exit) => {
+                clock.resume()
+                answer(Exit.isSuccess(exit) ? exit.value : undefined)
+              })
+            ))
+          },
+          unanswered: (prompt, why) => {
+            authFailure = unansweredFailure(where, prompt, why, progress.tried)
+            stop()
+          }
+        }
+        const attempts = yield* authAttempts(entry, hooks)
         const knownTypes = yield* knownHosts.knownTypes(entry.address, entry.port)
         const closed = Deferred.makeUnsafe<void>()
         const client = yield* Effect.acquireRelease(
@@ -114,10 +169,13 @@ export class SshClient extends Context.Service<SshClient, {
         const readyTimeout = config.limits.connectTimeoutMs + (options?.onUnknownHostKey !== undefined ? 300_000 : 0)
         yield* Effect.callback<void, ConnectFailure>((resume) => {
           const fail = (err: Error & { level?: string; code?: string | number }) => {
+            clock.stop()
             client.removeAllListeners("ready")
             if (hostKeyFailure !== undefined) return resume(Effect.fail(hostKeyFailure))
-            resume(Effect.fail(connectFailure(err, `${entry.user}@${entry.address}:${entry.port}`, readyTimeout, progress.tried)))
+            if (authFailure !== undefined) return resume(Effect.fail(authFailure))
+            resume(Effect.fail(connectFailure(err, where, readyTimeout, progress.tried)))
           }
+          stop = () => client.end()
           const onClose = () => fail(new Error("connection closed during setup"))
           // One 'error' listener for the client's whole life: ssh2 can emit more than one (a
           // failed handshake, then the peer's reset), and an error with no listener left
@@ -137,15 +195,23 @@ export class SshClient extends Context.Service<SshClient, {
             }
           })
           client.once("ready", () => {
+            clock.stop()
             if (settled) return
             settled = true
             resume(Effect.void)
+          })
+          clock.start(readyTimeout, () => {
+            if (settled) return
+            settled = true
+            fail(Object.assign(new Error("Timed out while waiting for handshake"), { level: "client-timeout" }))
+            client.destroy()
           })
           try {
             client.connect({
               ...(sock === undefined ? { host: entry.address, port: entry.port } : { sock }),
               username: entry.user,
-              readyTimeout,
+              // Ours (`clock`) instead: it stops while a person answers a prompt.
+              readyTimeout: 0,
               keepaliveInterval: entry.keepaliveIntervalMs ?? config.limits.keepaliveIntervalMs,
               keepaliveCountMax: 3,
               // Host-key algorithms of the key types known for this host first, as OpenSSH orders them.
@@ -177,22 +243,78 @@ export class SshClient extends Context.Service<SshClient, {
             : resume(Effect.succeed(stream)))
       })
 
+    /** The first hop over `proxy`'s stdio: it is hung up when the connection closes, and explains a failure. */
+    const hopVia = (proxy: ProxyProcess | undefined, entry: HostEntry, options: OpenOptions | undefined, sock: Duplex | undefined) =>
+      proxy === undefined ? hop(entry, options, sock) : hop(entry, options, sock).pipe(
+        // A command that ends before the handshake does (perhaps before ssh2 even listens) ends it.
+        Effect.raceFirst(Effect.andThen(
+          Deferred.await(proxy.exited),
+          Effect.fail(new ConnectError({ message: "ProxyCommand ended before the SSH handshake completed" }))
+        )),
+        Effect.tap(({ client }) => Effect.sync(() => client.once("close", () => proxy.hangUp()))),
+        Effect.catchIf(
+          (e): e is Extract<ConnectFailure, { _tag: "ConnectError" | "TimeoutError" }> => e._tag === "ConnectError" || e._tag === "TimeoutError",
+          (e) => Effect.flatMap(proxyFailure(proxy, e), Effect.fail)
+        )
+      )
+
     const open = (entry: HostEntry, options?: OpenOptions) =>
       Effect.gen(function*() {
-        let sock: Duplex | undefined
         const jumps = entry.proxyJump ?? []
+        // ProxyCommand of the first hop (the host itself, or its first jump host): its stdio is the transport.
+        const first = jumps[0] ?? entry
+        const proxy = first.proxyCommand === undefined ? undefined : yield* spawnProxy(first.proxyCommand)
+        let sock: Duplex | undefined = proxy?.stream
         for (const [i, jump] of jumps.entries()) {
-          const via = yield* hop(jump, options, sock)
+          const via = yield* hopVia(i === 0 ? proxy : undefined, jump, options, sock)
           yield* Effect.logInfo(`jump host ${jump.user}@${jump.address}:${jump.port} connected for ${entry.alias}`)
           sock = yield* forward(via.client, jumps[i + 1] ?? entry)
         }
-        const target = (yield* hop(entry, options, sock)).conn
-        yield* Effect.logInfo(`connected ${entry.alias}: ${entry.user}@${entry.address}:${entry.port} via ${target.authMethod}`)
+        const target = (yield* hopVia(jumps.length === 0 ? proxy : undefined, entry, options, sock)).conn
+        yield* Effect.logInfo(
+          `connected ${entry.alias}: ${entry.user}@${entry.address}:${entry.port} via ${target.authMethod}${proxy !== undefined ? " (ProxyCommand)" : ""}`
+        )
         return target
       })
 
     return SshClient.of({ open })
   }))
+}
+
+/**
+ * A handshake timeout that can stop while a person is asked something: `start` arms it,
+ * `pause`/`resume` hold the time left, `stop` ends it.
+ */
+const handshakeClock = () => {
+  let left = 0
+  let since = 0
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let onTimeout: (() => void) | undefined
+  const arm = () => {
+    since = Date.now()
+    timer = setTimeout(() => onTimeout?.(), Math.max(0, left))
+  }
+  return {
+    start: (ms: number, fire: () => void) => {
+      left = ms
+      onTimeout = fire
+      arm()
+    },
+    pause: () => {
+      if (timer === undefined) return
+      clearTimeout(timer)
+      timer = undefined
+      left -= Date.now() - since
+    },
+    resume: () => {
+      if (timer === undefined && onTimeout !== undefined) arm()
+    },
+    stop: () => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+      onTimeout = undefined
+    }
+  }
 }
 
 /** The server's identification string: ssh2 exposes it only in a private field (see src/ssh/ssh2.d.ts). */

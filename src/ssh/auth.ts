@@ -8,14 +8,19 @@ import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Redacted } from "effect"
-import ssh2, { type AnyAuthMethod, type AuthenticationType } from "ssh2"
+import ssh2, { type AnyAuthMethod, type AuthenticationType, type ParsedKey } from "ssh2"
 import { AuthError } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
+import { CertificateAgent } from "./agent.js"
+import { type Certificate, certificateKey, parseCertificateText } from "./certificates.js"
+import { type KeyboardHooks, keyboardPrompt } from "./keyboardInteractive.js"
 
 export interface AuthAttempt {
   /** What the AUTH_FAILED message lists: the method and which key, never a secret. */
   readonly label: string
   readonly auth: AnyAuthMethod
+  /** Offered only once the server has named its methods (ssh2 sends `none` first for it). */
+  readonly needsMethods?: boolean
 }
 
 const expandHome = (p: string) => (p === "~" || p.startsWith("~/") ? path.join(os.homedir(), p.slice(1)) : p)
@@ -26,29 +31,68 @@ const secretFromEnv = (name: string | undefined): Redacted.Redacted<string> | un
   return value === undefined ? undefined : Redacted.make(value)
 }
 
+const readOrUndefined = (file: string) => Effect.promise(() => fs.readFile(file).catch(() => undefined))
+
+const parsedKey = (text: Buffer, passphrase: string | undefined): ParsedKey | Error => {
+  const parsed = ssh2.utils.parseKey(text, passphrase)
+  return Array.isArray(parsed) ? parsed[0] ?? new Error("no key in the file") : parsed
+}
+
+/** A key file's public half: from the key itself, else from `<file>.pub` (an encrypted key). */
+const publicKeyOf = (file: string, text: Buffer | undefined, passphrase: string | undefined) =>
+  Effect.gen(function*() {
+    const own = text === undefined ? undefined : parsedKey(text, passphrase)
+    if (own !== undefined && !(own instanceof Error)) return Buffer.from(own.getPublicSSH())
+    const pub = yield* readOrUndefined(`${file}.pub`)
+    const parsed = pub === undefined ? undefined : parsedKey(pub, undefined)
+    return parsed === undefined || parsed instanceof Error ? undefined : Buffer.from(parsed.getPublicSSH())
+  })
+
 /**
- * The authentication attempts: the explicit key, the explicit password (also answered
- * to keyboard-interactive prompts), the agent, then the default key files (or
- * IdentityFile from ~/.ssh/config) when no key was given.
+ * The authentication attempts: the explicit key, the explicit password (answering only
+ * keyboard-interactive prompts that ask for it), the agent (IdentityAgent, else
+ * SSH_AUTH_SOCK), then the default key files (or IdentityFile from ~/.ssh/config) when no
+ * key was given, and keyboard-interactive for the prompts a person answers (`hooks`). A
+ * key with a certificate (`<key>-cert.pub`, CertificateFile) is offered with it first.
  */
-export const authAttempts = (entry: HostEntry): Effect.Effect<Array<AuthAttempt>, AuthError> =>
+export const authAttempts = (entry: HostEntry, hooks: KeyboardHooks): Effect.Effect<Array<AuthAttempt>, AuthError> =>
   Effect.gen(function*() {
     const attempts: Array<AuthAttempt> = []
     const username = entry.user
     const passphrase = entry.auth.passphrase ?? secretFromEnv(entry.auth.passphraseEnv)
+    const phrase = passphrase === undefined ? undefined : Redacted.value(passphrase)
     if (entry.auth.passphraseEnv !== undefined && passphrase === undefined) {
       return yield* new AuthError({
         message: `environment variable ${entry.auth.passphraseEnv} (key passphrase) is not set`,
         hint: `export ${entry.auth.passphraseEnv} in the server's environment`
       })
     }
+    // Key files: the explicit one, else IdentityFile from ~/.ssh/config, else OpenSSH's defaults.
+    const keyFiles = entry.auth.keyPath !== undefined
+      ? [expandHome(entry.auth.keyPath)]
+      : (entry.auth.identityFiles ?? ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => path.join(os.homedir(), ".ssh", n))).map(expandHome)
+    const certificates: Array<Certificate> = []
+    for (const file of [...(entry.auth.certificateFiles ?? []).map(expandHome), ...keyFiles.map((f) => `${f}-cert.pub`)]) {
+      const text = yield* readOrUndefined(file)
+      const cert = text === undefined ? undefined : parseCertificateText(text.toString("utf8"))
+      if (cert !== undefined && !certificates.some((c) => c.blob.equals(cert.blob))) certificates.push(cert)
+    }
+    /** A key's attempts: with each certificate of it first, then on its own. */
+    const keyAttempts = (file: string, key: ParsedKey, text: Buffer): Array<AuthAttempt> => [
+      ...certificates.flatMap((cert) => {
+        const withCert = certificateKey(key, cert)
+        return withCert === undefined ? [] : [{ label: `publickey (${file}, certificate)`, auth: { type: "publickey" as const, username, key: withCert } }]
+      }),
+      { label: `publickey (${file})`, auth: { type: "publickey", username, key: text, ...(phrase === undefined ? {} : { passphrase: phrase }) } }
+    ]
+    const fileAttempts: Array<AuthAttempt> = []
     if (entry.auth.keyPath !== undefined) {
-      const file = expandHome(entry.auth.keyPath)
+      const file = keyFiles[0]!
       const text = yield* Effect.tryPromise({
         try: () => fs.readFile(file),
         catch: (e) => new AuthError({ message: `cannot read key_path ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
       })
-      const parsed = ssh2.utils.parseKey(text, passphrase === undefined ? undefined : Redacted.value(passphrase))
+      const parsed = parsedKey(text, phrase)
       if (parsed instanceof Error) {
         const encrypted = passphrase === undefined && /encrypted|passphrase/i.test(parsed.message)
         return yield* new AuthError({
@@ -58,10 +102,15 @@ export const authAttempts = (entry: HostEntry): Effect.Effect<Array<AuthAttempt>
           ...(encrypted ? { hint: "the key is encrypted: give passphrase (or key_passphrase_env in config)" } : {})
         })
       }
-      attempts.push({
-        label: `publickey (${file})`,
-        auth: { type: "publickey", username, key: text, ...(passphrase === undefined ? {} : { passphrase: Redacted.value(passphrase) }) }
-      })
+      attempts.push(...keyAttempts(file, parsed, text))
+    } else {
+      for (const file of keyFiles) {
+        const text = yield* readOrUndefined(file)
+        if (text === undefined) continue
+        const parsed = parsedKey(text, phrase)
+        if (parsed instanceof Error) continue
+        fileAttempts.push(...keyAttempts(file, parsed, text))
+      }
     }
     const password = entry.auth.password ?? secretFromEnv(entry.auth.passwordEnv)
     if (entry.auth.passwordEnv !== undefined && password === undefined) {
@@ -72,31 +121,27 @@ export const authAttempts = (entry: HostEntry): Effect.Effect<Array<AuthAttempt>
     }
     if (password !== undefined) {
       attempts.push({ label: "password", auth: { type: "password", username, password: Redacted.value(password) } })
+    }
+    // IdentityAgent names the agent ("none": no agent), else SSH_AUTH_SOCK as ssh uses it.
+    const agentSocket = entry.auth.identityAgent ?? process.env.SSH_AUTH_SOCK
+    if (agentSocket !== undefined && agentSocket !== "" && agentSocket !== "none") {
+      // IdentitiesOnly: the agent signs only with the keys the configuration names.
+      const only = entry.auth.identitiesOnly === true
+        ? (yield* Effect.forEach(keyFiles, (f) => Effect.flatMap(readOrUndefined(f), (t) => publicKeyOf(f, t, phrase))))
+          .flatMap((k) => (k === undefined ? [] : [k]))
+        : undefined
       attempts.push({
-        label: "keyboard-interactive",
-        auth: {
-          type: "keyboard-interactive",
-          username,
-          prompt: (_name, _instructions, _lang, prompts, finish) => finish(prompts.map(() => Redacted.value(password)))
-        }
+        label: "agent",
+        auth: { type: "agent", username, agent: new CertificateAgent({ socketPath: agentSocket, only, certificates }) }
       })
     }
-    const agent = process.env.SSH_AUTH_SOCK
-    if (agent !== undefined && agent !== "") {
-      attempts.push({ label: "agent", auth: { type: "agent", username, agent } })
-    }
-    if (entry.auth.keyPath === undefined) {
-      // IdentityFile from ~/.ssh/config replaces OpenSSH's default key files, as in ssh.
-      const files = entry.auth.identityFiles ?? ["id_ed25519", "id_ecdsa", "id_rsa"].map((n) => path.join(os.homedir(), ".ssh", n))
-      for (const name of files) {
-        const file = expandHome(name)
-        const text = yield* Effect.promise(() => fs.readFile(file).catch(() => undefined))
-        if (text === undefined) continue
-        const parsed = ssh2.utils.parseKey(text, passphrase === undefined ? undefined : Redacted.value(passphrase))
-        if (parsed instanceof Error) continue
-        attempts.push({ label: `publickey (${file})`, auth: { type: "publickey", username, key: text } })
-      }
-    }
+    attempts.push(...fileAttempts)
+    // Last: prompts. The password answers a password prompt; any other is asked of a person.
+    attempts.push({
+      label: "keyboard-interactive",
+      auth: { type: "keyboard-interactive", username, prompt: keyboardPrompt(password, hooks) },
+      needsMethods: password === undefined
+    })
     return attempts
   })
 
@@ -116,12 +161,21 @@ export interface AuthProgress {
   lastMethod: string
 }
 
-/** Offers `attempts` in order, skipping methods the server no longer accepts; false when none is left. */
+/** The server's name for a method (an agent's keys are publickey to it). */
+const serverMethod = (type: string) => (type === "agent" ? "publickey" : type)
+
+/**
+ * Offers `attempts` in order, skipping methods the server no longer accepts; false when none
+ * is left. After a partial success (`AuthenticationMethods publickey,keyboard-interactive`)
+ * the server names what it still wants: the attempts not yet made for those go on.
+ */
 export const authHandler = (attempts: ReadonlyArray<AuthAttempt>, progress: AuthProgress): AuthHandler => {
   const left = [...attempts]
   return (methodsLeft, _partial, next) => {
+    // An attempt that only makes sense once the methods are known: ask for them with `none`.
+    if (methodsLeft === null && left[0]?.needsMethods === true) return next({ type: "none", username: left[0].auth.username })
     for (let attempt = left.shift(); attempt !== undefined; attempt = left.shift()) {
-      if (methodsLeft !== null && !methodsLeft.includes(attempt.auth.type)) continue
+      if (methodsLeft !== null && !methodsLeft.includes(serverMethod(attempt.auth.type) as AuthenticationType)) continue
       progress.tried.push(attempt.label)
       progress.lastMethod = attempt.auth.type
       return next(attempt.auth)

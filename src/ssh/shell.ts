@@ -53,6 +53,17 @@ export const SUDO_PATHS = ["/usr/bin/sudo", "/bin/sudo", "/usr/sbin/sudo", "/usr
 export const findSudo = `S=; for p in ${SUDO_PATHS.join(" ")}; do if [ -x "$p" ]; then S=$p; break; fi; done; ` +
   `[ -n "$S" ] || { echo "mcp-ssh-live: no sudo in ${SUDO_PATHS.join(", ")}" >&2; exit 127; }`
 
+/**
+ * Starts `$S` (then give its arguments): with `exec`, which runs the file even where the
+ * account's ~/.bashrc defined a function named `/usr/bin/sudo` (bash calls such a function
+ * for an absolute path too, and it would get the password), in POSIX mode, where the
+ * special builtin `exec` is found before a function named `exec`. It is the last thing the
+ * launcher does, so the shell's PID (the group we signal) becomes sudo's. The account's
+ * rc files ran before this line and can still defeat it (`enable -n exec`, a readonly
+ * POSIXLY_CORRECT, a DEBUG trap, exec of another shell): docs/SECURITY.md says so.
+ */
+const execSudo = `POSIXLY_CORRECT=y; exec "$S"`
+
 export interface WrapOptions {
   readonly command: string
   readonly env?: Readonly<Record<string, string>> | undefined
@@ -180,7 +191,7 @@ export const wrapCommand = (options: Pick<WrapOptions, "sudo" | "pty">): string 
   const pid = `printf '${PID_MARKER}%s\\n' "$$"`
   if (options.sudo !== true) return [...(pty ? [rawTerminal] : []), pid, readAndRun(pty)].join("; ")
   const inner = [...(pty ? [rawTerminal] : []), `printf '${SUDO_READY}\\n'`, readAndRun(pty)].join("; ")
-  return `${pid}; ${findSudo}; "$S" -S -p ${shellQuote(SUDO_PROMPT)} -- "\${SHELL:-/bin/sh}" -c ${shellQuote(inner)}`
+  return `${pid}; ${findSudo}; ${execSudo} -S -p ${shellQuote(SUDO_PROMPT)} -- "\${SHELL:-/bin/sh}" -c ${shellQuote(inner)}`
 }
 
 
@@ -201,7 +212,7 @@ export const groupAliveCommand = (pgid: number): string =>
 
 /** `command` run as root through sudo (by absolute path), the password read from stdin. */
 export const asRootCommand = (command: string): string =>
-  `${findSudo}; "$S" -S -p '' -- /bin/sh -c ${shellQuote(command)}`
+  `${findSudo}; ${execSudo} -S -p '' -- /bin/sh -c ${shellQuote(command)}`
 
 /** The first field of a request that holds a NUL byte (no shell string can carry one), if any. */
 export const fieldWithNul = (fields: Readonly<Record<string, string | Readonly<Record<string, string>> | undefined>>): string | undefined => {

@@ -11,7 +11,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Client } from "@modelcontextprotocol/client"
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio"
-import { getMcpConfigForManifest, unpackExtension, v0_3, validateManifest } from "@anthropic-ai/mcpb"
+import { getMcpConfigForManifest, unpackExtension, v0_4, validateManifest } from "@anthropic-ai/mcpb"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { describeWithSshd } from "../support/sshd.js"
 
@@ -31,11 +31,15 @@ const manifest = readJson(MANIFEST_PATH) as unknown as Manifest
 const USER_CONFIG_FLAGS = { known_hosts: "--known-hosts", log_dir: "--log-dir", config_file: "--config" } as const
 
 describe("MCPB manifest", () => {
-  it("validates with mcpb's validator and its 0.3 schema", () => {
+  it("validates with mcpb's validator and its 0.4 schema, the current manifest_version", () => {
     expect(validateManifest(MANIFEST_PATH)).toBe(true)
-    const parsed = v0_3.McpbManifestSchema.safeParse(readJson(MANIFEST_PATH))
+    const json = readJson(MANIFEST_PATH)
+    expect(json.manifest_version).toBe("0.4")
+    expect(json.$schema).toBe("https://raw.githubusercontent.com/modelcontextprotocol/mcpb/main/schemas/mcpb-manifest-v0.4.schema.json")
+    const parsed = v0_4.McpbManifestSchema.safeParse(json)
     expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true)
-    expect(readJson(MANIFEST_PATH).manifest_version).toBe("0.3")
+    // The schema is not a yes-machine: an unknown server type is refused.
+    expect(v0_4.McpbManifestSchema.safeParse({ ...json, server: { ...manifest.server, type: "deno" } }).success).toBe(false)
   })
 
   it("has package.json's name and version, and maps each user_config field to a server flag", () => {
@@ -102,6 +106,12 @@ describe("MCP Bundle", () => {
     expect(fs.existsSync(path.join(unpacked, "dist", "main.js"))).toBe(true)
     expect(fs.existsSync(path.join(unpacked, "node_modules", "ssh2"))).toBe(true)
     expect(fs.existsSync(path.join(unpacked, "node_modules", "@modelcontextprotocol", "server"))).toBe(true)
+    // effect, a peer of the package, is installed with it; what the server does not use is not.
+    expect(fs.existsSync(path.join(unpacked, "node_modules", "effect"))).toBe(true)
+    for (const unused of ["@effect/platform-node", "redis"]) expect(fs.existsSync(path.join(unpacked, "node_modules", unused)), unused).toBe(false)
+    // The policy's bash parser: its runtime, and the grammar the build puts next to dist/domain/bashParser.js.
+    expect(fs.existsSync(path.join(unpacked, "node_modules", "web-tree-sitter"))).toBe(true)
+    expect(fs.existsSync(path.join(unpacked, "dist", "domain", "tree-sitter-bash.wasm"))).toBe(true)
     for (const dev of ["vitest", "typescript", "@anthropic-ai/mcpb", "@modelcontextprotocol/client"]) {
       expect(fs.existsSync(path.join(unpacked, "node_modules", dev)), dev).toBe(false)
     }
@@ -142,6 +152,9 @@ host = "127.0.0.1"
 port = ${sshd.port}
 user = "${sshd.user.name}"
 key = "${sshd.clientKeyPath}"
+
+[hosts.box.policy]
+read_only = true
 `)
     const { client } = await startBundle({ known_hosts: sshd.knownHostsPath, log_dir: logDir, config_file: configFile }, home)
     try {
@@ -150,6 +163,10 @@ key = "${sshd.clientKeyPath}"
       const exec = await client.callTool({ name: "ssh_exec", arguments: { host: "box", command: "echo bundled" } })
       expect(exec.isError ?? false, JSON.stringify(exec.content)).toBe(false)
       expect((exec.structuredContent as { stdout: string }).stdout).toBe("bundled\n")
+      // The policy reads commands with the bundled bash parser.
+      const refused = await client.callTool({ name: "ssh_exec", arguments: { host: "box", command: "printf -v 'x[$(id)]' 1" } })
+      expect(refused.isError, JSON.stringify(refused.content)).toBe(true)
+      expect(JSON.stringify(refused.content)).toContain("printf: unknown option -v")
       const job = await client.callTool({ name: "ssh_spawn", arguments: { host: "box", command: "echo logged-line" } })
       expect(job.isError ?? false, JSON.stringify(job.content)).toBe(false)
       const jobId = (job.structuredContent as { job_id: string }).job_id

@@ -115,18 +115,18 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`foundation over ${m.name} MCP`,
     expect(badEnv.text).toMatch(/env/)
   })
 
-  it("caps a 200 000-line output, keeping head and tail around a marker", async () => {
+  it("caps a 200 000-line output within the 16 KiB reply, keeping head and tail around a marker naming the job", async () => {
     const r = await call(server, "ssh_exec", { command: "seq 1 200000" })
     expect(r.data.exit_status).toBe(0)
     expect(r.data.truncated).toBe(true)
     const out = r.data.stdout as string
     expect(out.startsWith("1\n2\n3\n")).toBe(true)
     expect(out.endsWith("199999\n200000\n")).toBe(true)
-    expect(out).toMatch(/\n… \d+ bytes omitted …\n/)
-    expect(Buffer.byteLength(out)).toBeLessThan(256 * 1024 + 200)
-    const total = Number(/… (\d+) bytes omitted …/.exec(out)![1])
+    expect(out).toMatch(new RegExp(`\\n… \\d+ bytes omitted; ssh_tail job_id ${r.data.job_id} stream stdout since_line_no \\d+ pages them[^…\\n]* …\\n`))
+    expect(Buffer.byteLength(JSON.stringify(r.data))).toBeLessThanOrEqual(16_384)
+    const total = Number(/… (\d+) bytes omitted/.exec(out)![1])
     expect(r.data.stdout_bytes).toBe(1_288_895)
-    expect(total).toBeGreaterThan(1_288_895 - 256 * 1024 - 10)
+    expect(total).toBeGreaterThan(1_288_895 - 16_384)
   })
 
   it("stops a timed-out command and all its children", async () => {

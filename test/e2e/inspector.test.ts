@@ -12,7 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { MAIN, type McpServerProcess, parseErrorText, startMcpServer } from "../support/mcp.js"
+import { MAIN, type McpServerProcess, parseErrorText, startMcpServer, tailLines } from "../support/mcp.js"
 import { describeWithSshd, type Sshd, boxArgs } from "../support/sshd.js"
 
 const INSPECTOR = fileURLToPath(
@@ -180,7 +180,7 @@ describeWithSshd("MCP Inspector CLI", (getSshd) => {
     const jobId = s.job_id as string
     await ok(home, httpTarget, "ssh_send_stdin", { job_id: jobId, data: "hello inspector\n" })
     const t = await ok(home, httpTarget, "ssh_tail", { job_id: jobId, wait_ms: 10_000, until: "hello inspector" })
-    expect((t.lines as Array<{ text: string }>).map((l) => l.text)).toContain("hello inspector")
+    expect(tailLines(t).map((l) => l.text)).toContain("hello inspector")
     const list = await ok(home, httpTarget, "ssh_list_jobs", {})
     expect(list.jobs).toEqual(expect.arrayContaining([expect.objectContaining({ job_id: jobId, label: "inspected" })]))
     const sig = await ok(home, httpTarget, "ssh_signal", { job_id: jobId, signal: "KILL" })

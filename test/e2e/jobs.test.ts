@@ -6,7 +6,7 @@ import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
-import { call, type McpServerProcess, onFirstCell, startMcpServer, tailToEnd, type TailLine, CLIENT_MATRIX } from "../support/mcp.js"
+import { call, type McpServerProcess, onFirstCell, startMcpServer, tailToEnd, type TailLine, CLIENT_MATRIX, tailLines } from "../support/mcp.js"
 
 
 const token = () => 700_000 + Math.floor(Math.random() * 99_999)
@@ -49,7 +49,7 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`jobs over ${m.name} MCP`, (getS
     for (;;) {
       const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: cursor, wait_ms: 10_000, max_lines: 1 })
       const received = Date.now()
-      const lines = r.data.lines as Array<TailLine>
+      const lines = tailLines(r.data)
       for (const l of lines) latencies.push(received - Number(BigInt(l.text) / 1_000_000n))
       cursor = r.data.next_line_no as number
       if (r.data.status !== "running" && lines.length === 0) break
@@ -73,7 +73,7 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`jobs over ${m.name} MCP`, (getS
     const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: 0, max_lines: 10_000, max_bytes: 1_048_576 })
     expect(r.data.status).toBe("exited")
     expect(r.data.dropped).toBe(990_000)
-    const lines = r.data.lines as Array<TailLine>
+    const lines = tailLines(r.data)
     expect(lines[0]).toEqual({ n: 990_001, stream: "stdout", text: "990001" })
     expect(lines.at(-1)).toEqual({ n: 1_000_000, stream: "stdout", text: "1000000" })
     expect(r.data.next_line_no).toBe(1_000_000)
@@ -97,7 +97,7 @@ for i in range(3):
       // min_lines 1: return at the first line (by default the tail would wait for the end, 3 s).
       const r = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 5000, min_lines: 1 })
       // The first line arrives while the job still runs (not all at the end).
-      expect((r.data.lines as Array<TailLine>)[0]?.text.trim()).toBe("tick 0")
+      expect(tailLines(r.data)[0]?.text.trim()).toBe("tick 0")
       expect(r.data.status).toBe("running")
       const rest = await tailToEnd(server, jobId, r.data.next_line_no as number)
       expect(rest.lines.map((l) => l.text.trim())).toEqual(["tick 1", "tick 2"])
@@ -188,11 +188,14 @@ for i in range(3):
     const spawned = await call(server, "ssh_spawn", { command: "for i in 1 2 3 4 5 6; do echo step $i; sleep 0.3; done; echo READY; sleep 30" })
     const jobId = spawned.data.job_id as string
     const r = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 20_000, until: "^READY$" })
-    expect(r.data.matched).toMatchObject({ text: "READY" })
-    expect((r.data.lines as Array<TailLine>).map((l) => l.text)).toEqual([
+    expect(tailLines(r.data).map((l) => l.text)).toEqual([
       "step 1", "step 2", "step 3", "step 4", "step 5", "step 6", "READY"
     ])
+    expect(r.data.matched_line_no).toBe(7)
     expect(r.data.status).toBe("running")
+    // The per-line form gives the matched line itself.
+    const lines = await call(server, "ssh_tail", { job_id: jobId, since_line_no: 6, until: "^READY$", format: "lines" })
+    expect(lines.data.matched).toEqual({ n: 7, stream: "stdout", text: "READY" })
     await call(server, "ssh_remove_job", { job_id: jobId, force: true })
   })
 
@@ -201,15 +204,26 @@ for i in range(3):
     const jobId = spawned.data.job_id as string
     const { last } = await tailToEnd(server, jobId)
     expect(last.status).toBe("exited")
+    const printed = ["plain", '{"json": "looking"}', '\ttab: \\ "q" €', "oops", "no newline"]
+    // The default form: the other fields as JSON, then the lines as printed.
     const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: 0 })
-    const [head, ...rows] = r.text.split("\n")
-    const { lines, ...rest } = r.data
-    expect(JSON.parse(head!)).toEqual(rest)
+    const nl = r.text.indexOf("\n")
+    const { text, ...rest } = r.data
+    expect(JSON.parse(r.text.slice(0, nl))).toEqual(rest)
     expect(rest).toMatchObject({ status: "exited", more: false })
-    expect(rows).toEqual((lines as Array<TailLine>).map((l) => `${l.n} ${l.stream}: ${l.text}`))
+    expect(r.text.slice(nl + 1)).toBe(text)
+    const fromText = tailLines({ ...rest, text: r.text.slice(nl + 1) })
+    expect([...fromText.map((l) => l.text)].sort()).toEqual([...printed].sort())
+    expect(fromText.find((l) => l.text === "oops")!.stream).toBe("stderr")
+    // The per-line form: one row per line, `<n> <stream>: <text>`.
+    const l = await call(server, "ssh_tail", { job_id: jobId, since_line_no: 0, format: "lines" })
+    const [head, ...rows] = l.text.split("\n")
+    const { lines, ...others } = l.data
+    expect(JSON.parse(head!)).toEqual(others)
+    expect(rows).toEqual((lines as Array<TailLine>).map((x) => `${x.n} ${x.stream}: ${x.text}`))
     expect(rows.length).toBe(5)
-    expect(rows).toContain(`${(lines as Array<TailLine>).find((l) => l.stream === "stderr")!.n} stderr: oops`)
-    expect((lines as Array<TailLine>).map((l) => l.text)).toEqual(expect.arrayContaining(["plain", '{"json": "looking"}', '\ttab: \\ "q" €', "oops", "no newline"]))
+    expect(lines).toEqual(fromText)
+    expect(rows).toContain(`${(lines as Array<TailLine>).find((x) => x.stream === "stderr")!.n} stderr: oops`)
     await call(server, "ssh_remove_job", { job_id: jobId })
   })
 

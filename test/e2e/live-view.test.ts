@@ -342,6 +342,32 @@ describeWithSshd("live job view in Chromium", (getSshd) => {
     expect(job?.status).not.toBe("running")
   }, 60_000)
 
+  it("shows an OSC 8 link only when its text is its target; otherwise the text alone (issue 23, item 11)", async () => {
+    await page.reload()
+    const command = [
+      // Text that says one thing and links to another.
+      String.raw`printf '\033]8;;https://evil.example/steal\033\\docs: https://example.com/\033]8;;\033\\\n'`,
+      // A link that shows its target.
+      String.raw`printf 'see \033]8;;https://example.com/\007https://example.com/\033]8;;\007 ok\n'`,
+      // A scheme that is not linked (ls --hyperlink): the file name must still show.
+      String.raw`printf '\033]8;;file:///etc/passwd\007passwd\033]8;;\007\n'`,
+      // The opening sequence cut by a newline: the view joins its converter's input across lines.
+      String.raw`printf '\033]8;;https://evil.example/x\n\007spoofed\033]8;;\007\n'`,
+      "echo end"
+    ].join("; ")
+    const args = { command }
+    const spawnResult = await server.client.callTool({ name: "ssh_spawn", arguments: args }, { timeout: 30_000 })
+    const frame = await openView("ssh_spawn", args, spawnResult, "dark")
+    await until("the job's end", async () => (await frame.locator("#status").innerText()) === "exited 0")
+    const lines = (await texts(frame, ".line:not(.partial)")).map((t) => t.trimEnd())
+    expect(lines[0]).toBe("docs: https://example.com/")
+    expect(lines[1]).toBe("see https://example.com/ ok")
+    expect(lines[2]).toBe("passwd")
+    expect(lines.join("\n")).toContain("spoofed")
+    const links = await frame.locator("#out a").evaluateAll((as) => as.map((a) => [(a as unknown as { href: string }).href, (a as unknown as { textContent: string }).textContent]))
+    expect(links).toEqual([["https://example.com/", "https://example.com/"]])
+  }, 60_000)
+
   it("counts the lines the server no longer held when the view read them", async () => {
     const spawned = await call(server, "ssh_spawn", { command: "seq 1 1000; echo done" })
     const jobId = spawned.data.job_id as string

@@ -3,7 +3,7 @@
  * the lines read afterwards are complete, with no gap and no duplicate.
  */
 import { expect, it } from "vitest"
-import { call, startMcpServer, tailToEnd, type TailLine } from "../support/mcp.js"
+import { call, startMcpServer, tailToEnd, type TailLine, tailLines } from "../support/mcp.js"
 import { describeWithSshd, waitNoProcess, boxArgs } from "../support/sshd.js"
 
 describeWithSshd("persistent jobs", (getSshd) => {
@@ -28,7 +28,7 @@ describeWithSshd("persistent jobs", (getSshd) => {
       const read = async () => {
         const r = await call(first, "ssh_tail", { job_id: jobId, since_line_no: cursor, wait_ms: 3000, max_lines: 10_000 })
         expect(r.isError, r.text).toBe(false)
-        seen.push(...(r.data.lines as Array<TailLine>))
+        seen.push(...tailLines(r.data))
         cursor = r.data.next_line_no as number
       }
       await read()

@@ -89,7 +89,11 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`SFTP transfers (${m.name})`, (g
     }
     const up = await call(server, "ssh_upload", { local_path: tree, remote_path: `${remote}/tree` })
     expect(up.isError, up.text).toBe(false)
-    expect(up.data).toMatchObject({ files_count: 200, verified: true, sha256_local: null })
+    expect(up.data).toMatchObject({ files_count: 200, verified: true, files: [] })
+    // One digest over the tree per side (results.test.ts checks it against the host's sha256sum).
+    expect(up.data.sha256_local).toMatch(/^[0-9a-f]{64}$/)
+    expect(up.data.sha256_remote).toBe(up.data.sha256_local)
+    expect(Buffer.byteLength(JSON.stringify(up.data))).toBeLessThan(1024)
     const back = path.join(local, "tree-back")
     const down = await call(server, "ssh_download", { local_path: back, remote_path: `${remote}/tree` })
     expect(down.isError, down.text).toBe(false)

@@ -70,7 +70,11 @@ describe("tools/list size", () => {
     const byName = Object.fromEntries(listed.tools.map((t) => [t.name, t]))
     const tail = byName.ssh_tail!.inputSchema as { properties: Record<string, Record<string, unknown>>; required: Array<string> }
     expect(tail.required).toEqual(["job_id"])
-    expect(tail.properties.wait_ms).toMatchObject({ type: "integer", minimum: 0, maximum: 60_000 })
+    // Above 45 s a wait is cut (the result says so), not refused: no maximum to publish.
+    expect(tail.properties.wait_ms).toMatchObject({ type: "integer", minimum: 0 })
+    expect(tail.properties.wait_ms!.maximum).toBeUndefined()
+    expect(tail.properties.format).toMatchObject({ enum: ["text", "lines"] })
+    expect(tail.properties.last).toMatchObject({ type: "integer", minimum: 0 })
     expect(tail.properties.min_lines).toMatchObject({ type: "integer", minimum: 1 })
     expect(tail.properties.stream).toMatchObject({ enum: ["both", "stdout", "stderr"] })
     expect(tail.properties.since_line_no!.minimum).toBe(0)
@@ -123,7 +127,11 @@ describeWithSshd("results match the published outputSchema", (getSshd) => {
     const job = await checked("ssh_spawn", { command: "echo READY; sleep 30", label: "l" })
     await checked("ssh_tail", { job_id: job.job_id, wait_ms: 10_000, until: "READY" })
     await checked("ssh_tail", { job_id: job.job_id })
+    // The per-line form, and a wait cut to 45 s (with its note), validate too.
+    expect(await checked("ssh_tail", { job_id: job.job_id, since_line_no: 0, until: "READY", format: "lines" })).toHaveProperty("lines")
+    expect(await checked("ssh_tail", { job_id: job.job_id, last: 1, min_lines: 1, wait_ms: 50_000 })).toHaveProperty("note")
     await checked("ssh_list_jobs", {})
+    await checked("ssh_list_jobs", { cursor: 1 })
     await checked("ssh_signal", { job_id: job.job_id, signal: "TERM" })
     await checked("ssh_remove_job", { job_id: job.job_id })
     const running = await checked("ssh_spawn", { command: "sleep 30" })
@@ -133,6 +141,10 @@ describeWithSshd("results match the published outputSchema", (getSshd) => {
     const remote = `/tmp/mcpssh-schema-${process.pid}.txt`
     await checked("ssh_upload", { local_path: file, remote_path: remote })
     await checked("ssh_download", { local_path: path.join(local, "back.txt"), remote_path: remote })
+    fs.mkdirSync(path.join(local, "tree"))
+    fs.writeFileSync(path.join(local, "tree", "a.txt"), "a\n")
+    await checked("ssh_upload", { local_path: path.join(local, "tree"), remote_path: `${remote}.d`, detail: true })
+    await sshd.exec(`rm -rf ${remote}.d`)
     await sshd.exec(`rm -f ${remote}`)
     const tunnel = await checked("ssh_tunnel_open", { kind: "local", bind_port: 0, target_host: "127.0.0.1", target_port: sshd.port })
     await checked("ssh_tunnel_open", { kind: "dynamic", bind_port: 0 })

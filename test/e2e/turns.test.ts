@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
-import { call, type McpServerProcess, startMcpServer, tailToEnd, type TailLine } from "../support/mcp.js"
+import { call, type McpServerProcess, startMcpServer, tailToEnd, type TailLine, tailLines } from "../support/mcp.js"
 
 /** Prints 1..n, line i at i × periodMs after the start, whatever the load (no drift from fork or sleep). */
 const metronome = (n: number, periodMs: number, after = "") =>
@@ -51,7 +51,7 @@ describeWithSshd("fewer turns", (getSshd) => {
       const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: cursor, wait_ms: 1000 })
       expect(r.isError, r.text).toBe(false)
       calls++
-      seen.push(...(r.data.lines as Array<TailLine>))
+      seen.push(...tailLines(r.data))
       cursor = r.data.next_line_no as number
       if (r.data.status !== "running" && r.data.more === false) break
       expect(calls).toBeLessThan(40)
@@ -66,7 +66,7 @@ describeWithSshd("fewer turns", (getSshd) => {
     const jobId = await spawn("echo one; sleep 30")
     const t0 = Date.now()
     const r = await call(server, "ssh_tail", { job_id: jobId, wait_ms: LONG_WAIT, min_lines: 1 })
-    expect((r.data.lines as Array<TailLine>).map((l) => l.text)).toEqual(["one"])
+    expect(tailLines(r.data).map((l) => l.text)).toEqual(["one"])
     expect(r.data.status).toBe("running")
     expect(Date.now() - t0).toBeLessThan(LONG_WAIT / 2)
     await call(server, "ssh_remove_job", { job_id: jobId, force: true })
@@ -75,7 +75,7 @@ describeWithSshd("fewer turns", (getSshd) => {
   it("returns once min_lines lines are there", async () => {
     const jobId = await spawn("for i in 1 2 3 4; do echo l$i; sleep 0.3; done; sleep 30")
     const r = await call(server, "ssh_tail", { job_id: jobId, wait_ms: LONG_WAIT, min_lines: 3 })
-    const texts = (r.data.lines as Array<TailLine>).map((l) => l.text)
+    const texts = tailLines(r.data).map((l) => l.text)
     expect(texts.slice(0, 3)).toEqual(["l1", "l2", "l3"])
     expect(texts.length).toBeLessThanOrEqual(4)
     expect(r.data.status).toBe("running")
@@ -88,7 +88,7 @@ describeWithSshd("fewer turns", (getSshd) => {
     const r = await call(server, "ssh_tail", { job_id: jobId, wait_ms: LONG_WAIT })
     expect(Date.now() - t0).toBeLessThan(LONG_WAIT / 2)
     expect(r.data).toMatchObject({ status: "exited", exit_status: 0, more: false })
-    expect((r.data.lines as Array<TailLine>).map((l) => l.text)).toEqual(["a", "b"])
+    expect(tailLines(r.data).map((l) => l.text)).toEqual(["a", "b"])
   })
 
   it("returns at once when a line matches until", async () => {
@@ -96,8 +96,8 @@ describeWithSshd("fewer turns", (getSshd) => {
     const t0 = Date.now()
     const r = await call(server, "ssh_tail", { job_id: jobId, wait_ms: LONG_WAIT, until: "^READY$" })
     expect(Date.now() - t0).toBeLessThan(LONG_WAIT / 2)
-    expect(r.data.matched).toMatchObject({ text: "READY" })
-    expect((r.data.lines as Array<TailLine>).map((l) => l.text)).toEqual(["step 1", "READY"])
+    expect(tailLines(r.data).map((l) => l.text)).toEqual(["step 1", "READY"])
+    expect(r.data.matched_line_no).toBe(2)
     expect(r.data.status).toBe("running")
     await call(server, "ssh_remove_job", { job_id: jobId, force: true })
   })
@@ -108,7 +108,7 @@ describeWithSshd("fewer turns", (getSshd) => {
     const r = await call(server, "ssh_tail", { job_id: jobId, wait_ms: LONG_WAIT })
     expect(Date.now() - t0).toBeLessThan(LONG_WAIT / 2)
     expect(r.data).toMatchObject({ status: "running", awaiting_input: true, prompt: "Continue? [y/N] " })
-    expect((r.data.lines as Array<TailLine>).map((l) => l.text)).toEqual(["hello"])
+    expect(tailLines(r.data).map((l) => l.text)).toEqual(["hello"])
     await call(server, "ssh_send_stdin", { job_id: jobId, data: "y\n" })
     const { lines, last } = await tailToEnd(server, jobId, r.data.next_line_no as number)
     expect(lines.map((l) => l.text)).toContain("got y")
@@ -119,10 +119,10 @@ describeWithSshd("fewer turns", (getSshd) => {
     const jobId = await spawn("seq 1 20; sleep 30")
     const t0 = Date.now()
     const byLines = await call(server, "ssh_tail", { job_id: jobId, wait_ms: LONG_WAIT, max_lines: 5 })
-    expect((byLines.data.lines as Array<TailLine>).map((l) => l.text)).toEqual(["1", "2", "3", "4", "5"])
+    expect(tailLines(byLines.data).map((l) => l.text)).toEqual(["1", "2", "3", "4", "5"])
     expect(byLines.data.next_line_no).toBe(5)
     const byBytes = await call(server, "ssh_tail", { job_id: jobId, since_line_no: 5, wait_ms: LONG_WAIT, max_bytes: 6 })
-    const texts = (byBytes.data.lines as Array<TailLine>).map((l) => l.text)
+    const texts = tailLines(byBytes.data).map((l) => l.text)
     expect(texts.length).toBeGreaterThan(0)
     expect(texts.length).toBeLessThan(15)
     expect(texts).toEqual(Array.from({ length: texts.length }, (_, i) => String(6 + i)))
@@ -165,16 +165,58 @@ describeWithSshd("fewer turns", (getSshd) => {
     await call(server, "ssh_remove_job", { job_id: r.data.job_id, force: true })
   })
 
-  it("caps exec output at line boundaries: whole consecutive lines on both sides of the marker", async () => {
-    const r = await call(server, "ssh_exec", { command: "seq 1 200000" })
-    expect(r.data.truncated).toBe(true)
-    const out = r.data.stdout as string
-    const [head, tail] = out.split(/\n… \d+ bytes omitted …\n/)
-    const headLines = head!.split("\n").map(Number)
-    const tailLines = tail!.split("\n").slice(0, -1).map(Number)
+  /** An exec's stdout cut around its marker: the head's and tail's lines, the marker's numbers. */
+  const cutAt = (out: string) => {
+    const m = /\n… (\d+) bytes omitted; ssh_tail job_id (job-[0-9a-f]+) stream stdout since_line_no (\d+) pages them( \(the job holds only its newest lines\))? …\n/.exec(out)
+    expect(m, out.slice(0, 300)).not.toBeNull()
+    const head = out.slice(0, m!.index)
+    const tail = out.slice(m!.index + m![0].length)
+    return { head, tail, omitted: Number(m![1]), jobId: m![2]!, since: Number(m![3]), evicted: m![4] !== undefined }
+  }
+
+  it("keeps an exec's reply within 16 KiB: whole lines of head and tail, the rest paged from the job the marker names", async () => {
+    const r = await call(server, "ssh_exec", { command: "seq 1 5000" })
+    const sc = await call(server, "ssh_list_jobs", {}) // (the job it names is listed)
+    expect(Buffer.byteLength(JSON.stringify(r.data))).toBeLessThanOrEqual(16_384)
+    expect(r.data).toMatchObject({ status: "exited", exit_status: 0, truncated: true })
+    const { head, tail, omitted, jobId, since, evicted } = cutAt(r.data.stdout as string)
+    expect(r.data.job_id).toBe(jobId)
+    expect((sc.data.jobs as Array<{ job_id: string }>).some((j) => j.job_id === jobId)).toBe(true)
+    const headLines = head.split("\n").map(Number)
+    const tailNumbers = tail.split("\n").slice(0, -1).map(Number)
     expect(headLines).toEqual(Array.from({ length: headLines.length }, (_, i) => i + 1))
-    expect(tailLines).toEqual(Array.from({ length: tailLines.length }, (_, i) => 200_000 - tailLines.length + 1 + i))
-    const omitted = Number(/… (\d+) bytes omitted …/.exec(out)![1])
-    expect(omitted + Buffer.byteLength(head!) + Buffer.byteLength(tail!)).toBe(r.data.stdout_bytes)
+    expect(tailNumbers).toEqual(Array.from({ length: tailNumbers.length }, (_, i) => 5000 - tailNumbers.length + 1 + i))
+    expect(omitted + Buffer.byteLength(head) + Buffer.byteLength(tail)).toBe(r.data.stdout_bytes)
+    // The marker's call gives the first line left out, and paging reaches the tail.
+    expect(evicted).toBe(false)
+    expect(since).toBe(headLines.length)
+    const page = await call(server, "ssh_tail", { job_id: jobId, stream: "stdout", since_line_no: since })
+    expect(tailLines(page.data)[0]).toEqual({ n: since + 1, stream: "stdout", text: String(since + 1) })
+    expect(page.data.more).toBe(true)
+    const { lines } = await tailToEnd(server, jobId, since)
+    expect(lines.map((l) => Number(l.text))).toEqual(Array.from({ length: 5000 - since }, (_, i) => since + 1 + i))
+  })
+
+  it("says so when the job no longer holds the start of what an exec left out", async () => {
+    const r = await call(server, "ssh_exec", { command: "seq 1 200000" })
+    expect(Buffer.byteLength(JSON.stringify(r.data))).toBeLessThanOrEqual(16_384)
+    const { head, tail, omitted, jobId, since, evicted } = cutAt(r.data.stdout as string)
+    expect(omitted + Buffer.byteLength(head) + Buffer.byteLength(tail)).toBe(r.data.stdout_bytes)
+    expect(evicted).toBe(true)
+    expect(since).toBe(0)
+    const page = await call(server, "ssh_tail", { job_id: jobId, stream: "stdout", since_line_no: since })
+    expect(page.data.dropped).toBe(190_000)
+    expect(tailLines(page.data)[0]!.text).toBe("190001")
+  })
+
+  it("returns more of an exec's output on request (max_output_bytes), up to what the server keeps", async () => {
+    const r = await call(server, "ssh_exec", { command: "seq 1 200000", max_output_bytes: 1_048_576 })
+    const size = Buffer.byteLength(JSON.stringify(r.data))
+    expect(size).toBeLessThanOrEqual(1_048_576)
+    // max_output_bytes (256 KiB a stream) is what the server kept.
+    expect(size).toBeGreaterThan(256 * 1024)
+    expect(r.data.truncated).toBe(true)
+    const small = await call(server, "ssh_exec", { command: "seq 1 3" })
+    expect(small.data).toMatchObject({ stdout: "1\n2\n3\n", truncated: false, job_id: null })
   })
 })

@@ -1,7 +1,8 @@
 /**
  * `Hosts` as a library user calls it, against a real sshd: connect from `~/.ssh/config`,
- * the registry put back when a connection fails, the unknown-host-key callback, and
- * disconnect stopping the host's jobs first. What ssh_connect / ssh_disconnect /
+ * the registry put back when a connection fails, the unknown-host-key callback, `replace`
+ * keeping a connection whose settings did not change, and disconnect stopping the host's
+ * jobs first. What ssh_connect / ssh_disconnect /
  * ssh_list_hosts do, without MCP.
  */
 import * as fs from "node:fs"
@@ -78,6 +79,41 @@ describeWithSshd("Hosts (library)", (getSshd) => {
     expect(JSON.stringify(r.refused)).toContain("HostKeyUnknownError")
     expect(asked).toEqual([expect.objectContaining({ alias: "box", port: getSshd().port })])
     expect(r.trusted.alias).toBe("box")
+  })
+
+  it("keeps the connection and its jobs when replace: true brings the same settings, reconnects when they differ", async () => {
+    const sshd = getSshd()
+    const t = 700_000 + Math.floor(Math.random() * 99_999)
+    // The same key under another path: other settings that still authenticate.
+    const keyCopy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-hosts-key-")), "id")
+    fs.copyFileSync(sshd.clientKeyPath, keyCopy)
+    fs.chmodSync(keyCopy, 0o600)
+    const settings = { host: sshd.host, alias: "live", port: sshd.port, user: sshd.user.name, keyPath: sshd.clientKeyPath }
+    const r = await run(Effect.gen(function*() {
+      const hosts = yield* Hosts
+      const jobs = yield* Jobs
+      const first = yield* hosts.connect(settings)
+      const job = yield* jobs.spawn({ host: "live", command: `sleep ${t}` })
+      const same = yield* hosts.connect({ ...settings, replace: true })
+      // Let a dropped connection show in the job's status before it is read.
+      yield* Effect.sleep("300 millis")
+      const jobAfterSame = yield* jobs.get(job.jobId)
+      const processAfterSame = yield* Effect.promise(() => sshd.exec(`pgrep -f -- "sleep ${t}" || true`))
+      // Still reachable through the connection it was started on: stopping it works.
+      const removed = yield* jobs.remove(job.jobId, { force: true })
+      const processAfterRemove = yield* Effect.promise(() => waitNoProcess(sshd, `sleep ${t}`))
+      const other = yield* hosts.connect({ ...settings, keyPath: keyCopy, replace: true })
+      const list = yield* hosts.list
+      return { first, same, jobAfterSame, processAfterSame, removed, processAfterRemove, other, list }
+    }))
+    expect(r.same.connectedAt).toEqual(r.first.connectedAt)
+    expect(r.jobAfterSame.status).toBe("running")
+    expect(r.processAfterSame.stdout.trim()).not.toBe("")
+    expect(r.removed.termination).not.toBeNull()
+    expect(r.processAfterRemove).toBe("")
+    // Another key path is another connection.
+    expect(r.other.connectedAt.getTime()).toBeGreaterThan(r.first.connectedAt.getTime())
+    expect(r.list).toEqual([expect.objectContaining({ alias: "live", connected: true, keyPath: keyCopy })])
   })
 
   it("stops the host's running jobs, then disconnects and forgets it", async () => {

@@ -1,6 +1,7 @@
 /**
- * Attacks on host-key trust (issue 13, points 2 and 11): a host that swaps its key for one
- * of another type, an agent that turns on insecure_auto_add by itself, an agent that puts
+ * Attacks on host-key trust (issue 13, points 2 and 11; issue 23, point 7): a host that swaps
+ * its key for one of another type, an agent that turns on insecure_auto_add by itself or
+ * rides on the operator's (which covers the configured hosts only), an agent that puts
  * text of its own in the question the human is asked. Each against a real sshd.
  */
 import * as fs from "node:fs"
@@ -175,13 +176,47 @@ describeWithSshd("the agent cannot weaken host-key checking on its own", (getSsh
     })
   }
 
-  it("the operator's own --insecure-auto-add still applies", async () => {
+  it("the operator's --insecure-auto-add applies to the configured hosts", async () => {
+    const knownHosts = freshKnownHosts()
+    const server = await startMcpServer({
+      args: [
+        "--known-hosts", knownHosts, "--insecure-auto-add",
+        "--host", `box=${sshd.host}:${sshd.port}`, "--user", sshd.user.name, "--key", sshd.clientKeyPath
+      ]
+    })
+    try {
+      const r = await call(server, "ssh_exec", { host: "box", command: "true" })
+      expect(r.isError, r.text).toBe(false)
+      expect(fs.readFileSync(knownHosts, "utf8")).toContain(`[127.0.0.1]:${sshd.port} ssh-ed25519 `)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("the operator's --insecure-auto-add does not cover a host the agent adds: HOST_KEY_UNKNOWN, nothing recorded", async () => {
     const knownHosts = freshKnownHosts()
     const server = await startMcpServer({ args: ["--known-hosts", knownHosts, "--insecure-auto-add"] })
     try {
       const r = await call(server, "ssh_connect", args())
-      expect(r.isError, r.text).toBe(false)
-      expect(fs.readFileSync(knownHosts, "utf8")).toContain(`[127.0.0.1]:${sshd.port} ssh-ed25519 `)
+      expect(r.data, r.text).toMatchObject({ error: { code: "HOST_KEY_UNKNOWN" } })
+      // Nor when the agent asks for it: that takes --allow-agent-insecure-auto-add.
+      const asked = await call(server, "ssh_connect", { ...args(), insecure_auto_add: true })
+      expect(asked.data, asked.text).toMatchObject({ error: { code: "HOST_KEY_UNKNOWN" } })
+      expect(asked.text).toContain("--allow-agent-insecure-auto-add")
+      expect(fs.existsSync(knownHosts)).toBe(false)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("the operator's --insecure-auto-add does not cover a host the agent adds: the human is asked", async () => {
+    const knownHosts = freshKnownHosts()
+    const { server, asked } = await withElicitation(["--known-hosts", knownHosts, "--insecure-auto-add"], "refuse")
+    try {
+      const r = await call(server, "ssh_connect", args())
+      expect(r.data, r.text).toMatchObject({ error: { code: "HOST_KEY_UNKNOWN" } })
+      expect(asked).toHaveLength(1)
+      expect(fs.existsSync(knownHosts)).toBe(false)
     } finally {
       await server.close()
     }
@@ -207,7 +242,8 @@ describeWithSshd("nothing the agent types is shown to the human as ours", (getSs
       }
       const host = await call(server, "ssh_connect", { ...args(), host: "127.0.0.1\nFINGERPRINT VERIFIED" })
       expect(host.isError).toBe(true)
-      expect(host.text).toMatch(/^Input validation error: .*\bhost: /)
+      // Refused by Hosts.connect as ssh refuses it (hostnames.test.ts), naming the field.
+      expect(host.text).toMatch(/^INVALID_ARGUMENT: host: /)
       expect(asked).toEqual([])
     } finally {
       await server.close()

@@ -4,7 +4,7 @@
  * `until` regex that would backtrack for ever.
  */
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest"
-import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { call, type McpServerProcess, startMcpServer, tailLines } from "../support/mcp.js"
 import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
 
 const token = () => 900_000 + Math.floor(Math.random() * 99_999)
@@ -73,7 +73,7 @@ describeWithSshd("limits on every path", (getSshd) => {
     const s = track(await call(server, "ssh_spawn", { command: `printf '%s!\\n' ${"a".repeat(30)}; sleep 30` }))
     const jobId = s.data.job_id as string
     const first = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 10_000 })
-    expect((first.data.lines as Array<{ text: string }>).map((l) => l.text)).toEqual([`${"a".repeat(30)}!`])
+    expect(tailLines(first.data).map((l) => l.text)).toEqual([`${"a".repeat(30)}!`])
 
     const order: Array<string> = []
     const tail = call(server, "ssh_tail", { job_id: jobId, since_line_no: 0, until: "^(a+)+$", wait_ms: 5000 })
@@ -87,7 +87,7 @@ describeWithSshd("limits on every path", (getSshd) => {
     const t = await tail
     expect(list.isError).toBe(false)
     expect(t.isError, t.text).toBe(false)
-    expect(t.data.matched).toBeNull()
+    expect(t.data.matched_line_no).toBeNull()
     // The other call was answered while the tail was still waiting: nothing blocked the server.
     expect(order).toEqual(["list", "tail"])
     await call(server, "ssh_remove_job", { job_id: jobId, force: true })
@@ -102,7 +102,8 @@ describeWithSshd("limits on every path", (getSshd) => {
       expect((r.data.error as { message: string }).message).toMatch(/^until: /)
     }
     const ok = await call(server, "ssh_tail", { job_id: s.data.job_id, until: "b(c|d)$", wait_ms: 5000 })
-    expect(ok.data.matched).toMatchObject({ text: "abc" })
+    expect(ok.data.matched_line_no).toBe(1)
+    expect(tailLines(ok.data).at(-1)?.text).toBe("abc")
     await call(server, "ssh_remove_job", { job_id: s.data.job_id, force: true })
   })
 })

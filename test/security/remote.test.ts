@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { call, type McpServerProcess, startMcpServer, tailToEnd } from "../support/mcp.js"
+import { call, type McpServerProcess, startMcpServer, tailToEnd, tailLines } from "../support/mcp.js"
 import { describeWithSshd, type Sshd, waitNoProcess, boxArgs } from "../support/sshd.js"
 
 const token = () => 900_000 + Math.floor(Math.random() * 99_999)
@@ -151,7 +151,7 @@ describeWithSshd("remote trust: secrets, job files, one bad call", (getSshd) => 
     // The first job lived through all of it, on the same connection.
     const tail = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 0 })
     expect(tail.data).toMatchObject({ status: "running" })
-    expect((tail.data.lines as Array<{ text: string }>).map((l) => l.text)).toEqual(["before"])
+    expect(tailLines(tail.data).map((l) => l.text)).toEqual(["before"])
     expect((await sshd.exec(`pgrep -f "^sleep ${t}$"`)).stdout.trim()).not.toBe("")
     const removed = await call(server, "ssh_remove_job", { job_id: jobId, force: true })
     expect((removed.data.job as { status: string }).status).toBe("killed")

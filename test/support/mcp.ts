@@ -20,6 +20,8 @@ import {
   ResourceUpdatedNotificationSchema as V1ResourceUpdatedNotificationSchema
 } from "@modelcontextprotocol/sdk/types.js"
 
+import { linesOf } from "../../src/mcp/tailText.ts"
+
 export { MAIN } from "./main.ts"
 import { MAIN } from "./main.ts"
 
@@ -363,6 +365,17 @@ export const parseErrorText = (text: string): { code: string; message: string; h
 
 export interface TailLine { readonly n: number; readonly stream: string; readonly text: string }
 
+/**
+ * The lines of an `ssh_tail` result of either form: `lines` (`format: "lines"`), or `text`
+ * with `line_nos` (the default), checked to agree.
+ */
+export const tailLines = (data: Record<string, unknown>): Array<TailLine> => {
+  if (Array.isArray(data.lines)) return data.lines as Array<TailLine>
+  const lines = linesOf(String(data.text ?? ""), String(data.line_nos ?? ""))
+  if (lines === undefined) throw new Error(`an ssh_tail result whose text and line_nos disagree: ${JSON.stringify(data).slice(0, 300)}`)
+  return lines
+}
+
 /** Tail a job from `since` until it is no longer running; every line read, and the last reply. */
 export const tailToEnd = async (server: McpServerProcess, jobId: string, since = 0, waitMs = 5000) => {
   const lines: Array<TailLine> = []
@@ -370,7 +383,7 @@ export const tailToEnd = async (server: McpServerProcess, jobId: string, since =
   for (let i = 0; i < 1000; i++) {
     const r = await call(server, "ssh_tail", { job_id: jobId, since_line_no: cursor, wait_ms: waitMs, max_lines: 10_000, max_bytes: 1_048_576 })
     if (r.isError) throw new Error(`ssh_tail failed: ${r.text}`)
-    lines.push(...(r.data.lines as Array<TailLine>))
+    lines.push(...tailLines(r.data))
     cursor = r.data.next_line_no as number
     if (r.data.status !== "running" && r.data.more === false) return { lines, last: r.data }
   }

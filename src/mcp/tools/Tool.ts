@@ -13,7 +13,15 @@ export interface ElicitForm {
   readonly message: string
   readonly requestedSchema: {
     readonly type: "object"
-    readonly properties: Record<string, { readonly type: "string"; readonly title?: string; readonly description?: string; readonly enum: Array<string>; readonly enumNames?: Array<string> }>
+    readonly properties: Record<string, {
+      readonly type: "string"
+      readonly title?: string
+      readonly description?: string
+      /** Without it, free text (a one-time code). */
+      readonly enum?: Array<string>
+      readonly enumNames?: Array<string>
+      readonly maxLength?: number
+    }>
     readonly required?: Array<string>
   }
 }
@@ -27,7 +35,8 @@ export interface ElicitAnswer {
 export interface ToolContext {
   /**
    * Ask the human through the client (MCP form elicitation); undefined when the client
-   * did not declare it. Fails when the request could not be made. Never for secrets.
+   * did not declare it. Fails when the request could not be made. Never for long-lived
+   * secrets (a password); a server's one-time code is asked (`authPrompt.ts`).
    */
   readonly elicit: ((form: ElicitForm) => Effect.Effect<ElicitAnswer, Error>) | undefined
   /** Fires on `notifications/cancelled` (the handler's fiber is interrupted too). */

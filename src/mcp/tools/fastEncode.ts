@@ -117,6 +117,7 @@ const compile = (ast: SchemaAST.AST): Compiled | undefined => {
       }
       const keys = fields.map((f) => f.key)
       const encoders = fields.map((f) => f.encode)
+      const optional = fields.map((f) => f.optional)
       const n = fields.length
       return (u) => {
         if (!isPlainObject(u)) return FAIL
@@ -126,19 +127,20 @@ const compile = (ast: SchemaAST.AST): Compiled | undefined => {
         if (Object.getPrototypeOf(u) === Object.prototype) {
           let i = 0
           for (const k in u) {
-            while (i < n && k !== keys[i] && fields[i]!.optional) i++
+            while (i < n && k !== keys[i] && optional[i]) i++
             if (i === n || k !== keys[i]) {
               i = -1
               break
             }
             i++
           }
-          while (i >= 0 && i < n && fields[i]!.optional) i++
+          while (i >= 0 && i < n && optional[i]) i++
           if (i === n) {
             let same = true
             for (let j = 0; j < n; j++) {
-              if (fields[j]!.optional && !Object.hasOwn(u, keys[j]!)) continue
-              const v = u[keys[j]!]
+              const key = keys[j]!
+              if (optional[j] && !Object.hasOwn(u, key)) continue
+              const v = u[key]
               const r = encoders[j]!(v)
               if (r === FAIL) return FAIL
               if (r !== v) {

@@ -13,6 +13,7 @@
  */
 import { Effect } from "effect"
 import { ConfirmationUnavailableError, type HostNotFoundError, PolicyDeniedError } from "../../domain/errors.js"
+import { quoteForHuman } from "../../domain/escapeText.js"
 import type { PolicyAction } from "../../domain/policy.js"
 import { Policy } from "../../services/Policy.js"
 import type { ElicitForm, ToolContext } from "./Tool.js"
@@ -22,14 +23,18 @@ const cancellations = new WeakSet<PolicyDeniedError>()
 
 export type PolicyGateError = PolicyDeniedError | ConfirmationUnavailableError | HostNotFoundError
 
-/** What the human is shown: ours, with everything the agent wrote JSON-quoted. */
+/**
+ * What the human is shown: ours, with everything the agent wrote quoted (JSON, with line
+ * separators, bidi controls and C1 escaped too: `quoteForHuman`).
+ */
 const question = (host: string, action: PolicyAction, rule: string): ElicitForm => {
+  const q = quoteForHuman
   const what = action._tag === "Stdin"
-    ? `type into the shell job ${JSON.stringify(action.jobCommand)} on host ${JSON.stringify(host)}:\n${JSON.stringify(action.data)}`
+    ? `type into the shell job ${q(action.jobCommand)} on host ${q(host)}:\n${q(action.data)}`
     : action._tag === "Command"
-    ? `run on host ${JSON.stringify(host)}:\n${JSON.stringify(action.command)}` +
-      (action.stdin !== undefined ? `\nwith this stdin:\n${JSON.stringify(action.stdin)}` : "")
-    : `${action._tag === "Upload" ? `upload to ${JSON.stringify(action.remotePath)}` : "open a tunnel"} on host ${JSON.stringify(host)}`
+    ? `run on host ${q(host)}:\n${q(action.command)}` +
+      (action.stdin !== undefined ? `\nwith this stdin:\n${q(action.stdin)}` : "")
+    : `${action._tag === "Upload" ? `upload to ${q(action.remotePath)}` : "open a tunnel"} on host ${q(host)}`
   return {
     message: `The agent wants to ${what}\nThe operator's policy asks you first (${rule}). Allow it?`,
     requestedSchema: {

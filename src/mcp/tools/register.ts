@@ -7,6 +7,10 @@
  * clients and the MCP Inspector check it against the `outputSchema` even when
  * `isError` is set, and would replace our message with a schema mismatch.
  *
+ * Arguments are validated here, not by the SDK (which is given a schema that accepts
+ * anything, with the same published JSON Schema): the SDK's validation ran before any code
+ * of ours, so a refused call left no audit record. The refusal reads as the SDK's did.
+ *
  * Asking the human (elicitation) follows the session's protocol revision: a 2025-era
  * session gets a server→client `elicitation/create` request mid-call; a 2026-07-28
  * request gets an `input_required` result and is retried by the client with the
@@ -22,12 +26,15 @@ import {
   type InputRequiredResult,
   inputResponse,
   type McpServer,
-  type ServerContext
+  type ServerContext,
+  type StandardSchemaWithJSON
 } from "@modelcontextprotocol/server"
 import { createHash, randomBytes } from "node:crypto"
 import { Cause, type Context, Effect, Exit, Schema } from "effect"
-import type { StandardJSONSchemaV1 } from "effect/StandardSchema"
+import type { StandardJSONSchemaV1, StandardSchemaV1 } from "effect/StandardSchema"
 import type { AuditLogShape } from "../audit.js"
+import { invalidFields } from "../auditRecord.js"
+import { stderrLine } from "../logging.js"
 import { compactSchema, type Json } from "./compactSchema.js"
 import { fastEncoder } from "./fastEncode.js"
 import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
@@ -67,6 +74,34 @@ const standard = <S extends Schema.ConstraintDecoder<unknown> & Schema.Constrain
   }
 }
 
+/**
+ * What the SDK is given as a tool's input schema: the published JSON Schema, and a
+ * validation that lets everything through to the handler, which validates (and audits).
+ */
+const acceptingAll = (schema: ReturnType<typeof standard>): StandardSchemaWithJSON<unknown, unknown> => ({
+  "~standard": {
+    version: 1,
+    vendor: schema["~standard"].vendor,
+    validate: (value) => ({ value }),
+    jsonSchema: schema["~standard"].jsonSchema
+  }
+})
+
+/** The SDK's wording for refused arguments (`validateToolInput`), which clients already see. */
+const invalidArguments = (toolName: string, issues: ReadonlyArray<StandardSchemaV1.Issue>): CallToolResult => ({
+  isError: true,
+  content: [{
+    type: "text",
+    text: `Input validation error: Invalid arguments for tool ${toolName}: ${
+      issues.map((i) =>
+        i.path === undefined || i.path.length === 0
+          ? i.message
+          : `${i.path.map((p) => String(typeof p === "object" ? p.key : p)).join(".")}: ${i.message}`
+      ).join(", ")
+    }`
+  }]
+})
+
 /** A tool error result: text only (see the module comment). */
 export const errorResult = (code: string, message: string, hint?: string): CallToolResult => ({
   isError: true,
@@ -94,7 +129,7 @@ export const toResult = <O>(
     return errorResult(failure.value.code, failure.value.message, failure.value.hint)
   }
   if (Cause.hasInterruptsOnly(exit.cause)) return errorResult("CANCELLED", `${toolName} was cancelled`)
-  process.stderr.write(`[mcp-ssh-live] internal error in ${toolName}: ${Cause.pretty(exit.cause)}\n`)
+  process.stderr.write(stderrLine(`[mcp-ssh-live] internal error in ${toolName}: ${Cause.pretty(exit.cause)}`))
   return errorResult("INTERNAL", `${toolName} failed unexpectedly; details are in the server's log`)
 }
 
@@ -225,6 +260,7 @@ export interface AuditOptions {
 const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: Context.Context<R>, audit: AuditOptions | undefined): void => {
   const { encode } = fastEncoder(tool.output)
   const inputSchema = standard(tool.input, "input")
+  const validateInput = inputSchema["~standard"].validate
   const hostArgument = audit?.log.enabled === true && takesHost(inputSchema)
   server.registerTool(
     tool.name,
@@ -233,10 +269,23 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
       description: tool.description,
       annotations: tool.annotations,
       ...(tool.meta !== undefined ? { _meta: { ...tool.meta } } : {}),
-      inputSchema,
+      inputSchema: acceptingAll(inputSchema),
       outputSchema: standard(tool.output, "output")
     },
-    async (args, ctx) => {
+    async (raw, ctx) => {
+      const started = new Date()
+      const decoded = await validateInput(raw)
+      if (decoded.issues !== undefined) {
+        await audit?.log.invalid({
+          tool: tool.name,
+          session: ctx.sessionId ?? audit.session ?? null,
+          fields: invalidFields(decoded.issues.map((i) => i.path)),
+          started,
+          durationMs: Date.now() - started.getTime()
+        })
+        return invalidArguments(tool.name, decoded.issues)
+      }
+      const args = decoded.value
       // Every call is audited (one line per 2026-07-28 round); none runs while the log cannot be written.
       const audited = audit?.log.enabled === true
         ? await audit.log.begin({ tool: tool.name, args, session: ctx.sessionId ?? audit.session ?? null, takesHost: hostArgument })

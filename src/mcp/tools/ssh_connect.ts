@@ -1,14 +1,18 @@
 import { Effect, Schema } from "effect"
+import { quoteForHuman } from "../../domain/escapeText.js"
 import { ALIAS_PATTERN } from "../../domain/hosts.js"
-import type { ConnectOptions, UnknownHostKeyDecision } from "../../services/Connections.js"
+import type { ConnectOptions, UnknownHostKey, UnknownHostKeyDecision } from "../../services/Connections.js"
 import { Hosts } from "../../services/Hosts.js"
+import { authPromptOption } from "./authPrompt.js"
 import { guardLength, int, Name, nonEmpty } from "./fields.js"
 import * as Tool from "./Tool.js"
 
-/** Host names, IP addresses and ssh_config Host names hold no whitespace or control characters. */
-const HostName = Name(255, "Hostname, IP or ~/.ssh/config Host.").check(
-  Schema.makeFilter((s: string) => (/[\s\p{Cc}]/u.test(s) ? "must not contain spaces or control characters" : undefined))
-)
+/**
+ * Host names, IP addresses and ssh_config Host names. `Hosts.connect` refuses, as ssh does,
+ * shell metacharacters, whitespace and control characters in it and in `user`
+ * (INVALID_ARGUMENT naming the field), before the ssh_config lookup.
+ */
+const HostName = Name(255, "Hostname, IP or ~/.ssh/config Host.")
 
 const Input = Schema.Struct({
   host: HostName,
@@ -36,10 +40,23 @@ const Output = Schema.Struct({
   auth_method: Schema.String,
   host_key_fingerprint: Schema.String,
   server_banner: Schema.String,
-  is_default: Schema.Boolean
+  is_default: Schema.Boolean,
+  ignored_config: Schema.optionalKey(Schema.Array(Schema.String))
 })
 
 const DECISIONS: Record<string, UnknownHostKeyDecision> = { refuse: "refuse", session: "session", save: "save" }
+
+/**
+ * The question about an unknown host key. The wording is ours; the alias and address come
+ * from the agent (or its ssh_config lookup) and the key type from the host, so they are
+ * quoted (JSON, line separators and bidi controls escaped too): whatever they hold cannot
+ * pass for our text.
+ */
+export const hostKeyQuestion = (key: UnknownHostKey): string =>
+  `The SSH host key of the host the agent named ${quoteForHuman(key.alias)} ` +
+  `(${quoteForHuman(key.address.includes(":") ? `[${key.address}]:${key.port}` : `${key.address}:${key.port}`)}) is not known.\n` +
+  `${/^[A-Za-z0-9@.-]+$/.test(key.keyType) ? key.keyType : quoteForHuman(key.keyType)} ${key.fingerprint}\n` +
+  `Trust it? Check the fingerprint out of band first.`
 
 /** Ask the human about an unknown host key when the client can show a form; never about a changed one. */
 const hostKeyPrompt = (ctx: Tool.ToolContext): ConnectOptions => {
@@ -48,12 +65,7 @@ const hostKeyPrompt = (ctx: Tool.ToolContext): ConnectOptions => {
   return {
     onUnknownHostKey: (key) =>
       elicit({
-        // The wording is ours; the alias and address come from the agent (or its ssh_config lookup),
-        // so they are JSON-quoted: whatever they hold cannot pass for our text.
-        message: `The SSH host key of the host the agent named ${JSON.stringify(key.alias)} ` +
-          `(${JSON.stringify(key.address.includes(":") ? `[${key.address}]:${key.port}` : `${key.address}:${key.port}`)}) is not known.\n` +
-          `${/^[A-Za-z0-9@.-]+$/.test(key.keyType) ? key.keyType : JSON.stringify(key.keyType)} ${key.fingerprint}\n` +
-          `Trust it? Check the fingerprint out of band first.`,
+        message: hostKeyQuestion(key),
         requestedSchema: {
           type: "object",
           properties: {
@@ -99,7 +111,8 @@ export const sshConnect = Tool.make({
       insecureAutoAdd: input.insecure_auto_add,
       replace: input.replace,
       groups: input.groups,
-      ...hostKeyPrompt(ctx)
+      ...hostKeyPrompt(ctx),
+      ...authPromptOption(ctx, input.alias ?? input.host)
     })
     return {
       alias: host.alias,
@@ -109,7 +122,9 @@ export const sshConnect = Tool.make({
       auth_method: host.authMethod,
       host_key_fingerprint: host.hostKeyFingerprint,
       server_banner: host.serverBanner,
-      is_default: host.isDefault
+      is_default: host.isDefault,
+      // What of ~/.ssh/config applied and is not honoured: named, never dropped silently.
+      ...(host.ignoredConfig.length > 0 ? { ignored_config: host.ignoredConfig } : {})
     }
   })
 })

@@ -3,17 +3,18 @@ import { Exec } from "../../services/Exec.js"
 import { Command, Cwd, Env, IdleTimeoutMs, int, NullableInt, NullableString, optionalHost, Sudo, Text } from "./fields.js"
 import { JobStatus } from "../../domain/jobs.js"
 import { enforcePolicy } from "./policyGate.js"
+import { DEFAULT_REPLY_BYTES, MAX_REPLY_BYTES } from "./replyBudget.js"
+import { endWithin } from "../../output/jsonBudget.js"
 import * as Tool from "./Tool.js"
 
 const Input = Schema.Struct({
   command: Command,
   host: optionalHost,
-  timeout_ms: Schema.optionalKey(int(1, 86_400_000).annotate({
-    description: "Stop it after this long. Default 60000, none with background_after_ms."
-  })),
+  timeout_ms: Schema.optionalKey(int(1, 86_400_000).annotate({ description: "Stop it after this long. Default none." })),
   background_after_ms: Schema.optionalKey(int(0, 3_600_000).annotate({
-    description: "Hand it over as a job after this long (20000–45000 for slow work)."
+    description: "Hand over as a job after this long; stdin stays open for prompts. Default 45000."
   })),
+  max_output_bytes: Schema.optionalKey(int(1024, MAX_REPLY_BYTES).annotate({ description: "Reply size. Default 16384." })),
   idle_timeout_ms: Schema.optionalKey(IdleTimeoutMs),
   sudo: Schema.optionalKey(Sudo),
   env: Schema.optionalKey(Env),
@@ -21,6 +22,13 @@ const Input = Schema.Struct({
   stdin: Schema.optionalKey(Text(10_000_000, "Sent to stdin, then closed.")),
   pty: Schema.optionalKey(Schema.Boolean.annotate({ description: "Pseudo-terminal (stderr merges into stdout)." }))
 })
+
+/** A call hands a command still running over to a job after this long unless told otherwise. */
+export const DEFAULT_HAND_OVER_MS = 45_000
+/** The prompt keeps at most this much of its end. */
+const PROMPT_BYTES = 256
+/** What the result's fields other than stdout and stderr take of its budget, at most (the prompt cut to PROMPT_BYTES). */
+const FIELDS_BYTES = 768
 
 const Output = Schema.Struct({
   host: Schema.String,
@@ -45,10 +53,10 @@ export const sshExec = Tool.make({
   name: "ssh_exec",
   title: "Run a command and wait",
   description:
-    "Run a command and wait: exit_status, stdout, stderr. Clients time out near 60 s: if it may take longer, pass " +
-    "background_after_ms; still running then, or waiting at a prompt (awaiting_input, prompt), it returns status " +
-    "running with job_id and next_line_no for ssh_tail. Timeouts stop the whole process group. Over 256 KiB a " +
-    "stream keeps whole lines of head and tail (truncated).",
+    "Run a command and wait: exit_status, stdout, stderr. Still running after background_after_ms (or at a " +
+    "prompt then: awaiting_input): status running, job_id and next_line_no for ssh_tail. Past max_output_bytes: " +
+    "whole lines of head and tail (truncated) around a line naming the ssh_tail call for the rest. Timeouts " +
+    "stop the process group.",
   annotations: { destructiveHint: true, openWorldHint: true },
   input: Input,
   output: Output,
@@ -64,9 +72,12 @@ export const sshExec = Tool.make({
     const r = yield* exec.run({
       host: input.host,
       command: input.command,
-      timeoutMs: input.timeout_ms ?? (input.background_after_ms === undefined ? 60_000 : undefined),
+      timeoutMs: input.timeout_ms,
       idleTimeoutMs: input.idle_timeout_ms,
       backgroundAfterMs: input.background_after_ms,
+      // By default a call never outlives a client's 60 s timeout: a command still running by then becomes a job.
+      handOverAfterMs: input.background_after_ms === undefined ? DEFAULT_HAND_OVER_MS : undefined,
+      returnBytes: (input.max_output_bytes ?? DEFAULT_REPLY_BYTES) - FIELDS_BYTES,
       env: input.env,
       cwd: input.cwd,
       stdin: input.stdin,
@@ -89,7 +100,7 @@ export const sshExec = Tool.make({
       job_id: r.jobId,
       next_line_no: r.nextLineNo,
       awaiting_input: r.awaitingInput,
-      prompt: r.prompt,
+      prompt: r.prompt === null ? null : endWithin(r.prompt, PROMPT_BYTES),
       truncated: r.truncated
     }
   })

@@ -1,9 +1,10 @@
 import { Effect, Schema } from "effect"
 import { ALIAS_PATTERN } from "../../domain/hosts.js"
-import { ExecMany, MAX_CONCURRENCY } from "../../services/ExecMany.js"
+import { ExecMany, type ExecManyResult, type HostResult, isOk, MAX_CONCURRENCY } from "../../services/ExecMany.js"
 import { Policy } from "../../services/Policy.js"
 import { Cwd, Env, guardLength, HostAlias, int, nonEmpty, NullableInt, NullableString } from "./fields.js"
 import { enforcePolicyEach } from "./policyGate.js"
+import { DEFAULT_REPLY_BYTES, MAX_REPLY_BYTES } from "./replyBudget.js"
 import * as Tool from "./Tool.js"
 
 const Input = Schema.Struct({
@@ -16,7 +17,8 @@ const Input = Schema.Struct({
   timeout_ms: Schema.optionalKey(int(1, 3_600_000)),
   sudo: Schema.optionalKey(Schema.Boolean),
   env: Schema.optionalKey(Env),
-  cwd: Schema.optionalKey(Cwd)
+  cwd: Schema.optionalKey(Cwd),
+  max_output_bytes: Schema.optionalKey(int(1024, MAX_REPLY_BYTES).annotate({ description: "Reply size, shared by the hosts. Default 16384." }))
 })
 
 const Output = Schema.Struct({
@@ -32,8 +34,63 @@ const Output = Schema.Struct({
     error: NullableString
   })),
   ok: Schema.Int,
-  failed: Schema.Int
+  failed: Schema.Int,
+  note: Schema.optionalKey(Schema.String)
 })
+
+type HostOut = typeof Output.Type["results"][number]
+
+const hostOut = (h: HostResult): HostOut => ({
+  host: h.host,
+  exit_status: h.exitStatus,
+  signal: h.signal,
+  stdout: h.stdout,
+  stderr: h.stderr,
+  duration_ms: h.durationMs,
+  timed_out: h.timedOut,
+  truncated: h.truncated,
+  error: h.error === null ? null : `${h.error.code}: ${h.error.message}${h.error.hint === undefined ? "" : ` (hint: ${h.error.hint})`}`
+})
+
+const bytes = (o: unknown) => Buffer.byteLength(JSON.stringify(o))
+
+/**
+ * The reply within `budget` bytes of JSON: the hosts' output shares what the other fields
+ * leave. When even those leave too little (hundreds of hosts), no output is shown, the
+ * failures are listed, and the hosts whose command exited 0 as far as they fit, the rest
+ * named in `note`.
+ */
+const reply = (r: ExecManyResult, budget: number): typeof Output.Type => {
+  const bare = (h: HostResult): HostOut => ({ ...hostOut(h), stdout: "", stderr: "", truncated: h.truncated || h.stdout !== "" || h.stderr !== "" })
+  const fixed = bytes({ results: r.results.map(bare), ok: r.ok, failed: r.failed })
+  if (fixed + 128 * r.results.length <= budget) {
+    return { results: r.within(budget - fixed).map(hostOut), ok: r.ok, failed: r.failed }
+  }
+  const note = (hidden: number) => `no output shown: too many hosts for max_output_bytes; ${hidden} more hosts exited 0: `
+  let used = bytes({ results: r.results.filter((h) => !isOk(h)).map(bare), ok: r.ok, failed: r.failed, note: note(r.results.length) })
+  const listed = new Set<HostResult>(r.results.filter((h) => !isOk(h)))
+  const names: Array<string> = []
+  for (const h of r.results) {
+    if (listed.has(h)) continue
+    const b = bytes(bare(h)) + 1
+    if (names.length === 0 && used + b <= budget) {
+      used += b
+      listed.add(h)
+    } else names.push(h.host)
+  }
+  // Names while they fit, then a count.
+  let named = ""
+  for (const [i, name] of names.entries()) {
+    const more = names.length - i - 1
+    if (used + Buffer.byteLength(named) + name.length + 32 > budget) {
+      named += `… (${names.length - i} not named)`
+      break
+    }
+    named += `${i > 0 ? ", " : ""}${name}`
+    if (more === 0) break
+  }
+  return { results: r.results.filter((h) => listed.has(h)).map(bare), ok: r.ok, failed: r.failed, note: `${note(names.length)}${named}` }
+}
 
 export const sshExecMany = Tool.make({
   name: "ssh_exec_many",
@@ -64,20 +121,6 @@ export const sshExecMany = Tool.make({
           ctx.progress(done, `${host.host}: ${host.error !== null ? host.error.code : host.timedOut ? "timed out" : host.signal ?? `exit ${host.exitStatus}`}`, total)
         : undefined
     })
-    return {
-      results: r.results.map((h) => ({
-        host: h.host,
-        exit_status: h.exitStatus,
-        signal: h.signal,
-        stdout: h.stdout,
-        stderr: h.stderr,
-        duration_ms: h.durationMs,
-        timed_out: h.timedOut,
-        truncated: h.truncated,
-        error: h.error === null ? null : `${h.error.code}: ${h.error.message}${h.error.hint === undefined ? "" : ` (hint: ${h.error.hint})`}`
-      })),
-      ok: r.ok,
-      failed: r.failed
-    }
+    return reply(r, input.max_output_bytes ?? DEFAULT_REPLY_BYTES)
   })
 })

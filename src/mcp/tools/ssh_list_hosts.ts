@@ -2,7 +2,8 @@ import { Effect, Schema } from "effect"
 import { HostSource } from "../../domain/hosts.js"
 import { Hosts } from "../../services/Hosts.js"
 import { Policy } from "../../services/Policy.js"
-import { NullableString } from "./fields.js"
+import { int, NullableInt, NullableString } from "./fields.js"
+import { DEFAULT_REPLY_BYTES, pageWithin } from "./replyBudget.js"
 import * as Tool from "./Tool.js"
 
 const Host = Schema.Struct({
@@ -25,20 +26,16 @@ export const sshListHosts = Tool.make({
   name: "ssh_list_hosts",
   title: "List SSH hosts",
   description:
-    "List the registered hosts: alias, address, user, auth method (never secrets), connected, running jobs, " +
-    "is_default (used when a tool's host is omitted), policy (the operator's rules, or null).",
+    "List the registered hosts: address, user, auth method (never secrets), connected, running jobs, " +
+    "is_default (used when no host is named), policy (operator's rules or null).",
   annotations: { readOnlyHint: true, openWorldHint: false },
-  // An empty Struct lets any object through: say so when the agent passes arguments.
-  input: Schema.Struct({}).check(Schema.makeFilter((o: object) =>
-    Object.keys(o).length === 0 ? undefined : `ssh_list_hosts takes no arguments; unexpected: ${Object.keys(o).join(", ")}`
-  )),
-  output: Schema.Struct({ hosts: Schema.Array(Host) }),
-  handler: Effect.fnUntraced(function*() {
+  input: Schema.Struct({ cursor: Schema.optionalKey(int(0, Number.MAX_SAFE_INTEGER).annotate({ description: "A reply's next_cursor." })) }),
+  output: Schema.Struct({ hosts: Schema.Array(Host), next_cursor: NullableInt }),
+  handler: Effect.fnUntraced(function*(input) {
     const hosts = yield* (yield* Hosts).list
     const policy = yield* Policy
     const policies = yield* Effect.forEach(hosts, (h) => policy.describe(h.alias))
-    return {
-      hosts: hosts.map((h, i) => ({
+    const all = hosts.map((h, i) => ({
         alias: h.alias,
         address: h.address,
         port: h.port,
@@ -53,6 +50,7 @@ export const sshListHosts = Tool.make({
         groups: h.groups,
         policy: policies[i] ?? null
       }))
-    }
+    const { page, next_cursor } = pageWithin(all, input.cursor ?? 0, DEFAULT_REPLY_BYTES, {})
+    return { hosts: page, next_cursor }
   })
 })

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import { createHash } from "node:crypto"
 import { Effect, Schema } from "effect"
 import { Sftp, type TransferResult } from "../../services/Sftp.js"
 import { Name, optionalHost } from "./fields.js"
@@ -18,7 +19,8 @@ const Input = Schema.Struct({
   host: optionalHost,
   mkdirs: Schema.optionalKey(Schema.Boolean.annotate({ description: "Create missing parents. Default true." })),
   overwrite: Schema.optionalKey(Schema.Boolean.annotate({ description: "Replace an existing target. Default true." })),
-  mode: Schema.optionalKey(Mode)
+  mode: Schema.optionalKey(Mode),
+  detail: Schema.optionalKey(Schema.Boolean.annotate({ description: "List a directory's files." }))
 })
 
 const FileOut = Schema.Struct({
@@ -40,16 +42,41 @@ const Output = Schema.Struct({
   files: Schema.Array(FileOut)
 })
 
-const toOutput = (r: TransferResult): typeof Output.Type => ({
-  host: r.host,
-  bytes: r.bytes,
-  files_count: r.files.length,
-  sha256_local: r.sha256Local,
-  sha256_remote: r.sha256Remote,
-  verified: r.verified,
-  duration_ms: r.durationMs,
-  files: r.files.map((f) => ({ path: f.path, bytes: f.bytes, sha256_local: f.sha256Local, sha256_remote: f.sha256Remote, mode: `0${f.mode.toString(8)}` }))
-})
+/**
+ * One digest over a tree: the sha256 of its `sha256sum` listing, a line `<sha256>  <path>\n`
+ * per file sorted by path (bytes), paths relative to the directory.
+ */
+export const treeDigest = (files: ReadonlyArray<{ readonly path: string; readonly sha256: string }>): string => {
+  const sorted = [...files].sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)))
+  const hash = createHash("sha256")
+  for (const f of sorted) hash.update(`${f.sha256}  ${f.path}\n`)
+  return hash.digest("hex")
+}
+
+/**
+ * A single file's digests and its one entry in `files`, or a directory's counts, bytes and
+ * one digest per side over its tree (its files one by one only with `detail`, else the ones
+ * whose digests differ: none once a transfer succeeded, since a mismatch fails it whole).
+ */
+const toOutput = (r: TransferResult, detail: boolean): typeof Output.Type => {
+  const single = r.sha256Local !== null
+  return {
+    host: r.host,
+    bytes: r.bytes,
+    files_count: r.files.length,
+    sha256_local: single ? r.sha256Local : treeDigest(r.files.map((f) => ({ path: f.path, sha256: f.sha256Local }))),
+    sha256_remote: single ? r.sha256Remote : treeDigest(r.files.map((f) => ({ path: f.path, sha256: f.sha256Remote }))),
+    verified: r.verified,
+    duration_ms: r.durationMs,
+    files: r.files.filter((f) => single || detail || f.sha256Local !== f.sha256Remote).map((f) => ({
+      path: f.path,
+      bytes: f.bytes,
+      sha256_local: f.sha256Local,
+      sha256_remote: f.sha256Remote,
+      mode: `0${f.mode.toString(8)}`
+    }))
+  }
+}
 
 const request = (input: typeof Input.Type, ctx: Tool.ToolContext) => ({
   host: input.host,
@@ -72,7 +99,7 @@ export const sshUpload = Tool.make({
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
     yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remote_path })
-    return toOutput(yield* (yield* Sftp).upload(request(input, ctx)))
+    return toOutput(yield* (yield* Sftp).upload(request(input, ctx)), input.detail === true)
   })
 })
 
@@ -85,6 +112,6 @@ export const sshDownload = Tool.make({
   input: Input,
   output: Output,
   handler: Effect.fnUntraced(function*(input, ctx) {
-    return toOutput(yield* (yield* Sftp).download(request(input, ctx)))
+    return toOutput(yield* (yield* Sftp).download(request(input, ctx)), input.detail === true)
   })
 })

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest"
 import { Effect } from "effect"
 import { Job } from "../../../src/jobs/Job.js"
 import { jobInfo } from "../../../src/jobs/model.js"
+import { PRE_ATTACH_LIMIT } from "../../../src/jobs/LogMirror.js"
 import { watchPrompt } from "../../../src/jobs/prompt.js"
 
 const newJob = () => {
@@ -128,7 +129,9 @@ describe("Job log mirror attached after output began", () => {
 
   it("falls back to the ring's lines when more than it keeps pending arrived first", async () => {
     const job = mirrorJob()
-    feed(job, `${"x".repeat(1023)}\n`.repeat(2000))
+    expect(job.mirroredWhole).toBe(true)
+    feed(job, `${"x".repeat(1023)}\n`.repeat(PRE_ATTACH_LIMIT / 1024 + 1000))
+    expect(job.mirroredWhole).toBe(false)
     const file = await attach(job)
     job.finish({ exitStatus: 0, signal: null })
     await job.closeLog()

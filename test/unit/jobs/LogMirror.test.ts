@@ -62,9 +62,22 @@ describe("LogMirror", () => {
     for (let i = 0; i <= PRE_ATTACH_LIMIT / line.length; i++) add(mirror, "stdout", line)
     expect(mirror.active).toBe(false)
     const f = fakeLog()
+    expect(mirror.whole).toBe(false)
     mirror.attach(f.log, () => [{ n: 7, stream: "stdout", text: "kept by the ring" }])
     await mirror.close()
     expect(f.text()).toBe("kept by the ring\n")
+  })
+
+  it("says whether the log has every line since the job started (what an exec's reply tells)", () => {
+    const collecting = new LogMirror({ pending: true })
+    add(collecting, "stdout", "a\n")
+    expect(collecting.whole).toBe(true)
+    collecting.attach(fakeLog().log, noBackfill)
+    expect(collecting.whole).toBe(true)
+    // Attached late, from the ring's lines: not whole.
+    const late = new LogMirror({ pending: false })
+    late.attach(fakeLog().log, () => [{ n: 9, stream: "stdout", text: "ring" }])
+    expect(late.whole).toBe(false)
   })
 
   it("batches small chunks into one write after FLUSH_MS", async () => {

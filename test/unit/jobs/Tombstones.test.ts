@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { describeTombstone, type Tombstone, Tombstones } from "../../../src/jobs/Tombstones.js"
+import { describeTombstone, type Tombstone, tombstoneLine, Tombstones } from "../../../src/jobs/Tombstones.js"
 
 const stone = (jobId: string, reapedAt: number, over: Partial<Tombstone> = {}): Tombstone => ({
   jobId,
@@ -48,5 +48,11 @@ describe("Tombstones", () => {
     )
     expect(describeTombstone(stone("job-b", 0, { status: "killed", exitStatus: null, signal: "TERM", endReason: "signal" })))
       .toMatch(/^job 'job-b' on h killed \(SIGTERM\), signal at /)
+  })
+
+  it("has a one-line form for listings", () => {
+    expect(tombstoneLine(stone("job-a", Date.UTC(2026, 0, 1)))).toBe("job-a on h: exited 0 at 2025-12-31T23:50:00.000Z, 3 lines")
+    expect(tombstoneLine(stone("job-c", Date.UTC(2026, 0, 1), { status: "lost", exitStatus: null, endReason: "connection_lost" })))
+      .toBe("job-c on h: lost, connection_lost at 2025-12-31T23:50:00.000Z, 3 lines")
   })
 })

@@ -73,4 +73,34 @@ describe("readTail (one step)", () => {
     expect(texts(step.state)).toEqual(["b", "c"])
     expect(step.state.dropped).toBe(1)
   })
+
+  it("counts max_bytes in UTF-8 bytes across steps, as the store does (multibyte output does not overshoot)", () => {
+    const ring = ringWith("ééééé") // 5 characters, 10 bytes
+    const req = { ...request, maxBytes: 25, minLines: 10 }
+    const first = readTail(ring, req, initialTailState(0), running)
+    expect(first.done).toBe(false)
+    expect(first.state.bytes).toBe(10)
+    for (let i = 0; i < 3; i++) ring.append("stdout", "ééééé")
+    const second = readTail(ring, req, first.state, running)
+    expect(second.done).toBe(true)
+    expect(second.state.more).toBe(true)
+    const bytes = second.state.lines.reduce((n, l) => n + Buffer.byteLength(l.text), 0)
+    expect(bytes).toBeLessThanOrEqual(25)
+    expect(texts(second.state)).toEqual(["ééééé", "ééééé"])
+  })
+})
+
+describe("RingBuffer.sinceForLast (ssh_tail's last)", () => {
+  it("is the cursor before the newest lines of a stream, or of the job", () => {
+    const ring = ringWith("a", "E:1", "b", "c", "E:2")
+    expect(ring.sinceForLast("both", 2)).toBe(3)
+    expect(ring.sinceForLast("both", 0)).toBe(5)
+    expect(ring.sinceForLast("both", 99)).toBe(0)
+    expect(ring.sinceForLast("stdout", 2)).toBe(2)
+    expect(ring.sinceForLast("stderr", 1)).toBe(4)
+    expect(ring.sinceForLast("stdout", 0)).toBe(5)
+    expect(ring.sinceForLast("stdout", 4)).toBe(0)
+    const two = readTail(ring, { ...request, stream: "stdout" }, initialTailState(ring.sinceForLast("stdout", 2)), running)
+    expect(texts(two.state)).toEqual(["b", "c"])
+  })
 })

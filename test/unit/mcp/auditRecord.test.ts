@@ -1,6 +1,6 @@
 import { Redacted, Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { auditRecord, type CallFacts, maskCommand, outcomeOf, REDACTED, redactFields } from "../../../src/mcp/auditRecord.js"
+import { auditRecord, type CallFacts, invalidFields, invalidInputRecord, maskCommand, outcomeOf, REDACTED, redactFields } from "../../../src/mcp/auditRecord.js"
 import { tools } from "../../../src/mcp/tools/index.js"
 
 const ok = (structuredContent: Record<string, unknown>) => ({ content: [{ type: "text", text: "{}" }], structuredContent })
@@ -127,7 +127,7 @@ describe("audit record", () => {
     "background_after_ms", "idle_timeout_ms", "sudo", "cwd", "pty", "label", "persistent", "job_id", "since_line_no",
     "wait_ms", "max_lines", "max_bytes", "min_lines", "stream", "until", "signal", "eof", "secret", "status", "force",
     "local_path", "remote_path", "mkdirs", "overwrite", "mode", "kind", "bind_address", "bind_port", "target_host",
-    "target_port", "tunnel_id", "concurrency"
+    "target_port", "tunnel_id", "concurrency", "cursor", "last", "format", "detail", "max_output_bytes"
   ])
   const SECRET = new Set(["password", "passphrase"])
   const VALUES_HIDDEN = new Set(["env", "stdin", "data"])
@@ -145,5 +145,15 @@ describe("audit record", () => {
         expect(record.includes(value), `${tool.name}.${name}`).toBe(PUBLIC.has(name))
       }
     }
+  })
+})
+
+describe("the record of a call refused by input validation", () => {
+  it("names each top-level field once, bounded, and holds no value", () => {
+    expect(invalidFields([["port"], ["env", "A"], ["env", "B"], [{ key: "pasword" }], [], undefined])).toEqual(["port", "env", "pasword"])
+    expect(invalidFields(Array.from({ length: 40 }, (_, i) => [`f${i}`]))).toHaveLength(16)
+    expect(invalidFields([["k".repeat(500)]])[0]).toHaveLength(64)
+    const record = invalidInputRecord({ time: new Date("2026-01-02T03:04:05.678Z"), session: null, tool: "ssh_connect", fields: ["port"], durationMs: 0 })
+    expect(record).toEqual({ time: "2026-01-02T03:04:05.678Z", session: null, tool: "ssh_connect", outcome: "INVALID_ARGUMENT", fields: ["port"], duration_ms: 0 })
   })
 })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { CappedOutput } from "../../../src/output/CappedOutput.js"
+import { jsonCost } from "../../../src/output/jsonBudget.js"
 
 const feed = (cap: number, chunks: Array<string | Uint8Array>) => {
   const c = new CappedOutput(cap)
@@ -98,3 +99,36 @@ describe("CappedOutput", () => {
     expect(feed(0, ["abc"]).text()).toBe("\n… 3 bytes omitted …\n")
   })
 })
+
+describe("CappedOutput within a JSON budget (ssh_exec's reply)", () => {
+  const lines = Array.from({ length: 1000 }, (_, i) => `line ${String(i + 1).padStart(4, "0")}\n`)
+
+  it("counts the whole lines shown before the marker", () => {
+    const c = feed(1 << 20, lines)
+    expect(c.headLines()).toBe(0)
+    const text = c.text(200)
+    const head = text.slice(0, text.indexOf("\n…"))
+    expect(c.headLines(200)).toBe(head.split("\n").length)
+    expect(head.split("\n").at(-1)).toBe(`line ${String(c.headLines(200)).padStart(4, "0")}`)
+    // A head that is only the start of a line shows no whole line.
+    expect(feed(1 << 20, ["x".repeat(500), "\nend\n"]).headLines(100)).toBe(0)
+  })
+
+  it("finds the largest cut whose JSON, marker and route included, fits the budget", () => {
+    const route = "ssh_tail job_id job-1 stream stdout since_line_no 9 pages them"
+    for (const body of [lines, lines.map((l) => l.replace("line", "\u0001\u0002\"é"))]) {
+      const c = feed(1 << 20, body)
+      for (const budget of [300, 1000, 5000]) {
+        const cap = c.capWithin(budget, undefined, route)
+        const text = c.text(cap, undefined, route)
+        expect(jsonCost(text)).toBeLessThanOrEqual(budget)
+        expect(text).toContain(`; ${route} …`)
+        // Not far from the budget: a cap much larger would not fit.
+        expect(jsonCost(c.text(cap + 200, undefined, route))).toBeGreaterThan(budget)
+      }
+    }
+    const small = feed(1 << 20, ["a\n", "b\n"])
+    expect(small.text(small.capWithin(100))).toBe("a\nb\n")
+  })
+})
+

@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest"
-import { check, isShellCommand, normalizeRemotePath, type PolicyAction } from "../../../src/domain/policy.js"
+import { beforeAll, describe, expect, it } from "vitest"
+import { type BashParser, loadBashParser } from "../../../src/domain/bashParser.js"
+import { check as checkWith, isShellCommand, normalizeRemotePath, type PolicyAction } from "../../../src/domain/policy.js"
 import {
   combine,
   type CompiledRules,
@@ -9,6 +10,12 @@ import {
   isRuleError,
   type PolicyRules
 } from "../../../src/domain/policyRules.js"
+
+let parser: BashParser
+beforeAll(async () => {
+  parser = await loadBashParser()
+})
+const check = (p: EffectivePolicy | undefined, action: PolicyAction) => checkWith(p, action, parser)
 
 const compiled = (rules: PolicyRules, source = "[policy]"): CompiledRules => {
   const c = compileRules(rules, source)
@@ -62,6 +69,79 @@ describe("policy rules", () => {
     expect(check(p, run("ls -l; rm x"))).toMatchObject({ _tag: "Deny", rule: expect.stringContaining("allow list of [policy]") })
     expect(check(p, run("ls -l\nrm x"))._tag).toBe("Deny")
     expect(check(p, run("xls"))._tag).toBe("Deny")
+  })
+
+  it("allow: every command the line runs must match a rule, wherever it is in the line", () => {
+    const p = policy({ allow: ["ls.*", "grep [a-z]+", "echo [a-z ]*"] })
+    for (const ok of ["ls -la | grep foo", "ls && echo ok; echo done", "ls $(echo x)", "ls\necho ok", "ls &", "ls '$(x) `y` <(z)'",
+      "ls `echo x` <(echo y)"]) {
+      expect(check(p, run(ok))._tag, ok).toBe("Allow")
+    }
+    const refused: ReadonlyArray<[string, string]> = [
+      ["ls; rm -rf ~", "(no rule matches \"rm -rf ~\")"],
+      ["ls && rm x", "\"rm x\""],
+      ["ls || rm x", "\"rm x\""],
+      ["ls | sh", "\"sh\""],
+      ["ls $(rm x)", "\"rm x\""],
+      ["ls \"$(rm x)\"", "\"rm x\""],
+      ["ls `rm x`", "\"rm x\""],
+      ["ls <(rm x)", "\"rm x\""],
+      ["ls\nrm x", "\"rm x\""],
+      ["(rm x)", "\"rm x\""],
+      ["{ rm x; }", "\"rm x\""],
+      ["if ls; then rm x; fi", "\"rm x\""],
+      ["f() { rm x; }", "\"rm x\""],
+      ["X=1 ls", "\"X=1 ls\""],
+      ["x=$(ls)", "\"x=$(ls)\""],
+      ["{ ls; } > /etc/passwd", "\"{ ls; } > /etc/passwd\""],
+      ["[[ -v 'x[$(ls)]' ]]", "[[ -v"],
+      ["ls # ; rm x", "a comment"],
+      ["ls 'unterminated", "bash cannot parse it"],
+      ["ls \\\nrm x", "a line continuation"],
+      // Substitutions tree-sitter reads as text, where bash runs them.
+      ["ls ${x:-`rm x`}", "(a substitution the parser read as text)"],
+      ["ls <<-EOF\n\t`rm x`\n\tEOF\n", "a substitution the parser read as text"],
+      ["ls `echo \\`rm x\\``", "a substitution the parser read as text"],
+      ["ls \\$(rm x)", "bash cannot parse it"]
+    ]
+    for (const [command, names] of refused) {
+      const v = check(p, run(command))
+      expect(v, command).toMatchObject({ _tag: "Deny", rule: expect.stringContaining("allow list of [policy]") })
+      expect(v._tag === "Deny" && v.rule, command).toContain(names)
+    }
+    // A command's text holds its redirections: a rule that admits any text admits them too.
+    expect(check(p, run("ls > /etc/passwd"))._tag).toBe("Allow")
+    const tight = policy({ allow: ["ls( [-a-z/]+)*"] })
+    expect(check(tight, run("ls -la /tmp"))._tag).toBe("Allow")
+    expect(check(tight, run("ls > /etc/passwd"))).toMatchObject({ rule: expect.stringContaining("\"ls > /etc/passwd\"") })
+  })
+
+  it("deny: a rule found in any command of the line refuses it, written as it is or with its words unquoted", () => {
+    const p = policy({ deny: ["^rm -rf", "^reboot$"] })
+    for (const command of ["echo ok; rm -rf /tmp/x", "echo $(rm -rf /tmp/x)", "r''m -rf /tmp/x", "\"rm\"  -rf /tmp/x", "\\rm -rf x",
+      "echo ok && reboot", "r\\\nm -rf x", "if true; then reboot; fi"]) {
+      expect(check(p, run(command)), command).toMatchObject({ _tag: "Deny", rule: expect.stringMatching(/^deny rule/) })
+    }
+    expect(check(p, run("echo rm -rf"))._tag).toBe("Allow")
+    // A line bash cannot parse is still checked as text.
+    expect(check(p, run("rm -rf x 'unterminated"))._tag).toBe("Deny")
+    expect(check(p, run("echo 'unterminated"))._tag).toBe("Allow")
+  })
+
+  it("parses lines of up to 16 KiB: a longer one is refused by allow and read_only, searched as text by deny", () => {
+    const long = `echo ${"x".repeat(16 * 1024)}`
+    expect(check(policy({ readOnly: true }), run(long))).toMatchObject({ rule: expect.stringContaining(`a line of ${long.length} characters`) })
+    expect(check(policy({ allow: ["echo .*"] }), run(long))).toMatchObject({ rule: expect.stringContaining("a line of") })
+    expect(check(policy({ deny: ["rm -rf"] }), run(long))._tag).toBe("Allow")
+    expect(check(policy({ deny: ["rm -rf"] }), run(`${long}; rm -rf x`))._tag).toBe("Deny")
+    expect(check(policy({ allow: ["echo .*"] }), run(long.slice(0, 16 * 1024)))._tag).toBe("Allow")
+  })
+
+  it("confirm: a rule found in any command of the line asks", () => {
+    const p = policy({ confirm: ["^reboot"] })
+    expect(check(p, run("echo ok; reboot"))._tag).toBe("Confirm")
+    expect(check(p, run("echo $(reboot)"))._tag).toBe("Confirm")
+    expect(check(p, run("echo reboot"))._tag).toBe("Allow")
   })
 
   it("confirm: a match asks, naming the rule; deny wins over confirm", () => {
@@ -130,6 +210,16 @@ describe("stdin to a shell", () => {
     expect(check(p, stdin("bash", "ls\n"))._tag).toBe("Allow")
     expect(check(p, stdin("bash", "reboot\n"))._tag).toBe("Confirm")
     expect(check(p, stdin("cat", "rm -rf /tmp/x\n"))._tag).toBe("Allow")
+  })
+
+  it("reads each line a shell job is given with the same parse as a command", () => {
+    const strict = policy({ allow: ["ls.*", "echo [a-z]+"] })
+    expect(check(strict, stdin("bash", "ls\necho ok\n"))._tag).toBe("Allow")
+    expect(check(strict, stdin("bash", "ls; rm x\n"))).toMatchObject({ _tag: "Deny", rule: expect.stringContaining("\"rm x\"") })
+    expect(check(strict, stdin("bash", "ls $(rm x)\n"))._tag).toBe("Deny")
+    const ro = policy({ readOnly: true })
+    expect(check(ro, stdin("bash", "printf -v 'x[$(id)]' 1\n"))).toMatchObject({ _tag: "Deny", rule: expect.stringContaining("printf: unknown option -v") })
+    expect(check(ro, stdin("bash", "df -h\n"))._tag).toBe("Allow")
   })
 
   it("refuses partial lines and line continuations (a command split across sends)", () => {

@@ -93,6 +93,13 @@ describe("fastEncoder", () => {
     expect(fast.lines[0]).toBe(reordered.lines[0])
     expect(fast.lines[1]).not.toBe(reordered.lines[1])
     expect(JSON.stringify(fast)).toBe(JSON.stringify(slowEncode(reordered)))
+    // The default form (its optional keys present, the per-line ones absent) is its encoding too.
+    const text = {
+      job_id: "j1", line_nos: "1-2", next_line_no: 2, dropped: 0, partial: "", more: false, matched_line_no: null,
+      status: "running", exit_status: null, signal: null, awaiting_input: false, prompt: null, text: "a\nb"
+    }
+    expect(encode(text)).toBe(text)
+    expect(JSON.stringify(encode({ ...text, note: "x" }))).toBe(JSON.stringify(slowEncode({ ...text, note: "x" })))
   })
 
   it("gives Schema.encodeSync's result or error on randomized valid and broken outputs of every tool", async () => {

@@ -1,7 +1,8 @@
 /**
  * The live job view (SPEC §10), an MCP App: it learns the job from the tool result it is
  * shown with (`ssh_spawn` or `ssh_tail`), then follows it by calling `ssh_tail` through the
- * host with a cursor, `wait_ms` and `min_lines: 1`, so each line is drawn as it arrives.
+ * host with a cursor, `wait_ms`, `min_lines: 1` and `format: "lines"` (one object per line),
+ * so each line is drawn as it arrives.
  * TERM / INT go through `ssh_signal`. Nothing is fetched from the network.
  */
 import {
@@ -50,10 +51,34 @@ const follow = el<HTMLInputElement>("follow")
 const termButton = el<HTMLButtonElement>("term")
 const intButton = el<HTMLButtonElement>("int")
 
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#x27;" })[c] ?? c)
+
+/**
+ * An OSC 8 hyperlink as drawn here. ansi_up makes any http(s) link an anchor with the
+ * link's own text, so a line could read one address and lead to another; and it drops
+ * the text of a link of any other scheme (`ls --hyperlink`'s file: links). Here a link
+ * stays a link only when its text is its target; otherwise its text alone is shown.
+ */
+const linkOrText = (link: { readonly url: string; readonly text: string }): string =>
+  link.text === link.url && /^https?:\/\//i.test(link.url)
+    ? `<a href="${escapeHtml(link.url)}">${escapeHtml(link.text)}</a>`
+    : escapeHtml(link.text)
+
+/**
+ * A converter with classes, not inline colours, so the 16 colours follow the theme
+ * (style.css), and links drawn by `linkOrText` (ansi_up's `process_hyperlink` is private:
+ * replaced on the instance; live-view.test.ts checks it is what runs).
+ */
+const converter = (): AnsiUp => {
+  const a = new AnsiUp()
+  a.use_classes = true
+  Object.defineProperty(a, "process_hyperlink", { value: linkOrText })
+  return a
+}
+
 // One converter per stream: SGR state (a colour left on) carries over lines of the same stream.
-// Classes, not inline colours, so the 16 colours follow the theme (style.css).
-const ansi = { stdout: new AnsiUp(), stderr: new AnsiUp() }
-for (const a of Object.values(ansi)) a.use_classes = true
+const ansi = { stdout: converter(), stderr: converter() }
 
 /** A line as a terminal shows it: only what follows the last carriage return. */
 const afterCr = (text: string): string => text.slice(text.lastIndexOf("\r") + 1)
@@ -106,9 +131,7 @@ const setPartial = (text: string) => {
   partialEl ??= out.appendChild(document.createElement("span"))
   partialEl.className = "line partial"
   // A fresh converter: the partial line is redrawn whole on every reply.
-  const a = new AnsiUp()
-  a.use_classes = true
-  partialEl.innerHTML = a.ansi_to_html(afterCr(text))
+  partialEl.innerHTML = converter().ansi_to_html(afterCr(text))
 }
 
 const setStatus = (t: Pick<Tail, "status" | "exit_status" | "signal">) => {
@@ -147,7 +170,7 @@ const followJob = async (id: string) => {
   for (;;) {
     let r: CallToolResult
     try {
-      r = await callTool("ssh_tail", { job_id: id, since_line_no: cursor, wait_ms: WAIT_MS, min_lines: 1, max_lines: 500 })
+      r = await callTool("ssh_tail", { job_id: id, since_line_no: cursor, wait_ms: WAIT_MS, min_lines: 1, max_lines: 500, format: "lines" })
     } catch (e) {
       showError(`ssh_tail: ${e instanceof Error ? e.message : String(e)}`)
       if (++failures >= 5) return
