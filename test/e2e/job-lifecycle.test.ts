@@ -69,7 +69,7 @@ for (const m of CLIENT_MATRIX.filter((c) => c.transport === "stdio")) describeWi
     // Its output is gone with the channel: a tail says so at once.
     const tail = await call(server, "ssh_tail", { job_id: quiet.data.job_id, wait_ms: 30_000 })
     expect(tail.isError, tail.text).toBe(false)
-    expect(tail.data).toMatchObject({ status: "detached", lines: [] })
+    expect(tail.data).toMatchObject({ status: "detached", line_nos: "", text: "" })
     expect(tail.data.host_connected).toBeUndefined()
 
     const stopped = await call(server, "ssh_signal", { job_id: quiet.data.job_id, signal: "TERM" })
