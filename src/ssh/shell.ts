@@ -124,8 +124,7 @@ const stdinProbe = [
   // That shell runs: not gone, not a zombie its parent has not reaped yet.
   `up() { l=; read -r l < /proc/$P/stat || return 1; l=\${l##*) }; case $l in Z*|X*|x*) return 1;; esac; }`,
   `nap() { sleep 0.5 || sleep 1; }`,
-  `case $BASH_VERSION in [4-9].*|[1-9][0-9]*) eval 'exec 9<> <(:)' && nap() { read -t 0.5 -u 9 z; [ $? -gt 128 ] || sleep 0.5; };; esac`,
-  `while up; do`,
+  `probe() { while up; do`,
   `nap`,
   `B=; set -- $P`,
   `while [ $# -gt 0 ] && [ -z "$B" ]; do`,
@@ -146,7 +145,10 @@ const stdinProbe = [
   `[ -p /proc/$P/fd/2 ] && printf '${MARKER_FORMAT}1\\n' > /proc/$P/fd/2 && R=$B`,
   `elif [ -z "$B" ] && [ -n "$R" ]; then R=; [ -p /proc/$P/fd/2 ] && printf '${MARKER_FORMAT}0\\n' > /proc/$P/fd/2; fi`,
   `K=$B`,
-  `done`
+  `done; }`,
+  // Under bash, wait on a pipe of its own (no process per nap); opened by a redirection of
+  // the call, not `exec`, which the account's rc files may have redefined.
+  `case $BASH_VERSION in [4-9].*|[1-9][0-9]*) eval 'nap() { read -t 0.5 -u 9 z; [ $? -gt 128 ] || sleep 0.5; }; probe 9<> <(:)';; *) probe;; esac`
 ].join("\n")
 
 /** Start the probe in the background of the background, its own stdio on /dev/null. */

@@ -19,7 +19,16 @@ for (const m of CLIENT_MATRIX.filter((c) => c.transport === "stdio")) describeWi
   let server: McpServerProcess
   let sshd: Sshd
 
-  const jobs = async () => (await call(server, "ssh_list_jobs", {})).data.jobs as Array<Job>
+  /** Every listed job, all pages (persistent jobs other suites left on the host are listed too). */
+  const jobs = async () => {
+    const all: Array<Job> = []
+    for (let cursor: number | null = 0; cursor !== null;) {
+      const r = await call(server, "ssh_list_jobs", { cursor })
+      all.push(...(r.data.jobs as Array<Job>))
+      cursor = r.data.next_cursor as number | null
+    }
+    return all
+  }
   /** Polls ssh_list_jobs until `done` holds for the job (or `ms` passed); the job as last seen. */
   const waitJob = async (jobId: string, done: (j: Job) => boolean, ms = 20_000) => {
     const until = Date.now() + ms
@@ -126,17 +135,20 @@ for (const m of CLIENT_MATRIX.filter((c) => c.transport === "stdio")) describeWi
       const s = await call(reaping, "ssh_spawn", { command: "echo one; echo two >&2; exit 3" })
       const jobId = s.data.job_id as string
       expect((await tailToEnd(reaping, jobId)).last).toMatchObject({ status: "exited", exit_status: 3 })
-      // (Persistent jobs other suites left on the host are listed too: look at ours only.)
-      const ours = (list: unknown) => (list as Array<{ job_id: string }>).filter((j) => j.job_id === jobId)
-      let listed: Record<string, unknown> = {}
-      for (let i = 0; i < 50; i++) {
-        listed = (await call(reaping, "ssh_list_jobs", {})).data
-        if (ours(listed.jobs).length === 0) break
-        await sleep(200)
+      // The first page carries the tombstones (persistent jobs other suites left on the host are listed too).
+      const ours = (list: unknown) => ((list as Array<string> | undefined) ?? []).filter((t) => t.startsWith(`${jobId} `))
+      let reaped: Array<string> = []
+      for (let i = 0; i < 50 && reaped.length === 0; i++) {
+        reaped = ours((await call(reaping, "ssh_list_jobs", {})).data.reaped)
+        if (reaped.length === 0) await sleep(200)
       }
-      expect(ours(listed.jobs)).toEqual([])
-      const reaped = (listed.reaped as Array<string> | undefined ?? []).filter((t) => t.startsWith(`${jobId} `))
       expect(reaped).toEqual([expect.stringMatching(new RegExp(`^${jobId} on box: exited 3 at \\S+Z, 2 lines$`))])
+      // No longer a job: not on any page.
+      for (let cursor: number | null = 0; cursor !== null;) {
+        const page = (await call(reaping, "ssh_list_jobs", { cursor })).data
+        expect((page.jobs as Array<{ job_id: string }>).map((j) => j.job_id)).not.toContain(jobId)
+        cursor = page.next_cursor as number | null
+      }
       const gone = await call(reaping, "ssh_tail", { job_id: jobId })
       expect(gone.isError).toBe(true)
       expect(gone.text).toMatch(new RegExp(`^JOB_NOT_FOUND: job '${jobId}' on box exited 3 at \\S+ after 2 lines, and was reaped at`))
