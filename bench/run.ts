@@ -144,9 +144,13 @@ const dropCaches = async () => {
 /** BENCH_SERVER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers the bench starts. */
 const serverEnv = process.env.BENCH_SERVER_NODE_OPTIONS === undefined ? {} : { env: { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } }
 
+/**
+ * The transfers read and write under the bench's temp directory (TMPDIR, e.g. /dev/shm), which
+ * the server, started without TMPDIR, would not count as one of its default local_roots.
+ */
 const serverArgs = (sshd: Sshd, extra: Array<string> = []) => [
   "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name,
-  "--key", sshd.clientKeyPath, ...extra
+  "--key", sshd.clientKeyPath, "--local-root", os.tmpdir(), ...extra
 ]
 
 const rssMb = (pid: number, field: "VmRSS" | "VmHWM") => {

@@ -16,6 +16,7 @@ import { layer } from "./layers/Live.js"
 import { AuditLog } from "./mcp/audit.js"
 import { McpLogSink, serveOverHttp, serveOverStdio } from "./mcp/index.js"
 import { stderrLine, stderrLogger } from "./mcp/logging.js"
+import { viewServerLayer } from "./mcp/viewServer.js"
 import { AppConfig } from "./domain/AppConfig.js"
 import { version } from "./version.js"
 
@@ -40,11 +41,14 @@ const main = Effect.gen(function*() {
   }
   const config = startup.config
   const sink = new McpLogSink()
+  const services = AuditLog.layer.pipe(Layer.provideMerge(layer), Layer.provideMerge(Layer.succeed(AppConfig)(config)))
+  // --view-port: the live view as a web page too (tools find it in their context).
+  const withView = config.viewPort === undefined ? services : viewServerLayer(config.viewPort).pipe(Layer.provideMerge(services))
   yield* (startup.serve._tag === "Http"
     ? serveOverHttp(sink, startup.serve, process.env.MCP_SSH_LIVE_TOKEN)
     : serveOverStdio(sink)).pipe(
     Effect.scoped,
-    Effect.provide(AuditLog.layer.pipe(Layer.provideMerge(layer), Layer.provideMerge(Layer.succeed(AppConfig)(config)))),
+    Effect.provide(withView),
     // Effect's default logger writes messages raw: ours escapes them (logging.ts).
     Effect.provide(Logger.layer([Logger.tracerLogger, stderrLogger, sink.logger])),
     Effect.provideService(References.MinimumLogLevel, effectLogLevel(config.logLevel))

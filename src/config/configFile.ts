@@ -25,7 +25,8 @@ export const PolicySection = Schema.Struct({
   confirm: Schema.optionalKey(Patterns),
   upload_allow: Schema.optionalKey(Patterns),
   upload_deny: Schema.optionalKey(Patterns),
-  tunnels: Schema.optionalKey(Schema.Boolean)
+  tunnels: Schema.optionalKey(Schema.Boolean),
+  interactive_keys: Schema.optionalKey(Schema.Boolean)
 })
 
 export const HostSection = Schema.Struct({
@@ -60,6 +61,9 @@ export const ServerSection = Schema.Struct({
   known_hosts: Schema.optionalKey(Text),
   log_dir: Schema.optionalKey(Text),
   audit_log: Schema.optionalKey(Text),
+  local_roots: Schema.optionalKey(Schema.Array(Text)),
+  record_dir: Schema.optionalKey(Text),
+  view_port: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))),
   log_level: Schema.optionalKey(LogLevel),
   http_session_idle_sec: Schema.optionalKey(positive(30 * 86_400)),
   http_max_sessions: Schema.optionalKey(positive(100_000))

@@ -48,8 +48,16 @@ Server:
                                (default: ignored; the unknown key is put to the user or refused)
   --allow-tunnel-bind-any      let ssh_tunnel_open listen here on a non-loopback address
                                (default: local and dynamic tunnels bind loopback only)
+  --local-root DIR             the only local directory transfers may read and write (repeatable; replaces
+                               the default: home and the temp directory, which a stdio client's MCP roots
+                               narrow); /proc, /sys, /dev, ~/.ssh and this server's own files stay out
+                               unless DIR is inside them
   --log-dir DIR                append every job line to DIR/<job_id>.log
   --audit-log FILE             append one JSON line per tool call to FILE (0600; secrets redacted)
+  --record-dir DIR             where ssh_spawn record: true saves DIR/<job_id>.cast (asciicast v2, 0600;
+                               default: the --log-dir)
+  --view-port N                also serve the live job view as a web page on 127.0.0.1:N (0: a free port);
+                               ssh_spawn and ssh_tail results then carry its view_url (a per-job token)
   --log-level LEVEL            trace, debug, info, warn, error, none (default: info)
 
 Limits:

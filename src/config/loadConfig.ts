@@ -47,7 +47,7 @@ const isLogLevel = Schema.is(LogLevel)
 const stringOptions = [
   "port", "bind", "http-session-idle-sec", "http-max-sessions",
   "user", "key", "password-env", "key-passphrase-env", "sudo-password-env", "default-host", "known-hosts",
-  "log-dir", "audit-log", "log-level", "config", ...limitKeys.map(flagName)
+  "log-dir", "audit-log", "log-level", "config", "record-dir", "view-port", ...limitKeys.map(flagName)
 ]
 
 /** Parse argv (without node and the script), read the config file, and resolve the configuration. */
@@ -73,6 +73,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           http: { type: "boolean" },
           "allow-remote-bind": { type: "boolean" },
           host: { type: "string", multiple: true },
+          "local-root": { type: "string", multiple: true },
           ...Object.fromEntries(stringOptions.map((o) => [o, { type: "string" as const }]))
         }
       })
@@ -181,6 +182,20 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     const knownHosts = str("known-hosts") ?? file?.server?.known_hosts
     const logDir = str("log-dir") ?? file?.server?.log_dir
     const auditLog = str("audit-log") ?? file?.server?.audit_log
+    // The flags' roots replace the file's; each must be absolute (after ~).
+    const rootFlags = v["local-root"] as Array<string> | undefined
+    const localRoots = rootFlags !== undefined && rootFlags.length > 0 ? rootFlags : file?.server?.local_roots
+    for (const r of localRoots ?? []) {
+      if (!path.isAbsolute(expand(r, home))) {
+        return yield* fail(`${rootFlags !== undefined ? "--local-root" : `${fileName}: server.local_roots`}: "${r}" is not an absolute path`)
+      }
+    }
+    const recordDir = str("record-dir") ?? file?.server?.record_dir
+    const viewPortText = str("view-port")
+    const viewPort = viewPortText !== undefined ? Number(viewPortText) : file?.server?.view_port
+    if (viewPort !== undefined && (!Number.isInteger(viewPort) || viewPort < 0 || viewPort > 65535)) {
+      return yield* fail(`--view-port: expected 0..65535, got "${viewPortText}"`)
+    }
     const config: AppConfigShape = {
       ...base,
       limits: { ...base.limits, ...limits },
@@ -196,6 +211,10 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       sshConfigPath: path.join(home, ".ssh", "config"),
       ...(logDir !== undefined ? { logDir: expand(logDir, home) } : {}),
       ...(auditLog !== undefined ? { auditLog: expand(auditLog, home) } : {}),
+      ...(localRoots !== undefined ? { localRoots: localRoots.map((r) => expand(r, home)) } : {}),
+      configPath,
+      ...(recordDir !== undefined ? { recordDir: expand(recordDir, home) } : {}),
+      ...(viewPort !== undefined ? { viewPort } : {}),
       logLevel: logLevel ?? base.logLevel,
       ...(policy !== undefined ? { policy } : {}),
       ...(Object.keys(groupPolicies).length > 0 ? { groupPolicies } : {})

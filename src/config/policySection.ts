@@ -25,7 +25,8 @@ export const readPolicy = (
     ...(section.confirm !== undefined ? { confirm: section.confirm } : {}),
     ...(section.upload_allow !== undefined ? { uploadAllow: section.upload_allow } : {}),
     ...(section.upload_deny !== undefined ? { uploadDeny: section.upload_deny } : {}),
-    ...(section.tunnels !== undefined ? { tunnels: section.tunnels } : {})
+    ...(section.tunnels !== undefined ? { tunnels: section.tunnels } : {}),
+    ...(section.interactive_keys !== undefined ? { interactiveKeys: section.interactive_keys } : {})
   }
   const compiled = compileRules(rules, `[${key}]`)
   return isRuleError(compiled) ? fail(`${fileName}: ${key}.${compiled.key}: ${compiled.message}`) : Effect.succeed(rules)

@@ -50,6 +50,19 @@ export interface AppConfigShape {
   readonly logDir?: string
   /** When set, one JSON line per MCP tool call is appended to this file (0600). */
   readonly auditLog?: string
+  /**
+   * `[server] local_roots` / `--local-root`: the only local directories transfers read and
+   * write (absolute). Unset: the home and the system temp directory, narrowed by a stdio
+   * client's MCP roots. Either way /proc, /sys, /dev, ~/.ssh and the server's own files are
+   * left out, except under a root the operator named inside one of them.
+   */
+  readonly localRoots?: ReadonlyArray<string>
+  /** The TOML config file read or looked for (one of the server's own files: never a transfer's). */
+  readonly configPath?: string
+  /** Where `record: true` jobs are saved as asciicast (`<recordDir>/<job_id>.cast`); default `logDir`. */
+  readonly recordDir?: string
+  /** When set, the live view is also served as a web page on 127.0.0.1 at this port (0: any free one). */
+  readonly viewPort?: number
   readonly logLevel: LogLevel
   /**
    * `[policy]`: rules for every host, those the agent adds too (off when absent). Per-host

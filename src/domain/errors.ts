@@ -39,7 +39,10 @@ export type ErrorCode =
   | "TUNNEL_NOT_FOUND"
   | "SIGNAL_NOT_DELIVERED"
   | "HOST_DOWN"
+  | "TMUX_UNAVAILABLE"
   | "AUTH_PROMPT_UNANSWERED"
+  | "REMOTE_OUTPUT_TOO_LARGE"
+  | "LOCAL_PATH_DENIED"
 
 /** No host by that alias, or no host given and no default host. */
 export class HostNotFoundError extends Schema.TaggedError<HostNotFoundError>()("HostNotFoundError", fields) {
@@ -188,6 +191,30 @@ export class HostDownError extends Schema.TaggedError<HostDownError>()("HostDown
   readonly code = "HOST_DOWN" as const
 }
 
+/** A tmux job or pane was asked for on a host without tmux. */
+export class TmuxUnavailableError extends Schema.TaggedError<TmuxUnavailableError>()("TmuxUnavailableError", fields) {
+  readonly code = "TMUX_UNAVAILABLE" as const
+}
+
+/**
+ * A helper command of ours (a listing, a hash, tar) printed more than its cap: a hostile host,
+ * shell start-up files that print, or a tree larger than `max_listing_bytes`. We stop reading
+ * it; the message names the step and the cap.
+ */
+export class RemoteOutputTooLargeError
+  extends Schema.TaggedError<RemoteOutputTooLargeError>()("RemoteOutputTooLargeError", fields)
+{
+  readonly code = "REMOTE_OUTPUT_TOO_LARGE" as const
+}
+
+/**
+ * A local path a transfer names is outside `[server] local_roots`, or inside what is never
+ * touched (/proc, /sys, /dev, ~/.ssh, the server's own files); the message names the rule.
+ */
+export class LocalPathDeniedError extends Schema.TaggedError<LocalPathDeniedError>()("LocalPathDeniedError", fields) {
+  readonly code = "LOCAL_PATH_DENIED" as const
+}
+
 /** Every domain error: each has a `code`, a `message` and maybe a `hint`. */
 export type SshLiveError =
   | HostNotFoundError
@@ -214,7 +241,10 @@ export type SshLiveError =
   | TunnelNotFoundError
   | SignalNotDeliveredError
   | HostDownError
+  | TmuxUnavailableError
   | AuthPromptUnansweredError
+  | RemoteOutputTooLargeError
+  | LocalPathDeniedError
 
 /** Why a connection to a host could not be had. */
 export type ConnectFailure =

@@ -41,7 +41,10 @@ export const limitSpecs = {
   maxHosts: spec(true, 1, 100_000, 256, "hosts registered at most"),
   maxTunnelsPerHost: spec(true, 1, 10_000, 20, "tunnels open per host"),
   maxTunnelConnections: spec(true, 1, 100_000, 64, "connections open at once through one tunnel; more are closed at once"),
-  httpMaxConnections: spec(true, 1, 100_000, 256, "connections to the --http endpoint open at once; more are closed at once")
+  httpMaxConnections: spec(true, 1, 100_000, 256, "connections to the --http endpoint open at once; more are closed at once"),
+  taskAfterMs: spec(true, 0, 3_600_000, 10_000, "a long tool call still running after N ms becomes an MCP task (clients with the Tasks extension)"),
+  maxListingBytes: spec(true, 64 * 1024, 256 * 1024 * 1024, 64 * 1024 * 1024,
+    "bytes a host's file or job listing may print (a directory transfer's tree, a persistent-job scan); more is REMOTE_OUTPUT_TOO_LARGE")
 } as const satisfies Record<string, LimitSpec>
 
 export type LimitKey = keyof typeof limitSpecs

@@ -46,6 +46,17 @@ export interface StdinAction {
   readonly jobCommand: string
   readonly data: string
   readonly secret?: boolean | undefined
+  /** The job reads a terminal (pty, tmux): control characters in the data are keys (see `KeysAction`). */
+  readonly terminal?: boolean | undefined
+  /** Checked as input to a shell whatever the command (a person's tmux pane). */
+  readonly shell?: boolean | undefined
+}
+
+/** Named keys sent into a job (`ssh_send_stdin` `keys`): what they do depends on the program, so no rule can judge them. */
+export interface KeysAction {
+  readonly _tag: "Keys"
+  readonly jobCommand: string
+  readonly keys: ReadonlyArray<string>
 }
 
 /** A file or directory tree written to the host (`ssh_upload`). */
@@ -60,7 +71,26 @@ export interface TunnelAction {
   readonly _tag: "Tunnel"
 }
 
-export type PolicyAction = CommandAction | StdinAction | UploadAction | TunnelAction
+export type PolicyAction = CommandAction | StdinAction | KeysAction | UploadAction | TunnelAction
+
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/
+
+/**
+ * Keys into a terminal program cannot be judged (`vim`'s `:!` runs anything): refused under
+ * `read_only`; under command rules (allow, deny, confirm) refused unless the host sets
+ * `interactive_keys = true`; allowed where no command rule applies.
+ */
+const checkKeys = (p: EffectivePolicy): Verdict => {
+  if (p.readOnly?.value === true) {
+    return deny(`read_only of ${p.readOnly.source} (keys into a terminal program: the policy cannot judge them)`, "this host is read-only")
+  }
+  if (p.allow.length === 0 && p.deny.length === 0 && p.confirm.length === 0) return allow
+  if (p.interactiveKeys?.value === true) return allow
+  return deny(
+    "keys into a terminal program (the policy cannot judge them: vim's :! runs anything; interactive_keys is not set for this host)",
+    "send plain text lines to a shell instead; the operator may set interactive_keys = true for this host"
+  )
+}
 
 /**
  * Programs that read commands from their stdin: shells (by name or path, with any flags),
@@ -198,8 +228,14 @@ export const check = (p: EffectivePolicy | undefined, action: PolicyAction, pars
       const s = checkShellInput(p, parser, action.stdin, false)
       return s._tag === "Allow" ? v : s._tag === "Deny" || v._tag === "Allow" ? s : v
     }
+    case "Keys":
+      return checkKeys(p)
     case "Stdin": {
-      if (!isShellCommand(action.jobCommand)) return allow
+      if (action.terminal === true && CONTROL.test(action.data)) {
+        const k = checkKeys(p)
+        if (k._tag === "Deny") return k
+      }
+      if (action.shell !== true && !isShellCommand(action.jobCommand)) return allow
       const v = checkShellInput(p, parser, action.data, true, action.secret === true)
       if (v._tag === "Confirm" && action.secret === true) {
         return deny(`${v.rule} (secret data cannot be shown to the user for confirmation)`, "send it without secret: true")

@@ -23,6 +23,8 @@ export interface PolicyRules {
   readonly uploadDeny?: ReadonlyArray<string> | undefined
   /** Port forwarding allowed (default true). */
   readonly tunnels?: boolean | undefined
+  /** Keys into terminal programs (ssh_send_stdin `keys`, control characters to a pty) pass unjudged under allow/deny/confirm rules. */
+  readonly interactiveKeys?: boolean | undefined
 }
 
 /** The TOML key of each rule (for messages and `ssh_list_hosts`). */
@@ -33,7 +35,8 @@ export const ruleKeys = {
   confirm: "confirm",
   uploadAllow: "upload_allow",
   uploadDeny: "upload_deny",
-  tunnels: "tunnels"
+  tunnels: "tunnels",
+  interactiveKeys: "interactive_keys"
 } as const satisfies Record<keyof PolicyRules, string>
 
 /** A rule and the table it came from, e.g. `[hosts.web1.policy]`. */
@@ -99,6 +102,7 @@ export interface EffectivePolicy {
   readonly uploadAllow: ReadonlyArray<Sourced<string>>
   readonly uploadDeny: ReadonlyArray<Sourced<string>>
   readonly tunnels: Sourced<boolean> | undefined
+  readonly interactiveKeys: Sourced<boolean> | undefined
 }
 
 const paths = (list: ReadonlyArray<string> | undefined, source: string) => (list ?? []).map((value) => ({ value, source }))
@@ -122,10 +126,12 @@ export const combine = (...tables: ReadonlyArray<CompiledRules | undefined>): Ef
     confirm: layers.flatMap((t) => t.confirm),
     uploadAllow: lastList((t) => paths(t.rules.uploadAllow, t.source)),
     uploadDeny: layers.flatMap((t) => paths(t.rules.uploadDeny, t.source)),
-    tunnels: last((t) => t.rules.tunnels)
+    tunnels: last((t) => t.rules.tunnels),
+    interactiveKeys: last((t) => t.rules.interactiveKeys)
   }
   return eff.readOnly === undefined && eff.allow.length === 0 && eff.deny.length === 0 && eff.confirm.length === 0 &&
-      eff.uploadAllow.length === 0 && eff.uploadDeny.length === 0 && eff.tunnels === undefined
+      eff.uploadAllow.length === 0 && eff.uploadDeny.length === 0 && eff.tunnels === undefined &&
+      eff.interactiveKeys === undefined
     ? undefined
     : eff
 }
@@ -138,5 +144,6 @@ export const describePolicy = (p: EffectivePolicy): Record<string, boolean | Rea
   ...(p.confirm.length > 0 ? { confirm: p.confirm.map((r) => r.pattern) } : {}),
   ...(p.uploadAllow.length > 0 ? { upload_allow: p.uploadAllow.map((r) => r.value) } : {}),
   ...(p.uploadDeny.length > 0 ? { upload_deny: p.uploadDeny.map((r) => r.value) } : {}),
-  ...(p.tunnels !== undefined ? { tunnels: p.tunnels.value } : {})
+  ...(p.tunnels !== undefined ? { tunnels: p.tunnels.value } : {}),
+  ...(p.interactiveKeys !== undefined ? { interactive_keys: p.interactiveKeys.value } : {})
 })

@@ -1,49 +1,25 @@
 /**
  * Local files only their owner can read, created so that no other local user can
- * pre-create, swap or symlink them first (SPEC §8): download temporaries and job log
- * mirrors.
+ * pre-create, swap or symlink them first (SPEC §8): download temporaries (in the private
+ * directories of src/sftp/localFiles.ts) and job log mirrors.
  *
  * @since 0.1.0
  */
 import * as fs from "node:fs"
-import * as path from "node:path"
 
 /** O_NOFOLLOW where the platform has it. */
 const NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0
 
-/** Create `file` (0600), failing with EEXIST if anything, a symlink included, is already there. */
-export const createExclusive = (file: string): void => {
-  const { O_CREAT, O_EXCL, O_WRONLY } = fs.constants
-  fs.closeSync(fs.openSync(file, O_CREAT | O_EXCL | O_WRONLY | NOFOLLOW, 0o600))
-}
+/** Flags of a file created for writing only by us: fails with EEXIST if anything, a symlink included, is there. */
+export const EXCLUSIVE = fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY | NOFOLLOW
 
 /**
- * A temporary file for `target`, in a fresh 0700 directory next to it (same file system, so
- * the final rename is atomic): `.<name>.mcpssh-XXXXXX/<name>`, created empty with 0600. Inside
- * a directory only we can enter, the file can be reopened by name (as ssh2's fastGet does)
- * without anyone swapping it in between. Remove `dir` when done.
+ * Create `file` for writing, 0600, failing with EEXIST if anything (a symlink included) is
+ * already there; off the event loop (a create can take a millisecond). Download temporaries
+ * are made this way (SFTP and tar), inside a fresh 0700 directory.
  */
-export const privateTemp = (target: string): { readonly dir: string; readonly file: string } => {
-  const name = path.basename(target)
-  const dir = privateDir(target)
-  const file = path.join(dir, name.length > 200 ? "data" : name)
-  createExclusive(file)
-  return { dir, file }
-}
-
-/**
- * A fresh 0700 directory next to `target` (same file system, so a final rename is atomic),
- * `.<name>.mcpssh-XXXXXX`, for the temporary files of one or more downloads into that
- * directory. Remove it when done.
- */
-export const privateDir = (target: string): string =>
-  fs.mkdtempSync(path.join(path.dirname(target), `.${path.basename(target).slice(0, 100)}.mcpssh-`))
-
-/** Open `file` for writing, created 0600, failing with EEXIST if anything, a symlink included, is already there. */
-export const openExclusive = (file: string): number => {
-  const { O_CREAT, O_EXCL, O_WRONLY } = fs.constants
-  return fs.openSync(file, O_CREAT | O_EXCL | O_WRONLY | NOFOLLOW, 0o600)
-}
+export const openExclusive = (file: string): Promise<number> =>
+  new Promise<number>((resolve, reject) => fs.open(file, EXCLUSIVE, 0o600, (err, fd) => err !== null ? reject(err) : resolve(fd)))
 
 /**
  * Make `dir` (0700, parents too) or narrow an existing one to its owner (group and other
@@ -63,19 +39,6 @@ export const ensurePrivateDir = async (dir: string): Promise<{ readonly warn: bo
 }
 
 /** Open `file` for appending, created 0600 (an existing file is narrowed to 0600); never through a symlink. */
-export const openPrivateAppend = (file: string): fs.WriteStream => {
-  const { O_APPEND, O_CREAT, O_WRONLY } = fs.constants
-  const fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | NOFOLLOW, 0o600)
-  try {
-    fs.fchmodSync(fd, 0o600)
-  } catch (e) {
-    fs.closeSync(fd)
-    throw e
-  }
-  return fs.createWriteStream(file, { fd })
-}
-
-/** `openPrivateAppend` without blocking the event loop (the same flags and mode). */
 export const openPrivateAppendAsync = async (file: string): Promise<fs.WriteStream> => {
   const { O_APPEND, O_CREAT, O_WRONLY } = fs.constants
   const handle = await fs.promises.open(file, O_WRONLY | O_APPEND | O_CREAT | NOFOLLOW, 0o600)

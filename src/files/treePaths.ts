@@ -4,7 +4,6 @@
  *
  * @since 0.1.0
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 
 export interface TreeEntry {
@@ -55,49 +54,4 @@ export const parseListing = (output: string): ReadonlyArray<TreeEntry> | string 
 export const isInside = (root: string, p: string): boolean => {
   const rel = path.relative(root, p)
   return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel))
-}
-
-/** A directory on the way to a download's target that must not be used; the message says why. */
-export class LocalPathError extends Error {}
-
-/**
- * The real path of directory `dirRel` ("/"-separated, "" for the root) under `root` (a real
- * path), following existing symlinks only while they stay inside `root`. With `create`,
- * missing directories are made one at a time (never through a symlink); without it, the
- * walk stops at the first missing one and returns undefined. Throws `LocalPathError` when
- * an existing component leads outside `root` or is not a directory.
- */
-export const resolveLocalDir = (root: string, dirRel: string, create: boolean): string | undefined => {
-  const parts = dirRel === "" ? [] : dirRel.split("/")
-  let cur = root
-  for (let i = 0; i < parts.length; i++) {
-    const p = path.join(cur, parts[i]!)
-    const shown = path.join(...parts.slice(0, i + 1))
-    let st: fs.Stats | undefined
-    try {
-      st = fs.lstatSync(p)
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
-    }
-    if (st === undefined) {
-      if (!create) return undefined
-      fs.mkdirSync(p)
-      cur = p
-    } else if (st.isSymbolicLink()) {
-      let real: string
-      try {
-        real = fs.realpathSync(p)
-      } catch {
-        throw new LocalPathError(`${shown} is a symlink that leads nowhere`)
-      }
-      if (!isInside(root, real)) throw new LocalPathError(`${shown} is a symlink to ${real}, outside local_path`)
-      if (!fs.statSync(real).isDirectory()) throw new LocalPathError(`${shown} is not a directory`)
-      cur = real
-    } else if (st.isDirectory()) {
-      cur = p
-    } else {
-      throw new LocalPathError(`${shown} is not a directory`)
-    }
-  }
-  return cur
 }

@@ -12,8 +12,10 @@
 import { Clock, Deferred, Exit } from "effect"
 import { LineDecoder, type LineSink } from "../output/LineDecoder.js"
 import { type Line, RingBuffer } from "../output/RingBuffer.js"
+import { ByteTail } from "../output/ByteTail.js"
 import type { AsRoot, EndReason, JobStatus, StreamName } from "../domain/jobs.js"
 import type { ExitInfo, RemoteProcess } from "../ssh/RemoteProcess.js"
+import type { TmuxTarget } from "../ssh/tmux.js"
 import { ChangeSignal } from "./ChangeSignal.js"
 import { type LogFile, LogMirror } from "./LogMirror.js"
 
@@ -38,7 +40,23 @@ export interface JobOptions {
   readonly mirror?: boolean | undefined
   /** When the job started, if not now (a persistent job found on its host). */
   readonly startedAt?: Date | undefined
+  /** It runs in (or follows) a tmux pane: its input and screen go through tmux. */
+  readonly tmux?: TmuxTarget | undefined
+  /** The asciicast file it is recorded to, if any (src/jobs/Recording.ts). */
+  readonly recording?: string | undefined
 }
+
+/** Sees a job's raw output and input as they pass (a recording). */
+export interface JobObserver {
+  output(stream: StreamName, chunk: Uint8Array): void
+  /** What was written to its stdin; secret data never comes here. */
+  input(data: string): void
+  /** The job has ended (its last output was seen). */
+  end(): void
+}
+
+/** Raw output kept for a pty job's screen (src/output/TerminalScreen.ts). */
+export const SCREEN_TAIL_BYTES = 1024 * 1024
 
 const MASK = "********"
 /** While output streams, waiters are woken at most this often. */
@@ -53,6 +71,10 @@ export class Job {
   readonly persistent: boolean
   readonly asRoot: AsRoot | undefined
   readonly startedAt: Date
+  readonly tmux: TmuxTarget | undefined
+  readonly recording: string | undefined
+  /** The raw output of a pty job (not a tmux one: tmux holds its screen), for its screen. */
+  readonly raw: ByteTail | undefined
   #endedAt: Date | null = null
   #status: JobStatus = "running"
   #exitStatus: number | null = null
@@ -74,6 +96,7 @@ export class Job {
   private readonly sinks: Record<StreamName, LineSink>
   private readonly mirror: LogMirror
   private masks: Array<string> = []
+  private observers: Array<JobObserver> = []
   private lastOutputAt: number
   private readonly one = new Int32Array(1)
 
@@ -85,6 +108,9 @@ export class Job {
     this.pty = options.pty
     this.persistent = options.persistent
     this.asRoot = options.asRoot
+    this.tmux = options.tmux
+    this.recording = options.recording
+    this.raw = options.pty && options.tmux === undefined ? new ByteTail(SCREEN_TAIL_BYTES) : undefined
     this.clock = options.clock ?? Clock.Clock.defaultValue()
     this.mirror = new LogMirror({ pending: options.mirror === true })
     this.lastOutputAt = this.clock.currentTimeMillisUnsafe()
@@ -193,10 +219,26 @@ export class Job {
     if (!was) this.changes.notify()
   }
 
-  /** Something was written to its stdin: it no longer waits at the prompt it showed. */
-  inputSent(): void {
+  /** Something was written to its stdin: it no longer waits at the prompt it showed. Secret data is not passed on. */
+  inputSent(data?: string): void {
     this.#awaitingInput = false
     this.#stdinBlocked = false
+    if (data !== undefined && data !== "") for (const o of this.observers) o.input(data)
+  }
+
+  /** `observer` sees the output from now on (call it before the first chunk to see all). */
+  observe(observer: JobObserver): void {
+    this.observers.push(observer)
+  }
+
+  /** The secrets masked in its output (secret stdin, a sudo password). */
+  get secrets(): ReadonlyArray<string> {
+    return this.masks
+  }
+
+  /** `text` with the job's secrets masked. */
+  masked(text: string): string {
+    return this.mask(text)
   }
 
   /** The unterminated line of stdout, else of stderr (masked). */
@@ -210,6 +252,8 @@ export class Job {
     this.lastOutputAt = this.clock.currentTimeMillisUnsafe()
     this.offsets[stream] += chunk.length
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    this.raw?.push(buf)
+    for (const o of this.observers) o.output(stream, buf)
     this.decoders[stream].feed(buf, this.sinks[stream])
     this.mirror.flush()
     if (this.#awaitingInput) this.#awaitingInput = false
@@ -266,6 +310,7 @@ export class Job {
     this.#endedAt = new Date(this.clock.currentTimeMillisUnsafe())
     this.#awaitingInput = false
     this.#stdinBlocked = false
+    for (const o of this.observers) o.end()
     Deferred.doneUnsafe(this.ended, Exit.void)
     this.changes.notify()
   }

@@ -19,6 +19,7 @@ import {
   type ConnectFailure,
   InvalidArgumentError,
   JobRunningError,
+  type RemoteOutputTooLargeError,
   SignalNotDeliveredError,
   SudoAuthError,
   SudoPasswordRequiredError
@@ -59,7 +60,7 @@ export class JobRunner extends Context.Service<JobRunner, {
    * lost job's through its PID alone); after a stopping signal, wait up to 2 s for the end.
    * Reaching no process is SIGNAL_NOT_DELIVERED; a host that cannot be asked, its error.
    */
-  signal(job: Job, signal: SignalName): Effect.Effect<SignalResult, SignalNotDeliveredError | ConnectFailure | ChannelError>
+  signal(job: Job, signal: SignalName): Effect.Effect<SignalResult, SignalNotDeliveredError | ConnectFailure | ChannelError | RemoteOutputTooLargeError>
   sendStdin(job: Job, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }): Effect.Effect<JobInfo, JobRunningError | InvalidArgumentError>
 }>()("mcp-ssh-live/JobRunner") {
   static readonly layer = Layer.effect(JobRunner)(Effect.gen(function*() {
@@ -172,12 +173,14 @@ export class JobRunner extends Context.Service<JobRunner, {
     ) {
       const password = request.sudo === true ? sudoPassword(host, loginPasswordForSudo, env) : undefined
       const job = store.create({
+        ...(request.id !== undefined ? { id: request.id } : {}),
         host: host.alias,
         command: request.command,
         label: request.label ?? null,
         pty: request.pty === true,
         persistent: false,
-        asRoot: request.sudo === true ? { password } : undefined
+        asRoot: request.sudo === true ? { password } : undefined,
+        record: request.record
       })
       const script = wrapCommand({ sudo: request.sudo, pty: job.pty })
       const block = commandBlock({ command: request.command, env: request.env, cwd: request.cwd })
@@ -317,7 +320,7 @@ export class JobRunner extends Context.Service<JobRunner, {
       if (options?.secret === true) job.addMask(data)
       if (data.length > 0) yield* process.write(data)
       if (options?.eof === true) yield* process.endInput()
-      job.inputSent()
+      job.inputSent(options?.secret === true ? undefined : data)
       return jobInfo(job)
     })
 

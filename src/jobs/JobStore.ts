@@ -11,9 +11,12 @@ import * as path from "node:path"
 import { Clock, Context, Effect, FiberSet, Layer, Schedule } from "effect"
 import { ensurePrivateDir, openPrivateAppendAsync } from "../files/privateFiles.js"
 import { AppConfig } from "../domain/AppConfig.js"
+import { PTY_SIZE } from "../ssh/RemoteHosts.js"
+import { SESSION_SIZE } from "../ssh/tmux.js"
 import { JobNotFoundError, LimitReachedError } from "../domain/errors.js"
 import { Job, type JobOptions } from "./Job.js"
 import { describeTombstone, type Tombstone, Tombstones } from "./Tombstones.js"
+import { recordingPath, startRecording } from "./Recording.js"
 
 /** A place under `max_jobs_per_host` and `max_jobs`, taken before a job is started. */
 export interface Slot {
@@ -22,7 +25,15 @@ export interface Slot {
 
 export class JobStore extends Context.Service<JobStore, {
   /** A new job (not listed yet), on this store's clock and ring sizes. */
-  create(options: Omit<JobOptions, "ringBufferLines" | "ringBufferBytes" | "maxLineBytes" | "clock" | "id"> & { readonly id?: string }): Job
+  create(
+    options: Omit<JobOptions, "ringBufferLines" | "ringBufferBytes" | "maxLineBytes" | "clock" | "id" | "recording"> & {
+      readonly id?: string
+      /** Record it as asciicast into `recordDir` (check `recordDir` first). */
+      readonly record?: boolean | undefined
+    }
+  ): Job
+  /** Where recordings go (`--record-dir`, else `--log-dir`); undefined: none can be made. */
+  readonly recordDir: string | undefined
   /**
    * Take a place for a job on `host`, or fail: running jobs (and slots) per host under
    * max_jobs_per_host, all jobs in memory (running or finished, and slots) under max_jobs.
@@ -54,6 +65,9 @@ export class JobStore extends Context.Service<JobStore, {
     const runInScope = yield* FiberSet.makeRuntime()
 
     const logDir = config.logDir
+    const recordDir = config.recordDir ?? config.logDir
+    /** Recordings not closed yet: closed when their job ends, else at shutdown. */
+    const recordings = new Set<{ close(): Promise<void> }>()
     if (logDir !== undefined) {
       yield* Effect.tryPromise(() => ensurePrivateDir(logDir)).pipe(
         Effect.flatMap((note) =>
@@ -160,20 +174,39 @@ export class JobStore extends Context.Service<JobStore, {
       Schedule.spaced(`${Math.max(1, Math.min(30, limits.reapFinishedAfterSec))} seconds`)
     ))
 
-    // Closed after the runner has stopped the running jobs: flush the log mirrors.
-    yield* Effect.addFinalizer(() => Effect.forEach([...jobs.values()], closeLog, { discard: true }))
+    // Closed after the runner has stopped the running jobs: flush the log mirrors and recordings.
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(
+        Effect.forEach([...jobs.values()], closeLog, { discard: true }),
+        Effect.promise(() => Promise.all([...recordings].map((r) => r.close())))
+      )
+    )
+
+    const create: Context.Service.Shape<typeof JobStore>["create"] = ({ record, ...options }) => {
+      const id = options.id ?? newId()
+      const recording = record === true && recordDir !== undefined ? recordingPath(recordDir, id) : undefined
+      const job = new Job({
+        ...options,
+        id,
+        clock,
+        mirror: logDir !== undefined,
+        ringBufferLines: limits.ringBufferLines,
+        ringBufferBytes: limits.ringBufferBytes,
+        maxLineBytes: limits.maxLineBytes,
+        recording
+      })
+      if (recording !== undefined) {
+        const size = options.tmux !== undefined ? SESSION_SIZE : options.pty ? PTY_SIZE : SESSION_SIZE
+        const r = startRecording(job, recording, size, () => clock.currentTimeMillisUnsafe(), (message) => void runInScope(Effect.logWarning(message)))
+        recordings.add(r)
+        job.observe({ output: () => {}, input: () => {}, end: () => void r.close().then(() => recordings.delete(r)) })
+      }
+      return job
+    }
 
     return JobStore.of({
-      create: (options) =>
-        new Job({
-          ...options,
-          id: options.id ?? newId(),
-          clock,
-          mirror: logDir !== undefined,
-          ringBufferLines: limits.ringBufferLines,
-          ringBufferBytes: limits.ringBufferBytes,
-          maxLineBytes: limits.maxLineBytes
-        }),
+      create,
+      recordDir,
       reserve,
       release: (slot) => Effect.sync(() => void (slot !== undefined && slots.delete(slot))),
       add,

@@ -6,10 +6,11 @@
  * @since 0.1.0
  */
 import { Context, Deferred, Effect, Layer, Option, Schedule } from "effect"
-import { collect } from "../ssh/collect.js"
+import { collect, type CollectOptions, HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
+import { guarded } from "../ssh/listeners.js"
 import { exitScript, followScript, launchBlock, launchScript, listScript, parseList, removeScript } from "../ssh/persistent.js"
 import { AppConfig } from "../domain/AppConfig.js"
-import { ChannelError, type ConnectFailure } from "../domain/errors.js"
+import { ChannelError, type ConnectFailure, type RemoteOutputTooLargeError } from "../domain/errors.js"
 import { RemoteHosts } from "../ssh/RemoteHosts.js"
 import type { EndReason, Termination } from "../domain/jobs.js"
 import { ProcessGroups } from "./ProcessGroups.js"
@@ -27,7 +28,7 @@ export interface PersistentRequest {
 
 export class PersistentJobs extends Context.Service<PersistentJobs, {
   /** Start `request` detached on its host and list it in place of `slot`. */
-  spawn(request: PersistentRequest, slot: Slot): Effect.Effect<Job, ConnectFailure | ChannelError>
+  spawn(request: PersistentRequest, slot: Slot): Effect.Effect<Job, ConnectFailure | ChannelError | RemoteOutputTooLargeError>
   /** List the persistent jobs an earlier run of this server left on connected hosts (each host read once). */
   readonly rediscover: Effect.Effect<void>
   /** TERM, grace, KILL on the job's process group. */
@@ -42,9 +43,9 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
     const store = yield* JobStore
     const layerScope = yield* Effect.scope
 
-    /** A small helper command of ours on `alias`, its output collected. */
-    const capture = (alias: string, command: string, stdin?: string) =>
-      Effect.flatMap(hosts.exec(alias, command), (channel) => collect(channel, stdin))
+    /** A helper command of ours on `alias`, its output collected (within the caps of `options`). */
+    const capture = (alias: string, command: string, options: CollectOptions) =>
+      Effect.flatMap(hosts.exec(alias, command), (channel) => collect(channel, options))
 
     /** Completes once `alias` is connected again, or after `ms` (then the caller tries itself, which connects). */
     const connectedWithin = (alias: string, ms: number) =>
@@ -84,23 +85,37 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
             return
           }
           const ch = channel.value
-          const code = yield* Effect.callback<number | null>((resume) => {
+          const { code, failure } = yield* Effect.callback<{ code: number | null; failure: unknown }>((resume) => {
             let exitCode: number | null = null
-            ch.on("data", (d: Buffer) => job.ingest("stdout", d))
-            ch.stderr.on("data", (d: Buffer) => job.ingest("stderr", d))
+            let failure: unknown
+            // Nothing thrown here may escape into ssh2: it stops following this job.
+            const safe = guarded((e) => {
+              failure ??= e
+              ch.close()
+            })
+            ch.on("data", safe((d: Buffer) => job.ingest("stdout", d)))
+            ch.stderr.on("data", safe((d: Buffer) => job.ingest("stderr", d)))
             ch.on("exit", (c: number | null) => {
               exitCode = typeof c === "number" ? c : null
             })
             ch.on("error", () => {})
-            ch.on("close", () => resume(Effect.succeed(exitCode)))
-            ch.end()
+            ch.on("close", () => resume(Effect.succeed({ code: exitCode, failure })))
+            safe(() => ch.end())()
           })
+          if (failure !== undefined) {
+            job.finish({ exitStatus: null, signal: null })
+            yield* Effect.logWarning(`job ${job.id}: stopped following it: ${failure instanceof Error ? failure.message : String(failure)}; reported lost (it may still run on ${job.host})`)
+            return
+          }
           if (code === null) {
             yield* Effect.logWarning(`job ${job.id}: follower lost with the connection; resuming at ${job.offsets.stdout}+${job.offsets.stderr} bytes`)
             continue
           }
           // The process is gone and its files are read to the end.
-          const status = yield* capture(job.host, exitScript(job.id)).pipe(Effect.option)
+          const status = yield* capture(job.host, exitScript(job.id), {
+            step: `the exit status of ${job.id} on ${job.host}`,
+            maxStdout: HELPER_SMALL_OUTPUT
+          }).pipe(Effect.option)
           const text = Option.isSome(status) ? status.value.stdout.trim() : ""
           const exitStatus = /^\d+$/.test(text) ? Number(text) : null
           job.finish(exitStatus === null
@@ -117,12 +132,11 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
 
     const spawn = Effect.fn("PersistentJobs.spawn")(function*(request: PersistentRequest, slot: Slot) {
       const job = store.create({ host: request.host, command: request.command, label: request.label ?? null, pty: false, persistent: true })
-      const started = yield* capture(request.host, launchScript(job.id), launchBlock({
-        command: request.command,
-        label: job.label,
-        env: request.env,
-        cwd: request.cwd
-      }))
+      const started = yield* capture(request.host, launchScript(job.id), {
+        step: `the start of persistent job ${job.id} on ${request.host}`,
+        maxStdout: HELPER_SMALL_OUTPUT,
+        stdin: launchBlock({ command: request.command, label: job.label, env: request.env, cwd: request.cwd })
+      })
       const pid = /PID:(\d+)/.exec(started.stdout)?.[1]
       if (pid === undefined) {
         return yield* new ChannelError({ message: `could not start the persistent job on ${request.host}: ${started.stderr.trim() || `exit ${started.code}`}` })
@@ -141,7 +155,15 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
       for (const alias of yield* hosts.connected) {
         if (scanned.has(alias)) continue
         scanned.add(alias)
-        const listed = yield* capture(alias, listScript()).pipe(Effect.option)
+        const listed = yield* capture(alias, listScript(), {
+          step: `the listing of persistent jobs on ${alias}`,
+          maxStdout: limits.maxListingBytes,
+          hint: "many persistent jobs with long commands need a larger max_listing_bytes; otherwise check the remote " +
+            "account's shell start-up files (~/.bashrc)"
+        }).pipe(
+          Effect.tapError((e) => Effect.logWarning(`persistent jobs on ${alias} not listed: ${e.code}: ${e.message}`)),
+          Effect.option
+        )
         if (Option.isNone(listed)) continue
         for (const found of parseList(listed.value.stdout)) {
           if (store.has(found.jobId)) continue
@@ -178,7 +200,7 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
       })
 
     const removeFiles = (job: Job) =>
-      capture(job.host, removeScript(job.id)).pipe(
+      capture(job.host, removeScript(job.id), { step: `the removal of ${job.id}'s directory on ${job.host}`, maxStdout: HELPER_SMALL_OUTPUT }).pipe(
         Effect.asVoid,
         Effect.catch((e) => Effect.logWarning(`could not remove the directory of ${job.id} on ${job.host}: ${e.message}`))
       )

@@ -7,9 +7,9 @@
  */
 import { Context, Deferred, Effect, Layer, Option, Redacted } from "effect"
 import type { AsRoot, SignalName, Termination } from "../domain/jobs.js"
-import { type ChannelError, type ConnectFailure, TimeoutError } from "../domain/errors.js"
+import { type ChannelError, type ConnectFailure, type RemoteOutputTooLargeError, TimeoutError } from "../domain/errors.js"
 import type { RemoteProcess } from "../ssh/RemoteProcess.js"
-import { collect } from "../ssh/collect.js"
+import { collect, HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
 import { asRootCommand, groupAliveCommand, killGroupCommand } from "../ssh/shell.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { RemoteHosts } from "../ssh/RemoteHosts.js"
@@ -18,7 +18,7 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
   /** `kill -SIG -<pgid>` over a fresh exec channel; true when kill succeeded, false when it did not or could not be sent. */
   signal(alias: string, pgid: number, signal: SignalName, asRoot?: AsRoot): Effect.Effect<boolean>
   /** The same, failing when the host could not be asked: true when some process got it, false when none is left. */
-  send(alias: string, pgid: number, signal: SignalName, asRoot?: AsRoot): Effect.Effect<boolean, ConnectFailure | ChannelError>
+  send(alias: string, pgid: number, signal: SignalName, asRoot?: AsRoot): Effect.Effect<boolean, ConnectFailure | ChannelError | RemoteOutputTooLargeError>
   /** Whether the group still has a process (`kill -0`); none when the host could not be asked. */
   alive(alias: string, pgid: number, asRoot?: AsRoot): Effect.Effect<Option.Option<boolean>>
   /**
@@ -34,10 +34,14 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
     const config = yield* AppConfig
 
     /** Run a helper command of ours on `alias` (through sudo for a root job); its exit code. */
-    const run = (alias: string, command: string, asRoot: AsRoot | undefined) =>
+    const run = (alias: string, command: string, step: string, asRoot: AsRoot | undefined) =>
       Effect.gen(function*() {
         const channel = yield* hosts.exec(alias, asRoot === undefined ? command : asRootCommand(command))
-        const result = yield* collect(channel, asRoot === undefined ? "" : asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`)
+        const result = yield* collect(channel, {
+          step,
+          maxStdout: HELPER_SMALL_OUTPUT,
+          stdin: asRoot === undefined ? "" : asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`
+        })
         return result.code
       }).pipe(
         Effect.timeoutOrElse({
@@ -47,7 +51,7 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
       )
 
     const send = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot) =>
-      Effect.map(run(alias, killGroupCommand(sig, pgid), asRoot), (code) => code === 0)
+      Effect.map(run(alias, killGroupCommand(sig, pgid), `kill -${sig} of process group ${pgid} on ${alias}`, asRoot), (code) => code === 0)
 
     const signal = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot) =>
       send(alias, pgid, sig, asRoot).pipe(
@@ -55,7 +59,7 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
       )
 
     const alive = (alias: string, pgid: number, asRoot?: AsRoot) =>
-      run(alias, groupAliveCommand(pgid), asRoot).pipe(
+      run(alias, groupAliveCommand(pgid), `kill -0 of process group ${pgid} on ${alias}`, asRoot).pipe(
         Effect.map((code) => code === 0 ? Option.some(true) : code === 1 ? Option.some(false) : Option.none()),
         Effect.catch(() => Effect.succeed(Option.none<boolean>()))
       )

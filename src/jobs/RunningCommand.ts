@@ -50,6 +50,11 @@ export interface RunningCommand {
    * after this: what it got ends at `nextLineNo`.
    */
   readonly handOver: Effect.Effect<HandedOver, LimitReachedError>
+  /**
+   * List it as a job from now on, as `handOver` does, but keep passing its output to
+   * `onOutput`: the caller still waits for its end (an MCP task, whose job the agent can tail).
+   */
+  readonly list: Effect.Effect<JobInfo, LimitReachedError>
   /** TERM, grace, KILL on its process group. */
   stop(reason: EndReason): Effect.Effect<Termination>
 }
@@ -99,6 +104,14 @@ export const runningCommand = (
             Effect.as(handed)
           )
         })
+    ),
+    list: Effect.flatMap(
+      launched.slot === undefined ? store.reserve(job.host) : Effect.succeed(launched.slot),
+      (slot) =>
+        store.add(job, slot).pipe(
+          Effect.andThen(Effect.logInfo(`job ${job.id} started on ${job.host}: ${job.command.slice(0, 200)}`)),
+          Effect.andThen(Effect.sync(() => jobInfo(job)))
+        )
     ),
     stop: (reason) => runner.stop(job, reason)
   }

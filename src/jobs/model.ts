@@ -15,9 +15,12 @@ import {
   type ConnectFailure,
   InvalidArgumentError,
   type LimitReachedError,
+  type RemoteOutputTooLargeError,
   type SudoAuthError,
-  type SudoPasswordRequiredError
+  type SudoPasswordRequiredError,
+  type TmuxUnavailableError
 } from "../domain/errors.js"
+import type { TmuxTarget } from "../ssh/tmux.js"
 import type { Job } from "./Job.js"
 
 export interface SpawnRequest {
@@ -38,19 +41,28 @@ export interface SpawnRequest {
    * it survives the connection dropping and this server restarting. No stdin, no pty, no sudo.
    */
   readonly persistent?: boolean | undefined
+  /**
+   * Run in a tmux session on the host (`mcp-<job_id>`) that a person can attach to; it
+   * survives disconnects and server restarts like a persistent job. stdout and stderr merge.
+   */
+  readonly tmux?: boolean | undefined
+  /** Save it as an asciicast v2 recording (the operator's record dir). */
+  readonly record?: boolean | undefined
 }
 
 /** Receives every chunk of a running command's output, in order, from its first byte. */
 export type OutputSink = (stream: StreamName, chunk: Buffer) => void
 
 /** A command run in the foreground (`Jobs.run`): not listed until it is handed over. */
-export interface RunRequest extends Omit<SpawnRequest, "persistent" | "label"> {
+export interface RunRequest extends Omit<SpawnRequest, "persistent" | "label" | "tmux"> {
   readonly onOutput?: OutputSink | undefined
   /**
    * The command may be handed over to a listed job: take its place under the limits now,
    * or fail with LIMIT_REACHED before anything starts.
    */
   readonly mayHandOver?: boolean | undefined
+  /** The job's id, chosen by the caller (an MCP task's, which is its job's); unique by construction. Default: a fresh one. */
+  readonly id?: string | undefined
 }
 
 /** Why a job could not be started. */
@@ -61,6 +73,8 @@ export type SpawnError =
   | LimitReachedError
   | SudoPasswordRequiredError
   | SudoAuthError
+  | TmuxUnavailableError
+  | RemoteOutputTooLargeError
 
 /** A job as reported to callers. */
 export interface JobInfo {
@@ -83,6 +97,12 @@ export interface JobInfo {
   readonly endReason: EndReason | null
   /** Whether its host is connected now (filled in by `Jobs`; absent when not looked at). */
   readonly hostConnected?: boolean
+  /** It has a terminal (pty, or tmux): it has a screen, and takes keys. */
+  readonly pty: boolean
+  /** The tmux pane it runs in (a job of ours) or follows (a person's pane). */
+  readonly tmux: TmuxTarget | null
+  /** The asciicast file it is recorded to. */
+  readonly recording: string | null
 }
 
 export const jobInfo = (job: Job): JobInfo => {
@@ -104,7 +124,10 @@ export const jobInfo = (job: Job): JobInfo => {
     awaitingInput: job.awaitingInput,
     // The prompt it printed, if any (a program reading stdin without a terminal often prints none).
     prompt: job.awaitingInput && job.partial !== "" ? job.partial : null,
-    endReason: job.endReason
+    endReason: job.endReason,
+    pty: job.pty,
+    tmux: job.tmux ?? null,
+    recording: job.recording ?? null
   }
 }
 

@@ -41,6 +41,8 @@ import { MAX_BODY_BYTES, serveNode } from "./nodeBridge.js"
 import type { McpLogSink } from "./logging.js"
 import type { AuditLogShape } from "./audit.js"
 import { makeMcpServer } from "./server.js"
+import { makeTasksExtension } from "./tasks/extension.js"
+import { listenOverHttp } from "./tasks/listen.js"
 import { AppConfig } from "../domain/AppConfig.js"
 
 export interface HttpOptions {
@@ -82,7 +84,9 @@ export const serveHttp = (
 ) =>
   Effect.gen(function*() {
     // A 2025-era session's id comes with each call; a 2026-07-28 request has no session (null).
-    const serverOptions = auditLog === undefined ? {} : { audit: { log: auditLog, session: undefined } }
+    // One tasks extension for every session and request: a task is found from any of them.
+    const tasks = yield* makeTasksExtension
+    const serverOptions = auditLog === undefined ? { tasks } : { audit: { log: auditLog, session: undefined }, tasks }
     // The SDK reports in callbacks: their log lines run in fibers of this scope.
     const log = yield* FiberSet.makeRuntime()
     const clock = yield* Clock.Clock
@@ -197,9 +201,9 @@ export const serveHttp = (
           return json(400, "Parse error: the body is not JSON", {}, -32700)
         }
       }
-      return (await isLegacyRequest(request, parsedBody))
-        ? legacy(request, parsedBody, onDone)
-        : modern.fetch(request, parsedBody === undefined ? {} : { parsedBody })
+      if (await isLegacyRequest(request, parsedBody)) return legacy(request, parsedBody, onDone)
+      // A listen for task ids is the tasks extension's (the SDK's router would drop them).
+      return listenOverHttp(tasks.listens, parsedBody) ?? modern.fetch(request, parsedBody === undefined ? {} : { parsedBody })
     }
 
     const nodeServer = http.createServer({

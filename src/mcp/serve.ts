@@ -19,6 +19,9 @@ import { type HttpOptions, serveHttp } from "./http.js"
 import { type McpLogSink, stderrLine } from "./logging.js"
 import { AuditLog } from "./audit.js"
 import { makeMcpServer } from "./server.js"
+import { makeTasksExtension } from "./tasks/extension.js"
+import { listenOverStdio } from "./tasks/listen.js"
+import { addOwnListener } from "../tunnels/ownListeners.js"
 
 /**
  * Serve MCP over stdio until stdin closes. `serveStdio` reads the client's opening message
@@ -32,6 +35,7 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
   const log = yield* Effect.serviceOption(AuditLog)
   // stdio has no session id: this process's stands for the one client it serves.
   const audit = log._tag === "Some" ? { log: log.value, session: log.value.processSession } : undefined
+  const tasks = yield* makeTasksExtension
   const wire = new StdioServerTransport()
   const closed = yield* Deferred.make<void>()
   const track = (server: McpServer, era: "legacy" | "modern"): McpServer => {
@@ -42,12 +46,16 @@ export const serveOverStdio = (sink: McpLogSink) => Effect.gen(function*() {
     return server
   }
   yield* Effect.acquireRelease(
-    Effect.sync(() =>
-      serveStdio(({ era }) => track(makeMcpServer(context, audit === undefined ? {} : { audit }), era), {
+    Effect.sync(() => {
+      // The client runs on this machine: its MCP roots name our files.
+      const served = serveStdio(({ era }) => track(makeMcpServer(context, { ...(audit === undefined ? {} : { audit }), tasks, clientRoots: true }), era), {
         transport: wire,
         onerror: (e) => process.stderr.write(stderrLine(`[mcp-ssh-live] stdio: ${e.message}`))
       })
-    ),
+      // Listens for task ids go to the tasks extension, ahead of the SDK's router (which would drop them).
+      listenOverStdio(tasks.listens, wire)
+      return served
+    }),
     (h) => Effect.promise(() => h.close().catch(() => undefined))
   )
   // serveStdio owns the transport's callbacks: chain ours after its close handler.
@@ -75,6 +83,8 @@ export const serveOverHttp = (sink: McpLogSink, options: Omit<HttpOptions, "toke
     const bound = yield* serveHttp(context, { ...options, token }, sink, log._tag === "Some" ? log.value : undefined).pipe(
       Effect.mapError((e) => new ConfigError({ message: `--http: cannot listen on ${bind}:${port}: ${e.message}` }))
     )
+    // A remote tunnel may not lead here (src/tunnels/ownListeners.ts).
+    yield* Effect.acquireRelease(Effect.sync(() => addOwnListener(bind, bound)), (release) => Effect.sync(release))
     const url = `http://${bind.includes(":") ? `[${bind}]` : bind}:${bound}/mcp`
     if (!isLoopback(bind)) {
       process.stderr.write(

@@ -11,7 +11,9 @@ import type { Context } from "effect"
 import { registerJobView } from "./apps/jobView.js"
 import type { Services } from "../layers/Live.js"
 import type { AppConfig } from "../domain/AppConfig.js"
+import { watchRootsChanges } from "./clientRoots.js"
 import { registerJobResources } from "./resources.js"
+import type { TasksExtension } from "./tasks/extension.js"
 import { tools } from "./tools/index.js"
 import { type AuditOptions, registerTools, roundState } from "./tools/register.js"
 import { version } from "../version.js"
@@ -23,10 +25,15 @@ const instructions =
   "ssh_send_stdin answers prompts; ssh_signal stops jobs. Every job line has a number: pass next_line_no back as " +
   "since_line_no to read each line exactly once."
 
-/** A new MCP server whose tools run with `context`; with `options.audit`, every tool call is recorded there. */
+/**
+ * A new MCP server whose tools run with `context`; with `options.audit`, every tool call is
+ * recorded there; with `options.tasks`, it serves the MCP Tasks extension (one per process:
+ * every server of the process shares its tasks); with `options.clientRoots` (stdio only: the
+ * client runs on this machine), its MCP roots narrow the default `local_roots` of transfers.
+ */
 export const makeMcpServer = (
   context: Context.Context<Services | AppConfig>,
-  options: { readonly audit?: AuditOptions } = {}
+  options: { readonly audit?: AuditOptions; readonly tasks?: TasksExtension; readonly clientRoots?: boolean } = {}
 ): McpServer => {
   const server = new McpServer(
     { name: "mcp-ssh-live", version },
@@ -37,8 +44,10 @@ export const makeMcpServer = (
       requestState: { verify: (state, ctx) => roundState.verify(state, ctx) }
     }
   )
-  registerTools(server, tools, context, options.audit)
+  const registered = registerTools(server, tools, context, options.audit, options.clientRoots === true)
+  if (options.clientRoots === true) watchRootsChanges(server)
   registerJobResources(server, context)
   registerJobView(server)
+  options.tasks?.attach(server, registered)
   return server
 }

@@ -15,7 +15,7 @@ import { CappedOutput } from "../output/CappedOutput.js"
 import { jsonCost } from "../output/jsonBudget.js"
 import { shareBudget } from "../output/shareBudget.js"
 import { AppConfig } from "../domain/AppConfig.js"
-import { Jobs, type SpawnError } from "./Jobs.js"
+import { type JobInfo, Jobs, type SpawnError } from "./Jobs.js"
 
 export interface ExecRequest {
   /** Host alias; the default host when undefined. */
@@ -57,6 +57,18 @@ export interface ExecRequest {
   readonly output?: { readonly stdout: CappedOutput; readonly stderr: CappedOutput } | undefined
   /** Called with the number of lines so far and the newest one, at most every 250 ms while output flows. */
   readonly onProgress?: ((lines: number, newest: string) => Effect.Effect<void>) | undefined
+  /** The job's id (an MCP task's, which is its job's); default: a fresh one. */
+  readonly jobId?: string | undefined
+  /**
+   * List the command as a job once it has run this long (or waits at a prompt), tell
+   * `onListed`, then keep waiting for its end and collecting its output: an MCP task, whose
+   * job `ssh_tail` / `ssh_signal` reach meanwhile. It takes a job's place from the start and
+   * keeps stdin open, as with `backgroundAfterMs`, which it replaces (no handover).
+   */
+  readonly listAfterMs?: number | undefined
+  readonly onListed?: ((job: JobInfo) => Effect.Effect<void>) | undefined
+  /** Close stdin at once even if the command may become a job (ssh_exec_many never takes input). */
+  readonly closeStdin?: boolean | undefined
 }
 
 export interface ExecResult {
@@ -110,9 +122,12 @@ export class Exec extends Context.Service<Exec, {
       const cap = config.limits.maxOutputBytes
       const out = request.output ?? { stdout: new CappedOutput(cap), stderr: new CappedOutput(cap) }
       const started = yield* Clock.currentTimeMillis
-      const background = request.backgroundAfterMs
-      const handOverAfter = background ?? request.handOverAfterMs
+      // An MCP task's command is listed, never handed over.
+      const listAfter = request.listAfterMs
+      const background = listAfter === undefined ? request.backgroundAfterMs : undefined
+      const handOverAfter = listAfter ?? background ?? request.handOverAfterMs
       let handedOver = false
+      let listed = false
 
       return yield* Effect.acquireUseRelease(
         jobs.run({
@@ -125,13 +140,15 @@ export class Exec extends Context.Service<Exec, {
           timeoutMs: request.timeoutMs,
           idleTimeoutMs: request.idleTimeoutMs,
           onOutput: (stream, chunk) => out[stream].push(chunk),
-          mayHandOver: background !== undefined
+          mayHandOver: background !== undefined || listAfter !== undefined,
+          id: request.jobId
         }),
         (command) =>
           Effect.gen(function*() {
             if (request.stdin !== undefined) yield* command.write(request.stdin)
             // A command handed over to a job keeps stdin open for ssh_send_stdin.
-            if (request.stdin !== undefined || background === undefined) yield* command.endInput
+            const stdinOpen = request.stdin === undefined && (background !== undefined || listAfter !== undefined) && request.closeStdin !== true
+            if (!stdinOpen) yield* command.endInput
             const onProgress = request.onProgress
             // One progress notification per burst of output, at most every 250 ms.
             const progress = onProgress === undefined ? undefined : yield* Effect.forkChild(
@@ -143,10 +160,16 @@ export class Exec extends Context.Service<Exec, {
             )
             // A command waiting at a prompt is handed over at once: only the agent can answer it
             // (when stdin is still open, which it is after a handover unless `stdin` was given).
-            const finished = yield* command.awaitEnd(handOverAfter === undefined ? undefined : {
+            let finished = yield* command.awaitEnd(handOverAfter === undefined ? undefined : {
               timeoutMs: handOverAfter,
-              orPrompt: background !== undefined && request.stdin === undefined
+              orPrompt: stdinOpen
             })
+            if (!finished && listAfter !== undefined) {
+              const job = yield* command.list
+              listed = true
+              if (request.onListed !== undefined) yield* request.onListed(job)
+              finished = yield* command.awaitEnd()
+            }
             // A handover by default needs a place free now; without one the command is waited for.
             const handed = finished
               ? undefined
@@ -166,12 +189,13 @@ export class Exec extends Context.Service<Exec, {
             const budget = request.returnBytes
             const over = budget !== undefined && jsonCost(full.stdout) + jsonCost(full.stderr) > budget
             // Past the budget, the output stays reachable as a job's (an ended command is listed too).
-            const kept = !over || handed !== undefined ? handed : yield* Effect.option(command.handOver).pipe(
+            const kept = !over || handed !== undefined || listed ? handed : yield* Effect.option(command.handOver).pipe(
               Effect.map((o) => o._tag === "Some" ? o.value : undefined)
             )
             handedOver = kept !== undefined
+            const keptId = listed ? job.jobId : kept?.job.jobId
             const logged = config.logDir !== undefined && (yield* command.mirroredWhole)
-            const shown = over ? yield* cutOutput(out, budget!, kept === undefined ? undefined : kept.job.jobId, logged) : full
+            const shown = over ? yield* cutOutput(out, budget!, keptId, logged) : full
             return {
               host: job.host,
               status: job.status,
@@ -186,16 +210,17 @@ export class Exec extends Context.Service<Exec, {
               idleTimedOut: job.endReason === "idle-timeout",
               truncated: over || out.stdout.truncated || out.stderr.truncated,
               pid: job.pid,
-              jobId: kept === undefined ? null : job.jobId,
+              jobId: keptId ?? null,
               nextLineNo: handed === undefined ? null : handed.nextLineNo,
               awaitingInput: handed !== undefined && job.awaitingInput,
               prompt: handed !== undefined ? job.prompt : null,
               endReason: job.endReason,
-              paged: over && kept !== undefined
+              paged: over && keptId !== undefined
             } satisfies ExecResult
           }),
-        // Interrupted (cancelled, shutting down) while the command still runs: stop it.
-        (command) => handedOver ? Effect.void : Effect.asVoid(command.stop("removed"))
+        // Interrupted (cancelled, shutting down) while the command still runs: stop it (a listed
+        // job stays listed, ended by our signal).
+        (command) => handedOver ? Effect.void : Effect.asVoid(command.stop(listed ? "signal" : "removed"))
       )
     })
 

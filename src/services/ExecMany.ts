@@ -17,7 +17,7 @@ import { jsonCost } from "../output/jsonBudget.js"
 import { shareBudget } from "../output/shareBudget.js"
 import { Exec } from "./Exec.js"
 import { HostRegistry } from "./HostRegistry.js"
-import { type SpawnError, validateRequest } from "./Jobs.js"
+import { type JobInfo, type SpawnError, validateRequest } from "./Jobs.js"
 
 /** Hosts run at the same time when the caller says nothing. */
 export const DEFAULT_CONCURRENCY = 10
@@ -46,6 +46,13 @@ export interface ExecManyRequest {
   readonly gate?: ((aliases: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<SshLiveError | undefined>, SshLiveError>) | undefined
   /** Called as each host finishes: how many are done, out of how many, and that host's result (not yet cut by the total cap). */
   readonly onHostDone?: ((done: number, total: number, result: HostResult) => Effect.Effect<void>) | undefined
+  /**
+   * List each host's command as a job once it has run this long, and tell `onListed` (an MCP
+   * task names its hosts' jobs, which `ssh_tail` and `ssh_signal` reach); each takes a job's
+   * place under the limits from its start.
+   */
+  readonly listAfterMs?: number | undefined
+  readonly onListed?: ((host: string, job: JobInfo) => Effect.Effect<void>) | undefined
 }
 
 export interface HostResult {
@@ -156,7 +163,14 @@ export class ExecMany extends Context.Service<ExecMany, {
             env: request.env,
             cwd: request.cwd,
             sudo: request.sudo,
-            output
+            output,
+            ...(request.listAfterMs !== undefined
+              ? {
+                listAfterMs: request.listAfterMs,
+                closeStdin: true,
+                onListed: (job: JobInfo) => request.onListed?.(host, job) ?? Effect.void
+              }
+              : {})
           }))
           const durationMs = (yield* Clock.currentTimeMillis) - started
           const result: HostResult = ran._tag === "Success"

@@ -7,19 +7,30 @@
  * The work is done in src/sftp/ (upload.ts, download.ts and what they use); this is the
  * service over a host alias.
  *
- * Trust (SPEC §8): a directory's listing from the host is refused whole if any entry is not
- * a plain relative path; every local target is resolved under `local_path` without following
- * symlinks out of it; only permission bits (0o777) of a remote file are copied; local
- * temporary files are 0600 in a fresh 0700 directory.
+ * Trust (SPEC §8, §14): the local path, and every local file of a tree, must lie under
+ * `[server] local_roots` (default: home and the temp directory, narrowed by a stdio client's
+ * roots) and outside /proc, /sys, /dev, ~/.ssh and the server's own files, by its real path
+ * (src/files/localRoots.ts), or the call is LOCAL_PATH_DENIED before anything is read,
+ * written or sent; the transfer then works on that real path. A directory's listing from the
+ * host is refused whole if any entry is not a plain relative path; every local target is
+ * resolved under `local_path` without following symlinks out of it; only permission bits
+ * (0o777) of a remote file are copied; local temporary files are 0600 in a fresh 0700
+ * directory.
  *
  * @since 0.1.0
  */
+import * as os from "node:os"
+import * as path from "node:path"
 import { Context, Effect, FileSystem, Layer } from "effect"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import { LocalPathDeniedError } from "../domain/errors.js"
+import { denial, makeLocalRoots, narrowTo, realLocalPath } from "../files/localRoots.js"
 import { download } from "../sftp/download.js"
-import type { TransferError, TransferHost, TransferRequest, TransferResult } from "../sftp/model.js"
+import { type LocalCheck, localRootsHint, type TransferError, type TransferHost, type TransferRequest, type TransferResult } from "../sftp/model.js"
+import { sftpFailure } from "../sftp/sftpCall.js"
 import { FILES_IN_FLIGHT } from "../sftp/sftpUpload.js"
 import { upload } from "../sftp/upload.js"
+import { AppConfig } from "../domain/AppConfig.js"
 import { collect } from "../ssh/collect.js"
 import { Connections } from "./Connections.js"
 import { HostRegistry } from "./HostRegistry.js"
@@ -35,10 +46,12 @@ export class Sftp extends Context.Service<Sftp, {
     const connections = yield* Connections
     const registry = yield* HostRegistry
     const fs = yield* FileSystem.FileSystem
+    const config = yield* AppConfig
 
     const transferHost = (alias: string): TransferHost => ({
       alias,
-      run: (command, stdin) => Effect.flatMap(connections.exec(alias, command), (ch) => collect(ch, stdin)),
+      run: (command, options) => Effect.flatMap(connections.exec(alias, command), (ch) => collect(ch, options)),
+      listingCap: config.limits.maxListingBytes,
       exec: (command) => connections.exec(alias, command),
       session: Effect.acquireRelease(
         // Every file in flight watches the session's close event.
@@ -47,13 +60,49 @@ export class Sftp extends Context.Service<Sftp, {
       )
     })
 
-    const withHost = (name: string, run: typeof upload) =>
-      Effect.fn(name)(function*(request: TransferRequest) {
-        const host = yield* registry.resolve(request.host)
-        return yield* run(transferHost(host.alias), request).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+    const localRoots = yield* makeLocalRoots({
+      explicitRoots: config.localRoots,
+      home: os.homedir(),
+      tmp: os.tmpdir(),
+      own: [
+        { path: config.knownHostsPath, what: "the server's known_hosts" },
+        ...(config.configPath !== undefined ? [{ path: config.configPath, what: "the server's config file" }] : []),
+        ...(config.auditLog !== undefined ? [{ path: config.auditLog, what: "the server's audit log" }] : []),
+        ...(config.logDir !== undefined ? [{ path: config.logDir, what: "the server's log directory" }] : []),
+        ...(config.recordDir !== undefined ? [{ path: config.recordDir, what: "the server's recordings directory" }] : []),
+        ...config.hosts.flatMap((h) => h.key !== undefined ? [{ path: h.key, what: `the key of host ${h.alias}` }] : [])
+      ]
+    })
+
+    /**
+     * The real path of the request's local path (for a download, the real directory it names
+     * or the entry it replaces in its real parent), and the check of a tree's files; fails
+     * when the rules forbid it.
+     */
+    const confine = (request: TransferRequest, write: boolean) =>
+      Effect.gen(function*() {
+        const clientRoots = request.clientRoots === undefined
+          ? undefined
+          : yield* Effect.forEach(request.clientRoots, (r) => realLocalPath(r).pipe(Effect.orElseSucceed(() => path.resolve(r))))
+        const rules = narrowTo(localRoots, clientRoots)
+        const real = yield* realLocalPath(request.localPath, write).pipe(Effect.mapError((e) => sftpFailure(`local_path ${request.localPath}`, e)))
+        const why = denial(rules, real)
+        if (why !== undefined) {
+          const shown = real === path.resolve(request.localPath) ? request.localPath : `${request.localPath} (real path ${real})`
+          return yield* new LocalPathDeniedError({ message: `local_path ${shown} ${why}`, hint: localRootsHint })
+        }
+        const check: LocalCheck = (p) => denial(rules, p)
+        return { real, check }
       })
 
-    return Sftp.of({ upload: withHost("Sftp.upload", upload), download: withHost("Sftp.download", download) })
+    const withHost = (name: string, run: typeof upload, write: boolean) =>
+      Effect.fn(name)(function*(request: TransferRequest) {
+        const { real, check } = yield* confine(request, write)
+        const host = yield* registry.resolve(request.host)
+        return yield* run(transferHost(host.alias), { ...request, localPath: real }, check).pipe(Effect.provideService(FileSystem.FileSystem, fs))
+      })
+
+    return Sftp.of({ upload: withHost("Sftp.upload", upload, false), download: withHost("Sftp.download", download, true) })
   }))
 
   static readonly layer = Sftp.layerNoFs.pipe(Layer.provide(NodeFileSystem.layer))

@@ -10,11 +10,11 @@
 import * as path from "node:path"
 import { Clock, Effect, FileSystem } from "effect"
 import type { SFTPWrapper, Stats } from "ssh2"
-import { SftpError } from "../domain/errors.js"
+import { LocalPathDeniedError, SftpError } from "../domain/errors.js"
 import { isInside, listingCommand, parseListing, unsafeRelative } from "../files/treePaths.js"
 import { shellQuote } from "../ssh/shell.js"
 import { localDirs, localRoot } from "./localFiles.js"
-import { summary, type TransferHost, type TransferRequest } from "./model.js"
+import { type LocalCheck, listingHint, localRootsHint, summary, type TransferHost, type TransferRequest } from "./model.js"
 import { progress } from "./progress.js"
 import { call, dirOf, sftpFailure } from "./sftpCall.js"
 import { type LocalTarget, sftpDownload } from "./sftpDownload.js"
@@ -37,7 +37,8 @@ const singleViaTar = (host: TransferHost, sftp: SFTPWrapper, request: TransferRe
     return files?.map((f) => ({ ...f, path: "" }))
   })
 
-export const download = (host: TransferHost, request: TransferRequest) =>
+/** `request.localPath` is a real path the caller checked; `check` judges each file of a tree. */
+export const download = (host: TransferHost, request: TransferRequest, check: LocalCheck = () => undefined) =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const fs = yield* FileSystem.FileSystem
@@ -56,7 +57,11 @@ export const download = (host: TransferHost, request: TransferRequest) =>
         yield* p.flush
         return yield* done(files, true)
       }
-      const r = yield* host.run(`cd -- ${shellQuote(request.remotePath)} && ${listingCommand}`)
+      const r = yield* host.run(`cd -- ${shellQuote(request.remotePath)} && ${listingCommand}`, {
+        step: `the directory listing (find) of ${request.remotePath} on ${host.alias}`,
+        maxStdout: host.listingCap,
+        hint: listingHint
+      })
       if (r.code !== 0) return yield* new SftpError({ message: `cannot list ${request.remotePath} on ${host.alias}: ${r.stderr.trim()}` })
       const entries = parseListing(r.stdout)
       if (typeof entries === "string") {
@@ -66,17 +71,26 @@ export const download = (host: TransferHost, request: TransferRequest) =>
         })
       }
       const root = yield* localRoot(request)
-      // Refuse before writing anything when an existing local directory leads outside local_path.
-      yield* localDirs(request, root, entries, false)
+      const denied = (rel: string, why: string) =>
+        new LocalPathDeniedError({ message: `local_path ${request.localPath}: ${JSON.stringify(rel)} ${why}; nothing was written there`, hint: localRootsHint })
+      // Refuse before writing anything when an existing local directory leads outside
+      // local_path, or a file would land where local_roots forbid (~/.ssh in a home download).
+      const planned = yield* localDirs(request, root, entries, false)
+      for (const e of entries) {
+        const why = check(path.join(planned.get(dirOf(e.rel))!.real, path.posix.basename(e.rel)))
+        if (why !== undefined) return yield* denied(e.rel, why)
+      }
       const dirs = yield* localDirs(request, root, entries, request.mkdirs !== false)
       const targets: Array<LocalTarget> = []
       for (const e of entries) {
-        const dir = dirs.get(dirOf(e.rel))
-        if (dir === undefined) {
+        const dir = dirs.get(dirOf(e.rel))!
+        if (!dir.exists) {
           return yield* new SftpError({ message: `local_path ${path.join(root, dirOf(e.rel))}: no such file or directory (mkdirs is false)` })
         }
-        const target = path.join(dir, path.posix.basename(e.rel))
+        const target = path.join(dir.real, path.posix.basename(e.rel))
         if (!isInside(root, target)) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} resolves outside it` })
+        const why = check(target)
+        if (why !== undefined) return yield* denied(e.rel, why)
         targets.push({ rel: e.rel, source: path.posix.join(request.remotePath, e.rel), target })
       }
       const p = yield* progress(request.onProgress, entries.reduce((n, e) => n + e.size, 0))

@@ -6,13 +6,14 @@
  */
 import { Effect } from "effect"
 import { SftpError } from "../domain/errors.js"
+import { HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
 import type { TransferHost } from "./model.js"
-import { manyFilesCommand, manyFilesInput, oneFileCommand, parseMany, parseOne } from "./remoteHash.js"
+import { manyFilesCommand, manyFilesInput, manyFilesMaxOutput, oneFileCommand, parseMany, parseOne } from "./remoteHash.js"
 import { join } from "./sftpCall.js"
 
 export const remoteSha256 = (host: TransferHost, file: string) =>
   Effect.gen(function*() {
-    const r = yield* host.run(oneFileCommand(file))
+    const r = yield* host.run(oneFileCommand(file), { step: `the sha256 (openssl, sha256sum) of ${file} on ${host.alias}`, maxStdout: HELPER_SMALL_OUTPUT })
     const hex = parseOne(r.stdout)
     if (hex === undefined) return yield* new SftpError({ message: `cannot compute sha256 of ${file} on ${host.alias}: ${r.stderr.trim() || "no openssl, sha256sum or shasum"}` })
     return hex
@@ -26,7 +27,11 @@ export const remoteSha256s = (host: TransferHost, dir: string, rels: ReadonlyArr
   Effect.gen(function*() {
     let found = new Map<string, string>()
     if (rels.length > 1) {
-      const r = yield* host.run(manyFilesCommand(dir), manyFilesInput(rels))
+      const r = yield* host.run(manyFilesCommand(dir), {
+        step: `the sha256 (openssl, sha256sum) of ${rels.length} files in ${dir} on ${host.alias}`,
+        maxStdout: manyFilesMaxOutput(rels),
+        stdin: manyFilesInput(rels)
+      })
       found = parseMany(r.stdout, rels)
     }
     const missing = rels.filter((rel) => !found.has(rel))
@@ -37,7 +42,11 @@ export const remoteSha256s = (host: TransferHost, dir: string, rels: ReadonlyArr
 
 /** Remove temporary files even after the connection died (a new one is opened for it). */
 export const removeRemote = (host: TransferHost, files: ReadonlyArray<string>, recursive = false) =>
-  files.length === 0 ? Effect.void : host.run(`xargs -0 rm -${recursive ? "r" : ""}f --`, files.map((f) => `${f}\0`).join("")).pipe(
+  files.length === 0 ? Effect.void : host.run(`xargs -0 rm -${recursive ? "r" : ""}f --`, {
+      step: `the removal of temporary files on ${host.alias}`,
+      maxStdout: HELPER_SMALL_OUTPUT,
+      stdin: files.map((f) => `${f}\0`).join("")
+    }).pipe(
     Effect.timeout("30 seconds"),
     Effect.ignore
   )

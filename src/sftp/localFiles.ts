@@ -40,11 +40,17 @@ class Refused {
   constructor(readonly message: string) {}
 }
 
+/** A directory of a download: its real path, or the one it will have once made. */
+export interface LocalDir {
+  readonly real: string
+  readonly exists: boolean
+}
+
 /**
  * The real path of directory `dirRel` ("/"-separated, "" for the root) under `root` (a real
  * path), following existing symlinks only while they stay inside `root`. With `create`,
  * missing directories are made one at a time (never through a symlink); without it, the
- * walk stops at the first missing one (undefined).
+ * path a missing one will have (its existing part real, the rest as named).
  */
 const resolveDir = (fs: FileSystem.FileSystem, root: string, dirRel: string, create: boolean) =>
   Effect.gen(function*() {
@@ -55,7 +61,7 @@ const resolveDir = (fs: FileSystem.FileSystem, root: string, dirRel: string, cre
       const shown = path.join(...parts.slice(0, i + 1))
       const st = yield* fs.lstat(p).pipe(Effect.catchIf((e) => e.reason._tag === "NotFound", () => Effect.succeed(undefined)))
       if (st === undefined) {
-        if (!create) return undefined
+        if (!create) return { real: path.join(cur, ...parts.slice(i)), exists: false } satisfies LocalDir
         yield* fs.makeDirectory(p)
         cur = p
       } else if (st.type === "SymbolicLink") {
@@ -69,24 +75,24 @@ const resolveDir = (fs: FileSystem.FileSystem, root: string, dirRel: string, cre
         return yield* Effect.fail(new Refused(`${shown} is not a directory`))
       }
     }
-    return cur
+    return { real: cur, exists: true } satisfies LocalDir
   })
 
 /**
  * Resolve (and with `create` make) the local directories of `entries` under `root`: each
- * directory's real path by its "/"-separated relative path, undefined where it does not
- * exist yet.
+ * directory's real path by its "/"-separated relative path (the one it will have where it
+ * does not exist yet).
  */
 export const localDirs = (request: TransferRequest, root: string, entries: ReadonlyArray<TreeEntry>, create: boolean) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const dirs = new Map<string, string | undefined>()
+    const dirs = new Map<string, LocalDir>()
     for (const e of entries) {
       const dirRel = dirOf(e.rel)
       if (dirs.has(dirRel)) continue
-      const real = yield* resolveDir(fs, root, dirRel, create)
-      if (real !== undefined && !isInside(root, real)) return yield* Effect.fail(new Refused(`${dirRel} leads outside local_path`))
-      dirs.set(dirRel, real)
+      const dir = yield* resolveDir(fs, root, dirRel, create)
+      if (!isInside(root, dir.real)) return yield* Effect.fail(new Refused(`${dirRel} leads outside local_path`))
+      dirs.set(dirRel, dir)
     }
     return dirs
   }).pipe(Effect.mapError((e) =>

@@ -9,6 +9,8 @@
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import type { SFTPWrapper, Stats } from "ssh2"
+import { openExclusive } from "../files/privateFiles.js"
+import { guarded as catching } from "../ssh/listeners.js"
 
 /**
  * Bytes per READ/WRITE request: OpenSSH's sftp-server accepts up to 255 KiB (what it
@@ -31,6 +33,11 @@ export interface Control {
   readonly signal?: AbortSignal | undefined
   /** Bytes done since the last call. */
   readonly onBytes?: ((n: number) => void) | undefined
+  /**
+   * Download only: the mode the local file ends with, from the remote file's; set on the
+   * descriptor that created the file, once every byte is written (never through its path).
+   */
+  readonly finalMode?: ((remoteMode: number) => number) | undefined
   /** Request size and depth (tests and benchmarks; default IO_SIZE and IN_FLIGHT). */
   readonly ioSize?: number | undefined
   readonly inFlight?: number | undefined
@@ -85,19 +92,15 @@ export const closeRemote = (sftp: SFTPWrapper, handle: Buffer) => cb2p<void>((cb
 
 const fstatRemote = (sftp: SFTPWrapper, handle: Buffer) => cb2p<Stats>((cb) => sftp.fstat(handle, cb))
 
-/** Create `file` for writing, 0600, failing if anything (a symlink included) is there; off the event loop (a create can take a millisecond). */
-const openExclusive = (file: string) =>
-  new Promise<number>((resolve, reject) => {
-    const { O_CREAT, O_EXCL, O_WRONLY } = fs.constants
-    fs.open(file, O_CREAT | O_EXCL | O_WRONLY | (fs.constants.O_NOFOLLOW ?? 0), 0o600, (err, fd) => err !== null ? reject(err) : resolve(fd))
-  })
-
 /** Read `len` bytes at `pos` of a local file (fewer only at its end). */
 const readLocal = (fd: number, len: number, pos: number) =>
   new Promise<Buffer>((resolve, reject) => {
     const buf = Buffer.allocUnsafe(len)
     fs.read(fd, buf, 0, len, pos, (err, n) => err !== null ? reject(err) : resolve(n === len ? buf : buf.subarray(0, n)))
   })
+
+const fchmod = (fd: number, mode: number) =>
+  new Promise<void>((resolve, reject) => fs.fchmod(fd, mode, (err) => err !== null ? reject(err) : resolve()))
 
 const writeLocal = (fd: number, buf: Buffer, pos: number) =>
   new Promise<void>((resolve, reject) => {
@@ -138,13 +141,20 @@ export const putFile = (sftp: SFTPWrapper, local: string, remote: string, contro
         const at = pos
         pos += buf.length
         inFlight++
-        sftp.write(handle, buf, 0, buf.length, at, (err) => {
-          if (err !== undefined && err !== null) {
-            failed ??= err
-            fail(err)
-          } else control.onBytes?.(buf.length)
-          done()
-        })
+        // ssh2 calls back from its parser: what the callback throws fails this copy, nowhere else.
+        sftp.write(handle, buf, 0, buf.length, at, catching((e) => {
+          failed ??= e
+          fail(e)
+        })((err: Error | null | undefined) => {
+          try {
+            if (err !== undefined && err !== null) {
+              failed ??= err
+              fail(err)
+            } else control.onBytes?.(buf.length)
+          } finally {
+            done()
+          }
+        }))
         while (inFlight >= depth && failed === undefined) await new Promise<void>((r) => (wake = r))
         if (failed !== undefined) throw failed
       }
@@ -165,15 +175,19 @@ export const putFile = (sftp: SFTPWrapper, local: string, remote: string, contro
  * Copy remote file `remote` to `local`, created here exclusively with mode 0600 (put it in a
  * private directory): the size fstat reports when it is opened; a short read is continued,
  * an early end of file ends the copy there (the remote sha256 then tells whether the file
- * changed meanwhile). The local file is closed only once every write to it has settled, also
- * after an abort, so that no late write can land in a file that reuses its descriptor.
+ * changed meanwhile). With `finalMode`, the file is given its mode through the same
+ * descriptor once complete. The local file is closed only once every write to it has
+ * settled, also after an abort, so that no late write can land in a file that reuses its
+ * descriptor.
  */
 export const getFile = (sftp: SFTPWrapper, remote: string, local: string, control: Control = {}): Promise<Copied> =>
   guarded(sftp, control, async (guard) => {
     const fd = await openExclusive(local)
     const writes: Array<Promise<void>> = []
     try {
-      return await copyInto(sftp, remote, fd, writes, control, guard)
+      const copied = await copyInto(sftp, remote, fd, writes, control, guard)
+      if (control.finalMode !== undefined && copied.mode !== undefined) await fchmod(fd, control.finalMode(copied.mode))
+      return copied
     } finally {
       await Promise.allSettled(writes)
       await new Promise<void>((resolve) => fs.close(fd, () => resolve()))
@@ -210,7 +224,7 @@ const copyInto = async (sftp: SFTPWrapper, remote: string, fd: number, writes: A
         const { pos, len } = queue.shift()!
         if (pos >= size) continue
         inFlight++
-        sftp.read(handle, Buffer.allocUnsafe(len), 0, len, pos, (err, n, data) => {
+        sftp.read(handle, Buffer.allocUnsafe(len), 0, len, pos, catching(onError)((err: Error | null | undefined, n: number, data: Buffer) => {
           inFlight--
           if (stopped) return
           if (err !== undefined && err !== null) return onError(err)
@@ -233,7 +247,7 @@ const copyInto = async (sftp: SFTPWrapper, remote: string, fd: number, writes: A
             stopped = true
             resolve()
           } else pump()
-        })
+        }))
       }
       if (!stopped && inFlight === 0) {
         stopped = true

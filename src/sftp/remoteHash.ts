@@ -27,6 +27,13 @@ export const manyFilesCommand = (dir: string): string =>
   `cd -- ${shellQuote(dir)} && if command -v openssl >/dev/null 2>&1; then xargs -0 openssl dgst -sha256 -r; ` +
   `elif command -v sha256sum >/dev/null 2>&1; then xargs -0 sha256sum --; else xargs -0 shasum -a 256 --; fi`
 
+/**
+ * The most an honest hasher prints for `rels`: a digest, a separator, "./" and the name (at
+ * most twice as long escaped) per line, and room for a warning or two.
+ */
+export const manyFilesMaxOutput = (rels: ReadonlyArray<string>): number =>
+  rels.reduce((n, rel) => n + 2 * Buffer.byteLength(rel) + 80, 64 * 1024)
+
 /** The stdin of `manyFilesCommand` for these "/"-separated relative paths. */
 export const manyFilesInput = (rels: ReadonlyArray<string>): string => rels.map((r) => `./${r}\0`).join("")
 

@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { Effect } from "effect"
 import { PlatformError } from "effect/PlatformError"
 import type { SFTPWrapper } from "ssh2"
-import { SftpError } from "../domain/errors.js"
+import { RemoteOutputTooLargeError, SftpError } from "../domain/errors.js"
 import { TransferAborted } from "./pipeline.js"
 
 /** An SFTP status (2 no such file, 3 permission denied), a Node errno error or a PlatformError, in words. */
@@ -27,6 +27,10 @@ export const sftpFailure = (what: string, e: unknown): SftpError => {
     : err?.message ?? String(cause)
   return new SftpError({ message: `${what}: ${reason}` })
 }
+
+/** A streamed transfer's failure: a cap the host's output passed stays itself, anything else is `sftpFailure`. */
+export const streamFailure = (what: string, e: unknown): SftpError | RemoteOutputTooLargeError =>
+  e instanceof RemoteOutputTooLargeError ? e : sftpFailure(what, e)
 
 export const call = <A>(what: string, f: (cb: (err: Error | null | undefined, a: A) => void) => void) =>
   Effect.callback<A, SftpError>((resume) =>

@@ -1,20 +1,19 @@
 /**
  * Download over SFTP: each file is read through pipelined SFTP requests into a file created
  * exclusively (0600) in a private 0700 directory next to its target, hashed as it arrives,
- * while the host hashes all sources in one command; only when every digest matches are the
- * files given their mode (masked to 0o777) and renamed into place. The private directories
- * are removed whatever happens.
+ * while the host hashes all sources in one command, and given its mode (masked to 0o777)
+ * through the descriptor that wrote it; only when every digest matches are the files renamed
+ * into place. The private directories are removed whatever happens.
  *
  * @since 0.2.0
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { Effect, FileSystem } from "effect"
 import type { SFTPWrapper } from "ssh2"
 import { ChecksumMismatchError, SftpError } from "../domain/errors.js"
 import { remoteSha256s } from "./hostHashes.js"
 import { privateDir } from "./localFiles.js"
-import type { FileResult, TransferHost, TransferRequest } from "./model.js"
+import { type FileResult, localMode, type TransferHost, type TransferRequest } from "./model.js"
 import { getFile } from "./pipeline.js"
 import { sftpFailure } from "./sftpCall.js"
 import { FILES_IN_FLIGHT } from "./sftpUpload.js"
@@ -63,33 +62,21 @@ export const privateTemps = (targets: ReadonlyArray<LocalTarget>) => {
 }
 
 /**
- * Rename each verified temporary file over its target, then give it its mode (never set-uid,
- * set-gid or sticky) through a handle that does not follow a symlink: inside the private
- * directory a file stays 0600.
+ * Rename each verified temporary file over its target. Its mode (`localMode`: never set-uid,
+ * set-gid or sticky) was set through the descriptor that wrote it, inside the private
+ * directory: nothing is done by path after the rename, so a directory on the way swapped for
+ * a symlink in between cannot turn a mode change onto another file.
  */
 export const placeLocal = (request: TransferRequest, got: ReadonlyArray<{ readonly t: LocalTarget; readonly temp: string; readonly bytes: number; readonly sha256: string; readonly mode?: number | undefined }>) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     return yield* Effect.forEach(got, (f) => {
-      // Whatever the host or the caller says, no set-uid, set-gid or sticky file is made here.
-      const mode = (request.mode ?? f.mode ?? 0o600) & 0o777
-      return Effect.andThen(fs.rename(f.temp, f.t.target), chmodNoFollow(f.t.target, mode)).pipe(
+      const mode = localMode(request, f.mode)
+      return fs.rename(f.temp, f.t.target).pipe(
         Effect.as({ path: f.t.rel, bytes: f.bytes, sha256Local: f.sha256, sha256Remote: f.sha256, mode } satisfies FileResult),
         Effect.mapError((e) => sftpFailure(`local_path ${f.t.target}`, e))
       )
     }, { concurrency: 16 })
-  })
-
-/** chmod `file`, refusing (ELOOP) if it is a symlink: FileSystem's chmod would follow one. */
-const chmodNoFollow = (file: string, mode: number) =>
-  Effect.tryPromise({
-    try: () =>
-      new Promise<void>((resolve, reject) =>
-        fs.open(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0), (err, fd) => {
-          if (err !== null) return reject(err)
-          fs.fchmod(fd, mode, (e) => fs.close(fd, () => e !== null ? reject(e) : resolve()))
-        })),
-    catch: (e) => e
   })
 
 export const sftpDownload = (host: TransferHost, sftp: SFTPWrapper, request: TransferRequest, remoteRoot: string, targets: ReadonlyArray<LocalTarget>, tick: (n: number) => void) =>
@@ -104,7 +91,7 @@ export const sftpDownload = (host: TransferHost, sftp: SFTPWrapper, request: Tra
           Effect.gen(function*() {
             const temp = temps.tempFor(t, i)
             const copied = yield* Effect.tryPromise({
-              try: (signal) => getFile(sftp, t.source, temp, { signal, onBytes: tick }),
+              try: (signal) => getFile(sftp, t.source, temp, { signal, onBytes: tick, finalMode: (m) => localMode(request, m) }),
               catch: (e) => sftpFailure(`downloading ${t.source}`, e)
             })
             return { t, temp, ...copied }

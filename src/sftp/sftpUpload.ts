@@ -13,7 +13,7 @@ import type { SFTPWrapper, Stats } from "ssh2"
 import { ChecksumMismatchError, SftpError } from "../domain/errors.js"
 import type { TreeEntry } from "../files/treePaths.js"
 import { remoteSha256s, removeRemote } from "./hostHashes.js"
-import type { FileResult, TransferHost, TransferRequest } from "./model.js"
+import { type FileResult, listingHint, type TransferHost, type TransferRequest } from "./model.js"
 import { putFile } from "./pipeline.js"
 import { existingCommand, parseExisting } from "./remoteHash.js"
 import { call, join, rename, sftpFailure, tempName } from "./sftpCall.js"
@@ -28,7 +28,12 @@ export const FILES_IN_FLIGHT = 32
 export const existingTypes = (host: TransferHost, root: string, entries: ReadonlyArray<TreeEntry>) =>
   Effect.gen(function*() {
     const dirs = new Set(entries.map((e) => e.rel.includes("/") ? `./${e.rel.slice(0, e.rel.lastIndexOf("/"))}` : "."))
-    const r = yield* host.run(existingCommand(root), [...dirs].map((d) => `${d}\0`).join(""))
+    const r = yield* host.run(existingCommand(root), {
+      step: `the listing (find) of what exists in ${root} on ${host.alias}`,
+      maxStdout: host.listingCap,
+      hint: listingHint,
+      stdin: [...dirs].map((d) => `${d}\0`).join("")
+    })
     return r.code === 0 ? parseExisting(r.stdout) : undefined
   })
 

@@ -135,13 +135,18 @@ export class TarReader {
   private inFile = false
   private pax = new Map<string, string>()
   private longName: string | undefined
-  private ended = false
+  private done = false
 
   constructor(private readonly emit: (e: TarEvent) => void) {}
 
+  /** The archive's end was read: anything fed after it is ignored. */
+  get ended(): boolean {
+    return this.done
+  }
+
   feed(chunk: Buffer): void {
     let at = 0
-    while (at < chunk.length && !this.ended) {
+    while (at < chunk.length && !this.done) {
       if (this.left > 0) {
         const n = Math.min(this.left, chunk.length - at)
         const part = chunk.subarray(at, at + n)
@@ -168,7 +173,7 @@ export class TarReader {
   }
 
   finish(): void {
-    if (!this.ended) throw new TarError("the archive ended early")
+    if (!this.done) throw new TarError("the archive ended early")
   }
 
   private entryDone() {
@@ -188,7 +193,7 @@ export class TarReader {
 
   private onHeader(h: Buffer) {
     if (h.every((b) => b === 0)) {
-      this.ended = true
+      this.done = true
       return
     }
     if (!checksumOk(h)) throw new TarError("bad header checksum")

@@ -9,10 +9,10 @@
  * @since 0.2.0
  */
 import { Effect } from "effect"
-import { ChecksumMismatchError, SftpError } from "../domain/errors.js"
+import { ChecksumMismatchError, type RemoteOutputTooLargeError, SftpError } from "../domain/errors.js"
 import { remoteSha256s } from "./hostHashes.js"
-import type { TransferHost, TransferRequest } from "./model.js"
-import { sftpFailure } from "./sftpCall.js"
+import { localMode, type TransferHost, type TransferRequest } from "./model.js"
+import { streamFailure } from "./sftpCall.js"
 import { checkTargets, type LocalTarget, placeLocal, privateTemps } from "./sftpDownload.js"
 import { packCommand } from "./tarCommands.js"
 import { hostHasTar } from "./tarUpload.js"
@@ -29,11 +29,12 @@ export const tarDownload = (host: TransferHost, request: TransferRequest, remote
       const [sums, { got, result }] = yield* Effect.all([
         remoteSha256s(host, remoteRoot, targets.map((t) => t.rel)),
         Effect.flatMap(host.exec(packCommand(remoteRoot)), (ch) =>
-          Effect.callback<Awaited<ReturnType<typeof receiveTree>>, SftpError>((resume) => {
+          Effect.callback<Awaited<ReturnType<typeof receiveTree>>, SftpError | RemoteOutputTooLargeError>((resume) => {
             const controller = new AbortController()
-            const running = receiveTree(ch, targets.map((t) => `./${t.rel}\0`).join(""), expected, tick, controller.signal).then(
+            const step = `the host's tar -c (packing ${remoteRoot} on ${host.alias})`
+            const running = receiveTree(ch, targets.map((t) => `./${t.rel}\0`).join(""), expected, tick, step, (m) => localMode(request, m), controller.signal).then(
               (r) => resume(Effect.succeed(r)),
-              (e) => resume(Effect.fail(sftpFailure(`downloading ${remoteRoot}`, e)))
+              (e) => resume(Effect.fail(streamFailure(`downloading ${remoteRoot}`, e)))
             )
             // Interrupted: stop, and wait until every local write has settled before the directories go.
             return Effect.promise(() => {

@@ -11,17 +11,19 @@
 import { randomBytes } from "node:crypto"
 import { Effect } from "effect"
 import { ChecksumMismatchError, SftpError } from "../domain/errors.js"
+import { HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
 import { remoteSha256, removeRemote } from "./hostHashes.js"
 import type { LocalEntry } from "./localFiles.js"
 import type { FileResult, TransferHost, TransferRequest } from "./model.js"
-import { parseMany } from "./remoteHash.js"
-import { join, sftpFailure } from "./sftpCall.js"
+import { manyFilesMaxOutput, parseMany } from "./remoteHash.js"
+import { join, streamFailure } from "./sftpCall.js"
 import { existingTypes, refusal } from "./sftpUpload.js"
 import { placeCommand, placeInput, probeCommand, unpackCommand } from "./tarCommands.js"
 import { sendTree } from "./treeStream.js"
 
 /** Whether the host has GNU tar, find and mv. */
-export const hostHasTar = (host: TransferHost) => Effect.map(host.run(probeCommand), (r) => r.stdout.includes("tar-ok"))
+export const hostHasTar = (host: TransferHost) =>
+  Effect.map(host.run(probeCommand, { step: `the tar probe on ${host.alias}`, maxStdout: HELPER_SMALL_OUTPUT }), (r) => r.stdout.includes("tar-ok"))
 
 export const tarUpload = (
   host: TransferHost,
@@ -48,10 +50,14 @@ export const tarUpload = (
     const temp = `.${tempPrefix}mcpssh-${randomBytes(6).toString("hex")}.tmp`
     return yield* Effect.gen(function*() {
       const ch = yield* host.exec(unpackCommand(root, temp))
+      const output = {
+        step: `the host's tar -x and sha256 (unpacking into ${root} on ${host.alias})`,
+        maxStdout: manyFilesMaxOutput(entries.map((e) => e.rel))
+      }
       const { sent, result } = yield* Effect.tryPromise({
         try: (signal) =>
-          sendTree(ch, entries.map((e, i) => ({ rel: e.rel, path: localOf(e.rel), mode: modes[i]! })), entries.map((e) => e.size), tick, signal),
-        catch: (e) => sftpFailure(`uploading ${request.localPath} to ${root}`, e)
+          sendTree(ch, entries.map((e, i) => ({ rel: e.rel, path: localOf(e.rel), mode: modes[i]! })), entries.map((e) => e.size), tick, output, signal),
+        catch: (e) => streamFailure(`uploading ${request.localPath} to ${root}`, e)
       })
       if (result.code !== 0) {
         return yield* new SftpError({ message: `cannot unpack into ${root} on ${host.alias}: ${result.stderr.trim().slice(0, 500) || `exit ${result.code}`}; nothing was replaced` })
@@ -66,7 +72,11 @@ export const tarUpload = (
           message: `${join(root, bad.rel)}: sha256 differs after upload (local ${sent.get(bad.rel)?.sha256}, remote ${sums.get(bad.rel)}); no file was replaced`
         })
       }
-      const placed = yield* host.run(placeCommand(root, temp), placeInput(rels))
+      const placed = yield* host.run(placeCommand(root, temp), {
+        step: `the move of the verified files into ${root} on ${host.alias}`,
+        maxStdout: HELPER_SMALL_OUTPUT,
+        stdin: placeInput(rels)
+      })
       if (placed.code !== 0) return yield* new SftpError({ message: `cannot move the verified files into ${root} on ${host.alias}: ${placed.stderr.trim().slice(0, 500)}` })
       return entries.map((e, i): FileResult => {
         const s = sent.get(e.rel)!

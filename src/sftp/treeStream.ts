@@ -3,14 +3,19 @@
  * on the bytes as they pass: `sendTree` reads local files (a few ahead) and writes the
  * archive to the channel's stdin; `receiveTree` reads the archive from its stdout into
  * temporary files, refusing any entry it did not ask for. Promise-based like pipeline.ts;
- * the Effect side wraps a call and aborts it through `signal` on interruption.
+ * the Effect side wraps a call and aborts it through `signal` on interruption. What the
+ * host's side prints besides the archive is capped (stderr, the hashes of an unpack, bytes
+ * after the archive's end): past a cap the channel is closed and the transfer fails with
+ * REMOTE_OUTPUT_TOO_LARGE, and nothing our listeners throw escapes into ssh2.
  *
  * @since 0.2.0
  */
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
-import type { Collected } from "../ssh/collect.js"
+import { EXCLUSIVE } from "../files/privateFiles.js"
+import { BoundedChunks, type Collected, HELPER_STDERR_MAX, tooLarge } from "../ssh/collect.js"
+import { guarded } from "../ssh/listeners.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import { TransferAborted } from "./pipeline.js"
 import { endOfArchive, fileHeader, padding, TarReader } from "./tar.js"
@@ -28,30 +33,56 @@ const BATCH = 256 * 1024
 const WRITES_IN_FLIGHT = 32
 /** Stop reading the channel above this many bytes not yet on disk. */
 const HIGH_WATER = 8 * 1024 * 1024
+/** Bytes a host may send after the archive's end (tar pads to its record size, 128 KiB with -b 256). */
+const TRAILING_MAX = 1024 * 1024
 
 const C = fs.constants
 const NOFOLLOW = C.O_NOFOLLOW ?? 0
 
+/** Where the channel's stdout goes: collected up to `maxStdout` bytes, or handed to `onData`. */
+type Stdout = { readonly maxStdout: number } | { readonly onData: (chunk: Buffer) => void }
+
 /**
- * The channel's end: its output collected, the exit code, and a `write` that waits for
- * "drain" and fails once the channel is gone or `signal` aborts (then the channel is closed).
+ * The channel's end: its output collected (within caps: `step` names the command in the
+ * error), the exit code, and a `write` that waits for "drain" and fails once the channel is
+ * gone or `signal` aborts (then the channel is closed). A cap passed or a listener that threw
+ * closes the channel and is `failure()`; `check` throws it.
  */
-const open = (ch: RemoteChannel, signal: AbortSignal | undefined, onData?: (chunk: Buffer) => void) => {
-  const out: Array<Buffer> = []
-  const err: Array<Buffer> = []
+const open = (ch: RemoteChannel, step: string, signal: AbortSignal | undefined, stdout: Stdout) => {
+  const out = new BoundedChunks("maxStdout" in stdout ? stdout.maxStdout : 0)
+  const err = new BoundedChunks(HELPER_STDERR_MAX)
   let code: number | null = null
   let closed = false
+  let failure: unknown
   let wake: (() => void) | undefined
   let finished!: (c: Collected) => void
   const done = new Promise<Collected>((resolve) => (finished = resolve))
-  ch.on("data", (d: Buffer) => onData === undefined ? out.push(d) : onData(d))
-  ch.stderr.on("data", (d: Buffer) => err.push(d))
-  ch.on("exit", (c: number | null) => void (code = typeof c === "number" ? c : null))
+  const stop = (e: unknown) => {
+    failure ??= e
+    ch.close()
+    wake?.()
+  }
+  const safe = guarded(stop)
+  ch.on("data", safe((d: Buffer) => {
+    if (failure !== undefined) return
+    if ("onData" in stdout) stdout.onData(d)
+    else if (!out.push(d)) stop(tooLarge(step, "stdout", stdout.maxStdout))
+  }))
+  ch.stderr.on("data", safe((d: Buffer) => {
+    if (failure === undefined && !err.push(d)) stop(tooLarge(step, "stderr", HELPER_STDERR_MAX))
+  }))
+  ch.on("exit", safe((c: number | null) => void (code = typeof c === "number" ? c : null)))
   ch.on("error", () => {})
   ch.on("close", () => {
     closed = true
     wake?.()
-    finished({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), code })
+    let collected: Collected = { stdout: "", stderr: "", code }
+    try {
+      collected = { stdout: out.text(), stderr: err.text(), code }
+    } catch (e) {
+      failure ??= e
+    }
+    finished(collected)
   })
   const aborted = () => signal?.aborted === true
   const onAbort = () => {
@@ -61,6 +92,7 @@ const open = (ch: RemoteChannel, signal: AbortSignal | undefined, onData?: (chun
   signal?.addEventListener("abort", onAbort, { once: true })
   const check = () => {
     if (aborted()) throw new TransferAborted("the transfer was cancelled")
+    if (failure !== undefined) throw failure
     if (closed) throw new TransferAborted("the host closed the stream early")
   }
   const write = async (buf: Buffer, done?: () => void) => {
@@ -74,10 +106,12 @@ const open = (ch: RemoteChannel, signal: AbortSignal | undefined, onData?: (chun
     check()
   }
   const release = () => signal?.removeEventListener("abort", onAbort)
+  /** After `done`: throws when cancelled, or when a cap was passed or a listener threw. */
   const checkAborted = () => {
     if (aborted()) throw new TransferAborted("the transfer was cancelled")
+    if (failure !== undefined) throw failure
   }
-  return { write, done, check, checkAborted, release, closed: () => closed }
+  return { write, done, check, checkAborted, release, closed: () => closed, failure: () => failure }
 }
 
 /**
@@ -105,10 +139,18 @@ const readWhole = (file: LocalFile) =>
 
 /**
  * Write `files` as a tar stream to `ch` (then end its stdin) and wait for it to close: the
- * hashes of what was sent, by rel, and what the command printed.
+ * hashes of what was sent, by rel, and what the command printed (`output`: what the command
+ * is, for an error, and the most it may print on stdout).
  */
-export const sendTree = async (ch: RemoteChannel, files: ReadonlyArray<LocalFile>, sizes: ReadonlyArray<number>, onBytes: (n: number) => void, signal?: AbortSignal) => {
-  const io = open(ch, signal)
+export const sendTree = async (
+  ch: RemoteChannel,
+  files: ReadonlyArray<LocalFile>,
+  sizes: ReadonlyArray<number>,
+  onBytes: (n: number) => void,
+  output: { readonly step: string; readonly maxStdout: number },
+  signal?: AbortSignal
+) => {
+  const io = open(ch, output.step, signal, { maxStdout: output.maxStdout })
   const buffers = bufferPool()
   const ahead = new Map<number, Promise<Buffer>>()
   // Small files go out in batches: fewer, fuller SSH packets than one write per file.
@@ -187,7 +229,7 @@ export const sendTree = async (ch: RemoteChannel, files: ReadonlyArray<LocalFile
     io.checkAborted()
     return { sent, result }
   } catch (e) {
-    const byHost = io.closed() && signal?.aborted !== true
+    const byHost = io.closed() && signal?.aborted !== true && io.failure() === undefined
     ch.close()
     // Let the reads started ahead settle before the caller removes anything.
     await Promise.allSettled(ahead.values())
@@ -207,24 +249,39 @@ export interface Expected {
   readonly temp: string
 }
 
-/** Create `file` exclusively (0600, never through a symlink) holding `data`. */
-const writeNew = (file: string, data: Buffer) =>
+/**
+ * Create `file` exclusively (0600, never through a symlink) holding `data`, then give it
+ * `mode` through the same descriptor.
+ */
+const writeNew = (file: string, data: Buffer, mode: number) =>
   new Promise<void>((resolve, reject) =>
-    fs.open(file, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600, (err, fd) => {
+    fs.open(file, EXCLUSIVE, 0o600, (err, fd) => {
       if (err !== null) return reject(err)
       const done = (e: Error | null) => fs.close(fd, (c) => (e ?? c) !== null ? reject(e ?? c) : resolve())
       const go = (off: number): void =>
-        off >= data.length ? done(null) : fs.write(fd, data, off, data.length - off, off, (e, n) => e !== null ? done(e) : go(off + n))
+        off >= data.length
+          ? fs.fchmod(fd, mode, done)
+          : fs.write(fd, data, off, data.length - off, off, (e, n) => e !== null ? done(e) : go(off + n))
       go(0)
     }))
 
 /**
  * Read the tar stream of `ch` (after sending `stdin`) into the temporary files of
- * `expected` (by rel), each created exclusively with mode 0600; an entry not expected, seen
- * twice, or not a regular file fails the whole transfer. Every write has settled when this
- * returns or fails.
+ * `expected` (by rel), each created exclusively with mode 0600 and, once complete, given
+ * `finalMode(the archive's mode)` through the descriptor that wrote it; an entry not expected, seen
+ * twice, or not a regular file fails the whole transfer, as does more than `TRAILING_MAX`
+ * bytes after the archive's end (`step` names the command in that error). Every write has
+ * settled when this returns or fails.
  */
-export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: ReadonlyMap<string, Expected>, onBytes: (n: number) => void, signal?: AbortSignal) => {
+export const receiveTree = async (
+  ch: RemoteChannel,
+  stdin: string,
+  expected: ReadonlyMap<string, Expected>,
+  onBytes: (n: number) => void,
+  step: string,
+  finalMode: (hostMode: number) => number,
+  signal?: AbortSignal
+) => {
   const got = new Map<string, Hashed>()
   const writes = new Set<Promise<void>>()
   let failure: unknown
@@ -287,7 +344,7 @@ export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: Re
       if (got.has(e.name)) throw new Error(`the host sent ${JSON.stringify(e.name.slice(0, 200))} twice`)
       got.set(e.name, { bytes: 0, sha256: "", mode: e.mode })
       cur = { rel: e.name, temp: want.temp, mode: e.mode, hash: createHash("sha256"), size: e.size, bytes: 0, parts: [], piece: undefined, filled: 0 }
-      if (e.size > SMALL) cur.chain = fsp.open(want.temp, C.O_CREAT | C.O_EXCL | C.O_WRONLY | NOFOLLOW, 0o600)
+      if (e.size > SMALL) cur.chain = fsp.open(want.temp, EXCLUSIVE, 0o600)
     } else if (e.type === "data") {
       const f = cur!
       f.hash.update(e.chunk)
@@ -309,20 +366,35 @@ export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: Re
       const f = cur!
       cur = undefined
       got.set(f.rel, { bytes: f.bytes, sha256: f.hash.digest("hex"), mode: f.mode })
-      if (f.chain === undefined) track(writeNew(f.temp, Buffer.concat(f.parts)), f.bytes)
+      const mode = finalMode(f.mode)
+      if (f.chain === undefined) track(writeNew(f.temp, Buffer.concat(f.parts), mode), f.bytes)
       else {
         if (f.filled > 0) writePiece(f)
-        track(f.chain.then((h) => h.close()), 0)
+        track(f.chain.then(async (h) => {
+          try {
+            await h.chmod(mode)
+          } finally {
+            await h.close()
+          }
+        }), 0)
       }
     }
   })
-  const io = open(ch, signal, (chunk) => {
-    // Cancelled: what is still in flight is not written (the directories are about to go).
-    if (failure !== undefined || signal?.aborted === true) return
-    try {
-      reader.feed(chunk)
-    } catch (e) {
-      fail(e)
+  let trailing = 0
+  const io = open(ch, step, signal, {
+    onData: (chunk) => {
+      // Cancelled: what is still in flight is not written (the directories are about to go).
+      if (failure !== undefined || signal?.aborted === true) return
+      if (reader.ended) {
+        trailing += chunk.length
+        if (trailing > TRAILING_MAX) fail(tooLarge(`${step} (past the archive's end)`, "stdout", TRAILING_MAX))
+        return
+      }
+      try {
+        reader.feed(chunk)
+      } catch (e) {
+        fail(e)
+      }
     }
   })
   try {
@@ -337,7 +409,7 @@ export const receiveTree = async (ch: RemoteChannel, stdin: string, expected: Re
     return { got, result }
   } catch (e) {
     await Promise.allSettled([...writes])
-    throw failure ?? e
+    throw failure ?? io.failure() ?? e
   } finally {
     io.release()
   }

@@ -8,10 +8,11 @@
  */
 import * as path from "node:path"
 import { Clock, Effect, FileSystem } from "effect"
-import { SftpError } from "../domain/errors.js"
+import { LocalPathDeniedError, SftpError } from "../domain/errors.js"
+import { HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
 import { unsafeRelative } from "../files/treePaths.js"
 import { localTree } from "./localFiles.js"
-import { summary, type TransferError, type TransferHost, type TransferRequest } from "./model.js"
+import { type LocalCheck, localRootsHint, summary, type TransferError, type TransferHost, type TransferRequest } from "./model.js"
 import { progress } from "./progress.js"
 import { join, sftpFailure } from "./sftpCall.js"
 import { sftpUpload } from "./sftpUpload.js"
@@ -20,7 +21,8 @@ import { tarUpload } from "./tarUpload.js"
 /** Single files of at least this many bytes go over an exec channel as one stream (below it, SFTP's fewer round trips win). */
 export const SINGLE_VIA_STREAM = 1024 * 1024
 
-export const upload = (host: TransferHost, request: TransferRequest) =>
+/** `request.localPath` is a real path the caller checked; `check` judges each file of a tree. */
+export const upload = (host: TransferHost, request: TransferRequest, check: LocalCheck = () => undefined) =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     const fs = yield* FileSystem.FileSystem
@@ -32,6 +34,11 @@ export const upload = (host: TransferHost, request: TransferRequest) =>
     for (const e of single ? [] : entries) {
       const why = unsafeRelative(e.rel)
       if (why !== undefined) return yield* new SftpError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} is ${why}` })
+      // The walk follows no symlink: root + rel is the file's real path.
+      const denied = check(path.join(request.localPath, e.rel))
+      if (denied !== undefined) {
+        return yield* new LocalPathDeniedError({ message: `local_path ${request.localPath}: ${JSON.stringify(e.rel)} ${denied}; nothing was sent`, hint: localRootsHint })
+      }
     }
     const total = entries.reduce((n, e) => n + e.size, 0)
     return yield* Effect.scoped(Effect.gen(function*() {
@@ -56,7 +63,11 @@ export const upload = (host: TransferHost, request: TransferRequest) =>
       const mkdirs = (dirs: ReadonlySet<string>) =>
         Effect.gen(function*() {
           if (request.mkdirs === false || dirs.size === 0) return
-          const r = yield* host.run("xargs -0 mkdir -p --", [...dirs].map((d) => `${d}\0`).join(""))
+          const r = yield* host.run("xargs -0 mkdir -p --", {
+            step: `mkdir on ${host.alias}`,
+            maxStdout: HELPER_SMALL_OUTPUT,
+            stdin: [...dirs].map((d) => `${d}\0`).join("")
+          })
           if (r.code !== 0) return yield* new SftpError({ message: `cannot create ${[...dirs].join(", ")} on ${host.alias}: ${r.stderr.trim()}` })
         })
       // A tree goes as one tar stream where the host allows (its directories arrive with it),

@@ -9,6 +9,7 @@
  */
 import { Deferred, Effect, Exit, FiberSet, Option, Scope, Semaphore } from "effect"
 import { ChannelError, type ConnectFailure } from "../domain/errors.js"
+import { guarded } from "./listeners.js"
 import { type ChannelOpenFailure, classifyChannelError, isChannelLimit } from "./sshErrors.js"
 import type { ClosingChannel, SshConnection } from "./SshClient.js"
 
@@ -147,14 +148,15 @@ export const makeChannelPool = (options: ChannelPoolOptions): Effect.Effect<Chan
         const position = m.channels
         take(m)
         try {
-          open(m.conn, (err, channel) => {
+          // ssh2 calls back from its parser: a throw here fails this open, never the process.
+          open(m.conn, guarded((e) => resume(Effect.fail({ failure: classifyChannelError(e, false, isClosed(m)), position })))((err, channel) => {
             if (err !== undefined && err !== null) {
               release(m)
               return resume(Effect.fail({ failure: classifyChannelError(err, false, isClosed(m)), position }))
             }
             channel.on("close", () => release(m))
             resume(Effect.succeed(channel))
-          })
+          }))
         } catch (e) {
           release(m)
           resume(Effect.fail({ failure: classifyChannelError(e, true, isClosed(m)), position }))

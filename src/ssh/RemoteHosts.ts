@@ -10,9 +10,12 @@ import type { ChannelError, ConnectFailure } from "../domain/errors.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
 
 export interface ExecOptions {
-  /** Allocate a pseudo-terminal (stdout and stderr merge, programs line-buffer). */
+  /** Allocate a pseudo-terminal of PTY_SIZE (stdout and stderr merge, programs line-buffer). */
   readonly pty?: boolean
 }
+
+/** The terminal size of a pty (`TERM=xterm`): what a pty job's screen is. */
+export const PTY_SIZE = { cols: 200, rows: 40 } as const
 
 export class RemoteHosts extends Context.Service<RemoteHosts, {
   /** Start `command` on `alias` in a new exec channel, connecting first when needed. */

@@ -5,13 +5,15 @@
  * and records how the process ended.
  *
  * The data path is plain callbacks (hot: millions of chunks); the Effect API is
- * at the edges (waiting for the PID, for the exit).
+ * at the edges (waiting for the PID, for the exit). Nothing a listener throws (a sink
+ * included) escapes into ssh2: it closes this channel and is kept as `failure`.
  *
  * @since 0.1.0
  */
 import { Deferred, Effect, Exit } from "effect"
 import type { StreamName } from "../domain/jobs.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
+import { guarded } from "./listeners.js"
 import { PID_MARKER } from "./shell.js"
 import { StdinMarkers } from "./StdinMarkers.js"
 
@@ -44,13 +46,19 @@ export class RemoteProcess {
   /** Set by `watchStdin`: nothing before the command runs is taken for a marker (sudo's prompt is not). */
   private markers: StdinMarkers | undefined = undefined
   private readonly emitStderr = (piece: Buffer) => this.sink("stderr", piece)
+  /** What a listener threw, if one did: the channel was closed then (the process ends as lost). */
+  failure: unknown = undefined
 
   constructor(readonly channel: RemoteChannel, public sink: Sink) {
-    channel.on("data", (chunk: Buffer) => this.onStdout(chunk))
-    channel.stderr.on("data", (chunk: Buffer) => {
+    const safe = guarded((e) => {
+      this.failure ??= e
+      this.channel.close()
+    })
+    channel.on("data", safe((chunk: Buffer) => this.onStdout(chunk)))
+    channel.stderr.on("data", safe((chunk: Buffer) => {
       if (this.markers === undefined) this.sink("stderr", chunk)
       else this.markers.filter(chunk, this.emitStderr)
-    })
+    }))
     channel.on("exit", (code: number | null, signal?: string) => {
       this.exitInfo = {
         exitStatus: typeof code === "number" ? code : null,
@@ -58,10 +66,14 @@ export class RemoteProcess {
       }
     })
     channel.on("close", () => {
-      this.flushPre()
-      this.markers?.flush(this.emitStderr)
+      try {
+        this.flushPre()
+        this.markers?.flush(this.emitStderr)
+      } catch (e) {
+        this.failure ??= e
+      }
       Deferred.doneUnsafe(this.started, Exit.succeed(this.pid))
-      Deferred.doneUnsafe(this.exited, Exit.succeed(this.exitInfo))
+      Deferred.doneUnsafe(this.exited, Exit.succeed(this.failure === undefined ? this.exitInfo : { exitStatus: null, signal: null }))
     })
     // A channel error (e.g. the connection dropped) is followed by close; nothing to do here
     // but keep it from becoming an unhandled 'error' event.

@@ -20,12 +20,14 @@ import {
 } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
 import { defaultAlgorithms, ssh2Algorithms } from "./algorithms.js"
-import { authAttempts, authHandler, type AuthProgress } from "./auth.js"
+import { authAttempts, authHandler, type AuthHandler, type AuthProgress } from "./auth.js"
 import { type AskUnknownHostKey, decideHostKey, type HostKeyPolicy } from "./hostKeyPolicy.js"
 import type { AuthQuestion, KeyboardHooks, Unanswered } from "./keyboardInteractive.js"
 import { KnownHosts } from "./KnownHosts.js"
 import { type ProxyProcess, proxyFailure, spawnProxy } from "./proxyCommand.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
+import { PTY_SIZE } from "./RemoteHosts.js"
+import { guarded } from "./listeners.js"
 import { connectFailure } from "./sshErrors.js"
 
 /** A channel's end, as the pool counts it. */
@@ -168,6 +170,12 @@ export class SshClient extends Context.Service<SshClient, {
         // A person may be asked about the host key mid-handshake: give them time to answer.
         const readyTimeout = config.limits.connectTimeoutMs + (options?.onUnknownHostKey !== undefined ? 300_000 : 0)
         yield* Effect.callback<void, ConnectFailure>((resume) => {
+          let settled = false
+          // ssh2 calls these from its parser: nothing they throw may escape there.
+          const safe = guarded((e) => {
+            settled = true
+            resume(Effect.fail(new ConnectError({ message: `${entry.user}@${entry.address}:${entry.port}: ${e instanceof Error ? e.message : String(e)}` })))
+          })
           const fail = (err: Error & { level?: string; code?: string | number }) => {
             clock.stop()
             client.removeAllListeners("ready")
@@ -180,32 +188,31 @@ export class SshClient extends Context.Service<SshClient, {
           // One 'error' listener for the client's whole life: ssh2 can emit more than one (a
           // failed handshake, then the peer's reset), and an error with no listener left
           // would throw and take the whole process down.
-          let settled = false
-          client.on("error", (err) => {
+          client.on("error", safe((err: Error) => {
             if (!settled) {
               settled = true
               return fail(err)
             }
             runInScope(Effect.logWarning(`connection ${entry.alias}: ${err.message}`))
-          })
-          client.once("close", () => {
+          }))
+          client.once("close", safe(() => {
             if (!settled) {
               settled = true
               onClose()
             }
-          })
-          client.once("ready", () => {
+          }))
+          client.once("ready", safe(() => {
             clock.stop()
             if (settled) return
             settled = true
             resume(Effect.void)
-          })
-          clock.start(readyTimeout, () => {
+          }))
+          clock.start(readyTimeout, safe(() => {
             if (settled) return
             settled = true
             fail(Object.assign(new Error("Timed out while waiting for handshake"), { level: "client-timeout" }))
             client.destroy()
-          })
+          }))
           try {
             client.connect({
               ...(sock === undefined ? { host: entry.address, port: entry.port } : { sock }),
@@ -220,7 +227,7 @@ export class SshClient extends Context.Service<SshClient, {
               hostVerifier: (key: Buffer, verify: (ok: boolean) => void): void => {
                 Queue.offerUnsafe(offers, { key, verify })
               },
-              authHandler: authHandler(attempts, progress)
+              authHandler: safeAuthHandler(authHandler(attempts, progress))
             })
             // Small writes (channel opens, exec requests, stdin) must not wait for Nagle and
             // delayed ACKs: that cost ~40-80 ms per request on loopback.
@@ -281,6 +288,20 @@ export class SshClient extends Context.Service<SshClient, {
   }))
 }
 
+/** `handler`, but a throw (ssh2 calls it from its parser) ends authentication instead of the process. */
+const safeAuthHandler = (handler: AuthHandler): AuthHandler => (methodsLeft, partialSuccess, next) => {
+  let called = false
+  const once = (auth: Parameters<typeof next>[0]) => {
+    called = true
+    next(auth)
+  }
+  try {
+    handler(methodsLeft, partialSuccess, once)
+  } catch {
+    if (!called) next(false)
+  }
+}
+
 /**
  * A handshake timeout that can stop while a person is asked something: `start` arms it,
  * `pause`/`resume` hold the time left, `stop` ends it.
@@ -326,7 +347,14 @@ const connection = (client: Client, closed: Deferred.Deferred<void>, authMethod:
   client.on("tcp connection", (info, accept, reject) => {
     const listener = listeners.get(`${info.destIP}:${info.destPort}`)
     if (listener === undefined) return reject()
-    listener(accept(), { address: info.srcIP, port: info.srcPort })
+    let stream: Duplex | undefined
+    // Called from ssh2's parser: a throw here would end the process; it ends this connection instead.
+    try {
+      stream = accept()
+      listener(stream, { address: info.srcIP, port: info.srcPort })
+    } catch {
+      stream?.destroy()
+    }
   })
   return {
     authMethod,
@@ -334,7 +362,7 @@ const connection = (client: Client, closed: Deferred.Deferred<void>, authMethod:
     serverBanner: serverBanner(client),
     closed,
     exec: (command, pty, cb) => {
-      if (pty) client.exec(command, { pty: { term: "xterm", rows: 40, cols: 200 } }, cb)
+      if (pty) client.exec(command, { pty: { term: "xterm", rows: PTY_SIZE.rows, cols: PTY_SIZE.cols } }, cb)
       else client.exec(command, cb)
     },
     sftp: (cb) => client.sftp(cb),

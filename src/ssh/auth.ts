@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { constants as fsConstants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -31,7 +32,33 @@ const secretFromEnv = (name: string | undefined): Redacted.Redacted<string> | un
   return value === undefined ? undefined : Redacted.make(value)
 }
 
-const readOrUndefined = (file: string) => Effect.promise(() => fs.readFile(file).catch(() => undefined))
+/** The largest key or certificate file read (an RSA 16384-bit key in PEM is ~13 KB). */
+const MAX_KEY_FILE = 1024 * 1024
+
+class KeyFileRefused extends Error {}
+
+/**
+ * `file`'s bytes, when it is a regular file of at most `MAX_KEY_FILE` bytes: a device such as
+ * /dev/zero, a FIFO or a huge file named as `key_path` is refused, not read. It is read for
+ * authentication only; no error quotes its content.
+ */
+const readKeyFile = (file: string): Effect.Effect<Buffer, AuthError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const handle = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK)
+      try {
+        const st = await handle.stat()
+        if (!st.isFile()) throw new KeyFileRefused("not a regular file")
+        if (st.size > MAX_KEY_FILE) throw new KeyFileRefused(`larger than ${MAX_KEY_FILE} bytes: not a private key`)
+        return await handle.readFile()
+      } finally {
+        await handle.close()
+      }
+    },
+    catch: (e) => new AuthError({ message: `cannot read key_path ${file}: ${e instanceof KeyFileRefused ? e.message : (e as NodeJS.ErrnoException).code ?? "unreadable"}` })
+  })
+
+const readOrUndefined = (file: string) => Effect.map(Effect.option(readKeyFile(file)), (o) => o._tag === "Some" ? o.value : undefined)
 
 const parsedKey = (text: Buffer, passphrase: string | undefined): ParsedKey | Error => {
   const parsed = ssh2.utils.parseKey(text, passphrase)
@@ -88,16 +115,14 @@ export const authAttempts = (entry: HostEntry, hooks: KeyboardHooks): Effect.Eff
     const fileAttempts: Array<AuthAttempt> = []
     if (entry.auth.keyPath !== undefined) {
       const file = keyFiles[0]!
-      const text = yield* Effect.tryPromise({
-        try: () => fs.readFile(file),
-        catch: (e) => new AuthError({ message: `cannot read key_path ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` })
-      })
+      const text = yield* readKeyFile(file)
       const parsed = parsedKey(text, phrase)
       if (parsed instanceof Error) {
         const encrypted = passphrase === undefined && /encrypted|passphrase/i.test(parsed.message)
         return yield* new AuthError({
+          // ssh2's parse errors may quote pieces of the file (a key type, a cipher name): never shown.
           message: passphrase === undefined
-            ? `cannot use key ${file}: ${parsed.message}`
+            ? `cannot use key ${file}: ${encrypted ? "it is encrypted" : "not a private key in a format we read (OpenSSH, PEM, PuTTY)"}`
             : `cannot decrypt key ${file}: wrong passphrase or unsupported key`,
           ...(encrypted ? { hint: "the key is encrypted: give passphrase (or key_passphrase_env in config)" } : {})
         })
@@ -139,11 +164,24 @@ export const authAttempts = (entry: HostEntry, hooks: KeyboardHooks): Effect.Eff
     // Last: prompts. The password answers a password prompt; any other is asked of a person.
     attempts.push({
       label: "keyboard-interactive",
-      auth: { type: "keyboard-interactive", username, prompt: keyboardPrompt(password, hooks) },
+      auth: { type: "keyboard-interactive", username, prompt: safePrompt(keyboardPrompt(password, hooks)) },
       needsMethods: password === undefined
     })
     return attempts
   })
+
+/**
+ * `prompt`, but a throw (ssh2 calls it from its parser, where it would end the process)
+ * answers nothing instead: the server refuses that attempt.
+ */
+const safePrompt = (prompt: ReturnType<typeof keyboardPrompt>): ReturnType<typeof keyboardPrompt> =>
+(name, instructions, lang, prompts, finish) => {
+  try {
+    prompt(name, instructions, lang, prompts, finish)
+  } catch {
+    finish([])
+  }
+}
 
 /**
  * ssh2's authHandler as its runtime calls it: `methodsLeft` is null on the first call, and

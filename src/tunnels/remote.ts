@@ -8,6 +8,7 @@ import * as net from "node:net"
 import type { Duplex } from "node:stream"
 import { Duration, Effect, Exit, Scope } from "effect"
 import type { ConnectFailure, ForwardRefusedError } from "../domain/errors.js"
+import { isOwnListener } from "./ownListeners.js"
 import { admit, failed, join, track, type Traffic } from "./traffic.js"
 
 /** The longest wait between two attempts to bring a remote forward back. */
@@ -26,6 +27,12 @@ export const onRemoteConnection = (traffic: Traffic, maxConnections: number, hos
   socket.once("connect", () => {
     socket.removeListener("error", onError)
     if (stream.destroyed) return void socket.destroy()
+    // A name that resolved to this machine: judged by where the connection actually went.
+    if (isOwnListener(socket.remoteAddress ?? "", socket.remotePort ?? 0)) {
+      failed(traffic, `${host}:${port} is this server's own listener; refused`)
+      socket.destroy()
+      return void stream.destroy()
+    }
     join(traffic, stream, socket)
   })
   stream.once("close", () => {

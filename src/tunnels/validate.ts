@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import { InvalidArgumentError } from "../domain/errors.js"
 import type { TunnelRequest } from "../domain/tunnels.js"
 import { isLoopback } from "../loopback.js"
+import { isOwnListener } from "./ownListeners.js"
 
 export const validate = (request: TunnelRequest, allowBindAny: boolean): Effect.Effect<void, InvalidArgumentError> => {
   const bad = (message: string, hint?: string) =>
@@ -26,6 +27,12 @@ export const validate = (request: TunnelRequest, allowBindAny: boolean): Effect.
     }
     if (!Number.isInteger(request.targetPort) || request.targetPort < 1 || request.targetPort > 65535) {
       return bad(`target_port: expected 1-65535, got ${request.targetPort}`)
+    }
+    if (kind === "remote" && isOwnListener(request.targetHost, request.targetPort)) {
+      return bad(
+        `target_port: ${request.targetHost}:${request.targetPort} is this server's own listener (the MCP endpoint or the live view); a remote tunnel may not lead to it`,
+        "these endpoints are for this machine only: do not expose them on the host"
+      )
     }
   }
   const bindAddress = request.bindAddress ?? "127.0.0.1"

@@ -24,7 +24,10 @@ const TOOL_NAMES = [
   "ssh_exec_many",
   "ssh_tunnel_open",
   "ssh_tunnel_list",
-  "ssh_tunnel_close"
+  "ssh_tunnel_close",
+  "ssh_screen",
+  "ssh_list_panes",
+  "ssh_follow_pane"
 ]
 
 for (const m of CLIENT_MATRIX) describeWithSshd(`foundation over ${m.name} MCP`, (getSshd) => {

@@ -119,11 +119,11 @@ describeWithSshd("MCP Inspector CLI", (getSshd) => {
     await sshd?.exec(`rm -rf ${remote}`)
   })
 
-  it("lists the sixteen tools", async () => {
+  it("lists the nineteen tools", async () => {
     const r = await inspect(home, stdio, "tools/list")
     expect(r.exitCode).toBe(0)
     const tools = r.result.tools as Array<{ name: string }>
-    expect(tools.map((t) => t.name)).toHaveLength(16)
+    expect(tools.map((t) => t.name)).toHaveLength(19)
   }, SLOW)
 
   it("host tools over stdio: list_hosts, connect, exec, disconnect happy paths", async () => {

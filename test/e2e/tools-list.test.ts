@@ -150,6 +150,29 @@ describeWithSshd("results match the published outputSchema", (getSshd) => {
     await checked("ssh_tunnel_open", { kind: "dynamic", bind_port: 0 })
     await checked("ssh_tunnel_list", {})
     await checked("ssh_tunnel_close", { tunnel_id: tunnel.tunnel_id })
+    // Hand-off: a tmux job, its screen, keys, a person's pane followed.
+    const tmuxJob = await checked("ssh_spawn", { command: "printf 'ready> '; read x; echo got $x", tmux: true })
+    expect(tmuxJob.attach).toContain("tmux -L mcp-ssh-live attach")
+    await checked("ssh_tail", { job_id: tmuxJob.job_id, wait_ms: 10_000, until: "ready" })
+    await checked("ssh_screen", { job_id: tmuxJob.job_id })
+    const screen = await checked("ssh_screen", { job_id: tmuxJob.job_id, since_version: 1 })
+    expect(screen.changed).toEqual({})
+    await checked("ssh_send_stdin", { job_id: tmuxJob.job_id, data: "yes", keys: ["Enter"] })
+    await tailToEnd(server, tmuxJob.job_id as string)
+    await checked("ssh_remove_job", { job_id: tmuxJob.job_id })
+    const pty = await checked("ssh_spawn", { command: "cat", pty: true })
+    await checked("ssh_send_stdin", { job_id: pty.job_id, keys: ["Up", "C-c"] })
+    const session = `schema-${process.pid}`
+    await sshd.exec(`su - ${sshd.user.name} -c 'tmux new-session -d -s ${session} sh'`)
+    try {
+      const panes = await checked("ssh_list_panes", {})
+      expect((panes.panes as Array<{ target: string }>).map((p) => p.target)).toContain(`${session}:0.0`)
+      const followed = await checked("ssh_follow_pane", { target: `${session}:0.0` })
+      await checked("ssh_screen", { job_id: followed.job_id })
+      await checked("ssh_remove_job", { job_id: followed.job_id, force: true })
+    } finally {
+      await sshd.exec(`su - ${sshd.user.name} -c 'tmux kill-session -t ${session}'`)
+    }
     await checked("ssh_disconnect", { host: "box" })
   })
 })

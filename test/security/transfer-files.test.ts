@@ -1,14 +1,18 @@
 /**
- * The pieces behind transfer trust (issue 13, points 1 and 12), without a host: the
- * listing parser refuses what an honest `find` never prints, local directories are never
- * walked out of through a symlink, and private files are created exclusively.
+ * The pieces behind transfer trust (issue 13, points 1 and 12), without a host, as the
+ * transfers and job mirrors use them: the listing parser refuses what an honest `find` never
+ * prints, local directories are never walked out of through a symlink, and private files are
+ * created exclusively.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
+import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { createExclusive, ensurePrivateDir, openPrivateAppend, privateTemp } from "../../src/files/privateFiles.js"
-import { LocalPathError, parseListing, resolveLocalDir, unsafeRelative } from "../../src/files/treePaths.js"
+import { ensurePrivateDir, openExclusive, openPrivateAppendAsync } from "../../src/files/privateFiles.js"
+import { parseListing, unsafeRelative } from "../../src/files/treePaths.js"
+import { localDirs, privateDir } from "../../src/sftp/localFiles.js"
 
 const tmp = () => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-files-")))
 
@@ -46,21 +50,42 @@ describe("listing", () => {
 })
 
 describe("local directories", () => {
-  it("are made inside the root and never through a symlink that leaves it", () => {
+  /** The directories of a download's files `rels` under `root`, as the download resolves them. */
+  const dirs = (root: string, rels: ReadonlyArray<string>, create: boolean) =>
+    Effect.runPromise(
+      localDirs({ localPath: root, remotePath: "/remote" }, root, rels.map((rel) => ({ rel, size: 0 })), create).pipe(
+        Effect.result,
+        Effect.provide(NodeFileSystem.layer)
+      )
+    )
+  const refused = async (root: string, rel: string, create: boolean, why: RegExp) => {
+    const r = await dirs(root, [rel], create)
+    expect(r._tag).toBe("Failure")
+    expect(r._tag === "Failure" ? r.failure : undefined).toMatchObject({ code: "SFTP_FAILED", message: expect.stringMatching(why) })
+  }
+
+  it("are made inside the root and never through a symlink that leaves it", async () => {
     const root = tmp()
     const outside = tmp()
     fs.symlinkSync(outside, path.join(root, "out"))
     fs.mkdirSync(path.join(root, "real"))
     fs.symlinkSync(path.join(root, "real"), path.join(root, "in"))
-    expect(resolveLocalDir(root, "a/b", true)).toBe(path.join(root, "a", "b"))
-    expect(resolveLocalDir(root, "in/c", true)).toBe(path.join(root, "real", "c"))
-    expect(() => resolveLocalDir(root, "out/c", true)).toThrow(LocalPathError)
-    expect(() => resolveLocalDir(root, "out/c", false)).toThrow(/out is a symlink to .*, outside local_path/)
+    const made = await dirs(root, ["a/b/f", "in/c/f"], true)
+    expect(made._tag === "Success" ? [...made.success.values()] : made).toEqual([
+      { real: path.join(root, "a", "b"), exists: true },
+      { real: path.join(root, "real", "c"), exists: true }
+    ])
+    expect(fs.statSync(path.join(root, "real", "c")).isDirectory()).toBe(true)
+    await refused(root, "out/c/f", true, /out is a symlink to .*, outside local_path/)
+    await refused(root, "out/c/f", false, /out is a symlink to .*, outside local_path/)
     fs.symlinkSync("/nonexistent-mcpssh", path.join(root, "dangling"))
-    expect(() => resolveLocalDir(root, "dangling/x", true)).toThrow(/leads nowhere/)
+    await refused(root, "dangling/x/f", true, /leads nowhere/)
     fs.writeFileSync(path.join(root, "file"), "")
-    expect(() => resolveLocalDir(root, "file/x", true)).toThrow(/file is not a directory/)
-    expect(resolveLocalDir(root, "missing/x", false)).toBeUndefined()
+    await refused(root, "file/x/f", true, /file is not a directory/)
+    // Not made: where it would be.
+    const planned = await dirs(root, ["missing/x/f"], false)
+    expect(planned._tag === "Success" ? [...planned.success.values()] : planned).toEqual([{ real: path.join(root, "missing", "x"), exists: false }])
+    expect(fs.existsSync(path.join(root, "missing"))).toBe(false)
     expect(fs.readdirSync(outside)).toEqual([])
   })
 })
@@ -71,41 +96,39 @@ describe("private files", () => {
     process.umask(umask)
   })
 
-  it("createExclusive refuses a path that exists, a planted symlink included, and follows nothing", () => {
+  it("openExclusive (download temporaries) refuses a path that exists, a planted symlink included, and follows nothing", async () => {
     process.umask(0)
     const dir = tmp()
     const victim = path.join(dir, "victim")
     fs.writeFileSync(victim, "precious")
     const planted = path.join(dir, "planted")
     fs.symlinkSync(victim, planted)
-    expect(() => createExclusive(planted)).toThrow(/EEXIST/)
-    expect(() => createExclusive(victim)).toThrow(/EEXIST/)
+    await expect(openExclusive(planted)).rejects.toThrow(/EEXIST/)
+    await expect(openExclusive(victim)).rejects.toThrow(/EEXIST/)
     fs.symlinkSync(path.join(dir, "would-be-created"), path.join(dir, "dangling"))
-    expect(() => createExclusive(path.join(dir, "dangling"))).toThrow(/EEXIST/)
+    await expect(openExclusive(path.join(dir, "dangling"))).rejects.toThrow(/EEXIST/)
     expect(fs.existsSync(path.join(dir, "would-be-created"))).toBe(false)
     expect(fs.readFileSync(victim, "utf8")).toBe("precious")
     const fresh = path.join(dir, "fresh")
-    createExclusive(fresh)
+    fs.closeSync(await openExclusive(fresh))
     expect(fs.statSync(fresh).mode & 0o777).toBe(0o600)
   })
 
-  it("privateTemp is a 0600 file in a fresh 0700 directory next to the target", () => {
+  it("privateDir (a download's temporaries) is a fresh 0700 directory next to the target", async () => {
     process.umask(0)
     const dir = tmp()
     fs.chmodSync(dir, 0o777)
-    const a = privateTemp(path.join(dir, "target.bin"))
-    const b = privateTemp(path.join(dir, "target.bin"))
-    expect(a.dir).not.toBe(b.dir)
-    expect(path.dirname(a.dir)).toBe(dir)
-    expect(path.basename(a.dir)).toMatch(/^\.target\.bin\.mcpssh-/)
-    expect(fs.statSync(a.dir).mode & 0o777).toBe(0o700)
-    expect(fs.statSync(a.file).mode & 0o777).toBe(0o600)
-    expect(fs.statSync(a.file).size).toBe(0)
-    const long = privateTemp(path.join(dir, "x".repeat(250)))
-    expect(path.basename(long.file)).toBe("data")
+    const make = (target: string) => Effect.runPromise(privateDir(target).pipe(Effect.provide(NodeFileSystem.layer)))
+    const a = await make(path.join(dir, "target.bin"))
+    const b = await make(path.join(dir, "target.bin"))
+    expect(a).not.toBe(b)
+    expect(path.dirname(a)).toBe(dir)
+    expect(path.basename(a)).toMatch(/^\.target\.bin\.mcpssh-/)
+    expect(fs.statSync(a).mode & 0o777).toBe(0o700)
+    expect(path.basename(await make(path.join(dir, "x".repeat(250)))).length).toBeLessThan(120)
   })
 
-  it("ensurePrivateDir makes 0700 directories and narrows a loose one; openPrivateAppend is 0600 and refuses a symlink", async () => {
+  it("ensurePrivateDir makes 0700 directories and narrows a loose one; openPrivateAppendAsync (job log mirrors) is 0600 and refuses a symlink", async () => {
     process.umask(0)
     const dir = tmp()
     const made = path.join(dir, "a", "b")
@@ -117,14 +140,14 @@ describe("private files", () => {
     expect(fs.statSync(loose).mode & 0o777).toBe(0o700)
     const log = path.join(made, "job.log")
     fs.writeFileSync(log, "old\n", { mode: 0o644 })
-    const stream = openPrivateAppend(log)
+    const stream = await openPrivateAppendAsync(log)
     await new Promise<void>((resolve) => stream.end("new\n", resolve))
     expect(fs.readFileSync(log, "utf8")).toBe("old\nnew\n")
     expect(fs.statSync(log).mode & 0o777).toBe(0o600)
     const victim = path.join(dir, "victim")
     fs.writeFileSync(victim, "precious")
     fs.symlinkSync(victim, path.join(made, "planted.log"))
-    expect(() => openPrivateAppend(path.join(made, "planted.log"))).toThrow(/ELOOP/)
+    await expect(openPrivateAppendAsync(path.join(made, "planted.log"))).rejects.toThrow(/ELOOP/)
     expect(fs.readFileSync(victim, "utf8")).toBe("precious")
   })
 })

@@ -3,6 +3,7 @@
  * host's directory names, a host that lies in its listing, symlinks on the local side,
  * set-uid modes, and who can read what we write locally.
  */
+import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -177,9 +178,10 @@ describeWithSshd("transfer trust", (getSshd) => {
   })
 
   it("a download's temporary file is private (0600 in a 0700 directory) and a cancelled one leaves nothing", async () => {
-    await onHost(`head -c 200000000 /dev/urandom > ${remote}/big.bin`)
+    await onHost(`head -c 200000000 /dev/urandom > ${remote}/big.bin; chmod 644 ${remote}/big.bin`)
     const dir = parent()
-    const seen = new Map<string, number>()
+    /** Every mode each private directory and file was seen with. */
+    const seen: Array<[string, number]> = []
     let watching = true
     const watch = (async () => {
       while (watching) {
@@ -187,8 +189,8 @@ describeWithSshd("transfer trust", (getSshd) => {
           if (!name.includes("mcpssh-")) continue
           try {
             const p = path.join(dir, name)
-            seen.set(name, fs.lstatSync(p).mode)
-            if (fs.lstatSync(p).isDirectory()) for (const inner of fs.readdirSync(p)) seen.set(`${name}/${inner}`, fs.lstatSync(path.join(p, inner)).mode)
+            seen.push([name, fs.lstatSync(p).mode])
+            if (fs.lstatSync(p).isDirectory()) for (const inner of fs.readdirSync(p)) seen.push([`${name}/${inner}`, fs.lstatSync(path.join(p, inner)).mode])
           } catch {
             // gone between readdir and stat
           }
@@ -200,9 +202,16 @@ describeWithSshd("transfer trust", (getSshd) => {
     watching = false
     await watch
     expect(r.isError, r.text).toBe(false)
-    // Both the private directory and the file in it were seen, and neither was open to others.
-    expect([...seen.values()].some((m) => (m & fs.constants.S_IFMT) === fs.constants.S_IFREG)).toBe(true)
-    for (const [name, mode] of seen) expect(mode & 0o077, `${name} ${(mode & 0o7777).toString(8)}`).toBe(0)
+    // Both the private directory and the file in it were seen: the directory only we can enter,
+    // the file created 0600 in it (its final mode is set on its descriptor once it is complete,
+    // just before it is renamed out, so that nothing is done by path after the rename).
+    const files = seen.filter(([, m]) => (m & fs.constants.S_IFMT) === fs.constants.S_IFREG)
+    expect(files.some(([, m]) => (m & 0o7777) === 0o600)).toBe(true)
+    for (const [name, mode] of files) expect([0o600, 0o644], `${name} ${(mode & 0o7777).toString(8)}`).toContain(mode & 0o7777)
+    for (const [name, mode] of seen) {
+      if ((mode & fs.constants.S_IFMT) === fs.constants.S_IFDIR) expect(mode & 0o7777, `${name} ${(mode & 0o7777).toString(8)}`).toBe(0o700)
+    }
+    expect(fs.statSync(path.join(dir, "big.bin")).mode & 0o777).toBe(0o644)
     expect(ls(dir)).toEqual(["big.bin"])
 
     const controller = new AbortController()
@@ -230,6 +239,54 @@ describeWithSshd("transfer trust", (getSshd) => {
     expect(r.isError).toBe(true)
     expect(fs.readFileSync(target, "utf8")).toBe("old")
     expect(ls(dir)).toEqual(["victim.bin"])
+  })
+
+  it("a local user who owns a directory on the download path cannot turn the mode change onto another file", async () => {
+    // 200 files of mode 0777 on the host; here, root-owned 0600 files of the same names in a
+    // directory the attacker cannot write, and a download into a directory the attacker owns.
+    const names = Array.from({ length: 200 }, (_, i) => `f${String(i).padStart(3, "0")}`)
+    await onHost(`mkdir -p ${remote}/race && cd ${remote}/race && for n in ${names.join(" ")}; do printf x > $n; done && chmod 777 *`)
+    const base = parent()
+    fs.chmodSync(base, 0o755)
+    const victim = path.join(base, "victim")
+    fs.mkdirSync(victim, { mode: 0o700 })
+    for (const n of names) fs.writeFileSync(path.join(victim, n), "secret", { mode: 0o600 })
+    const owned = path.join(base, "owned")
+    fs.mkdirSync(owned, { mode: 0o755 })
+    fs.chownSync(owned, 65534, 65534)
+    const dl = path.join(owned, "dl")
+    // The attacker (nobody) watches the download's directory; at the first file renamed into it,
+    // it swaps the directory for a symlink to the victims. Only what follows the rename can be fooled.
+    const attacker = [
+      "import ctypes, os, sys",
+      "dl, victim = sys.argv[1], sys.argv[2]",
+      "os.mkdir(dl)",
+      "libc = ctypes.CDLL('libc.so.6', use_errno=True)",
+      "fd = libc.inotify_init()",
+      "libc.inotify_add_watch(fd, dl.encode(), 0x80)",
+      "print('ready', flush=True)",
+      "os.read(fd, 4096)",
+      "os.rename(dl, dl + '.real')",
+      "os.symlink(victim, dl)",
+      "print('swapped', flush=True)"
+    ].join("\n")
+    const child = spawn("runuser", ["-u", "nobody", "--", "/usr/bin/python3", "-c", attacker, dl, victim], { stdio: ["ignore", "pipe", "inherit"] })
+    let said = ""
+    child.stdout.on("data", (d: Buffer) => (said += d.toString()))
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+    for (let i = 0; i < 200 && !said.includes("ready"); i++) await new Promise((r) => setTimeout(r, 25))
+    expect(said).toContain("ready")
+    const r = await call(server, "ssh_download", { local_path: dl, remote_path: `${remote}/race` })
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
+    child.kill()
+    // The swap happened, whatever became of the download (its later renames find no private directory).
+    expect(said, r.text).toContain("swapped")
+    const modes = names.map((n) => `${n} ${(fs.statSync(path.join(victim, n)).mode & 0o7777).toString(8)} ${fs.readFileSync(path.join(victim, n), "utf8")}`)
+    expect(modes.filter((m) => !m.endsWith(" 600 secret"))).toEqual([])
+    // What did land is in the attacker's renamed directory, with the host's mode.
+    for (const n of fs.readdirSync(`${dl}.real`).filter((n) => !n.startsWith("."))) {
+      expect(fs.statSync(path.join(`${dl}.real`, n)).mode & 0o777).toBe(0o777)
+    }
   })
 
   it("job log mirrors in --log-dir are 0600 in a 0700 directory, also one that existed with 0755", async () => {

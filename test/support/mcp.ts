@@ -16,6 +16,7 @@ import { StdioClientTransport as V1StdioClientTransport } from "@modelcontextpro
 import { StreamableHTTPClientTransport as V1StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import {
   ElicitRequestSchema as V1ElicitRequestSchema,
+  ListRootsRequestSchema as V1ListRootsRequestSchema,
   LoggingMessageNotificationSchema as V1LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema as V1ResourceUpdatedNotificationSchema
 } from "@modelcontextprotocol/sdk/types.js"
@@ -114,6 +115,10 @@ export interface McpClient {
   readResource(params: { uri: string }): Promise<{ contents: ReadonlyArray<object> }>
   setNotificationHandler(method: NotificationMethod, handler: (n: { params?: unknown }) => void): void
   setRequestHandler(method: "elicitation/create", handler: (request: ElicitRequestLike) => Promise<ElicitReply>): void
+  /** Answer the server's `roots/list` with what `roots` returns then (declare `capabilities.roots`). */
+  setRoots(roots: () => ReadonlyArray<{ readonly uri: string; readonly name?: string }>): void
+  /** `notifications/roots/list_changed`. */
+  sendRootsListChanged(): Promise<void>
   /** The protocol revision the session negotiated. */
   protocolVersion(): string | undefined
   close(): Promise<void>
@@ -160,6 +165,8 @@ const v2Adapter = (client: Client, kind: ClientKind): McpClient => ({
     else client.setNotificationHandler(method, (n) => handler(n))
   },
   setRequestHandler: (_method, handler) => client.setRequestHandler("elicitation/create", (request) => handler(request)),
+  setRoots: (roots) => client.setRequestHandler("roots/list", () => ({ roots: roots().map((r) => ({ ...r })) })),
+  sendRootsListChanged: () => client.sendRootsListChanged(),
   protocolVersion: () => client.getNegotiatedProtocolVersion(),
   close: () => client.close()
 })
@@ -190,6 +197,8 @@ const v1Adapter = (client: V1Client, transport: RecordingV1StdioTransport | V1St
     else client.setNotificationHandler(V1ResourceUpdatedNotificationSchema, (n) => handler(n))
   },
   setRequestHandler: (_method, handler) => client.setRequestHandler(V1ElicitRequestSchema, (request) => handler(request)),
+  setRoots: (roots) => client.setRequestHandler(V1ListRootsRequestSchema, () => ({ roots: roots().map((r) => ({ ...r })) })),
+  sendRootsListChanged: () => client.sendRootsListChanged(),
   protocolVersion: () => transport.protocolVersion,
   close: () => client.close()
 })
@@ -218,7 +227,10 @@ export interface StartOptions {
   readonly env?: Record<string, string>
   readonly home?: string
   /** Capabilities the test client declares (e.g. elicitation). */
-  readonly capabilities?: { readonly elicitation?: { readonly form?: Record<string, never> } }
+  readonly capabilities?: {
+    readonly elicitation?: { readonly form?: Record<string, never> }
+    readonly roots?: { readonly listChanged?: boolean }
+  }
 }
 
 const CLIENT_INFO = { name: "mcp-ssh-live-tests", version: "0.0.0" }

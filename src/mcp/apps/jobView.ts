@@ -37,7 +37,8 @@ const resourceMeta = {
 const htmlPath = new URL("./view/index.html", import.meta.url)
 
 let html: Promise<string> | undefined
-const readHtml = (): Promise<string> => {
+/** The view's HTML (also served as a web page by src/mcp/viewServer.ts). */
+export const readViewHtml = (): Promise<string> => {
   html ??= fs.readFile(htmlPath, "utf8").catch((e: unknown) => {
     html = undefined
     throw new Error(`the job view is not built (${htmlPath.pathname}): run npm run build`, { cause: e })
@@ -57,7 +58,7 @@ export const registerJobView = (server: McpServer): void => {
       _meta: resourceMeta
     },
     async (uri) => ({
-      contents: [{ uri: uri.href, mimeType: MCP_APP_MIME_TYPE, text: await readHtml(), _meta: resourceMeta }]
+      contents: [{ uri: uri.href, mimeType: MCP_APP_MIME_TYPE, text: await readViewHtml(), _meta: resourceMeta }]
     })
   )
 }

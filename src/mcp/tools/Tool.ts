@@ -45,6 +45,27 @@ export interface ToolContext {
   readonly wantsProgress: boolean
   /** Send `notifications/progress` (no-op without a progressToken). */
   readonly progress: (progress: number, message?: string, total?: number) => Effect.Effect<void>
+  /**
+   * A stdio client's MCP roots as local paths (src/mcp/clientRoots.ts); undefined over HTTP
+   * or when the client declared no roots. The paths, or undefined when it named none; in a
+   * 2026-07-28 call's first round "asking": the call is answered by a request for them, so
+   * the handler must do nothing (it is run again with the answer).
+   */
+  readonly clientRoots?: Effect.Effect<ReadonlyArray<string> | undefined | "asking"> | undefined
+  /** Set when the call may become an MCP task (see `Tool.task`); its progress then feeds the task's status. */
+  readonly task?: TaskContext | undefined
+}
+
+/** What a call that may become an MCP task (src/mcp/tasks/) is told. */
+export interface TaskContext {
+  /** How long the call runs before it becomes a task: list its job(s) then, and keep going. */
+  readonly afterMs: number
+  /** The id the call's job takes (`task: "job"`): the task's id, so ssh_tail and ssh_signal reach it. */
+  readonly jobId: string
+  /** The call's job is listed: the call is a task from now on, under `jobId`. */
+  readonly listed: Effect.Effect<void>
+  /** A job the call runs was listed (ssh_exec_many's per host): the task names it. */
+  readonly named: (label: string, jobId: string) => Effect.Effect<void>
 }
 
 export interface ToolAnnotations {
@@ -74,6 +95,12 @@ export interface Tool<I, O, R> {
    * whose bulk reads better as plain text (and costs fewer tokens) than as escaped JSON.
    */
   readonly text?: (structured: Record<string, unknown>) => string
+  /**
+   * Whether a long call may become an MCP task for clients with the Tasks extension: `"job"`
+   * when its one job is the task (the task id is the job id), `"own"` when the task has an id
+   * of its own. A call also becomes a task when it must ask the human something.
+   */
+  readonly task?: "job" | "own"
 }
 
 /**

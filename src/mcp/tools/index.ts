@@ -7,9 +7,12 @@ import { sshConnect } from "./ssh_connect.js"
 import { sshDisconnect } from "./ssh_disconnect.js"
 import { sshExec } from "./ssh_exec.js"
 import { sshExecMany } from "./ssh_exec_many.js"
+import { sshFollowPane } from "./ssh_follow_pane.js"
 import { sshListHosts } from "./ssh_list_hosts.js"
 import { sshListJobs } from "./ssh_list_jobs.js"
+import { sshListPanes } from "./ssh_list_panes.js"
 import { sshRemoveJob } from "./ssh_remove_job.js"
+import { sshScreen } from "./ssh_screen.js"
 import { sshSendStdin } from "./ssh_send_stdin.js"
 import { sshSignal } from "./ssh_signal.js"
 import { sshSpawn } from "./ssh_spawn.js"
@@ -35,5 +38,8 @@ export const tools = [
   sshDownload,
   sshTunnelOpen,
   sshTunnelList,
-  sshTunnelClose
+  sshTunnelClose,
+  sshScreen,
+  sshListPanes,
+  sshFollowPane
 ] as const

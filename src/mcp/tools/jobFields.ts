@@ -32,7 +32,9 @@ export const JobRecord = Schema.Struct({
   awaiting_input: Schema.Boolean,
   prompt: NullableString,
   end_reason: Schema.NullOr(EndReason),
-  host_connected: HostConnected
+  host_connected: HostConnected,
+  /** A tmux job's: what a person runs to watch or take over (only then present). */
+  attach: Schema.optionalKey(Schema.String)
 })
 
 /** A job's state after an action on it (signal, stdin, removal): whether it still runs, and how it ended. */
@@ -58,7 +60,11 @@ export const JobStarted = Schema.Struct({
   status: JobStatus,
   pid: NullableInt,
   persistent: Schema.Boolean,
-  started_at: Schema.String
+  started_at: Schema.String,
+  /** Present when it applies: the tmux attach command, the live view page, the recording. */
+  attach: Schema.optionalKey(Schema.String),
+  view_url: Schema.optionalKey(Schema.String),
+  recording: Schema.optionalKey(Schema.String)
 })
 
 export const jobStarted = (j: JobInfo): typeof JobStarted.Type => ({
@@ -68,7 +74,8 @@ export const jobStarted = (j: JobInfo): typeof JobStarted.Type => ({
   status: j.status,
   pid: j.pid,
   persistent: j.persistent,
-  started_at: j.startedAt.toISOString()
+  started_at: j.startedAt.toISOString(),
+  ...(j.recording !== null ? { recording: j.recording } : {})
 })
 
 export const jobRecord = (j: JobInfo): typeof JobRecord.Type => ({

@@ -29,7 +29,9 @@ export type PolicyGateError = PolicyDeniedError | ConfirmationUnavailableError |
  */
 const question = (host: string, action: PolicyAction, rule: string): ElicitForm => {
   const q = quoteForHuman
-  const what = action._tag === "Stdin"
+  const what = action._tag === "Keys"
+    ? `press ${q(action.keys.join(" "))} in the job ${q(action.jobCommand)} on host ${q(host)}`
+    : action._tag === "Stdin"
     ? `type into the shell job ${q(action.jobCommand)} on host ${q(host)}:\n${q(action.data)}`
     : action._tag === "Command"
     ? `run on host ${q(host)}:\n${q(action.command)}` +

@@ -26,6 +26,7 @@ import {
   type InputRequiredResult,
   inputResponse,
   type McpServer,
+  type RegisteredTool,
   type ServerContext,
   type StandardSchemaWithJSON
 } from "@modelcontextprotocol/server"
@@ -34,7 +35,9 @@ import { Cause, type Context, Effect, Exit, Schema } from "effect"
 import type { StandardJSONSchemaV1, StandardSchemaV1 } from "effect/StandardSchema"
 import type { AuditLogShape } from "../audit.js"
 import { invalidFields } from "../auditRecord.js"
+import { legacyClientRoots, rootPaths } from "../clientRoots.js"
 import { stderrLine } from "../logging.js"
+import { type TaskCallHook, taskCallOf } from "../tasks/call.js"
 import { compactSchema, type Json } from "./compactSchema.js"
 import { fastEncoder } from "./fastEncode.js"
 import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
@@ -158,6 +161,8 @@ interface RoundState {
   readonly tool: string
   readonly asked: Readonly<Record<string, string>>
   readonly answers: Readonly<Record<string, { readonly form: string; readonly answer: ElicitAnswer }>>
+  /** The client's roots once it answered (null: it named none), for the rounds after. */
+  readonly roots?: ReadonlyArray<string> | null
 }
 
 /** Seals `RoundState`; one key per process (every round of a call reaches this process). */
@@ -179,12 +184,24 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
  * call's result into an `input_required` result asking it. Undefined `elicit` when the
  * request's client capabilities have no form elicitation.
  */
-const multiRound = (ctx: ServerContext, toolName: string, envelope: Record<string, unknown>) => {
+const multiRound = (ctx: ServerContext, toolName: string, envelope: Record<string, unknown>, withRoots: boolean) => {
   const capabilities = envelope[CLIENT_CAPABILITIES_META_KEY]
   const elicitation = isRecord(capabilities) ? capabilities.elicitation : undefined
   const canElicitForm = isRecord(elicitation) && (elicitation.form !== undefined || Object.keys(elicitation).length === 0)
   const previous = ctx.mcpReq.requestState<RoundState>()
   const state = previous !== undefined && previous.tool === toolName ? previous : undefined
+  // The client's roots, when they apply (stdio) and it declared them: from this round's answer
+  // or an earlier one's (kept in the sealed state), else asked for.
+  const rootsView = inputResponse(ctx.mcpReq.inputResponses, ROOTS_KEY)
+  const knownRoots = rootsView.kind === "roots" ? rootPaths(rootsView.roots) ?? null : state?.roots
+  let askRoots = false
+  const clientRoots: ToolContext["clientRoots"] = withRoots && isRecord(capabilities) && isRecord(capabilities.roots)
+    ? Effect.sync(() => {
+      if (knownRoots !== undefined) return knownRoots ?? undefined
+      askRoots = true
+      return "asking" as const
+    })
+    : undefined
   const answers: Record<string, { form: string; answer: ElicitAnswer }> = { ...state?.answers }
   for (const [key, form] of Object.entries(state?.asked ?? {})) {
     const view = inputResponse(ctx.mcpReq.inputResponses, key)
@@ -206,28 +223,41 @@ const multiRound = (ctx: ServerContext, toolName: string, envelope: Record<strin
     : undefined
   const finish = async (result: CallToolResult): Promise<CallToolResult | InputRequiredResult> => {
     const keys = Object.keys(pending)
-    if (keys.length === 0) return result
+    if (keys.length === 0 && !askRoots) return result
     const next: RoundState = {
       tool: toolName,
       asked: Object.fromEntries(keys.map((k) => [k, formHash(pending[k]!)])),
-      answers: Object.fromEntries(Object.entries(answers).filter(([k]) => pending[k] === undefined))
+      answers: Object.fromEntries(Object.entries(answers).filter(([k]) => pending[k] === undefined)),
+      ...(knownRoots !== undefined ? { roots: knownRoots } : {})
     }
     return inputRequired({
-      inputRequests: Object.fromEntries(keys.map((k) => [k, inputRequired.elicit({
-        mode: "form",
-        message: pending[k]!.message,
-        requestedSchema: pending[k]!.requestedSchema
-      })])),
+      inputRequests: {
+        ...Object.fromEntries(keys.map((k) => [k, inputRequired.elicit({
+          mode: "form",
+          message: pending[k]!.message,
+          requestedSchema: pending[k]!.requestedSchema
+        })])),
+        ...(askRoots ? { [ROOTS_KEY]: inputRequired.listRoots() } : {})
+      },
       requestState: await roundState.mint(next, ctx)
     })
   }
-  return { elicit, finish }
+  return { elicit, clientRoots, finish }
 }
 
-const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"]): ToolContext => {
+/** The key a 2026-07-28 call's roots request and answer go under. */
+const ROOTS_KEY = "roots"
+
+const toolContext = (
+  ctx: ServerContext,
+  elicit: ToolContext["elicit"],
+  task: TaskCallHook | undefined,
+  clientRoots: ToolContext["clientRoots"]
+): ToolContext => {
   const token = ctx.mcpReq._meta?.progressToken
-  return {
+  const context: ToolContext = {
     elicit,
+    clientRoots,
     signal: ctx.mcpReq.signal,
     wantsProgress: token !== undefined,
     progress: (progress, message, total) =>
@@ -243,6 +273,10 @@ const toolContext = (ctx: ServerContext, elicit: ToolContext["elicit"]): ToolCon
         }).catch(() => undefined)
       )
   }
+  // A call that may become an MCP task: its progress also makes the task's status message.
+  return task === undefined
+    ? context
+    : { ...context, signal: task.signal, wantsProgress: true, progress: task.progress(context.progress), task: task.context }
 }
 
 /** Whether a tool takes a `host` argument (then a call without one runs on the default host). */
@@ -257,12 +291,18 @@ export interface AuditOptions {
   readonly session: string | undefined
 }
 
-const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: Context.Context<R>, audit: AuditOptions | undefined): void => {
+const registerOne = <I, O, R>(
+  server: McpServer,
+  tool: Tool<I, O, R>,
+  context: Context.Context<R>,
+  audit: AuditOptions | undefined,
+  withRoots: boolean
+): RegisteredTool => {
   const { encode } = fastEncoder(tool.output)
   const inputSchema = standard(tool.input, "input")
   const validateInput = inputSchema["~standard"].validate
   const hostArgument = audit?.log.enabled === true && takesHost(inputSchema)
-  server.registerTool(
+  return server.registerTool(
     tool.name,
     {
       title: tool.title,
@@ -293,10 +333,13 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
       if (audited?.refused !== undefined) return errorResult(audited.refused.code, audited.refused.message, audited.refused.hint)
       // A 2026-07-28 request carries the per-request `_meta` envelope; a 2025-era one does not.
       const envelope: unknown = ctx.mcpReq.envelope
-      const rounds = isRecord(envelope) ? multiRound(ctx, tool.name, envelope) : undefined
-      const elicit = rounds !== undefined ? rounds.elicit : pushElicit(ctx, server)
-      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, elicit)), {
-        signal: ctx.mcpReq.signal
+      const rounds = isRecord(envelope) ? multiRound(ctx, tool.name, envelope, withRoots) : undefined
+      // A call that may become an MCP task asks through the task, and only tasks/cancel stops it once it is one.
+      const task = taskCallOf(ctx)
+      const elicit = task !== undefined ? task.elicit : rounds !== undefined ? rounds.elicit : pushElicit(ctx, server)
+      const clientRoots = rounds !== undefined ? rounds.clientRoots : withRoots ? legacyClientRoots(server) : undefined
+      const exit = await Effect.runPromiseExitWith(context)(tool.handler(args, toolContext(ctx, elicit, task, clientRoots)), {
+        signal: task?.signal ?? ctx.mcpReq.signal
       })
       const result = toResult(exit, encode, tool.name, tool.text)
       const final = rounds !== undefined ? await rounds.finish(result) : result
@@ -306,12 +349,16 @@ const registerOne = <I, O, R>(server: McpServer, tool: Tool<I, O, R>, context: C
   )
 }
 
-/** Register `tools` on `server`, running handlers with `context`; with `audit`, every call is recorded. */
+/**
+ * Register `tools` on `server`, running handlers with `context`; with `audit`, every call is
+ * recorded; with `clientRoots` (stdio), handlers get the client's MCP roots. Returns what the
+ * SDK registered, by name.
+ */
 export const registerTools = <R>(
   server: McpServer,
   tools: ReadonlyArray<AnyTool<R>>,
   context: Context.Context<R>,
-  audit?: AuditOptions
-): void => {
-  for (const tool of tools) tool.use((t) => registerOne(server, t, context, audit))
-}
+  audit?: AuditOptions,
+  clientRoots = false
+): ReadonlyMap<string, RegisteredTool> =>
+  new Map(tools.map((tool) => [tool.name, tool.use((t) => registerOne(server, t, context, audit, clientRoots))]))

@@ -99,6 +99,8 @@ export const sshConnect = Tool.make({
   annotations: { destructiveHint: false, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  // A task only when it asks about a host key (or connecting takes that long).
+  task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
     const host = yield* (yield* Hosts).connect({
       host: input.host,

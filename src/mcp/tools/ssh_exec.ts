@@ -60,6 +60,7 @@ export const sshExec = Tool.make({
   annotations: { destructiveHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "job",
   handler: Effect.fnUntraced(function*(input, ctx) {
     yield* enforcePolicy(ctx, input.host, {
       _tag: "Command",
@@ -69,6 +70,9 @@ export const sshExec = Tool.make({
       stdin: input.stdin
     })
     const exec = yield* Exec
+    // An MCP task (a client with the Tasks extension): after a while its job is listed under
+    // the task's id and the call goes on to the end, with no timeout unless one is given.
+    const task = ctx.task
     const r = yield* exec.run({
       host: input.host,
       command: input.command,
@@ -78,6 +82,14 @@ export const sshExec = Tool.make({
       // By default a call never outlives a client's 60 s timeout: a command still running by then becomes a job.
       handOverAfterMs: input.background_after_ms === undefined ? DEFAULT_HAND_OVER_MS : undefined,
       returnBytes: (input.max_output_bytes ?? DEFAULT_REPLY_BYTES) - FIELDS_BYTES,
+      // An MCP task is not handed over: its job is listed under the task's id and the call goes on to the end.
+      ...(task !== undefined
+        ? {
+          jobId: task.jobId,
+          listAfterMs: Math.min(task.afterMs, input.background_after_ms ?? task.afterMs),
+          onListed: () => task.listed
+        }
+        : {}),
       env: input.env,
       cwd: input.cwd,
       stdin: input.stdin,

@@ -1,6 +1,7 @@
 import { Effect, Schema } from "effect"
 import { ALIAS_PATTERN } from "../../domain/hosts.js"
 import { ExecMany, type ExecManyResult, type HostResult, isOk, MAX_CONCURRENCY } from "../../services/ExecMany.js"
+import type { JobInfo } from "../../services/Jobs.js"
 import { Policy } from "../../services/Policy.js"
 import { Cwd, Env, guardLength, HostAlias, int, nonEmpty, NullableInt, NullableString } from "./fields.js"
 import { enforcePolicyEach } from "./policyGate.js"
@@ -101,8 +102,10 @@ export const sshExecMany = Tool.make({
   annotations: { destructiveHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
     const policy = yield* Policy
+    const task = ctx.task
     const action = { _tag: "Command" as const, command: input.command, envNames: Object.keys(input.env ?? {}) }
     const r = yield* (yield* ExecMany).run({
       gate: policy.enabled
@@ -116,6 +119,8 @@ export const sshExecMany = Tool.make({
       env: input.env,
       cwd: input.cwd,
       sudo: input.sudo,
+      // An MCP task lists each host's command as a job when it becomes one, and names them.
+      ...(task !== undefined ? { listAfterMs: task.afterMs, onListed: (host: string, job: JobInfo) => task.named(host, job.jobId) } : {}),
       onHostDone: ctx.wantsProgress
         ? (done, total, host) =>
           ctx.progress(done, `${host.host}: ${host.error !== null ? host.error.code : host.timedOut ? "timed out" : host.signal ?? `exit ${host.exitStatus}`}`, total)

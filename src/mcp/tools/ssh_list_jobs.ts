@@ -4,6 +4,7 @@ import { int, Name, NullableInt } from "./fields.js"
 import { DEFAULT_REPLY_BYTES, pageWithin } from "./replyBudget.js"
 import { JobStatus } from "../../domain/jobs.js"
 import { JobRecord, jobRecord } from "./jobFields.js"
+import { attachOf, present } from "./jobLinks.js"
 import * as Tool from "./Tool.js"
 
 /** Tombstones shown with the first page, newest first (more are kept: a job tool given the id tells its end). */
@@ -25,7 +26,7 @@ export const sshListJobs = Tool.make({
   handler: Effect.fnUntraced(function*(input) {
     const jobs = yield* Jobs
     const filter = { host: input.host, status: input.status }
-    const listed = (yield* jobs.list(filter)).map(jobRecord)
+    const listed = yield* Effect.forEach(yield* jobs.list(filter), (j) => Effect.map(attachOf(j), (attach) => ({ ...jobRecord(j), ...present("attach", attach) })))
     const cursor = input.cursor ?? 0
     // Tombstones come with the first page, within its budget.
     const reaped = cursor > 0 ? [] : (yield* jobs.reaped(filter)).slice(0, REAPED_SHOWN).map(tombstoneLine)

@@ -3,6 +3,7 @@ import { jobViewLink } from "../apps/jobView.js"
 import { Jobs } from "../../services/Jobs.js"
 import { Command, Cwd, Env, IdleTimeoutMs, optionalHost, Sudo, Text } from "./fields.js"
 import { JobStarted, jobStarted } from "./jobFields.js"
+import { attachOf, present, viewUrl } from "./jobLinks.js"
 import { enforcePolicy } from "./policyGate.js"
 import * as Tool from "./Tool.js"
 
@@ -19,7 +20,11 @@ const Input = Schema.Struct({
   sudo: Schema.optionalKey(Sudo),
   persistent: Schema.optionalKey(Schema.Boolean.annotate({
     description: "Survive disconnects and server restarts. No stdin, pty or sudo."
-  }))
+  })),
+  tmux: Schema.optionalKey(Schema.Boolean.annotate({
+    description: "Run in a tmux session a person can attach to (attach: their command) and type into; output merged; persistent."
+  })),
+  record: Schema.optionalKey(Schema.Boolean.annotate({ description: "Save an asciicast recording." }))
 })
 
 export const sshSpawn = Tool.make({
@@ -33,9 +38,11 @@ export const sshSpawn = Tool.make({
   input: Input,
   output: JobStarted,
   handler: Effect.fnUntraced(function*(input, ctx) {
-    yield* enforcePolicy(ctx, input.host, { _tag: "Command", command: input.command, envNames: Object.keys(input.env ?? {}), pty: input.pty })
+    // A tmux job has a terminal: the policy judges it as a pty job.
+    const pty = input.pty === true || input.tmux === true ? true : input.pty
+    yield* enforcePolicy(ctx, input.host, { _tag: "Command", command: input.command, envNames: Object.keys(input.env ?? {}), pty })
     const jobs = yield* Jobs
-    return jobStarted(yield* jobs.spawn({
+    const job = yield* jobs.spawn({
       host: input.host,
       command: input.command,
       pty: input.pty,
@@ -44,7 +51,10 @@ export const sshSpawn = Tool.make({
       label: input.label,
       idleTimeoutMs: input.idle_timeout_ms,
       sudo: input.sudo,
-      persistent: input.persistent
-    }))
+      persistent: input.persistent,
+      tmux: input.tmux,
+      record: input.record
+    })
+    return { ...jobStarted(job), ...present("attach", yield* attachOf(job)), ...present("view_url", yield* viewUrl(job.jobId)) }
   })
 })

@@ -9,6 +9,7 @@ import { DEFAULT_REPLY_BYTES, MAX_REPLY_BYTES } from "./replyBudget.js"
 import { tailReply } from "./tailReply.js"
 import * as Tool from "./Tool.js"
 import { tailText } from "../tailText.js"
+import { present, viewUrl } from "./jobLinks.js"
 
 /** What `"host_connected":false` adds to a reply's JSON. */
 const HOST_DOWN_BYTES = Buffer.byteLength(`,"host_connected":false`)
@@ -59,7 +60,9 @@ const Output = Schema.Struct({
   note: Schema.optionalKey(Schema.String),
   text: Schema.optionalKey(Schema.String),
   /** Only when false: the job's host is down (the tail returned at once). */
-  host_connected: HostConnected
+  host_connected: HostConnected,
+  /** The job's live view page, when the operator serves one (`--view-port`). */
+  view_url: Schema.optionalKey(Schema.String)
 })
 
 export const sshTail = Tool.make({
@@ -108,9 +111,15 @@ export const sshTail = Tool.make({
     const note = waitMs < (input.wait_ms ?? 0)
       ? `wait_ms ${input.wait_ms} was cut to ${MAX_WAIT_MS} (clients give up near 60 s): call again to wait longer`
       : undefined
-    if (r.job.hostConnected !== false) return tailReply(input.job_id, r, { format: input.format ?? "text", budget, note })
-    // The host is down: said after the rest, within the same budget.
-    const down = { host_connected: false } as const
-    return { ...tailReply(input.job_id, r, { format: input.format ?? "text", budget: budget - HOST_DOWN_BYTES, note }), ...down }
+    // The view link and a down host are said after the rest, within the same budget.
+    const url = yield* viewUrl(input.job_id)
+    const down = r.job.hostConnected === false ? { host_connected: false } as const : {}
+    const extraCost = (url === undefined ? 0 : Buffer.byteLength(JSON.stringify({ view_url: url }))) +
+      (r.job.hostConnected === false ? HOST_DOWN_BYTES : 0)
+    return {
+      ...tailReply(input.job_id, r, { format: input.format ?? "text", budget: Math.max(1, budget - extraCost), note }),
+      ...down,
+      ...present("view_url", url)
+    }
   })
 })

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto"
 import { Effect, Schema } from "effect"
+import { LocalPathDeniedError } from "../../domain/errors.js"
 import { Sftp, type TransferResult } from "../../services/Sftp.js"
 import { Name, optionalHost } from "./fields.js"
 import { enforcePolicy } from "./policyGate.js"
@@ -14,7 +15,7 @@ const Mode = Schema.String.annotate({ description: "Octal, e.g. \"0644\". Defaul
   .check(Schema.isPattern(/^0?[0-7]{3,4}$/))
 
 const Input = Schema.Struct({
-  local_path: Name(4096, "Path on this server's machine."),
+  local_path: Name(4096, "Path on this server's machine, under its local_roots."),
   remote_path: Name(4096, "Path on the host (relative: from home)."),
   host: optionalHost,
   mkdirs: Schema.optionalKey(Schema.Boolean.annotate({ description: "Create missing parents. Default true." })),
@@ -78,8 +79,21 @@ const toOutput = (r: TransferResult, detail: boolean): typeof Output.Type => {
   }
 }
 
-const request = (input: typeof Input.Type, ctx: Tool.ToolContext) => ({
+/**
+ * The client's roots (stdio only), which narrow the default local_roots. While a 2026-07-28
+ * call asks for them, nothing is done: the call is answered by the request and run again.
+ */
+const clientRoots = (ctx: Tool.ToolContext) =>
+  Effect.gen(function*() {
+    if (ctx.clientRoots === undefined) return undefined
+    const roots = yield* ctx.clientRoots
+    if (roots === "asking") return yield* new LocalPathDeniedError({ message: "the client's roots are being asked for" })
+    return roots
+  })
+
+const request = (input: typeof Input.Type, ctx: Tool.ToolContext, clientRoots: ReadonlyArray<string> | undefined) => ({
   host: input.host,
+  clientRoots,
   localPath: input.local_path,
   remotePath: input.remote_path,
   mkdirs: input.mkdirs,
@@ -97,9 +111,11 @@ export const sshUpload = Tool.make({
   annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
+    const roots = yield* clientRoots(ctx)
     yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remote_path })
-    return toOutput(yield* (yield* Sftp).upload(request(input, ctx)), input.detail === true)
+    return toOutput(yield* (yield* Sftp).upload(request(input, ctx, roots)), input.detail === true)
   })
 })
 
@@ -111,7 +127,8 @@ export const sshDownload = Tool.make({
   annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
+  task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
-    return toOutput(yield* (yield* Sftp).download(request(input, ctx)), input.detail === true)
+    return toOutput(yield* (yield* Sftp).download(request(input, ctx, yield* clientRoots(ctx))), input.detail === true)
   })
 })

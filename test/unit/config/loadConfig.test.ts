@@ -49,6 +49,25 @@ describe("loadConfig", () => {
     expect(error(["--config", write("audit-bad.toml", `[server]\naudit_log = 3\n`)])).toContain("server.audit_log")
   })
 
+  it("takes the live view port and the recordings' directory from [server] or the flags (the flags win)", () => {
+    expect(ok([]).config.viewPort).toBeUndefined()
+    expect(ok([]).config.recordDir).toBeUndefined()
+    const file = write("handoff.toml", `[server]\nview_port = 8799\nrecord_dir = "~/casts"\n`)
+    expect(ok(["--config", file]).config).toMatchObject({ viewPort: 8799, recordDir: path.join(home, "casts") })
+    expect(ok(["--config", file, "--view-port", "0", "--record-dir", "/tmp/c"]).config).toMatchObject({ viewPort: 0, recordDir: "/tmp/c" })
+    expect(error(["--view-port", "70000"])).toContain("--view-port")
+    expect(error(["--view-port", "x"])).toContain("--view-port")
+    expect(error(["--config", write("handoff-bad.toml", `[server]\nview_port = -1\n`)])).toContain("server.view_port")
+  })
+
+  it("reads interactive_keys in a policy table", () => {
+    const file = write("keys.toml", `[policy]\ndeny = ["rm"]\n\n[hosts.web1]\nhost = "10.0.0.9"\n\n[hosts.web1.policy]\ninteractive_keys = true\n`)
+    const s = ok(["--config", file])
+    expect(s.config.policy).toEqual({ deny: ["rm"] })
+    expect(s.config.hosts[0]!.policy).toEqual({ interactiveKeys: true })
+    expect(error(["--config", write("keys-bad.toml", `[policy]\ninteractive_keys = "yes"\n`)])).toContain("policy.interactive_keys")
+  })
+
   it("reads a TOML file with two hosts, limits and server options; flags win", () => {
     const file = write("two.toml", `
 default_host = "prod"
@@ -151,6 +170,17 @@ edge = ["web1", "cli1"]
     expect(error(["--config", file])).toMatch(/^groups\.toml: groups\.edge: "cli1" is not a host alias$/)
     expect(error(["--config", write("g-empty.toml", `[groups]\nweb = []\n`)])).toMatch(/groups\.web/)
     expect(error(["--config", write("g-name.toml", `[groups]\n"bad name" = ["a"]\n`)])).toMatch(/groups/)
+  })
+
+  it("reads local_roots (the flags replace the file's list; ~ expands; each absolute) and records the config path", () => {
+    expect(ok([]).config.localRoots).toBeUndefined()
+    expect(ok([]).config.configPath).toBe(path.join(home, ".config", "mcp-ssh-live", "config.toml"))
+    expect(ok(["--local-root", "/dev/shm", "--local-root", "~/t"]).config.localRoots).toEqual(["/dev/shm", path.join(home, "t")])
+    const file = write("roots.toml", `[server]\nlocal_roots = ["~/data", "/srv"]\n`)
+    expect(ok(["--config", file]).config).toMatchObject({ localRoots: [path.join(home, "data"), "/srv"], configPath: file })
+    expect(ok(["--config", file, "--local-root", "/x"]).config.localRoots).toEqual(["/x"])
+    expect(error(["--local-root", "relative/dir"])).toMatch(/^--local-root: "relative\/dir" is not an absolute path$/)
+    expect(error(["--config", write("roots-rel.toml", `[server]\nlocal_roots = ["data"]\n`)])).toMatch(/^roots-rel\.toml: server\.local_roots: "data"/)
   })
 
   it("reads the tunnel switch and limits (flag or [server] / [limits] key)", () => {

@@ -127,7 +127,8 @@ describe("audit record", () => {
     "background_after_ms", "idle_timeout_ms", "sudo", "cwd", "pty", "label", "persistent", "job_id", "since_line_no",
     "wait_ms", "max_lines", "max_bytes", "min_lines", "stream", "until", "signal", "eof", "secret", "status", "force",
     "local_path", "remote_path", "mkdirs", "overwrite", "mode", "kind", "bind_address", "bind_port", "target_host",
-    "target_port", "tunnel_id", "concurrency", "cursor", "last", "format", "detail", "max_output_bytes"
+    "target_port", "tunnel_id", "concurrency", "cursor", "last", "format", "detail", "max_output_bytes", "tmux", "record", "keys",
+    "since_version", "target"
   ])
   const SECRET = new Set(["password", "passphrase"])
   const VALUES_HIDDEN = new Set(["env", "stdin", "data"])

@@ -8,7 +8,7 @@ import { type LinesReply, tailReply, type TextReply } from "../../../src/mcp/too
 const job: JobInfo = {
   jobId: "job-1", host: "box", command: "x", label: null, status: "running", exitStatus: null, signal: null, pid: 1,
   persistent: false, startedAt: new Date(0), endedAt: null, lines: { stdout: 0, stderr: 0, total: 0 }, dropped: 0,
-  awaitingInput: false, prompt: null, endReason: null
+  awaitingInput: false, prompt: null, endReason: null, pty: false, tmux: null, recording: null
 }
 
 const result = (lines: Array<Line>, extra: Partial<TailResult> = {}): TailResult => ({

@@ -4,6 +4,10 @@
  * host with a cursor, `wait_ms`, `min_lines: 1` and `format: "lines"` (one object per line),
  * so each line is drawn as it arrives.
  * TERM / INT go through `ssh_signal`. Nothing is fetched from the network.
+ *
+ * The same page is also served standalone by the server's loopback view (`--view-port`,
+ * src/mcp/viewServer.ts), marked by a `<meta name="mcp-ssh-live-view">`: it then asks that
+ * endpoint (its own origin, under the job's token path) instead of an MCP host.
  */
 import {
   App,
@@ -83,6 +87,11 @@ const ansi = { stdout: converter(), stderr: converter() }
 /** A line as a terminal shows it: only what follows the last carriage return. */
 const afterCr = (text: string): string => text.slice(text.lastIndexOf("\r") + 1)
 
+/** Served by the server's loopback view, not embedded by an MCP host. */
+const standalone = document.querySelector('meta[name="mcp-ssh-live-view"]') !== null
+/** The job's token path on the loopback view (`/v/<token>`). */
+const base = location.pathname.replace(/\/+$/, "")
+
 const app = new App({ name: "mcp-ssh-live job view", version: "1" }, {}, { autoResize: true })
 
 let jobId: string | undefined
@@ -160,8 +169,25 @@ const render = (t: Tail) => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** The loopback endpoint's answer as a tool result (its JSON, or its error as text). */
+const fetched = async (response: Response): Promise<CallToolResult> => {
+  const body = await response.text()
+  if (response.ok) return { content: [{ type: "text", text: body }], structuredContent: JSON.parse(body) as Record<string, unknown> }
+  const error = (JSON.parse(body) as { error?: string }).error ?? response.statusText
+  return { isError: true, content: [{ type: "text", text: response.status === 404 ? `JOB_NOT_FOUND: ${error}` : error }] }
+}
+
+/** What the page asks of the loopback view: ssh_tail and ssh_signal for its one job. */
+const callLoopback = async (name: string, args: Record<string, unknown>): Promise<CallToolResult> => {
+  if (name === "ssh_tail") {
+    const wait = Math.min(Number(args.wait_ms ?? 0), 20_000)
+    return fetched(await fetch(`${base}/tail?since=${Number(args.since_line_no ?? 0)}&wait=${wait}`, { cache: "no-store" }))
+  }
+  return fetched(await fetch(`${base}/signal/${String(args.signal)}`, { method: "POST" }))
+}
+
 const callTool = (name: string, args: Record<string, unknown>) =>
-  app.callServerTool({ name, arguments: args }, { timeout: WAIT_MS + 30_000 })
+  standalone ? callLoopback(name, args) : app.callServerTool({ name, arguments: args }, { timeout: WAIT_MS + 30_000 })
 
 /** Follow the job until it has ended and every line is drawn. */
 const followJob = async (id: string) => {
@@ -249,5 +275,14 @@ app.addEventListener("toolresult", (result) => {
   if (typeof data.job_id === "string") start(data.job_id, typeof data.label === "string" ? data.label : undefined)
 })
 
-await app.connect()
-applyContext(app.getHostContext())
+if (standalone) {
+  // The page's one job: its token path names it.
+  const r = await fetch(`${base}/job`, { cache: "no-store" })
+  if (r.ok) {
+    const job = (await r.json()) as { job_id: string; label: string | null }
+    start(job.job_id, job.label ?? undefined)
+  } else showError("JOB_NOT_FOUND: this job is gone (removed, or the server restarted)")
+} else {
+  await app.connect()
+  applyContext(app.getHostContext())
+}
