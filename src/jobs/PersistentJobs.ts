@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Effect, Layer, Option, Schedule } from "effect"
+import { Context, Deferred, Effect, Layer, Option } from "effect"
 import { collect, type CollectOptions, HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
 import { guarded } from "../ssh/listeners.js"
 import { exitScript, followScript, launchBlock, launchScript, listScript, parseList, removeScript } from "../ssh/persistent.js"
@@ -16,6 +16,7 @@ import type { EndReason, Termination } from "../domain/jobs.js"
 import { ProcessGroups } from "./ProcessGroups.js"
 import type { Job } from "./Job.js"
 import { JobStore, type Slot } from "./JobStore.js"
+import { untilHostAnswers } from "./hostWait.js"
 import { watchPrompt } from "./prompt.js"
 
 export interface PersistentRequest {
@@ -47,28 +48,18 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
     const capture = (alias: string, command: string, options: CollectOptions) =>
       Effect.flatMap(hosts.exec(alias, command), (channel) => collect(channel, options))
 
-    /** Completes once `alias` is connected again, or after `ms` (then the caller tries itself, which connects). */
-    const connectedWithin = (alias: string, ms: number) =>
-      Effect.repeat(hosts.isConnected(alias), {
-        schedule: Schedule.spaced("500 millis"),
-        until: (up) => up
-      }).pipe(Effect.timeoutOption(ms), Effect.asVoid)
-
     /**
      * A channel for the follower. While the host is down (its reconnect failing, or given up)
      * the job goes on over there and its output waits in its files: wait for the host, trying
      * ourselves now and then, for as long as the host is registered. None once it is not.
      */
     const followerChannel = (job: Job) =>
-      Effect.gen(function*() {
-        for (let attempt = 0; ; attempt++) {
-          const opened = yield* Effect.result(hosts.exec(job.host, followScript(job.id, job.offsets)))
-          if (opened._tag === "Success") return Option.some(opened.success)
-          if (opened.failure._tag === "HostNotFoundError") return Option.none()
-          if (attempt === 0) yield* Effect.logWarning(`job ${job.id}: cannot reach ${job.host} to follow it (${opened.failure.message}); waiting for it`)
-          yield* connectedWithin(job.host, Math.min(30_000, 1000 * 2 ** Math.min(attempt, 5)))
-        }
-      })
+      untilHostAnswers(
+        hosts,
+        job.host,
+        hosts.exec(job.host, followScript(job.id, job.offsets)),
+        (e) => Effect.logWarning(`job ${job.id}: cannot reach ${job.host} to follow it (${e.message}); waiting for it`)
+      )
 
     /**
      * Follow a persistent job's files from the offsets already read. When the follower's

@@ -88,6 +88,29 @@ describeWithSshd("faults", (getSshd) => {
     await call(server, "ssh_remove_job", { job_id: jobId })
   })
 
+  it("sshd down longer than a follower's retries: a tmux job goes on over there and is followed again, no line lost", async () => {
+    const s = await call(server, "ssh_spawn", { command: "for i in $(seq 1 30); do echo $i; sleep 0.5; done", tmux: true })
+    expect(s.isError, s.text).toBe(false)
+    const jobId = s.data.job_id as string
+    await call(server, "ssh_tail", { job_id: jobId, wait_ms: 5000, min_lines: 1 })
+    await sshd.goDown()
+    // Before: the follower gave up after 15 quick failures (about as many seconds) and the job was lost for good.
+    await new Promise((res) => setTimeout(res, 22_000))
+    expect((await jobStatus(jobId) as unknown as Record<string, unknown>)).toMatchObject({ status: "running", host_connected: false })
+    await sshd.restart()
+    // A call reconnects (the background reconnect has given up by now); the follower sees it and resumes.
+    let back = await call(server, "ssh_exec", { command: "echo up again" })
+    for (let i = 0; i < 100 && back.isError; i++) {
+      await new Promise((res) => setTimeout(res, 200))
+      back = await call(server, "ssh_exec", { command: "echo up again" })
+    }
+    expect(back.isError, back.text).toBe(false)
+    const { lines, last } = await tailToEnd(server, jobId, 0, 20_000)
+    expect(lines.map((l) => Number(l.text))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+    expect(last).toMatchObject({ status: "exited", exit_status: 0 })
+    await call(server, "ssh_remove_job", { job_id: jobId })
+  }, 90_000)
+
   it("sshd restarted: a running job goes on, and new calls work", async () => {
     const s = await call(server, "ssh_spawn", { command: "for i in 1 2 3 4; do echo $i; sleep 0.5; done" })
     await sshd.restart()
