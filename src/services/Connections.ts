@@ -194,10 +194,14 @@ export class Connections extends Context.Service<Connections, {
           live.pool.onFirst<RemoteChannel & ClosingChannel>((conn, cb) => conn.exec(LAUNCHER, {}, cb)).pipe(
             Effect.map(Option.map((channel) => {
               const spare: Spare = { channel, dead: false }
-              channel.on("close", () => {
+              const gone = () => {
                 spare.dead = true
                 if (live.spare === spare) live.spare = undefined
-              })
+              }
+              // Unread, the channel would not emit "close" (ssh2 waits for the end of its data):
+              // its shell ending (killed) shows as "exit".
+              channel.on("exit", gone)
+              channel.on("close", gone)
               // Closed already when stderr says why: ignored, as a failed exec is.
               channel.on("error", () => {})
               live.spare = spare

@@ -119,8 +119,12 @@ export const openExecChannel = (
     ch.subtype = "exec"
     ch.allowHalfOpen = true
     // Replies come in the order of the requests; a refusal is told on stderr.
+    // ssh2 also calls the callbacks left when the channel or the connection goes away, after
+    // ending stderr: nothing is refused then, and a push after the end would be an 'error'
+    // event nobody listens to (it would end the process).
     const refused = (text: string, fatal: boolean) => (failed: boolean | Error) => {
-      if (failed === false || ch.outgoing.state !== "open") return
+      const stderrEnded = (channel.stderr as unknown as { readonly _readableState?: { readonly ended?: boolean } })._readableState?.ended === true
+      if (failed === false || ch.outgoing.state !== "open" || stderrEnded || !isWritable(c._sock)) return
       channel.stderr.push(Buffer.from(text))
       if (fatal) channel.close()
     }

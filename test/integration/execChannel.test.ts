@@ -117,7 +117,23 @@ describeWithSshd("exec channels opened by execChannel.ts", (getSshd) => {
     expect(plain.maxWindow).toBeLessThanOrEqual(SSH2_WINDOW)
   })
 
-  it("a paused reader stops the top-ups, so the sender stops at the window", async () => {
+  it("a connection that drops while requests are unanswered ends the channel without an unhandled error", async () => {
+    const other = await connect(getSshd())
+    const closed = await new Promise<boolean>((resolve, reject) => {
+      openExecChannel(other, "sleep 5", { pty: { term: "xterm", rows: 24, cols: 80 } }, (err, channel) => {
+        if (err !== undefined || channel === undefined) return reject(err ?? new Error("no channel"))
+        channel.on("close", () => resolve(true))
+        channel.resume()
+        // The pty and exec requests are on their way: their answers never come.
+        other.destroy()
+      })
+    })
+    expect(closed).toBe(true)
+    // An 'error' emitted on stderr with no listener would surface here as an unhandled error.
+    await new Promise((r) => setTimeout(r, 200))
+  })
+
+    it("a paused reader stops the top-ups, so the sender stops at the window", async () => {
     const window = 8 * 1024 * 1024
     const got = await new Promise<{ held: number; total: number }>((resolve, reject) => {
       openExecChannel(client, "head -c 67108864 /dev/zero", { window }, (err, channel) => {
