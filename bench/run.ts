@@ -38,12 +38,13 @@ const ssh2Crypto = createRequire(import.meta.url)("ssh2/lib/protocol/crypto.js")
 const serverEnv = process.env.BENCH_SERVER_NODE_OPTIONS === undefined ? {} : { env: { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } }
 
 /**
- * The transfers read and write under the bench's temp directory (TMPDIR, e.g. /dev/shm), which
- * the server, started without TMPDIR, would not count as one of its default local_roots.
+ * The transfers read and write under the bench's temp directory (TMPDIR, e.g. /dev/shm) and
+ * under SHM (/dev/shm where there is one), which the server, started without TMPDIR, would
+ * not count as one of its default local_roots.
  */
 const serverArgs = (sshd: Sshd, extra: Array<string> = []) => [
   "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name,
-  "--key", sshd.clientKeyPath, "--local-root", os.tmpdir(), ...extra
+  "--key", sshd.clientKeyPath, "--local-root", os.tmpdir(), ...(SHM === os.tmpdir() ? [] : ["--local-root", SHM]), ...extra
 ]
 
 const rssMb = (pid: number, field: "VmRSS" | "VmHWM") => {
