@@ -1,8 +1,8 @@
 /**
  * Starts commands in exec channels as jobs: the wrapper and its launcher, the sudo
  * gate, and the watchers of a running job (its exit, the idle timeout, the deadline,
- * prompt detection). A job's watchers live in a scope of their own, closed when it
- * ends; its exit watcher in this service's `FiberSet`. At shutdown every running
+ * prompt detection). A job's channel and watchers live in a scope of its own, closed
+ * when it ends (or when its launch fails); its exit watcher in this service's `FiberSet`. At shutdown every running
  * job of ours (listed or not) gets TERM → grace → KILL.
  *
  * @since 0.1.0
@@ -118,9 +118,25 @@ export class JobRunner extends Context.Service<JobRunner, {
         asRoot: request.sudo === true ? { password } : undefined,
         record: request.record
       })
+      // The job's channel and watchers: closed by its exit watcher once it has ended.
+      const scope = yield* Scope.fork(layerScope)
+      return yield* start(host, request, slot, job, password, scope).pipe(
+        Effect.onError((cause) => Effect.andThen(stop(job, "removed"), Scope.close(scope, Exit.failCause(cause))))
+      )
+    })
+
+    /** The rest of `launch`: open the channel in `scope`, start the watchers, send the command. */
+    const start = Effect.fnUntraced(function*(
+      host: HostEntry,
+      request: RunRequest & { readonly label?: string | undefined },
+      slot: Slot | undefined,
+      job: Job,
+      password: Redacted.Redacted<string> | undefined,
+      scope: Scope.Closeable
+    ) {
       const script = wrapCommand({ sudo: request.sudo, pty: job.pty })
       const block = commandBlock({ command: request.command, env: request.env, cwd: request.cwd })
-      const channel = yield* hosts.exec(host.alias, script, { pty: job.pty })
+      const channel = yield* hosts.exec(host.alias, script, { pty: job.pty }).pipe(Scope.provide(scope))
       let forward: OutputSink | undefined = request.onOutput
       const deliver: Sink = (stream, chunk) => {
         job.ingest(stream, chunk)
@@ -148,7 +164,6 @@ export class JobRunner extends Context.Service<JobRunner, {
         }
       }
       unlisted.add(job)
-      const scope = yield* Scope.fork(layerScope)
       yield* FiberSet.run(exitWatchers, watchExit(launched, gate, scope))
       if (request.idleTimeoutMs !== undefined) yield* Effect.forkIn(idleWatch(job, request.idleTimeoutMs), scope)
       if (request.timeoutMs !== undefined) yield* Effect.forkIn(Effect.andThen(Effect.sleep(request.timeoutMs), stop(job, "timeout")), scope)

@@ -29,8 +29,8 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
       Effect.gen(function*() {
         const kill = killGroupCommand(sig, pgid)
         const command = asRoot === undefined ? kill : asRootCommand(kill)
-        const channel = yield* hosts.exec(alias, command)
-        const result = yield* collect(channel, {
+        // The channel is closed when this ends, the timeout below included.
+        const result = yield* collect(hosts.exec(alias, command), {
           step: `kill -${sig} of process group ${pgid} on ${alias}`,
           maxStdout: HELPER_SMALL_OUTPUT,
           stdin: asRoot === undefined ? "" : asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`

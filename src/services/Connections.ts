@@ -3,6 +3,8 @@
  * scope: a facade over `src/ssh/` (`SshClient` for a scoped connection, `ChannelPool`
  * for the channels of a host past MaxSessions). A dropped connection is reconnected on a
  * `Schedule` (exponential from `reconnect_delay_sec`, jittered, `reconnect_retries` times).
+ * Channels (exec, SFTP, forwarded streams) and remote listeners are scoped resources: they
+ * are closed with the caller's scope, even when they arrive after it was interrupted.
  *
  * @since 0.1.0
  */
@@ -12,12 +14,13 @@ import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Schedu
 import { AppConfig } from "../domain/AppConfig.js"
 import { type ChannelError, type ConnectFailure, ForwardRefusedError } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
-import { type ChannelPool, makeChannelPool, type OpenChannel } from "../ssh/ChannelPool.js"
+import { type ChannelPool, type CloseChannel, makeChannelPool, type OpenChannel } from "../ssh/ChannelPool.js"
 import type { UnknownHostKey, UnknownHostKeyDecision } from "../ssh/hostKeyPolicy.js"
 import type { AuthQuestion } from "../ssh/keyboardInteractive.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import type { ExecOptions } from "../ssh/RemoteHosts.js"
-import { ChannelOpenReason, classifyChannelError } from "../ssh/sshErrors.js"
+import { scopedCallback } from "../ssh/scopedCallback.js"
+import { ChannelOpenReason, classifyChannelError, ConnectionGoneError } from "../ssh/sshErrors.js"
 import { type ClosingChannel, type Endpoint, type SshConnection, SshClient } from "../ssh/SshClient.js"
 import { HostRegistry } from "./HostRegistry.js"
 
@@ -82,10 +85,10 @@ export const reconnectSchedule = (delaySec: number) => Schedule.exponential(Dura
 export class Connections extends Context.Service<Connections, {
   /** Open (or reuse) the connection to `alias`. */
   connect(alias: string, options?: ConnectOptions): Effect.Effect<ConnectionInfo, ConnectFailure>
-  /** Start `command` on `alias` in a new exec channel, connecting first when needed. */
-  exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<RemoteChannel, ConnectFailure | ChannelError>
-  /** An SFTP session on `alias` (a channel like any other: it counts against MaxSessions). Close it with `end()`. */
-  sftp(alias: string): Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError>
+  /** Start `command` on `alias` in a new exec channel, connecting first when needed; the channel closes with the scope. */
+  exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<RemoteChannel, ConnectFailure | ChannelError, Scope.Scope>
+  /** An SFTP session on `alias` (a channel like any other: it counts against MaxSessions), ended with the scope. */
+  sftp(alias: string): Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError, Scope.Scope>
   /** Close the connection to `alias` (no-op when not connected). */
   disconnect(alias: string): Effect.Effect<void>
   /** The open connection's info, if connected. */
@@ -95,8 +98,9 @@ export class Connections extends Context.Service<Connections, {
   /**
    * A TCP stream from `alias` to `host:port` (`ssh -L`), connecting first when needed. sshd
    * refusing it (target unreachable, forwarding not allowed) is a `ForwardRefusedError` with its reason.
+   * The stream is destroyed with the scope.
    */
-  forwardOut(alias: string, host: string, port: number, origin: Endpoint): Effect.Effect<Duplex, ConnectFailure | ForwardRefusedError>
+  forwardOut(alias: string, host: string, port: number, origin: Endpoint): Effect.Effect<Duplex, ConnectFailure | ForwardRefusedError, Scope.Scope>
   /**
    * Have sshd on `alias` listen on `address:port` (`ssh -R`) on the current connection (connecting
    * first when needed); each connection made to it goes to `onConnection`. Listens until the scope
@@ -187,11 +191,11 @@ export class Connections extends Context.Service<Connections, {
       )
 
     /** A new channel on `alias`; when every connection of its pool is gone, connect again. */
-    const channel = <C extends ClosingChannel>(alias: string, open: OpenChannel<C>) =>
+    const channel = <C extends ClosingChannel>(alias: string, open: OpenChannel<C>, close: CloseChannel<C>) =>
       Effect.gen(function*() {
         for (;;) {
           const live = yield* acquire(alias)
-          const opened = yield* live.pool.channel(open)
+          const opened = yield* live.pool.channel(open, close)
           if (Option.isSome(opened)) return opened.value
           const slot = hosts.get(alias)
           if (slot?.live === live) hosts.delete(alias)
@@ -203,29 +207,31 @@ export class Connections extends Context.Service<Connections, {
      * pool: they are not sessions, and sshd's refusals of them say nothing about MaxSessions).
      * ssh2 throws when the connection is gone: then connect again.
      */
-    const onFirst = <A, E>(alias: string, use: (conn: SshConnection) => Effect.Effect<A, E | "gone">) =>
+    const onFirst = <A, E, R>(alias: string, use: (conn: SshConnection) => Effect.Effect<A, E | ConnectionGoneError, R>) =>
       Effect.gen(function*() {
         for (;;) {
           const live = yield* acquire(alias)
           const r = yield* Effect.result(use(live.pool.first))
           if (r._tag === "Success") return r.success
-          if (r.failure !== "gone") return yield* Effect.fail(r.failure)
-          if (hosts.get(alias)?.live === live) hosts.delete(alias)
+          const failure = r.failure
+          if (failure instanceof ConnectionGoneError) {
+            if (hosts.get(alias)?.live === live) hosts.delete(alias)
+            continue
+          }
+          return yield* Effect.fail(failure)
         }
       })
 
     const forwardOut = (alias: string, host: string, port: number, origin: Endpoint) =>
       onFirst(alias, (conn) =>
-        Effect.callback<Duplex, ForwardRefusedError | "gone">((resume) => {
-          let abandoned = false
+        scopedCallback<Duplex, ForwardRefusedError | ConnectionGoneError>((stream) => void stream.destroy(), (resume) => {
           try {
             conn.forwardOut(host, port, origin, (err, stream) => {
-              if (abandoned) return void stream?.destroy()
-              if (err === undefined || err === null) return resume(Effect.succeed(stream))
+              if (err === undefined || err === null) return resume(Exit.succeed(stream))
               const failure = classifyChannelError(err, false, Deferred.isDoneUnsafe(conn.closed))
-              resume(Effect.fail(
+              resume(Exit.fail(
                 failure._tag === "ConnectionGone"
-                  ? "gone" as const
+                  ? new ConnectionGoneError()
                   : new ForwardRefusedError({
                     message: `${alias} cannot connect to ${host}:${port}: ${failure.message}${
                       failure._tag === "Refused" && failure.reason === ChannelOpenReason.ADMINISTRATIVELY_PROHIBITED
@@ -237,34 +243,32 @@ export class Connections extends Context.Service<Connections, {
               ))
             })
           } catch {
-            resume(Effect.fail("gone" as const))
+            resume(Exit.fail(new ConnectionGoneError()))
           }
-          // Interrupted while sshd connects: the stream, when it comes, has no taker.
-          return Effect.sync(() => {
-            abandoned = true
-          })
         }))
 
     const forwardIn = (alias: string, address: string, port: number, onConnection: (stream: Duplex, origin: Endpoint) => void) =>
       Effect.gen(function*() {
         const [conn, bound] = yield* onFirst(alias, (conn) =>
-          Effect.callback<readonly [SshConnection, number], ForwardRefusedError | "gone">((resume) => {
-            try {
-              conn.forwardIn(address, port, onConnection, (err, bound) => {
-                if (err === undefined || err === null) return resume(Effect.succeed([conn, bound] as const))
-                if (Deferred.isDoneUnsafe(conn.closed)) return resume(Effect.fail("gone" as const))
-                resume(Effect.fail(
-                  new ForwardRefusedError({
-                    message: `sshd on ${alias} refused to listen on ${address}:${port}`,
-                    hint: "sshd_config may forbid it (AllowTcpForwarding no or local, PermitListen), the port may be in use on the host, or below 1024 for a non-root user"
-                  })
-                ))
-              })
-            } catch {
-              resume(Effect.fail("gone" as const))
+          scopedCallback<readonly [SshConnection, number], ForwardRefusedError | ConnectionGoneError>(
+            ([conn, bound]) => conn.unforwardIn(address, bound),
+            (resume) => {
+              try {
+                conn.forwardIn(address, port, onConnection, (err, bound) => {
+                  if (err === undefined || err === null) return resume(Exit.succeed([conn, bound] as const))
+                  if (Deferred.isDoneUnsafe(conn.closed)) return resume(Exit.fail(new ConnectionGoneError()))
+                  resume(Exit.fail(
+                    new ForwardRefusedError({
+                      message: `sshd on ${alias} refused to listen on ${address}:${port}`,
+                      hint: "sshd_config may forbid it (AllowTcpForwarding no or local, PermitListen), the port may be in use on the host, or below 1024 for a non-root user"
+                    })
+                  ))
+                })
+              } catch {
+                resume(Exit.fail(new ConnectionGoneError()))
+              }
             }
-          }))
-        yield* Effect.addFinalizer(() => Effect.sync(() => conn.unforwardIn(address, bound)))
+          ))
         return { port: bound, closed: Deferred.await(conn.closed) } satisfies RemoteListener
       })
 
@@ -288,8 +292,8 @@ export class Connections extends Context.Service<Connections, {
     return Connections.of({
       connect: (alias, options) => Effect.map(acquire(alias, options), (l) => l.info),
       exec: (alias, command, options) =>
-        channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options?.pty === true, cb)),
-      sftp: (alias) => channel<SFTPWrapper>(alias, (conn, cb) => conn.sftp(cb)),
+        channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options?.pty === true, cb), (ch) => ch.close()),
+      sftp: (alias) => channel<SFTPWrapper>(alias, (conn, cb) => conn.sftp(cb), (sftp) => sftp.end()),
       disconnect,
       info: (alias) => Effect.sync(() => current(alias)?.info),
       closed: (alias) => Effect.suspend(() => {

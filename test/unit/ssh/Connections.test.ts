@@ -6,7 +6,7 @@
 import { EventEmitter } from "node:events"
 import { createRequire } from "node:module"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Exit, Layer } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { AppConfig } from "../../../src/domain/AppConfig.js"
 import { ConnectError } from "../../../src/domain/errors.js"
@@ -18,12 +18,15 @@ import { ChannelOpenReason, classifyChannelError, isChannelLimit } from "../../.
 
 class FakeChannel extends EventEmitter {
   readonly stderr = new EventEmitter()
+  closed = false
   write() {
     return true
   }
   end() {}
   signal() {}
   close() {
+    if (this.closed) return
+    this.closed = true
     this.emit("close")
   }
 }
@@ -47,6 +50,9 @@ interface FakeServer {
   readonly connections: Array<{ readonly closed: Deferred.Deferred<void>; readonly channels: Array<FakeChannel>; ended: boolean }>
   /** How many of the next opens fail (transiently). */
   failNext: number
+  /** While set, sshd does not answer channel opens: each waits here until the test calls it. */
+  hold: boolean
+  readonly held: Array<() => void>
 }
 
 /** An `SshClient` whose connections allow `maxSessions` channels each, like sshd. */
@@ -76,12 +82,16 @@ const fakeSshClient = (server: FakeServer, maxSessions: number) =>
           closed,
           exec: (_command, _pty, cb) => {
             if (Deferred.isDoneUnsafe(closed)) throw new Error("Not connected")
-            if (live >= maxSessions) return cb(refusal(ChannelOpenReason.CONNECT_FAILED, "open failed"), new FakeChannel())
-            live++
-            const ch = new FakeChannel()
-            ch.once("close", () => live--)
-            record.channels.push(ch)
-            cb(undefined, ch)
+            const answer = () => {
+              if (live >= maxSessions) return cb(refusal(ChannelOpenReason.CONNECT_FAILED, "open failed"), new FakeChannel())
+              live++
+              const ch = new FakeChannel()
+              ch.once("close", () => live--)
+              record.channels.push(ch)
+              cb(undefined, ch)
+            }
+            if (server.hold) server.held.push(answer)
+            else answer()
           },
           sftp: () => {
             throw new Error("no sftp in the fake")
@@ -104,7 +114,7 @@ const layerWith = (server: FakeServer, maxSessions: number, limits: Partial<Limi
     Layer.provideMerge(AppConfig.layer({ hosts: [{ alias: "h", host: "127.0.0.1", port: 22, source: "cli" }], limits }))
   )
 
-const newServer = (): FakeServer => ({ attempts: [], connections: [], failNext: 0 })
+const newServer = (): FakeServer => ({ attempts: [], connections: [], failNext: 0, hold: false, held: [] })
 
 /** Let fibers woken by callbacks run. */
 const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 20 }))
@@ -196,6 +206,40 @@ describe("Connections: channels past MaxSessions", () => {
       yield* advance(120_000)
       assert.isFalse(server.connections[1]!.ended)
     }).pipe(Effect.provide(layerWith(server, 2, { extraConnectionIdleSec: 60 })))
+  })
+})
+
+describe("Connections: channels are scoped", () => {
+  it.effect("a channel confirmed after its caller was interrupted is closed at once, and its place is free again", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* connections.connect("h")
+      server.hold = true
+      const caller = yield* Effect.forkChild(Effect.scoped(connections.exec("h", "sleep 1")))
+      yield* settle
+      assert.strictEqual(server.held.length, 1, "the open request is out")
+      // A timeout, a cancelled call: the caller goes while sshd has not answered yet.
+      yield* Fiber.interrupt(caller)
+      server.hold = false
+      server.held.shift()!()
+      yield* settle
+      const late = server.connections[0]!.channels[0]!
+      assert.isTrue(late.closed, "the channel that came late is closed")
+      // One session per connection: had the late channel kept its place, this would need a second connection.
+      yield* Effect.scoped(connections.exec("h", "sleep 1"))
+      assert.strictEqual(server.connections.length, 1)
+      assert.strictEqual(server.connections[0]!.channels.length, 2)
+    }).pipe(Effect.provide(layerWith(server, 1, {})))
+  })
+
+  it.effect("a channel closes with its scope", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* Effect.scoped(connections.exec("h", "sleep 1"))
+      assert.isTrue(server.connections[0]!.channels[0]!.closed)
+    }).pipe(Effect.provide(layerWith(server, 1, {})))
   })
 })
 
