@@ -180,7 +180,7 @@ export class JobRunner extends Context.Service<JobRunner, {
       return launched
     })
 
-    const signal = Effect.fn("Jobs.signal")(function*(job: Job, sig: SignalName) {
+    const signal = Effect.fn("JobRunner.signal")(function*(job: Job, sig: SignalName) {
       if (!job.running) return { sentViaChannel: false, sentViaPid: false, job: jobInfo(job) }
       if (STOPPING.has(sig)) job.stopping("signal")
       const sentViaChannel = job.process?.signalChannel(sig) ?? false
@@ -189,7 +189,7 @@ export class JobRunner extends Context.Service<JobRunner, {
       return { sentViaChannel, sentViaPid, job: jobInfo(job) }
     })
 
-    const sendStdin = Effect.fn("Jobs.sendStdin")(function*(job: Job, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }) {
+    const sendStdin = Effect.fn("JobRunner.sendStdin")(function*(job: Job, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }) {
       const process = job.process
       if (job.persistent) {
         return yield* new InvalidArgumentError({ message: `job_id: '${job.id}' is persistent: it runs detached, with no stdin` })

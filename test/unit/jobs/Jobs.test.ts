@@ -3,7 +3,7 @@
  * and `TestClock`, so timeouts of seconds or minutes take microseconds.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Scope, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import type { Limits } from "../../../src/domain/limits.js"
 import { AppConfig } from "../../../src/domain/AppConfig.js"
@@ -298,6 +298,22 @@ describe("Jobs on TestClock", () => {
           assert.strictEqual((yield* status(jobId)).status, "running")
         }), { maxJobsPerHost: 1 }))
   })
+
+  it.effect("spans are named for the module that runs them: the runner's signal and stdin are JobRunner's, not a second Jobs span", () =>
+    withJobs((host) =>
+      Effect.gen(function*() {
+        const { jobs, jobId } = yield* spawn(host, { command: "cat" })
+        yield* settle
+        const names: Array<string> = []
+        const tracer = Tracer.make({
+          span(options) {
+            names.push(options.name)
+            return new Tracer.NativeSpan(options)
+          }
+        })
+        yield* Effect.provideService(Effect.andThen(jobs.sendStdin(jobId, "x"), jobs.signal(jobId, "USR1")), Tracer.Tracer, tracer)
+        assert.deepStrictEqual(names, ["Jobs.sendStdin", "JobRunner.sendStdin", "JobRunner.signal"])
+      })))
 
   it.effect("shutdown stops every running command of ours, listed or not", () =>
     Effect.gen(function*() {
