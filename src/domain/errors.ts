@@ -37,6 +37,8 @@ export type ErrorCode =
   | "PORT_IN_USE"
   | "FORWARD_REFUSED"
   | "TUNNEL_NOT_FOUND"
+  | "SIGNAL_NOT_DELIVERED"
+  | "HOST_DOWN"
   | "TMUX_UNAVAILABLE"
   | "AUTH_PROMPT_UNANSWERED"
   | "REMOTE_OUTPUT_TOO_LARGE"
@@ -176,6 +178,19 @@ export class TunnelNotFoundError extends Schema.TaggedError<TunnelNotFoundError>
   readonly code = "TUNNEL_NOT_FOUND" as const
 }
 
+/** A signal reached no process: the job had ended, or its process group is gone from the host. */
+export class SignalNotDeliveredError extends Schema.TaggedError<SignalNotDeliveredError>()("SignalNotDeliveredError", fields) {
+  readonly code = "SIGNAL_NOT_DELIVERED" as const
+}
+
+/**
+ * The host's connection dropped and is being re-established in the background: calls fail
+ * at once with the reconnect's state instead of waiting out its backoff.
+ */
+export class HostDownError extends Schema.TaggedError<HostDownError>()("HostDownError", fields) {
+  readonly code = "HOST_DOWN" as const
+}
+
 /** A tmux job or pane was asked for on a host without tmux. */
 export class TmuxUnavailableError extends Schema.TaggedError<TmuxUnavailableError>()("TmuxUnavailableError", fields) {
   readonly code = "TMUX_UNAVAILABLE" as const
@@ -224,6 +239,8 @@ export type SshLiveError =
   | PortInUseError
   | ForwardRefusedError
   | TunnelNotFoundError
+  | SignalNotDeliveredError
+  | HostDownError
   | TmuxUnavailableError
   | AuthPromptUnansweredError
   | RemoteOutputTooLargeError
@@ -238,3 +255,4 @@ export type ConnectFailure =
   | HostKeyUnknownError
   | HostKeyMismatchError
   | TimeoutError
+  | HostDownError
