@@ -13,7 +13,7 @@
  */
 import type { Duplex } from "node:stream"
 import type { SFTPWrapper } from "ssh2"
-import { Clock, Context, Deferred, Effect, Exit, Layer, Option, Random, Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Schedule, Scope } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
 import { type ChannelError, type ConnectFailure, ForwardRefusedError, HostDownError } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
@@ -99,9 +99,8 @@ const isOpen = (live: Live) => !Deferred.isDoneUnsafe(live.pool.first.closed)
 /** Failures worth another attempt: the host may be back in a moment. */
 const transient = (e: ConnectFailure) => e._tag === "ConnectError" || e._tag === "TimeoutError"
 
-/** The delay before reconnect attempt `n + 1` after `n` failed ones: exponential from `delaySec`, scaled by 0.8–1.2. */
-const reconnectDelayMs = (delaySec: number, n: number): Effect.Effect<number> =>
-  Effect.map(Random.nextBetween(0.8, 1.2), (jitter) => Math.round(delaySec * 1000 * 2 ** (n - 1) * jitter))
+/** The waits between reconnect attempts: exponential from `delaySec`, each scaled by 0.8–1.2 (`Schedule.jittered`). */
+export const reconnectSchedule = (delaySec: number) => Schedule.exponential(Duration.millis(delaySec * 1000)).pipe(Schedule.jittered)
 
 /** HOST_DOWN for `alias`, with the reconnect's state. */
 const hostDownError = (alias: string, down: HostDown, now: number) =>
@@ -192,20 +191,22 @@ export class Connections extends Context.Service<Connections, {
      * reconnect_retries retries have failed; `slot.down` says where it stands meanwhile.
      */
     const reconnect = (entry: HostEntry, slot: Slot, since: Date) =>
-      Effect.gen(function*() {
-        for (let attempt = 1; ; attempt++) {
-          const result = yield* Effect.result(openHost(entry, undefined))
-          if (result._tag === "Success") return result.success
-          const e = result.failure
-          if (!transient(e) || attempt > retries) return yield* Effect.fail(e)
-          const delay = yield* reconnectDelayMs(delaySec, attempt)
-          const now = yield* Clock.currentTimeMillis
-          slot.down = { since, attempts: attempt, maxAttempts: retries + 1, nextAttemptAt: new Date(now + delay), lastError: e.message }
-          Deferred.doneUnsafe(slot.known, Exit.succeed(slot.down))
-          yield* Effect.logWarning(`reconnect to ${entry.alias} failed: ${e.message}; next attempt in ${delay} ms`)
-          yield* Effect.sleep(delay)
-        }
-      })
+      openHost(entry, undefined).pipe(Effect.retry(
+        reconnectSchedule(delaySec).pipe(
+          Schedule.while(({ attempt, input }: Schedule.InputMetadata<ConnectFailure>) => transient(input) && attempt <= retries),
+          // Only once another attempt is decided: callers learn at once that the host is down, and until when.
+          Schedule.modifyDelay(({ attempt, duration, input, now }) =>
+            Effect.gen(function*() {
+              const delay = Math.round(Duration.toMillis(duration))
+              const down = { since, attempts: attempt, maxAttempts: retries + 1, nextAttemptAt: new Date(now + delay), lastError: input.message }
+              slot.down = down
+              Deferred.doneUnsafe(slot.known, Exit.succeed(down))
+              yield* Effect.logWarning(`reconnect to ${entry.alias} failed: ${input.message}; next attempt in ${delay} ms`)
+              return delay
+            })
+          )
+        )
+      ))
 
     /** The host's connection, or HOST_DOWN at once while a background reconnect waits for its next attempt. */
     const awaitSlot = (alias: string, slot: Slot): Effect.Effect<Live, ConnectFailure> =>
