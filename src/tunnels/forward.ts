@@ -32,9 +32,19 @@ export type ForwardOut = (
   origin: { readonly address: string; readonly port: number }
 ) => Effect.Effect<Duplex, ConnectFailure | ForwardRefusedError, Scope.Scope>
 
-/** Relay `socket` and `stream` until both are closed (the scope destroys `stream` if interrupted first). */
+/**
+ * Relay `socket` and `stream` until both are closed (the scope destroys `stream` if interrupted
+ * first). A stream already gone (sshd closed it before we got here) would never say so again:
+ * the connection is closed instead of waiting for that.
+ */
 const relayed = (traffic: Traffic, socket: net.Socket, stream: Duplex) =>
-  Effect.callback<void>((resume) => join(traffic, socket, stream, () => resume(Effect.void)))
+  Effect.callback<void>((resume) => {
+    if (stream.destroyed) {
+      socket.destroy()
+      return resume(Effect.void)
+    }
+    join(traffic, socket, stream, () => resume(Effect.void))
+  })
 
 /**
  * A local connection: a stream from the host to the target, or the connection closed. Runs
