@@ -44,9 +44,10 @@ export const rangeUpload = (
     const name = path.posix.basename(request.remotePath)
     const mode = request.mode ?? (sourceMode & 0o777)
     const temp = `.${name.slice(0, 100)}.mcpssh-${randomBytes(6).toString("hex")}.tmp`
-    // Each channel is closed when this ends, however it ends: the host's shells then see the
-    // end of their input, and the hasher removes the temporary file unless it placed it.
-    const open = (command: string) => Effect.acquireRelease(host.exec(command), (ch) => Effect.sync(() => ch.close()))
+    // Each channel is closed when this ends (host.exec's channels close with the scope),
+    // however it ends: the host's shells then see the end of their input, and the hasher
+    // removes the temporary file unless it placed it.
+    const open = (command: string) => host.exec(command)
     return yield* Effect.scoped(Effect.gen(function*() {
       // Opening the hasher's channel is one round trip: it measures the link.
       const t0 = yield* Clock.currentTimeMillis
