@@ -221,6 +221,37 @@ describe("Connections: a call's interactive hooks", () => {
       assert.isDefined(yield* connections.info("h"))
     }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
   })
+  it.effect("a connect shared by two calls goes on when the call that started it is interrupted, and stops when both are", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      const answered = Deferred.makeUnsafe<void>()
+      const onAuthPrompt = () => Effect.as(Deferred.await(answered), ["123456"])
+      const first = yield* Effect.forkChild(connections.connect("h", { onAuthPrompt }))
+      yield* settle
+      const second = yield* Effect.forkChild(connections.connect("h"))
+      yield* settle
+      yield* Fiber.interrupt(first)
+      Deferred.doneUnsafe(answered, Exit.void)
+      const info = yield* Fiber.join(second)
+      assert.strictEqual(info.alias, "h")
+      assert.strictEqual(server.attempts.length, 1)
+      // Once every caller has gone, the attempt is abandoned and the next call makes its own.
+      yield* connections.disconnect("h")
+      const never = Deferred.makeUnsafe<void>()
+      const waiting = () => Effect.as(Deferred.await(never), ["123456"])
+      const a = yield* Effect.forkChild(connections.connect("h", { onAuthPrompt: waiting }))
+      const b = yield* Effect.forkChild(connections.connect("h"))
+      yield* settle
+      yield* Fiber.interrupt(a)
+      yield* Fiber.interrupt(b)
+      yield* settle
+      assert.isUndefined(yield* connections.info("h"))
+      yield* connections.connect("h")
+      assert.strictEqual(server.attempts.length, 3)
+      assert.isDefined(yield* connections.info("h"))
+    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+  })
 })
 
 describe("Connections: a host known to be down", () => {
