@@ -232,7 +232,7 @@ export class Connections extends Context.Service<Connections, {
           Effect.andThen(ScopedCache.get(hosts, alias).pipe(Effect.provideService(ConnectHooks, {}), Effect.retry(schedule))),
           Effect.onExit((exit) =>
             Effect.sync(() => {
-              reconnecting.delete(alias)
+              if (reconnecting.get(alias) === r) reconnecting.delete(alias)
               Deferred.doneUnsafe(r.done, exit)
             })
           ),
@@ -350,9 +350,12 @@ export class Connections extends Context.Service<Connections, {
 
     const disconnect = (alias: string) =>
       Effect.gen(function*() {
+        // A reconnect under way goes on (its attempts resolve the alias afresh), but calls no longer wait for it.
+        reconnecting.delete(alias)
         const live = yield* ScopedCache.getSuccess(hosts, alias)
-        yield* ScopedCache.invalidate(hosts, alias)
-        if (Option.isSome(live)) yield* Effect.logInfo(`disconnected ${alias}`)
+        if (Option.isNone(live)) return
+        yield* forget(alias, live.value)
+        yield* Effect.logInfo(`disconnected ${alias}`)
       })
 
     yield* Effect.addFinalizer(() => Effect.flatMap(ScopedCache.keys(hosts), Effect.forEach(disconnect, { discard: true })))

@@ -294,6 +294,23 @@ describe("Connections: a host known to be down", () => {
       assert.strictEqual(server.attempts.length, 1 + 4 + 1)
     }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
   })
+  it.effect("a host being reconnected that is disconnected is tried at once by the next call", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* connections.connect("h")
+      server.failNext = 100
+      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
+      yield* settle
+      assert.strictEqual((yield* Effect.flip(connections.connect("h")))._tag, "HostDownError")
+      // E.g. ssh_connect with replace: true and the host's new address.
+      yield* connections.disconnect("h")
+      server.failNext = 0
+      yield* connections.connect("h")
+      assert.strictEqual(server.attempts.length, 3)
+      assert.isDefined(yield* connections.info("h"))
+    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+  })
 })
 
 describe("Connections: channels past MaxSessions", () => {
