@@ -101,14 +101,19 @@ export class JobStore extends Context.Service<JobStore, {
         if (running >= limits.maxJobsPerHost) {
           return Effect.fail(new LimitReachedError({
             message: `${running} jobs are running on ${host}; max_jobs_per_host is ${limits.maxJobsPerHost}`,
-            hint: "wait for jobs to end, stop some with ssh_signal / ssh_remove_job, or raise [limits] max_jobs_per_host"
+            hint: "wait for jobs to end, stop some with ssh_signal / ssh_remove_job, or raise [limits] max_jobs_per_host",
+            host,
+            limit: "max_jobs_per_host",
+            max: limits.maxJobsPerHost
           }))
         }
         const held = jobs.size + slots.size
         if (held >= limits.maxJobs) {
           return Effect.fail(new LimitReachedError({
             message: `${held} jobs are held in memory (running or finished); max_jobs is ${limits.maxJobs}`,
-            hint: `remove finished jobs with ssh_remove_job (they are also dropped reap_finished_after_sec after they end), or raise [limits] max_jobs`
+            hint: `remove finished jobs with ssh_remove_job (they are also dropped reap_finished_after_sec after they end), or raise [limits] max_jobs`,
+            limit: "max_jobs",
+            max: limits.maxJobs
           }))
         }
         const slot: Slot = { host }
@@ -130,7 +135,8 @@ export class JobStore extends Context.Service<JobStore, {
         return job === undefined
           ? Effect.fail(new JobNotFoundError({
             message: `no job '${jobId}'`,
-            hint: "ssh_list_jobs shows the jobs; finished ones are removed after reap_finished_after_sec"
+            hint: "ssh_list_jobs shows the jobs; finished ones are removed after reap_finished_after_sec",
+            jobId
           }))
           : Effect.succeed(job)
       })

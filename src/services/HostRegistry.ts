@@ -124,7 +124,9 @@ export class HostRegistry extends Context.Service<HostRegistry, {
                 Effect.fail(
                   new LimitReachedError({
                     message: `${map.size} hosts are registered, the limit (max_hosts) is ${config.limits.maxHosts}`,
-                    hint: "ssh_disconnect a host you no longer need, or reuse an alias; the operator sets --max-hosts"
+                    hint: "ssh_disconnect a host you no longer need, or reuse an alias; the operator sets --max-hosts",
+                    limit: "max_hosts",
+                    max: config.limits.maxHosts
                   })
                 ),
                 map
@@ -135,7 +137,8 @@ export class HostRegistry extends Context.Service<HostRegistry, {
                 Effect.fail(
                   new HostExistsError({
                     message: `alias '${entry.alias}' is already registered (${existing.user}@${existing.address}:${existing.port}) with other settings`,
-                    hint: "pass replace: true to replace it, or choose another alias"
+                    hint: "pass replace: true to replace it, or choose another alias",
+                    host: entry.alias
                   })
                 ),
                 map
@@ -163,7 +166,8 @@ export class HostRegistry extends Context.Service<HostRegistry, {
               message: `no host with alias '${name}'`,
               hint: map.size === 0
                 ? "call ssh_connect to register it"
-                : `known aliases: ${[...map.keys()].join(", ")}; or call ssh_connect`
+                : `known aliases: ${[...map.keys()].join(", ")}; or call ssh_connect`,
+              host: name
             })
           }
           return entry
@@ -190,7 +194,7 @@ export class HostRegistry extends Context.Service<HostRegistry, {
             return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(bad)} is not 1-64 of A-Z a-z 0-9 . _ -` })
           }
           if (!(yield* Ref.get(hosts)).has(alias)) {
-            return yield* new HostNotFoundError({ message: `no host with alias '${alias}'` })
+            return yield* new HostNotFoundError({ message: `no host with alias '${alias}'`, host: alias })
           }
           yield* Ref.update(groups, (map) => {
             const next = new Map(map)

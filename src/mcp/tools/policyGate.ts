@@ -18,9 +18,6 @@ import type { PolicyAction } from "../../domain/policy.js"
 import { Policy } from "../../services/Policy.js"
 import type { ElicitForm, ToolContext } from "./Tool.js"
 
-/** Refusals that are a cancelled question (`enforcePolicyEach` stops the whole call on one). */
-const cancellations = new WeakSet<PolicyDeniedError>()
-
 export type PolicyGateError = PolicyDeniedError | ConfirmationUnavailableError | HostNotFoundError
 
 /**
@@ -78,12 +75,12 @@ export const enforcePolicy = (
       )
     )
     if (answer.action === "accept" && answer.content?.decision === "run") return
-    const refused = new PolicyDeniedError({
+    return yield* new PolicyDeniedError({
       message: `host '${decision.host}': ${decision.rule}, and the user ${answer.action === "cancel" ? "cancelled" : "refused"} it`,
-      hint: "the user said no: do not retry it; ask the user what to do instead"
+      hint: "the user said no: do not retry it; ask the user what to do instead",
+      host: decision.host,
+      by: answer.action === "cancel" ? "user-cancelled" : "user-refused"
     })
-    if (answer.action === "cancel") cancellations.add(refused)
-    return yield* refused
   })
 
 /**
@@ -109,7 +106,7 @@ export const enforcePolicyEach = (
         continue
       }
       out.push(r.failure)
-      if (r.failure._tag === "PolicyDeniedError" && cancellations.has(r.failure)) cancelled ??= r.failure
+      if (r.failure._tag === "PolicyDeniedError" && r.failure.by === "user-cancelled") cancelled ??= r.failure
     }
     if (cancelled !== undefined) return yield* cancelled
     return out
