@@ -8,7 +8,19 @@
  */
 export { type AlgorithmLists, type AppConfigOverrides, type AppConfigShape, defaultConfig, LogLevel, mergeConfig } from "./domain/config.js"
 export * from "./domain/errors.js"
-export { ALIAS_PATTERN, ENV_NAME, EnvName, type HostAuth, type HostConfig, type HostEntry, HostSource } from "./domain/hosts.js"
+export {
+  Alias,
+  ALIAS_PATTERN,
+  ENV_NAME,
+  EnvName,
+  type HostAuth,
+  type HostConfig,
+  type HostEntry,
+  Hostname,
+  HostSource,
+  isAlias,
+  isEnvName
+} from "./domain/hosts.js"
 export { type AsRoot, EndReason, JobStatus, SignalName, SIGNALS, StreamChoice, StreamName, Termination } from "./domain/jobs.js"
 export {
   check as checkPolicy,

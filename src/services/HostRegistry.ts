@@ -8,7 +8,7 @@
 import * as os from "node:os"
 import { Context, Effect, Layer, Redacted, Ref } from "effect"
 import { expandTokens } from "../config/sshTokens.js"
-import { ALIAS_PATTERN, type HostAuth, type HostEntry } from "../domain/hosts.js"
+import { type HostAuth, type HostEntry, isAlias } from "../domain/hosts.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { HostExistsError, HostNotFoundError, InvalidArgumentError, LimitReachedError } from "../domain/errors.js"
 
@@ -115,7 +115,7 @@ export class HostRegistry extends Context.Service<HostRegistry, {
 
     return HostRegistry.of({
       register: (entry, options) =>
-        !ALIAS_PATTERN.test(entry.alias)
+        !isAlias(entry.alias)
           ? Effect.fail(new InvalidArgumentError({ message: `alias: ${JSON.stringify(entry.alias)} is not 1-64 of A-Z a-z 0-9 . _ -` }))
           : Ref.modify(hosts, (map): [Effect.Effect<HostEntry, HostExistsError | LimitReachedError>, Map<string, HostEntry>] => {
             const existing = map.get(entry.alias)
@@ -189,7 +189,7 @@ export class HostRegistry extends Context.Service<HostRegistry, {
       defaultAlias,
       join: (alias, names) =>
         Effect.gen(function*() {
-          const bad = names.find((n) => !ALIAS_PATTERN.test(n))
+          const bad = names.find((n) => !isAlias(n))
           if (bad !== undefined) {
             return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(bad)} is not 1-64 of A-Z a-z 0-9 . _ -` })
           }

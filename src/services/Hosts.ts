@@ -19,7 +19,7 @@ import {
   InvalidArgumentError,
   type LimitReachedError
 } from "../domain/errors.js"
-import { ALIAS_PATTERN, type HostEntry, type HostSource } from "../domain/hosts.js"
+import { type HostEntry, type HostSource, isAlias } from "../domain/hosts.js"
 import type { Termination } from "../domain/jobs.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions } from "./Connections.js"
@@ -179,7 +179,7 @@ export class Hosts extends Context.Service<Hosts, {
       const badUser = request.user === undefined ? undefined : remoteUserProblem(request.user)
       if (badUser !== undefined) return yield* new InvalidArgumentError({ message: `user: ${badUser}` })
       const alias = request.alias ?? aliasForHost(request.host)
-      const badGroup = request.groups?.find((g) => !ALIAS_PATTERN.test(g))
+      const badGroup = request.groups?.find((g) => !isAlias(g))
       if (badGroup !== undefined) {
         return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(badGroup)} is not 1-64 of A-Z a-z 0-9 . _ -` })
       }

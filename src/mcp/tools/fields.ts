@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { Alias } from "../../domain/hosts.js"
 
 export const int = (minimum: number, maximum: number) => Schema.Int.check(Schema.isBetween({ minimum, maximum }))
 
@@ -31,7 +32,7 @@ export const Name = (maxLength: number, description?: string) =>
   )
 
 /** A registered alias (ssh_connect's description says what that is; omitted, the default host). */
-export const HostAlias = Name(255)
+export const HostAlias = Alias
 
 export const optionalHost = Schema.optionalKey(HostAlias)
 

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { quoteForHuman } from "../../domain/escapeText.js"
-import { ALIAS_PATTERN } from "../../domain/hosts.js"
+import { Alias, Hostname } from "../../domain/hosts.js"
 import type { ConnectOptions, UnknownHostKey, UnknownHostKeyDecision } from "../../services/Connections.js"
 import { Hosts } from "../../services/Hosts.js"
 import { authPromptOption } from "./authPrompt.js"
@@ -12,7 +12,7 @@ import * as Tool from "./Tool.js"
  * shell metacharacters, whitespace and control characters in it and in `user`
  * (INVALID_ARGUMENT naming the field), before the ssh_config lookup.
  */
-const HostName = Name(255, "Hostname, IP or ~/.ssh/config Host.")
+const HostName = Hostname.annotate({ description: "Hostname, IP or ~/.ssh/config Host." })
 
 const Input = Schema.Struct({
   host: HostName,
@@ -21,15 +21,12 @@ const Input = Schema.Struct({
   password: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
   key_path: Schema.optionalKey(Name(4096, "Private key on this server's machine.")),
   passphrase: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
-  alias: Schema.optionalKey(Schema.String.annotate({ description: "1-64 of A-Za-z0-9._- (default: host, other characters as _)." })
-    .check(Schema.isPattern(ALIAS_PATTERN))),
+  alias: Schema.optionalKey(Alias.annotate({ description: "1-64 of A-Za-z0-9._- (default: host, other characters as _)." })),
   insecure_auto_add: Schema.optionalKey(Schema.Boolean.annotate({
     description: "Save an unknown host key; honoured only if the operator allows it, else the user is asked."
   })),
   replace: Schema.optionalKey(Schema.Boolean.annotate({ description: "Re-register an alias with other settings." })),
-  groups: Schema.optionalKey(Schema.Array(Schema.String.check(Schema.makeFilter((s: string) =>
-    ALIAS_PATTERN.test(s) ? undefined : "must be 1-64 of A-Za-z0-9._-"
-  ))).check(nonEmpty, guardLength(64)))
+  groups: Schema.optionalKey(Schema.Array(Alias).check(nonEmpty, guardLength(64)))
 })
 
 const Output = Schema.Struct({
