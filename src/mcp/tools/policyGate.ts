@@ -11,14 +11,20 @@
  *
  * @since 0.2.0
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { ConfirmationUnavailableError, type HostNotFoundError, PolicyDeniedError } from "../../domain/errors.js"
 import { quoteForHuman } from "../../domain/escapeText.js"
 import type { PolicyAction } from "../../domain/policy.js"
 import { Policy } from "../../services/Policy.js"
+import { acceptedAnswer, elicitForm } from "./elicitForm.js"
 import type { ElicitForm, ToolContext } from "./Tool.js"
 
 export type PolicyGateError = PolicyDeniedError | ConfirmationUnavailableError | HostNotFoundError
+
+/** The question's one field. */
+const Decision = Schema.Struct({
+  decision: Schema.Literals(["refuse", "run"]).annotate({ title: "Run it?", enumNames: ["Refuse", "Run it"] })
+})
 
 /**
  * What the human is shown: ours, with everything the agent wrote quoted (JSON, with line
@@ -34,16 +40,7 @@ const question = (host: string, action: PolicyAction, rule: string): ElicitForm 
     ? `run on host ${q(host)}:\n${q(action.command)}` +
       (action.stdin !== undefined ? `\nwith this stdin:\n${q(action.stdin)}` : "")
     : `${action._tag === "Upload" ? `upload to ${q(action.remotePath)}` : "open a tunnel"} on host ${q(host)}`
-  return {
-    message: `The agent wants to ${what}\nThe operator's policy asks you first (${rule}). Allow it?`,
-    requestedSchema: {
-      type: "object",
-      properties: {
-        decision: { type: "string", title: "Run it?", enum: ["refuse", "run"], enumNames: ["Refuse", "Run it"] }
-      },
-      required: ["decision"]
-    }
-  }
+  return elicitForm(`The agent wants to ${what}\nThe operator's policy asks you first (${rule}). Allow it?`, Decision)
 }
 
 /**
@@ -74,7 +71,7 @@ export const enforcePolicy = (
         })
       )
     )
-    if (answer.action === "accept" && answer.content?.decision === "run") return
+    if (acceptedAnswer(Decision, answer)?.decision === "run") return
     return yield* new PolicyDeniedError({
       message: `host '${decision.host}': ${decision.rule}, and the user ${answer.action === "cancel" ? "cancelled" : "refused"} it`,
       hint: "the user said no: do not retry it; ask the user what to do instead",

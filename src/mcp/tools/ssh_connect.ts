@@ -4,6 +4,7 @@ import { Alias, Hostname } from "../../domain/hosts.js"
 import type { ConnectOptions, UnknownHostKey, UnknownHostKeyDecision } from "../../services/Connections.js"
 import { Hosts } from "../../services/Hosts.js"
 import { authPromptOption } from "./authPrompt.js"
+import { acceptedAnswer, elicitForm } from "./elicitForm.js"
 import { guardLength, int, Name, nonEmpty } from "./fields.js"
 import * as Tool from "./Tool.js"
 
@@ -41,7 +42,13 @@ const Output = Schema.Struct({
   ignored_config: Schema.optionalKey(Schema.Array(Schema.String))
 })
 
-const DECISIONS: Record<string, UnknownHostKeyDecision> = { refuse: "refuse", session: "session", save: "save" }
+/** The host-key question's one field: the decisions `onUnknownHostKey` takes. */
+const HostKeyDecision = Schema.Struct({
+  decision: Schema.Literals(["refuse", "session", "save"] satisfies ReadonlyArray<UnknownHostKeyDecision>).annotate({
+    title: "Host key",
+    enumNames: ["Refuse", "Trust for this session", "Trust and save to known_hosts"]
+  })
+})
 
 /**
  * The question about an unknown host key. The wording is ours; the alias and address come
@@ -61,26 +68,8 @@ const hostKeyPrompt = (ctx: Tool.ToolContext): ConnectOptions => {
   if (elicit === undefined) return {}
   return {
     onUnknownHostKey: (key) =>
-      elicit({
-        message: hostKeyQuestion(key),
-        requestedSchema: {
-          type: "object",
-          properties: {
-            decision: {
-              type: "string",
-              title: "Host key",
-              enum: ["refuse", "session", "save"],
-              enumNames: ["Refuse", "Trust for this session", "Trust and save to known_hosts"]
-            }
-          },
-          required: ["decision"]
-        }
-      }).pipe(
-        Effect.map((answer) =>
-          answer.action === "accept" && typeof answer.content?.decision === "string"
-            ? DECISIONS[answer.content.decision] ?? "refuse"
-            : "refuse"
-        ),
+      elicit(elicitForm(hostKeyQuestion(key), HostKeyDecision)).pipe(
+        Effect.map((answer) => acceptedAnswer(HostKeyDecision, answer)?.decision ?? "refuse"),
         Effect.catch((e) => Effect.as(Effect.logWarning(`host key elicitation failed: ${e.message}`), "refuse" as const))
       )
   }
