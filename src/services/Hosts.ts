@@ -61,7 +61,7 @@ export interface ConnectRequest {
   readonly passphrase?: Redacted.Redacted<string> | undefined
   /**
    * Save an unknown host key without asking: honoured only when `AppConfig` has
-   * `allowAgentInsecureAutoAdd` (SPEC §8). `AppConfig.insecureAutoAdd` covers the configured
+   * `allowAgentInsecureAutoAdd` (docs/SECURITY.md, "A prompt-injected agent"). `AppConfig.insecureAutoAdd` covers the configured
    * hosts only, never one added here.
    */
   readonly insecureAutoAdd?: boolean | undefined
@@ -183,7 +183,7 @@ export class Hosts extends Context.Service<Hosts, {
       if (badGroup !== undefined) {
         return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(badGroup)} is not 1-64 of A-Z a-z 0-9 . _ -` })
       }
-      // The caller never gets more trust than the operator allows callers (SPEC §8); the
+      // The caller never gets more trust than the operator allows callers (docs/SECURITY.md, "A prompt-injected agent"); the
       // operator's own insecure_auto_add is for the hosts they configured, not for these.
       const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd
       const insecureAutoAdd = request.insecureAutoAdd === true && !autoAddIgnored

@@ -7,7 +7,7 @@
  * The work is done in src/sftp/ (upload.ts, download.ts and what they use); this is the
  * service over a host alias.
  *
- * Trust (SPEC §8, §14): the local path, and every local file of a tree, must lie under
+ * Trust (docs/SECURITY.md; docs/CONFIG.md, "Local files"): the local path, and every local file of a tree, must lie under
  * `[server] local_roots` (default: home and the temp directory, narrowed by a stdio client's
  * roots) and outside /proc, /sys, /dev, ~/.ssh and the server's own files, by its real path
  * (src/files/localRoots.ts), or the call is LOCAL_PATH_DENIED before anything is read,
