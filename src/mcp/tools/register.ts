@@ -71,7 +71,10 @@ const standard = <S extends Schema.ConstraintDecoder<unknown> & Schema.Constrain
     "~standard": {
       ...full,
       validate,
-      jsonSchema: { input: compact(full.jsonSchema.input), output: compact(full.jsonSchema.output) }
+      // An output is published as it is sent: encoded (e.g. `snakeKeys`), which is the Standard Schema's input side.
+      jsonSchema: side === "input"
+        ? { input: compact(full.jsonSchema.input), output: compact(full.jsonSchema.output) }
+        : { input: compact(full.jsonSchema.input), output: compact(full.jsonSchema.input) }
     }
   }
 }

@@ -5,7 +5,7 @@ import type { ConnectOptions, UnknownHostKey, UnknownHostKeyDecision } from "../
 import { Hosts } from "../../services/Hosts.js"
 import { authPromptOption } from "./authPrompt.js"
 import { acceptedAnswer, elicitForm } from "./elicitForm.js"
-import { guardLength, int, Name, nonEmpty } from "./fields.js"
+import { guardLength, int, Name, nonEmpty, snakeKeys } from "./fields.js"
 import * as Tool from "./Tool.js"
 
 /**
@@ -30,17 +30,18 @@ const Input = Schema.Struct({
   groups: Schema.optionalKey(Schema.Array(Alias).check(nonEmpty, guardLength(64)))
 })
 
-const Output = Schema.Struct({
+/** What `Hosts.connect` returns, as the agent reads it (snake_case). */
+const Output = snakeKeys(Schema.Struct({
   alias: Schema.String,
   address: Schema.String,
   port: Schema.Int,
   user: Schema.String,
-  auth_method: Schema.String,
-  host_key_fingerprint: Schema.String,
-  server_banner: Schema.String,
-  is_default: Schema.Boolean,
-  ignored_config: Schema.optionalKey(Schema.Array(Schema.String))
-})
+  authMethod: Schema.String,
+  hostKeyFingerprint: Schema.String,
+  serverBanner: Schema.String,
+  isDefault: Schema.Boolean,
+  ignoredConfig: Schema.optionalKey(Schema.Array(Schema.String))
+}))
 
 /** The host-key question's one field: the decisions `onUnknownHostKey` takes. */
 const HostKeyDecision = Schema.Struct({
@@ -102,18 +103,9 @@ export const sshConnect = Tool.make({
       ...hostKeyPrompt(ctx),
       ...authPromptOption(ctx, input.alias ?? input.host)
     })
-    return {
-      alias: host.alias,
-      address: host.address,
-      port: host.port,
-      user: host.user,
-      auth_method: host.authMethod,
-      host_key_fingerprint: host.hostKeyFingerprint,
-      server_banner: host.serverBanner,
-      is_default: host.isDefault,
-      // What of ~/.ssh/config applied and is not honoured: named, never dropped silently.
-      ...(host.ignoredConfig.length > 0 ? { ignored_config: host.ignoredConfig } : {})
-    }
+    // What of ~/.ssh/config applied and is not honoured: named, never dropped silently (absent when nothing).
+    const { ignoredConfig, ...rest } = host
+    return { ...rest, ...(ignoredConfig.length > 0 ? { ignoredConfig } : {}) }
   })
 })
 
