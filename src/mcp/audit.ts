@@ -99,7 +99,7 @@ export class AuditLog extends Context.Service<AuditLog, AuditLogShape>()("mcp-ss
         })
       }
       const opened = yield* Effect.tryPromise(() => openAuditFile(file)).pipe(
-        Effect.mapError((e) => new ConfigError({ message: `--audit-log ${file}: cannot open the audit log (${reason(e.cause)})` }))
+        Effect.mapError((e) => new ConfigError({ message: `--audit-log ${file}: cannot open the audit log (${reason(e.cause)})`, cause: e.cause }))
       )
       yield* Effect.promise(() => opened.handle.close())
       if (opened.narrowed !== undefined) yield* Effect.logWarning(`audit log ${opened.narrowed}`)

@@ -168,7 +168,8 @@ export class Hosts extends Context.Service<Hosts, {
         },
         catch: (e) =>
           new InvalidArgumentError({
-            message: e instanceof UnsafeNameError ? e.message : `host: the ssh config could not be read for it: ${e instanceof Error ? e.message : String(e)}`
+            message: e instanceof UnsafeNameError ? e.message : `host: the ssh config could not be read for it: ${e instanceof Error ? e.message : String(e)}`,
+            cause: e
           })
       })
 

@@ -67,7 +67,8 @@ export const enforcePolicy = (
       Effect.mapError((e) =>
         new ConfirmationUnavailableError({
           message: `host '${decision.host}': ${decision.rule}: asking the user failed (${e.message})`,
-          hint: "ask the user to confirm in the conversation and try again"
+          hint: "ask the user to confirm in the conversation and try again",
+          cause: e
         })
       )
     )
