@@ -37,6 +37,7 @@ export const HostSection = Schema.Struct({
   key: Schema.optionalKey(Text),
   key_passphrase_env: Schema.optionalKey(EnvName),
   sudo_password_env: Schema.optionalKey(EnvName),
+  sudo_with_login_password: Schema.optionalKey(Schema.Boolean),
   proxy_command: Schema.optionalKey(Text),
   policy: Schema.optionalKey(PolicySection)
 })
@@ -55,6 +56,7 @@ export const ServerSection = Schema.Struct({
   insecure_auto_add: Schema.optionalKey(Schema.Boolean),
   allow_agent_insecure_auto_add: Schema.optionalKey(Schema.Boolean),
   allow_tunnel_bind_any: Schema.optionalKey(Schema.Boolean),
+  sudo_with_login_password: Schema.optionalKey(Schema.Boolean),
   algorithms: Schema.optionalKey(AlgorithmsSection),
   known_hosts: Schema.optionalKey(Text),
   log_dir: Schema.optionalKey(Text),

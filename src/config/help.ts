@@ -22,6 +22,8 @@ Hosts:
   --key PATH                   their private key
   --key-passphrase-env NAME    environment variable holding the key's passphrase
   --sudo-password-env NAME     environment variable holding the sudo password (sudo: true)
+  --sudo-with-login-password   without one, sudo: true answers sudo with the password the host
+                               was connected with (default off: the account's rc files could read it)
   --default-host ALIAS         host used when a tool names none
 
 Server:

@@ -69,6 +69,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
           "insecure-auto-add": { type: "boolean" },
           "allow-agent-insecure-auto-add": { type: "boolean" },
           "allow-tunnel-bind-any": { type: "boolean" },
+          "sudo-with-login-password": { type: "boolean" },
           http: { type: "boolean" },
           "allow-remote-bind": { type: "boolean" },
           host: { type: "string", multiple: true },
@@ -103,6 +104,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
         ...(h.key !== undefined ? { key: expand(h.key, home) } : {}),
         ...(h.key_passphrase_env !== undefined ? { keyPassphraseEnv: h.key_passphrase_env } : {}),
         ...(h.sudo_password_env !== undefined ? { sudoPasswordEnv: h.sudo_password_env } : {}),
+        ...(h.sudo_with_login_password !== undefined ? { sudoWithLoginPassword: h.sudo_with_login_password } : {}),
         ...(h.proxy_command !== undefined ? { proxyCommand: h.proxy_command } : {}),
         ...(hostPolicy !== undefined ? { policy: hostPolicy } : {}),
         source: "config-file"
@@ -203,6 +205,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
       insecureAutoAdd: v["insecure-auto-add"] === true || file?.server?.insecure_auto_add === true,
       allowAgentInsecureAutoAdd: v["allow-agent-insecure-auto-add"] === true || file?.server?.allow_agent_insecure_auto_add === true,
       allowTunnelBindAny: v["allow-tunnel-bind-any"] === true || file?.server?.allow_tunnel_bind_any === true,
+      ...(v["sudo-with-login-password"] === true || file?.server?.sudo_with_login_password === true ? { sudoWithLoginPassword: true } : {}),
       ...(algorithms !== undefined ? { algorithms } : {}),
       knownHostsPath: knownHosts !== undefined ? expand(knownHosts, home) : path.join(home, ".ssh", "known_hosts"),
       sshConfigPath: path.join(home, ".ssh", "config"),

@@ -35,6 +35,11 @@ export interface AppConfigShape {
   readonly allowAgentInsecureAutoAdd: boolean
   /** Let a tunnel listen on this machine at a non-loopback address (`ssh_tunnel_open` local / dynamic). */
   readonly allowTunnelBindAny: boolean
+  /**
+   * `sudo: true` may answer sudo with the password the host was connected with, where the host
+   * has no `sudo_password_env` (`[server] sudo_with_login_password`; a host's own setting wins).
+   */
+  readonly sudoWithLoginPassword?: boolean
   /** Transport algorithms offered, per list; a missing list means our default (ssh2's without the weak ones). */
   readonly algorithms?: Partial<AlgorithmLists>
   /** The known_hosts file read and written (default `~/.ssh/known_hosts`). */

@@ -194,6 +194,22 @@ export class TunnelNotFoundError extends Schema.TaggedError<TunnelNotFoundError>
   readonly code = "TUNNEL_NOT_FOUND" as const
 }
 
+/** A signal reached no process: the job had ended, or its process group is gone from the host. */
+export class SignalNotDeliveredError extends Schema.TaggedError<SignalNotDeliveredError>()("SignalNotDeliveredError", {
+  ...fields,
+  jobId: Schema.optionalKey(Schema.String)
+}) {
+  readonly code = "SIGNAL_NOT_DELIVERED" as const
+}
+
+/**
+ * The host's connection dropped and is being re-established in the background: calls fail
+ * at once with the reconnect's state instead of waiting out its backoff.
+ */
+export class HostDownError extends Schema.TaggedError<HostDownError>()("HostDownError", { ...fields, ...host }) {
+  readonly code = "HOST_DOWN" as const
+}
+
 /** A tmux job or pane was asked for on a host without tmux. */
 export class TmuxUnavailableError extends Schema.TaggedError<TmuxUnavailableError>()("TmuxUnavailableError", fields) {
   readonly code = "TMUX_UNAVAILABLE" as const
@@ -250,6 +266,8 @@ export const domainErrors = [
   BindError,
   ForwardRefusedError,
   TunnelNotFoundError,
+  SignalNotDeliveredError,
+  HostDownError,
   TmuxUnavailableError,
   AuthPromptUnansweredError,
   RemoteOutputTooLargeError,
@@ -272,3 +290,4 @@ export type ConnectFailure =
   | HostKeyUnknownError
   | HostKeyMismatchError
   | TimeoutError
+  | HostDownError

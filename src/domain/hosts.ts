@@ -57,6 +57,8 @@ export interface HostConfig {
   readonly key?: string
   readonly keyPassphraseEnv?: string
   readonly sudoPasswordEnv?: string
+  /** `sudo: true` may use the login password (`sudo_with_login_password`); unset: the global setting. */
+  readonly sudoWithLoginPassword?: boolean
   /** `proxy_command`: the operator's command whose stdio is the SSH transport (`%h %p %r %n %%` expanded). */
   readonly proxyCommand?: string
   readonly source: HostSource
@@ -72,6 +74,8 @@ export interface HostAuth {
   readonly passphrase?: Redacted.Redacted<string>
   readonly passphraseEnv?: string
   readonly sudoPasswordEnv?: string
+  /** `sudo: true` may use the login password (`sudo_with_login_password`); unset: the global setting. */
+  readonly sudoWithLoginPassword?: boolean
   /** Keys to try when no keyPath is given (IdentityFile from ~/.ssh/config), instead of ~/.ssh/id_*. */
   readonly identityFiles?: ReadonlyArray<string>
   /** CertificateFile from ~/.ssh/config (`<key>-cert.pub` beside a key is found without it). */

@@ -7,11 +7,16 @@
  */
 import { Schema, type Redacted } from "effect"
 
-export const JobStatus = Schema.Literals(["running", "exited", "killed", "failed", "lost"])
+/**
+ * `lost`: its channel closed with no word of how it ended (the connection died) and it was
+ * not found again; `detached`: found again after that, by its process group, still running
+ * on the host, its output no longer ours (signals still reach it through the PID).
+ */
+export const JobStatus = Schema.Literals(["running", "exited", "killed", "failed", "lost", "detached"])
 export type JobStatus = typeof JobStatus.Type
 
-/** Why a job ended, when we ended it. */
-export const EndReason = Schema.Literals(["signal", "timeout", "idle-timeout", "removed", "disconnect", "shutdown"])
+/** Why a job ended (or left us), when we ended it or when its connection died (`connection_lost`). */
+export const EndReason = Schema.Literals(["signal", "timeout", "idle-timeout", "removed", "disconnect", "shutdown", "connection_lost"])
 export type EndReason = typeof EndReason.Type
 
 /** How a process was brought down by `terminate`. */

@@ -83,6 +83,8 @@ export class Job {
   #process: RemoteProcess | undefined = undefined
   #remotePid: number | null = null
   #awaitingInput = false
+  /** The launcher's probe saw a process of the job blocked reading its stdin. */
+  #stdinBlocked = false
   readonly ring: RingBuffer
   readonly changes = new ChangeSignal()
   /** Completes once the job has ended and its status is recorded. */
@@ -133,6 +135,11 @@ export class Job {
     return this.status === "running"
   }
 
+  /** Still on its host: running, or detached (found again after its connection died). */
+  get alive(): boolean {
+    return this.#status === "running" || this.#status === "detached"
+  }
+
   get status(): JobStatus {
     return this.#status
   }
@@ -159,9 +166,13 @@ export class Job {
     return this.#process
   }
 
-  /** The job waits at a prompt (see `watchPrompt`): only stdin moves it on. */
+  /**
+   * The job waits for input: its partial line looks like a prompt (`watchPrompt`), or a
+   * process of it blocks reading stdin (the launcher's probe, also without a pty and with
+   * no prompt printed). Only stdin (or output) moves it on.
+   */
   get awaitingInput(): boolean {
-    return this.#awaitingInput
+    return this.#awaitingInput || this.#stdinBlocked
   }
 
   get pid(): number | null {
@@ -191,13 +202,27 @@ export class Job {
   /** Its partial line has been quiet long enough and looks like a prompt. */
   markAwaitingInput(): void {
     if (!this.running || this.#awaitingInput) return
+    const was = this.awaitingInput
     this.#awaitingInput = true
-    this.changes.notify()
+    if (!was) this.changes.notify()
+  }
+
+  /** The probe says a process of the job blocks reading stdin (true), or none does any more (false). */
+  stdinState(blocked: boolean): void {
+    if (!blocked) {
+      this.#stdinBlocked = false
+      return
+    }
+    if (!this.running || this.#stdinBlocked) return
+    const was = this.awaitingInput
+    this.#stdinBlocked = true
+    if (!was) this.changes.notify()
   }
 
   /** Something was written to its stdin: it no longer waits at the prompt it showed. Secret data is not passed on. */
   inputSent(data?: string): void {
     this.#awaitingInput = false
+    this.#stdinBlocked = false
     if (data !== undefined && data !== "") for (const o of this.observers) o.input(data)
   }
 
@@ -232,6 +257,7 @@ export class Job {
     this.decoders[stream].feed(buf, this.sinks[stream])
     this.mirror.flush()
     if (this.#awaitingInput) this.#awaitingInput = false
+    if (this.#stdinBlocked) this.#stdinBlocked = false
     this.queueNotify()
   }
 
@@ -280,10 +306,36 @@ export class Job {
       : exit.exitStatus !== null
       ? "exited"
       : "lost"
+    if (this.#status === "lost") this.#endReason ??= "connection_lost"
     this.#endedAt = new Date(this.clock.currentTimeMillisUnsafe())
     this.#awaitingInput = false
+    this.#stdinBlocked = false
     for (const o of this.observers) o.end()
     Deferred.doneUnsafe(this.ended, Exit.void)
+    this.changes.notify()
+  }
+
+  /**
+   * A lost job was found again on its host by its process group: it runs there still,
+   * without us (no output, no stdin); signals reach it through the PID.
+   */
+  detach(): void {
+    if (this.#status !== "lost") return
+    this.#status = "detached"
+    this.#endedAt = null
+    this.changes.notify()
+  }
+
+  /**
+   * A detached job's process group is gone: `lost` (how it ended is unknown), or `killed`
+   * by `signal` when we stopped it (the reason is then ours).
+   */
+  detachedEnded(stopped?: { readonly signal: string; readonly reason: EndReason }): void {
+    if (this.#status !== "detached") return
+    this.#status = stopped === undefined ? "lost" : "killed"
+    this.#signal = stopped?.signal ?? null
+    if (stopped !== undefined) this.#endReason = stopped.reason
+    this.#endedAt = new Date(this.clock.currentTimeMillisUnsafe())
     this.changes.notify()
   }
 

@@ -8,12 +8,22 @@
  * @since 0.1.0
  */
 import { env } from "node:process"
-import { Context, Deferred, Effect, Exit, FiberSet, Layer, Redacted, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, FiberSet, Layer, Option, Redacted, Scope } from "effect"
+import { AppConfig } from "../domain/AppConfig.js"
 import { RemoteProcess, type Sink } from "../ssh/RemoteProcess.js"
 import { commandBlock, wrapCommand } from "../ssh/shell.js"
 import { SudoGate, type SudoOutcome } from "../ssh/SudoGate.js"
 import { RemoteHosts } from "../ssh/RemoteHosts.js"
-import { InvalidArgumentError, JobRunningError, SudoAuthError, SudoPasswordRequiredError } from "../domain/errors.js"
+import {
+  type ChannelError,
+  type ConnectFailure,
+  InvalidArgumentError,
+  JobRunningError,
+  type RemoteOutputTooLargeError,
+  SignalNotDeliveredError,
+  SudoAuthError,
+  SudoPasswordRequiredError
+} from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
 import type { EndReason, SignalName, Termination } from "../domain/jobs.js"
 import { ProcessGroups } from "./ProcessGroups.js"
@@ -21,6 +31,7 @@ import type { Job } from "./Job.js"
 import { JobStore, type Slot } from "./JobStore.js"
 import { type JobInfo, jobInfo, type OutputSink, type RunRequest, type SignalResult, type SpawnError } from "./model.js"
 import { watchPrompt } from "./prompt.js"
+import { sudoPassword, sudoPasswordHint } from "./sudoPassword.js"
 
 /** A job started by `launch`, not necessarily listed. */
 export interface Launched {
@@ -32,29 +43,49 @@ export interface Launched {
   detachOutput(): void
 }
 
+/** How an ended job ended, in a few words. */
+const endedAs = (job: Job): string =>
+  job.status === "exited" ? `exited ${job.exitStatus}` : job.signal !== null ? `${job.status}, SIG${job.signal}` : job.status
+
 /** Signals after which we report an ended job as killed. */
 const STOPPING: ReadonlySet<SignalName> = new Set(["TERM", "KILL", "INT", "HUP", "QUIT"])
 
 export class JobRunner extends Context.Service<JobRunner, {
   /** Start `request` on `host`; `slot` goes with the job until it is listed or ends. Returns once the command runs. */
   launch(host: HostEntry, request: RunRequest & { readonly label?: string | undefined }, slot: Slot | undefined): Effect.Effect<Launched, SpawnError>
-  /** TERM, grace, KILL on the job's process group; the job is reported as killed for `reason`. */
+  /** TERM, grace, KILL on the job's process group (a detached one's too); the job is reported as killed for `reason`. */
   stop(job: Job, reason: EndReason): Effect.Effect<Termination>
-  /** Send `signal` over the job's channel (if it has one) and to its process group; after a stopping signal, wait up to 2 s for the end. */
-  signal(job: Job, signal: SignalName): Effect.Effect<SignalResult>
+  /**
+   * Send `signal` over the job's channel (if it has one) and to its process group (a detached or
+   * lost job's through its PID alone); after a stopping signal, wait up to 2 s for the end.
+   * Reaching no process is SIGNAL_NOT_DELIVERED; a host that cannot be asked, its error.
+   */
+  signal(job: Job, signal: SignalName): Effect.Effect<SignalResult, SignalNotDeliveredError | ConnectFailure | ChannelError | RemoteOutputTooLargeError>
   sendStdin(job: Job, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }): Effect.Effect<JobInfo, JobRunningError | InvalidArgumentError>
 }>()("mcp-ssh-live/JobRunner") {
   static readonly layer = Layer.effect(JobRunner)(Effect.gen(function*() {
     const hosts = yield* RemoteHosts
+    const loginPasswordForSudo = (yield* AppConfig).sudoWithLoginPassword === true
     const groups = yield* ProcessGroups
     const store = yield* JobStore
+    const reapAfterSec = (yield* AppConfig).limits.reapFinishedAfterSec
     const layerScope = yield* Effect.scope
     const exitWatchers = yield* FiberSet.make()
     /** Running jobs not listed (a command run in the foreground): stopped at shutdown too. */
     const unlisted = new Set<Job>()
 
+    /** A detached job has no channel of ours: TERM, grace, KILL through its process group. */
+    const stopDetached = (job: Job, reason: EndReason, pgid: number) =>
+      Effect.gen(function*() {
+        const how = yield* groups.terminateGroup(job.host, pgid, job.asRoot)
+        if (how === "already-exited") job.detachedEnded()
+        else if (how !== "abandoned") job.detachedEnded({ signal: how === "term" ? "TERM" : "KILL", reason })
+        return how
+      })
+
     const stop = (job: Job, reason: EndReason): Effect.Effect<Termination> =>
       Effect.gen(function*() {
+        if (job.status === "detached" && job.pid !== null) return yield* stopDetached(job, reason, job.pid)
         const process = job.process
         if (!job.running || process === undefined || process.done) return "already-exited" as const
         job.stopping(reason)
@@ -74,6 +105,40 @@ export class JobRunner extends Context.Service<JobRunner, {
         }
       })
 
+    /**
+     * A listed job whose channel was lost with its connection: once the host is connected
+     * again, look its process group up. Still there: it is `detached` (signals reach it through
+     * the PID), and checked again (after 1, 2, 4, 8, then every 15 s) until it is gone (then `lost`). Gone: it stays `lost`.
+     * Waits for the host as long as the job would be kept; checks nothing once it is removed.
+     */
+    const recover = (job: Job, pgid: number) =>
+      Effect.gen(function*() {
+        const listed = () => store.has(job.id)
+        for (let waited = 0; job.status === "lost" && listed(); waited += 1) {
+          if (waited > reapAfterSec) return
+          if (yield* hosts.isConnected(job.host)) {
+            const found = yield* groups.alive(job.host, pgid, job.asRoot)
+            if (Option.isSome(found)) {
+              if (!found.value) return yield* Effect.logInfo(`job ${job.id} on ${job.host}: its process group ${pgid} is gone; it stays lost`)
+              job.detach()
+              yield* Effect.logWarning(`job ${job.id} on ${job.host}: its connection was lost, its process group ${pgid} still runs there; reported detached`)
+            }
+          }
+          if (job.status === "lost") yield* Effect.sleep("1 second")
+        }
+        // A job found just before a write that kills it (a broken pipe) goes soon: check again
+        // after 1 s, then less and less often, every 15 s at most.
+        for (let check = 0; job.status === "detached" && listed(); check++) {
+          yield* Effect.sleep(Math.min(15_000, 1000 * 2 ** check))
+          if (job.status !== "detached" || !(yield* hosts.isConnected(job.host))) continue
+          const found = yield* groups.alive(job.host, pgid, job.asRoot)
+          if (Option.isSome(found) && !found.value) {
+            job.detachedEnded()
+            yield* Effect.logInfo(`detached job ${job.id} on ${job.host} is gone`)
+          }
+        }
+      })
+
     /** Runs until the process ends: records how, then closes the job's scope (its other watchers). */
     const watchExit = (launched: Launched, gate: SudoGate | undefined, scope: Scope.Closeable) =>
       Effect.gen(function*() {
@@ -83,6 +148,8 @@ export class JobRunner extends Context.Service<JobRunner, {
         job.finish(exit)
         yield* Effect.logInfo(`job ${job.id} on ${job.host} ended: ${job.status}` +
           (job.exitStatus !== null ? ` ${job.exitStatus}` : "") + (job.signal !== null ? ` SIG${job.signal}` : ""))
+        const pgid = job.pid
+        if (job.status === "lost" && pgid !== null) yield* FiberSet.run(exitWatchers, recover(job, pgid))
       }).pipe(Effect.ensuring(Effect.andThen(
         Effect.sync(() => unlisted.delete(launched.job)),
         Effect.andThen(store.release(launched.slot), Scope.close(scope, Exit.void))
@@ -92,11 +159,11 @@ export class JobRunner extends Context.Service<JobRunner, {
       outcome._tag === "PasswordRequired"
         ? new SudoPasswordRequiredError({
           message: `sudo on ${alias} asks for a password and none is configured`,
-          hint: `set sudo_password_env for [hosts.${alias}] in the config file (or --sudo-password-env), naming an environment variable that holds it`
+          hint: sudoPasswordHint(alias)
         })
         : new SudoAuthError({
           message: `sudo on ${alias} refused: ${outcome.detail === "" ? "wrong password" : outcome.detail}`,
-          hint: "check the password in the variable named by sudo_password_env, and the user's sudo rights"
+          hint: "check the password (sudo_password_env's variable, or the login password with sudo_with_login_password) and the user's sudo rights"
         })
 
     const launch = Effect.fn("JobRunner.launch")(function*(
@@ -104,10 +171,7 @@ export class JobRunner extends Context.Service<JobRunner, {
       request: RunRequest & { readonly label?: string | undefined },
       slot: Slot | undefined
     ) {
-      const passwordEnv = host.auth.sudoPasswordEnv
-      const password = request.sudo === true && passwordEnv !== undefined && env[passwordEnv] !== undefined
-        ? Redacted.make(env[passwordEnv])
-        : undefined
+      const password = request.sudo === true ? sudoPassword(host, loginPasswordForSudo, env) : undefined
       const job = store.create({
         ...(request.id !== undefined ? { id: request.id } : {}),
         host: host.alias,
@@ -156,7 +220,13 @@ export class JobRunner extends Context.Service<JobRunner, {
       // The command block goes to the launcher's stdin: at once when nothing else reads or
       // echoes stdin first; with a pty once the terminal is raw (after the PID marker);
       // with sudo once the root shell is in.
-      if (request.sudo !== true && !job.pty) yield* process.write(block)
+      // The probe of a waiting stdin (no pty) starts after the block: its markers come after
+      // it, and what comes before (sudo's prompt) is never taken for one.
+      const watchStdin = () => job.pty ? undefined : process.watchStdin((blocked) => job.stdinState(blocked))
+      if (request.sudo !== true && !job.pty) {
+        watchStdin()
+        yield* process.write(block)
+      }
       // The wrapper prints the PID before anything else: one round trip, so the reply can carry it.
       yield* Deferred.await(process.started).pipe(Effect.timeoutOption("2 seconds"))
       if (request.sudo !== true && job.pty) yield* process.write(block)
@@ -166,6 +236,7 @@ export class JobRunner extends Context.Service<JobRunner, {
           yield* stop(job, "removed")
           return yield* sudoFailure(host.alias, outcome)
         }
+        watchStdin()
         yield* process.write(block)
       }
       return launched
@@ -175,17 +246,65 @@ export class JobRunner extends Context.Service<JobRunner, {
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         const listed = (yield* store.all).filter((j) => !j.persistent)
-        const running = [...new Set([...listed, ...unlisted])].filter((j) => j.running && j.process !== undefined)
+        const running = [...new Set([...listed, ...unlisted])].filter((j) =>
+          (j.running && j.process !== undefined) || j.status === "detached")
         if (running.length > 0) yield* Effect.logInfo(`stopping ${running.length} running command(s)`)
         yield* Effect.forEach(running, (job) => stop(job, "shutdown"), { concurrency: "unbounded", discard: true })
       })
     )
 
+    /** A detached job, or a lost one that may still run: through its process group only. */
+    const signalGroup = Effect.fnUntraced(function*(job: Job, sig: SignalName, pgid: number) {
+      // kill(2) "succeeds" on a zombie (a probe not yet reaped): ask first whether a live process is left.
+      const found = yield* groups.alive(job.host, pgid, job.asRoot)
+      const delivered = Option.isSome(found) && !found.value ? false : yield* groups.send(job.host, pgid, sig, job.asRoot)
+      if (!delivered) {
+        job.detachedEnded()
+        return yield* new SignalNotDeliveredError({
+          message: `no process is left in process group ${pgid} of job '${job.id}' on ${job.host}: it ended while its connection was lost`,
+          hint: "nothing to stop; ssh_remove_job drops the job"
+        })
+      }
+      // It runs after all: found again.
+      job.detach()
+      if (STOPPING.has(sig)) {
+        for (let i = 0; i < 8; i++) {
+          const state = yield* groups.alive(job.host, pgid, job.asRoot)
+          if (Option.isSome(state) && !state.value) {
+            job.detachedEnded({ signal: sig, reason: "signal" })
+            break
+          }
+          yield* Effect.sleep("250 millis")
+        }
+      }
+      return { sentViaChannel: false, sentViaPid: true, job: jobInfo(job) }
+    })
+
     const signal = Effect.fn("Jobs.signal")(function*(job: Job, sig: SignalName) {
-      if (!job.running) return { sentViaChannel: false, sentViaPid: false, job: jobInfo(job) }
+      const pgid = job.pid
+      if (!job.persistent && pgid !== null && (job.status === "detached" || (job.status === "lost" && job.endReason === "connection_lost"))) {
+        return yield* signalGroup(job, sig, pgid)
+      }
+      if (!job.running) {
+        return yield* new SignalNotDeliveredError({
+          message: `job '${job.id}' has already ended (${endedAs(job)}); nothing was signalled`,
+          hint: "ssh_list_jobs shows how it ended"
+        })
+      }
       if (STOPPING.has(sig)) job.stopping("signal")
       const sentViaChannel = job.process?.signalChannel(sig) ?? false
-      const sentViaPid = job.pid === null ? false : yield* groups.signal(job.host, job.pid, sig, job.asRoot)
+      // Once the channel request went out, a host we cannot reach for kill does not undo it.
+      const sentViaPid = pgid === null
+        ? false
+        : sentViaChannel
+        ? yield* groups.signal(job.host, pgid, sig, job.asRoot)
+        : yield* groups.send(job.host, pgid, sig, job.asRoot)
+      if (!sentViaChannel && !sentViaPid) {
+        return yield* new SignalNotDeliveredError({
+          message: `SIG${sig} reached no process of job '${job.id}' on ${job.host}: neither its channel nor its process group ${pgid ?? "(unknown)"} took it`,
+          hint: "the job may just have ended: ssh_list_jobs shows its status"
+        })
+      }
       if (STOPPING.has(sig)) yield* Deferred.await(job.ended).pipe(Effect.timeoutOption("2 seconds"))
       return { sentViaChannel, sentViaPid, job: jobInfo(job) }
     })

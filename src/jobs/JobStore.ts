@@ -2,7 +2,7 @@
  * The jobs held in memory: the registry, the places under `max_jobs_per_host` and
  * `max_jobs` (with the slots reserved by jobs being started and by commands that may
  * be handed over), the log mirrors, and the reaper that drops finished jobs
- * `reap_finished_after_sec` after they ended.
+ * `reap_finished_after_sec` after they ended, leaving a tombstone of each (`Tombstones`).
  *
  * @since 0.1.0
  */
@@ -15,6 +15,7 @@ import { PTY_SIZE } from "../ssh/RemoteHosts.js"
 import { SESSION_SIZE } from "../ssh/tmux.js"
 import { JobNotFoundError, LimitReachedError } from "../domain/errors.js"
 import { Job, type JobOptions } from "./Job.js"
+import { describeTombstone, type Tombstone, Tombstones } from "./Tombstones.js"
 import { recordingPath, startRecording } from "./Recording.js"
 
 /** A place under `max_jobs_per_host` and `max_jobs`, taken before a job is started. */
@@ -49,12 +50,15 @@ export class JobStore extends Context.Service<JobStore, {
   find(jobId: string): Effect.Effect<Job, JobNotFoundError>
   /** Every listed job. */
   readonly all: Effect.Effect<ReadonlyArray<Job>>
+  /** What the reaped jobs left (bounded in time and number), newest first. */
+  readonly reaped: Effect.Effect<ReadonlyArray<Tombstone>>
 }>()("mcp-ssh-live/JobStore") {
   static readonly layer = Layer.effect(JobStore)(Effect.gen(function*() {
     const config = yield* AppConfig
     const clock = yield* Clock.Clock
     const limits = config.limits
     const jobs = new Map<string, Job>()
+    const tombstones = new Tombstones()
     /** Places taken by jobs being started and by commands that may hand over: they count as jobs. */
     const slots = new Set<Slot>()
     // Log streams report errors in callbacks: their warnings run in fibers of this layer's scope.
@@ -96,7 +100,7 @@ export class JobStore extends Context.Service<JobStore, {
     const reserve = (host: string): Effect.Effect<Slot, LimitReachedError> =>
       Effect.suspend(() => {
         let running = 0
-        for (const j of jobs.values()) if (j.host === host && j.running) running++
+        for (const j of jobs.values()) if (j.host === host && j.alive) running++
         for (const slot of slots) if (slot.host === host) running++
         if (running >= limits.maxJobsPerHost) {
           return Effect.fail(new LimitReachedError({
@@ -126,19 +130,29 @@ export class JobStore extends Context.Service<JobStore, {
         if (slot !== undefined) slots.delete(slot)
         else if (jobs.size + slots.size >= limits.maxJobs) return Effect.succeed(false)
         jobs.set(job.id, job)
+        tombstones.delete(job.id)
         return Effect.as(openLog(job), true)
       })
 
     const find = (jobId: string) =>
       Effect.suspend(() => {
         const job = jobs.get(jobId)
-        return job === undefined
-          ? Effect.fail(new JobNotFoundError({
-            message: `no job '${jobId}'`,
-            hint: "ssh_list_jobs shows the jobs; finished ones are removed after reap_finished_after_sec",
-            jobId
-          }))
-          : Effect.succeed(job)
+        if (job !== undefined) return Effect.succeed(job)
+        const tombstone = tombstones.get(jobId, clock.currentTimeMillisUnsafe())
+        return Effect.fail(
+          tombstone === undefined
+            ? new JobNotFoundError({
+              message: `no job '${jobId}'`,
+              hint: `ssh_list_jobs shows the jobs; finished ones are removed ${limits.reapFinishedAfterSec} s after they end`,
+              jobId
+            })
+            : new JobNotFoundError({
+              message: describeTombstone(tombstone),
+              hint: `finished jobs are removed ${limits.reapFinishedAfterSec} s after they end (reap_finished_after_sec)` +
+                (logDir === undefined ? "" : `; its lines are in the server's log_dir as ${jobId}.log`),
+              jobId
+            })
+        )
       })
 
     // Reaper: finished jobs are dropped reap_finished_after_sec after they ended.
@@ -148,6 +162,18 @@ export class JobStore extends Context.Service<JobStore, {
         for (const job of [...jobs.values()]) {
           if (!job.running && job.endedAt !== null && job.endedAt.getTime() <= cutoff) {
             jobs.delete(job.id)
+            tombstones.add({
+              jobId: job.id,
+              host: job.host,
+              label: job.label,
+              status: job.status,
+              exitStatus: job.exitStatus,
+              signal: job.signal,
+              endReason: job.endReason,
+              endedAt: job.endedAt,
+              reapedAt: new Date(cutoff + limits.reapFinishedAfterSec * 1000),
+              lines: job.ring.lastLineNo
+            })
             yield* closeLog(job)
           }
         }
@@ -194,7 +220,8 @@ export class JobStore extends Context.Service<JobStore, {
       delete: (job) => Effect.suspend(() => (jobs.delete(job.id), closeLog(job))),
       has: (jobId) => jobs.has(jobId),
       find,
-      all: Effect.sync(() => [...jobs.values()])
+      all: Effect.sync(() => [...jobs.values()]),
+      reaped: Effect.sync(() => tombstones.list(clock.currentTimeMillisUnsafe()))
     })
   }))
 }

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Effect, Layer, Option, Schedule } from "effect"
+import { Context, Deferred, Effect, Layer, Option } from "effect"
 import { collect, type CollectOptions, HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
 import { guarded } from "../ssh/listeners.js"
 import { exitScript, followScript, launchBlock, launchScript, listScript, parseList, removeScript } from "../ssh/persistent.js"
@@ -16,6 +16,7 @@ import type { EndReason, Termination } from "../domain/jobs.js"
 import { ProcessGroups } from "./ProcessGroups.js"
 import type { Job } from "./Job.js"
 import { JobStore, type Slot } from "./JobStore.js"
+import { untilHostAnswers } from "./hostWait.js"
 import { watchPrompt } from "./prompt.js"
 
 export interface PersistentRequest {
@@ -48,6 +49,19 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
       Effect.flatMap(hosts.exec(alias, command), (channel) => collect(channel, options))
 
     /**
+     * A channel for the follower. While the host is down (its reconnect failing, or given up)
+     * the job goes on over there and its output waits in its files: wait for the host, trying
+     * ourselves now and then, for as long as the host is registered. None once it is not.
+     */
+    const followerChannel = (job: Job) =>
+      untilHostAnswers(
+        hosts,
+        job.host,
+        hosts.exec(job.host, followScript(job.id, job.offsets)),
+        (e) => Effect.logWarning(`job ${job.id}: cannot reach ${job.host} to follow it (${e.message}); waiting for it`)
+      )
+
+    /**
      * Follow a persistent job's files from the offsets already read. When the follower's
      * connection dies the job goes on over there: wait for a reconnect and resume from
      * the offsets, so no byte is lost or read twice.
@@ -55,13 +69,10 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
     const follow = (job: Job) =>
       Effect.gen(function*() {
         for (;;) {
-          const channel = yield* hosts.exec(job.host, followScript(job.id, job.offsets)).pipe(
-            Effect.retry({ schedule: Schedule.spaced("1 second"), times: Math.max(3, limits.reconnectRetries * 3) }),
-            Effect.option
-          )
+          const channel = yield* followerChannel(job)
           if (Option.isNone(channel)) {
             job.finish({ exitStatus: null, signal: null })
-            yield* Effect.logWarning(`job ${job.id}: cannot reach ${job.host} to follow it; reported lost (it may still run there)`)
+            yield* Effect.logWarning(`job ${job.id}: ${job.host} is no longer registered; reported lost (it may still run there)`)
             return
           }
           const ch = channel.value

@@ -1,44 +1,67 @@
 /**
  * Signals to remote process groups: what stops a command and everything it
- * started (a pipeline, a `make -j` tree), not just the shell.
+ * started (a pipeline, a `make -j` tree), not just the shell; and whether a group
+ * still has a process (a job found again after its connection died).
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Effect, Layer, Redacted } from "effect"
+import { Context, Deferred, Effect, Layer, Option, Redacted } from "effect"
 import type { AsRoot, SignalName, Termination } from "../domain/jobs.js"
+import { type ChannelError, type ConnectFailure, type RemoteOutputTooLargeError, TimeoutError } from "../domain/errors.js"
 import type { RemoteProcess } from "../ssh/RemoteProcess.js"
 import { collect, HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
-import { asRootCommand, killGroupCommand } from "../ssh/shell.js"
+import { asRootCommand, groupAliveCommand, killGroupCommand } from "../ssh/shell.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { RemoteHosts } from "../ssh/RemoteHosts.js"
 
 export class ProcessGroups extends Context.Service<ProcessGroups, {
-  /** `kill -SIG -<pgid>` over a fresh exec channel; true when kill succeeded. */
+  /** `kill -SIG -<pgid>` over a fresh exec channel; true when kill succeeded, false when it did not or could not be sent. */
   signal(alias: string, pgid: number, signal: SignalName, asRoot?: AsRoot): Effect.Effect<boolean>
+  /** The same, failing when the host could not be asked: true when some process got it, false when none is left. */
+  send(alias: string, pgid: number, signal: SignalName, asRoot?: AsRoot): Effect.Effect<boolean, ConnectFailure | ChannelError | RemoteOutputTooLargeError>
+  /** Whether the group still has a process (`kill -0`); none when the host could not be asked. */
+  alive(alias: string, pgid: number, asRoot?: AsRoot): Effect.Effect<Option.Option<boolean>>
   /**
    * TERM (channel signal and process group), up to `killGraceMs` for it to end,
    * then KILL; if the channel is still open after that, close our side.
    */
   terminate(alias: string, process: RemoteProcess, asRoot?: AsRoot): Effect.Effect<Termination>
+  /** TERM to a group we have no channel to, up to `killGraceMs` for it to be gone, then KILL. */
+  terminateGroup(alias: string, pgid: number, asRoot?: AsRoot): Effect.Effect<Termination>
 }>()("mcp-ssh-live/ProcessGroups") {
   static readonly layer = Layer.effect(ProcessGroups)(Effect.gen(function*() {
     const hosts = yield* RemoteHosts
     const config = yield* AppConfig
 
-    const signal = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot) =>
+    /** Run a helper command of ours on `alias` (through sudo for a root job); its exit code. */
+    const run = (alias: string, command: string, step: string, asRoot: AsRoot | undefined) =>
       Effect.gen(function*() {
-        const kill = killGroupCommand(sig, pgid)
-        const command = asRoot === undefined ? kill : asRootCommand(kill)
-        const channel = yield* hosts.exec(alias, command)
+        const channel = yield* hosts.exec(alias, asRoot === undefined ? command : asRootCommand(command))
         const result = yield* collect(channel, {
-          step: `kill -${sig} of process group ${pgid} on ${alias}`,
+          step,
           maxStdout: HELPER_SMALL_OUTPUT,
           stdin: asRoot === undefined ? "" : asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`
         })
-        return result.code === 0
+        return result.code
       }).pipe(
-        Effect.timeout("10 seconds"),
+        Effect.timeoutOrElse({
+          duration: "10 seconds",
+          orElse: () => Effect.fail(new TimeoutError({ message: `no answer from ${alias} within 10 s` }))
+        })
+      )
+
+    const send = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot) =>
+      Effect.map(run(alias, killGroupCommand(sig, pgid), `kill -${sig} of process group ${pgid} on ${alias}`, asRoot), (code) => code === 0)
+
+    const signal = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot) =>
+      send(alias, pgid, sig, asRoot).pipe(
         Effect.catch((e) => Effect.as(Effect.logWarning(`signal ${sig} to group ${pgid} on ${alias}: ${e.message}`), false))
+      )
+
+    const alive = (alias: string, pgid: number, asRoot?: AsRoot) =>
+      run(alias, groupAliveCommand(pgid), `kill -0 of process group ${pgid} on ${alias}`, asRoot).pipe(
+        Effect.map((code) => code === 0 ? Option.some(true) : code === 1 ? Option.some(false) : Option.none()),
+        Effect.catch(() => Effect.succeed(Option.none<boolean>()))
       )
 
     const endsWithin = (process: RemoteProcess, ms: number) =>
@@ -61,6 +84,25 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
         return "abandoned" as const
       }).pipe(Effect.uninterruptible)
 
-    return ProcessGroups.of({ signal, terminate })
+    /** Polls `alive` every 250 ms for up to `ms`: true once the group is gone. */
+    const goneWithin = (alias: string, pgid: number, asRoot: AsRoot | undefined, ms: number) =>
+      Effect.gen(function*() {
+        for (let waited = 0; ; waited += 250) {
+          const state = yield* alive(alias, pgid, asRoot)
+          if (Option.isSome(state) && !state.value) return true
+          if (waited >= ms) return false
+          yield* Effect.sleep("250 millis")
+        }
+      })
+
+    const terminateGroup = (alias: string, pgid: number, asRoot?: AsRoot) =>
+      Effect.gen(function*() {
+        if (!(yield* signal(alias, pgid, "TERM", asRoot))) return "already-exited" as const
+        if (yield* goneWithin(alias, pgid, asRoot, config.limits.killGraceMs)) return "term" as const
+        yield* signal(alias, pgid, "KILL", asRoot)
+        return (yield* goneWithin(alias, pgid, asRoot, 2_000)) ? "kill" as const : "abandoned" as const
+      }).pipe(Effect.uninterruptible)
+
+    return ProcessGroups.of({ signal, send, alive, terminate, terminateGroup })
   }))
 }

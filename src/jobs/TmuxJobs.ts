@@ -12,7 +12,7 @@
  * @since 0.4.0
  */
 import { randomBytes } from "node:crypto"
-import { Context, Deferred, Effect, Layer, Option, Schedule } from "effect"
+import { Context, Deferred, Effect, Layer, Option } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
 import { ChannelError, type ConnectFailure, InvalidArgumentError, JobRunningError, type RemoteOutputTooLargeError, TmuxUnavailableError } from "../domain/errors.js"
 import type { EndReason, Termination } from "../domain/jobs.js"
@@ -47,6 +47,7 @@ import { shellQuote } from "../ssh/shell.js"
 import type { Job } from "./Job.js"
 import { JobStore, type Slot } from "./JobStore.js"
 import { ProcessGroups } from "./ProcessGroups.js"
+import { untilHostAnswers } from "./hostWait.js"
 import { watchPrompt } from "./prompt.js"
 
 export interface TmuxRequest {
@@ -141,13 +142,16 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
         let late = 0
         for (;;) {
           const marker = nonce === undefined ? undefined : new EndMarker(endMarker(nonce))
-          const pass = yield* followOnce(job, marker).pipe(
-            Effect.retry({ schedule: Schedule.spaced("1 second"), times: Math.max(3, limits.reconnectRetries * 3) }),
-            Effect.option
+          // The host down: the job goes on in its session and its output waits in its file.
+          const pass = yield* untilHostAnswers(
+            hosts,
+            job.host,
+            followOnce(job, marker),
+            (e) => Effect.logWarning(`job ${job.id}: cannot reach ${job.host} to follow it (${e.message}); waiting for it`)
           )
           if (Option.isNone(pass)) {
             job.finish({ exitStatus: null, signal: null })
-            yield* Effect.logWarning(`job ${job.id}: cannot reach ${job.host} to follow it; reported lost (it may still run there)`)
+            yield* Effect.logWarning(`job ${job.id}: ${job.host} is no longer registered; reported lost (it may still run there)`)
             return
           }
           if (pass.value === "lost") {

@@ -34,7 +34,7 @@ export interface SpawnRequest {
   readonly idleTimeoutMs?: number | undefined
   /** Stop the job after this long in all. */
   readonly timeoutMs?: number | undefined
-  /** Run as root through `sudo -S`; the password comes from the host's sudo_password_env. */
+  /** Run as root through `sudo -S`; the password comes from the host's sudo_password_env (or its login password: see sudoPassword.ts). */
   readonly sudo?: boolean | undefined
   /**
    * Run detached on the host (`setsid nohup`, output in ~/.cache/mcp-ssh-live/jobs/<id>/):
@@ -93,8 +93,10 @@ export interface JobInfo {
   readonly dropped: number
   readonly awaitingInput: boolean
   readonly prompt: string | null
-  /** Set when we stopped it: signal, timeout, idle-timeout, removed, disconnect, shutdown. */
+  /** Set when we stopped it (signal, timeout, idle-timeout, removed, disconnect, shutdown), or connection_lost. */
   readonly endReason: EndReason | null
+  /** Whether its host is connected now (filled in by `Jobs`; absent when not looked at). */
+  readonly hostConnected?: boolean
   /** It has a terminal (pty, or tmux): it has a screen, and takes keys. */
   readonly pty: boolean
   /** The tmux pane it runs in (a job of ours) or follows (a person's pane). */
@@ -120,7 +122,8 @@ export const jobInfo = (job: Job): JobInfo => {
     lines: { stdout: c.stdout, stderr: c.stderr, total: c.total },
     dropped: c.dropped.stdout + c.dropped.stderr,
     awaitingInput: job.awaitingInput,
-    prompt: job.awaitingInput ? job.partial : null,
+    // The prompt it printed, if any (a program reading stdin without a terminal often prints none).
+    prompt: job.awaitingInput && job.partial !== "" ? job.partial : null,
     endReason: job.endReason,
     pty: job.pty,
     tmux: job.tmux ?? null,

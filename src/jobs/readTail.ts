@@ -84,12 +84,24 @@ export const readTail = (
   return { state: next, done: full || enough || !job.running || job.remainingMs <= 0 || prompt }
 }
 
+/** The job's host, as a tail sees it: nothing arrives while it is down, so a wait ends. */
+export interface TailHost {
+  /** Whether the host is connected now. */
+  readonly up: Effect.Effect<boolean>
+  /**
+   * Completes when its connection closes (at once when there is none): what wakes a wait on a
+   * job whose own channel does not end with the connection (a persistent job's follower is
+   * started again). Without it, only the job's own changes wake the wait.
+   */
+  readonly down?: Effect.Effect<void> | undefined
+}
+
 /**
  * Lines past the cursor (or the `last` newest ones), waiting up to `waitMs` for `minLines` of
- * them (or a match of `until`, the end, a new prompt). After the deadline one last read, so a line that arrived with it
- * is not left for later.
+ * them (or a match of `until`, the end, a new prompt, the host going down). After the
+ * deadline one last read, so a line that arrived with it is not left for later.
  */
-export const waitTail = (job: Job, request: TailRequest): Effect.Effect<TailResult> =>
+export const waitTail = (job: Job, request: TailRequest, host?: TailHost): Effect.Effect<TailResult> =>
   Effect.gen(function*() {
     const deadline = (yield* Clock.currentTimeMillis) + request.waitMs
     const wasAwaiting = job.awaitingInput
@@ -99,8 +111,9 @@ export const waitTail = (job: Job, request: TailRequest): Effect.Effect<TailResu
       const remainingMs = deadline - (yield* Clock.currentTimeMillis)
       const step = readTail(job.ring, request, state, { running: job.running, awaitingInput: job.awaitingInput, wasAwaiting, remainingMs })
       state = step.state
-      if (step.done) break
-      yield* job.changes.changedSince(seen).pipe(Effect.timeoutOption(remainingMs))
+      if (step.done || (host !== undefined && !(yield* host.up))) break
+      const changed = job.changes.changedSince(seen)
+      yield* (host?.down === undefined ? changed : Effect.raceFirst(changed, host.down)).pipe(Effect.timeoutOption(remainingMs))
     }
     return {
       lines: state.lines,

@@ -15,7 +15,9 @@ export const remoteHostsLayer: Layer.Layer<RemoteHosts, never, Connections | Hos
     return RemoteHosts.of({
       exec: connections.exec,
       connected: Effect.flatMap(registry.list, (hosts) =>
-        Effect.filter(hosts.map((h) => h.alias), (alias) => Effect.map(connections.info(alias), (info) => info !== undefined)))
+        Effect.filter(hosts.map((h) => h.alias), (alias) => Effect.map(connections.info(alias), (info) => info !== undefined))),
+      isConnected: (alias) => Effect.map(connections.info(alias), (info) => info !== undefined),
+      closed: connections.closed
     })
   })
 )

@@ -1,16 +1,19 @@
 /**
  * Live SSH connections per host alias, opened on demand and closed with the service's
  * scope: a facade over `src/ssh/` (`SshClient` for a scoped connection, `ChannelPool`
- * for the channels of a host past MaxSessions). A dropped connection is reconnected on a
- * `Schedule` (exponential from `reconnect_delay_sec`, jittered, `reconnect_retries` times).
+ * for the channels of a host past MaxSessions). A dropped connection is reconnected in the
+ * background (exponential from `reconnect_delay_sec`, jittered, `reconnect_retries` times);
+ * once an attempt has failed the host is known to be down, and calls fail at once with
+ * `HOST_DOWN` and the reconnect's state instead of waiting out its backoff. A call that
+ * finds no connection and no reconnect under way makes one attempt itself.
  *
  * @since 0.1.0
  */
 import type { Duplex } from "node:stream"
 import type { SFTPWrapper } from "ssh2"
-import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Schedule, Scope } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Layer, Option, Random, Scope } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
-import { type ChannelError, type ConnectFailure, ForwardRefusedError } from "../domain/errors.js"
+import { type ChannelError, type ConnectFailure, ForwardRefusedError, HostDownError } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
 import { type ChannelPool, makeChannelPool, type OpenChannel } from "../ssh/ChannelPool.js"
 import type { UnknownHostKey, UnknownHostKeyDecision } from "../ssh/hostKeyPolicy.js"
@@ -65,10 +68,27 @@ interface Live {
   readonly scope: Scope.Closeable
 }
 
+/** Where a background reconnect stands, once one of its attempts has failed. */
+export interface HostDown {
+  /** When the connection was lost. */
+  readonly since: Date
+  /** Attempts made so far (all failed), and how many there will be at most. */
+  readonly attempts: number
+  readonly maxAttempts: number
+  readonly nextAttemptAt: Date
+  readonly lastError: string
+}
+
 /** A host being connected (`ready` pending) or connected. */
 interface Slot {
   readonly ready: Deferred.Deferred<Live, ConnectFailure>
   live?: Live
+  /** Set while a background reconnect waits for its next attempt (the host is down). */
+  down: HostDown | undefined
+  /** Completes when `down` is first set: callers waiting on `ready` fail at once. */
+  readonly known: Deferred.Deferred<HostDown>
+  /** Made by a background reconnect (after a drop), not by a call. */
+  readonly background: boolean
 }
 
 const isOpen = (live: Live) => !Deferred.isDoneUnsafe(live.pool.first.closed)
@@ -76,8 +96,18 @@ const isOpen = (live: Live) => !Deferred.isDoneUnsafe(live.pool.first.closed)
 /** Failures worth another attempt: the host may be back in a moment. */
 const transient = (e: ConnectFailure) => e._tag === "ConnectError" || e._tag === "TimeoutError"
 
-/** Exponential from `delaySec`, jittered; `Effect.retry` bounds it by reconnect_retries. */
-export const reconnectSchedule = (delaySec: number) => Schedule.exponential(Duration.millis(delaySec * 1000)).pipe(Schedule.jittered)
+/** The delay before reconnect attempt `n + 1` after `n` failed ones: exponential from `delaySec`, scaled by 0.8–1.2. */
+const reconnectDelayMs = (delaySec: number, n: number): Effect.Effect<number> =>
+  Effect.map(Random.nextBetween(0.8, 1.2), (jitter) => Math.round(delaySec * 1000 * 2 ** (n - 1) * jitter))
+
+/** HOST_DOWN for `alias`, with the reconnect's state. */
+const hostDownError = (alias: string, down: HostDown, now: number) =>
+  new HostDownError({
+    message: `${alias} is down since ${down.since.toISOString()}: reconnect attempt ${down.attempts} of ${down.maxAttempts} ` +
+      `failed (${down.lastError}); the next is at ${down.nextAttemptAt.toISOString()} ` +
+      `(in ${Math.max(0, Math.ceil((down.nextAttemptAt.getTime() - now) / 1000))} s)`,
+    hint: "retry after that; jobs on the host are shown with host_connected: false meanwhile"
+  })
 
 export class Connections extends Context.Service<Connections, {
   /** Open (or reuse) the connection to `alias`. */
@@ -116,10 +146,8 @@ export class Connections extends Context.Service<Connections, {
     const ssh = yield* SshClient
     const layerScope = yield* Effect.scope
     const hosts = new Map<string, Slot>()
-    /** Aliases connected once: a later connect is a reconnect, retried on transient failures. */
-    const known = new Set<string>()
     const retries = config.limits.reconnectRetries
-    const schedule = reconnectSchedule(config.limits.reconnectDelaySec)
+    const delaySec = config.limits.reconnectDelaySec
 
     /** One attempt: the host's pool with its first connection, in a scope of its own. */
     const openHost = (entry: HostEntry, options: ConnectOptions | undefined) =>
@@ -147,7 +175,7 @@ export class Connections extends Context.Service<Connections, {
           if (hosts.get(alias) !== slot) return
           hosts.delete(alias)
           yield* Effect.logWarning(`connection to ${alias} lost; reconnecting`)
-          yield* acquire(alias).pipe(
+          yield* acquire(alias, undefined, new Date(yield* Clock.currentTimeMillis)).pipe(
             Effect.tap(() => Effect.logInfo(`reconnected ${alias}`)),
             Effect.catch((e) => Effect.logWarning(`gave up reconnecting ${alias}: ${e.message}; the next call will try again`))
           )
@@ -155,27 +183,61 @@ export class Connections extends Context.Service<Connections, {
         layerScope
       )
 
-    const acquire = (alias: string, options?: ConnectOptions): Effect.Effect<Live, ConnectFailure> =>
+    /**
+     * Attempts of a background reconnect, until one connects, one fails for good, or
+     * reconnect_retries retries have failed; `slot.down` says where it stands meanwhile.
+     */
+    const reconnect = (entry: HostEntry, slot: Slot, since: Date) =>
+      Effect.gen(function*() {
+        for (let attempt = 1; ; attempt++) {
+          const result = yield* Effect.result(openHost(entry, undefined))
+          if (result._tag === "Success") return result.success
+          const e = result.failure
+          if (!transient(e) || attempt > retries) return yield* Effect.fail(e)
+          const delay = yield* reconnectDelayMs(delaySec, attempt)
+          const now = yield* Clock.currentTimeMillis
+          slot.down = { since, attempts: attempt, maxAttempts: retries + 1, nextAttemptAt: new Date(now + delay), lastError: e.message }
+          Deferred.doneUnsafe(slot.known, Exit.succeed(slot.down))
+          yield* Effect.logWarning(`reconnect to ${entry.alias} failed: ${e.message}; next attempt in ${delay} ms`)
+          yield* Effect.sleep(delay)
+        }
+      })
+
+    /** The host's connection, or HOST_DOWN at once while a background reconnect waits for its next attempt. */
+    const awaitSlot = (alias: string, slot: Slot): Effect.Effect<Live, ConnectFailure> =>
+      Effect.suspend(() => {
+        const down = (d: HostDown) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(hostDownError(alias, d, now)))
+        if (Deferred.isDoneUnsafe(slot.ready)) return Deferred.await(slot.ready)
+        if (slot.down !== undefined) return down(slot.down)
+        return Effect.raceFirst(Deferred.await(slot.ready), Effect.flatMap(Deferred.await(slot.known), down))
+      })
+
+    /**
+     * The host's live connection: the current one, the one being made, or (`since`: after
+     * the connection dropped at that time) a background reconnect's. A call that finds none
+     * makes one attempt, without retries: a host that keeps failing is the reconnect's to wait for.
+     */
+    const acquire = (alias: string, options?: ConnectOptions, since?: Date): Effect.Effect<Live, ConnectFailure> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           const entry = yield* registry.resolve(alias)
           for (let slot = hosts.get(entry.alias); slot !== undefined; slot = hosts.get(entry.alias)) {
-            const live = yield* restore(Deferred.await(slot.ready))
-            if (isOpen(live)) return live
+            // A reconnect finds another already under way: that one is it.
+            if (since !== undefined && slot.background) return yield* restore(Deferred.await(slot.ready))
+            const found = yield* Effect.exit(restore(awaitSlot(entry.alias, slot)))
+            if (Exit.isSuccess(found) && isOpen(found.value)) return found.value
+            // A call's single attempt failed: a reconnect goes on with its own.
+            if (Exit.isFailure(found) && since === undefined) return yield* found
             if (hosts.get(entry.alias) === slot) hosts.delete(entry.alias)
           }
-          const slot: Slot = { ready: Deferred.makeUnsafe() }
+          const slot: Slot = { ready: Deferred.makeUnsafe(), known: Deferred.makeUnsafe(), down: undefined, background: since !== undefined }
           hosts.set(entry.alias, slot)
-          const attempt = known.has(entry.alias)
-            ? openHost(entry, options).pipe(
-              Effect.tapError((e) => transient(e) ? Effect.logWarning(`reconnect to ${entry.alias} failed: ${e.message}`) : Effect.void),
-              Effect.retry({ schedule, times: retries, while: transient })
-            )
-            : openHost(entry, options)
+          const attempt = since !== undefined ? reconnect(entry, slot, since) : openHost(entry, options)
           const exit = yield* Effect.exit(restore(attempt))
+          slot.down = undefined
           if (Exit.isSuccess(exit)) {
             slot.live = exit.value
-            known.add(entry.alias)
+            yield* registry.connected(entry.alias)
             if (!hosts.has(entry.alias)) hosts.set(entry.alias, slot)
             yield* watch(entry.alias, slot, exit.value)
           } else if (hosts.get(entry.alias) === slot) {
@@ -270,7 +332,6 @@ export class Connections extends Context.Service<Connections, {
 
     const disconnect = (alias: string) =>
       Effect.gen(function*() {
-        known.delete(alias)
         const slot = hosts.get(alias)
         hosts.delete(alias)
         if (slot?.live === undefined) return

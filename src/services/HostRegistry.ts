@@ -53,8 +53,13 @@ export class HostRegistry extends Context.Service<HostRegistry, {
   /** Drop `alias`; returns whether it was there. */
   remove(alias: string): Effect.Effect<boolean>
   readonly list: Effect.Effect<ReadonlyArray<HostEntry>>
-  /** The alias used when a tool is given no `host`. */
+  /**
+   * The alias used when a tool is given no `host`: the configured default, else the first
+   * host connected (while it stays registered), else the only host.
+   */
   readonly defaultAlias: Effect.Effect<string | undefined>
+  /** `alias` is connected (Connections tells): the first one becomes the default until one is set. */
+  connected(alias: string): Effect.Effect<void>
   /**
    * Put registered `alias` in each of `groups` (created when new; a member already is one).
    * Group names follow `ALIAS_PATTERN`.
@@ -82,7 +87,8 @@ export class HostRegistry extends Context.Service<HostRegistry, {
           ...(h.key !== undefined ? { keyPath: h.key } : {}),
           ...(h.passwordEnv !== undefined ? { passwordEnv: h.passwordEnv } : {}),
           ...(h.keyPassphraseEnv !== undefined ? { passphraseEnv: h.keyPassphraseEnv } : {}),
-          ...(h.sudoPasswordEnv !== undefined ? { sudoPasswordEnv: h.sudoPasswordEnv } : {})
+          ...(h.sudoPasswordEnv !== undefined ? { sudoPasswordEnv: h.sudoPasswordEnv } : {}),
+          ...(h.sudoWithLoginPassword !== undefined ? { sudoWithLoginPassword: h.sudoWithLoginPassword } : {})
         },
         source: h.source,
         insecureAutoAdd: config.insecureAutoAdd,
@@ -104,11 +110,15 @@ export class HostRegistry extends Context.Service<HostRegistry, {
     const hosts = yield* Ref.make(initial)
     const groups = yield* Ref.make(new Map<string, ReadonlyArray<string>>(Object.entries(config.groups ?? {})))
     const explicitDefault = yield* Ref.make<string | undefined>(config.defaultHost)
+    /** The first host connected: the default when none is set, so a second host does not silently unset it. */
+    const firstConnected = yield* Ref.make<string | undefined>(undefined)
 
     const defaultAlias = Effect.gen(function*() {
       const d = yield* Ref.get(explicitDefault)
       const map = yield* Ref.get(hosts)
       if (d !== undefined && map.has(d)) return d
+      const first = yield* Ref.get(firstConnected)
+      if (first !== undefined && map.has(first)) return first
       // With exactly one host there is no ambiguity about which one is meant.
       return map.size === 1 ? map.keys().next().value : undefined
     })
@@ -182,11 +192,17 @@ export class HostRegistry extends Context.Service<HostRegistry, {
           }),
           (removed) =>
             removed
-              ? Ref.update(groups, (map) => new Map([...map].map(([name, members]) => [name, members.filter((m) => m !== alias)])))
+              ? Effect.andThen(
+                Ref.update(groups, (map) => new Map([...map].map(([name, members]) => [name, members.filter((m) => m !== alias)]))),
+                Ref.update(firstConnected, (first) => first === alias ? undefined : first)
+              )
               : Effect.void
         ),
       list: Effect.map(Ref.get(hosts), (m) => [...m.values()]),
       defaultAlias,
+      connected: (alias) =>
+        Effect.flatMap(Ref.get(hosts), (map) =>
+          Ref.update(firstConnected, (first) => first !== undefined && map.has(first) ? first : map.has(alias) ? alias : first)),
       join: (alias, names) =>
         Effect.gen(function*() {
           const bad = names.find((n) => !isAlias(n))

@@ -27,13 +27,15 @@ import {
   validateRequest
 } from "../jobs/model.js"
 import { PersistentJobs } from "../jobs/PersistentJobs.js"
+import { type TailHost, waitTail } from "../jobs/readTail.js"
+import { RemoteHosts } from "../ssh/RemoteHosts.js"
 import { renderPty, type Screen, versioned } from "../jobs/screens.js"
 import { TmuxJobs } from "../jobs/TmuxJobs.js"
 import { KEY_NAMES_HELP, parseKey } from "../output/keys.js"
 import type { Pane } from "../ssh/tmux.js"
-import { waitTail } from "../jobs/readTail.js"
 import { type RunningCommand, runningCommand } from "../jobs/RunningCommand.js"
 import { jobChanges, jobLines } from "../jobs/streams.js"
+import type { Tombstone } from "../jobs/Tombstones.js"
 import type { Line } from "../output/RingBuffer.js"
 import {
   type ChannelError,
@@ -42,6 +44,7 @@ import {
   type JobNotFoundError,
   JobRunningError,
   type LimitReachedError,
+  type SignalNotDeliveredError,
   type TmuxUnavailableError,
   type RemoteOutputTooLargeError
 } from "../domain/errors.js"
@@ -50,6 +53,7 @@ import { HostRegistry } from "./HostRegistry.js"
 export type { EndReason, JobStatus }
 export * from "../jobs/model.js"
 export type { HandedOver, Progress, RunningCommand } from "../jobs/RunningCommand.js"
+export { type Tombstone, tombstoneLine } from "../jobs/Tombstones.js"
 export type { Screen } from "../jobs/screens.js"
 export type { Pane } from "../ssh/tmux.js"
 
@@ -71,7 +75,8 @@ export class Jobs extends Context.Service<Jobs, {
   run(request: RunRequest): Effect.Effect<RunningCommand, SpawnError>
   /** Lines past the cursor, waiting up to `waitMs` for `minLines` of them (or a match of `until`, the end, a prompt). */
   tail(request: TailRequest): Effect.Effect<TailResult, JobNotFoundError>
-  signal(jobId: string, signal: SignalName): Effect.Effect<SignalResult, JobNotFoundError | InvalidArgumentError>
+  /** Reaching no process is SIGNAL_NOT_DELIVERED, never a success; a host that cannot be asked (a detached job's) is its error. */
+  signal(jobId: string, signal: SignalName): Effect.Effect<SignalResult, JobNotFoundError | InvalidArgumentError | SignalNotDeliveredError | ConnectFailure | ChannelError | RemoteOutputTooLargeError>
   sendStdin(jobId: string, data: string, options?: StdinOptions): Effect.Effect<JobInfo, JobNotFoundError | JobRunningError | InvalidArgumentError | ChannelError | ConnectFailure | RemoteOutputTooLargeError>
   /** A terminal job's screen (pty, tmux job or followed pane); with `since`, the rows changed since that version. */
   screen(jobId: string, since?: number): Effect.Effect<{ readonly job: JobInfo; readonly screen: Screen }, JobNotFoundError | InvalidArgumentError | ChannelError | ConnectFailure | RemoteOutputTooLargeError>
@@ -80,6 +85,8 @@ export class Jobs extends Context.Service<Jobs, {
   /** The panes of a host's tmux server. */
   panes(host?: string): Effect.Effect<ReadonlyArray<Pane>, ConnectFailure | ChannelError | TmuxUnavailableError | RemoteOutputTooLargeError>
   list(filter?: { readonly host?: string | undefined; readonly status?: JobStatus | undefined }): Effect.Effect<ReadonlyArray<JobInfo>>
+  /** What the jobs reaped `reap_finished_after_sec` after their end left behind (bounded), newest first. */
+  reaped(filter?: { readonly host?: string | undefined; readonly status?: JobStatus | undefined }): Effect.Effect<ReadonlyArray<Tombstone>>
   get(jobId: string): Effect.Effect<JobInfo, JobNotFoundError>
   /** Drop a job; a running one needs `force` (then TERM → grace → KILL first). */
   remove(jobId: string, options?: { readonly force?: boolean }): Effect.Effect<{ readonly job: JobInfo; readonly termination: Termination | null }, JobNotFoundError | JobRunningError>
@@ -98,7 +105,17 @@ export class Jobs extends Context.Service<Jobs, {
     const persistent = yield* PersistentJobs
     const tmux = yield* TmuxJobs
     const registry = yield* HostRegistry
+    const hosts = yield* RemoteHosts
     const rediscover = Effect.andThen(persistent.rediscover, tmux.rediscover)
+
+    /** The job's state with whether its host is connected now (a host that is down says so at once). */
+    const withHost = (info: JobInfo): Effect.Effect<JobInfo> =>
+      Effect.map(hosts.isConnected(info.host), (hostConnected) => ({ ...info, hostConnected }))
+    // A job of ours ends when its channel dies with the connection; a persistent or tmux job does not.
+    const tailHost = (job: Job): TailHost => ({
+      up: hosts.isConnected(job.host),
+      down: job.persistent || job.tmux !== undefined ? hosts.closed(job.host) : undefined
+    })
 
     // Perhaps a persistent or tmux job of an earlier run, on a host not looked at yet.
     const find = (jobId: string): Effect.Effect<Job, JobNotFoundError> =>
@@ -192,7 +209,7 @@ export class Jobs extends Context.Service<Jobs, {
     const remove = Effect.fn("Jobs.remove")(function*(jobId: string, options?: { readonly force?: boolean }) {
       const job = yield* find(jobId)
       let termination: Termination | null = null
-      if (job.running) {
+      if (job.alive) {
         // Removing a followed pane only stops following it: nothing to force.
         if (options?.force !== true && !(job.tmux !== undefined && job.tmux.session === undefined)) {
           return yield* new JobRunningError({
@@ -216,27 +233,32 @@ export class Jobs extends Context.Service<Jobs, {
     return Jobs.of({
       spawn,
       run,
-      tail: (request) => Effect.flatMap(find(request.jobId), (job) => waitTail(job, request)),
+      tail: (request) =>
+        Effect.flatMap(find(request.jobId), (job) =>
+          Effect.flatMap(waitTail(job, request, tailHost(job)), (r) => Effect.map(withHost(r.job), (info) => ({ ...r, job: info })))),
       signal: (jobId, sig) =>
-        Effect.flatMap(find(jobId), (job) =>
+        Effect.flatMap(find(jobId), (job): Effect.Effect<SignalResult, InvalidArgumentError | SignalNotDeliveredError | ConnectFailure | ChannelError | RemoteOutputTooLargeError> =>
           job.tmux !== undefined && job.tmux.session === undefined
             ? Effect.fail(new InvalidArgumentError({
               message: `job_id: '${jobId}' follows a person's tmux pane: its processes are not ours to signal`,
               hint: "send keys instead (ssh_send_stdin keys: [\"C-c\"]), or ssh_remove_job to stop following it"
             }))
-            : runner.signal(job, sig)),
-      sendStdin,
-      screen,
+            : Effect.flatMap(runner.signal(job, sig), (r) => Effect.map(withHost(r.job), (info) => ({ ...r, job: info })))),
+      sendStdin: (jobId, data, options) => Effect.flatMap(sendStdin(jobId, data, options), withHost),
+      screen: (jobId, since) => Effect.flatMap(screen(jobId, since), (r) => Effect.map(withHost(r.job), (job) => ({ ...r, job }))),
       followPane,
       panes: (host) => Effect.flatMap(registry.resolve(host), (entry) => tmux.panes(entry.alias)),
-      list: (filter) => Effect.andThen(rediscover, Effect.map(listed(filter), (jobs) => jobs.map(jobInfo))),
-      get: (jobId) => Effect.map(find(jobId), jobInfo),
+      list: (filter) => Effect.andThen(rediscover, Effect.flatMap(listed(filter), (jobs) => Effect.forEach(jobs, (j) => withHost(jobInfo(j))))),
+      reaped: (filter) =>
+        Effect.map(store.reaped, (all) =>
+          all.filter((t) => (filter?.host === undefined || t.host === filter.host) && (filter?.status === undefined || t.status === filter.status))),
+      get: (jobId) => Effect.flatMap(find(jobId), (job) => withHost(jobInfo(job))),
       remove,
       terminateHost: (host) =>
         Effect.flatMap(listed({ host }), (jobs) =>
           Effect.gen(function*() {
             // Persistent jobs go on; tmux sessions (and our pipes on panes) go with the host.
-            const running = jobs.filter((j) => j.running && (!j.persistent || j.tmux !== undefined))
+            const running = jobs.filter((j) => j.alive && (!j.persistent || j.tmux !== undefined))
             const stopped = yield* Effect.forEach(
               running,
               (job) => Effect.map(stopJob(job, "disconnect"), (termination) => ({ jobId: job.id, termination })),
@@ -245,9 +267,9 @@ export class Jobs extends Context.Service<Jobs, {
             yield* Effect.forEach(jobs.filter((j) => j.tmux !== undefined), tmux.removeFiles, { concurrency: "unbounded", discard: true })
             return stopped
           })),
-      runningCountByHost: Effect.map(listed({ status: "running" }), (jobs) => {
+      runningCountByHost: Effect.map(listed(), (jobs) => {
         const counts = new Map<string, number>()
-        for (const j of jobs) counts.set(j.host, (counts.get(j.host) ?? 0) + 1)
+        for (const j of jobs) if (j.alive) counts.set(j.host, (counts.get(j.host) ?? 0) + 1)
         return counts
       }),
       lines: (jobId, options) => Stream.unwrap(Effect.map(find(jobId), (job) => jobLines(job, options))),

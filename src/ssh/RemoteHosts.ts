@@ -22,4 +22,8 @@ export class RemoteHosts extends Context.Service<RemoteHosts, {
   exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<RemoteChannel, ConnectFailure | ChannelError>
   /** The registered hosts connected now, in registry order. */
   readonly connected: Effect.Effect<ReadonlyArray<string>>
+  /** Whether `alias` has an open connection now (false while a dropped one is being re-established). */
+  isConnected(alias: string): Effect.Effect<boolean>
+  /** Completes when the current connection to `alias` closes (at once when there is none). */
+  closed(alias: string): Effect.Effect<void>
 }>()("mcp-ssh-live/RemoteHosts") {}

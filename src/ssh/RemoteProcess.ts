@@ -1,6 +1,7 @@
 /**
  * A command running in an ssh2 exec channel, started through the wrapper of
- * `shell.ts`: strips the PID marker from stdout, hands every chunk to a sink,
+ * `shell.ts`: strips the PID marker from stdout and, once the command runs
+ * (`watchStdin`), the stdin probe's markers from stderr, hands every chunk to a sink,
  * and records how the process ended.
  *
  * The data path is plain callbacks (hot: millions of chunks); the Effect API is
@@ -14,6 +15,7 @@ import type { StreamName } from "../domain/jobs.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
 import { guarded } from "./listeners.js"
 import { PID_MARKER } from "./shell.js"
+import { StdinMarkers } from "./StdinMarkers.js"
 
 export type { StreamName }
 
@@ -41,6 +43,9 @@ export class RemoteProcess {
   private pre: Buffer | undefined = Buffer.alloc(0)
   private exitInfo: ExitInfo = { exitStatus: null, signal: null }
   private inputEnded = false
+  /** Set by `watchStdin`: nothing before the command runs is taken for a marker (sudo's prompt is not). */
+  private markers: StdinMarkers | undefined = undefined
+  private readonly emitStderr = (piece: Buffer) => this.sink("stderr", piece)
   /** What a listener threw, if one did: the channel was closed then (the process ends as lost). */
   failure: unknown = undefined
 
@@ -50,7 +55,10 @@ export class RemoteProcess {
       this.channel.close()
     })
     channel.on("data", safe((chunk: Buffer) => this.onStdout(chunk)))
-    channel.stderr.on("data", safe((chunk: Buffer) => this.sink("stderr", chunk)))
+    channel.stderr.on("data", safe((chunk: Buffer) => {
+      if (this.markers === undefined) this.sink("stderr", chunk)
+      else this.markers.filter(chunk, this.emitStderr)
+    }))
     channel.on("exit", (code: number | null, signal?: string) => {
       this.exitInfo = {
         exitStatus: typeof code === "number" ? code : null,
@@ -60,6 +68,7 @@ export class RemoteProcess {
     channel.on("close", () => {
       try {
         this.flushPre()
+        this.markers?.flush(this.emitStderr)
       } catch (e) {
         this.failure ??= e
       }
@@ -69,6 +78,15 @@ export class RemoteProcess {
     // A channel error (e.g. the connection dropped) is followed by close; nothing to do here
     // but keep it from becoming an unhandled 'error' event.
     channel.on("error", () => {})
+  }
+
+  /**
+   * From now on (call it as the command block is sent: the probe starts after it), take the
+   * stdin probe's markers out of stderr and tell `onState` when a process of the command
+   * starts (true) or stops (false) waiting on its stdin.
+   */
+  watchStdin(onState: (blocked: boolean) => void): void {
+    this.markers ??= new StdinMarkers(onState)
   }
 
   get done(): boolean {

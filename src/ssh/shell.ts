@@ -18,6 +18,11 @@
  * before it reads the block. With a pty, the terminal is put in raw mode without echo
  * while the block is read, so the block is neither echoed back nor cut at a line length.
  *
+ * Without a pty, a program waiting for input often prints nothing (`read -p` prompts only
+ * on a terminal), so the launcher starts a probe (`stdinProbe`) just before the command:
+ * it tells us on stderr, with a marker line, when a process of the job blocks reading the
+ * job's stdin, and when none does any more.
+ *
  * @since 0.1.0
  */
 import type { SignalName } from "../domain/jobs.js"
@@ -28,6 +33,11 @@ export const PID_MARKER = "\u001e__mcp_ssh_live_pid__:"
 export const SUDO_PROMPT = "\u001e__mcp_ssh_live_sudo_prompt__\u001e"
 /** Printed by the root shell once sudo has authenticated. */
 export const SUDO_READY = "\u001e__mcp_ssh_live_sudo_ready__\u001e"
+
+/** Starts the probe's line on stderr, then `1` (a process blocks reading stdin) or `0` (none does any more). */
+export const STDIN_MARKER = "\u001e__mcp_ssh_live_stdin__:"
+/** `STDIN_MARKER` as a printf format (the record separator in octal). */
+const MARKER_FORMAT = `\\036${STDIN_MARKER.slice(1)}`
 
 /** POSIX single-quote `s` for /bin/sh. */
 export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
@@ -94,6 +104,57 @@ const SMALL_BYTES = 16384
 const SMALL_LINES = 64
 
 /**
+ * The stdin probe: started (twice forked, so the command's own `wait` never waits for it,
+ * holding none of the channel's pipes, so the channel closes when the command ends) just
+ * before the command, by the shell that runs it (`$$`, which reads `/proc` as the same
+ * user, or as root under sudo). Every 0.5 s (bash: a `read -t` on a pipe of its own, no
+ * process started; other shells: `sleep`) it walks that shell and its descendants (the
+ * `children` files of their tasks), reading files only, for a process whose `wchan` is a
+ * pipe read, whose fd 0 is the job's stdin, and which is in `read(0, …)` per
+ * `/proc/<pid>/syscall` (x86-64 0, i386/arm 3, arm64/riscv 63). That file needs ptrace
+ * rights, which Yama (`ptrace_scope` 1) gives only to ancestors: where it cannot be read,
+ * the process must hold no other pipe open for reading (else it may be waiting on a `$(…)`
+ * or a child's output). Seen twice in a row (the same process with the same `rchar` of its
+ * `io` file, so a new wait after input is a new report), it writes `STDIN_MARKER` + `1` to
+ * the shell's stderr through `/proc/$$/fd/2` (if that is still a pipe); `0` once no process
+ * blocks. It ends when that shell is gone (or a zombie). Where `/proc` cannot be read it finds nothing.
+ */
+const stdinProbe = [
+  `P=$$ K= R=`,
+  // That shell runs: not gone, not a zombie its parent has not reaped yet.
+  `up() { l=; read -r l < /proc/$P/stat || return 1; l=\${l##*) }; case $l in Z*|X*|x*) return 1;; esac; }`,
+  `nap() { sleep 0.5 || sleep 1; }`,
+  `probe() { while up; do`,
+  `nap`,
+  `B=; set -- $P`,
+  `while [ $# -gt 0 ] && [ -z "$B" ]; do`,
+  `p=$1; shift`,
+  `for t in /proc/$p/task/*/children; do c=; read -r c < $t; set -- "$@" $c; done`,
+  `w=; read -r w < /proc/$p/wchan`,
+  `case $w in *pipe_read|pipe_wait) ;; *) continue;; esac`,
+  `[ /proc/$p/fd/0 -ef /proc/$P/fd/0 ] || continue`,
+  `s= a=; read -r s a z < /proc/$p/syscall`,
+  `if [ -n "$s" ]; then case "$s $a" in "0 0x0"|"3 0x0"|"63 0x0") ;; *) continue;; esac`,
+  `else o=; for f in /proc/$p/fd/*; do [ -p "$f" ] && ! [ "$f" -ef /proc/$p/fd/0 ] || continue; ` +
+  `l=; while read -r k v; do case $k in flags:) l=$v; break;; esac; done < /proc/$p/fdinfo/\${f##*/}; ` +
+  `case $l in *[02]) o=1; break;; esac; done; [ -z "$o" ] || continue; fi`,
+  `r=; while read -r k v; do case $k in rchar:) r=$v; break;; esac; done < /proc/$p/io`,
+  `B=$p:$r`,
+  `done`,
+  `if [ -n "$B" ] && [ "$B" = "$K" ] && [ "$B" != "$R" ]; then`,
+  `[ -p /proc/$P/fd/2 ] && printf '${MARKER_FORMAT}1\\n' > /proc/$P/fd/2 && R=$B`,
+  `elif [ -z "$B" ] && [ -n "$R" ]; then R=; [ -p /proc/$P/fd/2 ] && printf '${MARKER_FORMAT}0\\n' > /proc/$P/fd/2; fi`,
+  `K=$B`,
+  `done; }`,
+  // Under bash, wait on a pipe of its own (no process per nap); opened by a redirection of
+  // the call, not `exec`, which the account's rc files may have redefined.
+  `case $BASH_VERSION in [4-9].*|[1-9][0-9]*) eval 'nap() { read -t 0.5 -u 9 z; [ $? -gt 128 ] || sleep 0.5; }; probe 9<> <(:)';; *) probe;; esac`
+].join("\n")
+
+/** Start the probe in the background of the background, its own stdio on /dev/null. */
+const startProbe = `( (\n${stdinProbe}\n) </dev/null >/dev/null 2>&1 & )`
+
+/**
  * Read the block into `b` and run it, consuming nothing past it, so the command's own
  * stdin is left untouched. From a pipe the shell's `read` takes one byte at a time: it
  * reads the header and a small body itself. From a terminal in raw mode a shell's `read`
@@ -114,6 +175,7 @@ const readAndRun = (raw: boolean): string => {
     raw ? dd : `if [ "$n" -le ${SMALL_BYTES} ] && [ "$l" -le ${SMALL_LINES} ]; then ${loop}; else ${dd}; fi`,
     ...(raw ? [`stty "$t" 2>/dev/null`] : []),
     `case $b in *'${BLOCK_END}') ;; *) echo 'mcp-ssh-live: the command did not arrive whole (is dd installed?)' >&2; exit 125;; esac`,
+    ...(raw ? [] : [startProbe]),
     `unset n l x h nl t; eval "$b"`
   ].join("; ")
 }
@@ -138,6 +200,17 @@ export const wrapCommand = (options: Pick<WrapOptions, "sudo" | "pty">): string 
 /** A command that sends `signal` to the process group `pgid`. */
 export const killGroupCommand = (signal: SignalName, pgid: number): string =>
   `kill -s ${signal} -- -${pgid} 2>/dev/null || kill -s ${signal} ${pgid}`
+
+/**
+ * Exits 0 while the process group `pgid` has a process that is not a zombie (an exited
+ * process not yet reaped, such as a job's probe orphaned to an init that reaps late,
+ * would fool `kill -0`), else 1. Read from `/proc` (the state and group follow the last
+ * `)` of each `stat`); without `/proc`, `kill -0` decides.
+ */
+export const groupAliveCommand = (pgid: number): string =>
+  `if [ -r /proc/self/stat ]; then for d in /proc/[0-9]*; do l=; read -r l 2>/dev/null < "$d/stat" || continue; ` +
+  `l=\${l##*) }; set -- $l; [ "$3" = ${pgid} ] && case $1 in Z|X|x) ;; *) exit 0;; esac; done; exit 1; fi; ` +
+  `kill -0 -- -${pgid} 2>/dev/null || kill -0 ${pgid} 2>/dev/null`
 
 /** `command` run as root through sudo (by absolute path), the password read from stdin. */
 export const asRootCommand = (command: string): string =>

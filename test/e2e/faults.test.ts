@@ -12,9 +12,15 @@ describeWithSshd("faults", (getSshd) => {
   let server: McpServerProcess
   let sshd: Sshd
 
+  /** The job's record, from whichever page of ssh_list_jobs holds it (persistent jobs other suites left are listed too). */
   const jobStatus = async (jobId: string) => {
-    const r = await call(server, "ssh_list_jobs", {})
-    return (r.data.jobs as Array<Job>).find((j) => j.job_id === jobId)!
+    for (let cursor: number | null = 0; cursor !== null;) {
+      const r = await call(server, "ssh_list_jobs", { cursor })
+      const found = (r.data.jobs as Array<Job>).find((j) => j.job_id === jobId)
+      if (found !== undefined) return found
+      cursor = r.data.next_cursor as number | null
+    }
+    throw new Error(`${jobId} is not listed`)
   }
   const waitStatus = async (jobId: string, ms: number) => {
     const until = Date.now() + ms
@@ -52,15 +58,58 @@ describeWithSshd("faults", (getSshd) => {
     await sshd.exec(`pkill -f 'while true; do i=' || true`)
   })
 
-  it("sshd down for a while: the call waits through retries and succeeds once it is back", async () => {
+  it("sshd down for a while: calls fail at once with HOST_DOWN and the reconnect's state, jobs say host_connected: false, and it all goes on once it is back", async () => {
+    const durable = await call(server, "ssh_spawn", { command: "for i in $(seq 1 30); do echo $i; sleep 0.2; done", persistent: true })
+    expect(durable.isError, durable.text).toBe(false)
+    const jobId = durable.data.job_id as string
+    const first = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 5000, min_lines: 1 })
     await sshd.goDown()
-    const call0 = Date.now()
-    setTimeout(() => void sshd.restart(), 1500)
+    // Before: the call waited through the reconnect's backoff (6 to 13 s with the defaults).
     const r = await call(server, "ssh_exec", { command: "echo up again" })
-    expect(r.isError, r.text).toBe(false)
-    expect(r.data.stdout).toBe("up again\n")
-    expect(Date.now() - call0).toBeGreaterThan(1000)
+    expect(r.isError).toBe(true)
+    expect(r.text).toMatch(/^HOST_DOWN: box is down since \S+: reconnect attempt \d of 6 failed \(.+\); the next is at \S+ \(in \d+ s\)/)
+    // The persistent job goes on over there; its results say the host is down, and a tail does not wait for lines that cannot come.
+    const tail = await call(server, "ssh_tail", { job_id: jobId, since_line_no: first.data.next_line_no, wait_ms: 45_000 })
+    expect(tail.data).toMatchObject({ status: "running", host_connected: false })
+    expect((await jobStatus(jobId) as unknown as Record<string, unknown>).host_connected).toBe(false)
+    await sshd.restart()
+    let back = r
+    for (let i = 0; i < 100 && back.isError; i++) {
+      await new Promise((res) => setTimeout(res, 200))
+      back = await call(server, "ssh_exec", { command: "echo up again" })
+    }
+    expect(back.isError, back.text).toBe(false)
+    expect(back.data.stdout).toBe("up again\n")
+    // Nothing of its output was lost meanwhile.
+    const { lines, last } = await tailToEnd(server, jobId, 0, 10_000)
+    expect(lines.map((l) => Number(l.text))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+    expect(last).toMatchObject({ status: "exited", exit_status: 0 })
+    expect(last.host_connected).toBeUndefined()
+    await call(server, "ssh_remove_job", { job_id: jobId })
   })
+
+  it("sshd down longer than a follower's retries: a tmux job goes on over there and is followed again, no line lost", async () => {
+    const s = await call(server, "ssh_spawn", { command: "for i in $(seq 1 30); do echo $i; sleep 0.5; done", tmux: true })
+    expect(s.isError, s.text).toBe(false)
+    const jobId = s.data.job_id as string
+    await call(server, "ssh_tail", { job_id: jobId, wait_ms: 5000, min_lines: 1 })
+    await sshd.goDown()
+    // Before: the follower gave up after 15 quick failures (about as many seconds) and the job was lost for good.
+    await new Promise((res) => setTimeout(res, 22_000))
+    expect((await jobStatus(jobId) as unknown as Record<string, unknown>)).toMatchObject({ status: "running", host_connected: false })
+    await sshd.restart()
+    // A call reconnects (the background reconnect has given up by now); the follower sees it and resumes.
+    let back = await call(server, "ssh_exec", { command: "echo up again" })
+    for (let i = 0; i < 100 && back.isError; i++) {
+      await new Promise((res) => setTimeout(res, 200))
+      back = await call(server, "ssh_exec", { command: "echo up again" })
+    }
+    expect(back.isError, back.text).toBe(false)
+    const { lines, last } = await tailToEnd(server, jobId, 0, 20_000)
+    expect(lines.map((l) => Number(l.text))).toEqual(Array.from({ length: 30 }, (_, i) => i + 1))
+    expect(last).toMatchObject({ status: "exited", exit_status: 0 })
+    await call(server, "ssh_remove_job", { job_id: jobId })
+  }, 90_000)
 
   it("sshd restarted: a running job goes on, and new calls work", async () => {
     const s = await call(server, "ssh_spawn", { command: "for i in 1 2 3 4; do echo $i; sleep 0.5; done" })

@@ -129,7 +129,24 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`long commands over ${m.name} MC
     })
     const r = await call(server, "ssh_exec", { command: "id -u", sudo: true, host: "needs-pw" })
     expect(r.data).toMatchObject({ error: { code: "SUDO_PASSWORD_REQUIRED" } })
+    // Both routes: what the operator can set, and what the agent can do now.
     expect(r.text).toMatch(/sudo_password_env/)
+    expect(r.text).toMatch(/sudo_with_login_password/)
+    expect(r.text).toMatch(/sudo -S/)
+    expect(r.text).toMatch(/ssh_send_stdin \(secret: true\)/)
+  })
+
+  it("the hint's own route works: sudo -S in a job, the password sent as a secret", async () => {
+    const s = await call(server, "ssh_spawn", { command: "sudo -S -p 'Password: ' id -u", host: "needs-pw" })
+    expect(s.isError, s.text).toBe(false)
+    const jobId = s.data.job_id as string
+    const r = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 20_000 })
+    expect(r.data).toMatchObject({ awaiting_input: true, prompt: "Password: " })
+    await call(server, "ssh_send_stdin", { job_id: jobId, data: `${sshd.user.password}\n`, secret: true })
+    const { lines, last } = await tailToEnd(server, jobId, r.data.next_line_no as number)
+    expect(lines.map((l) => l.text)).toContain("0")
+    expect(last).toMatchObject({ status: "exited", exit_status: 0 })
+    expect(server.stderr()).not.toContain(sshd.user.password)
   })
 
   it("sends progress notifications carrying the newest lines", async () => {
@@ -170,6 +187,42 @@ describeWithSshd("sudo with a wrong password", (getSshd) => {
       expect(server.stderr()).not.toContain(wrong)
     } finally {
       await server.close()
+    }
+  })
+})
+
+describeWithSshd("sudo with the login password", (getSshd) => {
+  it("is off by default, and with sudo_with_login_password sudo gets the password the host was connected with", async () => {
+    const sshd = getSshd()
+    const password = sshd.user.password
+    const connect = { host: sshd.host, port: sshd.port, user: sshd.user.name, password, alias: "pw" }
+    const off = await startMcpServer({ args: ["--known-hosts", sshd.knownHostsPath] })
+    try {
+      expect((await call(off, "ssh_connect", connect)).isError).toBe(false)
+      const r = await call(off, "ssh_exec", { command: "id -u", sudo: true })
+      expect(r.data).toMatchObject({ error: { code: "SUDO_PASSWORD_REQUIRED" } })
+    } finally {
+      await off.close()
+    }
+    const on = await startMcpServer({ args: ["--known-hosts", sshd.knownHostsPath, "--sudo-with-login-password"] })
+    try {
+      expect((await call(on, "ssh_connect", connect)).isError).toBe(false)
+      const r = await call(on, "ssh_exec", { command: "id -u", sudo: true })
+      expect(r.isError, r.text).toBe(false)
+      expect(r.data).toMatchObject({ exit_status: 0, stdout: "0\n" })
+      const t = token()
+      const job = await call(on, "ssh_spawn", { command: `sleep ${t}`, sudo: true })
+      expect(job.isError, job.text).toBe(false)
+      await sshd.exec(`for i in $(seq 50); do pgrep -f "^sleep ${t}$" >/dev/null && break; sleep 0.1; done`)
+      expect((await sshd.exec("ps -eo args")).stdout).not.toContain(password)
+      // Root's job is stopped through sudo with the same password.
+      const removed = await call(on, "ssh_remove_job", { job_id: job.data.job_id, force: true })
+      expect(removed.isError, removed.text).toBe(false)
+      expect(await waitNoProcess(sshd, `sleep ${t}`)).toBe("")
+      expect(JSON.stringify([r.data, job.data, removed.data])).not.toContain(password)
+      expect(on.stderr()).not.toContain(password)
+    } finally {
+      await on.close()
     }
   })
 })

@@ -36,6 +36,22 @@ describeWithSshd("Hosts (library)", (getSshd) => {
     expect(r.list).toEqual([expect.objectContaining({ alias: "box", connected: true, activeJobs: 0, isDefault: true, source: "ssh-config" })])
   })
 
+  it("keeps the first host connected as the default when a second one connects", async () => {
+    const sshd = getSshd()
+    const r = await run(Effect.gen(function*() {
+      const hosts = yield* Hosts
+      const registry = yield* HostRegistry
+      const first = yield* hosts.connect({ host: "box" })
+      const second = yield* hosts.connect({ host: sshd.host, port: sshd.port, user: sshd.nopasswdUser.name, keyPath: sshd.clientKeyPath, alias: "other" })
+      const resolved = (yield* registry.resolve(undefined)).alias
+      const listed = (yield* hosts.list).map((h) => [h.alias, h.isDefault])
+      yield* hosts.disconnect("box")
+      // The first one gone, the only host left is the default.
+      return { first: first.isDefault, second: second.isDefault, resolved, listed, after: yield* registry.defaultAlias }
+    }))
+    expect(r).toEqual({ first: true, second: false, resolved: "box", listed: [["box", true], ["other", false]], after: "other" })
+  })
+
   it("leaves the registry as it was when the connection fails", async () => {
     const r = await run(Effect.gen(function*() {
       const hosts = yield* Hosts

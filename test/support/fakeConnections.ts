@@ -17,6 +17,8 @@ export class FakeChannel extends EventEmitter implements RemoteChannel {
   stdinEnded = false
   readonly signals: Array<string> = []
   closed = false
+  /** The remote process runs (a channel closed by a dropped connection leaves it running). */
+  alive = true
 
   constructor(readonly command: string, private readonly onEnd?: (channel: FakeChannel) => void) {
     super()
@@ -55,6 +57,7 @@ export class FakeChannel extends EventEmitter implements RemoteChannel {
 
   /** The process ended: exit status (or signal), then the channel closes. */
   exit(code: number | null, signal?: string): void {
+    this.alive = false
     if (this.closed) return
     this.emit("exit", code, signal)
     this.close()
@@ -66,19 +69,28 @@ export interface FakeHost {
   readonly jobs: Array<FakeChannel>
   /** Every other command (kill, cat …) in order. */
   readonly helpers: Array<FakeChannel>
+  /** Whether `info` reports the host connected (a test may take it down). */
+  connected: boolean
 }
 
 /** A `Connections` whose `exec` never touches the network; PIDs count up from 1000. */
 export const fakeConnections = (): { readonly host: FakeHost; readonly layer: Layer.Layer<Connections> } => {
-  const host: FakeHost = { jobs: [], helpers: [] }
+  const host: FakeHost = { jobs: [], helpers: [], connected: true }
   let nextPid = 1000
   const pids = new Map<number, FakeChannel>()
   const helper = (command: string) =>
     new FakeChannel(command, (ch) =>
       setImmediate(() => {
+        // `kill -0`: whether the group still has a process.
+        const probe = /kill -0 -- -(\d+)/.exec(ch.command)
+        if (probe !== null) return ch.exit(pids.get(Number(probe[1]))?.alive === true ? 0 : 1)
         const kill = /^kill -s (\w+) -- -(\d+)/.exec(ch.command)
         const target = kill === null ? undefined : pids.get(Number(kill[2]))
-        if (kill !== null && target !== undefined) target.exit(null, kill[1])
+        if (kill !== null && target !== undefined) {
+          const reached = target.alive
+          target.exit(null, kill[1])
+          return ch.exit(reached ? 0 : 1)
+        }
         ch.exit(0)
       }))
   const layer = Layer.succeed(Connections, Connections.of({
@@ -100,7 +112,13 @@ export const fakeConnections = (): { readonly host: FakeHost; readonly layer: La
       }),
     sftp: () => Effect.die("fake connections: sftp is not faked"),
     disconnect: () => Effect.void,
-    info: () => Effect.succeed(undefined),
+    info: (alias) =>
+      Effect.succeed(host.connected
+        ? {
+          alias, address: "127.0.0.1", port: 22, user: "u", authMethod: "publickey",
+          hostKeyFingerprint: "SHA256:fake", serverBanner: "SSH-2.0-fake", connectedAt: new Date(0)
+        }
+        : undefined),
     closed: () => Effect.never,
     forwardOut: () => Effect.die("fake connections: forwardOut is not faked"),
     forwardIn: () => Effect.die("fake connections: forwardIn is not faked")

@@ -85,8 +85,8 @@ export interface Reservation {
 
 export class TaskRegistry {
   readonly #tasks = new Map<string, Task>()
-  /** Ids of forgotten tasks (oldest first), so that an expired id is told from an unknown one. */
-  readonly #expired = new Map<string, true>()
+  /** Ids of forgotten tasks (oldest first) with how each ended, so that an expired id is told from an unknown one. */
+  readonly #expired = new Map<string, string>()
   readonly #listeners = new Set<(task: Task) => void>()
   /** Calls running that may become tasks: they count as live tasks. */
   #reserved = 0
@@ -143,6 +143,11 @@ export class TaskRegistry {
   /** The task, "expired" when it was forgotten, undefined when there never was one. */
   find(id: string): Task | "expired" | undefined {
     return this.#tasks.get(id) ?? (this.#expired.has(id) ? "expired" : undefined)
+  }
+
+  /** How a forgotten task ended, in a few words (`completed (exited, exit_status 3) at …`). */
+  endedAs(id: string): string | undefined {
+    return this.#expired.get(id)
   }
 
   view(task: Task): TaskView {
@@ -258,7 +263,7 @@ export class TaskRegistry {
 
   #forget(task: Task): void {
     this.#tasks.delete(task.id)
-    this.#expired.set(task.id, true)
+    this.#expired.set(task.id, endedAs(task))
     // Remembered as long as a task could be held, no longer.
     for (const id of this.#expired.keys()) {
       if (this.#expired.size <= this.options.maxTasks * 4) break
@@ -278,6 +283,25 @@ export class TaskRegistry {
   stopAll(): void {
     for (const task of this.#tasks.values()) if (task.live) this.cancel(task)
   }
+}
+
+/** A forgotten task's end in one short line: its status, a job's exit, or the error. */
+const endedAs = (task: Task): string => {
+  const at = task.endedAt === undefined ? "" : ` at ${new Date(task.endedAt).toISOString()}`
+  if (task.status !== "completed") {
+    const why = task.status === "failed" && task.error !== undefined ? `: ${task.error.message.slice(0, 160)}` : ""
+    return `${task.status}${at}${why}`
+  }
+  const content = task.result?.structuredContent
+  const result: Readonly<Record<string, unknown>> | undefined = typeof content === "object" && content !== null
+    ? content as Readonly<Record<string, unknown>>
+    : undefined
+  const job = [
+    typeof result?.status === "string" ? result.status : undefined,
+    typeof result?.exit_status === "number" ? `exit_status ${result.exit_status}` : undefined,
+    typeof result?.signal === "string" ? `SIG${result.signal}` : undefined
+  ].filter((part) => part !== undefined)
+  return `completed${job.length === 0 ? "" : ` (${job.join(", ")})`}${at}${task.result?.isError === true ? " with an error result" : ""}`
 }
 
 /** The registry for one serving scope: reaped on the jobs' schedule, its live tasks stopped when the scope closes. */

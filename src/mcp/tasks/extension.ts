@@ -271,7 +271,7 @@ export class TasksExtension {
     if (capabilities !== undefined && !declaresTasks(capabilities)) throw missingCapability()
     const found = this.registry.find(taskId)
     if (found === undefined || found === "expired") {
-      throw noSuchTask(taskId, found === "expired" ? "expired" : "unknown", this.registry.keepSec)
+      throw noSuchTask(taskId, found === "expired" ? "expired" : "unknown", this.registry.keepSec, this.registry.endedAs(taskId))
     }
     return { task: found, wire: capabilities === undefined ? "2025" : "2026" }
   }

@@ -142,10 +142,10 @@ export const missingCapability = () =>
   )
 
 /** An unknown or forgotten task id: -32602 naming it. */
-export const noSuchTask = (taskId: string, why: "unknown" | "expired", keptSec: number) =>
+export const noSuchTask = (taskId: string, why: "unknown" | "expired", keptSec: number, endedAs?: string) =>
   new ProtocolError(
     ProtocolErrorCode.InvalidParams,
     why === "expired"
-      ? `Task ${JSON.stringify(taskId)} has expired: a finished task is kept for ${keptSec} s (reap_finished_after_sec), then forgotten`
+      ? `Task ${JSON.stringify(taskId)} has expired${endedAs === undefined ? "" : ` (it ${endedAs})`}: a finished task is kept for ${keptSec} s (reap_finished_after_sec), then forgotten`
       : `Task ${JSON.stringify(taskId)} not found: no task of this server has that id`
   )

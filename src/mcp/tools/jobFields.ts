@@ -10,6 +10,11 @@ import { guardLength, nonEmpty, NullableInt, NullableString } from "./fields.js"
 
 export const JobId = Schema.String.check(nonEmpty, guardLength(100))
 
+/** `host_connected`, said only when false (the job's host is down now), to keep results small. */
+export const HostConnected = Schema.optionalKey(Schema.Boolean)
+
+export const hostNote = (j: JobInfo): { host_connected?: false } => j.hostConnected === false ? { host_connected: false } : {}
+
 export const JobRecord = Schema.Struct({
   job_id: Schema.String,
   host: Schema.String,
@@ -27,6 +32,7 @@ export const JobRecord = Schema.Struct({
   awaiting_input: Schema.Boolean,
   prompt: NullableString,
   end_reason: Schema.NullOr(EndReason),
+  host_connected: HostConnected,
   /** A tmux job's: what a person runs to watch or take over (only then present). */
   attach: Schema.optionalKey(Schema.String)
 })
@@ -88,5 +94,6 @@ export const jobRecord = (j: JobInfo): typeof JobRecord.Type => ({
   dropped: j.dropped,
   awaiting_input: j.awaitingInput,
   prompt: j.prompt,
-  end_reason: j.endReason
+  end_reason: j.endReason,
+  ...hostNote(j)
 })

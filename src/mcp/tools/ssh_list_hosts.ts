@@ -29,8 +29,8 @@ export const sshListHosts = Tool.make({
   name: "ssh_list_hosts",
   title: "List SSH hosts",
   description:
-    "List the registered hosts: alias, address, user, auth method (never secrets), connected, running jobs, " +
-    "is_default (used when a tool's host is omitted), policy (the operator's rules, or null).",
+    "List the registered hosts: address, user, auth method (never secrets), connected, running jobs, " +
+    "is_default (used when no host is named), policy (operator's rules or null).",
   annotations: { readOnlyHint: true, openWorldHint: false },
   input: Schema.Struct({ cursor: Schema.optionalKey(int(0, Number.MAX_SAFE_INTEGER).annotate({ description: "A reply's next_cursor." })) }),
   output: Schema.Struct({ hosts: Schema.Array(Host), next_cursor: NullableInt }),

@@ -9,7 +9,7 @@ export const sshSignal = Tool.make({
   title: "Signal a job",
   description:
     "Signal a job's whole process group: TERM stops, INT is Ctrl-C, KILL forces, STOP/CONT pause and resume, " +
-    "HUP/USR1/USR2 often reload. Returns the job's state after.",
+    "HUP/USR1/USR2 often reload; detached jobs too (via PID).",
   annotations: { destructiveHint: true, openWorldHint: true },
   input: Schema.Struct({
     job_id: JobId,

@@ -4,12 +4,15 @@ import { InvalidArgumentError } from "../../domain/errors.js"
 import { StreamChoice, StreamName } from "../../domain/jobs.js"
 import { compileUntil, Jobs } from "../../services/Jobs.js"
 import { guardLength, int, nonEmpty } from "./fields.js"
-import { JobId, JobRecord } from "./jobFields.js"
+import { HostConnected, JobId, JobRecord } from "./jobFields.js"
 import { DEFAULT_REPLY_BYTES, MAX_REPLY_BYTES } from "./replyBudget.js"
 import { tailReply } from "./tailReply.js"
 import * as Tool from "./Tool.js"
 import { tailText } from "../tailText.js"
 import { present, viewUrl } from "./jobLinks.js"
+
+/** What `"host_connected":false` adds to a reply's JSON. */
+const HOST_DOWN_BYTES = Buffer.byteLength(`,"host_connected":false`)
 
 /** The longest a tail waits: clients give up on a call near 60 s, and a reply lost to that is output lost. */
 export const MAX_WAIT_MS = 45_000
@@ -56,6 +59,8 @@ const Output = Schema.Struct({
   prompt: JobRecord.fields.prompt,
   note: Schema.optionalKey(Schema.String),
   text: Schema.optionalKey(Schema.String),
+  /** Only when false: the job's host is down (the tail returned at once). */
+  host_connected: HostConnected,
   /** The job's live view page, when the operator serves one (`--view-port`). */
   view_url: Schema.optionalKey(Schema.String)
 })
@@ -106,9 +111,15 @@ export const sshTail = Tool.make({
     const note = waitMs < (input.wait_ms ?? 0)
       ? `wait_ms ${input.wait_ms} was cut to ${MAX_WAIT_MS} (clients give up near 60 s): call again to wait longer`
       : undefined
-    // The view link counts in the reply's budget.
+    // The view link and a down host are said after the rest, within the same budget.
     const url = yield* viewUrl(input.job_id)
-    const linkCost = url === undefined ? 0 : Buffer.byteLength(JSON.stringify({ view_url: url }))
-    return { ...tailReply(input.job_id, r, { format: input.format ?? "text", budget: Math.max(1, budget - linkCost), note }), ...present("view_url", url) }
+    const down = r.job.hostConnected === false ? { host_connected: false } as const : {}
+    const extraCost = (url === undefined ? 0 : Buffer.byteLength(JSON.stringify({ view_url: url }))) +
+      (r.job.hostConnected === false ? HOST_DOWN_BYTES : 0)
+    return {
+      ...tailReply(input.job_id, r, { format: input.format ?? "text", budget: Math.max(1, budget - extraCost), note }),
+      ...down,
+      ...present("view_url", url)
+    }
   })
 })

@@ -105,6 +105,17 @@ insecure_auto_add = false
     expect(s.config.hosts.find((h) => h.alias === "db")).toEqual({ alias: "db", host: "127.0.0.1", port: 2200, source: "cli" })
   })
 
+  it("reads sudo_with_login_password per host and in [server], or --sudo-with-login-password; off by default", () => {
+    expect(ok([]).config.sudoWithLoginPassword).toBeUndefined()
+    expect(ok(["--sudo-with-login-password"]).config.sudoWithLoginPassword).toBe(true)
+    const file = write("sudo-login.toml", `[server]\nsudo_with_login_password = true\n\n[hosts.a]\nhost = "h"\nsudo_with_login_password = false\n`)
+    const s = ok(["--config", file])
+    expect(s.config.sudoWithLoginPassword).toBe(true)
+    expect(s.config.hosts[0]).toMatchObject({ alias: "a", sudoWithLoginPassword: false })
+    expect(error(["--config", write("sudo-login-bad.toml", `[hosts.a]\nhost = "h"\nsudo_with_login_password = "yes"\n`)]))
+      .toMatch(/hosts\.a\.sudo_with_login_password/)
+  })
+
   it("finds the default file under XDG_CONFIG_HOME", () => {
     const xdg = fs.mkdtempSync(path.join(os.tmpdir(), "xdg-"))
     fs.mkdirSync(path.join(xdg, "mcp-ssh-live"))

@@ -4,6 +4,7 @@ import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { Effect } from "effect"
 import { Job } from "../../../src/jobs/Job.js"
+import { jobInfo } from "../../../src/jobs/model.js"
 import { PRE_ATTACH_LIMIT } from "../../../src/jobs/LogMirror.js"
 import { watchPrompt } from "../../../src/jobs/prompt.js"
 
@@ -30,6 +31,28 @@ describe("Job prompt detection", () => {
     expect(job.partial).toBe("Do you want to continue? [Y/n] ")
     expect(job.changes.version).toBeGreaterThan(before)
     feed(job, "y\n")
+    expect(job.awaitingInput).toBe(false)
+  })
+
+  it("is awaiting input while the launcher's probe sees stdin read, with no prompt when none was printed", () => {
+    const job = newJob()
+    const before = job.changes.version
+    job.stdinState(true)
+    expect(job.awaitingInput).toBe(true)
+    expect(job.changes.version).toBeGreaterThan(before)
+    expect(jobInfo(job)).toMatchObject({ awaitingInput: true, prompt: null })
+    job.stdinState(false)
+    expect(job.awaitingInput).toBe(false)
+    feed(job, "Name? ")
+    job.stdinState(true)
+    expect(jobInfo(job)).toMatchObject({ awaitingInput: true, prompt: "Name? " })
+    job.inputSent()
+    expect(job.awaitingInput).toBe(false)
+    job.stdinState(true)
+    job.ingest("stderr", Buffer.from("went on\n"))
+    expect(job.awaitingInput).toBe(false)
+    job.finish({ exitStatus: 0, signal: null })
+    job.stdinState(true)
     expect(job.awaitingInput).toBe(false)
   })
 

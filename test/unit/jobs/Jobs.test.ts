@@ -57,7 +57,71 @@ describe("Jobs on TestClock", () => {
         const gone = yield* Effect.exit(jobs.get(jobId))
         assert.isTrue(Exit.isFailure(gone))
         assert.strictEqual((yield* jobs.list()).length, 0)
+        // It leaves a tombstone: the error tells how it ended, and reaped lists it.
+        assert.match(JSON.stringify(gone), new RegExp(`job '${jobId}' on h exited 0 at .* after 0 lines, and was reaped at`))
+        assert.deepStrictEqual((yield* jobs.reaped()).map((t) => [t.jobId, t.status, t.exitStatus]), [[jobId, "exited", 0]])
+        assert.strictEqual((yield* jobs.reaped({ host: "other" })).length, 0)
+        yield* TestClock.adjust("24 hours")
+        assert.strictEqual((yield* jobs.reaped()).length, 0)
+        assert.match(JSON.stringify(yield* Effect.exit(jobs.get(jobId))), /no job '/)
       }), { reapFinishedAfterSec: 60 }))
+
+  it.effect("a signal to a job that has ended is SIGNAL_NOT_DELIVERED, never a success", () =>
+    withJobs((host) =>
+      Effect.gen(function*() {
+        const { jobs, jobId, channel } = yield* spawn(host, { command: "true" })
+        channel.exit(0)
+        yield* ended(jobId)
+        const r = yield* Effect.exit(jobs.signal(jobId, "TERM"))
+        assert.match(JSON.stringify(r), /SignalNotDeliveredError/)
+        assert.match(JSON.stringify(r), /has already ended \(exited 0\)/)
+        assert.strictEqual(host.helpers.length, 0)
+      })))
+
+  it.effect("a job whose channel is lost is looked up by its process group: gone, it stays lost", () =>
+    withJobs((host) =>
+      Effect.gen(function*() {
+        const { jobs, jobId, channel } = yield* spawn(host, { command: "sleep 100" })
+        yield* settle
+        channel.alive = false
+        channel.close()
+        yield* ended(jobId)
+        yield* settle
+        const job = yield* status(jobId)
+        assert.deepStrictEqual([job.status, job.endReason, job.exitStatus], ["lost", "connection_lost", null])
+        assert.isTrue(host.helpers.some((h) => h.command.includes("kill -0 -- -1000")))
+        // Nothing is left to signal: an error, not a success.
+        const r = yield* Effect.exit(jobs.signal(jobId, "TERM"))
+        assert.match(JSON.stringify(r), /SignalNotDeliveredError.*no process is left in process group 1000/)
+      })))
+
+  it.effect("a job whose channel is lost but whose group runs on is detached, and a signal reaches it through its PID", () =>
+    withJobs((host) =>
+      Effect.gen(function*() {
+        const { jobs, jobId, channel } = yield* spawn(host, { command: "sleep 100" })
+        yield* settle
+        channel.close()
+        yield* ended(jobId)
+        yield* settle
+        const detached = yield* status(jobId)
+        assert.deepStrictEqual([detached.status, detached.endReason, detached.endedAt], ["detached", "connection_lost", null])
+        // Still counted on the host, and still needing force to be removed.
+        assert.strictEqual((yield* jobs.runningCountByHost).get("h"), 1)
+        assert.match(JSON.stringify(yield* Effect.exit(jobs.remove(jobId))), /JobRunningError/)
+        const r = yield* jobs.signal(jobId, "TERM")
+        assert.deepStrictEqual([r.sentViaChannel, r.sentViaPid, r.job.status, r.job.signal, r.job.endReason], [false, true, "killed", "TERM", "signal"])
+      })))
+
+  it.effect("a job on a host that is down says so, and a tail returns at once", () =>
+    withJobs((host) =>
+      Effect.gen(function*() {
+        const { jobs, jobId } = yield* spawn(host, { command: "sleep 100" })
+        assert.strictEqual((yield* status(jobId)).hostConnected, true)
+        host.connected = false
+        const r = yield* jobs.tail({ jobId, since: 0, waitMs: 30_000, maxLines: 10, maxBytes: 1000, stream: "both" })
+        assert.deepStrictEqual([r.job.status, r.job.hostConnected], ["running", false])
+        assert.strictEqual((yield* jobs.list())[0]!.hostConnected, false)
+      })))
 
   it.effect("stops a job after idle_timeout without output, and not while output flows", () =>
     withJobs((host) =>

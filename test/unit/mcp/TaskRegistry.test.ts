@@ -63,6 +63,23 @@ describe("TaskRegistry", () => {
     expect(registry.find("live")).not.toBe("expired")
   })
 
+  it("remembers how an expired task ended: a job's status and exit, an error, a cancel", () => {
+    const { registry, create, advance } = setup(10, 60)
+    const exited = create("job-1")
+    const failed = create("task-2")
+    const cancelled = create("job-3")
+    registry.finish(exited, { result: { ...ok, structuredContent: { status: "exited", exit_status: 3, signal: null } } }, false)
+    registry.finish(failed, { error: { code: -32603, message: "HOST_DOWN: box is down" } }, false)
+    registry.finish(cancelled, { result: ok }, true)
+    advance(60_000)
+    registry.reap()
+    expect(registry.find("job-1")).toBe("expired")
+    expect(registry.endedAs("job-1")).toMatch(/^completed \(exited, exit_status 3\) at \d{4}-\S+Z$/)
+    expect(registry.endedAs("task-2")).toMatch(/^failed at \S+: HOST_DOWN: box is down$/)
+    expect(registry.endedAs("job-3")).toMatch(/^cancelled at \S+$/)
+    expect(registry.endedAs("never")).toBeUndefined()
+  })
+
   it("shows a working task in a few hundred bytes, with the newest line cut to one short line", () => {
     const { registry, create } = setup()
     const t = create("job-0123456789abcdef")

@@ -157,10 +157,52 @@ describe("Connections: reconnect schedule", () => {
       assert.isTrue(ds[1]! > ds[0]! && ds[2]! > ds[1]!, `delays grow: ${ds}`)
       assert.isTrue(ds[2]! >= 3200 && ds[2]! <= 4900, `delays ${ds}`)
       assert.isUndefined(yield* connections.info("h"))
-      // The next call tries again (and its own retries are bounded the same way).
+      // The next call tries again (one attempt of its own).
       server.failNext = 0
       yield* connections.connect("h")
       assert.isDefined(yield* connections.info("h"))
+    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+  })
+})
+
+describe("Connections: a host known to be down", () => {
+  it.effect("fails calls at once with HOST_DOWN and the reconnect's state while it waits, and works again once it connects", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* connections.connect("h")
+      server.failNext = 2
+      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
+      yield* settle
+      // The first reconnect attempt failed; the next is about 1 s away.
+      assert.strictEqual(server.attempts.length, 2)
+      const down = yield* Effect.flip(connections.exec("h", "true"))
+      assert.strictEqual(down._tag, "HostDownError")
+      assert.strictEqual(down.code, "HOST_DOWN")
+      assert.match(down.message, /^h is down since .*: reconnect attempt 1 of 4 failed \(connect ECONNREFUSED\); the next is at .* \(in [12] s\)$/)
+      // The call waited for nothing and tried nothing itself.
+      assert.strictEqual(server.attempts.length, 2)
+      yield* advance(1_500)
+      assert.match((yield* Effect.flip(connections.exec("h", "true"))).message, /attempt 2 of 4/)
+      yield* advance(3_000)
+      assert.strictEqual(server.attempts.length, 4)
+      yield* connections.exec("h", "true")
+    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+  })
+
+  it.effect("once the reconnect gave up, a call makes one attempt, without retries", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* connections.connect("h")
+      server.failNext = 100
+      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
+      yield* settle
+      yield* advance(60_000)
+      assert.strictEqual(server.attempts.length, 1 + 4)
+      const failed = yield* Effect.flip(connections.exec("h", "true"))
+      assert.strictEqual(failed._tag, "ConnectError")
+      assert.strictEqual(server.attempts.length, 1 + 4 + 1)
     }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
   })
 })

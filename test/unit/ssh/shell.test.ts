@@ -1,6 +1,6 @@
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { describe, expect, it } from "vitest"
-import { commandBlock, fieldWithNul, PID_MARKER, shellQuote, wrapCommand } from "../../../src/ssh/shell.js"
+import { commandBlock, fieldWithNul, PID_MARKER, shellQuote, STDIN_MARKER, wrapCommand } from "../../../src/ssh/shell.js"
 
 const sh = (script: string, shell = "/bin/sh", input?: Buffer | string) =>
   execFileSync(shell, ["-c", script], { encoding: "utf8", ...(input !== undefined ? { input } : {}), maxBuffer: 16 << 20 })
@@ -75,5 +75,49 @@ describe("shell wrapper", () => {
       }
       expect(status).toBe(7)
     })
+  }
+
+  /**
+   * Run the launcher as sshd does (stdin, stdout and stderr are pipes; node's own stdio would
+   * be socket pairs), stderr merged into stdout; `answer` is written to stdin once the probe
+   * reports a wait, then stdin is closed. Resolves with everything printed, markers shown as <1>/<0>.
+   */
+  const probed = (shell: string, command: string, answer?: string, launcher = wrapCommand({})) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn("/bin/sh", ["-c", `cat | ${shell} -c "$L" 2>&1 | cat`], { env: { ...process.env, L: launcher } })
+      let out = ""
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString("utf8").split(`${STDIN_MARKER}1\n`).join("<1>").split(`${STDIN_MARKER}0\n`).join("<0>")
+        if (answer !== undefined && out.includes("<1>")) {
+          child.stdin.end(answer)
+          answer = undefined
+        }
+      })
+      child.on("error", reject)
+      child.on("close", () => resolve(out.slice(out.indexOf("\n") + 1)))
+      child.stdin.write(commandBlock({ command }))
+      if (answer === undefined) child.stdin.end()
+    })
+
+  for (const shell of ["/bin/sh", "/bin/bash"]) {
+    it(`reports a process blocked reading stdin with no prompt, and when it goes on (${shell})`, async () => {
+      expect(await probed(shell, "read x; echo got $x; sleep 1.2", "alice\n")).toBe("<1>got alice\n<0>")
+      expect(await probed(shell, `python3 -c 'print("py", input())'`, "bob\n")).toBe("<1>py bob\n")
+    }, 20_000)
+
+    it(`does not mistake a wait on a command substitution for one on stdin (${shell})`, async () => {
+      expect(await probed(shell, "x=$(sleep 1.5; echo s); echo $x")).toBe("s\n")
+    }, 20_000)
+
+    it(`judges by open pipes where /proc/<pid>/syscall cannot be read (${shell})`, async () => {
+      const launcher = wrapCommand({}).replace("/proc/$p/syscall", "/proc/$p/no-such-file")
+      expect(launcher).not.toBe(wrapCommand({}))
+      expect(await probed(shell, "read x; echo got $x", "carol\n", launcher)).toBe("<1>got carol\n")
+      expect(await probed(shell, "x=$(sleep 1.5; echo s); echo $x", undefined, launcher)).toBe("s\n")
+    }, 20_000)
+
+    it(`leaves the command's own wait alone: the probe is no child of its shell (${shell})`, async () => {
+      expect(await probed(shell, "sleep 1.2 & wait; echo waited")).toBe("waited\n")
+    }, 20_000)
   }
 })
