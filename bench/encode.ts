@@ -15,10 +15,13 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import { performance } from "node:perf_hooks"
 import { Schema } from "effect"
-import { sshListJobs } from "../dist/mcp/tools/ssh_list_jobs.js"
-import { sshTail } from "../dist/mcp/tools/ssh_tail.js"
 import { call, startMcpServer } from "../test/support/mcp.ts"
 import { startSshd } from "../test/support/sshdServer.ts"
+
+/** A module of the build (node runs this file as is, and src/ imports .ts files by their .js names), typed from its source. */
+const built = <M>(module: string): Promise<M> => import(new URL(`../dist/${module}`, import.meta.url).href) as Promise<M>
+const { sshTail } = await built<typeof import("../src/mcp/tools/ssh_tail.ts")>("mcp/tools/ssh_tail.js")
+const { sshListJobs } = await built<typeof import("../src/mcp/tools/ssh_list_jobs.ts")>("mcp/tools/ssh_list_jobs.js")
 
 const BUDGET = 16_384
 const CALLS = 200
