@@ -1,9 +1,10 @@
 /**
  * Starts commands in exec channels as jobs: the wrapper and its launcher, the sudo
  * gate, and the watchers of a running job (its exit, the idle timeout, the deadline,
- * prompt detection). A job's watchers live in a scope of their own, closed when it
- * ends; its exit watcher in this service's `FiberSet`. At shutdown every running
- * job of ours (listed or not) gets TERM → grace → KILL.
+ * prompt detection). A job's lifetime is a scope of its own: its channel, its watchers,
+ * and a finalizer that stops it (TERM → grace → KILL) if it still runs when the scope
+ * closes. Its exit watcher (in this service's `FiberSet`) closes it when the job ends, a
+ * failed launch at once, and shutdown every job's of ours (listed or not), in parallel.
  *
  * @since 0.1.0
  */
@@ -28,7 +29,7 @@ import type { HostEntry } from "../domain/hosts.js"
 import type { EndReason, SignalName, Termination } from "../domain/jobs.js"
 import { ProcessGroups } from "./ProcessGroups.js"
 import type { Job } from "./Job.js"
-import { JobStore, type Slot } from "./JobStore.js"
+import { JobStore } from "./JobStore.js"
 import { type JobInfo, jobInfo, type OutputSink, type RunRequest, type SignalResult, type SpawnError } from "./model.js"
 import { watchPrompt } from "./prompt.js"
 import { sudoPassword, sudoPasswordHint } from "./sudoPassword.js"
@@ -37,8 +38,6 @@ import { sudoPassword, sudoPasswordHint } from "./sudoPassword.js"
 export interface Launched {
   readonly job: Job
   readonly process: RemoteProcess
-  /** Its place under the limits until it is listed or ends. */
-  readonly slot: Slot | undefined
   /** Stop passing output to the request's `onOutput` (it was handed over). */
   detachOutput(): void
 }
@@ -51,8 +50,8 @@ const endedAs = (job: Job): string =>
 const STOPPING: ReadonlySet<SignalName> = new Set(["TERM", "KILL", "INT", "HUP", "QUIT"])
 
 export class JobRunner extends Context.Service<JobRunner, {
-  /** Start `request` on `host`; `slot` goes with the job until it is listed or ends. Returns once the command runs. */
-  launch(host: HostEntry, request: RunRequest & { readonly label?: string | undefined }, slot: Slot | undefined): Effect.Effect<Launched, SpawnError>
+  /** Start `request` on `host` (not listed: see `JobStore.add`); returns once the command runs. Stopped at shutdown if still running. */
+  launch(host: HostEntry, request: RunRequest & { readonly label?: string | undefined }): Effect.Effect<Launched, SpawnError>
   /** TERM, grace, KILL on the job's process group (a detached one's too); the job is reported as killed for `reason`. */
   stop(job: Job, reason: EndReason): Effect.Effect<Termination>
   /**
@@ -69,10 +68,10 @@ export class JobRunner extends Context.Service<JobRunner, {
     const groups = yield* ProcessGroups
     const store = yield* JobStore
     const reapAfterSec = (yield* AppConfig).limits.reapFinishedAfterSec
-    const layerScope = yield* Effect.scope
     const exitWatchers = yield* FiberSet.make()
-    /** Running jobs not listed (a command run in the foreground): stopped at shutdown too. */
-    const unlisted = new Set<Job>()
+    // Each job's scope, within this one: closed after the exit watchers are (finalizers run in
+    // reverse), the jobs stopped in parallel at shutdown while their watchers still record how.
+    const jobScopes = yield* Scope.fork(yield* Effect.scope, "parallel")
 
     /** A detached job has no channel of ours: TERM, grace, KILL through its process group. */
     const stopDetached = (job: Job, reason: EndReason, pgid: number) =>
@@ -150,10 +149,7 @@ export class JobRunner extends Context.Service<JobRunner, {
           (job.exitStatus !== null ? ` ${job.exitStatus}` : "") + (job.signal !== null ? ` SIG${job.signal}` : ""))
         const pgid = job.pid
         if (job.status === "lost" && pgid !== null) yield* FiberSet.run(exitWatchers, recover(job, pgid))
-      }).pipe(Effect.ensuring(Effect.andThen(
-        Effect.sync(() => unlisted.delete(launched.job)),
-        Effect.andThen(store.release(launched.slot), Scope.close(scope, Exit.void))
-      )))
+      }).pipe(Effect.ensuring(Scope.close(scope, Exit.void)))
 
     const sudoFailure = (alias: string, outcome: Exclude<SudoOutcome, { readonly _tag: "Ready" }>) =>
       outcome._tag === "PasswordRequired"
@@ -168,8 +164,7 @@ export class JobRunner extends Context.Service<JobRunner, {
 
     const launch = Effect.fn("JobRunner.launch")(function*(
       host: HostEntry,
-      request: RunRequest & { readonly label?: string | undefined },
-      slot: Slot | undefined
+      request: RunRequest & { readonly label?: string | undefined }
     ) {
       const password = request.sudo === true ? sudoPassword(host, loginPasswordForSudo, env) : undefined
       const job = store.create({
@@ -182,9 +177,26 @@ export class JobRunner extends Context.Service<JobRunner, {
         asRoot: request.sudo === true ? { password } : undefined,
         record: request.record
       })
+      // The job's lifetime: closed by its exit watcher once it has ended.
+      const scope = yield* Scope.fork(jobScopes)
+      return yield* start(host, request, job, password, scope).pipe(
+        Effect.onError((cause) => Effect.andThen(stop(job, "removed"), Scope.close(scope, Exit.failCause(cause))))
+      )
+    })
+
+    /** The rest of `launch`: open the channel in `scope`, start the watchers, send the command. */
+    const start = Effect.fnUntraced(function*(
+      host: HostEntry,
+      request: RunRequest & { readonly label?: string | undefined },
+      job: Job,
+      password: Redacted.Redacted<string> | undefined,
+      scope: Scope.Closeable
+    ) {
       const script = wrapCommand({ sudo: request.sudo, pty: job.pty })
       const block = commandBlock({ command: request.command, env: request.env, cwd: request.cwd })
-      const channel = yield* hosts.exec(host.alias, script, { pty: job.pty })
+      const channel = yield* hosts.exec(host.alias, script, { pty: job.pty }).pipe(Scope.provide(scope))
+      // Closed while the job still runs (shutdown): stop it before its channel is closed.
+      yield* Scope.addFinalizer(scope, Effect.suspend(() => job.running ? Effect.asVoid(stop(job, "shutdown")) : Effect.void))
       let forward: OutputSink | undefined = request.onOutput
       const deliver: Sink = (stream, chunk) => {
         job.ingest(stream, chunk)
@@ -206,13 +218,10 @@ export class JobRunner extends Context.Service<JobRunner, {
       const launched: Launched = {
         job,
         process,
-        slot,
         detachOutput: () => {
           forward = undefined
         }
       }
-      unlisted.add(job)
-      const scope = yield* Scope.fork(layerScope)
       yield* FiberSet.run(exitWatchers, watchExit(launched, gate, scope))
       if (request.idleTimeoutMs !== undefined) yield* Effect.forkIn(idleWatch(job, request.idleTimeoutMs), scope)
       if (request.timeoutMs !== undefined) yield* Effect.forkIn(Effect.andThen(Effect.sleep(request.timeoutMs), stop(job, "timeout")), scope)
@@ -242,14 +251,13 @@ export class JobRunner extends Context.Service<JobRunner, {
       return launched
     })
 
-    // Shutdown (this finalizer runs before the watchers are interrupted): stop every running job of ours.
+    // Shutdown (before the jobs' scopes close and the watchers are interrupted): a detached job's
+    // scope closed with its channel, so it is stopped through its process group here.
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
-        const listed = (yield* store.all).filter((j) => !j.persistent)
-        const running = [...new Set([...listed, ...unlisted])].filter((j) =>
-          (j.running && j.process !== undefined) || j.status === "detached")
-        if (running.length > 0) yield* Effect.logInfo(`stopping ${running.length} running command(s)`)
-        yield* Effect.forEach(running, (job) => stop(job, "shutdown"), { concurrency: "unbounded", discard: true })
+        const detached = (yield* store.all).filter((j) => !j.persistent && j.status === "detached")
+        if (detached.length > 0) yield* Effect.logInfo(`stopping ${detached.length} detached command(s)`)
+        yield* Effect.forEach(detached, (job) => stop(job, "shutdown"), { concurrency: "unbounded", discard: true })
       })
     )
 
@@ -280,7 +288,7 @@ export class JobRunner extends Context.Service<JobRunner, {
       return { sentViaChannel: false, sentViaPid: true, job: jobInfo(job) }
     })
 
-    const signal = Effect.fn("Jobs.signal")(function*(job: Job, sig: SignalName) {
+    const signal = Effect.fn("JobRunner.signal")(function*(job: Job, sig: SignalName) {
       const pgid = job.pid
       if (!job.persistent && pgid !== null && (job.status === "detached" || (job.status === "lost" && job.endReason === "connection_lost"))) {
         return yield* signalGroup(job, sig, pgid)
@@ -309,7 +317,7 @@ export class JobRunner extends Context.Service<JobRunner, {
       return { sentViaChannel, sentViaPid, job: jobInfo(job) }
     })
 
-    const sendStdin = Effect.fn("Jobs.sendStdin")(function*(job: Job, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }) {
+    const sendStdin = Effect.fn("JobRunner.sendStdin")(function*(job: Job, data: string, options?: { readonly eof?: boolean; readonly secret?: boolean }) {
       const process = job.process
       if (job.persistent) {
         return yield* new InvalidArgumentError({ message: `job_id: '${job.id}' is persistent: it runs detached, with no stdin` })

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto"
 import * as path from "node:path"
-import { Clock, Context, Effect, FiberSet, Layer, Schedule } from "effect"
+import { Clock, Context, Effect, FiberSet, Layer, Schedule, type Scope } from "effect"
 import { ensurePrivateDir, openPrivateAppendAsync } from "../files/privateFiles.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { PTY_SIZE } from "../ssh/RemoteHosts.js"
@@ -35,13 +35,12 @@ export class JobStore extends Context.Service<JobStore, {
   /** Where recordings go (`--record-dir`, else `--log-dir`); undefined: none can be made. */
   readonly recordDir: string | undefined
   /**
-   * Take a place for a job on `host`, or fail: running jobs (and slots) per host under
-   * max_jobs_per_host, all jobs in memory (running or finished, and slots) under max_jobs.
-   * Synchronous, so two calls cannot both take the last place.
+   * Take a place for a job on `host` for the scope's life, or fail: running jobs (and slots) per
+   * host under max_jobs_per_host, all jobs in memory (running or finished, and slots) under
+   * max_jobs. Synchronous, so two calls cannot both take the last place. Given back when the
+   * scope closes, unless a job took it (`add`).
    */
-  reserve(host: string): Effect.Effect<Slot, LimitReachedError>
-  /** Give a slot back (its job ended unlisted, or failed to start); idempotent. */
-  release(slot: Slot | undefined): Effect.Effect<void>
+  slot(host: string): Effect.Effect<Slot, LimitReachedError, Scope.Scope>
   /** List `job` from now on, in place of `slot` if given (or past max_jobs: false, not listed), and mirror its log. */
   add(job: Job, slot?: Slot): Effect.Effect<boolean>
   /** Drop a job from the list and close its log mirror. */
@@ -214,8 +213,7 @@ export class JobStore extends Context.Service<JobStore, {
     return JobStore.of({
       create,
       recordDir,
-      reserve,
-      release: (slot) => Effect.sync(() => void (slot !== undefined && slots.delete(slot))),
+      slot: (host) => Effect.acquireRelease(reserve(host), (slot) => Effect.sync(() => void slots.delete(slot))),
       add,
       delete: (job) => Effect.suspend(() => (jobs.delete(job.id), closeLog(job))),
       has: (jobId) => jobs.has(jobId),

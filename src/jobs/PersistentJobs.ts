@@ -46,7 +46,7 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
 
     /** A helper command of ours on `alias`, its output collected (within the caps of `options`). */
     const capture = (alias: string, command: string, options: CollectOptions) =>
-      Effect.flatMap(hosts.exec(alias, command), (channel) => collect(channel, options))
+      collect(hosts.exec(alias, command), options)
 
     /**
      * A channel for the follower. While the host is down (its reconnect failing, or given up)
@@ -69,30 +69,35 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
     const follow = (job: Job) =>
       Effect.gen(function*() {
         for (;;) {
-          const channel = yield* followerChannel(job)
-          if (Option.isNone(channel)) {
+          // One follower channel per pass, closed when the pass ends (or this fiber is interrupted).
+          const pass = yield* Effect.scoped(Effect.gen(function*() {
+            const channel = yield* followerChannel(job)
+            if (Option.isNone(channel)) return undefined
+            const ch = channel.value
+            return yield* Effect.callback<{ code: number | null; failure: unknown }>((resume) => {
+              let exitCode: number | null = null
+              let failure: unknown
+              // Nothing thrown here may escape into ssh2: it stops following this job.
+              const safe = guarded((e) => {
+                failure ??= e
+                ch.close()
+              })
+              ch.on("data", safe((d: Buffer) => job.ingest("stdout", d)))
+              ch.stderr.on("data", safe((d: Buffer) => job.ingest("stderr", d)))
+              ch.on("exit", (c: number | null) => {
+                exitCode = typeof c === "number" ? c : null
+              })
+              ch.on("error", () => {})
+              ch.on("close", () => resume(Effect.succeed({ code: exitCode, failure })))
+              safe(() => ch.end())()
+            })
+          }))
+          if (pass === undefined) {
             job.finish({ exitStatus: null, signal: null })
             yield* Effect.logWarning(`job ${job.id}: ${job.host} is no longer registered; reported lost (it may still run there)`)
             return
           }
-          const ch = channel.value
-          const { code, failure } = yield* Effect.callback<{ code: number | null; failure: unknown }>((resume) => {
-            let exitCode: number | null = null
-            let failure: unknown
-            // Nothing thrown here may escape into ssh2: it stops following this job.
-            const safe = guarded((e) => {
-              failure ??= e
-              ch.close()
-            })
-            ch.on("data", safe((d: Buffer) => job.ingest("stdout", d)))
-            ch.stderr.on("data", safe((d: Buffer) => job.ingest("stderr", d)))
-            ch.on("exit", (c: number | null) => {
-              exitCode = typeof c === "number" ? c : null
-            })
-            ch.on("error", () => {})
-            ch.on("close", () => resume(Effect.succeed({ code: exitCode, failure })))
-            safe(() => ch.end())()
-          })
+          const { code, failure } = pass
           if (failure !== undefined) {
             job.finish({ exitStatus: null, signal: null })
             yield* Effect.logWarning(`job ${job.id}: stopped following it: ${failure instanceof Error ? failure.message : String(failure)}; reported lost (it may still run on ${job.host})`)

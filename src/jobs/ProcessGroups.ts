@@ -36,8 +36,8 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
     /** Run a helper command of ours on `alias` (through sudo for a root job); its exit code. */
     const run = (alias: string, command: string, step: string, asRoot: AsRoot | undefined) =>
       Effect.gen(function*() {
-        const channel = yield* hosts.exec(alias, asRoot === undefined ? command : asRootCommand(command))
-        const result = yield* collect(channel, {
+        // The channel is closed when this ends, the timeout below included.
+        const result = yield* collect(hosts.exec(alias, asRoot === undefined ? command : asRootCommand(command)), {
           step,
           maxStdout: HELPER_SMALL_OUTPUT,
           stdin: asRoot === undefined ? "" : asRoot.password === undefined ? "" : `${Redacted.value(asRoot.password)}\n`

@@ -93,8 +93,7 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
 
     /** A tmux helper of ours on `alias`, its output collected (at most max_listing_bytes: a job listing, a screen). */
     const capture = (alias: string, command: string, stdin?: string) =>
-      Effect.flatMap(hosts.exec(alias, command), (channel) =>
-        collect(channel, { step: `a tmux helper on ${alias}`, maxStdout: limits.maxListingBytes, stdin }))
+      collect(hosts.exec(alias, command), { step: `a tmux helper on ${alias}`, maxStdout: limits.maxListingBytes, stdin })
 
     const noTmux = (alias: string) =>
       new TmuxUnavailableError({
@@ -111,7 +110,7 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
 
     /** One pass of the follower: the bytes from the offset read until its writer is gone (or our marker). */
     const followOnce = (job: Job, marker: EndMarker | undefined) =>
-      Effect.flatMap(
+      Effect.scoped(Effect.flatMap(
         hosts.exec(job.host, followScript(job.id, job.offsets.stdout, job.tmux?.session === undefined ? "pane" : "job")),
         (ch) =>
           Effect.callback<"ended" | "lost">((resume) => {
@@ -130,7 +129,7 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
             ch.on("close", () => resume(Effect.succeed(exited || marker?.found === true ? "ended" : "lost")))
             ch.end()
           })
-      )
+      ))
 
     /**
      * Follow until the job is over: our marker read (a job), or the writer gone (the pane

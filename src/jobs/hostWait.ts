@@ -19,12 +19,12 @@ export const connectedWithin = (hosts: Context.Service.Shape<typeof RemoteHosts>
  * `attempt` until it succeeds, waiting for the host between tries (1, 2, 4 … 30 s at most),
  * for as long as the host is registered: none once it is not. `onFirstFailure` is told once.
  */
-export const untilHostAnswers = <A, E extends ConnectFailure | ChannelError>(
+export const untilHostAnswers = <A, E extends ConnectFailure | ChannelError, R>(
   hosts: Context.Service.Shape<typeof RemoteHosts>,
   alias: string,
-  attempt: Effect.Effect<A, E>,
+  attempt: Effect.Effect<A, E, R>,
   onFirstFailure: (e: E) => Effect.Effect<void>
-): Effect.Effect<Option.Option<A>> =>
+): Effect.Effect<Option.Option<A>, never, R> =>
   Effect.gen(function*() {
     for (let n = 0; ; n++) {
       const tried = yield* Effect.result(attempt)

@@ -2,13 +2,14 @@
  * Each job's output as an MCP resource, `ssh-job://<job_id>/output`: listed, readable
  * (the lines the ring buffer holds, numbered), and subscribable — a subscriber gets
  * `notifications/resources/updated` when new lines arrive, at most every 250 ms.
- * Each server (one per HTTP session, or the stdio one) forks its watchers in a scope of
- * its own, closed when the server closes: a closed session leaves no watcher behind.
+ * Each server (one per HTTP session, or the stdio one) keeps its watchers in a `FiberMap`
+ * by URI (one per subscribed resource), in a scope of its own closed when the server
+ * closes: a closed session leaves no watcher behind.
  *
  * @since 0.1.0
  */
 import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/server"
-import { Context, Effect, Exit, Fiber, Scope, Stream } from "effect"
+import { Context, Effect, Exit, FiberMap, Scope, Stream } from "effect"
 import { Jobs } from "../services/Jobs.js"
 
 const PREFIX = "ssh-job://"
@@ -20,13 +21,11 @@ export const registerJobResources = (server: McpServer, context: Context.Context
   const run = Effect.runPromiseWith(context)
   const runSync = Effect.runSyncWith(context)
   const jobs = Context.get(context, Jobs)
-  const watchers = new Map<string, Fiber.Fiber<void>>()
   const scope = Scope.makeUnsafe()
-  let closed = false
+  // Closed with the scope: every watcher interrupted, and any run after that too.
+  const watchers = runSync(Scope.provide(FiberMap.make<string>(), scope))
   const onclose = server.server.onclose
   server.server.onclose = () => {
-    closed = true
-    watchers.clear()
     void run(Scope.close(scope, Exit.void))
     onclose?.()
   }
@@ -64,24 +63,18 @@ export const registerJobResources = (server: McpServer, context: Context.Context
   server.server.setRequestHandler("resources/subscribe", async (request) => {
     const uri = request.params.uri
     const jobId = jobIdOf(uri)
-    if (jobId === undefined || watchers.has(uri) || closed) return {}
+    if (jobId === undefined) return {}
     const notify = Effect.promise(() => server.server.sendResourceUpdated({ uri }).catch(() => undefined))
     // Pull-based: while we sleep after a notification, changes coalesce into the next one.
-    const fiber = runSync(Effect.forkIn(
-      Stream.runForEach(jobs.changes(jobId), () => Effect.andThen(notify, Effect.sleep("250 millis"))).pipe(
-        Effect.ignore,
-        Effect.ensuring(Effect.sync(() => watchers.delete(uri)))
-      ),
-      scope
+    // One watcher per URI: a second subscribe keeps the first; it leaves the map when it ends.
+    runSync(FiberMap.run(watchers, uri, { onlyIfMissing: true })(
+      Effect.ignore(Stream.runForEach(jobs.changes(jobId), () => Effect.andThen(notify, Effect.sleep("250 millis"))))
     ))
-    watchers.set(uri, fiber)
     return {}
   })
 
   server.server.setRequestHandler("resources/unsubscribe", async (request) => {
-    const fiber = watchers.get(request.params.uri)
-    watchers.delete(request.params.uri)
-    if (fiber !== undefined) await run(Fiber.interrupt(fiber))
+    await run(FiberMap.remove(watchers, request.params.uri))
     return {}
   })
 }

@@ -6,21 +6,24 @@
  * once an attempt has failed the host is known to be down, and calls fail at once with
  * `HOST_DOWN` and the reconnect's state instead of waiting out its backoff. A call that
  * finds no connection and no reconnect under way makes one attempt itself.
+ * Channels (exec, SFTP, forwarded streams) and remote listeners are scoped resources: they
+ * are closed with the caller's scope, even when they arrive after it was interrupted.
  *
  * @since 0.1.0
  */
 import type { Duplex } from "node:stream"
 import type { SFTPWrapper } from "ssh2"
-import { Clock, Context, Deferred, Effect, Exit, Layer, Option, Random, Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Schedule, Scope } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
 import { type ChannelError, type ConnectFailure, ForwardRefusedError, HostDownError } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
-import { type ChannelPool, makeChannelPool, type OpenChannel } from "../ssh/ChannelPool.js"
+import { type ChannelPool, type CloseChannel, makeChannelPool, type OpenChannel } from "../ssh/ChannelPool.js"
 import type { UnknownHostKey, UnknownHostKeyDecision } from "../ssh/hostKeyPolicy.js"
 import type { AuthQuestion } from "../ssh/keyboardInteractive.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import type { ExecOptions } from "../ssh/RemoteHosts.js"
-import { ChannelOpenReason, classifyChannelError } from "../ssh/sshErrors.js"
+import { scopedCallback } from "../ssh/scopedCallback.js"
+import { ChannelOpenReason, classifyChannelError, ConnectionGoneError } from "../ssh/sshErrors.js"
 import { type ClosingChannel, type Endpoint, type SshConnection, SshClient } from "../ssh/SshClient.js"
 import { HostRegistry } from "./HostRegistry.js"
 
@@ -96,9 +99,8 @@ const isOpen = (live: Live) => !Deferred.isDoneUnsafe(live.pool.first.closed)
 /** Failures worth another attempt: the host may be back in a moment. */
 const transient = (e: ConnectFailure) => e._tag === "ConnectError" || e._tag === "TimeoutError"
 
-/** The delay before reconnect attempt `n + 1` after `n` failed ones: exponential from `delaySec`, scaled by 0.8–1.2. */
-const reconnectDelayMs = (delaySec: number, n: number): Effect.Effect<number> =>
-  Effect.map(Random.nextBetween(0.8, 1.2), (jitter) => Math.round(delaySec * 1000 * 2 ** (n - 1) * jitter))
+/** The waits between reconnect attempts: exponential from `delaySec`, each scaled by 0.8–1.2 (`Schedule.jittered`). */
+export const reconnectSchedule = (delaySec: number) => Schedule.exponential(Duration.millis(delaySec * 1000)).pipe(Schedule.jittered)
 
 /** HOST_DOWN for `alias`, with the reconnect's state. */
 const hostDownError = (alias: string, down: HostDown, now: number) =>
@@ -112,10 +114,10 @@ const hostDownError = (alias: string, down: HostDown, now: number) =>
 export class Connections extends Context.Service<Connections, {
   /** Open (or reuse) the connection to `alias`. */
   connect(alias: string, options?: ConnectOptions): Effect.Effect<ConnectionInfo, ConnectFailure>
-  /** Start `command` on `alias` in a new exec channel, connecting first when needed. */
-  exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<RemoteChannel, ConnectFailure | ChannelError>
-  /** An SFTP session on `alias` (a channel like any other: it counts against MaxSessions). Close it with `end()`. */
-  sftp(alias: string): Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError>
+  /** Start `command` on `alias` in a new exec channel, connecting first when needed; the channel closes with the scope. */
+  exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<RemoteChannel, ConnectFailure | ChannelError, Scope.Scope>
+  /** An SFTP session on `alias` (a channel like any other: it counts against MaxSessions), ended with the scope. */
+  sftp(alias: string): Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError, Scope.Scope>
   /** Close the connection to `alias` (no-op when not connected). */
   disconnect(alias: string): Effect.Effect<void>
   /** The open connection's info, if connected. */
@@ -125,8 +127,9 @@ export class Connections extends Context.Service<Connections, {
   /**
    * A TCP stream from `alias` to `host:port` (`ssh -L`), connecting first when needed. sshd
    * refusing it (target unreachable, forwarding not allowed) is a `ForwardRefusedError` with its reason.
+   * The stream is destroyed with the scope.
    */
-  forwardOut(alias: string, host: string, port: number, origin: Endpoint): Effect.Effect<Duplex, ConnectFailure | ForwardRefusedError>
+  forwardOut(alias: string, host: string, port: number, origin: Endpoint): Effect.Effect<Duplex, ConnectFailure | ForwardRefusedError, Scope.Scope>
   /**
    * Have sshd on `alias` listen on `address:port` (`ssh -R`) on the current connection (connecting
    * first when needed); each connection made to it goes to `onConnection`. Listens until the scope
@@ -188,20 +191,22 @@ export class Connections extends Context.Service<Connections, {
      * reconnect_retries retries have failed; `slot.down` says where it stands meanwhile.
      */
     const reconnect = (entry: HostEntry, slot: Slot, since: Date) =>
-      Effect.gen(function*() {
-        for (let attempt = 1; ; attempt++) {
-          const result = yield* Effect.result(openHost(entry, undefined))
-          if (result._tag === "Success") return result.success
-          const e = result.failure
-          if (!transient(e) || attempt > retries) return yield* Effect.fail(e)
-          const delay = yield* reconnectDelayMs(delaySec, attempt)
-          const now = yield* Clock.currentTimeMillis
-          slot.down = { since, attempts: attempt, maxAttempts: retries + 1, nextAttemptAt: new Date(now + delay), lastError: e.message }
-          Deferred.doneUnsafe(slot.known, Exit.succeed(slot.down))
-          yield* Effect.logWarning(`reconnect to ${entry.alias} failed: ${e.message}; next attempt in ${delay} ms`)
-          yield* Effect.sleep(delay)
-        }
-      })
+      openHost(entry, undefined).pipe(Effect.retry(
+        reconnectSchedule(delaySec).pipe(
+          Schedule.while(({ attempt, input }: Schedule.InputMetadata<ConnectFailure>) => transient(input) && attempt <= retries),
+          // Only once another attempt is decided: callers learn at once that the host is down, and until when.
+          Schedule.modifyDelay(({ attempt, duration, input, now }) =>
+            Effect.gen(function*() {
+              const delay = Math.round(Duration.toMillis(duration))
+              const down = { since, attempts: attempt, maxAttempts: retries + 1, nextAttemptAt: new Date(now + delay), lastError: input.message }
+              slot.down = down
+              Deferred.doneUnsafe(slot.known, Exit.succeed(down))
+              yield* Effect.logWarning(`reconnect to ${entry.alias} failed: ${input.message}; next attempt in ${delay} ms`)
+              return delay
+            })
+          )
+        )
+      ))
 
     /** The host's connection, or HOST_DOWN at once while a background reconnect waits for its next attempt. */
     const awaitSlot = (alias: string, slot: Slot): Effect.Effect<Live, ConnectFailure> =>
@@ -249,11 +254,11 @@ export class Connections extends Context.Service<Connections, {
       )
 
     /** A new channel on `alias`; when every connection of its pool is gone, connect again. */
-    const channel = <C extends ClosingChannel>(alias: string, open: OpenChannel<C>) =>
+    const channel = <C extends ClosingChannel>(alias: string, open: OpenChannel<C>, close: CloseChannel<C>) =>
       Effect.gen(function*() {
         for (;;) {
           const live = yield* acquire(alias)
-          const opened = yield* live.pool.channel(open)
+          const opened = yield* live.pool.channel(open, close)
           if (Option.isSome(opened)) return opened.value
           const slot = hosts.get(alias)
           if (slot?.live === live) hosts.delete(alias)
@@ -265,29 +270,31 @@ export class Connections extends Context.Service<Connections, {
      * pool: they are not sessions, and sshd's refusals of them say nothing about MaxSessions).
      * ssh2 throws when the connection is gone: then connect again.
      */
-    const onFirst = <A, E>(alias: string, use: (conn: SshConnection) => Effect.Effect<A, E | "gone">) =>
+    const onFirst = <A, E, R>(alias: string, use: (conn: SshConnection) => Effect.Effect<A, E | ConnectionGoneError, R>) =>
       Effect.gen(function*() {
         for (;;) {
           const live = yield* acquire(alias)
           const r = yield* Effect.result(use(live.pool.first))
           if (r._tag === "Success") return r.success
-          if (r.failure !== "gone") return yield* Effect.fail(r.failure)
-          if (hosts.get(alias)?.live === live) hosts.delete(alias)
+          const failure = r.failure
+          if (failure instanceof ConnectionGoneError) {
+            if (hosts.get(alias)?.live === live) hosts.delete(alias)
+            continue
+          }
+          return yield* Effect.fail(failure)
         }
       })
 
     const forwardOut = (alias: string, host: string, port: number, origin: Endpoint) =>
       onFirst(alias, (conn) =>
-        Effect.callback<Duplex, ForwardRefusedError | "gone">((resume) => {
-          let abandoned = false
+        scopedCallback<Duplex, ForwardRefusedError | ConnectionGoneError>((stream) => void stream.destroy(), (resume) => {
           try {
             conn.forwardOut(host, port, origin, (err, stream) => {
-              if (abandoned) return void stream?.destroy()
-              if (err === undefined || err === null) return resume(Effect.succeed(stream))
+              if (err === undefined || err === null) return resume(Exit.succeed(stream))
               const failure = classifyChannelError(err, false, Deferred.isDoneUnsafe(conn.closed))
-              resume(Effect.fail(
+              resume(Exit.fail(
                 failure._tag === "ConnectionGone"
-                  ? "gone" as const
+                  ? new ConnectionGoneError()
                   : new ForwardRefusedError({
                     message: `${alias} cannot connect to ${host}:${port}: ${failure.message}${
                       failure._tag === "Refused" && failure.reason === ChannelOpenReason.ADMINISTRATIVELY_PROHIBITED
@@ -299,34 +306,32 @@ export class Connections extends Context.Service<Connections, {
               ))
             })
           } catch {
-            resume(Effect.fail("gone" as const))
+            resume(Exit.fail(new ConnectionGoneError()))
           }
-          // Interrupted while sshd connects: the stream, when it comes, has no taker.
-          return Effect.sync(() => {
-            abandoned = true
-          })
         }))
 
     const forwardIn = (alias: string, address: string, port: number, onConnection: (stream: Duplex, origin: Endpoint) => void) =>
       Effect.gen(function*() {
         const [conn, bound] = yield* onFirst(alias, (conn) =>
-          Effect.callback<readonly [SshConnection, number], ForwardRefusedError | "gone">((resume) => {
-            try {
-              conn.forwardIn(address, port, onConnection, (err, bound) => {
-                if (err === undefined || err === null) return resume(Effect.succeed([conn, bound] as const))
-                if (Deferred.isDoneUnsafe(conn.closed)) return resume(Effect.fail("gone" as const))
-                resume(Effect.fail(
-                  new ForwardRefusedError({
-                    message: `sshd on ${alias} refused to listen on ${address}:${port}`,
-                    hint: "sshd_config may forbid it (AllowTcpForwarding no or local, PermitListen), the port may be in use on the host, or below 1024 for a non-root user"
-                  })
-                ))
-              })
-            } catch {
-              resume(Effect.fail("gone" as const))
+          scopedCallback<readonly [SshConnection, number], ForwardRefusedError | ConnectionGoneError>(
+            ([conn, bound]) => conn.unforwardIn(address, bound),
+            (resume) => {
+              try {
+                conn.forwardIn(address, port, onConnection, (err, bound) => {
+                  if (err === undefined || err === null) return resume(Exit.succeed([conn, bound] as const))
+                  if (Deferred.isDoneUnsafe(conn.closed)) return resume(Exit.fail(new ConnectionGoneError()))
+                  resume(Exit.fail(
+                    new ForwardRefusedError({
+                      message: `sshd on ${alias} refused to listen on ${address}:${port}`,
+                      hint: "sshd_config may forbid it (AllowTcpForwarding no or local, PermitListen), the port may be in use on the host, or below 1024 for a non-root user"
+                    })
+                  ))
+                })
+              } catch {
+                resume(Exit.fail(new ConnectionGoneError()))
+              }
             }
-          }))
-        yield* Effect.addFinalizer(() => Effect.sync(() => conn.unforwardIn(address, bound)))
+          ))
         return { port: bound, closed: Deferred.await(conn.closed) } satisfies RemoteListener
       })
 
@@ -349,8 +354,8 @@ export class Connections extends Context.Service<Connections, {
     return Connections.of({
       connect: (alias, options) => Effect.map(acquire(alias, options), (l) => l.info),
       exec: (alias, command, options) =>
-        channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options?.pty === true, cb)),
-      sftp: (alias) => channel<SFTPWrapper>(alias, (conn, cb) => conn.sftp(cb)),
+        channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options?.pty === true, cb), (ch) => ch.close()),
+      sftp: (alias) => channel<SFTPWrapper>(alias, (conn, cb) => conn.sftp(cb), (sftp) => sftp.end()),
       disconnect,
       info: (alias) => Effect.sync(() => current(alias)?.info),
       closed: (alias) => Effect.suspend(() => {

@@ -126,11 +126,12 @@ export class Exec extends Context.Service<Exec, {
       const listAfter = request.listAfterMs
       const background = listAfter === undefined ? request.backgroundAfterMs : undefined
       const handOverAfter = listAfter ?? background ?? request.handOverAfterMs
-      let handedOver = false
       let listed = false
 
-      return yield* Effect.acquireUseRelease(
-        jobs.run({
+      // The command lives in this scope: closed (a result, a failure, a cancellation) while it
+      // still runs, it is stopped unless it was handed over (a listed task's job ends by our signal).
+      return yield* Effect.scoped(Effect.gen(function*() {
+        const command = yield* jobs.run({
           host: request.host,
           command: request.command,
           env: request.env,
@@ -142,86 +143,78 @@ export class Exec extends Context.Service<Exec, {
           onOutput: (stream, chunk) => out[stream].push(chunk),
           mayHandOver: background !== undefined || listAfter !== undefined,
           id: request.jobId
-        }),
-        (command) =>
-          Effect.gen(function*() {
-            if (request.stdin !== undefined) yield* command.write(request.stdin)
-            // A command handed over to a job keeps stdin open for ssh_send_stdin.
-            const stdinOpen = request.stdin === undefined && (background !== undefined || listAfter !== undefined) && request.closeStdin !== true
-            if (!stdinOpen) yield* command.endInput
-            const onProgress = request.onProgress
-            // One progress notification per burst of output, at most every 250 ms.
-            const progress = onProgress === undefined ? undefined : yield* Effect.forkChild(
-              Stream.runForEach(command.progress, (p) =>
-                Effect.andThen(
-                  onProgress(p.lines, p.newest.length > 200 ? `${p.newest.slice(0, 200)}…` : p.newest),
-                  Effect.sleep(PROGRESS_INTERVAL)
-                ))
-            )
-            // A command waiting at a prompt is handed over at once: only the agent can answer it
-            // (when stdin is still open, which it is after a handover unless `stdin` was given).
-            let finished = yield* command.awaitEnd(handOverAfter === undefined ? undefined : {
-              timeoutMs: handOverAfter,
-              orPrompt: stdinOpen
-            })
-            if (!finished && listAfter !== undefined) {
-              const job = yield* command.list
-              listed = true
-              if (request.onListed !== undefined) yield* request.onListed(job)
-              finished = yield* command.awaitEnd()
-            }
-            // A handover by default needs a place free now; without one the command is waited for.
-            const handed = finished
-              ? undefined
-              : background !== undefined
-              ? yield* command.handOver
-              : yield* command.handOver.pipe(
-                Effect.catchTag("LimitReachedError", (e) =>
-                  Effect.andThen(
-                    Effect.logInfo(`exec on ${command.host} not handed over (${e.message}): waiting for its end`),
-                    Effect.andThen(command.awaitEnd(), Effect.succeed(undefined))
-                  ))
-              )
-            if (progress !== undefined) yield* Fiber.interrupt(progress)
-            handedOver = handed !== undefined
-            const job = handed?.job ?? (yield* command.info)
-            const full = { stdout: out.stdout.text(), stderr: out.stderr.text() }
-            const budget = request.returnBytes
-            const over = budget !== undefined && jsonCost(full.stdout) + jsonCost(full.stderr) > budget
-            // Past the budget, the output stays reachable as a job's (an ended command is listed too).
-            const kept = !over || handed !== undefined || listed ? handed : yield* Effect.option(command.handOver).pipe(
-              Effect.map((o) => o._tag === "Some" ? o.value : undefined)
-            )
-            handedOver = kept !== undefined
-            const keptId = listed ? job.jobId : kept?.job.jobId
-            const logged = config.logDir !== undefined && (yield* command.mirroredWhole)
-            const shown = over ? yield* cutOutput(out, budget!, keptId, logged) : full
-            return {
-              host: job.host,
-              status: job.status,
-              exitStatus: job.exitStatus,
-              signal: job.signal,
-              stdout: shown.stdout,
-              stderr: shown.stderr,
-              stdoutBytes: out.stdout.bytes,
-              stderrBytes: out.stderr.bytes,
-              durationMs: (yield* Clock.currentTimeMillis) - started,
-              timedOut: job.endReason === "timeout",
-              idleTimedOut: job.endReason === "idle-timeout",
-              truncated: over || out.stdout.truncated || out.stderr.truncated,
-              pid: job.pid,
-              jobId: keptId ?? null,
-              nextLineNo: handed === undefined ? null : handed.nextLineNo,
-              awaitingInput: handed !== undefined && job.awaitingInput,
-              prompt: handed !== undefined ? job.prompt : null,
-              endReason: job.endReason,
-              paged: over && keptId !== undefined
-            } satisfies ExecResult
-          }),
-        // Interrupted (cancelled, shutting down) while the command still runs: stop it (a listed
-        // job stays listed, ended by our signal).
-        (command) => handedOver ? Effect.void : Effect.asVoid(command.stop(listed ? "signal" : "removed"))
-      )
+        })
+        if (request.stdin !== undefined) yield* command.write(request.stdin)
+        // A command handed over to a job keeps stdin open for ssh_send_stdin.
+        const stdinOpen = request.stdin === undefined && (background !== undefined || listAfter !== undefined) && request.closeStdin !== true
+        if (!stdinOpen) yield* command.endInput
+        const onProgress = request.onProgress
+        // One progress notification per burst of output, at most every 250 ms.
+        const progress = onProgress === undefined ? undefined : yield* Effect.forkChild(
+          Stream.runForEach(command.progress, (p) =>
+            Effect.andThen(
+              onProgress(p.lines, p.newest.length > 200 ? `${p.newest.slice(0, 200)}…` : p.newest),
+              Effect.sleep(PROGRESS_INTERVAL)
+            ))
+        )
+        // A command waiting at a prompt is handed over at once: only the agent can answer it
+        // (when stdin is still open, which it is after a handover unless `stdin` was given).
+        let finished = yield* command.awaitEnd(handOverAfter === undefined ? undefined : {
+          timeoutMs: handOverAfter,
+          orPrompt: stdinOpen
+        })
+        if (!finished && listAfter !== undefined) {
+          const job = yield* command.list
+          listed = true
+          if (request.onListed !== undefined) yield* request.onListed(job)
+          finished = yield* command.awaitEnd()
+        }
+        // A handover by default needs a place free now; without one the command is waited for.
+        const handed = finished
+          ? undefined
+          : background !== undefined
+          ? yield* command.handOver
+          : yield* command.handOver.pipe(
+            Effect.catchTag("LimitReachedError", (e) =>
+              Effect.andThen(
+                Effect.logInfo(`exec on ${command.host} not handed over (${e.message}): waiting for its end`),
+                Effect.andThen(command.awaitEnd(), Effect.succeed(undefined))
+              ))
+          )
+        if (progress !== undefined) yield* Fiber.interrupt(progress)
+        const job = handed?.job ?? (yield* command.info)
+        const full = { stdout: out.stdout.text(), stderr: out.stderr.text() }
+        const budget = request.returnBytes
+        const over = budget !== undefined && jsonCost(full.stdout) + jsonCost(full.stderr) > budget
+        // Past the budget, the output stays reachable as a job's (an ended command is listed too).
+        const kept = !over || handed !== undefined || listed ? handed : yield* Effect.option(command.handOver).pipe(
+          Effect.map((o) => o._tag === "Some" ? o.value : undefined)
+        )
+        const keptId = listed ? job.jobId : kept?.job.jobId
+        const logged = config.logDir !== undefined && (yield* command.mirroredWhole)
+        const shown = over ? yield* cutOutput(out, budget!, keptId, logged) : full
+        return {
+          host: job.host,
+          status: job.status,
+          exitStatus: job.exitStatus,
+          signal: job.signal,
+          stdout: shown.stdout,
+          stderr: shown.stderr,
+          stdoutBytes: out.stdout.bytes,
+          stderrBytes: out.stderr.bytes,
+          durationMs: (yield* Clock.currentTimeMillis) - started,
+          timedOut: job.endReason === "timeout",
+          idleTimedOut: job.endReason === "idle-timeout",
+          truncated: over || out.stdout.truncated || out.stderr.truncated,
+          pid: job.pid,
+          jobId: keptId ?? null,
+          nextLineNo: handed === undefined ? null : handed.nextLineNo,
+          awaitingInput: handed !== undefined && job.awaitingInput,
+          prompt: handed !== undefined ? job.prompt : null,
+          endReason: job.endReason,
+          paged: over && keptId !== undefined
+        } satisfies ExecResult
+      }))
     })
 
     /**

@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Exit, Layer, Stream } from "effect"
+import { Context, Effect, Layer, type Scope, Stream } from "effect"
 import type { EndReason, JobStatus, SignalName, StreamName, Termination } from "../domain/jobs.js"
 import type { Job } from "../jobs/Job.js"
 import { JobRunner } from "../jobs/JobRunner.js"
@@ -70,9 +70,10 @@ export class Jobs extends Context.Service<Jobs, {
   /**
    * Run a command in the foreground, not listed (what `ssh_exec` does); its timeouts and
    * sudo apply as for `spawn`. With `mayHandOver` it takes a job's place under the limits
-   * before it starts. The caller must `stop` or `handOver` it.
+   * before it starts. A scoped resource: closing the scope stops the command (TERM, grace,
+   * KILL) unless it was handed over (`handOver`), which gives it to the jobs.
    */
-  run(request: RunRequest): Effect.Effect<RunningCommand, SpawnError>
+  run(request: RunRequest): Effect.Effect<RunningCommand, SpawnError, Scope.Scope>
   /** Lines past the cursor, waiting up to `waitMs` for `minLines` of them (or a match of `until`, the end, a prompt). */
   tail(request: TailRequest): Effect.Effect<TailResult, JobNotFoundError>
   /** Reaching no process is SIGNAL_NOT_DELIVERED, never a success; a host that cannot be asked (a detached job's) is its error. */
@@ -121,9 +122,6 @@ export class Jobs extends Context.Service<Jobs, {
     const find = (jobId: string): Effect.Effect<Job, JobNotFoundError> =>
       store.has(jobId) || !/^job-[0-9a-f]+$/.test(jobId) ? store.find(jobId) : Effect.andThen(rediscover, store.find(jobId))
 
-    const releaseOnFailure = <A, E>(slot: Parameters<typeof store.release>[0]) => (self: Effect.Effect<A, E>) =>
-      Effect.onExit(self, (exit) => Exit.isFailure(exit) ? store.release(slot) : Effect.void)
-
     const spawn = Effect.fn("Jobs.spawn")(function*(request: SpawnRequest) {
       yield* validateRequest(request)
       if (request.tmux === true && (request.sudo === true || request.idleTimeoutMs !== undefined || request.timeoutMs !== undefined)) {
@@ -142,27 +140,28 @@ export class Jobs extends Context.Service<Jobs, {
         })
       }
       const host = yield* registry.resolve(request.host)
-      const slot = yield* store.reserve(host.alias)
+      // The place is given back unless the job took it (failed to start, or interrupted).
+      const slot = yield* store.slot(host.alias)
       const started = request.tmux === true
         ? tmux.spawn({ ...request, host: host.alias }, slot)
         : request.persistent === true
         ? persistent.spawn({ ...request, host: host.alias }, slot)
         : Effect.gen(function*() {
-          const { job } = yield* runner.launch(host, request, slot)
+          const { job } = yield* runner.launch(host, request)
           yield* store.add(job, slot)
           yield* Effect.logInfo(`job ${job.id} started on ${job.host}: ${job.command.slice(0, 200)}`)
           return job
         })
-      return jobInfo(yield* started.pipe(releaseOnFailure(slot)))
-    })
+      return jobInfo(yield* started)
+    }, Effect.scoped)
 
     const run = (request: RunRequest) =>
       Effect.gen(function*() {
         yield* validateRequest(request)
         const host = yield* registry.resolve(request.host)
-        const slot = request.mayHandOver === true ? yield* store.reserve(host.alias) : undefined
-        const launched = yield* runner.launch(host, request, slot).pipe(releaseOnFailure(slot))
-        return runningCommand(launched, runner, store)
+        // Held until the command's scope closes, unless the command, handed over, took it.
+        const slot = request.mayHandOver === true ? yield* store.slot(host.alias) : undefined
+        return yield* runningCommand(yield* runner.launch(host, request), runner, store, slot)
       })
 
     const stopJob = (job: Job, reason: EndReason) =>
@@ -201,10 +200,10 @@ export class Jobs extends Context.Service<Jobs, {
 
     const followPane = Effect.fn("Jobs.followPane")(function*(request: { readonly host?: string | undefined; readonly target: string; readonly label?: string | undefined }) {
       const host = yield* registry.resolve(request.host)
-      const slot = yield* store.reserve(host.alias)
-      const job = yield* tmux.followPane(host.alias, request.target, request.label, slot).pipe(releaseOnFailure(slot))
+      const slot = yield* store.slot(host.alias)
+      const job = yield* tmux.followPane(host.alias, request.target, request.label, slot)
       return jobInfo(job)
-    })
+    }, Effect.scoped)
 
     const remove = Effect.fn("Jobs.remove")(function*(jobId: string, options?: { readonly force?: boolean }) {
       const job = yield* find(jobId)

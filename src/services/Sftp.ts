@@ -50,14 +50,11 @@ export class Sftp extends Context.Service<Sftp, {
 
     const transferHost = (alias: string): TransferHost => ({
       alias,
-      run: (command, options) => Effect.flatMap(connections.exec(alias, command), (ch) => collect(ch, options)),
+      run: (command, options) => collect(connections.exec(alias, command), options),
       listingCap: config.limits.maxListingBytes,
       exec: (command) => connections.exec(alias, command),
-      session: Effect.acquireRelease(
-        // Every file in flight watches the session's close event.
-        Effect.tap(connections.sftp(alias), (sftp) => Effect.sync(() => sftp.setMaxListeners(FILES_IN_FLIGHT + 10))),
-        (sftp) => Effect.sync(() => sftp.end())
-      )
+      // Every file in flight watches the session's close event.
+      session: Effect.tap(connections.sftp(alias), (sftp) => Effect.sync(() => sftp.setMaxListeners(FILES_IN_FLIGHT + 10)))
     })
 
     const localRoots = yield* makeLocalRoots({

@@ -28,7 +28,7 @@ export const tarDownload = (host: TransferHost, request: TransferRequest, remote
       const expected = new Map<string, Expected>(targets.map((t, i) => [t.rel, { temp: temps.tempFor(t, i) }]))
       const [sums, { got, result }] = yield* Effect.all([
         remoteSha256s(host, remoteRoot, targets.map((t) => t.rel)),
-        Effect.flatMap(host.exec(packCommand(remoteRoot)), (ch) =>
+        Effect.scoped(Effect.flatMap(host.exec(packCommand(remoteRoot)), (ch) =>
           Effect.callback<Awaited<ReturnType<typeof receiveTree>>, SftpError | RemoteOutputTooLargeError>((resume) => {
             const controller = new AbortController()
             const step = `the host's tar -c (packing ${remoteRoot} on ${host.alias})`
@@ -41,7 +41,7 @@ export const tarDownload = (host: TransferHost, request: TransferRequest, remote
               controller.abort()
               return running
             })
-          }))
+          })))
       ], { concurrency: 2 })
       if (result.code !== 0) {
         return yield* new SftpError({ message: `cannot pack ${remoteRoot} on ${host.alias}: ${result.stderr.trim().slice(0, 500) || `exit ${result.code}`}; nothing was downloaded` })

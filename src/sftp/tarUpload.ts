@@ -82,5 +82,5 @@ export const tarUpload = (
         const s = sent.get(e.rel)!
         return { path: e.rel, bytes: s.bytes, sha256Local: s.sha256, sha256Remote: sums.get(e.rel)!, mode: modes[i]! }
       })
-    }).pipe(Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : removeRemote(host, [join(root, temp)], true)))
+    }).pipe(Effect.scoped, Effect.onExit((exit) => exit._tag === "Success" ? Effect.void : removeRemote(host, [join(root, temp)], true)))
   })

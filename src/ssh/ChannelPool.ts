@@ -5,11 +5,17 @@
  * connection with no channel for `idleMs` is closed (on the Effect clock); the first one
  * stays for the pool's life. Each extra lives in a scope of its own, within the pool's.
  *
+ * A channel is a scoped resource (`scopedCallback`): the finalizer that closes it is in the
+ * caller's scope before the open request goes out, so a channel that arrives after the
+ * caller was interrupted (a timeout, a cancelled call) is closed at once, and its place on
+ * the connection is given back when it closes.
+ *
  * @since 0.1.0
  */
-import { Deferred, Effect, Exit, FiberSet, Option, Scope, Semaphore } from "effect"
+import { Data, Deferred, Effect, Exit, FiberSet, Option, Scope, Semaphore } from "effect"
 import { ChannelError, type ConnectFailure } from "../domain/errors.js"
 import { guarded } from "./listeners.js"
+import { scopedCallback } from "./scopedCallback.js"
 import { type ChannelOpenFailure, classifyChannelError, isChannelLimit } from "./sshErrors.js"
 import type { ClosingChannel, SshConnection } from "./SshClient.js"
 
@@ -32,6 +38,18 @@ const isClosed = (m: Member) => m.gone || Deferred.isDoneUnsafe(m.conn.closed)
 /** How to open one kind of channel on a connection (ssh2's callback style). */
 export type OpenChannel<C> = (conn: SshConnection, cb: (err: Error | undefined, channel: C) => void) => void
 
+/** How to close one kind of channel (idempotent: it may already be closed). */
+export type CloseChannel<C> = (channel: C) => void
+
+/**
+ * A channel did not open on one connection: why, and how many channels that connection had
+ * open or pending before the request (a refusal's `position` is the server's limit).
+ */
+export class ChannelOpenFailed extends Data.TaggedError("ChannelOpenFailed")<{
+  readonly failure: ChannelOpenFailure
+  readonly position: number
+}> {}
+
 export interface ChannelPool {
   /** The first connection (never closed for being idle). */
   readonly first: SshConnection
@@ -40,10 +58,11 @@ export interface ChannelPool {
   /** How many connections are open now. */
   readonly size: () => number
   /**
-   * A new channel on whichever connection has room (one more connection if none has);
-   * None when every connection of the pool has closed (the caller reconnects).
+   * A new channel on whichever connection has room (one more connection if none has), closed
+   * with the scope (`close`), even when it arrives after an interruption; None when every
+   * connection of the pool has closed (the caller reconnects).
    */
-  channel<C extends ClosingChannel>(open: OpenChannel<C>): Effect.Effect<Option.Option<C>, ConnectFailure | ChannelError>
+  channel<C extends ClosingChannel>(open: OpenChannel<C>, close: CloseChannel<C>): Effect.Effect<Option.Option<C>, ConnectFailure | ChannelError, Scope.Scope>
 }
 
 export interface ChannelPoolOptions {
@@ -139,31 +158,35 @@ export const makeChannelPool = (options: ChannelPoolOptions): Effect.Effect<Chan
     })
 
     /**
-     * Open a channel on `m`. Counted from the request on (sshd refuses a channel at once but
-     * confirms one only after its exec request), so a refusal tells how many channels the
-     * connection already had: the server's limit.
+     * Open a channel on `m`, closed with the current scope. Counted from the request on (sshd
+     * refuses a channel at once but confirms one only after its exec request), so a refusal
+     * tells how many channels the connection already had: the server's limit. The finalizer is
+     * in the scope before the request is sent: a channel confirmed after the caller was
+     * interrupted is closed as it arrives.
      */
-    const openOn = <C extends ClosingChannel>(m: Member, open: OpenChannel<C>) =>
-      Effect.callback<C, { readonly failure: ChannelOpenFailure; readonly position: number }>((resume) => {
+    const openOn = <C extends ClosingChannel>(m: Member, open: OpenChannel<C>, close: CloseChannel<C>) =>
+      scopedCallback<C, ChannelOpenFailed>(close, (done) => {
         const position = m.channels
+        const failed = (e: unknown, thrown: boolean) =>
+          done(Exit.fail(new ChannelOpenFailed({ failure: classifyChannelError(e, thrown, isClosed(m)), position })))
         take(m)
         try {
           // ssh2 calls back from its parser: a throw here fails this open, never the process.
-          open(m.conn, guarded((e) => resume(Effect.fail({ failure: classifyChannelError(e, false, isClosed(m)), position })))((err, channel) => {
+          open(m.conn, guarded((e) => failed(e, false))((err, channel) => {
             if (err !== undefined && err !== null) {
               release(m)
-              return resume(Effect.fail({ failure: classifyChannelError(err, false, isClosed(m)), position }))
+              return failed(err, false)
             }
             channel.on("close", () => release(m))
-            resume(Effect.succeed(channel))
+            done(Exit.succeed(channel))
           }))
         } catch (e) {
           release(m)
-          resume(Effect.fail({ failure: classifyChannelError(e, true, isClosed(m)), position }))
+          failed(e, true)
         }
       })
 
-    const channel = <C extends ClosingChannel>(open: OpenChannel<C>) =>
+    const channel = <C extends ClosingChannel>(open: OpenChannel<C>, close: CloseChannel<C>) =>
       Effect.gen(function*() {
         for (;;) {
           if (members.every(isClosed)) return Option.none<C>()
@@ -172,7 +195,7 @@ export const makeChannelPool = (options: ChannelPoolOptions): Effect.Effect<Chan
             const now = pick()
             return now !== undefined ? Effect.succeed(now) : grow
           })))
-          const opened = yield* Effect.result(openOn(target, open))
+          const opened = yield* Effect.result(openOn(target, open, close))
           if (opened._tag === "Success") return Option.some(opened.success)
           const { failure, position } = opened.failure
           // Nothing ran on a connection that is gone: use another, or let the caller reconnect.

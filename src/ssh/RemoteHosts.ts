@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Context, type Effect } from "effect"
+import { Context, type Effect, type Scope } from "effect"
 import type { ChannelError, ConnectFailure } from "../domain/errors.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
 
@@ -18,8 +18,8 @@ export interface ExecOptions {
 export const PTY_SIZE = { cols: 200, rows: 40 } as const
 
 export class RemoteHosts extends Context.Service<RemoteHosts, {
-  /** Start `command` on `alias` in a new exec channel, connecting first when needed. */
-  exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<RemoteChannel, ConnectFailure | ChannelError>
+  /** Start `command` on `alias` in a new exec channel, connecting first when needed; the channel closes with the scope. */
+  exec(alias: string, command: string, options?: ExecOptions): Effect.Effect<RemoteChannel, ConnectFailure | ChannelError, Scope.Scope>
   /** The registered hosts connected now, in registry order. */
   readonly connected: Effect.Effect<ReadonlyArray<string>>
   /** Whether `alias` has an open connection now (false while a dropped one is being re-established). */

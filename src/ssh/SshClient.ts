@@ -28,6 +28,7 @@ import { type ProxyProcess, proxyFailure, spawnProxy } from "./proxyCommand.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
 import { PTY_SIZE } from "./RemoteHosts.js"
 import { guarded } from "./listeners.js"
+import { scopedCallback } from "./scopedCallback.js"
 import { connectFailure } from "./sshErrors.js"
 
 /** A channel's end, as the pool counts it. */
@@ -241,13 +242,17 @@ export class SshClient extends Context.Service<SshClient, {
         return { conn: connection(client, closed, progress.lastMethod, fingerprint), client }
       })
 
-    /** A channel from `via` to host:port, to run the next handshake over. */
+    /** A channel from `via` to host:port, to run the next handshake over; destroyed with the scope, even when it comes late. */
     const forward = (via: Client, entry: HostEntry) =>
-      Effect.callback<Duplex, ConnectError>((resume) => {
-        via.forwardOut("127.0.0.1", 0, entry.address, entry.port, (err, stream) =>
-          err !== undefined && err !== null
-            ? resume(Effect.fail(new ConnectError({ message: `jump host cannot reach ${entry.address}:${entry.port}: ${err.message}` })))
-            : resume(Effect.succeed(stream)))
+      scopedCallback<Duplex, ConnectError>((stream) => void stream.destroy(), (done) => {
+        const failed = (message: string) => done(Exit.fail(new ConnectError({ message: `jump host cannot reach ${entry.address}:${entry.port}: ${message}` })))
+        try {
+          via.forwardOut("127.0.0.1", 0, entry.address, entry.port, (err, stream) =>
+            err !== undefined && err !== null ? failed(err.message) : done(Exit.succeed(stream)))
+        } catch (e) {
+          // ssh2 throws when the jump host's connection is gone.
+          failed(e instanceof Error ? e.message : String(e))
+        }
       })
 
     /** The first hop over `proxy`'s stdio: it is hung up when the connection closes, and explains a failure. */

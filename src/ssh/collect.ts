@@ -7,10 +7,12 @@
  * REMOTE_OUTPUT_TOO_LARGE naming the step, instead of a hostile host (or an honest huge
  * tree) filling memory until a string cannot hold it. Our listeners never let an exception
  * escape into ssh2 (it would be uncaught there and end the process): it fails this call.
+ * The channel is a scoped resource (`Connections.exec`): it is opened and closed within this
+ * call, so a timeout or an interruption around it leaves no channel open on the host.
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { ChannelError, RemoteOutputTooLargeError } from "../domain/errors.js"
 import { guarded } from "./listeners.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
@@ -76,7 +78,14 @@ export class BoundedChunks {
   }
 }
 
-export const collect = (channel: RemoteChannel, options: CollectOptions): Effect.Effect<Collected, RemoteOutputTooLargeError | ChannelError> =>
+/** Open `channel` (closed again when this ends), run it to its end and collect what it printed. */
+export const collect = <E, R>(
+  channel: Effect.Effect<RemoteChannel, E, R>,
+  options: CollectOptions
+): Effect.Effect<Collected, E | RemoteOutputTooLargeError | ChannelError, Exclude<R, Scope.Scope>> =>
+  Effect.scoped(Effect.flatMap(channel, (ch) => collectFrom(ch, options)))
+
+const collectFrom = (channel: RemoteChannel, options: CollectOptions): Effect.Effect<Collected, RemoteOutputTooLargeError | ChannelError> =>
   Effect.callback<Collected, RemoteOutputTooLargeError | ChannelError>((resume) => {
     const out = new BoundedChunks(options.maxStdout)
     const err = new BoundedChunks(HELPER_STDERR_MAX)

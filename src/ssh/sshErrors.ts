@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import { Data } from "effect"
 import { AuthError, ConnectError, TimeoutError } from "../domain/errors.js"
 
 /** RFC 4254 §5.1: why a server refused to open a channel. */
@@ -21,6 +22,13 @@ export type ChannelOpenFailure =
   /** The server refused with a reason code (OpenSSH past MaxSessions: administratively prohibited). */
   | { readonly _tag: "Refused"; readonly reason: number; readonly message: string }
   | { readonly _tag: "Failed"; readonly message: string }
+
+/**
+ * The connection under a request is gone (ssh2 threw "Not connected", or failed the request
+ * as the connection closed): nothing ran, and the caller connects again. Never reaches the
+ * agent: the adapters retry on a new connection.
+ */
+export class ConnectionGoneError extends Data.TaggedError("ConnectionGoneError")<{}> {}
 
 /**
  * `error` from opening a channel: `thrown` when ssh2 threw at the call (it does so only on a

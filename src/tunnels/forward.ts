@@ -6,7 +6,7 @@
  */
 import type * as net from "node:net"
 import type { Duplex } from "node:stream"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import type { ConnectFailure, ForwardRefusedError } from "../domain/errors.js"
 import {
   MAX_HANDSHAKE_BYTES,
@@ -25,25 +25,43 @@ import { endWith, failed, join, origin, type Traffic } from "./traffic.js"
 /** How long a SOCKS client may take to say where it goes. */
 const SOCKS_HANDSHAKE_MS = 10_000
 
-/** A stream from the tunnel's host to `host:port` (Connections.forwardOut for one host). */
+/** A stream from the tunnel's host to `host:port` (Connections.forwardOut for one host), destroyed with the scope. */
 export type ForwardOut = (
   host: string,
   port: number,
   origin: { readonly address: string; readonly port: number }
-) => Effect.Effect<Duplex, ConnectFailure | ForwardRefusedError>
+) => Effect.Effect<Duplex, ConnectFailure | ForwardRefusedError, Scope.Scope>
 
-/** A local connection: a stream from the host to the target, or the connection closed. */
+/**
+ * Relay `socket` and `stream` until both are closed (the scope destroys `stream` if interrupted
+ * first). A stream already gone (sshd closed it before we got here) would never say so again:
+ * the connection is closed instead of waiting for that.
+ */
+const relayed = (traffic: Traffic, socket: net.Socket, stream: Duplex) =>
+  Effect.callback<void>((resume) => {
+    if (stream.destroyed) {
+      socket.destroy()
+      return resume(Effect.void)
+    }
+    join(traffic, socket, stream, () => resume(Effect.void))
+  })
+
+/**
+ * A local connection: a stream from the host to the target, or the connection closed. Runs
+ * as long as the connection: interrupted (the tunnel closed), the stream is destroyed, even
+ * one that sshd opens after that.
+ */
 export const forwardLocal = (forwardOut: ForwardOut, traffic: Traffic, socket: net.Socket, host: string, port: number) =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
     const opened = yield* Effect.result(forwardOut(host, port, origin(socket)))
     if (opened._tag === "Failure") {
       failed(traffic, opened.failure.message)
       socket.destroy()
       return
     }
-    if (socket.destroyed) return void opened.success.destroy()
-    join(traffic, socket, opened.success)
-  })
+    if (socket.destroyed) return
+    yield* relayed(traffic, socket, opened.success)
+  }))
 
 /** Read a SOCKS5 greeting and CONNECT request; undefined when the client is refused or gone. */
 const socksHandshake = (traffic: Traffic, socket: net.Socket) =>
@@ -93,9 +111,9 @@ const socksHandshake = (traffic: Traffic, socket: net.Socket) =>
     })
   })
 
-/** A SOCKS5 connection: a stream from the host to the target it names, or a refusal reply. */
+/** A SOCKS5 connection: a stream from the host to the target it names, or a refusal reply; runs as long as the connection. */
 export const forwardSocks = (forwardOut: ForwardOut, traffic: Traffic, socket: net.Socket) =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
     const target = yield* socksHandshake(traffic, socket)
     if (target === undefined) return
     const opened = yield* Effect.result(forwardOut(target.host, target.port, origin(socket)))
@@ -105,7 +123,7 @@ export const forwardSocks = (forwardOut: ForwardOut, traffic: Traffic, socket: n
       endWith(socket, requestReply(e._tag === "ForwardRefusedError" ? replyForRefusal(e.reason, e.message) : Reply.GENERAL_FAILURE))
       return
     }
-    if (socket.destroyed) return void opened.success.destroy()
+    if (socket.destroyed) return
     socket.write(requestReply(Reply.SUCCEEDED))
-    join(traffic, socket, opened.success)
-  })
+    yield* relayed(traffic, socket, opened.success)
+  }))

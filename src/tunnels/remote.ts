@@ -6,7 +6,7 @@
  */
 import * as net from "node:net"
 import type { Duplex } from "node:stream"
-import { Duration, Effect, Exit, Scope } from "effect"
+import { Duration, Effect, Exit, Schedule, Scope } from "effect"
 import type { ConnectFailure, ForwardRefusedError } from "../domain/errors.js"
 import { isOwnListener } from "./ownListeners.js"
 import { admit, failed, join, track, type Traffic } from "./traffic.js"
@@ -40,8 +40,17 @@ export const onRemoteConnection = (traffic: Traffic, maxConnections: number, hos
   })
 }
 
-const retryDelay = (reconnectDelaySec: number, attempt: number) =>
-  Duration.millis(Math.min(MAX_RETRY_DELAY_MS, Math.max(250, reconnectDelaySec * 1000 * 2 ** attempt)))
+/**
+ * The waits between attempts to bring a remote forward back: exponential from
+ * `reconnect_delay_sec`, never under 250 ms nor over 30 s; it never gives up (the tunnel
+ * closing ends it).
+ */
+export const relistenSchedule = (reconnectDelaySec: number) =>
+  Schedule.exponential(Duration.millis(reconnectDelaySec * 1000)).pipe(
+    Schedule.modifyDelay(({ duration }) =>
+      Effect.succeed(Duration.millis(Math.min(MAX_RETRY_DELAY_MS, Math.max(250, Duration.toMillis(duration)))))
+    )
+  )
 
 /**
  * Keep a remote forward up: when the connection carrying it is gone, ask again on the next
@@ -58,24 +67,27 @@ export const keepRemote = (
   reconnectDelaySec: number
 ) =>
   Effect.gen(function*() {
+    /** One attempt, its listener in a scope of its own within the tunnel's. */
+    const listenAgain = Effect.gen(function*() {
+      const scope = yield* Scope.fork(tunnelScope)
+      const listener = yield* Scope.provide(request(port), scope).pipe(
+        Effect.onError(() => Scope.close(scope, Exit.void)),
+        Effect.tapError((e) =>
+          Effect.andThen(
+            Effect.sync(() => void (traffic.lastError = `cannot listen again: ${e.message}`)),
+            Effect.logWarning(`remote tunnel on ${alias} port ${port}: ${e.message}`)
+          )
+        )
+      )
+      return { closed: listener.closed, scope }
+    }).pipe(Effect.retry(relistenSchedule(reconnectDelaySec)))
     let current = first
     for (;;) {
       yield* current.closed
       yield* Scope.close(current.scope, Exit.void)
       traffic.lastError = "the connection dropped; asking sshd to listen again"
-      for (let attempt = 0; ; attempt++) {
-        const scope = yield* Scope.fork(tunnelScope)
-        const r = yield* Effect.result(Scope.provide(request(port), scope))
-        if (r._tag === "Success") {
-          current = { closed: r.success.closed, scope }
-          traffic.lastError = undefined
-          yield* Effect.logInfo(`remote tunnel on ${alias} port ${port} re-established`)
-          break
-        }
-        yield* Scope.close(scope, Exit.void)
-        traffic.lastError = `cannot listen again: ${r.failure.message}`
-        yield* Effect.logWarning(`remote tunnel on ${alias} port ${port}: ${r.failure.message}`)
-        yield* Effect.sleep(retryDelay(reconnectDelaySec, attempt))
-      }
+      current = yield* listenAgain
+      traffic.lastError = undefined
+      yield* Effect.logInfo(`remote tunnel on ${alias} port ${port} re-established`)
     }
   })

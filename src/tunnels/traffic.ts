@@ -45,12 +45,13 @@ export const admit = (traffic: Traffic, client: Duplex, maxConnections: number):
   return true
 }
 
-export const join = (traffic: Traffic, client: Duplex, target: Duplex) => {
+/** Relay `client` and `target` both ways; `closed` once both are closed. */
+export const join = (traffic: Traffic, client: Duplex, target: Duplex, closed: () => void = () => {}) => {
   track(traffic, target)
   relay(client, target, {
     out: (n) => void (traffic.bytesOut += n),
     in: (n) => void (traffic.bytesIn += n),
-    closed: () => {}
+    closed
   })
 }
 

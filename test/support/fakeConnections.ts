@@ -95,8 +95,9 @@ export const fakeConnections = (): { readonly host: FakeHost; readonly layer: La
       }))
   const layer = Layer.succeed(Connections, Connections.of({
     connect: () => Effect.die("fake connections: connect is not faked"),
+    // Scoped as the real one: the channel is closed with the caller's scope.
     exec: (_alias, command) =>
-      Effect.sync(() => {
+      Effect.acquireRelease(Effect.sync(() => {
         if (!command.includes(PID_MARKER)) {
           const ch = helper(command)
           host.helpers.push(ch)
@@ -109,7 +110,7 @@ export const fakeConnections = (): { readonly host: FakeHost; readonly layer: La
         // The wrapper's first words, once our listeners are on the channel.
         setImmediate(() => ch.out(`${PID_MARKER}${pid}\n`))
         return ch
-      }),
+      }), (ch) => Effect.sync(() => ch.close())),
     sftp: () => Effect.die("fake connections: sftp is not faked"),
     disconnect: () => Effect.void,
     info: (alias) =>

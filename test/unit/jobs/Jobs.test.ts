@@ -3,7 +3,7 @@
  * and `TestClock`, so timeouts of seconds or minutes take microseconds.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Scope, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import type { Limits } from "../../../src/domain/limits.js"
 import { AppConfig } from "../../../src/domain/AppConfig.js"
@@ -301,7 +301,7 @@ describe("Jobs on TestClock", () => {
 
     it.effect("Jobs.run without mayHandOver takes its place at handOver, or fails with LIMIT_REACHED", () =>
       withJobs((host) =>
-        Effect.gen(function*() {
+        Effect.scoped(Effect.gen(function*() {
           const jobs = yield* Jobs
           const first = yield* jobs.run({ host: "h", command: "a" })
           yield* settle
@@ -314,6 +314,81 @@ describe("Jobs on TestClock", () => {
           assert.strictEqual((yield* jobs.list()).length, 1)
           yield* second.stop("removed")
           assert.deepStrictEqual(host.jobs[1]!.signals, ["TERM"])
-        }), { maxJobs: 1 }))
+        })), { maxJobs: 1 }))
+
+    it.effect("Jobs.run is a scoped resource: closing its scope stops the command, unless it was handed over", () =>
+      withJobs((host) =>
+        Effect.gen(function*() {
+          const jobs = yield* Jobs
+          yield* Effect.scoped(Effect.andThen(jobs.run({ host: "h", command: "left" }), settle))
+          assert.deepStrictEqual(host.jobs[0]!.signals, ["TERM"], "stopped when its scope closed")
+          const handed = yield* Effect.scoped(Effect.gen(function*() {
+            const command = yield* jobs.run({ host: "h", command: "kept" })
+            yield* settle
+            return yield* command.handOver
+          }))
+          yield* settle
+          assert.deepStrictEqual(host.jobs[1]!.signals, [], "a handed over command is the jobs' now")
+          assert.strictEqual((yield* jobs.get(handed.job.jobId)).status, "running")
+        })))
+
+    it.effect("the place a command took (mayHandOver) is given back when its scope closes", () =>
+      withJobs((host) =>
+        Effect.gen(function*() {
+          const jobs = yield* Jobs
+          yield* Effect.scoped(Effect.gen(function*() {
+            yield* jobs.run({ host: "h", command: "first", mayHandOver: true })
+            yield* settle
+            const refused = yield* Effect.flip(jobs.spawn({ host: "h", command: "second" }))
+            assert.strictEqual(refused.code, "LIMIT_REACHED")
+          }))
+          yield* settle
+          assert.strictEqual(host.jobs.length, 1)
+          const { jobId } = yield* spawn(host, { command: "second" })
+          assert.strictEqual((yield* status(jobId)).status, "running")
+        }), { maxJobsPerHost: 1 }))
+
+    it.effect("a launch interrupted before the command runs stops it and frees its place", () =>
+      withJobs((host) =>
+        Effect.gen(function*() {
+          const jobs = yield* Jobs
+          // sudo never answers here: the launch is still waiting for it when it is interrupted.
+          const launching = yield* Effect.forkChild(Effect.scoped(jobs.run({ host: "h", command: "slow", mayHandOver: true, sudo: true })))
+          while (host.jobs.length < 1) yield* settle
+          yield* Fiber.interrupt(launching)
+          yield* settle
+          assert.isTrue(host.jobs[0]!.closed, "its channel is closed")
+          const { jobId } = yield* spawn(host, { command: "next" })
+          assert.strictEqual((yield* status(jobId)).status, "running")
+        }), { maxJobsPerHost: 1 }))
   })
+
+  it.effect("spans are named for the module that runs them: the runner's signal and stdin are JobRunner's, not a second Jobs span", () =>
+    withJobs((host) =>
+      Effect.gen(function*() {
+        const { jobs, jobId } = yield* spawn(host, { command: "cat" })
+        yield* settle
+        const names: Array<string> = []
+        const tracer = Tracer.make({
+          span(options) {
+            names.push(options.name)
+            return new Tracer.NativeSpan(options)
+          }
+        })
+        yield* Effect.provideService(Effect.andThen(jobs.sendStdin(jobId, "x"), jobs.signal(jobId, "USR1")), Tracer.Tracer, tracer)
+        assert.deepStrictEqual(names, ["Jobs.sendStdin", "JobRunner.sendStdin", "JobRunner.signal"])
+      })))
+
+  it.effect("shutdown stops every running command of ours, listed or not", () =>
+    Effect.gen(function*() {
+      const fake = fakeConnections()
+      const services = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(Exec.layer.pipe(Layer.provideMerge(layerWith(fake))), services)
+      const jobs = Context.get(context, Jobs)
+      yield* jobs.spawn({ host: "h", command: "listed" })
+      yield* jobs.run({ host: "h", command: "foreground" }).pipe(Scope.provide(yield* Scope.make()))
+      yield* settle
+      yield* Scope.close(services, Exit.void)
+      assert.deepStrictEqual(fake.host.jobs.map((c) => c.signals), [["TERM"], ["TERM"]])
+    }))
 })

@@ -4,9 +4,10 @@
  * closed once idle, and ssh2's channel open failures classified by reason code.
  */
 import { EventEmitter } from "node:events"
+import { PassThrough } from "node:stream"
 import { createRequire } from "node:module"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Exit, Layer } from "effect"
+import { Clock, Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { AppConfig } from "../../../src/domain/AppConfig.js"
 import { ConnectError } from "../../../src/domain/errors.js"
@@ -18,12 +19,15 @@ import { ChannelOpenReason, classifyChannelError, isChannelLimit } from "../../.
 
 class FakeChannel extends EventEmitter {
   readonly stderr = new EventEmitter()
+  closed = false
   write() {
     return true
   }
   end() {}
   signal() {}
   close() {
+    if (this.closed) return
+    this.closed = true
     this.emit("close")
   }
 }
@@ -47,6 +51,12 @@ interface FakeServer {
   readonly connections: Array<{ readonly closed: Deferred.Deferred<void>; readonly channels: Array<FakeChannel>; ended: boolean }>
   /** How many of the next opens fail (transiently). */
   failNext: number
+  /** While set, sshd does not answer channel opens: each waits here until the test calls it. */
+  hold: boolean
+  readonly held: Array<() => void>
+  /** Forwarded streams opened (`ssh -L`), and ports sshd listens on for us (`ssh -R`). */
+  readonly streams: Array<PassThrough>
+  readonly listening: Array<number>
 }
 
 /** An `SshClient` whose connections allow `maxSessions` channels each, like sshd. */
@@ -76,23 +86,40 @@ const fakeSshClient = (server: FakeServer, maxSessions: number) =>
           closed,
           exec: (_command, _pty, cb) => {
             if (Deferred.isDoneUnsafe(closed)) throw new Error("Not connected")
-            if (live >= maxSessions) return cb(refusal(ChannelOpenReason.CONNECT_FAILED, "open failed"), new FakeChannel())
-            live++
-            const ch = new FakeChannel()
-            ch.once("close", () => live--)
-            record.channels.push(ch)
-            cb(undefined, ch)
+            const answer = () => {
+              if (live >= maxSessions) return cb(refusal(ChannelOpenReason.CONNECT_FAILED, "open failed"), new FakeChannel())
+              live++
+              const ch = new FakeChannel()
+              ch.once("close", () => live--)
+              record.channels.push(ch)
+              cb(undefined, ch)
+            }
+            if (server.hold) server.held.push(answer)
+            else answer()
           },
           sftp: () => {
             throw new Error("no sftp in the fake")
           },
-          forwardOut: () => {
-            throw new Error("no forwarding in the fake")
+          forwardOut: (_host, _port, _origin, cb) => {
+            const answer = () => {
+              const stream = new PassThrough()
+              server.streams.push(stream)
+              cb(undefined, stream)
+            }
+            if (server.hold) server.held.push(answer)
+            else answer()
           },
-          forwardIn: () => {
-            throw new Error("no forwarding in the fake")
+          forwardIn: (_address, port, _onConnection, cb) => {
+            const answer = () => {
+              server.listening.push(port)
+              cb(undefined, port)
+            }
+            if (server.hold) server.held.push(answer)
+            else answer()
           },
-          unforwardIn: () => {}
+          unforwardIn: (_address, port) => {
+            server.listening.splice(server.listening.indexOf(port), 1)
+          }
         }
         return conn
       })
@@ -104,7 +131,7 @@ const layerWith = (server: FakeServer, maxSessions: number, limits: Partial<Limi
     Layer.provideMerge(AppConfig.layer({ hosts: [{ alias: "h", host: "127.0.0.1", port: 22, source: "cli" }], limits }))
   )
 
-const newServer = (): FakeServer => ({ attempts: [], connections: [], failNext: 0 })
+const newServer = (): FakeServer => ({ attempts: [], connections: [], failNext: 0, hold: false, held: [], streams: [], listening: [] })
 
 /** Let fibers woken by callbacks run. */
 const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 20 }))
@@ -238,6 +265,69 @@ describe("Connections: channels past MaxSessions", () => {
       yield* advance(120_000)
       assert.isFalse(server.connections[1]!.ended)
     }).pipe(Effect.provide(layerWith(server, 2, { extraConnectionIdleSec: 60 })))
+  })
+})
+
+describe("Connections: channels are scoped", () => {
+  it.effect("a channel confirmed after its caller was interrupted is closed at once, and its place is free again", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* connections.connect("h")
+      server.hold = true
+      const caller = yield* Effect.forkChild(Effect.scoped(connections.exec("h", "sleep 1")))
+      yield* settle
+      assert.strictEqual(server.held.length, 1, "the open request is out")
+      // A timeout, a cancelled call: the caller goes while sshd has not answered yet.
+      yield* Fiber.interrupt(caller)
+      server.hold = false
+      server.held.shift()!()
+      yield* settle
+      const late = server.connections[0]!.channels[0]!
+      assert.isTrue(late.closed, "the channel that came late is closed")
+      // One session per connection: had the late channel kept its place, this would need a second connection.
+      yield* Effect.scoped(connections.exec("h", "sleep 1"))
+      assert.strictEqual(server.connections.length, 1)
+      assert.strictEqual(server.connections[0]!.channels.length, 2)
+    }).pipe(Effect.provide(layerWith(server, 1, {})))
+  })
+
+  it.effect("a forwarded stream or a remote listener that comes after its caller was interrupted is closed at once", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* connections.connect("h")
+      server.hold = true
+      const out = yield* Effect.forkChild(Effect.scoped(connections.forwardOut("h", "127.0.0.1", 80, { address: "127.0.0.1", port: 5000 })))
+      const listen = yield* Effect.forkChild(Effect.scoped(connections.forwardIn("h", "127.0.0.1", 8080, () => {})))
+      yield* settle
+      assert.strictEqual(server.held.length, 2, "both requests are out")
+      yield* Fiber.interrupt(out)
+      yield* Fiber.interrupt(listen)
+      for (const answer of server.held.splice(0)) answer()
+      yield* settle
+      assert.isTrue(server.streams[0]!.destroyed, "the late stream is destroyed")
+      assert.deepStrictEqual(server.listening, [], "the late listener is cancelled")
+      server.hold = false
+      // In use, they last as long as the scope.
+      yield* Effect.scoped(Effect.gen(function*() {
+        const stream = yield* connections.forwardOut("h", "127.0.0.1", 80, { address: "127.0.0.1", port: 5001 })
+        yield* connections.forwardIn("h", "127.0.0.1", 8081, () => {})
+        assert.isFalse(stream.destroyed)
+        assert.deepStrictEqual(server.listening, [8081])
+      }))
+      assert.isTrue(server.streams[1]!.destroyed)
+      assert.deepStrictEqual(server.listening, [])
+    }).pipe(Effect.provide(layerWith(server, 1, {})))
+  })
+
+  it.effect("a channel closes with its scope", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* Effect.scoped(connections.exec("h", "sleep 1"))
+      assert.isTrue(server.connections[0]!.channels[0]!.closed)
+    }).pipe(Effect.provide(layerWith(server, 1, {})))
   })
 })
 

@@ -19,7 +19,7 @@ describe("collect", () => {
       c.err("warn")
       c.exit(0)
     }))
-    const exit = await run(collect(ch, { step: "the test helper", maxStdout: 100, stdin: "hello" }))
+    const exit = await run(collect(Effect.succeed(ch), { step: "the test helper", maxStdout: 100, stdin: "hello" }))
     expect(exit).toEqual(Exit.succeed({ stdout: "got hello", stderr: "warn", code: 0 }))
   })
 
@@ -29,7 +29,7 @@ describe("collect", () => {
       c.out("y".repeat(41))
       c.out("never kept")
     }))
-    const exit = await run(collect(ch, { step: "the directory listing (find) of /srv", maxStdout: 100 }))
+    const exit = await run(collect(Effect.succeed(ch), { step: "the directory listing (find) of /srv", maxStdout: 100 }))
     expect(ch.closed).toBe(true)
     expect(Exit.isFailure(exit)).toBe(true)
     const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
@@ -42,7 +42,7 @@ describe("collect", () => {
     const ch = new FakeChannel("tar", (c) => setImmediate(() => {
       for (let i = 0; i < 20; i++) c.err("e".repeat(64 * 1024))
     }))
-    const exit = await run(Effect.flip(collect(ch, { step: "tar", maxStdout: 100 })))
+    const exit = await run(Effect.flip(collect(Effect.succeed(ch), { step: "tar", maxStdout: 100 })))
     expect(exit).toMatchObject({ value: { code: "REMOTE_OUTPUT_TOO_LARGE", message: `tar printed more than ${formatBytes(HELPER_STDERR_MAX)} on stderr; stopped reading it` } })
     expect(ch.closed).toBe(true)
   })
@@ -54,13 +54,13 @@ describe("collect", () => {
       expect(() => c.emit("data", 42)).not.toThrow()
       expect(() => c.exit(0)).not.toThrow()
     }))
-    const exit = await run(Effect.flip(collect(ch, { step: "the helper", maxStdout: 100 })))
+    const exit = await run(Effect.flip(collect(Effect.succeed(ch), { step: "the helper", maxStdout: 100 })))
     expect(exit).toMatchObject({ value: { code: "CHANNEL_FAILED", message: expect.stringMatching(/^the helper: /) } })
   })
 
   it("closes the channel when interrupted", async () => {
     const ch = new FakeChannel("sleep")
-    const exit = await run(Effect.timeout(collect(ch, { step: "sleep", maxStdout: 100 }), 10))
+    const exit = await run(Effect.timeout(collect(Effect.succeed(ch), { step: "sleep", maxStdout: 100 }), 10))
     expect(Exit.isFailure(exit)).toBe(true)
     expect(ch.closed).toBe(true)
   })
