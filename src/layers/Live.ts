@@ -18,15 +18,15 @@ import { Jobs } from "../services/Jobs.js"
 import { Policy } from "../services/Policy.js"
 import { ProcessGroups } from "../jobs/ProcessGroups.js"
 import { KnownHosts } from "../ssh/KnownHosts.js"
-import { Sftp } from "../services/Sftp.js"
+import { Transfers } from "../services/Transfers.js"
 import { Tunnels } from "../services/Tunnels.js"
 import { remoteHostsLayer } from "./RemoteHosts.js"
 
 /** Every service this package provides. */
-export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | ExecMany | Jobs | Sftp | Hosts | Policy | Tunnels
+export type Services = HostRegistry | KnownHosts | Connections | ProcessGroups | Exec | ExecMany | Jobs | Transfers | Hosts | Policy | Tunnels
 
 /** All services over a given `AppConfig`; fails with `ConfigError` when its policy rules do not compile. */
-export const layer: Layer.Layer<Services, ConfigError, AppConfig> = Layer.mergeAll(ExecMany.layer.pipe(Layer.provideMerge(Exec.layer)), Sftp.layer, Hosts.layer, Policy.layer).pipe(
+export const layer: Layer.Layer<Services, ConfigError, AppConfig> = Layer.mergeAll(ExecMany.layer.pipe(Layer.provideMerge(Exec.layer)), Transfers.layer, Hosts.layer, Policy.layer).pipe(
   Layer.provideMerge(Tunnels.layer),
   Layer.provideMerge(Jobs.layer),
   Layer.provideMerge(ProcessGroups.layer),

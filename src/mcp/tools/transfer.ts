@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto"
 import { Effect, Schema } from "effect"
 import { LocalPathDeniedError } from "../../domain/errors.js"
-import { Sftp, type TransferResult } from "../../services/Sftp.js"
+import { Transfers, type TransferResult } from "../../services/Transfers.js"
 import { Name, optionalHost, snakeKeys } from "./fields.js"
 import { enforcePolicy } from "./policyGate.js"
 import * as Tool from "./Tool.js"
@@ -108,7 +108,7 @@ export const sshUpload = Tool.make({
   handler: Effect.fnUntraced(function*(input, ctx) {
     const roots = yield* clientRoots(ctx)
     yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remote_path })
-    return toOutput(yield* (yield* Sftp).upload(request(input, ctx, roots)), input.detail === true)
+    return toOutput(yield* (yield* Transfers).upload(request(input, ctx, roots)), input.detail === true)
   })
 })
 
@@ -122,6 +122,6 @@ export const sshDownload = Tool.make({
   output: Output,
   task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
-    return toOutput(yield* (yield* Sftp).download(request(input, ctx, yield* clientRoots(ctx))), input.detail === true)
+    return toOutput(yield* (yield* Transfers).download(request(input, ctx, yield* clientRoots(ctx))), input.detail === true)
   })
 })
