@@ -1,6 +1,6 @@
 /**
- * Live SSH connections per host alias, opened on demand and closed with the service's
- * scope: a facade over `src/ssh/` (`SshClient` for a scoped connection, `ChannelPool`
+ * Live SSH connections per host alias (a `ScopedCache`), opened on demand and closed with
+ * the service's scope: a facade over `src/ssh/` (`SshClient` for a scoped connection, `ChannelPool`
  * for the channels of a host past MaxSessions). A dropped connection is reconnected in the
  * background (exponential from `reconnect_delay_sec`, jittered, `reconnect_retries` times);
  * once an attempt has failed the host is known to be down, and calls fail at once with
@@ -13,7 +13,7 @@
  */
 import type { Duplex } from "node:stream"
 import type { SFTPWrapper } from "ssh2"
-import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Schedule, Scope } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Layer, Option, Schedule, Scope, ScopedCache } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
 import { type ChannelError, type ConnectFailure, ForwardRefusedError, HostDownError } from "../domain/errors.js"
 import type { HostEntry } from "../domain/hosts.js"
@@ -82,17 +82,18 @@ export interface HostDown {
   readonly lastError: string
 }
 
-/** A host being connected (`ready` pending) or connected. */
-interface Slot {
-  readonly ready: Deferred.Deferred<Live, ConnectFailure>
-  live?: Live
-  /** Set while a background reconnect waits for its next attempt (the host is down). */
+/** A background reconnect under way (after a drop). */
+interface Reconnecting {
+  /** Its outcome: the connection, or the failure it gave up on. */
+  readonly done: Deferred.Deferred<Live, ConnectFailure>
+  /** Set once an attempt has failed and the next is decided (the host is down). */
   down: HostDown | undefined
-  /** Completes when `down` is first set: callers waiting on `ready` fail at once. */
+  /** Completes when `down` is first set: calls waiting on `done` fail at once. */
   readonly known: Deferred.Deferred<HostDown>
-  /** Made by a background reconnect (after a drop), not by a call. */
-  readonly background: boolean
 }
+
+/** The interactive hooks of the call whose lookup makes a connection (none: a background reconnect). */
+const ConnectHooks = Context.Reference<ConnectOptions>("mcp-ssh-live/Connections/ConnectHooks", { defaultValue: () => ({}) })
 
 const isOpen = (live: Live) => !Deferred.isDoneUnsafe(live.pool.first.closed)
 
@@ -148,12 +149,12 @@ export class Connections extends Context.Service<Connections, {
     const registry = yield* HostRegistry
     const ssh = yield* SshClient
     const layerScope = yield* Effect.scope
-    const hosts = new Map<string, Slot>()
+    const reconnecting = new Map<string, Reconnecting>()
     const retries = config.limits.reconnectRetries
     const delaySec = config.limits.reconnectDelaySec
 
     /** One attempt: the host's pool with its first connection, in a scope of its own. */
-    const openHost = (entry: HostEntry, options: ConnectOptions | undefined) =>
+    const openHost = (entry: HostEntry, options: ConnectOptions) =>
       Effect.gen(function*() {
         const scope = yield* Scope.fork(layerScope)
         const pool = yield* makeChannelPool({
@@ -168,90 +169,103 @@ export class Connections extends Context.Service<Connections, {
         return { pool, info, scope } satisfies Live
       })
 
+    /**
+     * The live connection per alias. A lookup is one attempt, made with the hooks of the call
+     * that started it (the lookup runs with its caller's services); concurrent calls share it.
+     * A failure is not kept: the next call tries again. Invalidating an entry ends its pool,
+     * unless its connection dropped: then the pool ends once its channels are done (`watch`).
+     */
+    const hosts: ScopedCache.ScopedCache<string, Live, ConnectFailure> = yield* ScopedCache.makeWith({
+      lookup: (alias: string) =>
+        Effect.uninterruptibleMask((restore) => Effect.gen(function*() {
+          const hooks = yield* ConnectHooks
+          const live = yield* restore(Effect.flatMap(registry.resolve(alias), (entry) => openHost(entry, hooks)))
+          yield* Effect.addFinalizer(() => isOpen(live) ? Scope.close(live.scope, Exit.void) : Effect.void)
+          yield* registry.connected(alias)
+          yield* watch(alias, live)
+          return live
+        })),
+      capacity: Number.POSITIVE_INFINITY,
+      timeToLive: (exit) => Exit.isSuccess(exit) ? Duration.infinity : Duration.zero
+    })
+
+    /** `live` is no longer the host's connection (no-op when another has taken its place); whether it was. */
+    const forget = (alias: string, live: Live) => ScopedCache.invalidateWhen(hosts, alias, (l) => l === live)
+
     /** When the first connection drops (not closed by us): forget it and reconnect in the background. */
-    const watch = (alias: string, slot: Slot, live: Live) =>
+    const watch = (alias: string, live: Live): Effect.Effect<unknown> =>
       Effect.forkIn(
         Effect.gen(function*() {
           yield* Deferred.await(live.pool.first.closed)
+          const since = new Date(yield* Clock.currentTimeMillis)
           // Extra connections may still carry channels: they end once idle, then the pool's scope.
           yield* Effect.forkIn(Effect.andThen(Deferred.await(live.pool.emptied), Scope.close(live.scope, Exit.void)), layerScope)
-          if (hosts.get(alias) !== slot) return
-          hosts.delete(alias)
-          yield* Effect.logWarning(`connection to ${alias} lost; reconnecting`)
-          yield* acquire(alias, undefined, new Date(yield* Clock.currentTimeMillis)).pipe(
-            Effect.tap(() => Effect.logInfo(`reconnected ${alias}`)),
-            Effect.catch((e) => Effect.logWarning(`gave up reconnecting ${alias}: ${e.message}; the next call will try again`))
-          )
+          if (yield* forget(alias, live)) yield* reconnect(alias, since)
         }),
         layerScope
       )
 
     /**
-     * Attempts of a background reconnect, until one connects, one fails for good, or
-     * reconnect_retries retries have failed; `slot.down` says where it stands meanwhile.
+     * A background reconnect: attempts until one connects, one fails for good, or
+     * reconnect_retries retries have failed; calls wait for it (`awaitReconnect`) meanwhile.
+     * Its attempts ask nothing (the hooks of the call that made the lost connection are not its).
      */
-    const reconnect = (entry: HostEntry, slot: Slot, since: Date) =>
-      openHost(entry, undefined).pipe(Effect.retry(
-        reconnectSchedule(delaySec).pipe(
+    const reconnect = (alias: string, since: Date) =>
+      Effect.suspend(() => {
+        const r: Reconnecting = { done: Deferred.makeUnsafe(), known: Deferred.makeUnsafe(), down: undefined }
+        reconnecting.set(alias, r)
+        const schedule = reconnectSchedule(delaySec).pipe(
           Schedule.while(({ attempt, input }: Schedule.InputMetadata<ConnectFailure>) => transient(input) && attempt <= retries),
           // Only once another attempt is decided: callers learn at once that the host is down, and until when.
           Schedule.modifyDelay(({ attempt, duration, input, now }) =>
             Effect.gen(function*() {
               const delay = Math.round(Duration.toMillis(duration))
               const down = { since, attempts: attempt, maxAttempts: retries + 1, nextAttemptAt: new Date(now + delay), lastError: input.message }
-              slot.down = down
-              Deferred.doneUnsafe(slot.known, Exit.succeed(down))
-              yield* Effect.logWarning(`reconnect to ${entry.alias} failed: ${input.message}; next attempt in ${delay} ms`)
+              r.down = down
+              Deferred.doneUnsafe(r.known, Exit.succeed(down))
+              yield* Effect.logWarning(`reconnect to ${alias} failed: ${input.message}; next attempt in ${delay} ms`)
               return delay
             })
           )
         )
-      ))
+        return Effect.logWarning(`connection to ${alias} lost; reconnecting`).pipe(
+          Effect.andThen(ScopedCache.get(hosts, alias).pipe(Effect.provideService(ConnectHooks, {}), Effect.retry(schedule))),
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              if (reconnecting.get(alias) === r) reconnecting.delete(alias)
+              Deferred.doneUnsafe(r.done, exit)
+            })
+          ),
+          Effect.tap(() => Effect.logInfo(`reconnected ${alias}`)),
+          Effect.catch((e) => Effect.logWarning(`gave up reconnecting ${alias}: ${e.message}; the next call will try again`))
+        )
+      })
 
-    /** The host's connection, or HOST_DOWN at once while a background reconnect waits for its next attempt. */
-    const awaitSlot = (alias: string, slot: Slot): Effect.Effect<Live, ConnectFailure> =>
+    /** The reconnect's connection, or HOST_DOWN at once once one of its attempts has failed. */
+    const awaitReconnect = (alias: string, r: Reconnecting): Effect.Effect<Live, ConnectFailure> =>
       Effect.suspend(() => {
         const down = (d: HostDown) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(hostDownError(alias, d, now)))
-        if (Deferred.isDoneUnsafe(slot.ready)) return Deferred.await(slot.ready)
-        if (slot.down !== undefined) return down(slot.down)
-        return Effect.raceFirst(Deferred.await(slot.ready), Effect.flatMap(Deferred.await(slot.known), down))
+        if (r.down !== undefined) return down(r.down)
+        return Effect.raceFirst(Deferred.await(r.done), Effect.flatMap(Deferred.await(r.known), down))
       })
 
     /**
-     * The host's live connection: the current one, the one being made, or (`since`: after
-     * the connection dropped at that time) a background reconnect's. A call that finds none
-     * makes one attempt, without retries: a host that keeps failing is the reconnect's to wait for.
+     * The host's live connection: the current one, the one being made, or a background
+     * reconnect's. A call that finds none makes one attempt (with its hooks), without retries:
+     * a host that keeps failing is the reconnect's to wait for.
      */
-    const acquire = (alias: string, options?: ConnectOptions, since?: Date): Effect.Effect<Live, ConnectFailure> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const entry = yield* registry.resolve(alias)
-          for (let slot = hosts.get(entry.alias); slot !== undefined; slot = hosts.get(entry.alias)) {
-            // A reconnect finds another already under way: that one is it.
-            if (since !== undefined && slot.background) return yield* restore(Deferred.await(slot.ready))
-            const found = yield* Effect.exit(restore(awaitSlot(entry.alias, slot)))
-            if (Exit.isSuccess(found) && isOpen(found.value)) return found.value
-            // A call's single attempt failed: a reconnect goes on with its own.
-            if (Exit.isFailure(found) && since === undefined) return yield* found
-            if (hosts.get(entry.alias) === slot) hosts.delete(entry.alias)
-          }
-          const slot: Slot = { ready: Deferred.makeUnsafe(), known: Deferred.makeUnsafe(), down: undefined, background: since !== undefined }
-          hosts.set(entry.alias, slot)
-          const attempt = since !== undefined ? reconnect(entry, slot, since) : openHost(entry, options)
-          const exit = yield* Effect.exit(restore(attempt))
-          slot.down = undefined
-          if (Exit.isSuccess(exit)) {
-            slot.live = exit.value
-            yield* registry.connected(entry.alias)
-            if (!hosts.has(entry.alias)) hosts.set(entry.alias, slot)
-            yield* watch(entry.alias, slot, exit.value)
-          } else if (hosts.get(entry.alias) === slot) {
-            hosts.delete(entry.alias)
-          }
-          Deferred.doneUnsafe(slot.ready, exit)
-          return yield* exit
-        })
-      )
+    const acquire = (alias: string, options: ConnectOptions = {}): Effect.Effect<Live, ConnectFailure> =>
+      Effect.gen(function*() {
+        for (;;) {
+          const r = reconnecting.get(alias)
+          const live = yield* r !== undefined
+            ? awaitReconnect(alias, r)
+            : ScopedCache.get(hosts, alias).pipe(Effect.provideService(ConnectHooks, options))
+          if (isOpen(live)) return live
+          // Dropped, and its watch has not noticed yet.
+          yield* forget(alias, live)
+        }
+      })
 
     /** A new channel on `alias`; when every connection of its pool is gone, connect again. */
     const channel = <C extends ClosingChannel>(alias: string, open: OpenChannel<C>, close: CloseChannel<C>) =>
@@ -260,8 +274,7 @@ export class Connections extends Context.Service<Connections, {
           const live = yield* acquire(alias)
           const opened = yield* live.pool.channel(open, close)
           if (Option.isSome(opened)) return opened.value
-          const slot = hosts.get(alias)
-          if (slot?.live === live) hosts.delete(alias)
+          yield* forget(alias, live)
         }
       })
 
@@ -278,7 +291,7 @@ export class Connections extends Context.Service<Connections, {
           if (r._tag === "Success") return r.success
           const failure = r.failure
           if (failure instanceof ConnectionGoneError) {
-            if (hosts.get(alias)?.live === live) hosts.delete(alias)
+            yield* forget(alias, live)
             continue
           }
           return yield* Effect.fail(failure)
@@ -337,19 +350,18 @@ export class Connections extends Context.Service<Connections, {
 
     const disconnect = (alias: string) =>
       Effect.gen(function*() {
-        const slot = hosts.get(alias)
-        hosts.delete(alias)
-        if (slot?.live === undefined) return
-        yield* Scope.close(slot.live.scope, Exit.void)
+        // A reconnect under way goes on (its attempts resolve the alias afresh), but calls no longer wait for it.
+        reconnecting.delete(alias)
+        const live = yield* ScopedCache.getSuccess(hosts, alias)
+        if (Option.isNone(live)) return
+        yield* forget(alias, live.value)
         yield* Effect.logInfo(`disconnected ${alias}`)
       })
 
-    yield* Effect.addFinalizer(() => Effect.forEach([...hosts.keys()], disconnect, { discard: true }))
+    yield* Effect.addFinalizer(() => Effect.flatMap(ScopedCache.keys(hosts), Effect.forEach(disconnect, { discard: true })))
 
-    const current = (alias: string) => {
-      const live = hosts.get(alias)?.live
-      return live !== undefined && isOpen(live) ? live : undefined
-    }
+    const current = (alias: string) =>
+      Effect.map(ScopedCache.getSuccess(hosts, alias), (live) => Option.isSome(live) && isOpen(live.value) ? live.value : undefined)
 
     return Connections.of({
       connect: (alias, options) => Effect.map(acquire(alias, options), (l) => l.info),
@@ -357,11 +369,8 @@ export class Connections extends Context.Service<Connections, {
         channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options?.pty === true, cb), (ch) => ch.close()),
       sftp: (alias) => channel<SFTPWrapper>(alias, (conn, cb) => conn.sftp(cb), (sftp) => sftp.end()),
       disconnect,
-      info: (alias) => Effect.sync(() => current(alias)?.info),
-      closed: (alias) => Effect.suspend(() => {
-        const live = current(alias)
-        return live === undefined ? Effect.void : Deferred.await(live.pool.first.closed)
-      }),
+      info: (alias) => Effect.map(current(alias), (live) => live?.info),
+      closed: (alias) => Effect.flatMap(current(alias), (live) => live === undefined ? Effect.void : Deferred.await(live.pool.first.closed)),
       forwardOut,
       forwardIn
     })

@@ -47,6 +47,8 @@ const refusal = (reason: number, description: string): Error => {
 interface FakeServer {
   /** Attempts to open a connection, at these virtual times (ms). */
   readonly attempts: Array<number>
+  /** Per attempt: the one-time-code prompt it could ask, if any. */
+  readonly asked: Array<string | undefined>
   /** Connections opened, in order; `ended` once their scope closed. */
   readonly connections: Array<{ readonly closed: Deferred.Deferred<void>; readonly channels: Array<FakeChannel>; ended: boolean }>
   /** How many of the next opens fail (transiently). */
@@ -62,9 +64,13 @@ interface FakeServer {
 /** An `SshClient` whose connections allow `maxSessions` channels each, like sshd. */
 const fakeSshClient = (server: FakeServer, maxSessions: number) =>
   Layer.succeed(SshClient, SshClient.of({
-    open: () =>
+    open: (_entry, options) =>
       Effect.gen(function*() {
         server.attempts.push(yield* Clock.currentTimeMillis)
+        const answer = options?.onAuthPrompt === undefined
+          ? undefined
+          : yield* options.onAuthPrompt({ name: "", instructions: "", prompts: [{ prompt: "Code: ", echo: false }] })
+        server.asked.push(answer?.[0])
         if (server.failNext > 0) {
           server.failNext--
           return yield* new ConnectError({ message: "connect ECONNREFUSED" })
@@ -131,7 +137,7 @@ const layerWith = (server: FakeServer, maxSessions: number, limits: Partial<Limi
     Layer.provideMerge(AppConfig.layer({ hosts: [{ alias: "h", host: "127.0.0.1", port: 22, source: "cli" }], limits }))
   )
 
-const newServer = (): FakeServer => ({ attempts: [], connections: [], failNext: 0, hold: false, held: [], streams: [], listening: [] })
+const newServer = (): FakeServer => ({ attempts: [], asked: [], connections: [], failNext: 0, hold: false, held: [], streams: [], listening: [] })
 
 /** Let fibers woken by callbacks run. */
 const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 20 }))
@@ -192,6 +198,62 @@ describe("Connections: reconnect schedule", () => {
   })
 })
 
+describe("Connections: a call's interactive hooks", () => {
+  it.effect("reach the connect the call starts, not a concurrent call's nor a background reconnect's", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      // The person takes a while to answer: a second call comes meanwhile.
+      const answered = Deferred.makeUnsafe<void>()
+      const onAuthPrompt = () => Effect.as(Deferred.await(answered), ["123456"])
+      const first = yield* Effect.forkChild(connections.connect("h", { onAuthPrompt }))
+      yield* settle
+      const second = yield* Effect.forkChild(connections.connect("h"))
+      yield* settle
+      Deferred.doneUnsafe(answered, Exit.void)
+      const [a, b] = [yield* Fiber.join(first), yield* Fiber.join(second)]
+      // One attempt, shared, made with the first call's hooks.
+      assert.deepStrictEqual(server.asked, ["123456"])
+      assert.strictEqual(a.connectedAt, b.connectedAt)
+      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
+      yield* settle
+      assert.deepStrictEqual(server.asked, ["123456", undefined], "the reconnect asks nothing")
+      assert.isDefined(yield* connections.info("h"))
+    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+  })
+  it.effect("a connect shared by two calls goes on when the call that started it is interrupted, and stops when both are", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      const answered = Deferred.makeUnsafe<void>()
+      const onAuthPrompt = () => Effect.as(Deferred.await(answered), ["123456"])
+      const first = yield* Effect.forkChild(connections.connect("h", { onAuthPrompt }))
+      yield* settle
+      const second = yield* Effect.forkChild(connections.connect("h"))
+      yield* settle
+      yield* Fiber.interrupt(first)
+      Deferred.doneUnsafe(answered, Exit.void)
+      const info = yield* Fiber.join(second)
+      assert.strictEqual(info.alias, "h")
+      assert.strictEqual(server.attempts.length, 1)
+      // Once every caller has gone, the attempt is abandoned and the next call makes its own.
+      yield* connections.disconnect("h")
+      const never = Deferred.makeUnsafe<void>()
+      const waiting = () => Effect.as(Deferred.await(never), ["123456"])
+      const a = yield* Effect.forkChild(connections.connect("h", { onAuthPrompt: waiting }))
+      const b = yield* Effect.forkChild(connections.connect("h"))
+      yield* settle
+      yield* Fiber.interrupt(a)
+      yield* Fiber.interrupt(b)
+      yield* settle
+      assert.isUndefined(yield* connections.info("h"))
+      yield* connections.connect("h")
+      assert.strictEqual(server.attempts.length, 3)
+      assert.isDefined(yield* connections.info("h"))
+    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+  })
+})
+
 describe("Connections: a host known to be down", () => {
   it.effect("fails calls at once with HOST_DOWN and the reconnect's state while it waits, and works again once it connects", () => {
     const server = newServer()
@@ -230,6 +292,23 @@ describe("Connections: a host known to be down", () => {
       const failed = yield* Effect.flip(connections.exec("h", "true"))
       assert.strictEqual(failed._tag, "ConnectError")
       assert.strictEqual(server.attempts.length, 1 + 4 + 1)
+    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+  })
+  it.effect("a host being reconnected that is disconnected is tried at once by the next call", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* connections.connect("h")
+      server.failNext = 100
+      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
+      yield* settle
+      assert.strictEqual((yield* Effect.flip(connections.connect("h")))._tag, "HostDownError")
+      // E.g. ssh_connect with replace: true and the host's new address.
+      yield* connections.disconnect("h")
+      server.failNext = 0
+      yield* connections.connect("h")
+      assert.strictEqual(server.attempts.length, 3)
+      assert.isDefined(yield* connections.info("h"))
     }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
   })
 })
