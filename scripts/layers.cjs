@@ -11,7 +11,7 @@ module.exports = [
   ["services", "^src/services/"],
   ["config", "^src/config/"],
   ["jobs", "^src/jobs/"],
-  ["ssh", "^src/(ssh|sftp)/"],
+  ["ssh", "^src/(ssh|transfers)/"],
   ["helpers", "^src/(output|files|tunnels)/|^src/(loopback|version)\\.ts$"],
   ["domain", "^src/domain/"]
 ]

@@ -6,9 +6,23 @@
  *
  * @since 0.1.0
  */
+import { Transfers } from "./services/Transfers.js"
+
 export { type AlgorithmLists, type AppConfigOverrides, type AppConfigShape, defaultConfig, LogLevel, mergeConfig } from "./domain/config.js"
 export * from "./domain/errors.js"
-export { ALIAS_PATTERN, ENV_NAME, EnvName, type HostAuth, type HostConfig, type HostEntry, HostSource } from "./domain/hosts.js"
+export {
+  Alias,
+  ALIAS_PATTERN,
+  ENV_NAME,
+  EnvName,
+  type HostAuth,
+  type HostConfig,
+  type HostEntry,
+  Hostname,
+  HostSource,
+  isAlias,
+  isEnvName
+} from "./domain/hosts.js"
 export { type AsRoot, EndReason, JobStatus, SignalName, SIGNALS, StreamChoice, StreamName, Termination } from "./domain/jobs.js"
 export {
   check as checkPolicy,
@@ -78,7 +92,14 @@ export {
 export { Policy, type PolicyDecision } from "./services/Policy.js"
 export { ProcessGroups } from "./jobs/ProcessGroups.js"
 export { KnownHosts } from "./ssh/KnownHosts.js"
-export { type FileResult, Sftp, type TransferRequest, type TransferResult } from "./services/Sftp.js"
+export { type FileResult, type TransferRequest, type TransferResult, Transfers } from "./services/Transfers.js"
+/**
+ * @deprecated renamed `Transfers`: it moves trees as tar over exec as well as files over SFTP.
+ * The old name goes in the next release.
+ */
+export const Sftp = Transfers
+/** @deprecated `Transfers`. */
+export type Sftp = Transfers
 export { type TunnelOpenError, Tunnels } from "./services/Tunnels.js"
 export { layer, layerConfig, type Services } from "./layers/Live.js"
 export type { Line } from "./output/RingBuffer.js"

@@ -9,7 +9,7 @@ import { Effect, Schema } from "effect"
 import { parse, TomlError } from "smol-toml"
 import { LogLevel } from "../domain/config.js"
 import { ConfigError } from "../domain/errors.js"
-import { ALIAS_PATTERN, EnvName } from "../domain/hosts.js"
+import { Alias, EnvName } from "../domain/hosts.js"
 import { LimitsSection } from "../domain/limits.js"
 
 const positive = (max: number) => Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: max }))
@@ -68,8 +68,6 @@ export const ServerSection = Schema.Struct({
   http_session_idle_sec: Schema.optionalKey(positive(30 * 86_400)),
   http_max_sessions: Schema.optionalKey(positive(100_000))
 })
-
-const Alias = Schema.String.check(Schema.isPattern(ALIAS_PATTERN))
 
 export const ConfigFile = Schema.Struct({
   default_host: Schema.optionalKey(Text),

@@ -10,7 +10,7 @@ import { parseArgs } from "node:util"
 import { Effect, Schema } from "effect"
 import { type AppConfigShape, defaultConfig, LogLevel } from "../domain/config.js"
 import type { ConfigError } from "../domain/errors.js"
-import { ENV_NAME, type HostConfig } from "../domain/hosts.js"
+import { type HostConfig, isEnvName } from "../domain/hosts.js"
 import { flagName, type LimitKey, limitKeys, limitRange, limitSpecs, tomlKey } from "../domain/limits.js"
 import { isLoopback } from "../loopback.js"
 import { checkAlgorithms } from "./algorithms.js"
@@ -112,7 +112,7 @@ export const loadConfig = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv):
     }
     for (const flag of ["password-env", "key-passphrase-env", "sudo-password-env"]) {
       const name = str(flag)
-      if (name !== undefined && !ENV_NAME.test(name)) return yield* fail(`--${flag}: "${name}" is not an environment variable name`)
+      if (name !== undefined && !isEnvName(name)) return yield* fail(`--${flag}: "${name}" is not an environment variable name`)
     }
     for (const h of (v.host as Array<string> | undefined) ?? []) {
       const spec = parseHostFlag(h)

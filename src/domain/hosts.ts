@@ -17,9 +17,35 @@ export type HostSource = typeof HostSource.Type
  */
 export const ALIAS_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
 
+/**
+ * An alias (and a group name, which follows the same rule), wherever one is taken: the config
+ * file, the registry, the tools' `host`. The rule is said in words where it is published (a
+ * tool's description), so a JSON Schema made from this carries no pattern.
+ */
+export const Alias = Schema.String.check(Schema.isPattern(ALIAS_PATTERN, { toJsonSchema: () => ({}) })).pipe(Schema.brand("Alias"))
+export type Alias = typeof Alias.Type
+export const isAlias: (u: unknown) => u is Alias = Schema.is(Alias)
+
+/** The longest DNS name (RFC 1035); addresses and ssh_config Host names are shorter. */
+export const HOSTNAME_MAX = 253
+
+/**
+ * A host to dial: a DNS name, an IP address or an ssh_config Host. Not empty, at most 253
+ * characters, no NUL; what ssh itself refuses (shell metacharacters, whitespace) is refused by
+ * `Hosts.connect`, naming the field. The bounds only guard against nonsense: not published.
+ */
+export const Hostname = Schema.String.check(
+  Schema.isMinLength(1, { toJsonSchema: () => ({}) }),
+  Schema.isMaxLength(HOSTNAME_MAX, { toJsonSchema: () => ({}) }),
+  Schema.makeFilter((s: string) => (s.includes("\u0000") ? "must not contain NUL characters" : undefined), { toJsonSchema: () => ({}) })
+).pipe(Schema.brand("Hostname"))
+export type Hostname = typeof Hostname.Type
+
 /** Valid environment variable names (what POSIX shells accept for `export`). */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-export const EnvName = Schema.String.check(Schema.isPattern(ENV_NAME))
+export const EnvName = Schema.String.check(Schema.isPattern(ENV_NAME)).pipe(Schema.brand("EnvName"))
+export type EnvName = typeof EnvName.Type
+export const isEnvName: (u: unknown) => u is EnvName = Schema.is(EnvName)
 
 /** A host defined before start (flags or the TOML file). Secrets are only env var names here. */
 export interface HostConfig {

@@ -4,7 +4,7 @@
  * command-line flags, the `--help` lines and the table in docs/CONFIG.md are all derived
  * from `limitSpecs`, so a limit added here is settable everywhere.
  *
- * This module imports nothing but `effect` (scripts/docs.ts loads it directly).
+ * This module imports nothing but `effect` (scripts/limits-doc.ts loads it directly).
  *
  * @since 0.1.0
  */

@@ -1,5 +1,5 @@
 /**
- * Which local files a transfer may read or write (SPEC §14): those under `[server]
+ * Which local files a transfer may read or write (docs/CONFIG.md, "Local files"): those under `[server]
  * local_roots` (default: the home and the system temp directory), minus /proc, /sys, /dev,
  * ~/.ssh and the server's own files (known_hosts, config file, audit log, log directory, the
  * keys it is configured with). An operator who wants one of those names it, or a directory

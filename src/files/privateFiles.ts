@@ -1,7 +1,7 @@
 /**
  * Local files only their owner can read, created so that no other local user can
- * pre-create, swap or symlink them first (SPEC §8): download temporaries (in the private
- * directories of src/sftp/localFiles.ts) and job log mirrors.
+ * pre-create, swap or symlink them first (docs/SECURITY.md, "Other users of the local machine"): download temporaries (in the private
+ * directories of src/transfers/localFiles.ts) and job log mirrors.
  *
  * @since 0.1.0
  */

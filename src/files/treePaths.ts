@@ -1,6 +1,6 @@
 /**
  * Paths inside a transferred directory tree, checked so that nothing a host lists can
- * name a file outside the directory a transfer is about (SPEC §8).
+ * name a file outside the directory a transfer is about (docs/SECURITY.md, "A hostile host").
  *
  * @since 0.1.0
  */

@@ -323,7 +323,7 @@ export class JobRunner extends Context.Service<JobRunner, {
         return yield* new InvalidArgumentError({ message: `job_id: '${job.id}' is persistent: it runs detached, with no stdin` })
       }
       if (!job.running || process === undefined) {
-        return yield* new JobRunningError({ message: `job '${job.id}' is ${job.status}; its stdin is closed` })
+        return yield* new JobRunningError({ message: `job '${job.id}' is ${job.status}; its stdin is closed`, jobId: job.id })
       }
       if (options?.secret === true) job.addMask(data)
       if (data.length > 0) yield* process.write(data)

@@ -104,14 +104,19 @@ export class JobStore extends Context.Service<JobStore, {
         if (running >= limits.maxJobsPerHost) {
           return Effect.fail(new LimitReachedError({
             message: `${running} jobs are running on ${host}; max_jobs_per_host is ${limits.maxJobsPerHost}`,
-            hint: "wait for jobs to end, stop some with ssh_signal / ssh_remove_job, or raise [limits] max_jobs_per_host"
+            hint: "wait for jobs to end, stop some with ssh_signal / ssh_remove_job, or raise [limits] max_jobs_per_host",
+            host,
+            limit: "max_jobs_per_host",
+            max: limits.maxJobsPerHost
           }))
         }
         const held = jobs.size + slots.size
         if (held >= limits.maxJobs) {
           return Effect.fail(new LimitReachedError({
             message: `${held} jobs are held in memory (running or finished); max_jobs is ${limits.maxJobs}`,
-            hint: `remove finished jobs with ssh_remove_job (they are also dropped reap_finished_after_sec after they end), or raise [limits] max_jobs`
+            hint: `remove finished jobs with ssh_remove_job (they are also dropped reap_finished_after_sec after they end), or raise [limits] max_jobs`,
+            limit: "max_jobs",
+            max: limits.maxJobs
           }))
         }
         const slot: Slot = { host }
@@ -137,12 +142,14 @@ export class JobStore extends Context.Service<JobStore, {
           tombstone === undefined
             ? new JobNotFoundError({
               message: `no job '${jobId}'`,
-              hint: `ssh_list_jobs shows the jobs; finished ones are removed ${limits.reapFinishedAfterSec} s after they end`
+              hint: `ssh_list_jobs shows the jobs; finished ones are removed ${limits.reapFinishedAfterSec} s after they end`,
+              jobId
             })
             : new JobNotFoundError({
               message: describeTombstone(tombstone),
               hint: `finished jobs are removed ${limits.reapFinishedAfterSec} s after they end (reap_finished_after_sec)` +
-                (logDir === undefined ? "" : `; its lines are in the server's log_dir as ${jobId}.log`)
+                (logDir === undefined ? "" : `; its lines are in the server's log_dir as ${jobId}.log`),
+              jobId
             })
         )
       })

@@ -325,7 +325,7 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
     const send = (job: Job, input: { readonly data: string; readonly keys: ReadonlyArray<string>; readonly eof: boolean }) =>
       Effect.gen(function*() {
         if (!job.running || job.tmux === undefined) {
-          return yield* new JobRunningError({ message: `job '${job.id}' is ${job.status}; its pane takes no input` })
+          return yield* new JobRunningError({ message: `job '${job.id}' is ${job.status}; its pane takes no input`, jobId: job.id })
         }
         const keys = input.eof ? [...input.keys, "C-d"] : input.keys
         const r = yield* capture(job.host, inputScript(job.id, job.tmux, input.data !== "", keys), input.data)

@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { RE2JS } from "re2js"
 import type { Line } from "../output/RingBuffer.js"
 import type { EndReason, JobStatus, StreamName } from "../domain/jobs.js"
-import { ENV_NAME } from "../domain/hosts.js"
+import { isEnvName } from "../domain/hosts.js"
 import { fieldWithNul } from "../ssh/shell.js"
 import {
   type ChannelError,
@@ -175,7 +175,7 @@ export interface SignalResult {
 /** Environment names are checked before anything is sent: they end up in a shell script. */
 export const validateEnv = (env: Readonly<Record<string, string>> | undefined) =>
   Effect.forEach(Object.keys(env ?? {}), (name) =>
-    ENV_NAME.test(name)
+    isEnvName(name)
       ? Effect.void
       : Effect.fail(
         new InvalidArgumentError({

@@ -19,7 +19,7 @@ import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import { Context, Effect, Layer, Semaphore } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
-import { ConfigError } from "../domain/errors.js"
+import { AuditLogError, ConfigError } from "../domain/errors.js"
 import { HostRegistry } from "../services/HostRegistry.js"
 import { auditRecord, type CallFacts, type CallResult, invalidInputRecord } from "./auditRecord.js"
 
@@ -61,7 +61,7 @@ const reason = (e: unknown) => (e instanceof Error ? e.message : String(e))
 /** A call being audited: `end` writes its record once the result is known. */
 export interface AuditedCall {
   /** Set when the call must not run: the audit log cannot be written. */
-  readonly refused: { readonly code: "AUDIT_LOG_FAILED"; readonly message: string; readonly hint: string } | undefined
+  readonly refused: AuditLogError | undefined
   readonly end: (result: CallResult) => Promise<void>
 }
 
@@ -99,7 +99,7 @@ export class AuditLog extends Context.Service<AuditLog, AuditLogShape>()("mcp-ss
         })
       }
       const opened = yield* Effect.tryPromise(() => openAuditFile(file)).pipe(
-        Effect.mapError((e) => new ConfigError({ message: `--audit-log ${file}: cannot open the audit log (${reason(e.cause)})` }))
+        Effect.mapError((e) => new ConfigError({ message: `--audit-log ${file}: cannot open the audit log (${reason(e.cause)})`, cause: e.cause }))
       )
       yield* Effect.promise(() => opened.handle.close())
       if (opened.narrowed !== undefined) yield* Effect.logWarning(`audit log ${opened.narrowed}`)
@@ -107,6 +107,8 @@ export class AuditLog extends Context.Service<AuditLog, AuditLogShape>()("mcp-ss
       const run = <A>(effect: Effect.Effect<A>) => Effect.runPromiseWith(services)(effect)
       const lock = yield* Semaphore.make(1)
       let pending: Array<string> = []
+      /** Why the last write failed (the cause of the refusals until one succeeds). */
+      let lastFailure: unknown
       let pendingBytes = 0
 
       /** Write the kept records and then `line`, in one append; false (and `line` kept) when that fails. */
@@ -117,9 +119,10 @@ export class AuditLog extends Context.Service<AuditLog, AuditLogShape>()("mcp-ss
           const written = yield* Effect.tryPromise(() => appendText(file, batch.join(""))).pipe(
             Effect.tap((narrowed) => narrowed === undefined ? Effect.void : Effect.logWarning(`audit log ${narrowed}`)),
             Effect.as(true),
-            Effect.catch((e) =>
-              Effect.as(Effect.logError(`audit log ${file}: cannot write (${reason(e.cause)}); tool calls are refused until it can`), false)
-            )
+            Effect.catch((e) => {
+              lastFailure = e.cause
+              return Effect.as(Effect.logError(`audit log ${file}: cannot write (${reason(e.cause)}); tool calls are refused until it can`), false)
+            })
           )
           if (written) {
             pending = []
@@ -148,11 +151,11 @@ export class AuditLog extends Context.Service<AuditLog, AuditLogShape>()("mcp-ss
         })
         const end = (result: CallResult) => run(write(`${JSON.stringify(auditRecord(facts(result)))}\n`)).then(() => undefined)
         if (await run(write(undefined))) return { refused: undefined, end }
-        const refused = {
-          code: "AUDIT_LOG_FAILED" as const,
+        const refused = new AuditLogError({
           message: `${tool} was not run: the audit log cannot be written`,
-          hint: "the operator must fix the audit log file (see the server's stderr); calls run again once it is writable"
-        }
+          hint: "the operator must fix the audit log file (see the server's stderr); calls run again once it is writable",
+          cause: lastFailure
+        })
         await end({ isError: true, content: [{ type: "text", text: `${refused.code}: ${refused.message}` }] })
         return { refused, end: () => Promise.resolve() }
       }

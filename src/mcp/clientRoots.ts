@@ -1,6 +1,6 @@
 /**
  * A stdio client's MCP roots, as local paths, for a transfer to narrow the default
- * `local_roots` with (SPEC §14). Only over stdio: the client then runs on this machine, so
+ * `local_roots` with (docs/CONFIG.md, "Local files"). Only over stdio: the client then runs on this machine, so
  * its `file://` roots name our files; over HTTP they name another machine's and are never
  * asked for. A 2025-era session is asked with `roots/list` once, and again after
  * `notifications/roots/list_changed`; a 2026-07-28 call asks in its own round

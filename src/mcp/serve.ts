@@ -81,7 +81,7 @@ export const serveOverHttp = (sink: McpLogSink, options: Omit<HttpOptions, "toke
     const given = givenToken !== undefined && givenToken !== "" ? givenToken : undefined
     const token = Redacted.make(given ?? randomBytes(24).toString("base64url"))
     const bound = yield* serveHttp(context, { ...options, token }, sink, log._tag === "Some" ? log.value : undefined).pipe(
-      Effect.mapError((e) => new ConfigError({ message: `--http: cannot listen on ${bind}:${port}: ${e.message}` }))
+      Effect.mapError((e) => new ConfigError({ message: `--http: cannot listen on ${bind}:${port}: ${e.message}`, cause: e }))
     )
     // A remote tunnel may not lead here (src/tunnels/ownListeners.ts).
     yield* Effect.acquireRelease(Effect.sync(() => addOwnListener(bind, bound)), (release) => Effect.sync(release))

@@ -123,7 +123,7 @@ export class ExecMany extends Context.Service<ExecMany, {
           seen.add(alias)
           // An unknown alias refuses the whole call: running on the others first and failing one would leave a fleet half-changed.
           yield* Effect.mapError(registry.resolve(alias), (e) =>
-            new HostNotFoundError({ message: `hosts: ${e.message}`, ...(e.hint !== undefined ? { hint: e.hint } : {}) }))
+            new HostNotFoundError({ message: `hosts: ${e.message}`, ...(e.hint !== undefined ? { hint: e.hint } : {}), host: alias, cause: e }))
         }
         return request.hosts
       }

@@ -8,7 +8,7 @@
 import * as os from "node:os"
 import { Context, Effect, Layer, Redacted, Ref } from "effect"
 import { expandTokens } from "../config/sshTokens.js"
-import { ALIAS_PATTERN, type HostAuth, type HostEntry } from "../domain/hosts.js"
+import { type HostAuth, type HostEntry, isAlias } from "../domain/hosts.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { HostExistsError, HostNotFoundError, InvalidArgumentError, LimitReachedError } from "../domain/errors.js"
 
@@ -125,7 +125,7 @@ export class HostRegistry extends Context.Service<HostRegistry, {
 
     return HostRegistry.of({
       register: (entry, options) =>
-        !ALIAS_PATTERN.test(entry.alias)
+        !isAlias(entry.alias)
           ? Effect.fail(new InvalidArgumentError({ message: `alias: ${JSON.stringify(entry.alias)} is not 1-64 of A-Z a-z 0-9 . _ -` }))
           : Ref.modify(hosts, (map): [Effect.Effect<HostEntry, HostExistsError | LimitReachedError>, Map<string, HostEntry>] => {
             const existing = map.get(entry.alias)
@@ -134,7 +134,9 @@ export class HostRegistry extends Context.Service<HostRegistry, {
                 Effect.fail(
                   new LimitReachedError({
                     message: `${map.size} hosts are registered, the limit (max_hosts) is ${config.limits.maxHosts}`,
-                    hint: "ssh_disconnect a host you no longer need, or reuse an alias; the operator sets --max-hosts"
+                    hint: "ssh_disconnect a host you no longer need, or reuse an alias; the operator sets --max-hosts",
+                    limit: "max_hosts",
+                    max: config.limits.maxHosts
                   })
                 ),
                 map
@@ -145,7 +147,8 @@ export class HostRegistry extends Context.Service<HostRegistry, {
                 Effect.fail(
                   new HostExistsError({
                     message: `alias '${entry.alias}' is already registered (${existing.user}@${existing.address}:${existing.port}) with other settings`,
-                    hint: "pass replace: true to replace it, or choose another alias"
+                    hint: "pass replace: true to replace it, or choose another alias",
+                    host: entry.alias
                   })
                 ),
                 map
@@ -173,7 +176,8 @@ export class HostRegistry extends Context.Service<HostRegistry, {
               message: `no host with alias '${name}'`,
               hint: map.size === 0
                 ? "call ssh_connect to register it"
-                : `known aliases: ${[...map.keys()].join(", ")}; or call ssh_connect`
+                : `known aliases: ${[...map.keys()].join(", ")}; or call ssh_connect`,
+              host: name
             })
           }
           return entry
@@ -201,12 +205,12 @@ export class HostRegistry extends Context.Service<HostRegistry, {
           Ref.update(firstConnected, (first) => first !== undefined && map.has(first) ? first : map.has(alias) ? alias : first)),
       join: (alias, names) =>
         Effect.gen(function*() {
-          const bad = names.find((n) => !ALIAS_PATTERN.test(n))
+          const bad = names.find((n) => !isAlias(n))
           if (bad !== undefined) {
             return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(bad)} is not 1-64 of A-Z a-z 0-9 . _ -` })
           }
           if (!(yield* Ref.get(hosts)).has(alias)) {
-            return yield* new HostNotFoundError({ message: `no host with alias '${alias}'` })
+            return yield* new HostNotFoundError({ message: `no host with alias '${alias}'`, host: alias })
           }
           yield* Ref.update(groups, (map) => {
             const next = new Map(map)

@@ -19,7 +19,7 @@ import {
   InvalidArgumentError,
   type LimitReachedError
 } from "../domain/errors.js"
-import { ALIAS_PATTERN, type HostEntry, type HostSource } from "../domain/hosts.js"
+import { type HostEntry, type HostSource, isAlias } from "../domain/hosts.js"
 import type { Termination } from "../domain/jobs.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { type ConnectFailure, type ConnectionInfo, Connections, type ConnectOptions } from "./Connections.js"
@@ -61,7 +61,7 @@ export interface ConnectRequest {
   readonly passphrase?: Redacted.Redacted<string> | undefined
   /**
    * Save an unknown host key without asking: honoured only when `AppConfig` has
-   * `allowAgentInsecureAutoAdd` (SPEC §8). `AppConfig.insecureAutoAdd` covers the configured
+   * `allowAgentInsecureAutoAdd` (docs/SECURITY.md, "A prompt-injected agent"). `AppConfig.insecureAutoAdd` covers the configured
    * hosts only, never one added here.
    */
   readonly insecureAutoAdd?: boolean | undefined
@@ -168,7 +168,8 @@ export class Hosts extends Context.Service<Hosts, {
         },
         catch: (e) =>
           new InvalidArgumentError({
-            message: e instanceof UnsafeNameError ? e.message : `host: the ssh config could not be read for it: ${e instanceof Error ? e.message : String(e)}`
+            message: e instanceof UnsafeNameError ? e.message : `host: the ssh config could not be read for it: ${e instanceof Error ? e.message : String(e)}`,
+            cause: e
           })
       })
 
@@ -179,11 +180,11 @@ export class Hosts extends Context.Service<Hosts, {
       const badUser = request.user === undefined ? undefined : remoteUserProblem(request.user)
       if (badUser !== undefined) return yield* new InvalidArgumentError({ message: `user: ${badUser}` })
       const alias = request.alias ?? aliasForHost(request.host)
-      const badGroup = request.groups?.find((g) => !ALIAS_PATTERN.test(g))
+      const badGroup = request.groups?.find((g) => !isAlias(g))
       if (badGroup !== undefined) {
         return yield* new InvalidArgumentError({ message: `groups: ${JSON.stringify(badGroup)} is not 1-64 of A-Z a-z 0-9 . _ -` })
       }
-      // The caller never gets more trust than the operator allows callers (SPEC §8); the
+      // The caller never gets more trust than the operator allows callers (docs/SECURITY.md, "A prompt-injected agent"); the
       // operator's own insecure_auto_add is for the hosts they configured, not for these.
       const autoAddIgnored = request.insecureAutoAdd === true && !config.allowAgentInsecureAutoAdd
       const insecureAutoAdd = request.insecureAutoAdd === true && !autoAddIgnored

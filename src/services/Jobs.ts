@@ -213,7 +213,8 @@ export class Jobs extends Context.Service<Jobs, {
         if (options?.force !== true && !(job.tmux !== undefined && job.tmux.session === undefined)) {
           return yield* new JobRunningError({
             message: `job '${jobId}' is still running`,
-            hint: "pass force: true to stop it (TERM, grace, KILL) and remove it"
+            hint: "pass force: true to stop it (TERM, grace, KILL) and remove it",
+            jobId
           })
         }
         termination = yield* stopJob(job, "removed")

@@ -16,7 +16,7 @@
 import { Context, Effect, Layer } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
 import { type BashParser, loadBashParser } from "../domain/bashParser.js"
-import { type HostNotFoundError, PolicyDeniedError } from "../domain/errors.js"
+import { ConfigError, type HostNotFoundError, PolicyDeniedError } from "../domain/errors.js"
 import { check, type PolicyAction } from "../domain/policy.js"
 import {
   combine,
@@ -52,27 +52,25 @@ export class Policy extends Context.Service<Policy, {
   static readonly layer = Layer.effect(Policy)(Effect.gen(function*() {
     const config = yield* AppConfig
     const registry = yield* HostRegistry
-    const compile = (rules: PolicyRules | undefined, source: string): CompiledRules | undefined => {
-      if (rules === undefined) return undefined
+    // loadConfig checks the file's rules and names the key; a library user's `AppConfig` is checked here.
+    const compile = (rules: PolicyRules | undefined, source: string): Effect.Effect<CompiledRules | undefined, ConfigError> => {
+      if (rules === undefined) return Effect.succeed(undefined)
       const compiled = compileRules(rules, source)
-      // loadConfig checks the file's rules and names the key; a library user's reach here.
-      if (isRuleError(compiled)) throw new Error(`policy ${source} ${compiled.key}: ${compiled.message}`)
-      return compiled
+      return isRuleError(compiled)
+        ? Effect.fail(new ConfigError({ message: `policy ${source} ${compiled.key}: ${compiled.message}` }))
+        : Effect.succeed(compiled)
     }
-    const tables = yield* Effect.try({
-      try: () => ({
-        global: compile(config.policy, "[policy]"),
-        groups: Object.entries(config.groupPolicies ?? {}).flatMap(([name, rules]) => {
-          const c = compile(rules, `[group_policy.${name}]`)
-          return c === undefined ? [] : [{ compiled: c, members: new Set(config.groups?.[name] ?? []) }]
-        }),
-        hosts: new Map(config.hosts.flatMap((h) => {
-          const c = compile(h.policy, `[hosts.${h.alias}.policy]`)
-          return c === undefined ? [] : [[h.alias, { compiled: c, address: h.host, port: h.port }] as const]
-        }))
-      }),
-      catch: (e) => e as Error
-    }).pipe(Effect.orDie)
+    const tables = {
+      global: yield* compile(config.policy, "[policy]"),
+      groups: yield* Effect.forEach(Object.entries(config.groupPolicies ?? {}), ([name, rules]) =>
+        Effect.map(compile(rules, `[group_policy.${name}]`), (c) =>
+          c === undefined ? [] : [{ compiled: c, members: new Set(config.groups?.[name] ?? []) }])).pipe(Effect.map((l) => l.flat())),
+      hosts: new Map(
+        (yield* Effect.forEach(config.hosts, (h) =>
+          Effect.map(compile(h.policy, `[hosts.${h.alias}.policy]`), (c) =>
+            c === undefined ? [] : [[h.alias, { compiled: c, address: h.host, port: h.port }] as const]))).flat()
+      )
+    }
     const enabled = tables.global !== undefined || tables.groups.length > 0 || tables.hosts.size > 0
     // Commands are read by a bash parser (WebAssembly), loaded once and only when there are rules.
     const parser: BashParser | undefined = enabled
@@ -109,7 +107,12 @@ export class Policy extends Context.Service<Policy, {
           case "Confirm":
             return { _tag: "Confirm", host: alias, rule: verdict.rule } as const
           case "Deny":
-            return yield* new PolicyDeniedError({ message: `refused on host '${alias}': ${verdict.rule}`, hint: verdict.hint })
+            return yield* new PolicyDeniedError({
+              message: `refused on host '${alias}': ${verdict.rule}`,
+              hint: verdict.hint,
+              host: alias,
+              by: "rule"
+            })
         }
       })
 

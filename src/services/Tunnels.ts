@@ -16,12 +16,12 @@ import type * as net from "node:net"
 import { Context, Effect, Exit, FiberSet, Layer, Scope, Semaphore } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
 import {
+  type BindError,
   type ConnectFailure,
   type ForwardRefusedError,
   type HostNotFoundError,
   type InvalidArgumentError,
   LimitReachedError,
-  type PortInUseError,
   TunnelNotFoundError
 } from "../domain/errors.js"
 import type { TunnelInfo, TunnelRequest, TunnelStatus } from "../domain/tunnels.js"
@@ -40,7 +40,7 @@ export type TunnelOpenError =
   | HostNotFoundError
   | InvalidArgumentError
   | LimitReachedError
-  | PortInUseError
+  | BindError
   | ForwardRefusedError
 
 interface Tunnel {
@@ -107,7 +107,10 @@ export class Tunnels extends Context.Service<Tunnels, {
         if (open >= config.limits.maxTunnelsPerHost) {
           return yield* new LimitReachedError({
             message: `${open} tunnels are open on ${alias}, the limit (max_tunnels_per_host) is ${config.limits.maxTunnelsPerHost}`,
-            hint: "ssh_tunnel_close one you no longer need; the operator sets --max-tunnels-per-host"
+            hint: "ssh_tunnel_close one you no longer need; the operator sets --max-tunnels-per-host",
+            host: alias,
+            limit: "max_tunnels_per_host",
+            max: config.limits.maxTunnelsPerHost
           })
         }
         // Connected first, as ssh is: a host that cannot be reached fails the call, not each connection.

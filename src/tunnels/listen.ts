@@ -7,32 +7,37 @@
  */
 import * as net from "node:net"
 import { Effect, type Scope } from "effect"
-import { InvalidArgumentError, PortInUseError } from "../domain/errors.js"
+import { BindError, InvalidArgumentError } from "../domain/errors.js"
 
 export interface Listening {
   /** The port listened on (the one the system picked when 0 was asked). */
   readonly port: number
 }
 
-const listenError = (address: string, port: number, err: NodeJS.ErrnoException): PortInUseError | InvalidArgumentError => {
+const listenError = (address: string, port: number, err: NodeJS.ErrnoException): BindError | InvalidArgumentError => {
   const where = `${address.includes(":") ? `[${address}]` : address}:${port}`
+  const bind = { address, port, errno: err.code ?? "", cause: err }
   switch (err.code) {
     case "EADDRINUSE":
-      return new PortInUseError({
+      return new BindError({
         message: `bind_port: ${where} is already in use on this machine`,
-        hint: "choose another bind_port, or 0 to let the server pick a free one"
+        hint: "choose another bind_port, or 0 to let the server pick a free one",
+        reason: "in-use",
+        ...bind
       })
     case "EACCES":
-      return new PortInUseError({
+      return new BindError({
         message: `bind_port: ${where}: permission denied`,
-        hint: "ports below 1024 need privileges; choose a higher bind_port, or 0"
+        hint: "ports below 1024 need privileges; choose a higher bind_port, or 0",
+        reason: "denied",
+        ...bind
       })
     case "EADDRNOTAVAIL":
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return new InvalidArgumentError({ message: `bind_address: ${address} is not an address of this machine` })
+      return new InvalidArgumentError({ message: `bind_address: ${address} is not an address of this machine`, cause: err })
     default:
-      return new InvalidArgumentError({ message: `bind_address: cannot listen on ${where}: ${err.message}` })
+      return new InvalidArgumentError({ message: `bind_address: cannot listen on ${where}: ${err.message}`, cause: err })
   }
 }
 
@@ -41,9 +46,9 @@ export const listen = (
   address: string,
   port: number,
   onSocket: (socket: net.Socket) => void
-): Effect.Effect<Listening, PortInUseError | InvalidArgumentError, Scope.Scope> =>
+): Effect.Effect<Listening, BindError | InvalidArgumentError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.callback<{ readonly server: net.Server; readonly sockets: Set<net.Socket>; readonly port: number }, PortInUseError | InvalidArgumentError>((resume) => {
+    Effect.callback<{ readonly server: net.Server; readonly sockets: Set<net.Socket>; readonly port: number }, BindError | InvalidArgumentError>((resume) => {
       const sockets = new Set<net.Socket>()
       // Half-open: a client that closes its sending side still gets the answer (as with ssh -L).
       const server = net.createServer({ allowHalfOpen: true }, (socket) => {

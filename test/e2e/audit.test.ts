@@ -1,5 +1,5 @@
 /**
- * The audit log (`--audit-log`, SPEC §9) end to end against a real sshd: a whole session
+ * The audit log (`--audit-log`, docs/CONFIG.md) end to end against a real sshd: a whole session
  * using every tool that can carry a secret, then the file: mode 0600, one JSON line per
  * call with its outcome, and none of the secrets anywhere in it. Also: concurrent calls
  * write whole lines, a file that cannot be written stops the next calls (fail-closed), a

@@ -24,7 +24,7 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`client ${m.name}`, (getSshd) =>
   beforeAll(async () => {
     sshd = getSshd()
     // An empty known_hosts of its own, so that the first connect meets an unknown key; the
-    // operator lets the agent accept it (SPEC §8), so the second connect can pass insecure_auto_add.
+    // operator lets the agent accept it (docs/SECURITY.md), so the second connect can pass insecure_auto_add.
     knownHosts = path.join(fs.mkdtempSync(path.join(sshd.dir, "clients-")), "known_hosts")
     server = await startMcpServer({
       transport: m.transport,

@@ -30,7 +30,7 @@ const fromMcpSdk = (urls: ReadonlyArray<string>) => urls.filter((u) => u.include
 describe("package entries", () => {
   it("mcp-ssh-live (the library) loads no module of @modelcontextprotocol/*", () => {
     const lib = load("mcp-ssh-live")
-    expect(lib.exports).toEqual(expect.arrayContaining(["Hosts", "Connections", "HostRegistry", "Jobs", "Exec", "Sftp", "layerConfig"]))
+    expect(lib.exports).toEqual(expect.arrayContaining(["Hosts", "Connections", "HostRegistry", "Jobs", "Exec", "Transfers", "Sftp", "layerConfig"]))
     expect(lib.exports).not.toContain("makeMcpServer")
     expect(lib.loaded.some((u) => u.endsWith("/dist/index.js")), lib.loaded.join("\n")).toBe(true)
     expect(fromMcpSdk(lib.loaded)).toEqual([])

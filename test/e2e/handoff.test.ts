@@ -1,5 +1,5 @@
 /**
- * Hand-off (SPEC §13) against a real sshd with tmux, through the SDK 1.x client (which
+ * Hand-off (docs/TOOLS.md) against a real sshd with tmux, through the SDK 1.x client (which
  * checks every result against the published outputSchema): a job a person attaches to
  * (their side is a second tmux client: `send-keys`, `capture-pane`), kept across a
  * restart of this server; a person's pane the agent follows; terminal programs (`top`,

@@ -1,6 +1,6 @@
 /**
  * Single large files uploaded over several channels at once across a long link (issue 26,
- * item 3; src/sftp/rangeUpload.ts): through a proxy that delays each direction (the bench's
+ * item 3; src/transfers/rangeUpload.ts): through a proxy that delays each direction (the bench's
  * bench/wanProxy.ts), the server sees a 40 ms round trip and splits the file over lanes.
  * Verified as a whole on both ends, mode kept, the single-file rules kept; a cancel and a
  * lying hasher leave nothing on the host; with few sessions per connection and jobs running,

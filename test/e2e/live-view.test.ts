@@ -1,5 +1,5 @@
 /**
- * The live job view (SPEC §10, an MCP App). First what any client sees: `ssh_spawn` and
+ * The live job view (an MCP App, docs/TOOLS.md). First what any client sees: `ssh_spawn` and
  * `ssh_tail` link a `ui://` resource of the MCP Apps type whose CSP allows nothing
  * external, and the resource is one self-contained HTML page. Then the view itself in
  * a real headless Chromium: a small host page embeds it the way MCP Apps hosts do (the

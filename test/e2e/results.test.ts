@@ -1,5 +1,5 @@
 /**
- * What the model sees (SPEC §11, issue 24): results compact and complete in both forms,
+ * What the model sees (issue 24; docs/TOOLS.md): results compact and complete in both forms,
  * within 16 KiB of structuredContent JSON by default whatever the host prints, the rest
  * reachable; no call outliving a client's 60 s timeout by default; the last N lines of a
  * job. Over every client of the matrix (SDK 1.x checks each result against outputSchema).

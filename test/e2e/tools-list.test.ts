@@ -60,6 +60,8 @@ describe("tools/list size", () => {
           const anyOf = s.anyOf as Array<{ type?: unknown }> | undefined
           expect(anyOf?.some((a) => a.type === "null") ?? false, `${where}: nullable as anyOf`).toBe(false)
           if (side === "outputSchema") expect(s.description, `${where}: described output field`).toBeUndefined()
+          // Outputs are the services' camelCase results renamed by Schema (snakeKeys): what is published is what is sent.
+          for (const name of Object.keys((s.properties ?? {}) as object)) expect(name, `${where}: a camelCase key`).toMatch(/^[a-z0-9_]+$/)
         }
       }
       expect(tool.description.length, tool.name).toBeLessThanOrEqual(450)

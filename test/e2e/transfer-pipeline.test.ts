@@ -10,7 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Client, type SFTPWrapper } from "ssh2"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { getFile, putFile } from "../../src/sftp/pipeline.js"
+import { getFile, putFile } from "../../src/transfers/pipeline.js"
 import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 

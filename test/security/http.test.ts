@@ -1,5 +1,5 @@
 /**
- * Attacks on the Streamable HTTP transport (SPEC §8): malformed requests must get a 4xx
+ * Attacks on the Streamable HTTP transport (docs/SECURITY.md, "The network, and the HTTP transport"): malformed requests must get a 4xx
  * and never kill the process; requests that are not an initialize allocate nothing;
  * sessions are capped and expire; all of 127.0.0.0/8 and ::1 are loopback; a
  * non-loopback bind needs an explicit flag and a long token.

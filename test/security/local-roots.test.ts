@@ -1,5 +1,5 @@
 /**
- * A prompt-injected agent naming local files (issue 23, item 3; SPEC §14): a transfer's
+ * A prompt-injected agent naming local files (issue 23, item 3; docs/CONFIG.md, "Local files"): a transfer's
  * local path is confined to `[server] local_roots` (default: home and the temp directory),
  * checked after symlinks are resolved, minus /proc, /sys, /dev, ~/.ssh and the server's own
  * files. Before, `ssh_upload local_path=/proc/self/environ` sent every secret of the

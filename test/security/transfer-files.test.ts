@@ -12,7 +12,7 @@ import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { ensurePrivateDir, openExclusive, openPrivateAppendAsync } from "../../src/files/privateFiles.js"
 import { parseListing, unsafeRelative } from "../../src/files/treePaths.js"
-import { localDirs, privateDir } from "../../src/sftp/localFiles.js"
+import { localDirs, privateDir } from "../../src/transfers/localFiles.js"
 
 const tmp = () => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-files-")))
 

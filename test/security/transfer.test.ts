@@ -1,5 +1,5 @@
 /**
- * Attacks on ssh_download / ssh_upload (issue 13, points 1, 9 and 12; SPEC §8): a hostile
+ * Attacks on ssh_download / ssh_upload (issue 13, points 1, 9 and 12; docs/SECURITY.md): a hostile
  * host's directory names, a host that lies in its listing, symlinks on the local side,
  * set-uid modes, and who can read what we write locally.
  */

@@ -360,7 +360,7 @@ export const call = async (
   const content = result.content
   const text = content.filter((c) => c.type === "text").map((c) => c.text ?? "").join("\n")
   if (result.isError === true) {
-    // SPEC §2: an error is text only, so that SDK 1.x clients do not check it against outputSchema.
+    // docs/TOOLS.md, "Errors": an error is text only, so that SDK 1.x clients do not check it against outputSchema.
     if (result.structuredContent !== undefined) throw new Error(`${name}: an error result carries structuredContent: ${text}`)
     const error = parseErrorText(text)
     return { isError: true, data: error === undefined ? {} : { error }, text }

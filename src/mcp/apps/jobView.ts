@@ -1,5 +1,5 @@
 /**
- * The live job view, an MCP App (SPEC §10): a `ui://` resource holding one self-contained
+ * The live job view, an MCP App (docs/TOOLS.md, "The live job view"): a `ui://` resource holding one self-contained
  * HTML page (built from ./view by Vite into dist/mcp/apps/view/index.html) that hosts with
  * MCP Apps render next to `ssh_spawn` and `ssh_tail` results. The page follows the job by
  * calling `ssh_tail` through the host and stops it through `ssh_signal`.

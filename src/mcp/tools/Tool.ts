@@ -104,16 +104,17 @@ export interface Tool<I, O, R> {
 }
 
 /**
- * A tool whose input and output types are hidden, so tools of different types
- * fit in one list; `use` hands the typed tool back to a generic consumer.
+ * A tool whose input and output types are hidden, so tools of different types fit in one
+ * list (the server's): `use` hands the typed tool back to a generic consumer. TypeScript has
+ * no other way to hold tools of different input and output types in one list without `any`.
  */
 export interface AnyTool<R> {
   readonly name: string
   readonly use: <X>(f: <I, O>(tool: Tool<I, O, R>) => X) => X
 }
 
-/** Define a tool; the handler is checked against the schemas. */
-export const make = <I, O, R>(tool: Tool<I, O, R>): AnyTool<R> => ({
-  name: tool.name,
+/** Define a tool; the handler is checked against the schemas. The tool stays typed, and fits in a list of `AnyTool`. */
+export const make = <I, O, R>(tool: Tool<I, O, R>): Tool<I, O, R> & AnyTool<R> => ({
+  ...tool,
   use: (f) => f(tool)
 })

@@ -8,30 +8,29 @@
  *
  * @since 0.2.0
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { quoteForHuman as quote } from "../../domain/escapeText.js"
 import type { AuthQuestion, ConnectOptions } from "../../services/Connections.js"
+import { acceptedAnswer, elicitForm } from "./elicitForm.js"
 import type { ElicitForm, ToolContext } from "./Tool.js"
+
+/** The fields of one round of prompts: `code_<i>` answers prompt i. */
+const answersSchema = (question: AuthQuestion) =>
+  Schema.Struct(Object.fromEntries(question.prompts.map((p, i) => [
+    `code_${i}`,
+    Schema.String.annotate({ title: "One-time code", description: `The server's prompt: ${quote(p.prompt)}` }).check(Schema.isMaxLength(1024))
+  ])))
 
 /** The form for one round of prompts on the host the agent named `alias`. */
 export const authPromptForm = (alias: string, question: AuthQuestion): ElicitForm => {
   const from = [question.name, question.instructions].filter((t) => t.trim() !== "").map(quote)
-  return {
-    message: `The SSH server of the host the agent named ${quote(alias)} asks for a one-time code (keyboard-interactive).\n` +
+  return elicitForm(
+    `The SSH server of the host the agent named ${quote(alias)} asks for a one-time code (keyboard-interactive).\n` +
       (from.length > 0 ? `It says: ${from.join(" ")}\n` : "") +
       `Its prompt${question.prompts.length > 1 ? "s" : ""}: ${question.prompts.map((p) => quote(p.prompt)).join(", ")}\n` +
       `Answer only if you are expecting it. The answer goes to that server once; it is not stored or logged.`,
-    requestedSchema: {
-      type: "object",
-      properties: Object.fromEntries(question.prompts.map((p, i) => [`code_${i}`, {
-        type: "string" as const,
-        title: "One-time code",
-        description: `The server's prompt: ${quote(p.prompt)}`,
-        maxLength: 1024
-      }])),
-      required: question.prompts.map((_, i) => `code_${i}`)
-    }
-  }
+    answersSchema(question)
+  )
 }
 
 /** `onAuthPrompt` for a connect: asks through `ctx.elicit` when the client has it. */
@@ -42,9 +41,8 @@ export const authPromptOption = (ctx: ToolContext, alias: string): Pick<ConnectO
     onAuthPrompt: (question) =>
       elicit(authPromptForm(alias, question)).pipe(
         Effect.map((answer) => {
-          if (answer.action !== "accept") return undefined
-          const codes = question.prompts.map((_, i) => answer.content?.[`code_${i}`])
-          return codes.every((c): c is string => typeof c === "string") ? codes : undefined
+          const codes = acceptedAnswer(answersSchema(question), answer)
+          return codes === undefined ? undefined : question.prompts.map((_, i) => codes[`code_${i}`]!)
         }),
         Effect.catch((e) => Effect.as(Effect.logWarning(`one-time code elicitation failed: ${e.message}`), undefined))
       )

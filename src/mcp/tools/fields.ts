@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { Alias } from "../../domain/hosts.js"
 
 export const int = (minimum: number, maximum: number) => Schema.Int.check(Schema.isBetween({ minimum, maximum }))
 
@@ -31,7 +32,7 @@ export const Name = (maxLength: number, description?: string) =>
   )
 
 /** A registered alias (ssh_connect's description says what that is; omitted, the default host). */
-export const HostAlias = Name(255)
+export const HostAlias = Alias
 
 export const optionalHost = Schema.optionalKey(HostAlias)
 
@@ -45,6 +46,24 @@ export const Cwd = Name(4096)
 export const Sudo = Schema.Boolean.annotate({ description: "Run as root via sudo (password from server config)." })
 
 export const IdleTimeoutMs = int(1, 86_400_000).annotate({ description: "Stop it after this long without output." })
+
+/** `exitStatus` → `exit_status`, at the type level. */
+export type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
+  ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeCase<Rest>}`
+  : S
+
+const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+
+/**
+ * A struct of the domain's camelCase fields whose encoded form (what a tool publishes and
+ * returns) has them in snake_case: a handler returns the service's result as it is, and
+ * Schema renames (and drops what the struct does not declare) instead of a hand-written
+ * mapping.
+ */
+export const snakeKeys = <F extends Schema.Struct.Fields>(struct: Schema.Struct<F>) =>
+  struct.pipe(Schema.encodeKeys(
+    Object.fromEntries(Object.keys(struct.fields).map((k) => [k, snake(k)])) as { readonly [K in keyof F]: K extends string ? SnakeCase<K> : K }
+  ))
 
 export const NullableInt = Schema.NullOr(Schema.Int)
 export const NullableString = Schema.NullOr(Schema.String)

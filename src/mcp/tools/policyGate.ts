@@ -11,17 +11,20 @@
  *
  * @since 0.2.0
  */
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
 import { ConfirmationUnavailableError, type HostNotFoundError, PolicyDeniedError } from "../../domain/errors.js"
 import { quoteForHuman } from "../../domain/escapeText.js"
 import type { PolicyAction } from "../../domain/policy.js"
 import { Policy } from "../../services/Policy.js"
+import { acceptedAnswer, elicitForm } from "./elicitForm.js"
 import type { ElicitForm, ToolContext } from "./Tool.js"
 
-/** Refusals that are a cancelled question (`enforcePolicyEach` stops the whole call on one). */
-const cancellations = new WeakSet<PolicyDeniedError>()
-
 export type PolicyGateError = PolicyDeniedError | ConfirmationUnavailableError | HostNotFoundError
+
+/** The question's one field. */
+const Decision = Schema.Struct({
+  decision: Schema.Literals(["refuse", "run"]).annotate({ title: "Run it?", enumNames: ["Refuse", "Run it"] })
+})
 
 /**
  * What the human is shown: ours, with everything the agent wrote quoted (JSON, with line
@@ -37,16 +40,7 @@ const question = (host: string, action: PolicyAction, rule: string): ElicitForm 
     ? `run on host ${q(host)}:\n${q(action.command)}` +
       (action.stdin !== undefined ? `\nwith this stdin:\n${q(action.stdin)}` : "")
     : `${action._tag === "Upload" ? `upload to ${q(action.remotePath)}` : "open a tunnel"} on host ${q(host)}`
-  return {
-    message: `The agent wants to ${what}\nThe operator's policy asks you first (${rule}). Allow it?`,
-    requestedSchema: {
-      type: "object",
-      properties: {
-        decision: { type: "string", title: "Run it?", enum: ["refuse", "run"], enumNames: ["Refuse", "Run it"] }
-      },
-      required: ["decision"]
-    }
-  }
+  return elicitForm(`The agent wants to ${what}\nThe operator's policy asks you first (${rule}). Allow it?`, Decision)
 }
 
 /**
@@ -73,17 +67,18 @@ export const enforcePolicy = (
       Effect.mapError((e) =>
         new ConfirmationUnavailableError({
           message: `host '${decision.host}': ${decision.rule}: asking the user failed (${e.message})`,
-          hint: "ask the user to confirm in the conversation and try again"
+          hint: "ask the user to confirm in the conversation and try again",
+          cause: e
         })
       )
     )
-    if (answer.action === "accept" && answer.content?.decision === "run") return
-    const refused = new PolicyDeniedError({
+    if (acceptedAnswer(Decision, answer)?.decision === "run") return
+    return yield* new PolicyDeniedError({
       message: `host '${decision.host}': ${decision.rule}, and the user ${answer.action === "cancel" ? "cancelled" : "refused"} it`,
-      hint: "the user said no: do not retry it; ask the user what to do instead"
+      hint: "the user said no: do not retry it; ask the user what to do instead",
+      host: decision.host,
+      by: answer.action === "cancel" ? "user-cancelled" : "user-refused"
     })
-    if (answer.action === "cancel") cancellations.add(refused)
-    return yield* refused
   })
 
 /**
@@ -109,7 +104,7 @@ export const enforcePolicyEach = (
         continue
       }
       out.push(r.failure)
-      if (r.failure._tag === "PolicyDeniedError" && cancellations.has(r.failure)) cancelled ??= r.failure
+      if (r.failure._tag === "PolicyDeniedError" && r.failure.by === "user-cancelled") cancelled ??= r.failure
     }
     if (cancelled !== undefined) return yield* cancelled
     return out

@@ -39,7 +39,6 @@ import { legacyClientRoots, rootPaths } from "../clientRoots.js"
 import { stderrLine } from "../logging.js"
 import { type TaskCallHook, taskCallOf } from "../tasks/call.js"
 import { compactSchema, type Json } from "./compactSchema.js"
-import { fastEncoder } from "./fastEncode.js"
 import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
 
 /**
@@ -72,7 +71,10 @@ const standard = <S extends Schema.ConstraintDecoder<unknown> & Schema.Constrain
     "~standard": {
       ...full,
       validate,
-      jsonSchema: { input: compact(full.jsonSchema.input), output: compact(full.jsonSchema.output) }
+      // An output is published as it is sent: encoded (e.g. `snakeKeys`), which is the Standard Schema's input side.
+      jsonSchema: side === "input"
+        ? { input: compact(full.jsonSchema.input), output: compact(full.jsonSchema.output) }
+        : { input: compact(full.jsonSchema.input), output: compact(full.jsonSchema.input) }
     }
   }
 }
@@ -298,7 +300,7 @@ const registerOne = <I, O, R>(
   audit: AuditOptions | undefined,
   withRoots: boolean
 ): RegisteredTool => {
-  const { encode } = fastEncoder(tool.output)
+  const encode = Schema.encodeSync(tool.output)
   const inputSchema = standard(tool.input, "input")
   const validateInput = inputSchema["~standard"].validate
   const hostArgument = audit?.log.enabled === true && takesHost(inputSchema)

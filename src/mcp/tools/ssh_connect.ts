@@ -1,10 +1,11 @@
 import { Effect, Schema } from "effect"
 import { quoteForHuman } from "../../domain/escapeText.js"
-import { ALIAS_PATTERN } from "../../domain/hosts.js"
+import { Alias, Hostname } from "../../domain/hosts.js"
 import type { ConnectOptions, UnknownHostKey, UnknownHostKeyDecision } from "../../services/Connections.js"
 import { Hosts } from "../../services/Hosts.js"
 import { authPromptOption } from "./authPrompt.js"
-import { guardLength, int, Name, nonEmpty } from "./fields.js"
+import { acceptedAnswer, elicitForm } from "./elicitForm.js"
+import { guardLength, int, Name, nonEmpty, snakeKeys } from "./fields.js"
 import * as Tool from "./Tool.js"
 
 /**
@@ -12,7 +13,7 @@ import * as Tool from "./Tool.js"
  * shell metacharacters, whitespace and control characters in it and in `user`
  * (INVALID_ARGUMENT naming the field), before the ssh_config lookup.
  */
-const HostName = Name(255, "Hostname, IP or ~/.ssh/config Host.")
+const HostName = Hostname.annotate({ description: "Hostname, IP or ~/.ssh/config Host." })
 
 const Input = Schema.Struct({
   host: HostName,
@@ -21,30 +22,34 @@ const Input = Schema.Struct({
   password: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
   key_path: Schema.optionalKey(Name(4096, "Private key on this server's machine.")),
   passphrase: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
-  alias: Schema.optionalKey(Schema.String.annotate({ description: "1-64 of A-Za-z0-9._- (default: host, other characters as _)." })
-    .check(Schema.isPattern(ALIAS_PATTERN))),
+  alias: Schema.optionalKey(Alias.annotate({ description: "1-64 of A-Za-z0-9._- (default: host, other characters as _)." })),
   insecure_auto_add: Schema.optionalKey(Schema.Boolean.annotate({
     description: "Save an unknown host key; honoured only if the operator allows it, else the user is asked."
   })),
   replace: Schema.optionalKey(Schema.Boolean.annotate({ description: "Re-register an alias with other settings." })),
-  groups: Schema.optionalKey(Schema.Array(Schema.String.check(Schema.makeFilter((s: string) =>
-    ALIAS_PATTERN.test(s) ? undefined : "must be 1-64 of A-Za-z0-9._-"
-  ))).check(nonEmpty, guardLength(64)))
+  groups: Schema.optionalKey(Schema.Array(Alias).check(nonEmpty, guardLength(64)))
 })
 
-const Output = Schema.Struct({
+/** What `Hosts.connect` returns, as the agent reads it (snake_case). */
+const Output = snakeKeys(Schema.Struct({
   alias: Schema.String,
   address: Schema.String,
   port: Schema.Int,
   user: Schema.String,
-  auth_method: Schema.String,
-  host_key_fingerprint: Schema.String,
-  server_banner: Schema.String,
-  is_default: Schema.Boolean,
-  ignored_config: Schema.optionalKey(Schema.Array(Schema.String))
-})
+  authMethod: Schema.String,
+  hostKeyFingerprint: Schema.String,
+  serverBanner: Schema.String,
+  isDefault: Schema.Boolean,
+  ignoredConfig: Schema.optionalKey(Schema.Array(Schema.String))
+}))
 
-const DECISIONS: Record<string, UnknownHostKeyDecision> = { refuse: "refuse", session: "session", save: "save" }
+/** The host-key question's one field: the decisions `onUnknownHostKey` takes. */
+const HostKeyDecision = Schema.Struct({
+  decision: Schema.Literals(["refuse", "session", "save"] satisfies ReadonlyArray<UnknownHostKeyDecision>).annotate({
+    title: "Host key",
+    enumNames: ["Refuse", "Trust for this session", "Trust and save to known_hosts"]
+  })
+})
 
 /**
  * The question about an unknown host key. The wording is ours; the alias and address come
@@ -64,26 +69,8 @@ const hostKeyPrompt = (ctx: Tool.ToolContext): ConnectOptions => {
   if (elicit === undefined) return {}
   return {
     onUnknownHostKey: (key) =>
-      elicit({
-        message: hostKeyQuestion(key),
-        requestedSchema: {
-          type: "object",
-          properties: {
-            decision: {
-              type: "string",
-              title: "Host key",
-              enum: ["refuse", "session", "save"],
-              enumNames: ["Refuse", "Trust for this session", "Trust and save to known_hosts"]
-            }
-          },
-          required: ["decision"]
-        }
-      }).pipe(
-        Effect.map((answer) =>
-          answer.action === "accept" && typeof answer.content?.decision === "string"
-            ? DECISIONS[answer.content.decision] ?? "refuse"
-            : "refuse"
-        ),
+      elicit(elicitForm(hostKeyQuestion(key), HostKeyDecision)).pipe(
+        Effect.map((answer) => acceptedAnswer(HostKeyDecision, answer)?.decision ?? "refuse"),
         Effect.catch((e) => Effect.as(Effect.logWarning(`host key elicitation failed: ${e.message}`), "refuse" as const))
       )
   }
@@ -116,18 +103,9 @@ export const sshConnect = Tool.make({
       ...hostKeyPrompt(ctx),
       ...authPromptOption(ctx, input.alias ?? input.host)
     })
-    return {
-      alias: host.alias,
-      address: host.address,
-      port: host.port,
-      user: host.user,
-      auth_method: host.authMethod,
-      host_key_fingerprint: host.hostKeyFingerprint,
-      server_banner: host.serverBanner,
-      is_default: host.isDefault,
-      // What of ~/.ssh/config applied and is not honoured: named, never dropped silently.
-      ...(host.ignoredConfig.length > 0 ? { ignored_config: host.ignoredConfig } : {})
-    }
+    // What of ~/.ssh/config applied and is not honoured: named, never dropped silently (absent when nothing).
+    const { ignoredConfig, ...rest } = host
+    return { ...rest, ...(ignoredConfig.length > 0 ? { ignoredConfig } : {}) }
   })
 })
 

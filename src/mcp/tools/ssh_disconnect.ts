@@ -1,7 +1,7 @@
 import { Effect, Schema } from "effect"
 import { Termination } from "../../domain/jobs.js"
 import { Hosts } from "../../services/Hosts.js"
-import { optionalHost } from "./fields.js"
+import { optionalHost, snakeKeys } from "./fields.js"
 import * as Tool from "./Tool.js"
 
 export const sshDisconnect = Tool.make({
@@ -11,20 +11,16 @@ export const sshDisconnect = Tool.make({
     "Close a host's connection and forget it. Its running jobs are stopped first (TERM, 5 s, KILL) and listed.",
   annotations: { destructiveHint: true, openWorldHint: true },
   input: Schema.Struct({ host: optionalHost }),
-  output: Schema.Struct({
+  output: snakeKeys(Schema.Struct({
     alias: Schema.String,
-    was_connected: Schema.Boolean,
-    terminated_jobs: Schema.Array(Schema.Struct({
-      job_id: Schema.String,
+    wasConnected: Schema.Boolean,
+    terminatedJobs: Schema.Array(snakeKeys(Schema.Struct({
+      jobId: Schema.String,
       how: Termination
-    }))
-  }),
+    })))
+  })),
   handler: Effect.fnUntraced(function*(input) {
     const r = yield* (yield* Hosts).disconnect(input.host)
-    return {
-      alias: r.alias,
-      was_connected: r.wasConnected,
-      terminated_jobs: r.terminatedJobs.map((t) => ({ job_id: t.jobId, how: t.termination }))
-    }
+    return { ...r, terminatedJobs: r.terminatedJobs.map((t) => ({ jobId: t.jobId, how: t.termination })) }
   })
 })

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { Exec } from "../../services/Exec.js"
-import { Command, Cwd, Env, IdleTimeoutMs, int, NullableInt, NullableString, optionalHost, Sudo, Text } from "./fields.js"
+import { Command, Cwd, Env, IdleTimeoutMs, int, NullableInt, NullableString, optionalHost, snakeKeys, Sudo, Text } from "./fields.js"
 import { JobStatus } from "../../domain/jobs.js"
 import { enforcePolicy } from "./policyGate.js"
 import { DEFAULT_REPLY_BYTES, MAX_REPLY_BYTES } from "./replyBudget.js"
@@ -30,24 +30,25 @@ const PROMPT_BYTES = 256
 /** What the result's fields other than stdout and stderr take of its budget, at most (the prompt cut to PROMPT_BYTES). */
 const FIELDS_BYTES = 768
 
-const Output = Schema.Struct({
+/** What `Exec.run` returns, as the agent reads it (snake_case). */
+const Output = snakeKeys(Schema.Struct({
   host: Schema.String,
   status: JobStatus,
-  exit_status: NullableInt,
+  exitStatus: NullableInt,
   signal: NullableString,
   stdout: Schema.String,
   stderr: Schema.String,
-  stdout_bytes: Schema.Int,
-  stderr_bytes: Schema.Int,
-  duration_ms: Schema.Int,
-  timed_out: Schema.Boolean,
-  idle_timed_out: Schema.Boolean,
-  job_id: NullableString,
-  next_line_no: NullableInt,
-  awaiting_input: Schema.Boolean,
+  stdoutBytes: Schema.Int,
+  stderrBytes: Schema.Int,
+  durationMs: Schema.Int,
+  timedOut: Schema.Boolean,
+  idleTimedOut: Schema.Boolean,
+  jobId: NullableString,
+  nextLineNo: NullableInt,
+  awaitingInput: Schema.Boolean,
   prompt: NullableString,
   truncated: Schema.Boolean
-})
+}))
 
 export const sshExec = Tool.make({
   name: "ssh_exec",
@@ -97,23 +98,6 @@ export const sshExec = Tool.make({
       sudo: input.sudo,
       onProgress: ctx.wantsProgress ? (lines, newest) => ctx.progress(lines, newest) : undefined
     })
-    return {
-      host: r.host,
-      status: r.status,
-      exit_status: r.exitStatus,
-      signal: r.signal,
-      stdout: r.stdout,
-      stderr: r.stderr,
-      stdout_bytes: r.stdoutBytes,
-      stderr_bytes: r.stderrBytes,
-      duration_ms: r.durationMs,
-      timed_out: r.timedOut,
-      idle_timed_out: r.idleTimedOut,
-      job_id: r.jobId,
-      next_line_no: r.nextLineNo,
-      awaiting_input: r.awaitingInput,
-      prompt: r.prompt === null ? null : endWithin(r.prompt, PROMPT_BYTES),
-      truncated: r.truncated
-    }
+    return { ...r, prompt: r.prompt === null ? null : endWithin(r.prompt, PROMPT_BYTES) }
   })
 })

@@ -1,5 +1,4 @@
 import { Effect, Schema } from "effect"
-import { ALIAS_PATTERN } from "../../domain/hosts.js"
 import { ExecMany, type ExecManyResult, type HostResult, isOk, MAX_CONCURRENCY } from "../../services/ExecMany.js"
 import type { JobInfo } from "../../services/Jobs.js"
 import { Policy } from "../../services/Policy.js"
@@ -11,9 +10,7 @@ import * as Tool from "./Tool.js"
 const Input = Schema.Struct({
   command: Schema.String.check(nonEmpty, guardLength(1_000_000)),
   hosts: Schema.optionalKey(Schema.Array(HostAlias).check(guardLength(100_000))),
-  group: Schema.optionalKey(Schema.String.check(Schema.makeFilter((s: string) =>
-    ALIAS_PATTERN.test(s) ? undefined : "must be 1-64 of A-Za-z0-9._-"
-  ))),
+  group: Schema.optionalKey(HostAlias),
   concurrency: Schema.optionalKey(int(1, MAX_CONCURRENCY)),
   timeout_ms: Schema.optionalKey(int(1, 3_600_000)),
   sudo: Schema.optionalKey(Schema.Boolean),

@@ -2,25 +2,28 @@ import { Effect, Schema } from "effect"
 import { HostSource } from "../../domain/hosts.js"
 import { Hosts } from "../../services/Hosts.js"
 import { Policy } from "../../services/Policy.js"
-import { int, NullableInt, NullableString } from "./fields.js"
+import { int, NullableInt, NullableString, snakeKeys } from "./fields.js"
 import { DEFAULT_REPLY_BYTES, pageWithin } from "./replyBudget.js"
 import * as Tool from "./Tool.js"
 
-const Host = Schema.Struct({
+/** A `HostStatus` as the agent reads it (snake_case), with its policy. */
+const Host = snakeKeys(Schema.Struct({
   alias: Schema.String,
   address: Schema.String,
   port: Schema.Int,
   user: Schema.String,
-  auth_method: Schema.String,
-  password_env: NullableString,
-  key_path: NullableString,
+  authMethod: Schema.String,
+  passwordEnv: NullableString,
+  keyPath: NullableString,
   connected: Schema.Boolean,
-  active_jobs: Schema.Int,
-  is_default: Schema.Boolean,
+  activeJobs: Schema.Int,
+  isDefault: Schema.Boolean,
   source: HostSource,
   groups: Schema.Array(Schema.String),
   policy: Schema.NullOr(Schema.Record(Schema.String, Schema.Unknown))
-})
+}))
+
+const encodeHost = Schema.encodeSync(Host)
 
 export const sshListHosts = Tool.make({
   name: "ssh_list_hosts",
@@ -35,22 +38,10 @@ export const sshListHosts = Tool.make({
     const hosts = yield* (yield* Hosts).list
     const policy = yield* Policy
     const policies = yield* Effect.forEach(hosts, (h) => policy.describe(h.alias))
-    const all = hosts.map((h, i) => ({
-        alias: h.alias,
-        address: h.address,
-        port: h.port,
-        user: h.user,
-        auth_method: h.authMethod,
-        password_env: h.passwordEnv ?? null,
-        key_path: h.keyPath ?? null,
-        connected: h.connected,
-        active_jobs: h.activeJobs,
-        is_default: h.isDefault,
-        source: h.source,
-        groups: h.groups,
-        policy: policies[i] ?? null
-      }))
-    const { page, next_cursor } = pageWithin(all, input.cursor ?? 0, DEFAULT_REPLY_BYTES, {})
-    return { hosts: page, next_cursor }
+    const all = hosts.map((h, i) => ({ ...h, passwordEnv: h.passwordEnv ?? null, keyPath: h.keyPath ?? null, policy: policies[i] ?? null }))
+    // Paged by the size of what is sent (snake_case keys).
+    const cursor = input.cursor ?? 0
+    const { page, next_cursor } = pageWithin(all.map((h) => encodeHost(h)), cursor, DEFAULT_REPLY_BYTES, {})
+    return { hosts: all.slice(cursor, cursor + page.length), next_cursor }
   })
 })

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { Jobs, tombstoneLine } from "../../services/Jobs.js"
-import { int, Name, NullableInt } from "./fields.js"
+import { HostAlias, int, NullableInt } from "./fields.js"
 import { DEFAULT_REPLY_BYTES, pageWithin } from "./replyBudget.js"
 import { JobStatus } from "../../domain/jobs.js"
 import { JobRecord, jobRecord } from "./jobFields.js"
@@ -18,7 +18,7 @@ export const sshListJobs = Tool.make({
     "Finished ones go after 600 s (then see reaped).",
   annotations: { readOnlyHint: true, openWorldHint: false },
   input: Schema.Struct({
-    host: Schema.optionalKey(Name(255, "Only this host's jobs.")),
+    host: Schema.optionalKey(HostAlias.annotate({ description: "Only this host's jobs." })),
     status: Schema.optionalKey(JobStatus),
     cursor: Schema.optionalKey(int(0, Number.MAX_SAFE_INTEGER).annotate({ description: "A reply's next_cursor." }))
   }),

@@ -1,6 +1,6 @@
 import { Effect, Schema } from "effect"
 import { Tunnels } from "../../services/Tunnels.js"
-import { NullableString } from "./fields.js"
+import { NullableString, snakeKeys } from "./fields.js"
 import { tunnelFields, tunnelRecord } from "./tunnelFields.js"
 import * as Tool from "./Tool.js"
 
@@ -13,26 +13,19 @@ export const sshTunnelList = Tool.make({
     Object.keys(o).length === 0 ? undefined : `ssh_tunnel_list takes no arguments; unexpected: ${Object.keys(o).join(", ")}`
   )),
   output: Schema.Struct({
-    tunnels: Schema.Array(Schema.Struct({
+    tunnels: Schema.Array(snakeKeys(Schema.Struct({
       ...tunnelFields,
       connections: Schema.Int,
-      bytes_in: Schema.Int,
-      bytes_out: Schema.Int,
-      failed_connections: Schema.Int,
-      last_error: NullableString
-    }))
+      bytesIn: Schema.Int,
+      bytesOut: Schema.Int,
+      failedConnections: Schema.Int,
+      lastError: NullableString
+    })))
   }),
   handler: Effect.fnUntraced(function*() {
     const tunnels = yield* (yield* Tunnels).list
     return {
-      tunnels: tunnels.map((t) => ({
-        ...tunnelRecord(t),
-        connections: t.connections,
-        bytes_in: t.bytesIn,
-        bytes_out: t.bytesOut,
-        failed_connections: t.failedConnections,
-        last_error: t.lastError ?? null
-      }))
+      tunnels: tunnels.map((t) => ({ ...tunnelRecord(t), lastError: t.lastError ?? null }))
     }
   })
 })

@@ -1,4 +1,5 @@
 import { Effect, Schema } from "effect"
+import { Hostname } from "../../domain/hosts.js"
 import { TunnelKind } from "../../domain/tunnels.js"
 import { Tunnels } from "../../services/Tunnels.js"
 import { int, Name, optionalHost } from "./fields.js"
@@ -17,7 +18,7 @@ export const sshTunnelOpen = Tool.make({
     kind: TunnelKind,
     bind_address: Schema.optionalKey(Name(255, "Default 127.0.0.1 (here; on the host for remote).")),
     bind_port: int(0, 65535).annotate({ description: "0 picks a free port." }),
-    target_host: Schema.optionalKey(Name(255, "local/remote only.")),
+    target_host: Schema.optionalKey(Hostname.annotate({ description: "local/remote only." })),
     target_port: Schema.optionalKey(int(1, 65535))
   }),
   output: TunnelRecord,

@@ -6,8 +6,8 @@
 import { createHash } from "node:crypto"
 import { Effect, Schema } from "effect"
 import { LocalPathDeniedError } from "../../domain/errors.js"
-import { Sftp, type TransferResult } from "../../services/Sftp.js"
-import { Name, optionalHost } from "./fields.js"
+import { Transfers, type TransferResult } from "../../services/Transfers.js"
+import { Name, optionalHost, snakeKeys } from "./fields.js"
 import { enforcePolicy } from "./policyGate.js"
 import * as Tool from "./Tool.js"
 
@@ -24,24 +24,26 @@ const Input = Schema.Struct({
   detail: Schema.optionalKey(Schema.Boolean.annotate({ description: "List a directory's files." }))
 })
 
-const FileOut = Schema.Struct({
+/** A `FileResult` as the agent reads it (snake_case), its mode in octal. */
+const FileOut = snakeKeys(Schema.Struct({
   path: Schema.String,
   bytes: Schema.Int,
-  sha256_local: Schema.String,
-  sha256_remote: Schema.String,
+  sha256Local: Schema.String,
+  sha256Remote: Schema.String,
   mode: Schema.String
-})
+}))
 
-const Output = Schema.Struct({
+/** A `TransferResult` as the agent reads it. */
+const Output = snakeKeys(Schema.Struct({
   host: Schema.String,
   bytes: Schema.Int,
-  files_count: Schema.Int,
-  sha256_local: Schema.NullOr(Schema.String),
-  sha256_remote: Schema.NullOr(Schema.String),
+  filesCount: Schema.Int,
+  sha256Local: Schema.NullOr(Schema.String),
+  sha256Remote: Schema.NullOr(Schema.String),
   verified: Schema.Boolean,
-  duration_ms: Schema.Int,
+  durationMs: Schema.Int,
   files: Schema.Array(FileOut)
-})
+}))
 
 /**
  * One digest over a tree: the sha256 of its `sha256sum` listing, a line `<sha256>  <path>\n`
@@ -62,20 +64,11 @@ export const treeDigest = (files: ReadonlyArray<{ readonly path: string; readonl
 const toOutput = (r: TransferResult, detail: boolean): typeof Output.Type => {
   const single = r.sha256Local !== null
   return {
-    host: r.host,
-    bytes: r.bytes,
-    files_count: r.files.length,
-    sha256_local: single ? r.sha256Local : treeDigest(r.files.map((f) => ({ path: f.path, sha256: f.sha256Local }))),
-    sha256_remote: single ? r.sha256Remote : treeDigest(r.files.map((f) => ({ path: f.path, sha256: f.sha256Remote }))),
-    verified: r.verified,
-    duration_ms: r.durationMs,
-    files: r.files.filter((f) => single || detail || f.sha256Local !== f.sha256Remote).map((f) => ({
-      path: f.path,
-      bytes: f.bytes,
-      sha256_local: f.sha256Local,
-      sha256_remote: f.sha256Remote,
-      mode: `0${f.mode.toString(8)}`
-    }))
+    ...r,
+    filesCount: r.files.length,
+    sha256Local: single ? r.sha256Local : treeDigest(r.files.map((f) => ({ path: f.path, sha256: f.sha256Local }))),
+    sha256Remote: single ? r.sha256Remote : treeDigest(r.files.map((f) => ({ path: f.path, sha256: f.sha256Remote }))),
+    files: r.files.filter((f) => single || detail || f.sha256Local !== f.sha256Remote).map((f) => ({ ...f, mode: `0${f.mode.toString(8)}` }))
   }
 }
 
@@ -115,7 +108,7 @@ export const sshUpload = Tool.make({
   handler: Effect.fnUntraced(function*(input, ctx) {
     const roots = yield* clientRoots(ctx)
     yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remote_path })
-    return toOutput(yield* (yield* Sftp).upload(request(input, ctx, roots)), input.detail === true)
+    return toOutput(yield* (yield* Transfers).upload(request(input, ctx, roots)), input.detail === true)
   })
 })
 
@@ -129,6 +122,6 @@ export const sshDownload = Tool.make({
   output: Output,
   task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
-    return toOutput(yield* (yield* Sftp).download(request(input, ctx, yield* clientRoots(ctx))), input.detail === true)
+    return toOutput(yield* (yield* Transfers).download(request(input, ctx, yield* clientRoots(ctx))), input.detail === true)
   })
 })

@@ -5,28 +5,22 @@
  */
 import { Schema } from "effect"
 import { TunnelKind, type TunnelInfo } from "../../domain/tunnels.js"
-import { guardLength, nonEmpty, NullableInt, NullableString } from "./fields.js"
+import { guardLength, nonEmpty, NullableInt, NullableString, snakeKeys } from "./fields.js"
 
 export const TunnelId = Schema.String.check(nonEmpty, guardLength(100))
 
+/** A `TunnelInfo`'s fields (the agent reads them in snake_case: `snakeKeys`). */
 export const tunnelFields = {
-  tunnel_id: Schema.String,
+  tunnelId: Schema.String,
   host: Schema.String,
   kind: TunnelKind,
-  bind_address: Schema.String,
-  bind_port: Schema.Int,
-  target_host: NullableString,
-  target_port: NullableInt
+  bindAddress: Schema.String,
+  bindPort: Schema.Int,
+  targetHost: NullableString,
+  targetPort: NullableInt
 }
 
-export const TunnelRecord = Schema.Struct(tunnelFields)
+export const TunnelRecord = snakeKeys(Schema.Struct(tunnelFields))
 
-export const tunnelRecord = (t: TunnelInfo): typeof TunnelRecord.Type => ({
-  tunnel_id: t.tunnelId,
-  host: t.host,
-  kind: t.kind,
-  bind_address: t.bindAddress,
-  bind_port: t.bindPort,
-  target_host: t.targetHost ?? null,
-  target_port: t.targetPort ?? null
-})
+/** A tunnel as the record has it: no target is null. */
+export const tunnelRecord = <T extends TunnelInfo>(t: T) => ({ ...t, targetHost: t.targetHost ?? null, targetPort: t.targetPort ?? null })

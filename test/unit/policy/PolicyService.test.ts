@@ -114,6 +114,11 @@ describe("enforcePolicy / enforcePolicyEach", () => {
       assert.include(yes.asked[0]!.message, "confirm rule \"restart\" of [policy] matched")
       const no = yield* Effect.flip(enforcePolicy(context(["refuse"]).ctx, "web1", restart))
       assert.strictEqual(no.code, "POLICY_DENIED")
+      assert.deepInclude(no, { _tag: "PolicyDeniedError", by: "user-refused", host: "web1" })
+      const cancelled = yield* Effect.flip(enforcePolicy(context(["cancel"]).ctx, "web1", restart))
+      assert.deepInclude(cancelled, { _tag: "PolicyDeniedError", by: "user-cancelled" })
+      const ruled = yield* Effect.flip(enforcePolicy(context(["run"]).ctx, "web1", { _tag: "Command", command: "rm -rf /" }))
+      assert.deepInclude(ruled, { _tag: "PolicyDeniedError", by: "rule", host: "web1" })
       const unavailable = yield* Effect.flip(enforcePolicy(context(undefined).ctx, "web1", restart))
       assert.strictEqual(unavailable.code, "CONFIRMATION_UNAVAILABLE")
     }).pipe(Effect.provide(layer(rules, HOSTS))))
@@ -137,6 +142,16 @@ describe("enforcePolicy / enforcePolicyEach", () => {
       const { ctx, asked } = context(["run", "cancel"])
       const e = yield* Effect.flip(enforcePolicyEach(ctx, ["plain", "web1"], restart))
       assert.strictEqual(e.code, "POLICY_DENIED")
+      assert.strictEqual(e.by, "user-cancelled")
       assert.strictEqual(asked.length, 2)
     }).pipe(Effect.provide(layer(rules, HOSTS))))
+})
+
+describe("Policy.layer", () => {
+  it.effect("rules that do not compile (a library user's AppConfig) fail the layer with CONFIG_INVALID naming the key", () =>
+    Effect.gen(function*() {
+      const e = yield* Effect.flip(Effect.scoped(Layer.build(layer({ deny: ["("] }, HOSTS))))
+      assert.strictEqual(e.code, "CONFIG_INVALID")
+      assert.include(e.message, "policy [policy] deny[0]")
+    }))
 })

@@ -1,5 +1,5 @@
 /**
- * Keys into terminal programs under the policy (SPEC §13): no rule can judge them (vim's
+ * Keys into terminal programs under the policy (docs/TOOLS.md, "Hand-off"): no rule can judge them (vim's
  * `:!` runs anything), so with no policy they pass, under read_only they are refused, and
  * under allow/deny/confirm rules they are refused unless the host sets interactive_keys.
  */

@@ -1,5 +1,5 @@
 /**
- * The live job view (SPEC §10), an MCP App: it learns the job from the tool result it is
+ * The live job view (docs/TOOLS.md, "The live job view"), an MCP App: it learns the job from the tool result it is
  * shown with (`ssh_spawn` or `ssh_tail`), then follows it by calling `ssh_tail` through the
  * host with a cursor, `wait_ms`, `min_lines: 1` and `format: "lines"` (one object per line),
  * so each line is drawn as it arrives.

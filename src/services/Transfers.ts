@@ -1,13 +1,14 @@
 /**
- * File transfer over SFTP, atomic and verified: a file goes to a temporary name next to its
+ * File and directory transfers (files over SFTP, trees as one tar stream over exec), atomic
+ * and verified: a file goes to a temporary name next to its
  * target, its sha256 is computed here on the bytes as they pass and on the host by its own
  * tool (one command for a whole tree), and only a match is renamed over the target. A tree
  * is all or nothing: nothing is renamed before every file is verified. On any failure,
  * mismatch or interruption the temporary files are removed and the targets are untouched.
- * The work is done in src/sftp/ (upload.ts, download.ts and what they use); this is the
+ * The work is done in src/transfers/ (upload.ts, download.ts and what they use); this is the
  * service over a host alias.
  *
- * Trust (SPEC §8, §14): the local path, and every local file of a tree, must lie under
+ * Trust (docs/SECURITY.md; docs/CONFIG.md, "Local files"): the local path, and every local file of a tree, must lie under
  * `[server] local_roots` (default: home and the temp directory, narrowed by a stdio client's
  * roots) and outside /proc, /sys, /dev, ~/.ssh and the server's own files, by its real path
  * (src/files/localRoots.ts), or the call is LOCAL_PATH_DENIED before anything is read,
@@ -25,24 +26,24 @@ import { Context, Effect, FileSystem, Layer } from "effect"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
 import { LocalPathDeniedError } from "../domain/errors.js"
 import { denial, makeLocalRoots, narrowTo, realLocalPath } from "../files/localRoots.js"
-import { download } from "../sftp/download.js"
-import { type LocalCheck, localRootsHint, type TransferError, type TransferHost, type TransferRequest, type TransferResult } from "../sftp/model.js"
-import { sftpFailure } from "../sftp/sftpCall.js"
-import { FILES_IN_FLIGHT } from "../sftp/sftpUpload.js"
-import { upload } from "../sftp/upload.js"
+import { download } from "../transfers/download.js"
+import { type LocalCheck, localRootsHint, type TransferError, type TransferHost, type TransferRequest, type TransferResult } from "../transfers/model.js"
+import { sftpFailure } from "../transfers/sftpCall.js"
+import { FILES_IN_FLIGHT } from "../transfers/sftpUpload.js"
+import { upload } from "../transfers/upload.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { collect } from "../ssh/collect.js"
 import { Connections } from "./Connections.js"
 import { HostRegistry } from "./HostRegistry.js"
 
-export type { FileResult, TransferRequest, TransferResult } from "../sftp/model.js"
+export type { FileResult, TransferRequest, TransferResult } from "../transfers/model.js"
 
-export class Sftp extends Context.Service<Sftp, {
+export class Transfers extends Context.Service<Transfers, {
   upload(request: TransferRequest): Effect.Effect<TransferResult, TransferError>
   download(request: TransferRequest): Effect.Effect<TransferResult, TransferError>
-}>()("mcp-ssh-live/Sftp") {
+}>()("mcp-ssh-live/Transfers") {
   /** Needs a `FileSystem` (the local side). */
-  static readonly layerNoFs = Layer.effect(Sftp)(Effect.gen(function*() {
+  static readonly layerNoFs = Layer.effect(Transfers)(Effect.gen(function*() {
     const connections = yield* Connections
     const registry = yield* HostRegistry
     const fs = yield* FileSystem.FileSystem
@@ -99,8 +100,8 @@ export class Sftp extends Context.Service<Sftp, {
         return yield* run(transferHost(host.alias), { ...request, localPath: real }, check).pipe(Effect.provideService(FileSystem.FileSystem, fs))
       })
 
-    return Sftp.of({ upload: withHost("Sftp.upload", upload, false), download: withHost("Sftp.download", download, true) })
+    return Transfers.of({ upload: withHost("Transfers.upload", upload, false), download: withHost("Transfers.download", download, true) })
   }))
 
-  static readonly layer = Sftp.layerNoFs.pipe(Layer.provide(NodeFileSystem.layer))
+  static readonly layer = Transfers.layerNoFs.pipe(Layer.provide(NodeFileSystem.layer))
 }

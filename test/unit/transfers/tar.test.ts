@@ -4,7 +4,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { BLOCK, endOfArchive, fileHeader, padding, TarError, type TarEvent, TarReader } from "../../../src/sftp/tar.js"
+import { BLOCK, endOfArchive, fileHeader, padding, TarError, type TarEvent, TarReader } from "../../../src/transfers/tar.js"
 
 interface File {
   readonly name: string

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { manyFilesInput, parseExisting, parseMany, parseOne } from "../../../src/sftp/remoteHash.js"
+import { manyFilesInput, parseExisting, parseMany, parseOne } from "../../../src/transfers/remoteHash.js"
 
 const h = (c: string) => c.repeat(64)
 

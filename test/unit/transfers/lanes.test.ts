@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { MAX_LANES, uploadPlan } from "../../../src/sftp/lanes.js"
+import { MAX_LANES, uploadPlan } from "../../../src/transfers/lanes.js"
 
 const MiB = 1024 * 1024
 

@@ -1,6 +1,6 @@
 /**
  * What a transfer is asked and answers, and what it needs of the host: the shapes shared by
- * the upload and download paths and the `Sftp` service facade.
+ * the upload and download paths and the `Transfers` service facade.
  *
  * @since 0.2.0
  */
@@ -63,7 +63,7 @@ export type LocalCheck = (real: string) => string | undefined
 export const localRootsHint = "transfers read and write only under [server] local_roots (default: the home and the temp directory), " +
   "never in /proc, /sys, /dev, ~/.ssh or the server's own files; only the operator can change that (--local-root)"
 
-/** The host a transfer talks to, as the `Sftp` service hands it over. */
+/** The host a transfer talks to, as the `Transfers` service hands it over. */
 export interface TransferHost {
   readonly alias: string
   /** Run a helper command of ours; its whole output, within the caps `options` gives. */

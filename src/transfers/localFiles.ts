@@ -1,7 +1,7 @@
 /**
  * The local side of a transfer, through Effect's `FileSystem`: the regular files of a tree
  * to upload, and the directories a download writes into, resolved under `local_path`
- * without following a symlink out of it (SPEC §8).
+ * without following a symlink out of it (docs/SECURITY.md).
  *
  * @since 0.2.0
  */

@@ -2,7 +2,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
-import { progress } from "../../../src/sftp/progress.js"
+import { progress } from "../../../src/transfers/progress.js"
 
 describe("transfer progress", () => {
   it.effect("reports the first bytes soon, then at most every 250 ms, and what is left on flush", () =>
