@@ -21,6 +21,7 @@ import { type ChannelPool, type CloseChannel, makeChannelPool, type OpenChannel 
 import type { UnknownHostKey, UnknownHostKeyDecision } from "../ssh/hostKeyPolicy.js"
 import type { AuthQuestion } from "../ssh/keyboardInteractive.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
+import { LAUNCHER } from "../ssh/shell.js"
 import type { ExecOptions } from "../ssh/RemoteHosts.js"
 import { scopedCallback } from "../ssh/scopedCallback.js"
 import { ChannelOpenReason, classifyChannelError, ConnectionGoneError } from "../ssh/sshErrors.js"
@@ -63,12 +64,25 @@ export interface ConnectOptions {
   readonly onAuthPrompt?: (question: AuthQuestion) => Effect.Effect<ReadonlyArray<string> | undefined>
 }
 
+/** A launcher started ahead of need (`LAUNCHER`), waiting for its command. */
+interface Spare {
+  readonly channel: RemoteChannel & ClosingChannel
+  /** Closing it closes the channel. */
+  readonly scope: Scope.Closeable
+  /** It ended before it was used (the connection dropped, someone killed it). */
+  dead: boolean
+}
+
 /** A host's connections, from the first handshake until disconnect, a drop or shutdown. */
 interface Live {
   readonly pool: ChannelPool
   readonly info: ConnectionInfo
   /** The pool's scope: closing it ends every connection to the host. */
   readonly scope: Scope.Closeable
+  /** The next plain launcher's channel, started ahead of need on the first connection. */
+  spare: Spare | undefined
+  /** A spare is being started. */
+  starting: boolean
 }
 
 /** Where a background reconnect stands, once one of its attempts has failed. */
@@ -166,7 +180,54 @@ export class Connections extends Context.Service<Connections, {
         const { authMethod, hostKeyFingerprint, serverBanner } = pool.first
         const connectedAt = new Date(yield* Clock.currentTimeMillis)
         const info: ConnectionInfo = { alias: entry.alias, address: entry.address, port: entry.port, user: entry.user, authMethod, hostKeyFingerprint, serverBanner, connectedAt }
-        return { pool, info, scope } satisfies Live
+        // The spare launcher is started by the first command that could use one (not here: a
+        // host used only for transfers or tunnels keeps no idle shell).
+        const live: Live = { pool, info, scope, spare: undefined, starting: false }
+        return live
+      })
+
+    /**
+     * Start a plain launcher on the host's first connection, for the next command to use:
+     * it prints its PID and waits, so that command's output comes one round trip after its
+     * block is sent instead of three (open, exec, block). Never at the cost of a connection:
+     * when the first one has no room, there is no spare. An idle `sh` on the host meanwhile;
+     * it ends with the connection (its stdin closes).
+     */
+    const prestart = (live: Live) =>
+      Effect.suspend(() => {
+        if (live.spare !== undefined || live.starting || !isOpen(live)) return Effect.void
+        live.starting = true
+        return Effect.forkIn(
+          Effect.gen(function*() {
+            // A scope of its own (within the host's): closed by whoever takes it, or with the host.
+            const scope = yield* Scope.fork(live.scope)
+            const opened = yield* live.pool.onFirst<RemoteChannel & ClosingChannel>((conn, cb) => conn.exec(LAUNCHER, {}, cb), (ch) => ch.close())
+              .pipe(Scope.provide(scope))
+            if (Option.isNone(opened)) return yield* Scope.close(scope, Exit.void)
+            const channel = opened.value
+            const spare: Spare = { channel, scope, dead: false }
+            const gone = () => {
+              spare.dead = true
+              if (live.spare === spare) live.spare = undefined
+            }
+            // Unread, the channel would not emit "close" (ssh2 waits for the end of its data):
+            // its shell ending (killed) shows as "exit".
+            channel.on("exit", gone)
+            channel.on("close", gone)
+            // Closed already when stderr says why: ignored, as a failed exec is.
+            channel.on("error", () => {})
+            live.spare = spare
+          }).pipe(Effect.ensuring(Effect.sync(() => (live.starting = false)))),
+          live.scope
+        )
+      })
+
+    /** The spare launcher, if one is waiting (another is started in its place). */
+    const takeSpare = (live: Live) =>
+      Effect.suspend(() => {
+        const spare = live.spare
+        live.spare = undefined
+        return Effect.as(prestart(live), spare !== undefined && !spare.dead ? spare : undefined)
       })
 
     /**
@@ -366,7 +427,17 @@ export class Connections extends Context.Service<Connections, {
     return Connections.of({
       connect: (alias, options) => Effect.map(acquire(alias, options), (l) => l.info),
       exec: (alias, command, options) =>
-        channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options?.pty === true, cb), (ch) => ch.close()),
+        Effect.gen(function*() {
+          if (command === LAUNCHER && options?.pty !== true && options?.window === undefined) {
+            const spare = yield* takeSpare(yield* acquire(alias))
+            if (spare !== undefined) {
+              // The caller's now: closed with its scope, as any channel of the pool.
+              yield* Effect.addFinalizer(() => Scope.close(spare.scope, Exit.void))
+              return spare.channel
+            }
+          }
+          return yield* channel<RemoteChannel & ClosingChannel>(alias, (conn, cb) => conn.exec(command, options ?? {}, cb), (ch) => ch.close())
+        }),
       sftp: (alias) => channel<SFTPWrapper>(alias, (conn, cb) => conn.sftp(cb), (sftp) => sftp.end()),
       disconnect,
       info: (alias) => Effect.map(current(alias), (live) => live?.info),

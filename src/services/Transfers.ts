@@ -53,7 +53,7 @@ export class Transfers extends Context.Service<Transfers, {
       alias,
       run: (command, options) => collect(connections.exec(alias, command), options),
       listingCap: config.limits.maxListingBytes,
-      exec: (command) => connections.exec(alias, command),
+      exec: (command, options) => connections.exec(alias, command, options),
       // Every file in flight watches the session's close event.
       session: Effect.tap(connections.sftp(alias), (sftp) => Effect.sync(() => sftp.setMaxListeners(FILES_IN_FLIGHT + 10)))
     })

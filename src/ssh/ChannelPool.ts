@@ -63,6 +63,13 @@ export interface ChannelPool {
    * connection of the pool has closed (the caller reconnects).
    */
   channel<C extends ClosingChannel>(open: OpenChannel<C>, close: CloseChannel<C>): Effect.Effect<Option.Option<C>, ConnectFailure | ChannelError, Scope.Scope>
+  /**
+   * A channel on the first connection only, never opening another one, closed with the scope:
+   * None when it has no room (a refusal teaches the limit, as above) or is gone. For channels
+   * started ahead of need, which must not cost a connection or keep an extra one from closing
+   * when idle.
+   */
+  onFirst<C extends ClosingChannel>(open: OpenChannel<C>, close: CloseChannel<C>): Effect.Effect<Option.Option<C>, never, Scope.Scope>
 }
 
 export interface ChannelPoolOptions {
@@ -211,5 +218,21 @@ export const makeChannelPool = (options: ChannelPoolOptions): Effect.Effect<Chan
         }
       })
 
-    return { first, emptied, size: () => members.filter((m) => !isClosed(m)).length, channel }
+    const onFirst = <C extends ClosingChannel>(open: OpenChannel<C>, close: CloseChannel<C>) =>
+      Effect.suspend(() => {
+        const m = members[0]
+        if (m === undefined || m.extra || isClosed(m) || (maxChannels !== undefined && m.channels >= maxChannels)) return Effect.succeed(Option.none<C>())
+        return openOn(m, open, close).pipe(
+          Effect.map(Option.some),
+          Effect.catch(({ failure, position }) =>
+            Effect.sync(() => {
+              if (failure._tag === "ConnectionGone") m.gone = true
+              else if (isChannelLimit(failure) && position > 0) maxChannels = Math.min(maxChannels ?? Infinity, position)
+              return Option.none<C>()
+            })
+          )
+        )
+      })
+
+    return { first, emptied, size: () => members.filter((m) => !isClosed(m)).length, channel, onFirst }
   })

@@ -12,6 +12,12 @@ import type { RemoteChannel } from "./RemoteChannel.js"
 export interface ExecOptions {
   /** Allocate a pseudo-terminal of PTY_SIZE (stdout and stderr merge, programs line-buffer). */
   readonly pty?: boolean
+  /**
+   * Receive window in bytes, for a channel that brings much data across a long link (ssh2's
+   * own is 2 MiB: one channel then carries at most 2 MiB per round trip). Memory stays bounded
+   * by it: a reader that pauses stops the window's top-ups.
+   */
+  readonly window?: number
 }
 
 /** The terminal size of a pty (`TERM=xterm`): what a pty job's screen is. */

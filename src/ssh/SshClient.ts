@@ -8,7 +8,7 @@
  */
 import type { Duplex } from "node:stream"
 import { Context, Deferred, Effect, Exit, FiberSet, Layer, Queue, type Scope } from "effect"
-import ssh2, { type Client, type SFTPWrapper } from "ssh2"
+import ssh2, { type Client, type ClientChannel, type SFTPWrapper } from "ssh2"
 import { AppConfig } from "../domain/AppConfig.js"
 import {
   AuthError,
@@ -21,12 +21,13 @@ import {
 import type { HostEntry } from "../domain/hosts.js"
 import { defaultAlgorithms, ssh2Algorithms } from "./algorithms.js"
 import { authAttempts, authHandler, type AuthHandler, type AuthProgress } from "./auth.js"
+import { openExecChannel } from "./execChannel.js"
 import { type AskUnknownHostKey, decideHostKey, type HostKeyPolicy } from "./hostKeyPolicy.js"
 import type { AuthQuestion, KeyboardHooks, Unanswered } from "./keyboardInteractive.js"
 import { KnownHosts } from "./KnownHosts.js"
 import { type ProxyProcess, proxyFailure, spawnProxy } from "./proxyCommand.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
-import { PTY_SIZE } from "./RemoteHosts.js"
+import { type ExecOptions, PTY_SIZE } from "./RemoteHosts.js"
 import { guarded } from "./listeners.js"
 import { scopedCallback } from "./scopedCallback.js"
 import { connectFailure } from "./sshErrors.js"
@@ -47,7 +48,7 @@ export interface SshConnection {
   /** Done once the connection has closed (ended by us or dropped). */
   readonly closed: Deferred.Deferred<void>
   /** Open an exec channel; throws when the connection is gone (as ssh2 does). */
-  exec(command: string, pty: boolean, cb: (err: Error | undefined, channel: RemoteChannel & ClosingChannel) => void): void
+  exec(command: string, options: ExecOptions, cb: (err: Error | undefined, channel: RemoteChannel & ClosingChannel) => void): void
   /** Open an SFTP session; throws when the connection is gone. */
   sftp(cb: (err: Error | undefined, sftp: SFTPWrapper) => void): void
   /** A TCP stream from the host to `host:port` (`ssh -L`'s direct-tcpip channel); throws when the connection is gone. */
@@ -366,10 +367,13 @@ const connection = (client: Client, closed: Deferred.Deferred<void>, authMethod:
     hostKeyFingerprint,
     serverBanner: serverBanner(client),
     closed,
-    exec: (command, pty, cb) => {
-      if (pty) client.exec(command, { pty: { term: "xterm", rows: PTY_SIZE.rows, cols: PTY_SIZE.cols } }, cb)
-      else client.exec(command, cb)
-    },
+    // Pipelined (execChannel.ts): the request and what the caller writes first follow the
+    // open's answer at once, not one round trip each later as with ssh2's own `exec`.
+    exec: (command, options, cb) =>
+      openExecChannel(client, command, {
+        window: options.window,
+        pty: options.pty === true ? { term: "xterm", rows: PTY_SIZE.rows, cols: PTY_SIZE.cols } : undefined
+      }, (err, channel) => cb(err, channel as ClientChannel)),
     sftp: (cb) => client.sftp(cb),
     forwardOut: (host, port, origin, cb) => client.forwardOut(origin.address, origin.port, host, port, cb),
     forwardIn: (address, port, onConnection, cb) =>

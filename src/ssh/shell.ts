@@ -196,6 +196,14 @@ export const wrapCommand = (options: Pick<WrapOptions, "sudo" | "pty">): string 
   return `${pid}; ${findSudo}; ${execSudo} -S -p ${shellQuote(SUDO_PROMPT)} -- "\${SHELL:-/bin/sh}" -c ${shellQuote(inner)}`
 }
 
+/**
+ * The launcher of a command without sudo or pty. It does nothing but print the PID marker
+ * and wait for its block, so a copy can be started ahead of need and kept waiting
+ * (`Connections.exec`): sshd accepts a channel's input only once the command has started
+ * (it opens a session with a window of 0), so the block of a new channel reaches the host
+ * a round trip after the open's; one started before saves both.
+ */
+export const LAUNCHER = wrapCommand({})
 
 /** A command that sends `signal` to the process group `pgid`. */
 export const killGroupCommand = (signal: SignalName, pgid: number): string =>

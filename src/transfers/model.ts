@@ -70,8 +70,11 @@ export interface TransferHost {
   readonly run: (command: string, options: CollectOptions) => Effect.Effect<Collected, ConnectFailure | ChannelError | RemoteOutputTooLargeError>
   /** The most a listing of the host's files may print (`max_listing_bytes`). */
   readonly listingCap: number
-  /** Start a command whose output the caller streams; its channel closes with the scope. */
-  readonly exec: (command: string) => Effect.Effect<RemoteChannel, ConnectFailure | ChannelError, Scope.Scope>
+  /**
+   * Start a command whose output the caller streams; its channel closes with the scope.
+   * `window`: a larger receive window, for much output.
+   */
+  readonly exec: (command: string, options?: { readonly window?: number }) => Effect.Effect<RemoteChannel, ConnectFailure | ChannelError, Scope.Scope>
   /** An SFTP session, ended with the scope. */
   readonly session: Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError, Scope.Scope>
 }

@@ -18,6 +18,12 @@ import { packCommand } from "./tarCommands.js"
 import { hostHasTar } from "./tarUpload.js"
 import { type Expected, receiveTree } from "./treeStream.js"
 
+/**
+ * The archive's receive window: ssh2's 2 MiB would carry at most 2 MiB per round trip (40
+ * MiB/s across 50 ms); 16 MiB lets a long link fill. What waits unread is bounded by it.
+ */
+export const RECEIVE_WINDOW = 16 * 1024 * 1024
+
 export const tarDownload = (host: TransferHost, request: TransferRequest, remoteRoot: string, targets: ReadonlyArray<LocalTarget>, tick: (n: number) => void) =>
   Effect.gen(function*() {
     if (!(yield* hostHasTar(host))) return undefined
@@ -28,7 +34,7 @@ export const tarDownload = (host: TransferHost, request: TransferRequest, remote
       const expected = new Map<string, Expected>(targets.map((t, i) => [t.rel, { temp: temps.tempFor(t, i) }]))
       const [sums, { got, result }] = yield* Effect.all([
         remoteSha256s(host, remoteRoot, targets.map((t) => t.rel)),
-        Effect.scoped(Effect.flatMap(host.exec(packCommand(remoteRoot)), (ch) =>
+        Effect.scoped(Effect.flatMap(host.exec(packCommand(remoteRoot), { window: RECEIVE_WINDOW }), (ch) =>
           Effect.callback<Awaited<ReturnType<typeof receiveTree>>, SftpError | RemoteOutputTooLargeError>((resume) => {
             const controller = new AbortController()
             const step = `the host's tar -c (packing ${remoteRoot} on ${host.alias})`

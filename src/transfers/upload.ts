@@ -14,6 +14,7 @@ import { unsafeRelative } from "../files/treePaths.js"
 import { localTree } from "./localFiles.js"
 import { type LocalCheck, localRootsHint, summary, type TransferError, type TransferHost, type TransferRequest } from "./model.js"
 import { progress } from "./progress.js"
+import { rangeUpload } from "./rangeUpload.js"
 import { join, sftpFailure } from "./sftpCall.js"
 import { sftpUpload } from "./sftpUpload.js"
 import { tarUpload } from "./tarUpload.js"
@@ -56,6 +57,9 @@ export const upload = (host: TransferHost, request: TransferRequest, check: Loca
           const dir = path.posix.dirname(request.remotePath)
           // The file itself, not a symlink to it (the stream opens it without following one).
           const local = yield* Effect.mapError(fs.realPath(request.localPath), (e) => sftpFailure(`local_path ${request.localPath}`, e))
+          // Across a long link, over several channels at once (rangeUpload.ts; it makes the directory).
+          const ranged = yield* rangeUpload(host, request, local, total, entries[0]!.mode, p.add)
+          if (ranged !== undefined) return ranged
           yield* mkdirs(new Set([dir]))
           const files = yield* tarUpload(host, { ...request, remotePath: dir }, [{ ...entries[0]!, rel: name }], p.add, () => local, `${name.slice(0, 100)}.`)
           return files?.map((f) => ({ ...f, path: "" }))

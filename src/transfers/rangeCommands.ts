@@ -1,0 +1,79 @@
+/**
+ * The host's side of a single file uploaded as ranges over several exec channels ("lanes"):
+ * each lane carries chunks of the file (`<offset> <length>` then the bytes), written in place
+ * by `dd`; one more channel, the hasher, checks the target, creates the temporary file and
+ * hashes it as it grows with the host's own tool, so the host's sha256 is of the whole file,
+ * as before, and costs no pass after the transfer.
+ *
+ * The temporary file is removed by the host itself unless the digest it computed is the one
+ * we sent: a connection that drops, a cancel, a digest that differs all leave nothing behind,
+ * even when we can no longer ask (writers never create the file again: `conv=nocreat`).
+ *
+ * Needs dd with `iflag=count_bytes,skip_bytes,fullblock`, `oflag=seek_bytes` and
+ * `conv=nocreat` (GNU coreutils ≥ 8.16, BusyBox builds with them); the hasher says when the
+ * host lacks them and the caller takes another path.
+ *
+ * @since 0.3.0
+ */
+import { shellQuote } from "../ssh/shell.js"
+
+/** Exits 0 where dd has every flag the lanes use. */
+const ddFlags = "dd if=/dev/null of=/dev/null bs=1M count=0 iflag=count_bytes,skip_bytes,fullblock oflag=seek_bytes conv=notrunc,nocreat status=none 2>/dev/null"
+
+/** The host's sha256 of its stdin (OpenSSL first: it uses the CPU's SHA instructions). */
+const hashStdin = "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; " +
+  "elif command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi"
+
+const hasHasher = "{ command -v openssl || command -v sha256sum || command -v shasum; } >/dev/null 2>&1"
+
+export interface HasherOptions {
+  /** Create the directory first. */
+  readonly mkdirs: boolean
+  /** Replace a file at the target. */
+  readonly overwrite: boolean
+  /** Permission bits the file gets when it is placed. */
+  readonly mode: number
+}
+
+/**
+ * The hasher of an upload into `dir`/`name`. First its verdict, one line: `ranged <why>` when
+ * this path does not fit (no dd with the flags, no hasher, a symlink or a directory at the
+ * target, a file there and no overwrite, a directory it cannot enter): it ends; else `ok`,
+ * and it waits for `go` (anything else, or the end of its input: it ends, having created
+ * nothing). Then it creates `temp` (exclusively, 0600) and prints `ready`; reads lengths, one
+ * a line, of the written prefix of `temp` as it grows, in order, and hashes them; after
+ * `end`, a digest: when it is the one computed, `temp` gets its mode and is renamed over
+ * `name`. It prints its digest, then `placed`; on anything else (another digest, the end of
+ * its input on a cancel or a dropped connection) it removes `temp`. SIGPIPE is ignored, so
+ * a closed channel cannot kill it between creating and removing the file.
+ */
+export const hasherCommand = (dir: string, temp: string, name: string, o: HasherOptions): string => {
+  const [d, t, n] = [dir, temp, name].map(shellQuote)
+  const no = (why: string) => `{ echo 'ranged ${why}'; exit 0; }`
+  return `trap '' PIPE; ${o.mkdirs ? `mkdir -p -- ${d} 2>/dev/null; ` : ""}cd -- ${d} 2>/dev/null || ${no("no-dir")}; ` +
+    `${ddFlags} || ${no("no-dd")}; ${hasHasher} || ${no("no-hash")}; ` +
+    `if [ -L ${n} ]; then ${no("symlink")}; elif [ -d ${n} ]; then ${no("directory")}; ` +
+    `elif [ -e ${n} ]; then ${o.overwrite ? ":" : no("exists")}; fi; echo ok; ` +
+    `read -r go; [ "$go" = go ] || exit 0; trap 'rm -f -- ${t}; exit 1' HUP INT TERM; ` +
+    `(set -C; umask 077; : > ${t}) 2>/dev/null || ${no("no-temp")}; echo ready; ` +
+    `h=$({ p=0; while read -r l; do [ "$l" = end ] && break; ` +
+    `dd if=${t} bs=1M skip="$p" count="$l" iflag=skip_bytes,count_bytes status=none || exit 1; p=$((p + l)); done; } | { ${hashStdin}; }); ` +
+    `h=\${h%% *}; echo "$h"; v=; read -r v; if [ -n "$h" ] && [ "$v" = "$h" ]; then ` +
+    `chmod ${o.mode.toString(8).padStart(4, "0")} ${t} && mv -f -- ${t} ${n} && echo placed || { rm -f -- ${t}; exit 1; }; ` +
+    `else rm -f -- ${t}; fi`
+}
+
+/** The hasher's first line: `ok`, or why this path does not fit. */
+export const parseVerdict = (line: string | undefined): { readonly ok: true } | { readonly ok: false; readonly why: string } =>
+  line === "ok" ? { ok: true } : { ok: false, why: /^ranged (\S+)$/.exec(line ?? "")?.[1] ?? "no answer" }
+
+/**
+ * One lane of an upload: reads `<offset> <length>` lines, each followed by that many bytes,
+ * writes them at their place in `file` (never creating it: the hasher has, before any chunk
+ * is sent; the directory too, so no `cd` here), and acknowledges each chunk with its offset
+ * on a line once it is written.
+ */
+export const writerCommand = (file: string): string =>
+  `while read -r o l; do ` +
+  `dd of=${shellQuote(file)} bs=1M seek="$o" count="$l" iflag=count_bytes,fullblock oflag=seek_bytes conv=notrunc,nocreat status=none || exit 1; ` +
+  `echo "$o"; done`

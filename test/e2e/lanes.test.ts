@@ -1,0 +1,179 @@
+/**
+ * Single large files uploaded over several channels at once across a long link (issue 26,
+ * item 3; src/transfers/rangeUpload.ts): through a proxy that delays each direction (the bench's
+ * bench/wanProxy.ts), the server sees a 40 ms round trip and splits the file over lanes.
+ * Verified as a whole on both ends, mode kept, the single-file rules kept; a cancel and a
+ * lying hasher leave nothing on the host; with few sessions per connection and jobs running,
+ * the lanes share the host's channels (more connections are opened) and the jobs go on.
+ */
+import { createHash, randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import { startWanProxy, type WanProxy } from "../../bench/wanProxy.js"
+import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { describeWithSshd, type Sshd } from "../support/sshd.js"
+import { fakeBin, pathWith } from "../support/transferBox.js"
+
+const MiB = 1024 * 1024
+const ONE_WAY_MS = 20
+
+const sha = (data: Buffer) => createHash("sha256").update(data).digest("hex")
+
+interface FarBox {
+  sshd: Sshd
+  proxy: WanProxy
+  server: McpServerProcess
+  local: string
+  remote: string
+}
+
+/** An MCP server that reaches the sshd through the delaying proxy, with debug logs (which say when lanes are used). */
+const farBox = (getSshd: () => Sshd, name: string): FarBox => {
+  const s = {} as FarBox
+  beforeAll(async () => {
+    s.sshd = getSshd()
+    s.proxy = await startWanProxy(s.sshd.port, ONE_WAY_MS)
+    s.local = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `mcpssh-${name}-`)))
+    s.remote = `/tmp/mcpssh-${name}-${randomBytes(4).toString("hex")}`
+    await s.sshd.exec(`mkdir -p ${s.remote} && chown ${s.sshd.user.name} ${s.remote}`)
+    const knownHosts = path.join(s.local, "known_hosts")
+    fs.writeFileSync(knownHosts, fs.readFileSync(s.sshd.knownHostsPath, "utf8").replace(`]:${s.sshd.port} `, `]:${s.proxy.port} `))
+    s.server = await startMcpServer({
+      args: ["--known-hosts", knownHosts, "--host", `box=127.0.0.1:${s.proxy.port}`, "--user", s.sshd.user.name, "--key", s.sshd.clientKeyPath, "--log-level", "debug"]
+    })
+  })
+  afterAll(async () => {
+    await s.server?.close()
+    await s.proxy?.close()
+    await s.sshd?.exec(`rm -rf ${s.remote}`)
+    fs.rmSync(s.local, { recursive: true, force: true })
+  })
+  return s
+}
+
+const remoteTemps = (s: FarBox) => s.sshd.exec(`find ${s.remote} -mindepth 1 -name '*mcpssh-*'`).then((r) => r.stdout)
+/** Lanes counted in the server's log so far. */
+const laneUploads = (s: FarBox) => [...s.server.stderr().matchAll(/over (\d+) lanes/g)].map((m) => Number(m[1]))
+
+const randomFile = (file: string, size: number, mode = 0o600) => {
+  const data = randomBytes(size)
+  fs.writeFileSync(file, data)
+  fs.chmodSync(file, mode)
+  return data
+}
+
+describeWithSshd("single files over lanes across a long link", (getSshd) => {
+  const s = farBox(getSshd, "lanes")
+
+  it("uploads over several channels, verified as a whole on both ends, mode kept, replacing the target, nothing left", async () => {
+    for (const size of [24 * MiB + 12_345, 3 * MiB]) {
+      const local = path.join(s.local, `f${size}.bin`)
+      const data = randomFile(local, size, 0o640)
+      const target = `${s.remote}/sub/f${size}.bin`
+      await s.sshd.exec(`mkdir -p ${s.remote}/sub && printf old > ${target} && chown -R ${s.sshd.user.name} ${s.remote}/sub`)
+      const before = laneUploads(s).length
+      const up = await call(s.server, "ssh_upload", { local_path: local, remote_path: target }, { timeout: 120_000 })
+      expect(up.isError, up.text).toBe(false)
+      expect(up.data).toMatchObject({ bytes: size, verified: true, sha256_local: sha(data), sha256_remote: sha(data) })
+      expect((await s.sshd.exec(`sha256sum < ${target}; stat -c %a ${target}`)).stdout).toBe(`${sha(data)}  -\n640\n`)
+      const lanes = laneUploads(s).slice(before)
+      expect(lanes).toHaveLength(1)
+      // Adaptive: a few megabytes get no more lanes than they have megabytes.
+      expect(lanes[0]).toBeGreaterThanOrEqual(2)
+      expect(lanes[0]).toBeLessThanOrEqual(Math.ceil(size / MiB))
+    }
+    expect(await remoteTemps(s)).toBe("")
+  })
+
+  it("makes missing directories, and keeps the single-file rules: overwrite false and a directory refuse, nothing left", async () => {
+    const local = path.join(s.local, "rules.bin")
+    const data = randomFile(local, 4 * MiB)
+    const deep = `${s.remote}/new/deeper/rules.bin`
+    const made = await call(s.server, "ssh_upload", { local_path: local, remote_path: deep }, { timeout: 60_000 })
+    expect(made.data, made.text).toMatchObject({ verified: true })
+    expect((await s.sshd.exec(`sha256sum < ${deep}`)).stdout).toBe(`${sha(data)}  -\n`)
+    const target = `${s.remote}/rules.bin`
+    await s.sshd.exec(`printf old > ${target} && chown ${s.sshd.user.name} ${target}`)
+    const refused = await call(s.server, "ssh_upload", { local_path: local, remote_path: target, overwrite: false }, { timeout: 60_000 })
+    expect(refused.isError).toBe(true)
+    expect(refused.text).toMatch(/exists and overwrite is false/)
+    expect((await s.sshd.exec(`cat ${target}`)).stdout).toBe("old")
+    await s.sshd.exec(`mkdir -p ${s.remote}/adir && chown ${s.sshd.user.name} ${s.remote}/adir`)
+    const dir = await call(s.server, "ssh_upload", { local_path: local, remote_path: `${s.remote}/adir` }, { timeout: 60_000 })
+    expect(dir.isError).toBe(true)
+    expect(dir.text).toMatch(/is a directory/)
+    expect(await remoteTemps(s)).toBe("")
+  })
+
+  it("a cancelled upload over lanes leaves no temporary file and no lane process on the host, and no target", async () => {
+    const local = path.join(s.local, "cancel.bin")
+    randomFile(local, 160 * MiB)
+    const controller = new AbortController()
+    const before = laneUploads(s).length
+    const pending = call(s.server, "ssh_upload", { local_path: local, remote_path: `${s.remote}/cancel.bin` }, { signal: controller.signal, timeout: 120_000 })
+      .catch((e: Error) => e)
+    for (let i = 0; i < 500 && (await remoteTemps(s)) === ""; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(await remoteTemps(s)).not.toBe("")
+    controller.abort()
+    expect(await pending).toBeInstanceOf(Error)
+    const lanes = () => s.sshd.exec(`pgrep -u ${s.sshd.user.name} -f 'mcpssh-[0-9a-f]+\\.tmp' || true`).then((r) => r.stdout.trim())
+    let left = "x"
+    for (let i = 0; i < 100 && left !== ""; i++) {
+      left = (await remoteTemps(s)) + (await lanes())
+      if (left !== "") await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(left).toBe("")
+    expect((await s.sshd.exec(`test -e ${s.remote}/cancel.bin && echo there`)).stdout).toBe("")
+    expect(laneUploads(s).length).toBe(before + 1)
+  })
+})
+
+const zero = "0".repeat(64)
+const lying = fakeBin({
+  // Every digest this host prints is zeros, in OpenSSL's `-r` format.
+  openssl: `shift 3; if [ $# -eq 0 ]; then cat > /dev/null; echo "${zero} *stdin"; else for f; do echo "${zero} *$f"; done; fi`
+})
+
+describeWithSshd("single files over lanes to a host whose hasher lies", (getSshd) => {
+  const s = farBox(getSshd, "lanes-lie")
+  afterAll(() => fs.rmSync(lying, { recursive: true, force: true }))
+
+  it("fails with CHECKSUM_MISMATCH; the old target stays and nothing is left", async () => {
+    const local = path.join(s.local, "lie.bin")
+    randomFile(local, 6 * MiB)
+    const target = `${s.remote}/lie.bin`
+    await s.sshd.exec(`printf old > ${target} && chown ${s.sshd.user.name} ${target}`)
+    const up = await call(s.server, "ssh_upload", { local_path: local, remote_path: target }, { timeout: 60_000 })
+    expect(up.isError, up.text).toBe(true)
+    expect(up.data).toMatchObject({ error: { code: "CHECKSUM_MISMATCH" } })
+    expect(laneUploads(s).length).toBe(1)
+    expect((await s.sshd.exec(`cat ${target}`)).stdout).toBe("old")
+    expect(await remoteTemps(s)).toBe("")
+  })
+}, pathWith(lying))
+
+describeWithSshd("lanes share the host's channels with jobs", (getSshd) => {
+  const s = farBox(getSshd, "lanes-budget")
+
+  it("with MaxSessions 3 and two jobs running, an upload over lanes completes on more connections and the jobs go on", async () => {
+    const jobs: Array<string> = []
+    for (let i = 0; i < 2; i++) {
+      const j = await call(s.server, "ssh_spawn", { command: `for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.5; done` })
+      expect(j.isError, j.text).toBe(false)
+      jobs.push(j.data.job_id as string)
+    }
+    const local = path.join(s.local, "budget.bin")
+    const data = randomFile(local, 16 * MiB)
+    const up = await call(s.server, "ssh_upload", { local_path: local, remote_path: `${s.remote}/budget.bin` }, { timeout: 120_000 })
+    expect(up.data, up.text).toMatchObject({ verified: true, sha256_remote: sha(data) })
+    expect(laneUploads(s)[0]).toBeGreaterThanOrEqual(2)
+    expect(s.server.stderr()).toMatch(/opened connection #2/)
+    for (const id of jobs) {
+      const t = await call(s.server, "ssh_tail", { job_id: id, wait_ms: 20_000, min_lines: 6, format: "lines" })
+      expect((t.data.lines as Array<{ text: string }>).map((l) => l.text)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `tick ${i}`))
+    }
+    expect(await remoteTemps(s)).toBe("")
+  })
+}, { maxSessions: 3 })
