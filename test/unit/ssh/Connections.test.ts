@@ -142,6 +142,17 @@ const newServer = (): FakeServer => ({ attempts: [], asked: [], connections: [],
 /** Let fibers woken by callbacks run. */
 const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 20 }))
 
+/** Most tests here: a reconnect 1 s after a drop, then growing delays, 3 retries; 10 sessions a connection. */
+const reconnecting = (server: FakeServer) => layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })
+
+/** The server drops the host's first connection, and fails the next `failures` connects. */
+const dropFirst = (server: FakeServer, failures: number) =>
+  Effect.gen(function*() {
+    server.failNext = failures
+    Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
+    yield* settle
+  })
+
 /** Move the virtual clock in 100 ms steps, so each sleep ends at (about) its own time. */
 const advance = (ms: number) => Effect.gen(function*() {
   for (let t = 0; t < ms; t += 100) {
@@ -159,10 +170,7 @@ describe("Connections: reconnect schedule", () => {
       const connections = yield* Connections
       yield* connections.connect("h")
       assert.strictEqual(server.attempts.length, 1)
-      server.failNext = 2
-      // The server drops the connection.
-      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
-      yield* settle
+      yield* dropFirst(server, 2)
       yield* advance(10_000)
       const reconnects = server.attempts.slice(1)
       assert.strictEqual(reconnects.length, 3, "two failures, then success")
@@ -171,7 +179,7 @@ describe("Connections: reconnect schedule", () => {
       assert.isTrue(d1! >= 800 && d1! <= 1300, `first delay ${d1}`)
       assert.isTrue(d2! >= 1600 && d2! <= 2500, `second delay ${d2}`)
       assert.isDefined(yield* connections.info("h"))
-    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+    }).pipe(Effect.provide(reconnecting(server)))
   })
 
   it.effect("gives up after reconnect_retries retries", () => {
@@ -179,9 +187,7 @@ describe("Connections: reconnect schedule", () => {
     return Effect.gen(function*() {
       const connections = yield* Connections
       yield* connections.connect("h")
-      server.failNext = 100
-      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
-      yield* settle
+      yield* dropFirst(server, 100)
       yield* advance(60_000)
       const reconnects = server.attempts.slice(1)
       assert.strictEqual(reconnects.length, 1 + 3, "one attempt and reconnect_retries (3) retries")
@@ -194,7 +200,7 @@ describe("Connections: reconnect schedule", () => {
       server.failNext = 0
       yield* connections.connect("h")
       assert.isDefined(yield* connections.info("h"))
-    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+    }).pipe(Effect.provide(reconnecting(server)))
   })
 })
 
@@ -219,7 +225,7 @@ describe("Connections: a call's interactive hooks", () => {
       yield* settle
       assert.deepStrictEqual(server.asked, ["123456", undefined], "the reconnect asks nothing")
       assert.isDefined(yield* connections.info("h"))
-    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+    }).pipe(Effect.provide(reconnecting(server)))
   })
   it.effect("a connect shared by two calls goes on when the call that started it is interrupted, and stops when both are", () => {
     const server = newServer()
@@ -250,7 +256,7 @@ describe("Connections: a call's interactive hooks", () => {
       yield* connections.connect("h")
       assert.strictEqual(server.attempts.length, 3)
       assert.isDefined(yield* connections.info("h"))
-    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+    }).pipe(Effect.provide(reconnecting(server)))
   })
 })
 
@@ -260,9 +266,7 @@ describe("Connections: a host known to be down", () => {
     return Effect.gen(function*() {
       const connections = yield* Connections
       yield* connections.connect("h")
-      server.failNext = 2
-      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
-      yield* settle
+      yield* dropFirst(server, 2)
       // The first reconnect attempt failed; the next is about 1 s away.
       assert.strictEqual(server.attempts.length, 2)
       const down = yield* Effect.flip(connections.exec("h", "true"))
@@ -276,7 +280,7 @@ describe("Connections: a host known to be down", () => {
       yield* advance(3_000)
       assert.strictEqual(server.attempts.length, 4)
       yield* connections.exec("h", "true")
-    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+    }).pipe(Effect.provide(reconnecting(server)))
   })
 
   it.effect("once the reconnect gave up, a call makes one attempt, without retries", () => {
@@ -284,24 +288,20 @@ describe("Connections: a host known to be down", () => {
     return Effect.gen(function*() {
       const connections = yield* Connections
       yield* connections.connect("h")
-      server.failNext = 100
-      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
-      yield* settle
+      yield* dropFirst(server, 100)
       yield* advance(60_000)
       assert.strictEqual(server.attempts.length, 1 + 4)
       const failed = yield* Effect.flip(connections.exec("h", "true"))
       assert.strictEqual(failed._tag, "ConnectError")
       assert.strictEqual(server.attempts.length, 1 + 4 + 1)
-    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+    }).pipe(Effect.provide(reconnecting(server)))
   })
   it.effect("a host being reconnected that is disconnected is tried at once by the next call", () => {
     const server = newServer()
     return Effect.gen(function*() {
       const connections = yield* Connections
       yield* connections.connect("h")
-      server.failNext = 100
-      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
-      yield* settle
+      yield* dropFirst(server, 100)
       assert.strictEqual((yield* Effect.flip(connections.connect("h")))._tag, "HostDownError")
       // E.g. ssh_connect with replace: true and the host's new address.
       yield* connections.disconnect("h")
@@ -309,7 +309,7 @@ describe("Connections: a host known to be down", () => {
       yield* connections.connect("h")
       assert.strictEqual(server.attempts.length, 3)
       assert.isDefined(yield* connections.info("h"))
-    }).pipe(Effect.provide(layerWith(server, 10, { reconnectRetries: 3, reconnectDelaySec: 1 })))
+    }).pipe(Effect.provide(reconnecting(server)))
   })
 })
 
