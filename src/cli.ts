@@ -3,7 +3,8 @@
  * over stdio (or Streamable HTTP with `--http`; both in src/mcp/serve.ts).
  * stdout carries only MCP frames; every log line goes to stderr. The server stops
  * when stdin closes or on SIGINT/SIGTERM; closing the services' scope stops every
- * running job (TERM → grace → KILL) and then the connections.
+ * running job (TERM → grace → KILL) and then the connections. After a signal the process
+ * exits at the latest `kill_grace_ms` + 15 s later, whatever is still closing.
  *
  * @since 0.1.0
  */
@@ -28,6 +29,25 @@ console.debug = console.error
 const effectLogLevel = (level: LogLevel) =>
   ({ trace: "Trace", debug: "Debug", info: "Info", warn: "Warn", error: "Error", none: "None" } as const)[level]
 
+/** Beyond the jobs' TERM → KILL grace, what a shutdown may take before the process exits anyway. */
+const SHUTDOWN_SLACK_MS = 15_000
+
+/**
+ * A stop signal must stop the process: if the graceful shutdown (jobs stopped, then the
+ * connections) is not done `ms` after SIGTERM or SIGINT (a host that never answers a close,
+ * say), the process says so on stderr and exits with status 1.
+ */
+const armShutdownDeadline = (ms: number) => {
+  const arm = () => {
+    setTimeout(() => {
+      process.stderr.write(stderrLine(`mcp-ssh-live: shutdown still not done after ${ms} ms: exiting`))
+      process.exit(1)
+    }, ms).unref()
+  }
+  process.once("SIGTERM", arm)
+  process.once("SIGINT", arm)
+}
+
 const main = Effect.gen(function*() {
   const startup = yield* loadConfig(process.argv.slice(2), process.env)
   if (startup._tag === "Help") {
@@ -40,6 +60,7 @@ const main = Effect.gen(function*() {
     return
   }
   const config = startup.config
+  armShutdownDeadline(config.limits.killGraceMs + SHUTDOWN_SLACK_MS)
   const sink = new McpLogSink()
   const services = AuditLog.layer.pipe(Layer.provideMerge(layer), Layer.provideMerge(Layer.succeed(AppConfig)(config)))
   // --view-port: the live view as a web page too (tools find it in their context).
