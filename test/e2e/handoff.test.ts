@@ -12,20 +12,11 @@ import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, type McpServerProcess, startMcpServer, tailToEnd, type TailLine } from "../support/mcp.js"
 import { boxArgs, describeWithSshd, type Sshd } from "../support/sshd.js"
+import { until } from "../support/poll.js"
 
 const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Poll `probe` until it holds (the remote side moves on its own time). */
-const until = async <A>(what: string, probe: () => Promise<A | undefined>, ms = 20_000): Promise<A> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(150)
-  }
-}
 
 /** A person at the host, as the test user: a tmux client of their own. */
 const personOf = (sshd: Sshd) => (command: string) => sshd.exec(`su - ${sshd.user.name} -c ${q(command)}`)

@@ -15,6 +15,7 @@ import { type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
 import { boxArgs, describeWithSshd, type Sshd } from "../support/sshd.js"
+import { until } from "../support/poll.js"
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium"
 
@@ -33,15 +34,6 @@ const raw = (port: number, request: string) =>
     socket.write(request)
   })
 
-const until = async <A>(what: string, probe: () => Promise<A | undefined>, ms = 20_000): Promise<A> => {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 150))
-  }
-}
 
 describeWithSshd("live view web page (--view-port)", (getSshd) => {
   let sshd: Sshd
