@@ -20,6 +20,6 @@ export const sshFollowPane = Tool.make({
   output: JobStarted,
   handler: Effect.fnUntraced(function*(input) {
     const job = yield* (yield* Jobs).followPane({ host: input.host, target: input.target, label: input.label })
-    return { ...jobStarted(job), ...present("view_url", yield* viewUrl(job.jobId)) }
+    return { ...jobStarted(job), ...present("viewUrl", yield* viewUrl(job.jobId)) }
   })
 })
