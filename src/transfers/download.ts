@@ -16,6 +16,7 @@ import { shellQuote } from "../ssh/shell.js"
 import { localDirs, localRoot } from "./localFiles.js"
 import { type LocalCheck, listingHint, localRootsHint, summary, type TransferHost, type TransferRequest } from "./model.js"
 import { progress } from "./progress.js"
+import { rangeDownload } from "./rangeDownload.js"
 import { call, dirOf, sftpFailure } from "./sftpCall.js"
 import { type LocalTarget, sftpDownload } from "./sftpDownload.js"
 import { tarDownload } from "./tarDownload.js"
@@ -33,6 +34,9 @@ const singleViaTar = (host: TransferHost, sftp: SFTPWrapper, request: TransferRe
     if (!st.isFile() || st.size < SINGLE_VIA_STREAM || request.remotePath.endsWith("/") || unsafeRelative(name) !== undefined) return undefined
     const lst = yield* call<Stats>(`remote_path ${request.remotePath}`, (cb) => sftp.lstat(request.remotePath, cb))
     if (!lst.isFile()) return undefined
+    // Across a long link, over several channels at once (rangeDownload.ts).
+    const ranged = yield* rangeDownload(host, request, st.size, st.mode, tick)
+    if (ranged !== undefined) return ranged
     const files = yield* tarDownload(host, request, path.posix.dirname(request.remotePath), [{ rel: name, source: request.remotePath, target: request.localPath }], tick)
     return files?.map((f) => ({ ...f, path: "" }))
   })
