@@ -8,7 +8,7 @@
  * @since 0.2.0
  */
 import * as path from "node:path"
-import { Clock, Effect, FileSystem } from "effect"
+import { Clock, Effect, Fiber, FileSystem } from "effect"
 import type { SFTPWrapper, Stats } from "ssh2"
 import { LocalPathDeniedError, SftpError } from "../domain/errors.js"
 import { isInside, listingCommand, parseListing, unsafeRelative } from "../files/treePaths.js"
@@ -34,9 +34,6 @@ const singleViaTar = (host: TransferHost, sftp: SFTPWrapper, request: TransferRe
     if (!st.isFile() || st.size < SINGLE_VIA_STREAM || request.remotePath.endsWith("/") || unsafeRelative(name) !== undefined) return undefined
     const lst = yield* call<Stats>(`remote_path ${request.remotePath}`, (cb) => sftp.lstat(request.remotePath, cb))
     if (!lst.isFile()) return undefined
-    // Across a long link, over several channels at once (rangeDownload.ts).
-    const ranged = yield* rangeDownload(host, request, st.size, st.mode, tick)
-    if (ranged !== undefined) return ranged
     const files = yield* tarDownload(host, request, path.posix.dirname(request.remotePath), [{ rel: name, source: request.remotePath, target: request.localPath }], tick)
     return files?.map((f) => ({ ...f, path: "" }))
   })
@@ -47,10 +44,18 @@ export const download = (host: TransferHost, request: TransferRequest, check: Lo
     const started = yield* Clock.currentTimeMillis
     const fs = yield* FileSystem.FileSystem
     return yield* Effect.scoped(Effect.gen(function*() {
-      const sftp = yield* host.session
-      const st = yield* call<Stats>(`remote_path ${request.remotePath}`, (cb) => sftp.stat(request.remotePath, cb))
       const done = (files: Parameters<typeof summary>[2], single: boolean) =>
         Effect.map(Clock.currentTimeMillis, (now) => summary(host.alias, now - started, files, single))
+      // Across a long link a single large file comes over lanes (rangeDownload.ts), whose hasher
+      // says first whether the path is one; the SFTP session every other case needs opens meanwhile.
+      const session = yield* Effect.forkScoped(host.session)
+      const ranged = request.remotePath.endsWith("/") ? undefined : yield* rangeDownload(host, request)
+      if (ranged !== undefined) {
+        yield* Fiber.interrupt(session)
+        return yield* done(ranged, true)
+      }
+      const sftp = yield* Fiber.join(session)
+      const st = yield* call<Stats>(`remote_path ${request.remotePath}`, (cb) => sftp.stat(request.remotePath, cb))
       if (!st.isDirectory()) {
         if (request.mkdirs !== false) {
           yield* Effect.mapError(fs.makeDirectory(path.dirname(request.localPath), { recursive: true }), (e) => sftpFailure(`local_path ${request.localPath}`, e))

@@ -5,9 +5,10 @@
  * pieces, each written here at its offset into the temporary file and hashed in file order:
  * a piece that arrives ahead of the order waits in memory, a bounded while (no range is asked
  * for too far past the hashed prefix, nor while much waits for the disk), so a lane that runs
- * ahead is held back. The host's hasher (`sourceHasherCommand`) reads the file alongside the
- * lanes and prints its digest. Nothing is read twice, nothing buffered whole.
- * Promise-based; the Effect side aborts through `signal`.
+ * ahead is held back. The host's hasher (`sourceHasherCommand`) first says whether the file
+ * can come this way (and its size and mode), then reads it alongside the lanes and prints its
+ * digest. Nothing is read twice, nothing buffered whole. Lanes join as they open (one may
+ * need a new connection). Promise-based; the Effect side aborts through `signal`.
  *
  * @since 0.3.0
  */
@@ -17,7 +18,7 @@ import { openExclusive } from "../files/privateFiles.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import { gate, type Lane, lane, lines, PIECE, piecePool, said } from "./laneIo.js"
 import { TransferAborted } from "./pipeline.js"
-import { parseVerdict } from "./rangeCommands.js"
+import { parseSourceVerdict } from "./rangeCommands.js"
 
 /** Ranges asked of a lane at once: the next is under way while this one arrives. */
 const DEPTH = 2
@@ -26,12 +27,11 @@ const DEPTH = 2
 const WRITING_MAX = 32 * PIECE
 
 export interface ReceiveRanges {
-  readonly lanes: ReadonlyArray<RemoteChannel>
-  /** The hasher (`sourceHasherCommand`): its verdict; told `go`, its digest. */
-  readonly hasher: RemoteChannel
+  /** The lanes (`readerCommand`), each used once it has opened. */
+  readonly lanes: ReadonlyArray<Promise<RemoteChannel>>
   /** The temporary file, created here exclusively (0600; put it in a private directory). */
   readonly temp: string
-  /** The file's size when it was looked at (a file that changes since fails verification). */
+  /** The file's size as the verdict said (a file that changes since fails verification). */
   readonly size: number
   readonly chunk: number
   /** The mode the file ends with, set through its descriptor once every byte is written. */
@@ -40,11 +40,12 @@ export interface ReceiveRanges {
   readonly signal?: AbortSignal | undefined
 }
 
-export type ReceivedRanges =
-  /** The hasher's verdict: this path does not fit (nothing was created). */
-  | { readonly _tag: "NotHere"; readonly why: string }
-  /** Received into `temp`; equal digests: verified. */
-  | { readonly _tag: "Received"; readonly bytes: number; readonly sha256Local: string; readonly sha256Remote: string | undefined }
+/** Received into `temp`; equal digests: verified. */
+export interface ReceivedRanges {
+  readonly bytes: number
+  readonly sha256Local: string
+  readonly sha256Remote: string | undefined
+}
 
 const writeAt = (fd: number, buf: Buffer, pos: number) =>
   new Promise<void>((resolve, reject) => {
@@ -59,18 +60,21 @@ interface Range {
   got: number
 }
 
-export const receiveRanges = async (o: ReceiveRanges): Promise<ReceivedRanges> => {
-  const { size, chunk } = o
-  const chunks = Math.ceil(size / chunk)
-  const pool = piecePool()
-  const hash = createHash("sha256")
-  const held = new Map<number, { piece: Buffer; buf: Buffer }>()
+/**
+ * A download over lanes from `hasher` (`sourceHasherCommand`): `verdict` is its first line
+ * (the file's size and mode, or why not), `receive` the transfer once it is told `go`. Each
+ * is aborted by its signal, which closes every channel.
+ */
+export const rangeReceiver = (hasherChannel: RemoteChannel) => {
   const progress = gate()
-  let hashed = 0
-  let next = 0
-  let writing = 0
+  const got: Array<string> = []
+  const hasher = lane(hasherChannel, undefined, lines((l) => {
+    got.push(l)
+    progress.wake()
+  }))
+  void hasher.closed.then(() => progress.wake())
+  const all: Array<Lane> = [hasher]
   let failure: unknown
-  const all: Array<Lane> = []
   const fail = (e: unknown) => {
     failure ??= e
     for (const l of all) l.ch.close()
@@ -78,34 +82,54 @@ export const receiveRanges = async (o: ReceiveRanges): Promise<ReceivedRanges> =
   }
   const check = () => {
     if (failure !== undefined) throw failure
-    if (o.signal?.aborted === true) throw new TransferAborted("the transfer was cancelled")
   }
-  const onAbort = () => fail(new TransferAborted("the transfer was cancelled"))
-  o.signal?.addEventListener("abort", onAbort, { once: true })
-
-  const got: Array<string> = []
-  const hasher = lane(o.hasher, o.signal, lines((l) => {
-    got.push(l)
-    progress.wake()
-  }))
-  all.push(hasher)
+  const watch = async <A>(signal: AbortSignal | undefined, run: () => Promise<A>): Promise<A> => {
+    const onAbort = () => fail(new TransferAborted("the transfer was cancelled"))
+    if (signal?.aborted === true) onAbort()
+    signal?.addEventListener("abort", onAbort, { once: true })
+    try {
+      return await run()
+    } finally {
+      signal?.removeEventListener("abort", onAbort)
+    }
+  }
   const hasherLine = async (n: number) => {
     await progress.until(() => got.length > n || hasher.isClosed(), check)
     return got[n]
   }
-  hasher.closed.then(() => progress.wake())
+  const shared: Shared = { hasher, hasherLine, all, fail, check, progress, failed: () => failure }
+  return {
+    verdict: (signal?: AbortSignal) => watch(signal, async () => parseSourceVerdict(await hasherLine(0))),
+    receive: (o: ReceiveRanges) => watch(o.signal, () => receiveOver(o, shared))
+  }
+}
 
+interface Shared {
+  readonly hasher: Lane
+  readonly hasherLine: (n: number) => Promise<string | undefined>
+  readonly all: Array<Lane>
+  readonly fail: (e: unknown) => void
+  readonly check: () => void
+  readonly progress: ReturnType<typeof gate>
+  readonly failed: () => unknown
+}
+
+const receiveOver = async (o: ReceiveRanges, x: Shared): Promise<ReceivedRanges> => {
+  const { size, chunk } = o
+  const { hasher, hasherLine, all, fail, check, progress } = x
+  const chunks = Math.ceil(size / chunk)
+  const pool = piecePool()
+  const hash = createHash("sha256")
+  const held = new Map<number, { piece: Buffer; buf: Buffer }>()
+  let hashed = 0
+  let next = 0
+  let writing = 0
   let fd: number | undefined
   const writes = new Set<Promise<void>>()
   try {
-    const verdict = parseVerdict(await hasherLine(0))
-    check()
-    if (!verdict.ok) {
-      for (const ch of o.lanes) ch.close()
-      return { _tag: "NotHere", why: verdict.why }
-    }
     fd = await openExclusive(o.temp)
     const out = fd
+    check()
     await hasher.write("go\n")
 
     /** Hash pieces in file order; one that arrived ahead of the order waits in `held`. */
@@ -172,11 +196,9 @@ export const receiveRanges = async (o: ReceiveRanges): Promise<ReceivedRanges> =
     let ended = false
     /** Ask lanes for ranges while they have room and the window allows; end them once all are asked for. */
     const feed = () => {
-      if (failure !== undefined || ended) return
+      if (x.failed() !== undefined || ended) return
       for (const r of readers) {
-        while (
-          r.asked.length < DEPTH && next < chunks && writing <= WRITING_MAX && next * chunk - hashed < 2 * readers.length * chunk
-        ) {
+        while (r.asked.length < DEPTH && next < chunks && writing <= WRITING_MAX && next * chunk - hashed < 2 * o.lanes.length * chunk) {
           const start = next++ * chunk
           const len = Math.min(chunk, size - start)
           r.asked.push({ start, len, got: 0 })
@@ -188,17 +210,22 @@ export const receiveRanges = async (o: ReceiveRanges): Promise<ReceivedRanges> =
         for (const r of readers) r.lane!.ch.end()
       }
     }
-    for (const ch of o.lanes) {
+    /** A lane has opened: it joins (or, every range asked for already, ends at once). */
+    const join = (ch: RemoteChannel) => {
       const r: Reader = { lane: undefined, asked: [], cur: undefined }
-      const l = lane(ch, o.signal, onData(r))
+      const l = lane(ch, undefined, onData(r))
       r.lane = l
       all.push(l)
+      if (x.failed() !== undefined) return void ch.close()
       readers.push(r)
       // A lane that ends before its ranges came (or before it was told there are no more) failed.
       void l.closed.then((c) => {
         if (r.asked.length > 0 || !ended) fail(new Error(`the host stopped reading: ${said(c)}`))
       })
+      if (ended) ch.end()
+      else feed()
     }
+    for (const p of o.lanes) p.then(join, fail)
     feed()
     await progress.until(() => hashed === size && writing === 0, check)
     const sha256Local = hash.digest("hex")
@@ -210,12 +237,11 @@ export const receiveRanges = async (o: ReceiveRanges): Promise<ReceivedRanges> =
       throw new Error(`the host could not hash the file: ${said(end)}`)
     }
     await new Promise<void>((resolve, reject) => fs.fchmod(out, o.mode, (err) => err !== null ? reject(err) : resolve()))
-    return { _tag: "Received", bytes: hashed, sha256Local, sha256Remote }
+    return { bytes: hashed, sha256Local, sha256Remote }
   } catch (e) {
     fail(e)
-    throw failure
+    throw x.failed()
   } finally {
-    o.signal?.removeEventListener("abort", onAbort)
     for (const l of all) l.ch.close()
     // Closed only once every write has settled: no late write may land in a reused descriptor.
     await Promise.allSettled([...writes])

@@ -13,7 +13,7 @@ import ssh2, { type ClientChannel } from "ssh2"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { openExecChannel } from "../../src/ssh/execChannel.js"
 import { readerCommand, sourceHasherCommand } from "../../src/transfers/rangeCommands.js"
-import { type ReceiveRanges, receiveRanges } from "../../src/transfers/rangeReceive.js"
+import { rangeReceiver, type ReceiveRanges } from "../../src/transfers/rangeReceive.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
 const MiB = 1024 * 1024
@@ -49,16 +49,21 @@ describeWithSshd("a download's lanes against a real sshd", (getSshd) => {
     fs.rmSync(local, { recursive: true, force: true })
   })
 
-  /** Put `data` on the host; receive it over `lanes` lanes into a fresh local file. */
+  /**
+   * Put `data` on the host (mode 0604); receive it over `lanes` lanes (opened while the hasher
+   * answers, as the server does) into a fresh local file.
+   */
   const receive = async (name: string, data: Buffer, lanes: number, chunk: number, o: Partial<ReceiveRanges> = {}) => {
     const file = `${remote}/${name}`
     fs.writeFileSync(path.join(local, `${name}.src`), data)
-    await sshd.exec(`cp ${path.join(local, `${name}.src`)} ${file} && chown ${sshd.user.name} ${file}`)
+    await sshd.exec(`cp ${path.join(local, `${name}.src`)} ${file} && chmod 604 ${file} && chown ${sshd.user.name} ${file}`)
     const temp = path.join(local, name)
-    const hasher = await exec(client, sourceHasherCommand(file))
-    const chs = await Promise.all(Array.from({ length: lanes }, () => exec(client, readerCommand(file))))
+    const receiver = rangeReceiver(await exec(client, sourceHasherCommand(file)))
+    const chs = Array.from({ length: lanes }, () => exec(client, readerCommand(file)))
+    const verdict = await receiver.verdict()
+    expect(verdict).toEqual({ ok: true, size: data.length, mode: 0o604 })
     let ticked = 0
-    const r = await receiveRanges({ lanes: chs, hasher, temp, size: data.length, chunk, mode: 0o640, onBytes: (n) => (ticked += n), ...o })
+    const r = await receiver.receive({ lanes: chs, temp, size: data.length, chunk, mode: 0o640, onBytes: (n: number) => (ticked += n), ...o })
     return { r, temp, ticked }
   }
 
@@ -75,7 +80,7 @@ describeWithSshd("a download's lanes against a real sshd", (getSshd) => {
     for (const [name, size, lanes, chunk] of cases) {
       const data = randomBytes(size)
       const { r, temp, ticked } = await receive(name, data, lanes, chunk)
-      expect(r, name).toEqual({ _tag: "Received", bytes: size, sha256Local: sha(data), sha256Remote: sha(data) })
+      expect(r, name).toEqual({ bytes: size, sha256Local: sha(data), sha256Remote: sha(data) })
       expect(fs.readFileSync(temp).equals(data), name).toBe(true)
       expect(fs.statSync(temp).mode & 0o777, name).toBe(0o640)
       expect(ticked, name).toBe(size)
@@ -86,19 +91,18 @@ describeWithSshd("a download's lanes against a real sshd", (getSshd) => {
     const data = randomBytes(3 * MiB + 100)
     // Told a larger size: the lanes pad what the file no longer has with zeros, the host hashes the file as it is.
     const shrank = await receive("shrank", data, 2, MiB, { size: 4 * MiB })
-    expect(shrank.r).toMatchObject({ _tag: "Received", bytes: 4 * MiB, sha256Remote: sha(data) })
-    expect(shrank.r._tag === "Received" && shrank.r.sha256Local).not.toBe(sha(data))
+    expect(shrank.r).toMatchObject({ bytes: 4 * MiB, sha256Remote: sha(data) })
+    expect(shrank.r.sha256Local).not.toBe(sha(data))
     const grew = await receive("grew", data, 2, MiB, { size: 2 * MiB })
-    expect(grew.r).toMatchObject({ _tag: "Received", bytes: 2 * MiB, sha256Local: sha(data.subarray(0, 2 * MiB)), sha256Remote: sha(data) })
+    expect(grew.r).toEqual({ bytes: 2 * MiB, sha256Local: sha(data.subarray(0, 2 * MiB)), sha256Remote: sha(data) })
   })
 
-  it("says when the host cannot do it (not a regular file), having read and created nothing", async () => {
-    const temp = path.join(local, "dir-target")
-    const hasher = await exec(client, sourceHasherCommand(remote))
-    const lane = await exec(client, readerCommand(remote))
-    const r = await receiveRanges({ lanes: [lane], hasher, temp, size: 4 * MiB, chunk: MiB, mode: 0o600, onBytes: () => {} })
-    expect(r).toEqual({ _tag: "NotHere", why: "not-file" })
-    expect(fs.existsSync(temp)).toBe(false)
+  it("says when the host cannot do it (a directory, a symlink, nothing there)", async () => {
+    await sshd.exec(`ln -sf ${remote}/one ${remote}/link`)
+    for (const file of [remote, `${remote}/link`, `${remote}/none`]) {
+      const receiver = rangeReceiver(await exec(client, sourceHasherCommand(file)))
+      expect(await receiver.verdict(), file).toEqual({ ok: false, why: "not-file" })
+    }
   })
 
   it("a cancel ends it with an error at once, every write settled", async () => {
