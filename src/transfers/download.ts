@@ -1,7 +1,8 @@
 /**
  * `ssh_download`: a file or directory tree from the host, atomic and verified: a tree as
  * one tar stream (tarDownload.ts) where the host has GNU tar, otherwise and for a single
- * file over SFTP (sftpDownload.ts). A directory's listing comes NUL-separated from the host and is refused
+ * file over SFTP (sftpDownload.ts); a single large file across a long link over several
+ * channels at once (rangeDownload.ts). A directory's listing comes NUL-separated from the host and is refused
  * whole if any entry is not a plain relative path; every local target is resolved under
  * `local_path` without following symlinks out of it.
  *
