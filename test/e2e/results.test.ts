@@ -51,6 +51,9 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`what the model sees over ${m.na
     const r = await call(server, "ssh_tail", { job_id: jobId })
     expect(r.data).toMatchObject({ text: "one\ntwo\nthree\nfour", line_nos: "1,e2,3-4", next_line_no: 4, matched_line_no: null })
     expect(r.data).not.toHaveProperty("lines")
+    expect(Object.keys(r.data)).toEqual([
+      "job_id", "line_nos", "next_line_no", "dropped", "partial", "more", "matched_line_no", "status", "exit_status", "signal", "awaiting_input", "prompt", "text"
+    ])
     const lines = await call(server, "ssh_tail", { job_id: jobId, format: "lines" })
     expect(lines.data.lines).toEqual([
       { n: 1, stream: "stdout", text: "one" },

@@ -104,9 +104,11 @@ export interface Tool<I, O, R> {
 }
 
 /**
- * A tool whose input and output types are hidden, so tools of different types fit in one
- * list (the server's): `use` hands the typed tool back to a generic consumer. TypeScript has
- * no other way to hold tools of different input and output types in one list without `any`.
+ * A tool whose input and output types are hidden (an existential type), so tools of different
+ * types fit in one list (the server's): `use` hands the typed tool back to a consumer generic
+ * in them, and nothing is cast. A plain list would need a common supertype, and `Tool<I, O, R>`
+ * has none but `Tool<any, O, R>`: it is invariant in I, its handler taking an I (contravariant)
+ * and its input schema making one (covariant). (It is covariant in O: `unknown` would do there.)
  */
 export interface AnyTool<R> {
   readonly name: string

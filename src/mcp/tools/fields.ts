@@ -52,13 +52,15 @@ export type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
   ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeCase<Rest>}`
   : S
 
-const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+/** `exitStatus` → `exit_status`. */
+export const snake = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 
 /**
- * A struct of the domain's camelCase fields whose encoded form (what a tool publishes and
- * returns) has them in snake_case: a handler returns the service's result as it is, and
- * Schema renames (and drops what the struct does not declare) instead of a hand-written
- * mapping.
+ * A struct of the domain's camelCase fields whose encoded form (what a tool publishes, takes
+ * and returns) has them in snake_case. As an output, a handler returns the service's result
+ * as it is, and Schema renames (and drops what the struct does not declare); as an input, the
+ * agent's snake_case arguments decode to the service's camelCase options, which the handler
+ * passes on. The published JSON Schema, and the field a refusal names, are the snake_case ones.
  */
 export const snakeKeys = <F extends Schema.Struct.Fields>(struct: Schema.Struct<F>) =>
   struct.pipe(Schema.encodeKeys(

@@ -39,6 +39,7 @@ import { legacyClientRoots, rootPaths } from "../clientRoots.js"
 import { stderrLine } from "../logging.js"
 import { type TaskCallHook, taskCallOf } from "../tasks/call.js"
 import { compactSchema, type Json } from "./compactSchema.js"
+import { snake } from "./fields.js"
 import type { AnyTool, ElicitAnswer, ElicitForm, Tool, ToolContext } from "./Tool.js"
 
 /**
@@ -287,6 +288,13 @@ const takesHost = (input: ReturnType<typeof standard>): boolean => {
   return isRecord(schema.properties) && "host" in schema.properties
 }
 
+/**
+ * Decoded arguments under the names the agent sent: an input may decode its snake_case keys to
+ * a service's camelCase options (`snakeKeys`); the values stay decoded (a `Redacted` stays hidden).
+ */
+const asSent = (args: unknown): unknown =>
+  isRecord(args) ? Object.fromEntries(Object.entries(args).map(([k, v]) => [snake(k), v])) : args
+
 /** Where a call is audited: the audit log, and the session of calls that carry none (stdio). */
 export interface AuditOptions {
   readonly log: AuditLogShape
@@ -330,7 +338,7 @@ const registerOne = <I, O, R>(
       const args = decoded.value
       // Every call is audited (one line per 2026-07-28 round); none runs while the log cannot be written.
       const audited = audit?.log.enabled === true
-        ? await audit.log.begin({ tool: tool.name, args, session: ctx.sessionId ?? audit.session ?? null, takesHost: hostArgument })
+        ? await audit.log.begin({ tool: tool.name, args: asSent(args), session: ctx.sessionId ?? audit.session ?? null, takesHost: hostArgument })
         : undefined
       if (audited?.refused !== undefined) return errorResult(audited.refused.code, audited.refused.message, audited.refused.hint)
       // A 2026-07-28 request carries the per-request `_meta` envelope; a 2025-era one does not.

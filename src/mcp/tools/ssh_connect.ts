@@ -15,20 +15,21 @@ import * as Tool from "./Tool.js"
  */
 const HostName = Hostname.annotate({ description: "Hostname, IP or ~/.ssh/config Host." })
 
-const Input = Schema.Struct({
+/** `Hosts.connect`'s options, as the agent sends them (snake_case). */
+const Input = snakeKeys(Schema.Struct({
   host: HostName,
   port: Schema.optionalKey(int(1, 65535).annotate({ description: "Default: ssh config, else 22." })),
   user: Schema.optionalKey(Name(255, "Default: ssh config, else the local user.")),
   password: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
-  key_path: Schema.optionalKey(Name(4096, "Private key on this server's machine.")),
+  keyPath: Schema.optionalKey(Name(4096, "Private key on this server's machine.")),
   passphrase: Schema.optionalKey(Schema.RedactedFromValue(Schema.String)),
   alias: Schema.optionalKey(Alias.annotate({ description: "1-64 of A-Za-z0-9._- (default: host, other characters as _)." })),
-  insecure_auto_add: Schema.optionalKey(Schema.Boolean.annotate({
+  insecureAutoAdd: Schema.optionalKey(Schema.Boolean.annotate({
     description: "Save an unknown host key; honoured only if the operator allows it, else the user is asked."
   })),
   replace: Schema.optionalKey(Schema.Boolean.annotate({ description: "Re-register an alias with other settings." })),
   groups: Schema.optionalKey(Schema.Array(Alias).check(nonEmpty, guardLength(64)))
-})
+}))
 
 /** What `Hosts.connect` returns, as the agent reads it (snake_case). */
 const Output = snakeKeys(Schema.Struct({
@@ -90,16 +91,7 @@ export const sshConnect = Tool.make({
   task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
     const host = yield* (yield* Hosts).connect({
-      host: input.host,
-      alias: input.alias,
-      port: input.port,
-      user: input.user,
-      password: input.password,
-      keyPath: input.key_path,
-      passphrase: input.passphrase,
-      insecureAutoAdd: input.insecure_auto_add,
-      replace: input.replace,
-      groups: input.groups,
+      ...input,
       ...hostKeyPrompt(ctx),
       ...authPromptOption(ctx, input.alias ?? input.host)
     })

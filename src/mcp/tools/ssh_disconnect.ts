@@ -14,13 +14,12 @@ export const sshDisconnect = Tool.make({
   output: snakeKeys(Schema.Struct({
     alias: Schema.String,
     wasConnected: Schema.Boolean,
-    terminatedJobs: Schema.Array(snakeKeys(Schema.Struct({
+    terminatedJobs: Schema.Array(Schema.Struct({
       jobId: Schema.String,
-      how: Termination
-    })))
+      termination: Termination
+    }).pipe(Schema.encodeKeys({ jobId: "job_id", termination: "how" })))
   })),
   handler: Effect.fnUntraced(function*(input) {
-    const r = yield* (yield* Hosts).disconnect(input.host)
-    return { ...r, terminatedJobs: r.terminatedJobs.map((t) => ({ jobId: t.jobId, how: t.termination })) }
+    return yield* (yield* Hosts).disconnect(input.host)
   })
 })

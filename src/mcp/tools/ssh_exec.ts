@@ -7,21 +7,22 @@ import { DEFAULT_REPLY_BYTES, MAX_REPLY_BYTES } from "./replyBudget.js"
 import { endWithin } from "../../output/jsonBudget.js"
 import * as Tool from "./Tool.js"
 
-const Input = Schema.Struct({
+/** `Exec.run`'s options, as the agent sends them (snake_case). */
+const Input = snakeKeys(Schema.Struct({
   command: Command,
   host: optionalHost,
-  timeout_ms: Schema.optionalKey(int(1, 86_400_000).annotate({ description: "Stop it after this long. Default none." })),
-  background_after_ms: Schema.optionalKey(int(0, 3_600_000).annotate({
+  timeoutMs: Schema.optionalKey(int(1, 86_400_000).annotate({ description: "Stop it after this long. Default none." })),
+  backgroundAfterMs: Schema.optionalKey(int(0, 3_600_000).annotate({
     description: "Hand over as a job after this long; stdin stays open for prompts. Default 45000."
   })),
-  max_output_bytes: Schema.optionalKey(int(1024, MAX_REPLY_BYTES).annotate({ description: "Reply size. Default 16384." })),
-  idle_timeout_ms: Schema.optionalKey(IdleTimeoutMs),
+  maxOutputBytes: Schema.optionalKey(int(1024, MAX_REPLY_BYTES).annotate({ description: "Reply size. Default 16384." })),
+  idleTimeoutMs: Schema.optionalKey(IdleTimeoutMs),
   sudo: Schema.optionalKey(Sudo),
   env: Schema.optionalKey(Env),
   cwd: Schema.optionalKey(Cwd),
   stdin: Schema.optionalKey(Text(10_000_000, "Sent to stdin, then closed.")),
   pty: Schema.optionalKey(Schema.Boolean.annotate({ description: "Pseudo-terminal (stderr merges into stdout)." }))
-})
+}))
 
 /** A call hands a command still running over to a job after this long unless told otherwise. */
 export const DEFAULT_HAND_OVER_MS = 45_000
@@ -74,28 +75,20 @@ export const sshExec = Tool.make({
     // An MCP task (a client with the Tasks extension): after a while its job is listed under
     // the task's id and the call goes on to the end, with no timeout unless one is given.
     const task = ctx.task
+    const { maxOutputBytes, ...options } = input
     const r = yield* exec.run({
-      host: input.host,
-      command: input.command,
-      timeoutMs: input.timeout_ms,
-      idleTimeoutMs: input.idle_timeout_ms,
-      backgroundAfterMs: input.background_after_ms,
+      ...options,
       // By default a call never outlives a client's 60 s timeout: a command still running by then becomes a job.
-      handOverAfterMs: input.background_after_ms === undefined ? DEFAULT_HAND_OVER_MS : undefined,
-      returnBytes: (input.max_output_bytes ?? DEFAULT_REPLY_BYTES) - FIELDS_BYTES,
+      handOverAfterMs: input.backgroundAfterMs === undefined ? DEFAULT_HAND_OVER_MS : undefined,
+      returnBytes: (maxOutputBytes ?? DEFAULT_REPLY_BYTES) - FIELDS_BYTES,
       // An MCP task is not handed over: its job is listed under the task's id and the call goes on to the end.
       ...(task !== undefined
         ? {
           jobId: task.jobId,
-          listAfterMs: Math.min(task.afterMs, input.background_after_ms ?? task.afterMs),
+          listAfterMs: Math.min(task.afterMs, input.backgroundAfterMs ?? task.afterMs),
           onListed: () => task.listed
         }
         : {}),
-      env: input.env,
-      cwd: input.cwd,
-      stdin: input.stdin,
-      pty: input.pty,
-      sudo: input.sudo,
       onProgress: ctx.wantsProgress ? (lines, newest) => ctx.progress(lines, newest) : undefined
     })
     return { ...r, prompt: r.prompt === null ? null : endWithin(r.prompt, PROMPT_BYTES) }

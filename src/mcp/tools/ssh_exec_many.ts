@@ -2,55 +2,56 @@ import { Effect, Schema } from "effect"
 import { ExecMany, type ExecManyResult, type HostResult, isOk, MAX_CONCURRENCY } from "../../services/ExecMany.js"
 import type { JobInfo } from "../../services/Jobs.js"
 import { Policy } from "../../services/Policy.js"
-import { Cwd, Env, guardLength, HostAlias, int, nonEmpty, NullableInt, NullableString } from "./fields.js"
+import { Cwd, Env, guardLength, HostAlias, int, nonEmpty, NullableInt, NullableString, snakeKeys } from "./fields.js"
 import { enforcePolicyEach } from "./policyGate.js"
 import { DEFAULT_REPLY_BYTES, MAX_REPLY_BYTES } from "./replyBudget.js"
 import * as Tool from "./Tool.js"
 
-const Input = Schema.Struct({
+/** `ExecMany.run`'s request, as the agent sends it (snake_case); `max_output_bytes` budgets the reply. */
+const Input = snakeKeys(Schema.Struct({
   command: Schema.String.check(nonEmpty, guardLength(1_000_000)),
   hosts: Schema.optionalKey(Schema.Array(HostAlias).check(guardLength(100_000))),
   group: Schema.optionalKey(HostAlias),
   concurrency: Schema.optionalKey(int(1, MAX_CONCURRENCY)),
-  timeout_ms: Schema.optionalKey(int(1, 3_600_000)),
+  timeoutMs: Schema.optionalKey(int(1, 3_600_000)),
   sudo: Schema.optionalKey(Schema.Boolean),
   env: Schema.optionalKey(Env),
   cwd: Schema.optionalKey(Cwd),
-  max_output_bytes: Schema.optionalKey(int(1024, MAX_REPLY_BYTES).annotate({ description: "Reply size, shared by the hosts. Default 16384." }))
-})
+  maxOutputBytes: Schema.optionalKey(int(1024, MAX_REPLY_BYTES).annotate({ description: "Reply size, shared by the hosts. Default 16384." }))
+}))
+
+/** A `HostResult` as the agent reads it (snake_case), its error as `CODE: message (hint: …)`. */
+const HostOut = snakeKeys(Schema.Struct({
+  host: Schema.String,
+  exitStatus: NullableInt,
+  signal: NullableString,
+  stdout: Schema.String,
+  stderr: Schema.String,
+  durationMs: Schema.Int,
+  timedOut: Schema.Boolean,
+  truncated: Schema.Boolean,
+  error: NullableString
+}))
 
 const Output = Schema.Struct({
-  results: Schema.Array(Schema.Struct({
-    host: Schema.String,
-    exit_status: NullableInt,
-    signal: NullableString,
-    stdout: Schema.String,
-    stderr: Schema.String,
-    duration_ms: Schema.Int,
-    timed_out: Schema.Boolean,
-    truncated: Schema.Boolean,
-    error: NullableString
-  })),
+  results: Schema.Array(HostOut),
   ok: Schema.Int,
   failed: Schema.Int,
   note: Schema.optionalKey(Schema.String)
 })
 
-type HostOut = typeof Output.Type["results"][number]
+type HostOut = typeof HostOut.Type
 
 const hostOut = (h: HostResult): HostOut => ({
-  host: h.host,
-  exit_status: h.exitStatus,
-  signal: h.signal,
-  stdout: h.stdout,
-  stderr: h.stderr,
-  duration_ms: h.durationMs,
-  timed_out: h.timedOut,
-  truncated: h.truncated,
+  ...h,
   error: h.error === null ? null : `${h.error.code}: ${h.error.message}${h.error.hint === undefined ? "" : ` (hint: ${h.error.hint})`}`
 })
 
-const bytes = (o: unknown) => Buffer.byteLength(JSON.stringify(o))
+const encodeHost = Schema.encodeSync(HostOut)
+
+/** The bytes of a reply's JSON, its host results as they are sent. */
+const bytes = (o: { readonly results?: ReadonlyArray<HostOut> } & Record<string, unknown>) =>
+  Buffer.byteLength(JSON.stringify(o.results === undefined ? o : { ...o, results: o.results.map((h) => encodeHost(h)) }))
 
 /**
  * The reply within `budget` bytes of JSON: the hosts' output shares what the other fields
@@ -70,7 +71,7 @@ const reply = (r: ExecManyResult, budget: number): typeof Output.Type => {
   const names: Array<string> = []
   for (const h of r.results) {
     if (listed.has(h)) continue
-    const b = bytes(bare(h)) + 1
+    const b = Buffer.byteLength(JSON.stringify(encodeHost(bare(h)))) + 1
     if (names.length === 0 && used + b <= budget) {
       used += b
       listed.add(h)
@@ -104,18 +105,12 @@ export const sshExecMany = Tool.make({
     const policy = yield* Policy
     const task = ctx.task
     const action = { _tag: "Command" as const, command: input.command, envNames: Object.keys(input.env ?? {}) }
+    const { maxOutputBytes, ...request } = input
     const r = yield* (yield* ExecMany).run({
+      ...request,
       gate: policy.enabled
         ? (aliases) => enforcePolicyEach(ctx, aliases, action).pipe(Effect.provideService(Policy, policy))
         : undefined,
-      hosts: input.hosts,
-      group: input.group,
-      command: input.command,
-      concurrency: input.concurrency,
-      timeoutMs: input.timeout_ms,
-      env: input.env,
-      cwd: input.cwd,
-      sudo: input.sudo,
       // An MCP task lists each host's command as a job when it becomes one, and names them.
       ...(task !== undefined ? { listAfterMs: task.afterMs, onListed: (host: string, job: JobInfo) => task.named(host, job.jobId) } : {}),
       onHostDone: ctx.wantsProgress
@@ -123,6 +118,6 @@ export const sshExecMany = Tool.make({
           ctx.progress(done, `${host.host}: ${host.error !== null ? host.error.code : host.timedOut ? "timed out" : host.signal ?? `exit ${host.exitStatus}`}`, total)
         : undefined
     })
-    return reply(r, input.max_output_bytes ?? DEFAULT_REPLY_BYTES)
+    return reply(r, maxOutputBytes ?? DEFAULT_REPLY_BYTES)
   })
 })

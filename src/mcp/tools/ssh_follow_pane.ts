@@ -19,7 +19,7 @@ export const sshFollowPane = Tool.make({
   }),
   output: JobStarted,
   handler: Effect.fnUntraced(function*(input) {
-    const job = yield* (yield* Jobs).followPane({ host: input.host, target: input.target, label: input.label })
-    return { ...jobStarted(job), ...present("view_url", yield* viewUrl(job.jobId)) }
+    const job = yield* (yield* Jobs).followPane(input)
+    return { ...jobStarted(job), ...present("viewUrl", yield* viewUrl(job.jobId)) }
   })
 })

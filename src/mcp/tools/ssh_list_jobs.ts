@@ -4,6 +4,8 @@ import { HostAlias, int, NullableInt } from "./fields.js"
 import { DEFAULT_REPLY_BYTES, pageWithin } from "./replyBudget.js"
 import { JobStatus } from "../../domain/jobs.js"
 import { JobRecord, jobRecord } from "./jobFields.js"
+
+const encodeRecord = Schema.encodeSync(JobRecord)
 import { attachOf, present } from "./jobLinks.js"
 import * as Tool from "./Tool.js"
 
@@ -31,7 +33,8 @@ export const sshListJobs = Tool.make({
     // Tombstones come with the first page, within its budget.
     const reaped = cursor > 0 ? [] : (yield* jobs.reaped(filter)).slice(0, REAPED_SHOWN).map(tombstoneLine)
     const rest = reaped.length === 0 ? {} : { reaped }
-    const { page, next_cursor } = pageWithin(listed, cursor, DEFAULT_REPLY_BYTES, rest)
-    return { jobs: page, next_cursor, ...rest }
+    // Paged by the size of what is sent (snake_case keys, ISO times).
+    const { page, next_cursor } = pageWithin(listed.map((j) => encodeRecord(j)), cursor, DEFAULT_REPLY_BYTES, rest)
+    return { jobs: listed.slice(cursor, cursor + page.length), next_cursor, ...rest }
   })
 })

@@ -15,7 +15,7 @@ export const sshListPanes = Tool.make({
     panes: Schema.Array(Schema.Struct({ target: Schema.String, command: Schema.String, size: Schema.String, attached: Schema.Boolean }))
   }),
   handler: Effect.fnUntraced(function*(input) {
-    const panes = yield* (yield* Jobs).panes(input.host)
-    return { panes: panes.map((p) => ({ target: p.target, command: p.command, size: p.size, attached: p.attached })) }
+    // The panes as `Jobs.panes` gives them; what the output does not declare (the pane id) is not sent.
+    return { panes: yield* (yield* Jobs).panes(input.host) }
   })
 })

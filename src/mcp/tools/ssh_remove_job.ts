@@ -1,7 +1,7 @@
 import { Effect, Schema } from "effect"
 import { Termination } from "../../domain/jobs.js"
 import { Jobs } from "../../services/Jobs.js"
-import { JobId, JobState, jobState } from "./jobFields.js"
+import { JobId, JobState } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 
 export const sshRemoveJob = Tool.make({
@@ -22,6 +22,6 @@ export const sshRemoveJob = Tool.make({
   handler: Effect.fnUntraced(function*(input) {
     const jobs = yield* Jobs
     const r = yield* jobs.remove(input.job_id, { force: input.force === true })
-    return { removed: true, terminated: r.termination, job: jobState(r.job) }
+    return { removed: true, terminated: r.termination, job: r.job }
   })
 })

@@ -1,7 +1,7 @@
 import { Effect, Schema } from "effect"
 import { Jobs } from "../../services/Jobs.js"
 import { KEY_NAMES_HELP } from "../../output/keys.js"
-import { JobId, JobState, jobState } from "./jobFields.js"
+import { JobId, JobState } from "./jobFields.js"
 import { Name, Text } from "./fields.js"
 import { enforcePolicy } from "./policyGate.js"
 import * as Tool from "./Tool.js"
@@ -49,6 +49,6 @@ export const sshSendStdin = Tool.make({
       secret: input.secret === true,
       keys
     })
-    return { bytes_written: Buffer.byteLength(data), eof: input.eof === true, job: jobState(job) }
+    return { bytes_written: Buffer.byteLength(data), eof: input.eof === true, job }
   })
 })

@@ -1,7 +1,8 @@
 import { Effect, Schema } from "effect"
 import { Jobs } from "../../services/Jobs.js"
 import { SignalName } from "../../domain/jobs.js"
-import { JobId, JobState, jobState } from "./jobFields.js"
+import { snakeKeys } from "./fields.js"
+import { JobId, JobState } from "./jobFields.js"
 import * as Tool from "./Tool.js"
 
 export const sshSignal = Tool.make({
@@ -15,14 +16,13 @@ export const sshSignal = Tool.make({
     job_id: JobId,
     signal: Schema.optionalKey(SignalName.annotate({ description: "Default TERM." }))
   }),
-  output: Schema.Struct({
-    sent_via_channel: Schema.Boolean,
-    sent_via_pid: Schema.Boolean,
+  // What `Jobs.signal` returns, as the agent reads it (snake_case).
+  output: snakeKeys(Schema.Struct({
+    sentViaChannel: Schema.Boolean,
+    sentViaPid: Schema.Boolean,
     job: JobState
-  }),
+  })),
   handler: Effect.fnUntraced(function*(input) {
-    const jobs = yield* Jobs
-    const r = yield* jobs.signal(input.job_id, input.signal ?? "TERM")
-    return { sent_via_channel: r.sentViaChannel, sent_via_pid: r.sentViaPid, job: jobState(r.job) }
+    return yield* (yield* Jobs).signal(input.job_id, input.signal ?? "TERM")
   })
 })

@@ -1,13 +1,14 @@
 import { Effect, Schema } from "effect"
 import { jobViewLink } from "../apps/jobView.js"
 import { Jobs } from "../../services/Jobs.js"
-import { Command, Cwd, Env, IdleTimeoutMs, optionalHost, Sudo, Text } from "./fields.js"
+import { Command, Cwd, Env, IdleTimeoutMs, optionalHost, snakeKeys, Sudo, Text } from "./fields.js"
 import { JobStarted, jobStarted } from "./jobFields.js"
 import { attachOf, present, viewUrl } from "./jobLinks.js"
 import { enforcePolicy } from "./policyGate.js"
 import * as Tool from "./Tool.js"
 
-const Input = Schema.Struct({
+/** `Jobs.spawn`'s request, as the agent sends it (snake_case). */
+const Input = snakeKeys(Schema.Struct({
   command: Command,
   host: optionalHost,
   pty: Schema.optionalKey(Schema.Boolean.annotate({
@@ -16,7 +17,7 @@ const Input = Schema.Struct({
   env: Schema.optionalKey(Env),
   cwd: Schema.optionalKey(Cwd),
   label: Schema.optionalKey(Text(200)),
-  idle_timeout_ms: Schema.optionalKey(IdleTimeoutMs),
+  idleTimeoutMs: Schema.optionalKey(IdleTimeoutMs),
   sudo: Schema.optionalKey(Sudo),
   persistent: Schema.optionalKey(Schema.Boolean.annotate({
     description: "Survive disconnects and server restarts. No stdin, pty or sudo."
@@ -25,7 +26,7 @@ const Input = Schema.Struct({
     description: "Run in a tmux session a person can attach to (attach: their command) and type into; output merged; persistent."
   })),
   record: Schema.optionalKey(Schema.Boolean.annotate({ description: "Save an asciicast recording." }))
-})
+}))
 
 export const sshSpawn = Tool.make({
   name: "ssh_spawn",
@@ -42,19 +43,7 @@ export const sshSpawn = Tool.make({
     const pty = input.pty === true || input.tmux === true ? true : input.pty
     yield* enforcePolicy(ctx, input.host, { _tag: "Command", command: input.command, envNames: Object.keys(input.env ?? {}), pty })
     const jobs = yield* Jobs
-    const job = yield* jobs.spawn({
-      host: input.host,
-      command: input.command,
-      pty: input.pty,
-      env: input.env,
-      cwd: input.cwd,
-      label: input.label,
-      idleTimeoutMs: input.idle_timeout_ms,
-      sudo: input.sudo,
-      persistent: input.persistent,
-      tmux: input.tmux,
-      record: input.record
-    })
-    return { ...jobStarted(job), ...present("attach", yield* attachOf(job)), ...present("view_url", yield* viewUrl(job.jobId)) }
+    const job = yield* jobs.spawn(input)
+    return { ...jobStarted(job), ...present("attach", yield* attachOf(job)), ...present("viewUrl", yield* viewUrl(job.jobId)) }
   })
 })

@@ -4,7 +4,7 @@ import { InvalidArgumentError } from "../../domain/errors.js"
 import { StreamChoice, StreamName } from "../../domain/jobs.js"
 import { compileUntil, Jobs } from "../../services/Jobs.js"
 import { guardLength, int, nonEmpty } from "./fields.js"
-import { HostConnected, JobId, JobRecord } from "./jobFields.js"
+import { HostConnected, JobId, jobFields } from "./jobFields.js"
 import { DEFAULT_REPLY_BYTES, MAX_REPLY_BYTES } from "./replyBudget.js"
 import { tailReply } from "./tailReply.js"
 import * as Tool from "./Tool.js"
@@ -52,11 +52,11 @@ const Output = Schema.Struct({
   more: Schema.Boolean,
   matched: Schema.optionalKey(Schema.NullOr(LineOut)),
   matched_line_no: Schema.optionalKey(Schema.NullOr(Schema.Int)),
-  status: JobRecord.fields.status,
-  exit_status: JobRecord.fields.exit_status,
-  signal: JobRecord.fields.signal,
+  status: jobFields.status,
+  exit_status: jobFields.exitStatus,
+  signal: jobFields.signal,
   awaiting_input: Schema.Boolean,
-  prompt: JobRecord.fields.prompt,
+  prompt: jobFields.prompt,
   note: Schema.optionalKey(Schema.String),
   text: Schema.optionalKey(Schema.String),
   /** Only when false: the job's host is down (the tail returned at once). */

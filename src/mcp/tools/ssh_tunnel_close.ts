@@ -1,5 +1,6 @@
 import { Effect, Schema } from "effect"
 import { Tunnels } from "../../services/Tunnels.js"
+import { snakeKeys } from "./fields.js"
 import { TunnelId } from "./tunnelFields.js"
 import * as Tool from "./Tool.js"
 
@@ -9,9 +10,8 @@ export const sshTunnelClose = Tool.make({
   description: "Stop listening and end the tunnel's connections.",
   annotations: { destructiveHint: true, openWorldHint: false },
   input: Schema.Struct({ tunnel_id: TunnelId }),
-  output: Schema.Struct({ tunnel_id: Schema.String, closed: Schema.Boolean }),
+  output: snakeKeys(Schema.Struct({ tunnelId: Schema.String, closed: Schema.Boolean })),
   handler: Effect.fnUntraced(function*(input) {
-    const t = yield* (yield* Tunnels).close(input.tunnel_id)
-    return { tunnel_id: t.tunnelId, closed: true }
+    return { ...yield* (yield* Tunnels).close(input.tunnel_id), closed: true }
   })
 })

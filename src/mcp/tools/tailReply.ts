@@ -6,6 +6,11 @@
  * is left out, instead of sending up to 64 KiB of one line. The unterminated line and the
  * prompt keep their ends (1 KiB each at most: a prompt's end is what matters).
  *
+ * The reply is built in its wire form (snake_case), not renamed from the service's result by
+ * Schema as other tools' are: the budget is counted on the JSON a client receives, so the one
+ * place that names the fields (`common`) is the one that sizes them. The keys' order is the
+ * output schema's (ssh_tail.ts), whatever the order they are built in.
+ *
  * @since 0.3.0
  */
 import type { Line } from "../../output/RingBuffer.js"
@@ -110,11 +115,7 @@ export const tailReply = (
   if (options.format === "lines") {
     const build = (taken: ReadonlyArray<Line>): LinesReply => {
       const c = common(taken)
-      return {
-        job_id: jobId, lines: taken, next_line_no: c.next_line_no, dropped: c.dropped, partial: c.partial, more: c.more,
-        matched: matched(taken), status: c.status, exit_status: c.exit_status, signal: c.signal,
-        awaiting_input: c.awaiting_input, prompt: c.prompt, ...note
-      }
+      return { job_id: jobId, lines: taken, ...c, matched: matched(taken), ...note }
     }
     // The other fields at their largest: the cursor as read, the match as a whole line.
     const base = bytes({ ...build([]), next_line_no: r.nextLineNo, more: false }) + (r.matched === null ? 0 : bytes(r.matched))
@@ -127,21 +128,12 @@ export const tailReply = (
   }
 
   const build = (taken: ReadonlyArray<Line>): TextReply => {
-    const c = common(taken)
     const m = matched(taken)
     return {
       job_id: jobId,
       line_nos: lineNos(taken),
-      next_line_no: c.next_line_no,
-      dropped: c.dropped,
-      partial: c.partial,
-      more: c.more,
+      ...common(taken),
       matched_line_no: m === null ? null : m.n,
-      status: c.status,
-      exit_status: c.exit_status,
-      signal: c.signal,
-      awaiting_input: c.awaiting_input,
-      prompt: c.prompt,
       ...note,
       text: taken.map((l) => l.text).join("\n")
     }

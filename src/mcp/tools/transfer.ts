@@ -14,15 +14,16 @@ import * as Tool from "./Tool.js"
 const Mode = Schema.String.annotate({ description: "Octal, e.g. \"0644\". Default: the source's; downloads never set set-uid/set-gid." })
   .check(Schema.isPattern(/^0?[0-7]{3,4}$/))
 
-const Input = Schema.Struct({
-  local_path: Name(4096, "Path on this server's machine, under its local_roots."),
-  remote_path: Name(4096, "Path on the host (relative: from home)."),
+/** A `TransferRequest`, as the agent sends it (snake_case); `mode` in octal, `detail` for the result. */
+const Input = snakeKeys(Schema.Struct({
+  localPath: Name(4096, "Path on this server's machine, under its local_roots."),
+  remotePath: Name(4096, "Path on the host (relative: from home)."),
   host: optionalHost,
   mkdirs: Schema.optionalKey(Schema.Boolean.annotate({ description: "Create missing parents. Default true." })),
   overwrite: Schema.optionalKey(Schema.Boolean.annotate({ description: "Replace an existing target. Default true." })),
   mode: Schema.optionalKey(Mode),
   detail: Schema.optionalKey(Schema.Boolean.annotate({ description: "List a directory's files." }))
-})
+}))
 
 /** A `FileResult` as the agent reads it (snake_case), its mode in octal. */
 const FileOut = snakeKeys(Schema.Struct({
@@ -84,14 +85,10 @@ const clientRoots = (ctx: Tool.ToolContext) =>
     return roots
   })
 
-const request = (input: typeof Input.Type, ctx: Tool.ToolContext, clientRoots: ReadonlyArray<string> | undefined) => ({
-  host: input.host,
+const request = ({ detail: _, mode, ...input }: typeof Input.Type, ctx: Tool.ToolContext, clientRoots: ReadonlyArray<string> | undefined) => ({
+  ...input,
   clientRoots,
-  localPath: input.local_path,
-  remotePath: input.remote_path,
-  mkdirs: input.mkdirs,
-  overwrite: input.overwrite,
-  mode: input.mode === undefined ? undefined : Number.parseInt(input.mode, 8),
+  mode: mode === undefined ? undefined : Number.parseInt(mode, 8),
   onProgress: ctx.wantsProgress ? (done: number, total: number) => ctx.progress(done, `${done} / ${total} bytes`, total) : undefined
 })
 
@@ -107,7 +104,7 @@ export const sshUpload = Tool.make({
   task: "own",
   handler: Effect.fnUntraced(function*(input, ctx) {
     const roots = yield* clientRoots(ctx)
-    yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remote_path })
+    yield* enforcePolicy(ctx, input.host, { _tag: "Upload", remotePath: input.remotePath })
     return toOutput(yield* (yield* Transfers).upload(request(input, ctx, roots)), input.detail === true)
   })
 })
