@@ -1,14 +1,15 @@
 /**
  * `ssh_download`: a file or directory tree from the host, atomic and verified: a tree as
  * one tar stream (tarDownload.ts) where the host has GNU tar, otherwise and for a single
- * file over SFTP (sftpDownload.ts). A directory's listing comes NUL-separated from the host and is refused
+ * file over SFTP (sftpDownload.ts); a single large file across a long link over several
+ * channels at once (rangeDownload.ts). A directory's listing comes NUL-separated from the host and is refused
  * whole if any entry is not a plain relative path; every local target is resolved under
  * `local_path` without following symlinks out of it.
  *
  * @since 0.2.0
  */
 import * as path from "node:path"
-import { Clock, Effect, FileSystem } from "effect"
+import { Clock, Effect, Fiber, FileSystem } from "effect"
 import type { SFTPWrapper, Stats } from "ssh2"
 import { LocalPathDeniedError, SftpError } from "../domain/errors.js"
 import { isInside, listingCommand, parseListing, unsafeRelative } from "../files/treePaths.js"
@@ -16,6 +17,7 @@ import { shellQuote } from "../ssh/shell.js"
 import { localDirs, localRoot } from "./localFiles.js"
 import { type LocalCheck, listingHint, localRootsHint, summary, type TransferHost, type TransferRequest } from "./model.js"
 import { progress } from "./progress.js"
+import { rangeDownload } from "./rangeDownload.js"
 import { call, dirOf, sftpFailure } from "./sftpCall.js"
 import { type LocalTarget, sftpDownload } from "./sftpDownload.js"
 import { tarDownload } from "./tarDownload.js"
@@ -43,10 +45,18 @@ export const download = (host: TransferHost, request: TransferRequest, check: Lo
     const started = yield* Clock.currentTimeMillis
     const fs = yield* FileSystem.FileSystem
     return yield* Effect.scoped(Effect.gen(function*() {
-      const sftp = yield* host.session
-      const st = yield* call<Stats>(`remote_path ${request.remotePath}`, (cb) => sftp.stat(request.remotePath, cb))
       const done = (files: Parameters<typeof summary>[2], single: boolean) =>
         Effect.map(Clock.currentTimeMillis, (now) => summary(host.alias, now - started, files, single))
+      // Across a long link a single large file comes over lanes (rangeDownload.ts), whose hasher
+      // says first whether the path is one; the SFTP session every other case needs opens meanwhile.
+      const session = yield* Effect.forkScoped(host.session)
+      const ranged = request.remotePath.endsWith("/") ? undefined : yield* rangeDownload(host, request)
+      if (ranged !== undefined) {
+        yield* Fiber.interrupt(session)
+        return yield* done(ranged, true)
+      }
+      const sftp = yield* Fiber.join(session)
+      const st = yield* call<Stats>(`remote_path ${request.remotePath}`, (cb) => sftp.stat(request.remotePath, cb))
       if (!st.isDirectory()) {
         if (request.mkdirs !== false) {
           yield* Effect.mapError(fs.makeDirectory(path.dirname(request.localPath), { recursive: true }), (e) => sftpFailure(`local_path ${request.localPath}`, e))

@@ -77,3 +77,41 @@ export const writerCommand = (file: string): string =>
   `while read -r o l; do ` +
   `dd of=${shellQuote(file)} bs=1M seek="$o" count="$l" iflag=count_bytes,fullblock oflag=seek_bytes conv=notrunc,nocreat status=none || exit 1; ` +
   `echo "$o"; done`
+
+/**
+ * The hasher of a download of `file` over lanes (`readerCommand`). First its verdict, one
+ * line: `ranged <why>` when this path does not fit (not a regular file or a symlink, not
+ * readable, no dd with the flags, no `head -c`, no hasher, no `stat -c`): it ends; else
+ * `ok <size> <mode in octal>`, and it waits for `go` (anything else, or the end of its
+ * input: it ends, having read nothing). Then it hashes the file with the host's own tool
+ * while the lanes read it (the page cache makes that one read of the disk) and prints the
+ * digest. It creates nothing: a cancel leaves nothing behind.
+ */
+export const sourceHasherCommand = (file: string): string => {
+  const f = shellQuote(file)
+  const no = (why: string) => `{ echo 'ranged ${why}'; exit 0; }`
+  return `if [ -L ${f} ] || [ ! -f ${f} ]; then ${no("not-file")}; fi; [ -r ${f} ] || ${no("unreadable")}; ` +
+    `${ddFlags} || ${no("no-dd")}; head -c 0 </dev/null >/dev/null 2>&1 || ${no("no-head")}; ${hasHasher} || ${no("no-hash")}; ` +
+    `s=$(stat -c '%s %a' -- ${f} 2>/dev/null) || ${no("no-stat")}; ` +
+    `echo "ok $s"; read -r go; [ "$go" = go ] || exit 0; h=$({ ${hashStdin}; } < ${f}) || exit 1; echo "\${h%% *}"`
+}
+
+/** The download hasher's first line: the file's size and mode, or why this path does not fit. */
+export const parseSourceVerdict = (
+  line: string | undefined
+): { readonly ok: true; readonly size: number; readonly mode: number } | { readonly ok: false; readonly why: string } => {
+  const m = /^ok (\d+) ([0-7]{1,4})$/.exec(line ?? "")
+  return m !== null ? { ok: true, size: Number(m[1]), mode: parseInt(m[2]!, 8) } : { ok: false, why: /^ranged (\S+)$/.exec(line ?? "")?.[1] ?? "no answer" }
+}
+
+/**
+ * One lane of a download: reads `<offset> <length>` lines and prints exactly that many
+ * bytes of `file` from that offset for each, in order. Exactly: bytes the file no longer has
+ * (it shrank) come as zeros, so a lane's output never shifts onto the next range; the hash
+ * of the whole (the hasher reads the file as it is) tells that the file changed.
+ */
+export const readerCommand = (file: string): string => {
+  const f = shellQuote(file)
+  return `while read -r o l; do ` +
+    `{ dd if=${f} bs=1M skip="$o" count="$l" iflag=skip_bytes,count_bytes status=none; head -c "$l" /dev/zero 2>/dev/null; } | head -c "$l" || exit 1; done`
+}

@@ -94,9 +94,9 @@ const request = ({ detail: _, mode, ...input }: typeof Input.Type, ctx: Tool.Too
 
 export const sshUpload = Tool.make({
   name: "ssh_upload",
-  title: "Upload over SFTP",
+  title: "Upload over SSH",
   description:
-    "Copy a local file or directory to the host over SFTP, atomically: temporary file, sha256 checked on both " +
+    "Copy a local file or directory to the host over SSH (SFTP, tar or parallel channels), atomically: temporary file, sha256 checked on both " +
     "ends, rename. Returns bytes, sha256 and verified.",
   annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
@@ -111,9 +111,9 @@ export const sshUpload = Tool.make({
 
 export const sshDownload = Tool.make({
   name: "ssh_download",
-  title: "Download over SFTP",
+  title: "Download over SSH",
   description:
-    "Copy a file or directory from the host to this machine over SFTP, atomically, as ssh_upload does.",
+    "Copy a file or directory from the host to this machine, atomically, as ssh_upload does.",
   annotations: { destructiveHint: true, idempotentHint: true, openWorldHint: true },
   input: Input,
   output: Output,
