@@ -28,6 +28,31 @@ export const unpackCommand = (root: string, temp: string): string => {
     `(cd -- ${t} && tar -x -b 256 -B -p -m --no-same-owner -f -) || { rm -rf -- ${t}; exit 1; }; cd -- ${t} && { ${hashTree}; }`
 }
 
+/** The sha256 of stdin, hex first (OpenSSL first: it uses the CPU's SHA instructions). No single quote in it. */
+const hashStdin =
+  "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; " +
+  "elif command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi"
+
+/** Exits 0 where `tail` can follow a file until a process ends (GNU's `--pid`). */
+const tailFollows = "tail --pid=1 -c 0 -- /dev/null >/dev/null 2>&1"
+
+/**
+ * `unpackCommand` for an archive of ONE file, `rel`, hashed as it lands instead of after:
+ * while `tar -x` writes it, `tail -F --pid` reads the file back as it grows (what landed on
+ * the disk, not the stream on its way to tar) into the hasher, and stops once tar has ended
+ * (tar is the shell's foreground child, reaped at once, so `--pid` sees it gone); the digest
+ * comes out as `hex *./rel`, like `unpackCommand`'s, after tar's exit (sshd holds the channel
+ * open until the hasher has closed its output). Where `tail` has no `--pid`: `unpackCommand`.
+ */
+export const unpackOneCommand = (root: string, temp: string, rel: string): string => {
+  const t = shellQuote(temp)
+  const follow = `cd -- "$1" || exit 1; (h=$(tail -c +1 -s 0.02 --pid=$$ -F -- "$2" 2>/dev/null | { ${hashStdin}; }) && ` +
+    `printf "%s *./%s\\n" "\${h%% *}" "$2") & exec tar -x -b 256 -B -p -m --no-same-owner -f -`
+  return `${tailFollows} || { ${unpackCommand(root, temp)}; exit; }; ` +
+    `cd -- ${shellQuote(root)} || exit 1; mkdir -m 700 -- ${t} || exit 1; ` +
+    `sh -c '${follow}' sh ${t} ${shellQuote(rel)} || { rm -rf -- ${t}; exit 1; }`
+}
+
 /**
  * Move what `temp` (in `root`) holds to the same places under `root`. The directories come
  * on stdin ("./rel", NUL-separated, every ancestor before its descendants): one that does

@@ -1,6 +1,6 @@
 /**
  * Upload a tree as one tar stream: the host unpacks it into a new 0700 directory in the
- * target's root and hashes every file there in one command, compared with the hashes taken
+ * target's root and hashes every file there in one command (a lone file as it lands), compared with the hashes taken
  * here as the bytes were sent; only when all match are the files moved into place (a
  * directory new to the target in one rename, else file by file) and the directory removed. Any failure or
  * interruption removes the directory and replaces nothing. Undefined when the host or the
@@ -18,7 +18,7 @@ import type { FileResult, TransferHost, TransferRequest } from "./model.js"
 import { manyFilesMaxOutput, parseMany } from "./remoteHash.js"
 import { join, streamFailure } from "./sftpCall.js"
 import { existingTypes, refusal } from "./sftpUpload.js"
-import { placeCommand, placeInput, probeCommand, unpackCommand } from "./tarCommands.js"
+import { placeCommand, placeInput, probeCommand, unpackCommand, unpackOneCommand } from "./tarCommands.js"
 import { sendTree } from "./treeStream.js"
 
 /** Whether the host has GNU tar, find and mv. */
@@ -49,7 +49,8 @@ export const tarUpload = (
     }
     const temp = `.${tempPrefix}mcpssh-${randomBytes(6).toString("hex")}.tmp`
     return yield* Effect.gen(function*() {
-      const ch = yield* host.exec(unpackCommand(root, temp))
+      // One file (a single-file upload): hashed on the host as it lands, not in a pass after.
+      const ch = yield* host.exec(entries.length === 1 ? unpackOneCommand(root, temp, entries[0]!.rel) : unpackCommand(root, temp))
       const output = {
         step: `the host's tar -x and sha256 (unpacking into ${root} on ${host.alias})`,
         maxStdout: manyFilesMaxOutput(entries.map((e) => e.rel))

@@ -2,8 +2,10 @@
  * A single large file as one stream over an exec channel (issue 16, bench row 6): files of
  * at least SINGLE_VIA_STREAM bytes go up and down as a one-entry tar stream through the
  * host's GNU tar (a logging wrapper shows it ran), smaller ones over SFTP, both verified on
- * both ends; a host whose hasher lies gets CHECKSUM_MISMATCH and nothing is left; a
- * cancelled transfer leaves no temporary file on either side.
+ * both ends; a host whose hasher lies gets CHECKSUM_MISMATCH and nothing is left, as does
+ * a host whose tar writes a byte other than the one it received (the host's hash must be of
+ * the file that landed, not of the stream); a cancelled transfer leaves no temporary file on
+ * either side and no hasher running.
  */
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
@@ -111,6 +113,13 @@ describeWithSshd("single files as one stream", (getSshd) => {
       expect(left, dir).toBe("")
       expect(fs.existsSync(dl)).toBe(false)
       expect((await s.sshd.exec(`test -e ${s.remote}/cancel.bin && echo there`)).stdout).toBe("")
+      // The upload's hasher follows the file until tar ends: it must not outlive the cancel.
+      let followers = "x"
+      for (let i = 0; i < 100 && followers !== ""; i++) {
+        followers = (await s.sshd.exec(`pgrep -u ${s.sshd.user.name} -f -- '--pid=[0-9]+ -F -- cancel[.]bin' || true`)).stdout
+        if (followers !== "") await new Promise((r) => setTimeout(r, 100))
+      }
+      expect(followers, dir).toBe("")
     }
   })
 }, pathWith(logging))
@@ -145,3 +154,43 @@ describeWithSshd("single large files on a host whose hasher lies", (getSshd) => 
     expect(localTemps(s)).toEqual([])
   })
 }, pathWith(lying))
+
+/** Byte 5 000 of the archive (in the file's data, after its 512-byte header) becomes "Z" on its way into tar. */
+const CORRUPT_AT = 5000
+const corrupting = fakeBin({
+  tar: `if [ "$1" = -x ]; then { head -c ${CORRUPT_AT}; head -c 1 > /dev/null; printf Z; exec cat; } | /usr/bin/tar "$@"; else exec /usr/bin/tar "$@"; fi`
+})
+
+const flipTest = (getSshd: () => Sshd) => {
+  const s = setup(getSshd)
+
+  it("fails with CHECKSUM_MISMATCH (the host hashed what landed, not the stream), the old target stays, nothing is left", async () => {
+    // The connection up first, as in use (a first channel open on a loaded machine can look like a long link: lanes).
+    expect((await call(s.server, "ssh_exec", { command: "true" })).isError).toBe(false)
+    const local = path.join(s.local, "flip.bin")
+    const data = randomBytes(2 * SINGLE_VIA_STREAM + 5)
+    data[CORRUPT_AT - 512] = 0
+    fs.writeFileSync(local, data)
+    const target = `${s.remote}/flip.bin`
+    await s.sshd.exec(`printf old > ${target} && chown ${s.sshd.user.name} ${target}`)
+    const up = await call(s.server, "ssh_upload", { local_path: local, remote_path: target })
+    expect(up.isError, up.text).toBe(true)
+    expect(up.data).toMatchObject({ error: { code: "CHECKSUM_MISMATCH" } })
+    expect(up.text).toContain(sha(data))
+    expect((await s.sshd.exec(`cat ${target}`)).stdout).toBe("old")
+    expect(await remoteTemps(s)).toBe("")
+  })
+}
+
+describeWithSshd("a single large file on a host whose tar writes other bytes than it received", flipTest, pathWith(corrupting))
+
+/** A `tail` without `--pid` (BusyBox's): the host hashes the file after tar instead. */
+const corruptingNoFollow = fakeBin({
+  tar: fs.readFileSync(path.join(corrupting, "tar"), "utf8").replace(/^#!.*\n/, ""),
+  tail: `for a; do case "$a" in --pid=*) echo "tail: unrecognized option" >&2; exit 1;; esac; done; exec /usr/bin/tail "$@"`
+})
+describeWithSshd("the same where tail cannot follow a file until a process ends", flipTest, pathWith(corruptingNoFollow))
+
+afterAll(() => {
+  for (const dir of [corrupting, corruptingNoFollow]) fs.rmSync(dir, { recursive: true, force: true })
+})
