@@ -117,6 +117,25 @@ describeWithSshd("remote trust: secrets, job files, one bad call", (getSshd) => 
     await call(server, "ssh_remove_job", { job_id: s.data.job_id, force: true })
   })
 
+  it("refuses an env name that would be shell text, in every tool that takes env: nothing runs on the host", async () => {
+    const t = token()
+    const mark = `/tmp/env-name-${t}`
+    const names = [`X=1;touch ${mark};Y`, `$(touch ${mark})`, "1ABC", "A B", "A-B", ""]
+    for (const name of names) {
+      for (const [tool, args] of [
+        ["ssh_exec", { command: "true" }],
+        ["ssh_spawn", { command: "true" }],
+        ["ssh_spawn", { command: "true", persistent: true }],
+        ["ssh_exec_many", { command: "true", hosts: ["box"] }]
+      ] as const) {
+        const r = await call(server, tool, { ...args, env: { [name]: "v" } })
+        expect(r.isError, `${tool} ${JSON.stringify(name)}: ${r.text}`).toBe(true)
+        expect(r.text).toMatch(/^INVALID_ARGUMENT: env: /)
+      }
+    }
+    expect((await sshd.exec(`test -e ${mark}`)).code).not.toBe(0)
+  })
+
   it("refuses NUL bytes up front and runs a 300 KB command, without dropping the shared connection", async () => {
     const t = token()
     const s = await call(server, "ssh_spawn", { command: `echo before; sleep ${t}` })
