@@ -255,4 +255,31 @@ describeWithSshd("shutdown", (getSshd) => {
       for (const n of [t, t + 1, t + 2]) expect(await waitNoProcess(sshd, `sleep ${n}`, 15_000)).toBe("")
     })
   }
+
+  it("exits within kill_grace_ms + 15 s of SIGTERM when the host stops answering mid-shutdown", async () => {
+    const sshd = getSshd()
+    const server = await startMcpServer({ args: ["--known-hosts", sshd.knownHostsPath, "--kill-grace-ms", "0"] })
+    await call(server, "ssh_connect", { host: sshd.host, port: sshd.port, user: sshd.user.name, key_path: sshd.clientKeyPath })
+    const t = token()
+    await call(server, "ssh_spawn", { command: `sleep ${t}` })
+    expect((await sshd.exec(`for i in $(seq 50); do pgrep -f "^sleep ${t}$" && break; sleep 0.1; done`)).stdout.trim()).not.toBe("")
+    // The host freezes: the sshd processes serving connections stop (the kernel still takes bytes).
+    const serving = (await sshd.exec(`pgrep -P ${sshd.pid} -x sshd`)).stdout.trim().split("\n").filter((p) => p !== "")
+    expect(serving.length).toBeGreaterThan(0)
+    const all = (await sshd.exec(`for p in ${serving.join(" ")}; do echo $p; pgrep -P $p -x sshd; done`)).stdout.trim().split("\n")
+    await sshd.exec(`kill -STOP ${all.join(" ")}`)
+    try {
+      const child = Reflect.get(server.transport, "_process") as ChildProcess
+      const started = Date.now()
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+      child.kill("SIGTERM")
+      expect(await exited).toBe(1)
+      const took = Date.now() - started
+      expect(server.stderr()).toContain("shutdown still not done after 15000 ms: exiting")
+      // Not a timing assertion: the exit must come from the deadline, not from a hang ended by the test's own timeout.
+      expect(took).toBeGreaterThanOrEqual(15_000)
+    } finally {
+      await sshd.exec(`kill -CONT ${all.join(" ")}; pkill -f "^sleep ${t}$"`)
+    }
+  }, 90_000)
 })
