@@ -22,6 +22,7 @@ import { build } from "vite"
 import { viteSingleFile } from "vite-plugin-singlefile"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { call, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { untilTrue } from "../support/poll.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
@@ -103,14 +104,7 @@ const serve = (html: string) =>
   })
 
 /** Poll `probe` in the page until it returns true (Playwright's own waits, without @playwright/test). */
-const until = async (what: string, probe: () => Promise<boolean>, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await probe()) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
+const until = (what: string, probe: () => Promise<boolean>) => untilTrue(what, probe, 30_000)
 
 // Coloured lines, a line on stderr, a progress bar redrawn with \r, then a prompt.
 const JOB = [

@@ -318,3 +318,40 @@ describeWithSshd("tunnels where sshd forbids forwarding", (getSshd) => {
     expect((await connectAndRead(socksBind)).error).toBe("ECONNREFUSED")
   })
 }, { extraConfig: "AllowTcpForwarding no" })
+
+describeWithSshd("ssh_tunnel_list pages within 16 KiB (SDK 1.x client, which checks outputSchema)", (getSshd) => {
+  let server: McpServerProcess
+
+  beforeAll(async () => {
+    const sshd = getSshd()
+    server = await startMcpServer({ client: "v1", args: ["--known-hosts", sshd.knownHostsPath, "--max-tunnels-per-host", "150"] })
+    const r = await call(server, "ssh_connect", { host: sshd.host, port: sshd.port, user: sshd.user.name, key_path: sshd.clientKeyPath, alias: "box" })
+    expect(r.isError, r.text).toBe(false)
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it("hands 120 tunnels over in pages by next_cursor, every one listed once", async () => {
+    const opened = new Set<string>()
+    for (let i = 0; i < 120; i++) {
+      const r = await call(server, "ssh_tunnel_open", { kind: "dynamic", bind_port: 0 })
+      expect(r.isError, r.text).toBe(false)
+      opened.add(r.data.tunnel_id as string)
+    }
+    const seen: Array<string> = []
+    let cursor: number | null = 0
+    let pages = 0
+    while (cursor !== null && pages < 50) {
+      const r = await call(server, "ssh_tunnel_list", cursor === 0 ? {} : { cursor })
+      expect(r.isError, r.text).toBe(false)
+      expect(Buffer.byteLength(JSON.stringify(r.data))).toBeLessThanOrEqual(16_384)
+      seen.push(...(r.data.tunnels as Array<{ tunnel_id: string }>).map((t) => t.tunnel_id))
+      cursor = (r.data.next_cursor ?? null) as number | null
+      pages++
+    }
+    expect(pages).toBeGreaterThan(1)
+    expect(seen.length).toBe(120)
+    expect(new Set(seen)).toEqual(opened)
+  })
+})

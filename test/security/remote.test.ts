@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, type McpServerProcess, startMcpServer, tailToEnd, tailLines } from "../support/mcp.js"
@@ -115,6 +116,63 @@ describeWithSshd("remote trust: secrets, job files, one bad call", (getSshd) => 
     expect(umask.map((l) => l.text)).toEqual([(await sshd.exec(`su -s /bin/sh -c umask ${sshd.user.name}`)).stdout.trim()])
     await call(server, "ssh_remove_job", { job_id: u.data.job_id })
     await call(server, "ssh_remove_job", { job_id: s.data.job_id, force: true })
+  })
+
+  it("refuses an env name that would be shell text, in every tool that takes env: nothing runs on the host", async () => {
+    const t = token()
+    const mark = `/tmp/env-name-${t}`
+    const names = [`X=1;touch ${mark};Y`, `$(touch ${mark})`, "1ABC", "A B", "A-B", ""]
+    for (const name of names) {
+      for (const [tool, args] of [
+        ["ssh_exec", { command: "true" }],
+        ["ssh_spawn", { command: "true" }],
+        ["ssh_spawn", { command: "true", persistent: true }],
+        ["ssh_exec_many", { command: "true", hosts: ["box"] }]
+      ] as const) {
+        const r = await call(server, tool, { ...args, env: { [name]: "v" } })
+        expect(r.isError, `${tool} ${JSON.stringify(name)}: ${r.text}`).toBe(true)
+        expect(r.text).toMatch(/^INVALID_ARGUMENT: env: /)
+      }
+    }
+    expect((await sshd.exec(`test -e ${mark}`)).code).not.toBe(0)
+  })
+
+  it("takes shell metacharacters in cwd, remote paths and labels as data, never as code", async () => {
+    const t = token()
+    const mark = `/tmp/meta-mark-${t}`
+    const evil = `a'b"c $(touch ${mark}) \`touch ${mark}\` ;touch ${mark}; *x`
+    const dir = `/tmp/meta-${t}/${evil}`
+    fs.mkdirSync(dir, { recursive: true })
+    fs.chmodSync(`/tmp/meta-${t}`, 0o777)
+    fs.chmodSync(dir, 0o777)
+    try {
+      const pwd = await call(server, "ssh_exec", { command: "pwd", cwd: dir })
+      expect(pwd.isError, pwd.text).toBe(false)
+      expect(pwd.data.stdout).toBe(`${dir}\n`)
+      const labelled = await call(server, "ssh_spawn", { command: "echo ok", label: evil, cwd: dir })
+      expect(labelled.isError, labelled.text).toBe(false)
+      const { last } = await tailToEnd(server, labelled.data.job_id as string)
+      expect(last).toMatchObject({ status: "exited", exit_status: 0 })
+      // A small file (SFTP) and one of 2 MiB (the tar stream) up and back under the hostile name.
+      const local = fs.mkdtempSync(path.join(os.tmpdir(), "meta-"))
+      for (const size of [100, 2 * 1024 * 1024]) {
+        const data = randomBytes(size)
+        fs.writeFileSync(path.join(local, "src"), data)
+        const remote = `${dir}/${evil}-${size}`
+        const up = await call(server, "ssh_upload", { local_path: path.join(local, "src"), remote_path: remote })
+        expect(up.isError, up.text).toBe(false)
+        expect(fs.readFileSync(remote).equals(data)).toBe(true)
+        const back = path.join(local, `back-${size}`)
+        const down = await call(server, "ssh_download", { remote_path: remote, local_path: back })
+        expect(down.isError, down.text).toBe(false)
+        expect(fs.readFileSync(back).equals(data)).toBe(true)
+      }
+      fs.rmSync(local, { recursive: true, force: true })
+      expect(fs.existsSync(mark)).toBe(false)
+    } finally {
+      fs.rmSync(`/tmp/meta-${t}`, { recursive: true, force: true })
+      fs.rmSync(mark, { force: true })
+    }
   })
 
   it("refuses NUL bytes up front and runs a 300 KB command, without dropping the shared connection", async () => {

@@ -10,3 +10,7 @@ export const until = async <A>(what: string, probe: () => Promise<A | undefined>
     await new Promise((r) => setTimeout(r, 150))
   }
 }
+
+/** `until` for a yes/no probe. */
+export const untilTrue = (what: string, probe: () => Promise<boolean>, ms = 20_000): Promise<true> =>
+  until(what, async () => ((await probe()) ? true : undefined), ms)

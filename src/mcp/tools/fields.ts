@@ -39,6 +39,10 @@ export const optionalHost = Schema.optionalKey(HostAlias)
 export const Command = Schema.String.annotate({ description: "Shell command (run by the login shell)." })
   .check(nonEmpty, guardLength(1_000_000))
 
+/**
+ * Any string key here: a `Record` keyed by `EnvName` would drop a bad key silently when it
+ * decodes, so the names are checked by the services (`validateEnv`), refused naming `env`.
+ */
 export const Env = Schema.Record(Schema.String, Text(1_000_000))
 
 export const Cwd = Name(4096)
