@@ -301,6 +301,10 @@ describeWithSshd("lanes share the host's channels with jobs", (getSshd) => {
     expect(up.data, up.text).toMatchObject({ verified: true, sha256_remote: sha(data) })
     expect(laneUploads(s)[0]).toBeGreaterThanOrEqual(2)
     expect(s.server.stderr()).toMatch(/opened connection #2/)
+    // Again, the round trip known: the hasher and every lane asked for at once, within the same budget.
+    const again = await call(s.server, "ssh_upload", { local_path: local, remote_path: `${s.remote}/budget-again.bin` }, { timeout: 120_000 })
+    expect(again.data, again.text).toMatchObject({ verified: true, sha256_remote: sha(data) })
+    expect(knownBefore(s)).toEqual([false, true])
     for (const id of jobs) {
       const t = await call(s.server, "ssh_tail", { job_id: id, wait_ms: 20_000, min_lines: 6, format: "lines" })
       expect((t.data.lines as Array<{ text: string }>).map((l) => l.text)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `tick ${i}`))
