@@ -49,13 +49,16 @@ export class Transfers extends Context.Service<Transfers, {
     const fs = yield* FileSystem.FileSystem
     const config = yield* AppConfig
 
+    // Per alias: the link's round trip as the last transfer over lanes measured it.
+    const roundTrips = new Map<string, number>()
     const transferHost = (alias: string): TransferHost => ({
       alias,
       run: (command, options) => collect(connections.exec(alias, command), options),
       listingCap: config.limits.maxListingBytes,
       exec: (command, options) => connections.exec(alias, command, options),
       // Every file in flight watches the session's close event.
-      session: Effect.tap(connections.sftp(alias), (sftp) => Effect.sync(() => sftp.setMaxListeners(FILES_IN_FLIGHT + 10)))
+      session: Effect.tap(connections.sftp(alias), (sftp) => Effect.sync(() => sftp.setMaxListeners(FILES_IN_FLIGHT + 10))),
+      roundTrip: { known: () => roundTrips.get(alias), seen: (ms) => void roundTrips.set(alias, ms) }
     })
 
     const localRoots = yield* makeLocalRoots({

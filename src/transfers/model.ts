@@ -77,6 +77,15 @@ export interface TransferHost {
   readonly exec: (command: string, options?: { readonly window?: number }) => Effect.Effect<RemoteChannel, ConnectFailure | ChannelError, Scope.Scope>
   /** An SFTP session, ended with the scope. */
   readonly session: Effect.Effect<SFTPWrapper, ConnectFailure | ChannelError, Scope.Scope>
+  /**
+   * The link's round trip (ms) as the last transfer over lanes to this host measured it
+   * (undefined before the first): a transfer that knows it opens its lanes without waiting
+   * for the hasher's open to measure it again.
+   */
+  readonly roundTrip: {
+    readonly known: () => number | undefined
+    readonly seen: (ms: number) => void
+  }
 }
 
 /**

@@ -33,6 +33,11 @@ export interface HasherOptions {
   readonly overwrite: boolean
   /** Permission bits the file gets when it is placed. */
   readonly mode: number
+  /**
+   * Create the temporary file right after `ok`, not waiting for `go` (the caller has
+   * committed to the lanes: it knew the round trip before opening them). Saves a round trip.
+   */
+  readonly atOnce?: boolean | undefined
 }
 
 /**
@@ -40,8 +45,8 @@ export interface HasherOptions {
  * this path does not fit (no dd with the flags, no hasher, a symlink or a directory at the
  * target, a file there and no overwrite, a directory it cannot enter): it ends; else `ok`,
  * and it waits for `go` (anything else, or the end of its input: it ends, having created
- * nothing). Then it creates `temp` (exclusively, 0600) and prints `ready`; reads lengths, one
- * a line, of the written prefix of `temp` as it grows, in order, and hashes them; after
+ * nothing; with `atOnce` it does not wait). Then it creates `temp` (exclusively, 0600) and
+ * prints `ready`; reads lengths, one a line, of the written prefix of `temp` as it grows, in order, and hashes them; after
  * `end`, a digest: when it is the one computed, `temp` gets its mode and is renamed over
  * `name`. It prints its digest, then `placed`; on anything else (another digest, the end of
  * its input on a cancel or a dropped connection) it removes `temp`. SIGPIPE is ignored, so
@@ -54,7 +59,7 @@ export const hasherCommand = (dir: string, temp: string, name: string, o: Hasher
     `${ddFlags} || ${no("no-dd")}; ${hasHasher} || ${no("no-hash")}; ` +
     `if [ -L ${n} ]; then ${no("symlink")}; elif [ -d ${n} ]; then ${no("directory")}; ` +
     `elif [ -e ${n} ]; then ${o.overwrite ? ":" : no("exists")}; fi; echo ok; ` +
-    `read -r go; [ "$go" = go ] || exit 0; trap 'rm -f -- ${t}; exit 1' HUP INT TERM; ` +
+    `${o.atOnce === true ? "" : `read -r go; [ "$go" = go ] || exit 0; `}trap 'rm -f -- ${t}; exit 1' HUP INT TERM; ` +
     `(set -C; umask 077; : > ${t}) 2>/dev/null || ${no("no-temp")}; echo ready; ` +
     `h=$({ p=0; while read -r l; do [ "$l" = end ] && break; ` +
     `dd if=${t} bs=1M skip="$p" count="$l" iflag=skip_bytes,count_bytes status=none || exit 1; p=$((p + l)); done; } | { ${hashStdin}; }); ` +

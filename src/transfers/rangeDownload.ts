@@ -50,18 +50,28 @@ const LANE_WINDOW = 8 * 1024 * 1024
 export const rangeDownload = (host: TransferHost, request: TransferRequest) =>
   Effect.scoped(Effect.gen(function*() {
     const source = request.remotePath
+    const run = yield* FiberSet.makeRuntimePromise<Scope.Scope>()
+    const openLanes = (n: number) => {
+      const opening = Array.from({ length: n }, () => run(host.exec(readerCommand(source), { window: LANE_WINDOW })))
+      // Each is used below or closed; an open cut short by the end of the scope is no error.
+      for (const p of opening) p.catch(() => {})
+      return opening
+    }
+    const lanesFor = (rttMs: number) => Math.min(MAX_DOWNLOAD_LANES, uploadPlan(Number.MAX_SAFE_INTEGER, rttMs).lanes)
+    // The round trip known from an earlier transfer (a long link): the lanes open with the
+    // hasher, one round trip sooner.
+    const known = host.roundTrip.known()
+    const early = known !== undefined && known >= MIN_RTT_FOR_LANES && lanesFor(known) >= 2 ? openLanes(lanesFor(known)) : undefined
     // Opening the hasher's channel is one round trip: it measures the link.
     const t0 = yield* Clock.currentTimeMillis
     const receiver = rangeReceiver(yield* host.exec(sourceHasherCommand(source)))
     const rttMs = (yield* Clock.currentTimeMillis) - t0
+    host.roundTrip.seen(rttMs)
     // As many lanes as the round trip asks for, opened while the hasher answers (fewer used for a small file).
-    const most = Math.min(MAX_DOWNLOAD_LANES, uploadPlan(Number.MAX_SAFE_INTEGER, rttMs).lanes)
+    const most = early?.length ?? lanesFor(rttMs)
     // Not told `go`, the hasher ends with its channel having read nothing.
-    if (rttMs < MIN_RTT_FOR_LANES || most < 2) return undefined
-    const run = yield* FiberSet.makeRuntimePromise<Scope.Scope>()
-    const opening = Array.from({ length: most }, () => run(host.exec(readerCommand(source), { window: LANE_WINDOW })))
-    // Each is used below or closed; an open cut short by the end of the scope is no error.
-    for (const p of opening) p.catch(() => {})
+    if (early === undefined && (rttMs < MIN_RTT_FOR_LANES || most < 2)) return undefined
+    const opening = early ?? openLanes(most)
     const verdict = yield* Effect.tryPromise({ try: (signal) => receiver.verdict(signal), catch: (e) => sftpFailure(`downloading ${source}`, e) })
     if (!verdict.ok) {
       yield* Effect.logDebug(`${host.alias}: ${source} not over lanes (${verdict.why})`)
@@ -82,7 +92,7 @@ export const rangeDownload = (host: TransferHost, request: TransferRequest) =>
       yield* temps.prepare
       const temp = temps.tempFor(target, 0)
       const p = yield* progress(request.onProgress, verdict.size)
-      yield* Effect.logDebug(`${host.alias}: downloading ${source} over ${lanes} lanes, ${plan.chunk / 1048576} MiB chunks (round trip ~${rttMs} ms)`)
+      yield* Effect.logDebug(`${host.alias}: downloading ${source} over ${lanes} lanes, ${plan.chunk / 1048576} MiB chunks (round trip ~${rttMs} ms${early !== undefined ? ", known before" : ""})`)
       const r = yield* Effect.tryPromise({
         try: (signal) =>
           receiver.receive({

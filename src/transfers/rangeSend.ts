@@ -43,6 +43,8 @@ export interface SendRanges {
   readonly chunk: number
   readonly onBytes: (n: number) => void
   readonly signal?: AbortSignal | undefined
+  /** The hasher was started with `atOnce`: it is not told `go`. */
+  readonly atOnce?: boolean | undefined
 }
 
 export type SentRanges =
@@ -182,7 +184,7 @@ export const sendRanges = async (o: SendRanges): Promise<SentRanges> => {
       for (const ch of o.lanes) ch.close()
       return { _tag: "NotHere", why: verdict.why }
     }
-    await hasher.write("go\n")
+    if (o.atOnce !== true) await hasher.write("go\n")
     const ready = await hasherLine(1)
     check()
     if (ready !== "ready") {

@@ -49,16 +49,33 @@ export const rangeUpload = (
     // removes the temporary file unless it placed it.
     const open = (command: string) => host.exec(command)
     return yield* Effect.scoped(Effect.gen(function*() {
+      const hasherOptions = { mkdirs: request.mkdirs !== false, overwrite: request.overwrite !== false, mode }
+      const writer = () => open(writerCommand(path.posix.join(dir, temp)))
+      const known = host.roundTrip.known()
+      // The round trip known from an earlier transfer (a long link): the hasher and the lanes
+      // open at once, and the hasher creates the temporary file without waiting for `go`.
+      const atOnce = known !== undefined && known >= MIN_RTT_FOR_LANES && uploadPlan(size, known).lanes >= 2
       // Opening the hasher's channel is one round trip: it measures the link.
       const t0 = yield* Clock.currentTimeMillis
-      const hasher = yield* open(hasherCommand(dir, temp, name, { mkdirs: request.mkdirs !== false, overwrite: request.overwrite !== false, mode }))
-      const rttMs = (yield* Clock.currentTimeMillis) - t0
-      const plan = uploadPlan(size, rttMs)
-      if (rttMs < MIN_RTT_FOR_LANES || plan.lanes < 2) return undefined
-      yield* Effect.logDebug(`${host.alias}: uploading ${request.remotePath} over ${plan.lanes} lanes, ${plan.chunk / 1048576} MiB chunks (round trip ~${rttMs} ms)`)
-      const lanes = yield* Effect.all(Array.from({ length: plan.lanes }, () => open(writerCommand(path.posix.join(dir, temp)))), { concurrency: "unbounded" })
+      const timed = Effect.tap(open(hasherCommand(dir, temp, name, { ...hasherOptions, atOnce })), () =>
+        Effect.map(Clock.currentTimeMillis, (t) => host.roundTrip.seen(t - t0)))
+      const opened = atOnce
+        ? yield* Effect.map(
+          Effect.all([timed, ...Array.from({ length: uploadPlan(size, known).lanes }, writer)], { concurrency: "unbounded" }),
+          ([hasher, ...lanes]) => ({ hasher, lanes, plan: uploadPlan(size, known) })
+        )
+        : yield* Effect.gen(function*() {
+          const hasher = yield* timed
+          const rttMs = (yield* Clock.currentTimeMillis) - t0
+          const plan = uploadPlan(size, rttMs)
+          if (rttMs < MIN_RTT_FOR_LANES || plan.lanes < 2) return undefined
+          return { hasher, lanes: yield* Effect.all(Array.from({ length: plan.lanes }, writer), { concurrency: "unbounded" }), plan }
+        })
+      if (opened === undefined) return undefined
+      const { hasher, lanes, plan } = opened
+      yield* Effect.logDebug(`${host.alias}: uploading ${request.remotePath} over ${plan.lanes} lanes, ${plan.chunk / 1048576} MiB chunks (round trip ~${host.roundTrip.known()} ms${atOnce ? ", known before" : ""})`)
       const r = yield* Effect.tryPromise({
-        try: (signal) => sendRanges({ lanes, hasher, file: local, size, chunk: plan.chunk, onBytes: tick, signal }),
+        try: (signal) => sendRanges({ lanes, hasher, file: local, size, chunk: plan.chunk, onBytes: tick, signal, atOnce }),
         catch: (e) => sftpFailure(`uploading ${request.localPath} to ${request.remotePath}`, e)
       })
       if (r._tag === "NotHere") {

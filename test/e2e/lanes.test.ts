@@ -59,6 +59,8 @@ const remoteTemps = (s: FarBox) => s.sshd.exec(`find ${s.remote} -mindepth 1 -na
 /** Lanes counted in the server's log so far. */
 const laneUploads = (s: FarBox) => [...s.server.stderr().matchAll(/uploading .* over (\d+) lanes/g)].map((m) => Number(m[1]))
 const laneDownloads = (s: FarBox) => [...s.server.stderr().matchAll(/downloading .* over (\d+) lanes/g)].map((m) => Number(m[1]))
+/** Per transfer over lanes in the server's log so far: whether its round trip was known before (the lanes opened with the hasher). */
+const knownBefore = (s: FarBox) => [...s.server.stderr().matchAll(/(?:up|down)loading .* over \d+ lanes, \d+ MiB chunks \(round trip ~\d+ ms(, known before)?\)/g)].map((m) => m[1] !== undefined)
 /** Our private download directories (and anything in them) under the local directory. */
 const localTemps = (s: FarBox) => (fs.readdirSync(s.local, { recursive: true }) as Array<string>).filter((n) => n.includes("mcpssh-"))
 /** Lanes or a hasher of ours still running on the host for `file`. */
@@ -88,6 +90,7 @@ describeWithSshd("single files over lanes across a long link", (getSshd) => {
       const target = `${s.remote}/sub/f${size}.bin`
       await s.sshd.exec(`mkdir -p ${s.remote}/sub && printf old > ${target} && chown -R ${s.sshd.user.name} ${s.remote}/sub`)
       const before = laneUploads(s).length
+      const known = knownBefore(s).length
       const up = await call(s.server, "ssh_upload", { local_path: local, remote_path: target }, { timeout: 120_000 })
       expect(up.isError, up.text).toBe(false)
       expect(up.data).toMatchObject({ bytes: size, verified: true, sha256_local: sha(data), sha256_remote: sha(data) })
@@ -97,7 +100,11 @@ describeWithSshd("single files over lanes across a long link", (getSshd) => {
       // Adaptive: a few megabytes get no more lanes than they have megabytes.
       expect(lanes[0]).toBeGreaterThanOrEqual(2)
       expect(lanes[0]).toBeLessThanOrEqual(Math.ceil(size / MiB))
+      // The first transfer to the host measures the round trip by the hasher's open; the next
+      // opens the hasher and the lanes at once, and the hasher creates the file without `go`.
+      expect(knownBefore(s).slice(known)).toEqual([known > 0])
     }
+    expect(knownBefore(s)).toEqual([false, true])
     expect(await remoteTemps(s)).toBe("")
   })
 
@@ -141,6 +148,8 @@ describeWithSshd("single files over lanes across a long link", (getSshd) => {
     expect(left).toBe("")
     expect((await s.sshd.exec(`test -e ${s.remote}/cancel.bin && echo there`)).stdout).toBe("")
     expect(laneUploads(s).length).toBe(before + 1)
+    // Cancelled with its hasher started without `go` (the round trip known): it still removed the file.
+    expect(knownBefore(s).at(-1)).toBe(true)
   })
 
   it("downloads over several channels, byte-exact and verified on both ends, mode kept, replacing the target, nothing left", async () => {
@@ -161,6 +170,8 @@ describeWithSshd("single files over lanes across a long link", (getSshd) => {
       expect(lanes).toHaveLength(1)
       expect(lanes[0]).toBeGreaterThanOrEqual(2)
       expect(lanes[0]).toBeLessThanOrEqual(Math.ceil(size / MiB))
+      // The uploads measured the round trip: the lanes opened with the hasher.
+      expect(knownBefore(s).at(-1)).toBe(true)
     }
     expect(localTemps(s)).toEqual([])
   })
@@ -206,6 +217,8 @@ describeWithSshd("single files over lanes across a long link", (getSshd) => {
     expect(left).toBe("")
     expect(fs.existsSync(target)).toBe(false)
     expect(laneDownloads(s).length).toBe(before + 1)
+    // Its lanes opened before the hasher's verdict: closed all the same.
+    expect(knownBefore(s).at(-1)).toBe(true)
   })
 })
 
@@ -288,6 +301,10 @@ describeWithSshd("lanes share the host's channels with jobs", (getSshd) => {
     expect(up.data, up.text).toMatchObject({ verified: true, sha256_remote: sha(data) })
     expect(laneUploads(s)[0]).toBeGreaterThanOrEqual(2)
     expect(s.server.stderr()).toMatch(/opened connection #2/)
+    // Again, the round trip known: the hasher and every lane asked for at once, within the same budget.
+    const again = await call(s.server, "ssh_upload", { local_path: local, remote_path: `${s.remote}/budget-again.bin` }, { timeout: 120_000 })
+    expect(again.data, again.text).toMatchObject({ verified: true, sha256_remote: sha(data) })
+    expect(knownBefore(s)).toEqual([false, true])
     for (const id of jobs) {
       const t = await call(s.server, "ssh_tail", { job_id: id, wait_ms: 20_000, min_lines: 6, format: "lines" })
       expect((t.data.lines as Array<{ text: string }>).map((l) => l.text)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `tick ${i}`))
