@@ -27,6 +27,8 @@ const STDERR_PREFIX = Buffer.from("[stderr] ")
 /** Pending log text past this size is written at once, else after FLUSH_MS. */
 export const FLUSH_BYTES = 512 * 1024
 export const FLUSH_MS = 20
+/** A batch's buffer: FLUSH_BYTES and the chunk that crosses it (ssh2's are at most 32 KiB). */
+const BATCH_ROOM = FLUSH_BYTES + 64 * 1024
 /**
  * Text kept before the log is attached; past it, `attach` falls back to the ring's lines.
  * An `ssh_exec` is listed (and its log attached) only when handed over or kept for its
@@ -155,7 +157,10 @@ export class LogMirror {
   private copy(src: Uint8Array, from: number, to: number): void {
     const n = to - from
     if (this.len + n > this.buf.length) {
-      const buf = Buffer.allocUnsafe(Math.max(16 * 1024, (this.len + n) * 2))
+      // An attached log's batch gets room for a whole batch at once: growing it from 16 KiB
+      // by doubling copied each batch's text ~6 more times (~a quarter of the mirror's CPU).
+      const first = this.log === undefined ? 16 * 1024 : BATCH_ROOM
+      const buf = Buffer.allocUnsafe(Math.max(first, (this.len + n) * 2))
       this.buf.copy(buf, 0, 0, this.len)
       this.buf = buf
     }

@@ -214,6 +214,38 @@ describe("LineDecoder", () => {
     }
   })
 
+  it("matches the reference model with large chunks at every alignment and lines around the word scan's length", () => {
+    // The word-at-a-time scan of short lines: chunks of up to 2 KiB starting at any byte
+    // offset of their buffer, lines of 0 to 600 bytes (the scan hands lines over 256 bytes
+    // to the per-line search), \r and invalid UTF-8 now and then, caps below and above 256.
+    const random = rng(7)
+    const line = (): string => {
+      const r = random()
+      const n = r < 0.6 ? Math.floor(random() * 12) : r < 0.9 ? 240 + Math.floor(random() * 40) : Math.floor(random() * 600)
+      return "0123456789abcdef".repeat(40).slice(0, n)
+    }
+    for (let round = 0; round < 300; round++) {
+      const parts: Array<Uint8Array> = []
+      for (let i = 0; i < 40; i++) {
+        const r = random()
+        parts.push(bytes(line() + (r < 0.03 ? "\r" : r < 0.06 ? "\r\n" : "\n")))
+        if (r > 0.98) parts.push(Uint8Array.of(0xe2, 0x82))
+      }
+      const input = Buffer.concat(parts)
+      const chunks: Array<Uint8Array> = []
+      for (let i = 0; i < input.length;) {
+        const size = 1 + Math.floor(random() * 2048)
+        const shift = Math.floor(random() * 4)
+        const copy = Buffer.alloc(size + shift)
+        input.copy(copy, shift, i, i + size)
+        chunks.push(copy.subarray(shift, shift + Math.min(size, input.length - i)))
+        i += size
+      }
+      const max = [8, 100, 256, 257, 65536][round % 5]!
+      expect(decode(chunks, max), `round ${round}`).toEqual(reference(input, max))
+    }
+  })
+
   it("decodes 1,000,000 short lines in large chunks", () => {
     const input = Buffer.from(Array.from({ length: 1_000_000 }, (_, i) => `${i + 1}\n`).join(""))
     const d = new LineDecoder({ maxLineBytes: 65536 })
