@@ -9,17 +9,12 @@ import { createRequire } from "node:module"
 import ssh2, { type ClientChannel } from "ssh2"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { EXEC_REFUSED, openExecChannel, PTY_REFUSED, SSH2_WINDOW } from "../../src/ssh/execChannel.js"
-import { describeWithSshd, type Sshd } from "../support/sshd.js"
+import { connectBare } from "../support/bareSsh.js"
+import { describeWithSshd } from "../support/sshd.js"
 
 const require = createRequire(import.meta.url)
 
-const connect = (sshd: Sshd) =>
-  new Promise<ssh2.Client>((resolve, reject) => {
-    const c = new ssh2.Client()
-    c.on("error", reject)
-    c.on("ready", () => resolve(c))
-    c.connect({ host: sshd.host, port: sshd.port, username: sshd.user.name, privateKey: fs.readFileSync(sshd.clientKeyPath) })
-  })
+const connect = connectBare
 
 interface Ran {
   out: Buffer

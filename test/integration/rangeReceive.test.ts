@@ -9,27 +9,18 @@ import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import ssh2, { type ClientChannel } from "ssh2"
+import ssh2 from "ssh2"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { openExecChannel } from "../../src/ssh/execChannel.js"
 import { readerCommand, sourceHasherCommand } from "../../src/transfers/rangeCommands.js"
 import { rangeReceiver, type ReceiveRanges } from "../../src/transfers/rangeReceive.js"
+import { connectBare, execBare } from "../support/bareSsh.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
 const MiB = 1024 * 1024
 const sha = (data: Buffer) => createHash("sha256").update(data).digest("hex")
 
-const connect = (sshd: Sshd) =>
-  new Promise<ssh2.Client>((resolve, reject) => {
-    const c = new ssh2.Client()
-    c.on("error", reject)
-    c.on("ready", () => resolve(c))
-    c.connect({ host: sshd.host, port: sshd.port, username: sshd.user.name, privateKey: fs.readFileSync(sshd.clientKeyPath) })
-  })
-
-const exec = (client: ssh2.Client, command: string) =>
-  new Promise<ClientChannel>((resolve, reject) =>
-    openExecChannel(client, command, { window: 4 * MiB }, (err, ch) => (err !== undefined || ch === undefined ? reject(err ?? new Error("no channel")) : resolve(ch))))
+const connect = connectBare
+const exec = (client: ssh2.Client, command: string) => execBare(client, command, { window: 4 * MiB })
 
 describeWithSshd("a download's lanes against a real sshd", (getSshd) => {
   let sshd: Sshd
