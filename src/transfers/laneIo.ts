@@ -6,6 +6,7 @@
  *
  * @since 0.3.0
  */
+import { createHash } from "node:crypto"
 import type { Collected } from "../ssh/collect.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import { TransferAborted } from "./pipeline.js"
@@ -112,6 +113,37 @@ export const piecePool = () => {
       uses.set(buf, left)
       if (left === 0 && free.length < 16) free.push(buf)
     }
+  }
+}
+
+/**
+ * SHA-256 of pieces in file order, whatever order they come in: one ahead of the hashed
+ * prefix waits (its buffer held) until the pieces before it have come; each piece's buffer
+ * goes back to `release` once hashed.
+ */
+export const inOrderHash = (release: (buf: Buffer) => void) => {
+  const hash = createHash("sha256")
+  const held = new Map<number, { piece: Buffer; buf: Buffer }>()
+  let hashed = 0
+  const take = (piece: Buffer, buf: Buffer) => {
+    hash.update(piece)
+    hashed += piece.length
+    release(buf)
+  }
+  return {
+    /** Bytes hashed so far: the length of the prefix. */
+    get hashed() {
+      return hashed
+    },
+    offer: (at: number, piece: Buffer, buf: Buffer) => {
+      if (at !== hashed) return void held.set(at, { piece, buf })
+      take(piece, buf)
+      for (let h = held.get(hashed); h !== undefined; h = held.get(hashed)) {
+        held.delete(hashed)
+        take(h.piece, h.buf)
+      }
+    },
+    digest: () => hash.digest("hex")
   }
 }
 

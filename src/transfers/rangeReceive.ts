@@ -12,11 +12,10 @@
  *
  * @since 0.3.0
  */
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { openExclusive } from "../files/privateFiles.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
-import { gate, type Lane, lane, lines, PIECE, piecePool, said } from "./laneIo.js"
+import { gate, inOrderHash, type Lane, lane, lines, PIECE, piecePool, said } from "./laneIo.js"
 import { TransferAborted } from "./pipeline.js"
 import { parseSourceVerdict } from "./rangeCommands.js"
 
@@ -119,9 +118,7 @@ const receiveOver = async (o: ReceiveRanges, x: Shared): Promise<ReceivedRanges>
   const { hasher, hasherLine, all, fail, check, progress } = x
   const chunks = Math.ceil(size / chunk)
   const pool = piecePool()
-  const hash = createHash("sha256")
-  const held = new Map<number, { piece: Buffer; buf: Buffer }>()
-  let hashed = 0
+  const ordered = inOrderHash(pool.release)
   let next = 0
   let writing = 0
   let fd: number | undefined
@@ -132,19 +129,7 @@ const receiveOver = async (o: ReceiveRanges, x: Shared): Promise<ReceivedRanges>
     check()
     await hasher.write("go\n")
 
-    /** Hash pieces in file order; one that arrived ahead of the order waits in `held`. */
-    const offer = (at: number, piece: Buffer, buf: Buffer) => {
-      if (at !== hashed) return void held.set(at, { piece, buf })
-      hash.update(piece)
-      hashed += piece.length
-      pool.release(buf)
-      for (let h = held.get(hashed); h !== undefined; h = held.get(hashed)) {
-        held.delete(hashed)
-        hash.update(h.piece)
-        hashed += h.piece.length
-        pool.release(h.buf)
-      }
-    }
+    const offer = ordered.offer
     /** A complete piece: written at its place and hashed (two users of its buffer). */
     const emit = (at: number, buf: Buffer, len: number) => {
       const piece = buf.subarray(0, len)
@@ -198,7 +183,7 @@ const receiveOver = async (o: ReceiveRanges, x: Shared): Promise<ReceivedRanges>
     const feed = () => {
       if (x.failed() !== undefined || ended) return
       for (const r of readers) {
-        while (r.asked.length < DEPTH && next < chunks && writing <= WRITING_MAX && next * chunk - hashed < 2 * o.lanes.length * chunk) {
+        while (r.asked.length < DEPTH && next < chunks && writing <= WRITING_MAX && next * chunk - ordered.hashed < 2 * o.lanes.length * chunk) {
           const start = next++ * chunk
           const len = Math.min(chunk, size - start)
           r.asked.push({ start, len, got: 0 })
@@ -227,8 +212,8 @@ const receiveOver = async (o: ReceiveRanges, x: Shared): Promise<ReceivedRanges>
     }
     for (const p of o.lanes) p.then(join, fail)
     feed()
-    await progress.until(() => hashed === size && writing === 0, check)
-    const sha256Local = hash.digest("hex")
+    await progress.until(() => ordered.hashed === size && writing === 0, check)
+    const sha256Local = ordered.digest()
     const digest = await hasherLine(1)
     check()
     const sha256Remote = /^([0-9a-f]{64})$/.exec(digest ?? "")?.[1]
@@ -237,7 +222,7 @@ const receiveOver = async (o: ReceiveRanges, x: Shared): Promise<ReceivedRanges>
       throw new Error(`the host could not hash the file: ${said(end)}`)
     }
     await new Promise<void>((resolve, reject) => fs.fchmod(out, o.mode, (err) => err !== null ? reject(err) : resolve()))
-    return { bytes: hashed, sha256Local, sha256Remote }
+    return { bytes: ordered.hashed, sha256Local, sha256Remote }
   } catch (e) {
     fail(e)
     throw x.failed()

@@ -9,10 +9,9 @@
  *
  * @since 0.3.0
  */
-import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
-import { gate, type Lane, lane, lines, PIECE, piecePool, said } from "./laneIo.js"
+import { gate, inOrderHash, type Lane, lane, lines, PIECE, piecePool, said } from "./laneIo.js"
 import { TransferAborted } from "./pipeline.js"
 import { parseVerdict } from "./rangeCommands.js"
 
@@ -81,10 +80,8 @@ export const sendRanges = async (o: SendRanges): Promise<SentRanges> => {
   const { size, chunk } = o
   const chunks = Math.max(1, Math.ceil(size / chunk))
   const pool = piecePool()
-  const hash = createHash("sha256")
-  const held = new Map<number, { piece: Buffer; buf: Buffer }>()
+  const ordered = inOrderHash(pool.release)
   const progress = gate()
-  let hashed = 0
   let next = 0
   let failure: unknown
   const all: Array<Lane> = []
@@ -122,18 +119,9 @@ export const sendRanges = async (o: SendRanges): Promise<SentRanges> => {
     if (told > 0) hasher.write(`${told}\n`).catch(fail)
   }
 
-  /** Hash pieces in file order; one read ahead of the order waits in `held`. */
+  /** Hash pieces in file order (one read ahead of the order waits). */
   const offer = (at: number, piece: Buffer, buf: Buffer) => {
-    if (at !== hashed) return void held.set(at, { piece, buf })
-    hash.update(piece)
-    hashed += piece.length
-    pool.release(buf)
-    for (let h = held.get(hashed); h !== undefined; h = held.get(hashed)) {
-      held.delete(hashed)
-      hash.update(h.piece)
-      hashed += h.piece.length
-      pool.release(h.buf)
-    }
+    ordered.offer(at, piece, buf)
     progress.wake()
   }
 
@@ -155,7 +143,7 @@ export const sendRanges = async (o: SendRanges): Promise<SentRanges> => {
   const pump = async (l: Lane) => {
     for (;;) {
       // A chunk too far past the hashed prefix would hold its pieces until the hash gets there.
-      await progress.until(() => next >= chunks || next * chunk - hashed <= (o.lanes.length + AHEAD) * chunk, check)
+      await progress.until(() => next >= chunks || next * chunk - ordered.hashed <= (o.lanes.length + AHEAD) * chunk, check)
       if (next >= chunks) break
       const k = next++
       const start = k * chunk
@@ -200,7 +188,7 @@ export const sendRanges = async (o: SendRanges): Promise<SentRanges> => {
     const bad = ends.find((c) => c.code !== 0)
     if (bad !== undefined) throw new Error(`the host stopped writing: ${said(bad)}`)
     if (acked.size !== chunks) throw new Error(`the host acknowledged ${acked.size} of ${chunks} chunks`)
-    const sha256Local = hash.digest("hex")
+    const sha256Local = ordered.digest()
     await hasher.write(`end\n${sha256Local}\n`)
     hasher.ch.end()
     const digest = await hasherLine(2)
@@ -209,7 +197,7 @@ export const sendRanges = async (o: SendRanges): Promise<SentRanges> => {
     check()
     const sha256Remote = /^([0-9a-f]{64})$/.exec(digest ?? "")?.[1]
     if (sha256Remote === sha256Local && (end.code !== 0 || placedLine !== "placed")) throw new Error(`the host could not move the file into place: ${said(end)}`)
-    return { _tag: "Sent", sent: { bytes: hashed, sha256Local, sha256Remote }, placed: placedLine === "placed" }
+    return { _tag: "Sent", sent: { bytes: ordered.hashed, sha256Local, sha256Remote }, placed: placedLine === "placed" }
   } catch (e) {
     fail(e)
     throw failure
