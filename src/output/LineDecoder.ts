@@ -42,6 +42,8 @@ const WORD_SCAN = 256
 /** The word scan reads bytes in the machine's order: it assumes little-endian (else it is skipped). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
+const NO_WORDS = new Int32Array(0)
+
 /** Lines handed to the sink per call at most. */
 const RUN_LINES = 2048
 
@@ -119,7 +121,7 @@ export class LineDecoder {
   private runCount = 0
   /** \`words\` views \`wordsOf\`'s bytes from its first 4-byte-aligned one (\`wordsAt\`) as 32-bit words. */
   private wordsOf: Buffer | undefined = undefined
-  private words: Int32Array = new Int32Array(0)
+  private words: Int32Array = NO_WORDS
   private wordsAt = 0
 
   constructor(options: LineDecoderOptions) {
@@ -250,6 +252,11 @@ export class LineDecoder {
       }
     }
     if (count > 0) sink(data, runFrom, ends, count)
+    // The word view is for this chunk only: kept, it would hold the chunk's memory (a socket read's) after it.
+    if (this.wordsOf !== undefined) {
+      this.wordsOf = undefined
+      this.words = NO_WORDS
+    }
     if (i < len) this.appendPartial(data, i, len)
   }
 
