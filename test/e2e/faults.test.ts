@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, type McpServerProcess, startMcpServer, tailToEnd } from "../support/mcp.js"
+import { until } from "../support/poll.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
 interface Job { job_id: string; status: string; exit_status: number | null }
@@ -64,9 +65,13 @@ describeWithSshd("faults", (getSshd) => {
     const jobId = durable.data.job_id as string
     const first = await call(server, "ssh_tail", { job_id: jobId, wait_ms: 5000, min_lines: 1 })
     await sshd.goDown()
+    // Once the server has seen the drop (a call that comes before that finds a connection that
+    // is not known dead yet, and a command sent over it ends "lost": it may have run).
+    await until("the drop seen", async () =>
+      (await jobStatus(jobId) as unknown as Record<string, unknown>).host_connected === false ? true : undefined)
     // Before: the call waited through the reconnect's backoff (6 to 13 s with the defaults).
     const r = await call(server, "ssh_exec", { command: "echo up again" })
-    expect(r.isError).toBe(true)
+    expect(r.isError, r.text).toBe(true)
     expect(r.text).toMatch(/^HOST_DOWN: box is down since \S+: reconnect attempt \d of 6 failed \(.+\); the next is at \S+ \(in \d+ s\)/)
     // The persistent job goes on over there; its results say the host is down, and a tail does not wait for lines that cannot come.
     const tail = await call(server, "ssh_tail", { job_id: jobId, since_line_no: first.data.next_line_no, wait_ms: 45_000 })

@@ -386,7 +386,9 @@ export const startSshd = async (options: SshdOptions = {}): Promise<Sshd> => {
     killConnections,
     goDown: async () => {
       const c = child
-      if (c?.pid === undefined || c.exitCode !== null || !c.kill("SIGSTOP")) return
+      if (c?.pid === undefined || c.exitCode !== null || !c.kill("SIGSTOP")) {
+        throw new Error(`goDown: the listener is not running (pid ${c?.pid}, exit ${c?.exitCode}, signal ${c?.signalCode})`)
+      }
       // Stopped, the listener forks no new connection; killed (never resumed), it accepts none.
       child = undefined
       const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()))
