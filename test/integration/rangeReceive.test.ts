@@ -7,38 +7,30 @@
  */
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import ssh2 from "ssh2"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { readerCommand, sourceHasherCommand } from "../../src/transfers/rangeCommands.js"
 import { rangeReceiver, type ReceiveRanges } from "../../src/transfers/rangeReceive.js"
-import { connectBare, execBare } from "../support/bareSsh.js"
+import { type BareScratch, closeScratch, execBare, openScratch } from "../support/bareSsh.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
 const MiB = 1024 * 1024
 const sha = (data: Buffer) => createHash("sha256").update(data).digest("hex")
 
-const connect = connectBare
 const exec = (client: ssh2.Client, command: string) => execBare(client, command, { window: 4 * MiB })
 
 describeWithSshd("a download's lanes against a real sshd", (getSshd) => {
+  let scratch: BareScratch | undefined
   let sshd: Sshd
   let client: ssh2.Client
   let local: string
   let remote: string
   beforeAll(async () => {
-    sshd = getSshd()
-    client = await connect(sshd)
-    local = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-rangerecv-"))
-    remote = `/tmp/mcpssh-rangerecv-${randomBytes(4).toString("hex")}`
-    await sshd.exec(`mkdir -p ${remote} && chown ${sshd.user.name} ${remote}`)
+    scratch = await openScratch(getSshd(), "rangerecv")
+    ;({ sshd, client, local, remote } = scratch)
   })
-  afterAll(async () => {
-    client?.end()
-    await sshd?.exec(`rm -rf ${remote}`)
-    fs.rmSync(local, { recursive: true, force: true })
-  })
+  afterAll(() => closeScratch(scratch))
 
   /**
    * Put `data` on the host (mode 0604); receive it over `lanes` lanes (opened while the hasher
