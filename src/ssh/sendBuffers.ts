@@ -26,6 +26,9 @@ const require = createRequire(import.meta.url)
 /** Bytes of a reusable packet buffer: a full 32 KiB channel-data packet with its header, padding and tag. */
 export const SLOT_BYTES = 32 * 1024 + 256
 
+/** Packets smaller than this are not worth a slot. */
+const SMALL_BYTES = 4096
+
 /** Free buffers kept at most (4.2 MiB): enough for the packets in flight on a busy connection. */
 const KEEP = 128
 
@@ -65,7 +68,8 @@ const ours = new WeakSet<ArrayBuffer>()
 export const sendBufferCounts = { packets: 0, made: 0 }
 
 const takeBuffer = (size: number): Buffer => {
-  if (size > SLOT_BYTES) return Buffer.allocUnsafe(size)
+  // Small packets (requests, window adjustments, keystrokes) come from Node's own 8 KiB pool, as before.
+  if (size < SMALL_BYTES || size > SLOT_BYTES) return Buffer.allocUnsafe(size)
   sendBufferCounts.packets++
   let memory = free.pop()
   if (memory === undefined) {
