@@ -30,6 +30,7 @@ import type { RemoteChannel } from "./RemoteChannel.js"
 import { type ExecOptions, PTY_SIZE } from "./RemoteHosts.js"
 import { guarded } from "./listeners.js"
 import { scopedCallback } from "./scopedCallback.js"
+import { reuseSendBuffers } from "./sendBuffers.js"
 import { connectFailure } from "./sshErrors.js"
 
 /** A channel's end, as the pool counts it. */
@@ -234,6 +235,7 @@ export class SshClient extends Context.Service<SshClient, {
             // Small writes (channel opens, exec requests, stdin) must not wait for Nagle and
             // delayed ACKs: that cost ~40-80 ms per request on loopback.
             client.setNoDelay(true)
+            reuseSendBuffers(client)
           } catch (e) {
             // ssh2 throws synchronously on settings it cannot use.
             settled = true

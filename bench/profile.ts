@@ -1,0 +1,112 @@
+/**
+ * Where the server's time goes: one workload run a few times through the built server on
+ * the bench's sshd, with V8's CPU profiler on in the server. Prints each run's wall time and
+ * the server's CPU time, then the functions with the most self time over all runs (the
+ * figures behind docs/BENCHMARKS.md's Findings). Not a benchmark: the profiler slows the
+ * server down by a few per cent; compare profiles with profiles.
+ *
+ * Run: npm run bench:profile -- <ingest|raw|up|down> [runs=3] [top=25]
+ *   ingest   `seq 1 10000000` through a job until its end is seen (row 3)
+ *   raw      `head -c 1000000000 /dev/zero` through a job (row 4)
+ *   up/down  one 1 GiB file in /dev/shm uploaded / downloaded, verified (row 6)
+ * PROFILE_KEEP=1 keeps the .cpuprofile (its path is printed) for Chrome's DevTools.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { call, startMcpServer } from "../test/support/mcp.ts"
+import { startSshd } from "../test/support/sshdServer.ts"
+import { log, now, randomFile, SHM, waitEnd } from "./lib.ts"
+
+const [what = "", runsArg = "3", topArg = "25"] = process.argv.slice(2)
+const WORKLOADS = ["ingest", "raw", "up", "down"]
+if (!WORKLOADS.includes(what)) {
+  process.stderr.write(`usage: npm run bench:profile -- <${WORKLOADS.join("|")}> [runs] [top]\n`)
+  process.exit(2)
+}
+const runs = Math.max(1, Number(runsArg) || 3)
+const top = Math.max(1, Number(topArg) || 25)
+
+/** CPU seconds (user + system) that process `pid` has used so far (Linux: clock ticks of 1/100 s). */
+const cpuSeconds = (pid: number) => {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+interface ProfileNode {
+  readonly id: number
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
+}
+interface CpuProfile {
+  readonly nodes: ReadonlyArray<ProfileNode>
+  readonly samples: ReadonlyArray<number>
+  readonly timeDeltas: ReadonlyArray<number>
+}
+
+/** Self time per function (ms), most first. */
+const selfTimes = (profile: CpuProfile) => {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const totals = new Map<string, number>()
+  profile.samples.forEach((id, i) => {
+    const f = byId.get(id)!.callFrame
+    const name = `${f.functionName || "(anonymous)"} ${f.url === "" ? "" : `${path.basename(f.url)}:${f.lineNumber + 1}`}`.trim()
+    totals.set(name, (totals.get(name) ?? 0) + profile.timeDeltas[i]! / 1000)
+  })
+  return [...totals].sort((a, b) => b[1] - a[1])
+}
+
+const sshd = await startSshd({ maxSessions: 10 })
+const profDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-profile-"))
+const work = fs.mkdtempSync(path.join(SHM, "mcpssh-profile-"))
+const remoteDir = `${SHM}/mcpssh-profile-${process.pid}`
+const server = await startMcpServer({
+  args: [
+    "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name,
+    "--key", sshd.clientKeyPath, "--local-root", work, "--max-jobs-per-host", "200"
+  ],
+  env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` }
+})
+try {
+  await call(server, "ssh_exec", { command: "true" })
+  const file = path.join(work, "gib.bin")
+  if (what === "up" || what === "down") {
+    log("a 1 GiB file of random bytes")
+    await randomFile(file, 1024)
+    await sshd.exec(`mkdir -p ${remoteDir} && chown ${sshd.user.name} ${remoteDir}`)
+    if (what === "down") await call(server, "ssh_upload", { local_path: file, remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
+  }
+  const once = async (i: number) => {
+    if (what === "ingest" || what === "raw") {
+      const j = await call(server, "ssh_spawn", { command: what === "ingest" ? "seq 1 10000000" : "head -c 1000000000 /dev/zero" })
+      const end = await waitEnd(server, j.data.job_id as string)
+      if (end.exit_status !== 0) throw new Error(`the job ended ${JSON.stringify(end)}`)
+      await call(server, "ssh_remove_job", { job_id: j.data.job_id })
+      return
+    }
+    const r = what === "up"
+      ? await call(server, "ssh_upload", { local_path: file, remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
+      : await call(server, "ssh_download", { local_path: path.join(work, `back${i}.bin`), remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
+    if (r.isError || r.data.verified !== true) throw new Error(`${what}: ${r.text.slice(0, 300)}`)
+    if (what === "down") fs.rmSync(path.join(work, `back${i}.bin`))
+  }
+  for (let i = 0; i < runs; i++) {
+    const cpu0 = cpuSeconds(server.pid)
+    const t0 = now()
+    await once(i)
+    process.stdout.write(`${what} run ${i + 1}: ${((now() - t0) / 1000).toFixed(3)} s, server CPU ${(cpuSeconds(server.pid) - cpu0).toFixed(2)} s (load ${os.loadavg()[0]!.toFixed(1)})\n`)
+  }
+} finally {
+  await server.close()
+  await sshd.exec(`rm -rf ${remoteDir}`)
+  fs.rmSync(work, { recursive: true, force: true })
+  await sshd.stop()
+}
+const written = fs.readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile"))
+if (written.length !== 1) throw new Error(`expected one profile in ${profDir}, found ${written.length}`)
+const profileFile = path.join(profDir, written[0]!)
+const times = selfTimes(JSON.parse(fs.readFileSync(profileFile, "utf8")) as CpuProfile)
+const busy = times.filter(([name]) => name !== "(idle)").reduce((s, [, ms]) => s + ms, 0)
+process.stdout.write(`\nserver self time over the whole profile (start-up included): ${(busy / 1000).toFixed(2)} s busy\n`)
+for (const [name, ms] of times.filter(([name]) => name !== "(idle)").slice(0, top)) process.stdout.write(`${(ms / runs).toFixed(1).padStart(9)} ms/run  ${(100 * ms / busy).toFixed(1).padStart(5)} %  ${name}\n`)
+if (process.env.PROFILE_KEEP === "1") process.stdout.write(`\nprofile: ${profileFile}\n`)
+else fs.rmSync(profDir, { recursive: true, force: true })
