@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { LineDecoder, type LineSink, truncationMarker } from "../../../src/output/LineDecoder.js"
 
 const bytes = (s: string): Uint8Array => Buffer.from(s, "utf8")
@@ -265,6 +265,25 @@ describe("LineDecoder", () => {
     // Node 24 has SIMD128 on: the SIMD tests below are not the fallback in disguise.
     expect(new LineDecoder({ maxLineBytes: 100 }).usesSimd).toBe(true)
     expect(new LineDecoder({ maxLineBytes: 100, simd: false }).usesSimd).toBe(false)
+  })
+
+  it.each([
+    ["no WebAssembly", undefined],
+    // The project's TS lib does not declare WebAssembly: the engine's object, its validate saying no.
+    ["WebAssembly without SIMD", Object.create((globalThis as { readonly WebAssembly?: object }).WebAssembly ?? null, { validate: { value: () => false } })]
+  ])("scans in JS where the engine has %s", async (_, wasm) => {
+    vi.resetModules()
+    vi.stubGlobal("WebAssembly", wasm)
+    try {
+      const fresh = await import("../../../src/output/LineDecoder.js")
+      const d = new fresh.LineDecoder({ maxLineBytes: 100 })
+      expect(d.usesSimd).toBe(false)
+      expect(d.push(bytes("a\nbb\n\nccc"))).toEqual(["a", "bb", ""])
+      expect(d.end()).toEqual(["ccc"])
+    } finally {
+      vi.unstubAllGlobals()
+      vi.resetModules()
+    }
   })
 
   it("hands the sink the same runs with both scans: chunks of every length and offset, runs of 2048 lines", () => {
