@@ -48,7 +48,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 const NO_WORDS = new Int32Array(0)
 
-/** Lines handed to the sink per call at most. */
+/** Lines handed to the sink per call at most (≤ SimdLineEnds' MAX_ENDS, 4080: the module's room for line ends). */
 const RUN_LINES = 2048
 
 /** The text appended to a line cut at `maxLineBytes`. */
@@ -183,6 +183,8 @@ export class LineDecoder {
   }
 
   private scan(data: Buffer, sink: LineSink): void {
+    // A copy held from a scan that a throwing sink cut short could be this Buffer's old content.
+    this.simd?.release()
     const len = data.length
     const max = this.maxLineBytes
     let i = 0

@@ -346,6 +346,24 @@ describe("LineDecoder", () => {
     expect(fromB).toEqual([...lines("b", 3000).repeat(3).split("\n").slice(0, -1), "tail"])
   })
 
+  it("scans a reused Buffer's new content after a sink threw during its last scan", () => {
+    // A reader that reuses one Buffer for every read: the WebAssembly copy of its old
+    // content must not be taken for the new one.
+    const buf = Buffer.from("one\ntwo\n")
+    const d = new LineDecoder({ maxLineBytes: 100 })
+    expect(() =>
+      d.feed(buf, () => {
+        throw new Error("sink failed")
+      })
+    ).toThrow("sink failed")
+    buf.write("abcdefg\n")
+    const lines: Array<string> = []
+    new LineDecoder({ maxLineBytes: 100 }).feed(buf, (src, from, ends, count) => {
+      for (let k = 0, at = from; k < count; k++) lines.push(src.toString("utf8", at, (at = ends[k]!) - 1))
+    })
+    expect(lines).toEqual(["abcdefg"])
+  })
+
   it("decodes 1,000,000 short lines in large chunks", () => {
     const input = Buffer.from(Array.from({ length: 1_000_000 }, (_, i) => `${i + 1}\n`).join(""))
     const d = new LineDecoder({ maxLineBytes: 65536 })
