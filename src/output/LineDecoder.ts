@@ -13,10 +13,13 @@
  * @since 0.1.0
  */
 import { isUtf8 } from "node:buffer"
+import { type SimdLineEnds, simdLineEnds } from "./SimdLineEnds.js"
 
 export interface LineDecoderOptions {
   /** Longest line kept, in UTF-8 bytes; the rest is cut and counted. Callers use 65536. */
   readonly maxLineBytes: number
+  /** false: scan in JS even where WebAssembly SIMD is available (tests check both scans agree). */
+  readonly simd?: boolean
 }
 
 /**
@@ -34,8 +37,9 @@ const CR = 13
 const JS_SCAN = 96
 
 /**
- * Lines up to this long are found a word (4 bytes) at a time (\`wholeLines\`); the scan of
- * a longer one falls back to the per-line search (native \`indexOf\` past \`JS_SCAN\`).
+ * Lines up to this long are found 16 bytes at a time (WebAssembly SIMD) or a word (4 bytes)
+ * at a time (\`wholeLines\`); the scan of a longer one falls back to the per-line search
+ * (native \`indexOf\` past \`JS_SCAN\`).
  */
 const WORD_SCAN = 256
 
@@ -44,7 +48,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 const NO_WORDS = new Int32Array(0)
 
-/** Lines handed to the sink per call at most. */
+/** Lines handed to the sink per call at most (≤ SimdLineEnds' MAX_ENDS, 4080: the module's room for line ends). */
 const RUN_LINES = 2048
 
 /** The text appended to a line cut at `maxLineBytes`. */
@@ -123,9 +127,17 @@ export class LineDecoder {
   private wordsOf: Buffer | undefined = undefined
   private words: Int32Array = NO_WORDS
   private wordsAt = 0
+  /** The WebAssembly scan, when available and not turned off. */
+  private readonly simd: SimdLineEnds | undefined
 
   constructor(options: LineDecoderOptions) {
     this.maxLineBytes = Math.max(1, Math.floor(options.maxLineBytes))
+    this.simd = options.simd === false ? undefined : simdLineEnds
+  }
+
+  /** Whether the common case is scanned with WebAssembly SIMD (else in JS, a word at a time). */
+  get usesSimd(): boolean {
+    return this.simd !== undefined
   }
 
   /** Whether there is an unterminated line (cheap; `partial` decodes it). */
@@ -171,6 +183,8 @@ export class LineDecoder {
   }
 
   private scan(data: Buffer, sink: LineSink): void {
+    // A copy held from a scan that a throwing sink cut short could be this Buffer's old content.
+    this.simd?.release()
     const len = data.length
     const max = this.maxLineBytes
     let i = 0
@@ -191,10 +205,10 @@ export class LineDecoder {
     let nextCR = data.indexOf(CR, i)
     if (nextCR === -1) nextCR = len
     while (i < len) {
-      if (i < nextCR && this.headLen === 0 && this.omitted === 0 && LITTLE_ENDIAN) {
+      if (i < nextCR && this.headLen === 0 && this.omitted === 0 && (this.simd !== undefined || LITTLE_ENDIAN)) {
         this.runFrom = runFrom
         this.runCount = count
-        i = this.wholeLines(data, i, nextCR, sink)
+        i = this.simd !== undefined ? this.simdLines(data, i, nextCR, sink, this.simd) : this.wholeLines(data, i, nextCR, sink)
         runFrom = this.runFrom
         count = this.runCount
         if (i === len) break
@@ -257,6 +271,7 @@ export class LineDecoder {
       this.wordsOf = undefined
       this.words = NO_WORDS
     }
+    this.simd?.release()
     if (i < len) this.appendPartial(data, i, len)
   }
 
@@ -333,6 +348,32 @@ export class LineDecoder {
         ends[count++] = k + 1
         start = k + 1
       }
+    }
+    this.runFrom = runFrom
+    this.runCount = count
+    return start
+  }
+
+  /** \`wholeLines\` with the WebAssembly scan: the same lines, the same runs. */
+  private simdLines(data: Buffer, i: number, to: number, sink: LineSink, simd: SimdLineEnds): number {
+    const ends = this.ends
+    const limit = Math.min(this.maxLineBytes, WORD_SCAN)
+    let runFrom = this.runFrom
+    let count = this.runCount
+    let start = i
+    for (;;) {
+      if (count === ends.length) {
+        sink(data, runFrom, ends, count)
+        count = 0
+        runFrom = start
+      }
+      const found = simd.scan(data, start, to, limit, ends.length - count)
+      if (found > 0) ends.set(simd.ends.subarray(0, found), count)
+      count += found
+      start = simd.next
+      if (count === ends.length) continue
+      // Done at \`to\` or at a longer line; else at the end of the module's window: go on.
+      if (simd.scanned === to || simd.scanned - start > limit) break
     }
     this.runFrom = runFrom
     this.runCount = count

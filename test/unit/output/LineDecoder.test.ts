@@ -1,14 +1,14 @@
-import { describe, expect, it } from "vitest"
-import { LineDecoder, truncationMarker } from "../../../src/output/LineDecoder.js"
+import { describe, expect, it, vi } from "vitest"
+import { LineDecoder, type LineSink, truncationMarker } from "../../../src/output/LineDecoder.js"
 
 const bytes = (s: string): Uint8Array => Buffer.from(s, "utf8")
 
 /** Pushes every chunk, then ends the stream; returns all lines. */
-const decode = (chunks: ReadonlyArray<string | Uint8Array>, maxLineBytes = 65536): Array<string> => {
-  const d = new LineDecoder({ maxLineBytes })
+const decode = (chunks: ReadonlyArray<string | Uint8Array>, maxLineBytes = 65536, simd = true): Array<string> => {
+  const d = new LineDecoder({ maxLineBytes, simd })
   const out: Array<string> = []
-  for (const c of chunks) out.push(...d.push(typeof c === "string" ? bytes(c) : c))
-  out.push(...d.end())
+  for (const c of chunks) for (const line of d.push(typeof c === "string" ? bytes(c) : c)) out.push(line)
+  for (const line of d.end()) out.push(line)
   return out
 }
 
@@ -62,6 +62,21 @@ const rng = (seed: number) => () => {
   t = Math.imul(t ^ (t >>> 15), t | 1)
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+/** Both scans of the common case: WebAssembly SIMD (Node 24 has it) and the JS word scan (the fallback). */
+const scans = [["WebAssembly SIMD", true], ["JS word", false]] as const
+
+/** Every sink call of a decode, as its line count and lines: both scans must hand over the same runs. */
+const runs = (chunks: ReadonlyArray<Uint8Array>, maxLineBytes: number, simd: boolean): Array<string> => {
+  const d = new LineDecoder({ maxLineBytes, simd })
+  const out: Array<string> = []
+  const sink: LineSink = (src, from, ends, count) => {
+    out.push(`${count}: ${src.toString("latin1", from, ends[count - 1]!)}`)
+  }
+  for (const c of chunks) d.feed(Buffer.from(c.buffer, c.byteOffset, c.byteLength), sink)
+  d.finish(sink)
+  return out
 }
 
 describe("LineDecoder", () => {
@@ -194,7 +209,7 @@ describe("LineDecoder", () => {
     expect(decode([`${line}\nshort\n`], 65536)).toEqual(["x".repeat(65536) + truncationMarker(200_000 - 65536), "short"])
   })
 
-  it("matches the reference model on random input cut at random places", () => {
+  it.each(scans)("matches the reference model on random input cut at random places (%s scan)", (_, simd) => {
     const random = rng(42)
     const pieces: Array<Uint8Array> = ["a", "bc", "é", "€", "𝄞", "\n", "\n", "\r", "\r\n", " ", "xyz"].map(bytes)
     pieces.push(Uint8Array.of(0xff), Uint8Array.of(0x80), Uint8Array.of(0xe2, 0x82))
@@ -210,11 +225,11 @@ describe("LineDecoder", () => {
         i += size
       }
       const max = 1 + Math.floor(random() * 12)
-      expect(decode(chunks, max), `round ${round}`).toEqual(reference(input, max))
+      expect(decode(chunks, max, simd), `round ${round}`).toEqual(reference(input, max))
     }
   })
 
-  it("matches the reference model with large chunks at every alignment and lines around the word scan's length", () => {
+  it.each(scans)("matches the reference model with large chunks at every alignment and lines around the word scan's length (%s scan)", (_, simd) => {
     // The word-at-a-time scan of short lines: chunks of up to 2 KiB starting at any byte
     // offset of their buffer, lines of 0 to 600 bytes (the scan hands lines over 256 bytes
     // to the per-line search), \r and invalid UTF-8 now and then, caps below and above 256.
@@ -242,8 +257,111 @@ describe("LineDecoder", () => {
         i += size
       }
       const max = [8, 100, 256, 257, 65536][round % 5]!
-      expect(decode(chunks, max), `round ${round}`).toEqual(reference(input, max))
+      expect(decode(chunks, max, simd), `round ${round}`).toEqual(reference(input, max))
     }
+  })
+
+  it("scans with WebAssembly SIMD where the engine has it, in JS when told not to", () => {
+    // Node 24 has SIMD128 on: the SIMD tests below are not the fallback in disguise.
+    expect(new LineDecoder({ maxLineBytes: 100 }).usesSimd).toBe(true)
+    expect(new LineDecoder({ maxLineBytes: 100, simd: false }).usesSimd).toBe(false)
+  })
+
+  it.each([
+    ["no WebAssembly", undefined],
+    // The project's TS lib does not declare WebAssembly: the engine's object, its validate saying no.
+    ["WebAssembly without SIMD", Object.create((globalThis as { readonly WebAssembly?: object }).WebAssembly ?? null, { validate: { value: () => false } })]
+  ])("scans in JS where the engine has %s", async (_, wasm) => {
+    vi.resetModules()
+    vi.stubGlobal("WebAssembly", wasm)
+    try {
+      const fresh = await import("../../../src/output/LineDecoder.js")
+      const d = new fresh.LineDecoder({ maxLineBytes: 100 })
+      expect(d.usesSimd).toBe(false)
+      expect(d.push(bytes("a\nbb\n\nccc"))).toEqual(["a", "bb", ""])
+      expect(d.end()).toEqual(["ccc"])
+    } finally {
+      vi.unstubAllGlobals()
+      vi.resetModules()
+    }
+  })
+
+  it("hands the sink the same runs with both scans: chunks of every length and offset, runs of 2048 lines", () => {
+    // Lines of 0 to 20 bytes (many per 16-byte step, some across it), now and then a
+    // line over the 256-byte scan, a \r\n, a bare \r, invalid UTF-8; 6000 lines so the
+    // runs fill (2048 ends) in the middle of the scan and at chunk ends.
+    const random = rng(11)
+    const parts: Array<string | Uint8Array> = []
+    for (let i = 0; i < 6000; i++) {
+      const r = random()
+      parts.push("x".repeat(r < 0.01 ? 250 + Math.floor(random() * 20) : Math.floor(random() * 21)))
+      parts.push(r > 0.995 ? "\r\n" : r > 0.99 ? "\r" : r > 0.985 ? Uint8Array.of(0xff, 0x0a) : "\n")
+    }
+    const input = Buffer.concat(parts.map((p) => (typeof p === "string" ? bytes(p) : p)))
+    for (const size of [1, 7, 15, 16, 17, 31, 33, 100, 2047, 4096, 20_000, input.length]) {
+      for (const shift of [0, 1, 5, 15]) {
+        const chunks: Array<Uint8Array> = []
+        for (let i = 0; i < input.length; i += size) {
+          const n = Math.min(size, input.length - i)
+          const copy = Buffer.alloc(n + shift)
+          input.copy(copy, shift, i, i + n)
+          chunks.push(copy.subarray(shift))
+        }
+        const simd = runs(chunks, 65536, true)
+        expect(simd, `chunks of ${size} at +${shift}`).toEqual(runs(chunks, 65536, false))
+        if (shift === 0) expect(decode(chunks, 65536, true)).toEqual(reference(input, 65536))
+      }
+    }
+  })
+
+  it.each(scans)("finds lines across the SIMD scan's window in chunks of megabytes (%s scan)", (_, simd) => {
+    // The WebAssembly module holds ~112 KiB of a chunk at a time: lines straddle its windows.
+    const random = rng(5)
+    const lines = Array.from({ length: 150_000 }, () => "ab".repeat(Math.floor(random() * (random() < 0.02 ? 200 : 8))))
+    const input = bytes(lines.join("\n") + "\n")
+    expect(input.length).toBeGreaterThan(1_000_000)
+    expect(decode([input], 256, simd)).toEqual(lines.map((l) => (Buffer.byteLength(l) > 256 ? l.slice(0, 256) + truncationMarker(l.length - 256) : l)))
+    expect(decode([input, input], 65536, simd)).toEqual([...lines, ...lines])
+  })
+
+  it("keeps decoders apart that share the WebAssembly scanner, even when a sink feeds another decoder", () => {
+    const a = new LineDecoder({ maxLineBytes: 100 })
+    const b = new LineDecoder({ maxLineBytes: 100 })
+    const fromA: Array<string> = []
+    const fromB: Array<string> = []
+    const sinkB: LineSink = (src, from, ends, count) => {
+      let at = from
+      for (let k = 0; k < count; k++) fromB.push(src.toString("utf8", at, (at = ends[k]!) - 1))
+    }
+    const lines = (tag: string, n: number): string => Array.from({ length: n }, (_, i) => `${tag}${i}\n`).join("")
+    // Each run A hands over makes B scan a chunk of its own in the middle of A's scan.
+    const sinkA: LineSink = (src, from, ends, count) => {
+      let at = from
+      for (let k = 0; k < count; k++) fromA.push(src.toString("utf8", at, (at = ends[k]!) - 1))
+      b.feed(Buffer.from(lines("b", 3000)), sinkB)
+    }
+    a.feed(Buffer.from(lines("a", 5000)), sinkA)
+    b.feed(Buffer.from("tail\n"), sinkB)
+    expect(fromA).toEqual(lines("a", 5000).split("\n").slice(0, -1))
+    expect(fromB).toEqual([...lines("b", 3000).repeat(3).split("\n").slice(0, -1), "tail"])
+  })
+
+  it("scans a reused Buffer's new content after a sink threw during its last scan", () => {
+    // A reader that reuses one Buffer for every read: the WebAssembly copy of its old
+    // content must not be taken for the new one.
+    const buf = Buffer.from("one\ntwo\n")
+    const d = new LineDecoder({ maxLineBytes: 100 })
+    expect(() =>
+      d.feed(buf, () => {
+        throw new Error("sink failed")
+      })
+    ).toThrow("sink failed")
+    buf.write("abcdefg\n")
+    const lines: Array<string> = []
+    new LineDecoder({ maxLineBytes: 100 }).feed(buf, (src, from, ends, count) => {
+      for (let k = 0, at = from; k < count; k++) lines.push(src.toString("utf8", at, (at = ends[k]!) - 1))
+    })
+    expect(lines).toEqual(["abcdefg"])
   })
 
   it("decodes 1,000,000 short lines in large chunks", () => {
