@@ -10,6 +10,7 @@
  *   raw      `head -c 1000000000 /dev/zero` through a job (row 4)
  *   up/down  one 1 GiB file in /dev/shm uploaded / downloaded, verified (row 6)
  * PROFILE_KEEP=1 keeps the .cpuprofile (its path is printed) for Chrome's DevTools.
+ * PROFILE_LOG_DIR=1 runs the server with `--log-dir` (row 3's log mirror).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -59,10 +60,11 @@ const sshd = await startSshd({ maxSessions: 10 })
 const profDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-profile-"))
 const work = fs.mkdtempSync(path.join(SHM, "mcpssh-profile-"))
 const remoteDir = `${SHM}/mcpssh-profile-${process.pid}`
+const logDir = process.env.PROFILE_LOG_DIR === "1" ? fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-profile-logs-")) : undefined
 const server = await startMcpServer({
   args: [
     "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name,
-    "--key", sshd.clientKeyPath, "--local-root", work, "--max-jobs-per-host", "200"
+    "--key", sshd.clientKeyPath, "--local-root", work, "--max-jobs-per-host", "200", ...(logDir === undefined ? [] : ["--log-dir", logDir])
   ],
   env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` }
 })
@@ -99,6 +101,7 @@ try {
   await server.close()
   await sshd.exec(`rm -rf ${remoteDir}`)
   fs.rmSync(work, { recursive: true, force: true })
+  if (logDir !== undefined) fs.rmSync(logDir, { recursive: true, force: true })
   await sshd.stop()
 }
 const written = fs.readdirSync(profDir).filter((f) => f.endsWith(".cpuprofile"))
