@@ -14,9 +14,8 @@ export interface ExecOptions {
   readonly pty?: boolean
   /**
    * Receive window in bytes, for a channel that brings much data across a long link (ssh2's
-   * own is 2 MiB: one channel then carries at most 2 MiB per round trip; the default is
-   * execChannel.ts's COMMAND_WINDOW, 8 MiB). Memory stays bounded by it: a reader that
-   * pauses stops the window's top-ups.
+   * own is 2 MiB: one channel then carries at most 2 MiB per round trip). Memory stays bounded
+   * by it: a reader that pauses stops the window's top-ups.
    */
   readonly window?: number
 }

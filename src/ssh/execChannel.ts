@@ -13,8 +13,8 @@
  *   runs without a terminal (it was sent already).
  * - A larger receive window. ssh2 opens every channel with a 2 MiB window and tops it up
  *   to 2 MiB (`MAX_WINDOW` in its lib/Channel.js, a constant): one channel then carries at
- *   most 2 MiB per round trip, 40 MiB/s across a 50 ms link. The channel is opened with
- *   `window` (COMMAND_WINDOW when not given) and topped up to it whenever half is used, as long as the
+ *   most 2 MiB per round trip, 40 MiB/s across a 50 ms link. Given `window`, the channel is
+ *   opened with that window and topped up to it whenever half is used, as long as the
  *   reader keeps up (a paused reader stops the top-ups, so the sender stops: memory stays
  *   bounded by the window).
  *
@@ -58,15 +58,6 @@ const { isWritable } = require("ssh2/lib/utils.js") as { isWritable(stream: unkn
 /** ssh2's own window (2 MiB): smaller windows are not asked for. */
 export const SSH2_WINDOW = channelModule.MAX_WINDOW
 
-/**
- * The window of a channel not given one (a job's, a command's): 8 MiB. With ssh2's 2 MiB a
- * job printing as fast as the host can (1 GB of `head -c`, row 4 of the bench) waited on our
- * top-ups: 1.48–1.63 s per GB on loopback, 1.32–1.35 s with 8 MiB (OpenSSH 1.28–1.60).
- * A job's reader takes every packet as it comes, so the window is slack, not memory held;
- * a paused reader stops the top-ups (at most this much arrives meanwhile).
- */
-export const COMMAND_WINDOW = 8 * 1024 * 1024
-
 /** Printed on the channel's stderr when sshd refuses the exec request. */
 export const EXEC_REFUSED = "mcp-ssh-live: the host refused to start the command (exec request failed)\n"
 
@@ -96,7 +87,7 @@ const keepWindow = (channel: ClientChannel, protocol: ClientInternals["_protocol
 }
 
 export interface ExecChannelOptions {
-  /** Receive window in bytes (default COMMAND_WINDOW; minimum ssh2's 2 MiB). */
+  /** Receive window in bytes (default and minimum: ssh2's 2 MiB). */
   readonly window?: number | undefined
   /** A pseudo-terminal, asked for before the command (in the same round trip). */
   readonly pty?: { readonly term: string; readonly rows: number; readonly cols: number } | undefined
@@ -118,7 +109,7 @@ export const openExecChannel = (
 ): void => {
   const c = client as unknown as ClientInternals
   if (!isWritable(c._sock)) throw new Error("Not connected")
-  const window = Math.max(SSH2_WINDOW, options.window ?? COMMAND_WINDOW)
+  const window = Math.max(SSH2_WINDOW, options.window ?? 0)
   // ssh2 calls this with the new channel once sshd confirms the open (or with the failure).
   const opened = (err: Error | undefined, channel: ClientChannel) => {
     if (err !== undefined && err !== null) return cb(err, undefined)
