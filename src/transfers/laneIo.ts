@@ -169,5 +169,24 @@ export const gate = () => {
   }
 }
 
+/**
+ * The first failure of a transfer over `all` lanes: `fail` keeps it (later ones are its
+ * consequences), closes every lane and wakes whoever waits on `progress`; `check` throws it.
+ */
+export const laneFailure = (all: ReadonlyArray<Lane>, progress: { readonly wake: () => void }) => {
+  let failure: unknown
+  return {
+    fail: (e: unknown) => {
+      failure ??= e
+      for (const l of all) l.ch.close()
+      progress.wake()
+    },
+    check: () => {
+      if (failure !== undefined) throw failure
+    },
+    failed: () => failure
+  }
+}
+
 /** The first `n` characters of what the host said on stderr, for an error. */
 export const said = (c: Collected) => c.stderr.trim().slice(0, 500) || `exit ${c.code}`

@@ -15,7 +15,7 @@
 import * as fs from "node:fs"
 import { openExclusive } from "../files/privateFiles.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
-import { gate, inOrderHash, type Lane, lane, lines, PIECE, piecePool, said } from "./laneIo.js"
+import { gate, inOrderHash, type Lane, lane, laneFailure, lines, PIECE, piecePool, said } from "./laneIo.js"
 import { TransferAborted } from "./pipeline.js"
 import { parseSourceVerdict } from "./rangeCommands.js"
 
@@ -73,15 +73,7 @@ export const rangeReceiver = (hasherChannel: RemoteChannel) => {
   }))
   void hasher.closed.then(() => progress.wake())
   const all: Array<Lane> = [hasher]
-  let failure: unknown
-  const fail = (e: unknown) => {
-    failure ??= e
-    for (const l of all) l.ch.close()
-    progress.wake()
-  }
-  const check = () => {
-    if (failure !== undefined) throw failure
-  }
+  const { fail, check, failed } = laneFailure(all, progress)
   const watch = async <A>(signal: AbortSignal | undefined, run: () => Promise<A>): Promise<A> => {
     const onAbort = () => fail(new TransferAborted("the transfer was cancelled"))
     if (signal?.aborted === true) onAbort()
@@ -96,7 +88,7 @@ export const rangeReceiver = (hasherChannel: RemoteChannel) => {
     await progress.until(() => got.length > n || hasher.isClosed(), check)
     return got[n]
   }
-  const shared: Shared = { hasher, hasherLine, all, fail, check, progress, failed: () => failure }
+  const shared: Shared = { hasher, hasherLine, all, fail, check, progress, failed }
   return {
     verdict: (signal?: AbortSignal) => watch(signal, async () => parseSourceVerdict(await hasherLine(0))),
     receive: (o: ReceiveRanges) => watch(o.signal, () => receiveOver(o, shared))

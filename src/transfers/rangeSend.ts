@@ -11,7 +11,7 @@
  */
 import * as fs from "node:fs"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
-import { gate, inOrderHash, type Lane, lane, lines, PIECE, piecePool, said } from "./laneIo.js"
+import { gate, inOrderHash, type Lane, lane, laneFailure, lines, PIECE, piecePool, said } from "./laneIo.js"
 import { TransferAborted } from "./pipeline.js"
 import { parseVerdict } from "./rangeCommands.js"
 
@@ -83,15 +83,11 @@ export const sendRanges = async (o: SendRanges): Promise<SentRanges> => {
   const ordered = inOrderHash(pool.release)
   const progress = gate()
   let next = 0
-  let failure: unknown
   const all: Array<Lane> = []
-  const fail = (e: unknown) => {
-    failure ??= e
-    for (const l of all) l.ch.close()
-    progress.wake()
-  }
+  const failure = laneFailure(all, progress)
+  const fail = failure.fail
   const check = () => {
-    if (failure !== undefined) throw failure
+    failure.check()
     if (o.signal?.aborted === true) throw new TransferAborted("the transfer was cancelled")
   }
   const onAbort = () => fail(new TransferAborted("the transfer was cancelled"))
@@ -200,7 +196,7 @@ export const sendRanges = async (o: SendRanges): Promise<SentRanges> => {
     return { _tag: "Sent", sent: { bytes: ordered.hashed, sha256Local, sha256Remote }, placed: placedLine === "placed" }
   } catch (e) {
     fail(e)
-    throw failure
+    throw failure.failed()
   } finally {
     o.signal?.removeEventListener("abort", onAbort)
     await Promise.allSettled([...reads])
