@@ -65,6 +65,23 @@ const knownBefore = (s: FarBox) => [...s.server.stderr().matchAll(/(?:up|down)lo
 const localTemps = (s: FarBox) => (fs.readdirSync(s.local, { recursive: true }) as Array<string>).filter((n) => n.includes("mcpssh-"))
 /** Lanes or a hasher of ours still running on the host for `file`. */
 const hostReaders = (s: FarBox, file: string) => s.sshd.exec(`pgrep -u ${s.sshd.user.name} -f '${file}' || true`).then((r) => r.stdout.trim())
+/** Two jobs that print `word 1` … `word 6` over 3 s, sharing the host's channels with a transfer: their ids. */
+const tickingJobs = async (s: FarBox, word: string) => {
+  const jobs: Array<string> = []
+  for (let i = 0; i < 2; i++) {
+    const j = await call(s.server, "ssh_spawn", { command: `for i in 1 2 3 4 5 6; do echo ${word} $i; sleep 0.5; done` })
+    expect(j.isError, j.text).toBe(false)
+    jobs.push(j.data.job_id as string)
+  }
+  return jobs
+}
+/** Each of `tickingJobs`' jobs printed its six lines, none lost. */
+const expectTicks = async (s: FarBox, jobs: ReadonlyArray<string>, word: string) => {
+  for (const id of jobs) {
+    const t = await call(s.server, "ssh_tail", { job_id: id, wait_ms: 20_000, min_lines: 6, format: "lines" })
+    expect((t.data.lines as Array<{ text: string }>).map((l) => l.text)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `${word} ${i}`))
+  }
+}
 /** Put `data` at `file` on the host, owned by the test user, with `mode`. */
 const hostFile = async (s: FarBox, file: string, data: Buffer, mode = 0o640) => {
   const src = path.join(s.local, `src-${path.basename(file)}`)
@@ -289,12 +306,7 @@ describeWithSshd("lanes share the host's channels with jobs", (getSshd) => {
   const s = farBox(getSshd, "lanes-budget")
 
   it("with MaxSessions 3 and two jobs running, an upload over lanes completes on more connections and the jobs go on", async () => {
-    const jobs: Array<string> = []
-    for (let i = 0; i < 2; i++) {
-      const j = await call(s.server, "ssh_spawn", { command: `for i in 1 2 3 4 5 6; do echo tick $i; sleep 0.5; done` })
-      expect(j.isError, j.text).toBe(false)
-      jobs.push(j.data.job_id as string)
-    }
+    const jobs = await tickingJobs(s, "tick")
     const local = path.join(s.local, "budget.bin")
     const data = randomFile(local, 16 * MiB)
     const up = await call(s.server, "ssh_upload", { local_path: local, remote_path: `${s.remote}/budget.bin` }, { timeout: 120_000 })
@@ -305,10 +317,7 @@ describeWithSshd("lanes share the host's channels with jobs", (getSshd) => {
     const again = await call(s.server, "ssh_upload", { local_path: local, remote_path: `${s.remote}/budget-again.bin` }, { timeout: 120_000 })
     expect(again.data, again.text).toMatchObject({ verified: true, sha256_remote: sha(data) })
     expect(knownBefore(s)).toEqual([false, true])
-    for (const id of jobs) {
-      const t = await call(s.server, "ssh_tail", { job_id: id, wait_ms: 20_000, min_lines: 6, format: "lines" })
-      expect((t.data.lines as Array<{ text: string }>).map((l) => l.text)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `tick ${i}`))
-    }
+    await expectTicks(s, jobs, "tick")
     expect(await remoteTemps(s)).toBe("")
   })
 }, { maxSessions: 3 })
@@ -317,12 +326,7 @@ describeWithSshd("download lanes share the host's channels with jobs", (getSshd)
   const s = farBox(getSshd, "lanes-budget-down")
 
   it("with MaxSessions 3 and two jobs running, a download over lanes completes byte-exact and the jobs go on", async () => {
-    const jobs: Array<string> = []
-    for (let i = 0; i < 2; i++) {
-      const j = await call(s.server, "ssh_spawn", { command: `for i in 1 2 3 4 5 6; do echo tock $i; sleep 0.5; done` })
-      expect(j.isError, j.text).toBe(false)
-      jobs.push(j.data.job_id as string)
-    }
+    const jobs = await tickingJobs(s, "tock")
     const data = randomBytes(16 * MiB)
     const source = `${s.remote}/budget-down.bin`
     await hostFile(s, source, data)
@@ -332,10 +336,7 @@ describeWithSshd("download lanes share the host's channels with jobs", (getSshd)
     expect(fs.readFileSync(target).equals(data)).toBe(true)
     expect(laneDownloads(s)[0]).toBeGreaterThanOrEqual(2)
     expect(s.server.stderr()).toMatch(/opened connection #2/)
-    for (const id of jobs) {
-      const t = await call(s.server, "ssh_tail", { job_id: id, wait_ms: 20_000, min_lines: 6, format: "lines" })
-      expect((t.data.lines as Array<{ text: string }>).map((l) => l.text)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `tock ${i}`))
-    }
+    await expectTicks(s, jobs, "tock")
     expect(localTemps(s)).toEqual([])
   })
 }, { maxSessions: 3 })
