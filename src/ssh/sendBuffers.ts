@@ -44,7 +44,7 @@ const crypto = require("ssh2/lib/protocol/crypto.js") as {
 }
 
 /** The prototype of the cipher ssh2 makes for `name` (its native binding's class), or undefined. */
-const cipherPrototype = (name: string): CipherPrototype | undefined => {
+export const cipherPrototype = (name: string): CipherPrototype | undefined => {
   const info = crypto.CIPHER_INFO[name]
   if (!crypto.bindingAvailable || info === undefined) return undefined
   const cipher = crypto.createCipher({
@@ -117,8 +117,11 @@ const allocAead = (block: number) =>
 /** ssh2's own `allocPacket`s, kept for the test that compares them with ours. */
 export const originalAllocPacket: Record<string, CipherPrototype["allocPacket"]> = {}
 
-/** Binding classes patched: AES-GCM pads to 16 bytes, ChaCha20-Poly1305 to 8. */
-const patched = (() => {
+/**
+ * The ciphers whose packets come from reused buffers (none without ssh2's native binding):
+ * their binding classes patched, AES-GCM padding to 16 bytes, ChaCha20-Poly1305 to 8.
+ */
+export const reusingCiphers: ReadonlyArray<string> = (() => {
   const done: Array<string> = []
   for (const [name, block] of [["aes128-gcm@openssh.com", 16], ["chacha20-poly1305@openssh.com", 8]] as const) {
     const proto = cipherPrototype(name)
@@ -130,9 +133,6 @@ const patched = (() => {
   return done
 })()
 
-/** The ciphers whose packets come from reused buffers (none without ssh2's native binding). */
-export const reusingCiphers: ReadonlyArray<string> = patched
-
 interface Writable {
   write(chunk: unknown, ...rest: Array<unknown>): boolean
 }
@@ -143,7 +143,7 @@ interface Writable {
  */
 export const reuseSendBuffers = (client: Client): void => {
   const sock = (client as unknown as { readonly _sock: Writable | undefined })._sock
-  if (sock === undefined || patched.length === 0) return
+  if (sock === undefined || reusingCiphers.length === 0) return
   const write = sock.write
   sock.write = function(this: Writable, chunk: unknown, ...rest: Array<unknown>): boolean {
     if (rest.length === 0 && chunk instanceof Uint8Array && ours.has(chunk.buffer as ArrayBuffer)) {
