@@ -183,6 +183,12 @@ export const dropCaches = async () => {
  */
 export const SHM = fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir()
 
+/** Our server's arguments for the bench's sshd: the host `box`, the test user's key, local roots /tmp and /dev/shm. */
+export const serverArgs = (sshd: Sshd, extra: Array<string> = []) => [
+  "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name,
+  "--key", sshd.clientKeyPath, "--local-root", os.tmpdir(), ...(SHM === os.tmpdir() ? [] : ["--local-root", SHM]), ...extra
+]
+
 /** A file of `mib` MiB of random bytes. */
 export const randomFile = (file: string, mib: number) =>
   new Promise<void>((resolve, reject) => {

@@ -17,7 +17,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { call, startMcpServer } from "../test/support/mcp.ts"
 import { startSshd } from "../test/support/sshdServer.ts"
-import { log, now, randomFile, SHM, waitEnd } from "./lib.ts"
+import { log, now, randomFile, serverArgs, SHM, waitEnd } from "./lib.ts"
 
 const [what = "", runsArg = "3", topArg = "25"] = process.argv.slice(2)
 const WORKLOADS = ["ingest", "raw", "up", "down"]
@@ -62,10 +62,7 @@ const work = fs.mkdtempSync(path.join(SHM, "mcpssh-profile-"))
 const remoteDir = `${SHM}/mcpssh-profile-${process.pid}`
 const logDir = process.env.PROFILE_LOG_DIR === "1" ? fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-profile-logs-")) : undefined
 const server = await startMcpServer({
-  args: [
-    "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name,
-    "--key", sshd.clientKeyPath, "--local-root", work, "--max-jobs-per-host", "200", ...(logDir === undefined ? [] : ["--log-dir", logDir])
-  ],
+  args: serverArgs(sshd, ["--max-jobs-per-host", "200", ...(logDir === undefined ? [] : ["--log-dir", logDir])]),
   env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` }
 })
 try {

@@ -26,7 +26,7 @@ import { call, type McpServerProcess, startMcpServer, tailLines } from "../test/
 import { type Sshd, startSshd } from "../test/support/sshdServer.ts"
 import {
   directEndpoint, dropCaches, fmtSamples, GCM, interleaved, load, log, median, ms, type Mux, muxSsh, now, opensshBest, opensshCell,
-  opensshRun, pct, randomFile, readBack, type Row, RUNS, settle, sftpArgs, sh, sha256sumBoth, SHM, smallTree, sshArgs, startMux, type Timed,
+  opensshRun, pct, randomFile, readBack, type Row, RUNS, serverArgs, settle, sftpArgs, sh, sha256sumBoth, SHM, smallTree, sshArgs, startMux, type Timed,
   waitEnd
 } from "./lib.ts"
 import { WAN_SETS, wanRows } from "./wan.ts"
@@ -42,10 +42,6 @@ const serverEnv = process.env.BENCH_SERVER_NODE_OPTIONS === undefined ? {} : { e
  * under SHM (/dev/shm where there is one), which the server, started without TMPDIR, would
  * not count as one of its default local_roots.
  */
-const serverArgs = (sshd: Sshd, extra: Array<string> = []) => [
-  "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name,
-  "--key", sshd.clientKeyPath, "--local-root", os.tmpdir(), ...(SHM === os.tmpdir() ? [] : ["--local-root", SHM]), ...extra
-]
 
 const rssMb = (pid: number, field: "VmRSS" | "VmHWM") => {
   const m = new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
