@@ -11,13 +11,18 @@
  *   up/down  one 1 GiB file in /dev/shm uploaded / downloaded, verified (row 6)
  * PROFILE_KEEP=1 keeps the .cpuprofile (its path is printed) for Chrome's DevTools.
  * PROFILE_LOG_DIR=1 runs the server with `--log-dir` (row 3's log mirror).
+ * Each run's CPU is split: the server; the host's sshd (the connection's cipher and channels,
+ * one thread per connection) and the commands it ran; the rest of the machine (this script,
+ * the OpenSSH client). PROFILE_SFTP=1 (up/down) follows each run with OpenSSH's `sftp`
+ * moving the same file over a ControlMaster with aes128-gcm, split the same way.
+ * PROFILE_NODE_OPTIONS adds to the server's NODE_OPTIONS (e.g. `--import` of a GC observer).
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { call, startMcpServer } from "../test/support/mcp.ts"
 import { startSshd } from "../test/support/sshdServer.ts"
-import { log, now, randomFile, serverArgs, SHM, waitEnd } from "./lib.ts"
+import { directEndpoint, GCM, log, now, randomFile, serverArgs, sftpArgs, sh, SHM, startMux, waitEnd } from "./lib.ts"
 
 const [what = "", runsArg = "3", topArg = "25"] = process.argv.slice(2)
 const WORKLOADS = ["ingest", "raw", "up", "down"]
@@ -28,10 +33,64 @@ if (!WORKLOADS.includes(what)) {
 const runs = Math.max(1, Number(runsArg) || 3)
 const top = Math.max(1, Number(topArg) || 25)
 
-/** CPU seconds (user + system) that process `pid` has used so far (Linux: clock ticks of 1/100 s). */
+/** A process's stat fields after its name: [2] is the parent, [11]/[12] its own user/system ticks, [13]/[14] those of its reaped children. */
+const statFields = (pid: number | string) => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  } catch {
+    return undefined // it has just ended
+  }
+}
+const TICK = 100
+
+/** CPU seconds (user + system) that process `pid` has used so far. */
 const cpuSeconds = (pid: number) => {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  const f = statFields(pid)!
+  return (Number(f[11]) + Number(f[12])) / TICK
+}
+
+/** CPU seconds (user + system, all cores) the whole machine has used so far. */
+const machineSeconds = () => {
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number)
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]!) / TICK
+}
+
+/**
+ * The host's side, from the sshd listener `root` down: the CPU seconds of the sshd processes
+ * themselves (each connection's cipher and channels: one thread per connection) and of the
+ * commands they ran (the shells, tar, openssl, sftp-server: counted once reaped, or while alive).
+ */
+const hostSeconds = (root: number) => {
+  const procs = fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
+    const f = statFields(pid)
+    const comm = f === undefined ? undefined : fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim()
+    return f === undefined ? [] : [{ pid: Number(pid), ppid: Number(f[1]), comm, own: (Number(f[11]) + Number(f[12])) / TICK, reaped: (Number(f[13]) + Number(f[14])) / TICK }]
+  })
+  const under = new Set([root])
+  for (let grew = true; grew;) {
+    grew = false
+    for (const p of procs) if (!under.has(p.pid) && under.has(p.ppid)) grew = under.add(p.pid) !== undefined
+  }
+  let sshd = 0
+  let commands = 0
+  for (const p of procs.filter((p) => under.has(p.pid))) {
+    if (p.comm?.startsWith("sshd") === true) {
+      sshd += p.own
+      commands += p.reaped
+    } else commands += p.own + p.reaped
+  }
+  return { sshd, commands }
+}
+
+/** What a run cost: wall time, the server's CPU, the host's sshd and its commands, and the rest of the machine. */
+const costOf = async (serverPid: number | undefined, sshdPid: number, run: () => Promise<void>) => {
+  const [server0, host0, all0, t0] = [serverPid === undefined ? 0 : cpuSeconds(serverPid), hostSeconds(sshdPid), machineSeconds(), now()]
+  await run()
+  const wall = (now() - t0) / 1000
+  const server = serverPid === undefined ? 0 : cpuSeconds(serverPid) - server0
+  const host1 = hostSeconds(sshdPid)
+  const [sshd, commands] = [host1.sshd - host0.sshd, host1.commands - host0.commands]
+  return { wall, text: `${wall.toFixed(3)} s; CPU: ${serverPid === undefined ? "" : `server ${server.toFixed(2)} s, `}sshd ${sshd.toFixed(2)} s, its commands ${commands.toFixed(2)} s, the rest ${(machineSeconds() - all0 - server - sshd - commands).toFixed(2)} s` }
 }
 
 interface ProfileNode {
@@ -63,7 +122,7 @@ const remoteDir = `${SHM}/mcpssh-profile-${process.pid}`
 const logDir = process.env.PROFILE_LOG_DIR === "1" ? fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-profile-logs-")) : undefined
 const server = await startMcpServer({
   args: serverArgs(sshd, ["--max-jobs-per-host", "200", ...(logDir === undefined ? [] : ["--log-dir", logDir])]),
-  env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` }
+  env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir} ${process.env.PROFILE_NODE_OPTIONS ?? ""}` }
 })
 try {
   await call(server, "ssh_exec", { command: "true" })
@@ -72,7 +131,8 @@ try {
     log("a 1 GiB file of random bytes")
     await randomFile(file, 1024)
     await sshd.exec(`mkdir -p ${remoteDir} && chown ${sshd.user.name} ${remoteDir}`)
-    if (what === "down") await call(server, "ssh_upload", { local_path: file, remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
+    // Put there directly (the same machine), so that the profile holds the downloads alone.
+    if (what === "down") await sshd.exec(`cp ${file} ${remoteDir}/gib.bin && chown ${sshd.user.name} ${remoteDir}/gib.bin`)
   }
   const once = async (i: number) => {
     if (what === "ingest" || what === "raw") {
@@ -86,14 +146,27 @@ try {
       ? await call(server, "ssh_upload", { local_path: file, remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
       : await call(server, "ssh_download", { local_path: path.join(work, `back${i}.bin`), remote_path: `${remoteDir}/gib.bin` }, { timeout: 600_000 })
     if (r.isError || r.data.verified !== true) throw new Error(`${what}: ${r.text.slice(0, 300)}`)
-    if (what === "down") fs.rmSync(path.join(work, `back${i}.bin`))
+    if (what === "down") fs.rmSync(path.join(work, `back${i}.bin`), { force: true })
+  }
+  const mux = process.env.PROFILE_SFTP === "1" && (what === "up" || what === "down") ? await startMux(sshd, GCM) : undefined
+  const sftp = async () => {
+    if (mux === undefined) return
+    const batch = path.join(work, "batch")
+    const back = path.join(work, "sftp-back.bin")
+    fs.writeFileSync(batch, what === "up" ? `put ${file} ${remoteDir}/sftp.bin\n` : `get ${remoteDir}/gib.bin ${back}\n`)
+    const cost = await costOf(undefined, sshd.pid, async () => {
+      const r = await sh("sftp", sftpArgs(sshd, mux, directEndpoint(sshd), batch))
+      if (r.code !== 0) throw new Error(`sftp ${what} exited ${r.code}`)
+    })
+    process.stdout.write(`  sftp ${what}: ${cost.text} (sftp itself)\n`)
+    fs.rmSync(back, { force: true })
   }
   for (let i = 0; i < runs; i++) {
-    const cpu0 = cpuSeconds(server.pid)
-    const t0 = now()
-    await once(i)
-    process.stdout.write(`${what} run ${i + 1}: ${((now() - t0) / 1000).toFixed(3)} s, server CPU ${(cpuSeconds(server.pid) - cpu0).toFixed(2)} s (load ${os.loadavg()[0]!.toFixed(1)})\n`)
+    const cost = await costOf(server.pid, sshd.pid, () => once(i))
+    process.stdout.write(`${what} run ${i + 1}: ${cost.text} (load ${os.loadavg()[0]!.toFixed(1)})\n`)
+    await sftp()
   }
+  mux?.close()
 } finally {
   await server.close()
   await sshd.exec(`rm -rf ${remoteDir}`)
