@@ -33,6 +33,8 @@ const BATCH = 256 * 1024
 const WRITES_IN_FLIGHT = 32
 /** Stop reading the channel above this many bytes not yet on disk. */
 const HIGH_WATER = 8 * 1024 * 1024
+/** Pieces kept for reuse: what a receive holds while its writes are pending (HIGH_WATER), and the one filling. */
+const KEPT = HIGH_WATER / SMALL + 2
 /** Bytes a host may send after the archive's end (tar pads to its record size, 128 KiB with -b 256). */
 const TRAILING_MAX = 1024 * 1024
 
@@ -123,7 +125,7 @@ const bufferPool = () => {
   const free: Array<Buffer> = []
   return {
     take: () => free.pop() ?? Buffer.allocUnsafe(SMALL),
-    give: (buf: Buffer) => void (free.length < 8 && free.push(buf))
+    give: (buf: Buffer) => void (free.length < KEPT && free.push(buf))
   }
 }
 
@@ -316,8 +318,14 @@ export const receiveTree = async (
     size: number
     bytes: number
     parts: Array<Buffer>
-    /** A large file: its handle once open, each write chained after the one before. */
-    chain?: Promise<fsp.FileHandle>
+    /** A large file: its handle once open. */
+    opened?: Promise<fsp.FileHandle>
+    /**
+     * A large file's writes not yet settled: each piece is written at its place as soon as
+     * it is full, not after the one before (a chain of writes fell behind the channel, which
+     * then paused hundreds of times a gigabyte).
+     */
+    writing: Set<Promise<void>>
     /** A large file's piece being filled, written when full (fewer, larger writes). */
     piece: Buffer | undefined
     filled: number
@@ -329,13 +337,19 @@ export const receiveTree = async (
     const at = f.bytes - n
     f.piece = undefined
     f.filled = 0
-    const chain = f.chain!.then(async (h) => {
+    const write = f.opened!.then(async (h) => {
       let off = 0
       while (off < n) off += (await h.write(piece, off, n - off, at + off)).bytesWritten
-      return h
     })
-    f.chain = chain
-    track(chain.then(() => buffers.give(piece)), n)
+    f.writing.add(write)
+    const settled = () => void f.writing.delete(write)
+    write.then(settled, settled)
+    track(write.then(() => buffers.give(piece)), n)
+  }
+  /** Once a large file's writes have settled: its handle, to close (the writes' failures are tracked on their own). */
+  const afterWrites = async (f: NonNullable<typeof cur>) => {
+    await Promise.allSettled([...f.writing])
+    return await f.opened!
   }
   const reader = new TarReader((e) => {
     if (e.type === "file") {
@@ -343,12 +357,12 @@ export const receiveTree = async (
       if (want === undefined) throw new Error(`the host sent ${JSON.stringify(e.name.slice(0, 200))}, which was not asked for`)
       if (got.has(e.name)) throw new Error(`the host sent ${JSON.stringify(e.name.slice(0, 200))} twice`)
       got.set(e.name, { bytes: 0, sha256: "", mode: e.mode })
-      cur = { rel: e.name, temp: want.temp, mode: e.mode, hash: createHash("sha256"), size: e.size, bytes: 0, parts: [], piece: undefined, filled: 0 }
-      if (e.size > SMALL) cur.chain = fsp.open(want.temp, EXCLUSIVE, 0o600)
+      cur = { rel: e.name, temp: want.temp, mode: e.mode, hash: createHash("sha256"), size: e.size, bytes: 0, parts: [], writing: new Set(), piece: undefined, filled: 0 }
+      if (e.size > SMALL) cur.opened = fsp.open(want.temp, EXCLUSIVE, 0o600)
     } else if (e.type === "data") {
       const f = cur!
       f.hash.update(e.chunk)
-      if (f.chain === undefined) {
+      if (f.opened === undefined) {
         f.parts.push(Buffer.from(e.chunk))
         f.bytes += e.chunk.length
         return
@@ -367,10 +381,10 @@ export const receiveTree = async (
       cur = undefined
       got.set(f.rel, { bytes: f.bytes, sha256: f.hash.digest("hex"), mode: f.mode })
       const mode = finalMode(f.mode)
-      if (f.chain === undefined) track(writeNew(f.temp, Buffer.concat(f.parts), mode), f.bytes)
+      if (f.opened === undefined) track(writeNew(f.temp, Buffer.concat(f.parts), mode), f.bytes)
       else {
         if (f.filled > 0) writePiece(f)
-        track(f.chain.then(async (h) => {
+        track(afterWrites(f).then(async (h) => {
           try {
             await h.chmod(mode)
           } finally {
@@ -402,7 +416,7 @@ export const receiveTree = async (
     const result = await io.done
     await Promise.allSettled([...writes])
     // A file still open (the stream broke off inside it) is closed before anything is removed.
-    if (cur?.chain !== undefined) await cur.chain.then((h) => h.close(), () => {})
+    if (cur?.opened !== undefined) await afterWrites(cur).then((h) => h.close(), () => {})
     io.checkAborted()
     if (failure !== undefined) throw failure
     if (result.code === 0) reader.finish()
