@@ -30,6 +30,7 @@ import type { RemoteChannel } from "./RemoteChannel.js"
 import { type ExecOptions, PTY_SIZE } from "./RemoteHosts.js"
 import { guarded } from "./listeners.js"
 import { scopedCallback } from "./scopedCallback.js"
+import { reusingSocket } from "./receiveBuffers.js"
 import { reuseSendBuffers } from "./sendBuffers.js"
 import { connectFailure } from "./sshErrors.js"
 
@@ -216,9 +217,11 @@ export class SshClient extends Context.Service<SshClient, {
             fail(Object.assign(new Error("Timed out while waiting for handshake"), { level: "client-timeout" }))
             client.destroy()
           }))
+          // A direct TCP connection reads into reused buffers (receiveBuffers.ts).
+          const direct = sock === undefined ? reusingSocket(entry.address, entry.port) : undefined
           try {
             client.connect({
-              ...(sock === undefined ? { host: entry.address, port: entry.port } : { sock }),
+              ...(direct !== undefined ? { sock: direct.sock } : sock === undefined ? { host: entry.address, port: entry.port } : { sock }),
               username: entry.user,
               // Ours (`clock`) instead: it stops while a person answers a prompt.
               readyTimeout: 0,
@@ -236,8 +239,10 @@ export class SshClient extends Context.Service<SshClient, {
             // delayed ACKs: that cost ~40-80 ms per request on loopback.
             client.setNoDelay(true)
             reuseSendBuffers(client)
+            direct?.attach(client)
           } catch (e) {
             // ssh2 throws synchronously on settings it cannot use.
+            direct?.sock.destroy()
             settled = true
             fail(e instanceof Error ? e : new Error(String(e)))
           }

@@ -15,6 +15,7 @@
 import * as fs from "node:fs"
 import { openExclusive } from "../files/privateFiles.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
+import { readsByCopying } from "../ssh/receiveBuffers.js"
 import { gate, inOrderHash, type Lane, lane, laneFailure, lines, PIECE, piecePool, said } from "./laneIo.js"
 import { TransferAborted } from "./pipeline.js"
 import { parseSourceVerdict } from "./rangeCommands.js"
@@ -190,6 +191,8 @@ const receiveOver = async (o: ReceiveRanges, x: Shared): Promise<ReceivedRanges>
     /** A lane has opened: it joins (or, every range asked for already, ends at once). */
     const join = (ch: RemoteChannel) => {
       const r: Reader = { lane: undefined, asked: [], cur: undefined }
+      // onData copies every chunk into pieces before it returns.
+      readsByCopying(ch)
       const l = lane(ch, undefined, onData(r))
       r.lane = l
       all.push(l)

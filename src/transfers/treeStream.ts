@@ -16,6 +16,7 @@ import * as fsp from "node:fs/promises"
 import { EXCLUSIVE } from "../files/privateFiles.js"
 import { BoundedChunks, type Collected, HELPER_STDERR_MAX, tooLarge } from "../ssh/collect.js"
 import { guarded } from "../ssh/listeners.js"
+import { readsByCopying } from "../ssh/receiveBuffers.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import { TransferAborted } from "./pipeline.js"
 import { endOfArchive, fileHeader, padding, TarReader } from "./tar.js"
@@ -395,6 +396,8 @@ export const receiveTree = async (
     }
   })
   let trailing = 0
+  // Every chunk is copied (into pieces, a header, a small file's parts) before onData returns.
+  readsByCopying(ch)
   const io = open(ch, step, signal, {
     onData: (chunk) => {
       // Cancelled: what is still in flight is not written (the directories are about to go).

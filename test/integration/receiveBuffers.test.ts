@@ -1,0 +1,126 @@
+/**
+ * src/ssh/receiveBuffers.ts against a real sshd: socket reads into reused buffers never
+ * change what a reader still holds. A buffer given back while a view of it is kept (by a
+ * reader that keeps its chunks, by a paused stream, by stderr) would be overwritten by a
+ * later read: those readers' hashes would differ. And a copying reader alone gets its
+ * buffers reused. The module relies on ssh2 1.17's internals: the first test fails when
+ * they change.
+ */
+import { createHash, randomBytes } from "node:crypto"
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import * as path from "node:path"
+import ssh2 from "ssh2"
+import { afterAll, beforeAll, expect, it } from "vitest"
+import { readsByCopying, receiveBufferCounts, reusingSocket } from "../../src/ssh/receiveBuffers.js"
+import { shellQuote } from "../../src/ssh/shell.js"
+import type { Sshd } from "../support/sshdServer.js"
+import { describeWithSshd } from "../support/sshd.js"
+
+const require = createRequire(import.meta.url)
+const CIPHERS = ["aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"] as const
+
+const connect = (sshd: Sshd, cipher: string) =>
+  new Promise<ssh2.Client>((resolve, reject) => {
+    const c = new ssh2.Client()
+    c.on("error", reject)
+    c.on("ready", () => resolve(c))
+    const { sock, attach } = reusingSocket(sshd.host, sshd.port)
+    c.connect({
+      sock, username: sshd.user.name, privateKey: fs.readFileSync(sshd.clientKeyPath),
+      algorithms: { cipher: [cipher] as Array<ssh2.CipherAlgorithm> }
+    })
+    attach(c)
+  })
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex")
+
+type Reader = "copies" | "keeps" | "pauses" | "stderr"
+
+/**
+ * Run `command` and read its stdout (stderr for "stderr") as `how` says: "copies" hashes each
+ * chunk at once (a copying reader); "keeps" holds every chunk as handed over and hashes them
+ * at the end; "pauses" is a copying reader that pauses now and then (chunks wait queued in
+ * the stream meanwhile); "stderr" keeps stderr's chunks. The sha256 of what was read.
+ */
+const read = (client: ssh2.Client, command: string, how: Reader) =>
+  new Promise<string>((resolve, reject) => {
+    client.exec(command, (err, ch) => {
+      if (err !== undefined && err !== null) return reject(err)
+      const hash = createHash("sha256")
+      const kept: Array<Buffer> = []
+      let chunks = 0
+      if (how !== "keeps") readsByCopying(ch)
+      const out = how === "stderr" ? ch.stderr : ch
+      ;(how === "stderr" ? ch : ch.stderr).resume()
+      out.on("data", (d: Buffer) => {
+        if (how === "keeps" || how === "stderr") return void kept.push(d)
+        hash.update(d)
+        if (how === "pauses" && ++chunks % 7 === 0) {
+          ch.pause()
+          setTimeout(() => ch.resume(), 2)
+        }
+      })
+      ch.on("close", () => resolve(kept.length > 0 ? sha256(Buffer.concat(kept)) : hash.digest("hex")))
+    })
+  })
+
+describeWithSshd("socket reads into reused buffers (receiveBuffers.ts)", (getSshd) => {
+  let dir = ""
+  let file = ""
+  let data = Buffer.alloc(0)
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-receive-"))
+    fs.chmodSync(dir, 0o755)
+    file = path.join(dir, "data.bin")
+    data = randomBytes(12 * 1024 * 1024 + 333)
+    fs.writeFileSync(file, data, { mode: 0o644 })
+  })
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+  it("relies on ssh2 internals that are still there (fails when ssh2 changes: review receiveBuffers.ts then)", async () => {
+    expect(require("ssh2/package.json").version).toBe("1.17.0")
+    const client = await connect(getSshd(), CIPHERS[0])
+    try {
+      const proto = (client as unknown as { _protocol?: { _decipher?: { inSeqno?: unknown } } })._protocol
+      expect(proto?._decipher?.inSeqno).toBeTypeOf("number")
+      await new Promise<void>((resolve, reject) =>
+        client.exec("true", (err, ch) => {
+          if (err !== undefined && err !== null) return reject(err)
+          expect(ch.push).toBeTypeOf("function")
+          expect(ch.readableLength).toBe(0)
+          ch.on("close", () => resolve()).resume()
+        })
+      )
+    } finally {
+      client.end()
+    }
+  })
+
+  for (const cipher of CIPHERS) {
+    it(`never overwrites what a reader still holds, with ${cipher}: readers that keep, pause or read stderr beside copying ones`, async () => {
+      const client = await connect(getSshd(), cipher)
+      try {
+        const cat = `cat ${shellQuote(file)}`
+        const readers: Array<[string, Reader]> = [
+          [cat, "copies"],
+          [cat, "keeps"],
+          [cat, "pauses"],
+          [`${cat} >&2`, "stderr"],
+          [cat, "copies"]
+        ]
+        const hashes = await Promise.all(readers.map(([command, how]) => read(client, command, how)))
+        expect(hashes).toEqual(readers.map(() => sha256(data)))
+        // A copying reader alone: most reads go back to the free list.
+        const before = { ...receiveBufferCounts }
+        expect(await read(client, cat, "copies")).toBe(sha256(data))
+        const reads = receiveBufferCounts.reads - before.reads
+        expect(reads).toBeGreaterThan(100)
+        expect(receiveBufferCounts.reused - before.reused).toBeGreaterThan(reads / 2)
+      } finally {
+        client.end()
+      }
+    }, 120_000)
+  }
+})
