@@ -15,24 +15,17 @@ import ssh2 from "ssh2"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { readsByCopying, receiveBufferCounts, reusingSocket } from "../../src/ssh/receiveBuffers.js"
 import { shellQuote } from "../../src/ssh/shell.js"
+import { AEAD_CIPHERS, connectBare } from "../support/bareSsh.js"
 import type { Sshd } from "../support/sshdServer.js"
 import { describeWithSshd } from "../support/sshd.js"
 
 const require = createRequire(import.meta.url)
-const CIPHERS = ["aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"] as const
+const CIPHERS = AEAD_CIPHERS
 
-const connect = (sshd: Sshd, cipher: string) =>
-  new Promise<ssh2.Client>((resolve, reject) => {
-    const c = new ssh2.Client()
-    c.on("error", reject)
-    c.on("ready", () => resolve(c))
-    const { sock, attach } = reusingSocket(sshd.host, sshd.port)
-    c.connect({
-      sock, username: sshd.user.name, privateKey: fs.readFileSync(sshd.clientKeyPath),
-      algorithms: { cipher: [cipher] as Array<ssh2.CipherAlgorithm> }
-    })
-    attach(c)
-  })
+const connect = (sshd: Sshd, cipher: string) => {
+  const { sock, attach } = reusingSocket(sshd.host, sshd.port)
+  return connectBare(sshd, { cipher, sock, connected: attach })
+}
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex")
 

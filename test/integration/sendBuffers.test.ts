@@ -5,28 +5,18 @@
  * The module relies on ssh2 1.17's internals: the first test fails when they change.
  */
 import { createHash, randomBytes } from "node:crypto"
-import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import ssh2 from "ssh2"
 import { expect, it } from "vitest"
 import { cipherPrototype, originalAllocPacket, reuseSendBuffers, reusingCiphers, sendBufferCounts, SLOT_BYTES } from "../../src/ssh/sendBuffers.js"
+import { AEAD_CIPHERS, connectBare } from "../support/bareSsh.js"
 import type { Sshd } from "../support/sshdServer.js"
 import { describeWithSshd } from "../support/sshd.js"
 
 const require = createRequire(import.meta.url)
-const CIPHERS = ["aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"] as const
+const CIPHERS = AEAD_CIPHERS
 
-const connect = (sshd: Sshd, cipher: string) =>
-  new Promise<ssh2.Client>((resolve, reject) => {
-    const c = new ssh2.Client()
-    c.on("error", reject)
-    c.on("ready", () => resolve(c))
-    c.connect({
-      host: sshd.host, port: sshd.port, username: sshd.user.name, privateKey: fs.readFileSync(sshd.clientKeyPath),
-      algorithms: { cipher: [cipher] as Array<ssh2.CipherAlgorithm> }
-    })
-    reuseSendBuffers(c)
-  })
+const connect = (sshd: Sshd, cipher: string) => connectBare(sshd, { cipher, connected: reuseSendBuffers })
 
 /**
  * Send `data` to `sha256sum` on the host through an exec channel: the hash it printed. The
