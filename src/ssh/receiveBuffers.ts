@@ -13,7 +13,8 @@
  * to the GC, as before. Connections through a jump host or a ProxyCommand read as before.
  *
  * Relies on ssh2 1.17 internals (the client's `_protocol` and its `_decipher` with
- * `inSeqno`, one `push` per channel-data packet): test/integration/receiveBuffers.test.ts
+ * `inSeqno`, one `push` per channel-data packet, a channel's `_client`):
+ * test/integration/receiveBuffers.test.ts
  * fails when they change.
  *
  * @since 0.4.0
@@ -32,8 +33,13 @@ const free: Array<Buffer> = []
 /** Reads into a buffer of ours, and buffers given back after one (the rest went to the GC). */
 export const receiveBufferCounts = { reads: 0, reused: 0 }
 
-/** Pushes of channel data taken at once by a copying reader, during the parse of one read. */
-let copied = 0
+/**
+ * The client whose read is being parsed, and the pushes of channel data that a copying
+ * reader of ITS channels took at once meanwhile. Its own: a connection through a jump host
+ * is parsed inside the jump connection's push, and its channels' pushes must not count for
+ * the jump connection's buffer.
+ */
+let parsing: { readonly client: object; copied: number } | undefined
 
 /** What ssh2 1.17's client holds that this module reads. */
 interface Parsing {
@@ -64,9 +70,16 @@ export const reusingSocket = (host: string, port: number): { readonly sock: Net.
         const proto = client?._protocol
         const decipher = proto?._decipher
         const seqno = decipher?.inSeqno
-        copied = 0
-        // ssh2 listens for "data" (Node does not emit it for a socket read through `onread`).
-        sock.emit("data", data.subarray(0, n))
+        const outer = parsing
+        const now = client === undefined ? undefined : { client, copied: 0 }
+        parsing = now
+        try {
+          // ssh2 listens for "data" (Node does not emit it for a socket read through `onread`).
+          sock.emit("data", data.subarray(0, n))
+        } finally {
+          parsing = outer
+        }
+        const copied = now?.copied
         if (
           proto !== undefined && decipher !== undefined && typeof seqno === "number" && proto._decipher === decipher &&
           ((decipher.inSeqno! - seqno) >>> 0) === copied && !holds(decipher, data) && !holds(proto, data) &&
@@ -86,10 +99,13 @@ export const reusingSocket = (host: string, port: number): { readonly sock: Net.
 interface PushingChannel {
   push(chunk: unknown, encoding?: BufferEncoding): boolean
   readonly readableLength: number
+  /** The client it belongs to. */
+  readonly _client: object
 }
 
 const isPushing = (ch: object): ch is PushingChannel =>
-  typeof (ch as Partial<PushingChannel>).push === "function" && typeof (ch as Partial<PushingChannel>).readableLength === "number"
+  typeof (ch as Partial<PushingChannel>).push === "function" && typeof (ch as Partial<PushingChannel>).readableLength === "number" &&
+  typeof (ch as Partial<PushingChannel>)._client === "object"
 
 /**
  * Mark `channel` (ssh2's) as read by one "data" listener that copies what it is handed
@@ -102,7 +118,7 @@ export const readsByCopying = (channel: object): void => {
   channel.push = function(this: PushingChannel, chunk: unknown, encoding?: BufferEncoding): boolean {
     const more = push.call(this, chunk, encoding)
     // Emitted to the listener during the push, not queued: it has copied it already.
-    if (chunk instanceof Uint8Array && this.readableLength === 0) copied++
+    if (chunk instanceof Uint8Array && this.readableLength === 0 && parsing?.client === this._client) parsing.copied++
     return more
   }
 }

@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { Duplex } from "node:stream"
 import ssh2 from "ssh2"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { readsByCopying, receiveBufferCounts, reusingSocket } from "../../src/ssh/receiveBuffers.js"
@@ -90,6 +91,29 @@ describeWithSshd("socket reads into reused buffers (receiveBuffers.ts)", (getSsh
       client.end()
     }
   })
+
+  it("counts only a connection's own channels: a connection through a jump connection's forwarded channel, with readers that keep beside copying ones", async () => {
+    const sshd = getSshd()
+    const jump = await connect(sshd, CIPHERS[0])
+    try {
+      const tunnel = await new Promise<Duplex>((resolve, reject) =>
+        jump.forwardOut("127.0.0.1", 0, sshd.host, sshd.port, (err, ch) => err !== undefined && err !== null ? reject(err) : resolve(ch)))
+      const inner = await connectBare(sshd, { cipher: CIPHERS[1], sock: tunnel })
+      try {
+        const cat = `cat ${shellQuote(file)}`
+        const readers: Array<Reader> = ["copies", "keeps", "copies", "pauses", "keeps", "copies"]
+        // Rounds: a wrong count shows when it happens to equal the jump connection's packets.
+        for (let round = 0; round < 4; round++) {
+          const hashes = await Promise.all(readers.map((how) => read(inner, cat, how)))
+          expect(hashes).toEqual(readers.map(() => sha256(data)))
+        }
+      } finally {
+        inner.end()
+      }
+    } finally {
+      jump.end()
+    }
+  }, 120_000)
 
   for (const cipher of CIPHERS) {
     it(`never overwrites what a reader still holds, with ${cipher}: readers that keep, pause or read stderr beside copying ones`, async () => {
