@@ -45,10 +45,12 @@ export const checkTargets = (request: TransferRequest, targets: ReadonlyArray<Lo
  */
 export const privateTemps = (targets: ReadonlyArray<LocalTarget>) => {
   const dirs = new Map<string, string>()
+  // Each directory is made and noted as one step that an interruption waits for: noted only
+  // after the fiber resumed, one made just before a cancel was never removed.
   const prepare = Effect.forEach(targets, (t) =>
     dirs.has(path.dirname(t.target))
       ? Effect.void
-      : Effect.map(privateDir(t.target), (priv) => void dirs.set(path.dirname(t.target), priv)).pipe(
+      : Effect.uninterruptible(Effect.map(privateDir(t.target), (priv) => void dirs.set(path.dirname(t.target), priv))).pipe(
         Effect.mapError((e) => sftpFailure(`local_path ${t.target}`, e))
       ), { discard: true })
   const tempFor = (t: LocalTarget, i: number) =>

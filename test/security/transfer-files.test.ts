@@ -8,11 +8,12 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as NodeFileSystem from "@effect/platform-node-shared/NodeFileSystem"
-import { Effect } from "effect"
+import { Effect, Fiber, FileSystem } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { ensurePrivateDir, openExclusive, openPrivateAppendAsync } from "../../src/files/privateFiles.js"
 import { parseListing, unsafeRelative } from "../../src/files/treePaths.js"
 import { localDirs, privateDir } from "../../src/transfers/localFiles.js"
+import { privateTemps } from "../../src/transfers/sftpDownload.js"
 
 const tmp = () => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-files-")))
 
@@ -126,6 +127,24 @@ describe("private files", () => {
     expect(path.basename(a)).toMatch(/^\.target\.bin\.mcpssh-/)
     expect(fs.statSync(a).mode & 0o777).toBe(0o700)
     expect(path.basename(await make(path.join(dir, "x".repeat(250)))).length).toBeLessThan(120)
+  })
+
+  it("a cancel that lands as a download's private directory is being made still removes it", async () => {
+    const dir = tmp()
+    const temps = privateTemps([{ rel: "", source: "/remote/big.bin", target: path.join(dir, "big.bin") }])
+    const run = Effect.gen(function*() {
+      const real = yield* FileSystem.FileSystem
+      // The directory is on disk a while before its fiber goes on, as on a busy machine.
+      const slow: FileSystem.FileSystem = {
+        ...real,
+        makeTempDirectory: (options) => Effect.tap(real.makeTempDirectory(options), () => Effect.sleep("200 millis"))
+      }
+      const fiber = yield* Effect.forkChild(temps.prepare.pipe(Effect.ensuring(temps.remove), Effect.provideService(FileSystem.FileSystem, slow)))
+      while (!fs.readdirSync(dir).some((n) => n.includes(".mcpssh-"))) yield* Effect.sleep("5 millis")
+      yield* Fiber.interrupt(fiber)
+    })
+    await Effect.runPromise(run.pipe(Effect.provide(NodeFileSystem.layer)))
+    expect(fs.readdirSync(dir)).toEqual([])
   })
 
   it("ensurePrivateDir makes 0700 directories and narrows a loose one; openPrivateAppendAsync (job log mirrors) is 0600 and refuses a symlink", async () => {
