@@ -14,8 +14,7 @@
  *
  * Relies on ssh2 1.17 internals (the client's `_protocol` and its `_decipher` with
  * `inSeqno`, one `push` per channel-data packet, a channel's `_client`):
- * test/integration/receiveBuffers.test.ts
- * fails when they change.
+ * test/integration/receiveBuffers.test.ts fails when they change.
  *
  * @since 0.4.0
  */
@@ -42,7 +41,7 @@ export const receiveBufferCounts = { reads: 0, reused: 0 }
 let parsing: { readonly client: object; copied: number } | undefined
 
 /** What ssh2 1.17's client holds that this module reads. */
-interface Parsing {
+interface ClientInternals {
   readonly _protocol?: { readonly _decipher?: { readonly inSeqno?: number } }
 }
 
@@ -58,7 +57,7 @@ const holds = (holder: object, buf: Buffer) => {
  * read goes to the GC).
  */
 export const reusingSocket = (host: string, port: number): { readonly sock: Net.Socket; attach(client: Client): void } => {
-  let client: Parsing | undefined
+  let client: ClientInternals | undefined
   const sock: Net.Socket = Net.connect({
     host,
     port,
@@ -92,7 +91,7 @@ export const reusingSocket = (host: string, port: number): { readonly sock: Net.
       }
     }
   })
-  return { sock, attach: (c) => void (client = c as unknown as Parsing) }
+  return { sock, attach: (c) => void (client = c as unknown as ClientInternals) }
 }
 
 /** What a reader needs of ssh2's channel for `readsByCopying`. */
