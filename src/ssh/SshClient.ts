@@ -217,11 +217,12 @@ export class SshClient extends Context.Service<SshClient, {
             fail(Object.assign(new Error("Timed out while waiting for handshake"), { level: "client-timeout" }))
             client.destroy()
           }))
-          // A direct TCP connection reads into reused buffers (receiveBuffers.ts).
-          const direct = sock === undefined ? reusingSocket(entry.address, entry.port) : undefined
+          // A direct TCP connection reads into reused buffers (receiveBuffers.ts); a hop over a
+          // jump host's channel reads as it comes.
+          const stream = sock === undefined ? reusingSocket(entry.address, entry.port) : { sock, attach: undefined }
           try {
             client.connect({
-              ...(direct !== undefined ? { sock: direct.sock } : sock === undefined ? { host: entry.address, port: entry.port } : { sock }),
+              sock: stream.sock,
               username: entry.user,
               // Ours (`clock`) instead: it stops while a person answers a prompt.
               readyTimeout: 0,
@@ -239,10 +240,10 @@ export class SshClient extends Context.Service<SshClient, {
             // delayed ACKs: that cost ~40-80 ms per request on loopback.
             client.setNoDelay(true)
             reuseSendBuffers(client)
-            direct?.attach(client)
+            stream.attach?.(client)
           } catch (e) {
             // ssh2 throws synchronously on settings it cannot use.
-            direct?.sock.destroy()
+            if (sock === undefined) stream.sock.destroy()
             settled = true
             fail(e instanceof Error ? e : new Error(String(e)))
           }
