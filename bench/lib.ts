@@ -183,7 +183,11 @@ export const dropCaches = async () => {
  */
 export const SHM = fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir()
 
-/** Our server's arguments for the bench's sshd: the host `box`, the test user's key, local roots /tmp and /dev/shm. */
+/**
+ * Our server's arguments for the bench's sshd: the host `box`, the test user's key, and as
+ * local roots the temp directory and SHM (/dev/shm where there is one), where the transfers
+ * read and write: the server, started without TMPDIR, would not count SHM as one of its own.
+ */
 export const serverArgs = (sshd: Sshd, extra: Array<string> = []) => [
   "--known-hosts", sshd.knownHostsPath, "--host", `box=127.0.0.1:${sshd.port}`, "--user", sshd.user.name,
   "--key", sshd.clientKeyPath, "--local-root", os.tmpdir(), ...(SHM === os.tmpdir() ? [] : ["--local-root", SHM]), ...extra

@@ -82,7 +82,7 @@ const hostSeconds = (root: number) => {
   return { sshd, commands }
 }
 
-/** What a run cost: wall time, the server's CPU, the host's sshd and its commands, and the rest of the machine. */
+/** What a run cost, as a line: wall time, the server's CPU, the host's sshd and its commands, and the rest of the machine. */
 const costOf = async (serverPid: number | undefined, sshdPid: number, run: () => Promise<void>) => {
   const [server0, host0, all0, t0] = [serverPid === undefined ? 0 : cpuSeconds(serverPid), hostSeconds(sshdPid), machineSeconds(), now()]
   await run()
@@ -90,7 +90,7 @@ const costOf = async (serverPid: number | undefined, sshdPid: number, run: () =>
   const server = serverPid === undefined ? 0 : cpuSeconds(serverPid) - server0
   const host1 = hostSeconds(sshdPid)
   const [sshd, commands] = [host1.sshd - host0.sshd, host1.commands - host0.commands]
-  return { wall, text: `${wall.toFixed(3)} s; CPU: ${serverPid === undefined ? "" : `server ${server.toFixed(2)} s, `}sshd ${sshd.toFixed(2)} s, its commands ${commands.toFixed(2)} s, the rest ${(machineSeconds() - all0 - server - sshd - commands).toFixed(2)} s` }
+  return `${wall.toFixed(3)} s; CPU: ${serverPid === undefined ? "" : `server ${server.toFixed(2)} s, `}sshd ${sshd.toFixed(2)} s, its commands ${commands.toFixed(2)} s, the rest ${(machineSeconds() - all0 - server - sshd - commands).toFixed(2)} s`
 }
 
 interface ProfileNode {
@@ -158,12 +158,12 @@ try {
       const r = await sh("sftp", sftpArgs(sshd, mux, directEndpoint(sshd), batch))
       if (r.code !== 0) throw new Error(`sftp ${what} exited ${r.code}`)
     })
-    process.stdout.write(`  sftp ${what}: ${cost.text} (sftp itself)\n`)
+    process.stdout.write(`  sftp ${what}: ${cost} (sftp itself)\n`)
     fs.rmSync(back, { force: true })
   }
   for (let i = 0; i < runs; i++) {
     const cost = await costOf(server.pid, sshd.pid, () => once(i))
-    process.stdout.write(`${what} run ${i + 1}: ${cost.text} (load ${os.loadavg()[0]!.toFixed(1)})\n`)
+    process.stdout.write(`${what} run ${i + 1}: ${cost} (load ${os.loadavg()[0]!.toFixed(1)})\n`)
     await sftp()
   }
   mux?.close()

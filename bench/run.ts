@@ -37,12 +37,6 @@ const ssh2Crypto = createRequire(import.meta.url)("ssh2/lib/protocol/crypto.js")
 /** BENCH_SERVER_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers the bench starts. */
 const serverEnv = process.env.BENCH_SERVER_NODE_OPTIONS === undefined ? {} : { env: { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS } }
 
-/**
- * The transfers read and write under the bench's temp directory (TMPDIR, e.g. /dev/shm) and
- * under SHM (/dev/shm where there is one), which the server, started without TMPDIR, would
- * not count as one of its default local_roots.
- */
-
 const rssMb = (pid: number, field: "VmRSS" | "VmHWM") => {
   const m = new RegExp(`${field}:\\s+(\\d+)`).exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
   return m === null ? NaN : Number(m[1]) / 1024
