@@ -1,7 +1,8 @@
 /**
  * src/ssh/sendBuffers.ts against a real sshd: packets sent from reused buffers arrive intact
  * (a buffer given back before the socket wrote it would corrupt a later packet: the hashes
- * would differ), with each AEAD cipher, several channels at once; and the buffers are reused.
+ * would differ), with each AEAD cipher, several channels at once; and the buffers are reused;
+ * the packets of one large write reach the socket as one writev.
  * The module relies on ssh2 1.17's internals: the first test fails when they change.
  */
 import { createHash, randomBytes } from "node:crypto"
@@ -81,4 +82,40 @@ describeWithSshd("packets sent from reused buffers (sendBuffers.ts)", (getSshd) 
       }
     }, 120_000)
   }
+
+  it("the packets of one large channel write leave the socket together, in one writev", async () => {
+    const client = await connect(getSshd(), CIPHERS[0])
+    try {
+      const ch = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+        client.exec("sha256sum", (err, ch) => (err !== undefined && err !== null ? reject(err) : resolve(ch))))
+      let out = ""
+      ch.on("data", (d: Buffer) => (out += d.toString()))
+      ch.stderr.resume()
+      const closed = new Promise<void>((resolve) => ch.on("close", () => resolve()))
+      // What the socket is handed, as the kernel would see it: one write(2) per `_write`, one writev(2) per `_writev`.
+      const sock = (client as unknown as { _sock: { _write: (...a: Array<unknown>) => void; _writev: (chunks: Array<unknown>, cb: unknown) => void } })._sock
+      const calls: Array<number> = []
+      const [write, writev] = [sock._write, sock._writev]
+      sock._write = function(this: unknown, ...a: Array<unknown>) {
+        calls.push(1)
+        return write.apply(this, a)
+      }
+      sock._writev = function(this: unknown, chunks: Array<unknown>, cb: unknown) {
+        calls.push(chunks.length)
+        return writev.call(this, chunks, cb)
+      }
+      const data = randomBytes(1024 * 1024)
+      ch.write(data) // 32 packets: ssh2 cuts it at sshd's 32 KiB packet size, within the 2 MiB window
+      await new Promise((r) => setImmediate(r))
+      const sent = calls.splice(0)
+      ch.end()
+      await closed
+      expect(out.split(" ")[0]).toBe(sha256(data))
+      expect(sent.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(32)
+      // Without coalescing: 32 calls of one packet each.
+      expect(sent.length).toBeLessThanOrEqual(2)
+    } finally {
+      client.end()
+    }
+  })
 })
