@@ -12,14 +12,25 @@
  * in a read (a channel request, a job's output, stderr, the key exchange) leaves that buffer
  * to the GC, as before. Connections through a jump host or a ProxyCommand read as before.
  *
+ * With AES-GCM (whose packet lengths travel in clear) ssh2 is handed whole packets only: a
+ * read's cut packet is carried to the start of the next read's buffer instead of being
+ * parsed. ssh2 would otherwise allocate a buffer for each packet that two reads share (with
+ * 32 KiB packets and 64 KiB reads, half a gigabyte per gigabyte received, whoever reads the
+ * channel) and copy both parts into it; here the cut part is copied once, into a buffer
+ * that is reused. Bytes are only ever delayed, never reordered: should the decipher stop
+ * being AES-GCM's, what is carried goes to ssh2 at once and the connection reads as before.
+ *
  * Relies on ssh2 1.17 internals (the client's `_protocol` and its `_decipher` with
- * `inSeqno`, one `push` per channel-data packet, a channel's `_client`):
- * test/integration/receiveBuffers.test.ts fails when they change.
+ * `inSeqno`, the AES-GCM decipher's packet state, one `push` per channel-data packet, a
+ * channel's `_client`): test/integration/receiveBuffers.test.ts fails when they change.
  *
  * @since 0.4.0
  */
+import { createRequire } from "node:module"
 import * as Net from "node:net"
 import type { Client } from "ssh2"
+
+const require = createRequire(import.meta.url)
 
 /** Bytes of one read (Node's own size for a TCP read). */
 export const READ_BYTES = 64 * 1024
@@ -29,8 +40,62 @@ const KEEP = 32
 
 const free: Array<Buffer> = []
 
-/** Reads into a buffer of ours, and buffers given back after one (the rest went to the GC). */
-export const receiveBufferCounts = { reads: 0, reused: 0 }
+/**
+ * Reads into a buffer of ours, buffers given back after one (the rest went to the GC), and
+ * reads that left ssh2 part of a packet to keep (after AES-GCM began: each one a buffer ssh2
+ * allocated).
+ */
+export const receiveBufferCounts = { reads: 0, reused: 0, cut: 0 }
+
+/** ssh2's largest packet (`MAX_PACKET_SIZE` in lib/protocol/crypto.js): what is longer is refused. */
+const MAX_PACKET = 35000
+
+/** What ssh2 1.17's AES-GCM decipher keeps of the packet it is reading. */
+interface GcmState {
+  readonly _len: number
+  readonly _lenBytes: number
+  readonly _pktLen: number
+  readonly _tagPos: number
+}
+
+const crypto = require("ssh2/lib/protocol/crypto.js") as {
+  readonly bindingAvailable: boolean
+  readonly CIPHER_INFO: Record<string, { readonly sslName: string; readonly keyLen: number; readonly ivLen: number }>
+  createDecipher(config: unknown): object
+}
+
+/** The prototype of ssh2's AES-GCM decipher (its native binding's; both key sizes), or undefined. */
+export const gcmDecipher: object | undefined = (() => {
+  const info = crypto.CIPHER_INFO["aes128-gcm@openssh.com"]
+  if (!crypto.bindingAvailable || info === undefined) return undefined
+  const decipher = crypto.createDecipher({
+    inbound: { onPayload: () => {}, decipherInfo: info, decipherKey: Buffer.alloc(info.keyLen), decipherIV: Buffer.alloc(info.ivLen), seqno: 0 }
+  })
+  return Object.getPrototypeOf(decipher) as object
+})()
+
+/** Where the next packet starts in what comes next, for a decipher of AES-GCM; undefined when unknown. */
+const nextPacketAt = (decipher: object): number | undefined => {
+  if (gcmDecipher === undefined || Object.getPrototypeOf(decipher) !== gcmDecipher) return undefined
+  const d = decipher as GcmState
+  if (d._lenBytes === 0) return 0
+  // Part of the length field: rare enough to let ssh2 take the read whole.
+  if (d._lenBytes < 4) return undefined
+  return d._len - d._pktLen + 16 - d._tagPos
+}
+
+/** The end of the last whole AES-GCM packet (length, body, 16-byte tag) in `data` from `at`; its length when a length is not one ssh2 takes (it will say so). */
+const wholePacketsEnd = (data: Buffer, at: number): number => {
+  let p = at
+  if (p >= data.length) return data.length
+  while (p + 4 <= data.length) {
+    const len = data.readUInt32BE(p)
+    if (len < 16 || (len & 15) !== 0 || len + 20 > MAX_PACKET) return data.length
+    if (p + 4 + len + 16 > data.length) break
+    p += 4 + len + 16
+  }
+  return p
+}
 
 /**
  * The client whose read is being parsed, and the pushes of channel data that a copying
@@ -58,34 +123,58 @@ const holds = (holder: object, buf: Buffer) => {
  */
 export const reusingSocket = (host: string, port: number): { readonly sock: Net.Socket; attach(client: Client): void } => {
   let client: ClientInternals | undefined
+  // The buffer being read into, whose first `carried` bytes are the cut packet of the read before.
+  let reading = free.pop() ?? Buffer.allocUnsafe(READ_BYTES)
+  let carried = 0
+  // Set once the decipher is no longer AES-GCM's: ssh2 takes every read whole from then on.
+  let whole = false
+  /** ssh2 listens for "data" (Node does not emit it for a socket read through `onread`). */
+  const parse = (bytes: Buffer) => {
+    const outer = parsing
+    const now = client === undefined ? undefined : { client, copied: 0 }
+    parsing = now
+    try {
+      sock.emit("data", bytes)
+    } finally {
+      parsing = outer
+    }
+    return now?.copied
+  }
   const sock: Net.Socket = Net.connect({
     host,
     port,
     onread: {
-      buffer: () => free.pop() ?? Buffer.allocUnsafe(READ_BYTES),
-      callback: (n: number, buf: Uint8Array) => {
-        const data = buf as Buffer
+      buffer: () => carried === 0 ? reading : reading.subarray(carried),
+      callback: (n: number) => {
+        const memory = reading
+        const data = memory.subarray(0, carried + n)
         receiveBufferCounts.reads++
         const proto = client?._protocol
         const decipher = proto?._decipher
         const seqno = decipher?.inSeqno
-        const outer = parsing
-        const now = client === undefined ? undefined : { client, copied: 0 }
-        parsing = now
-        try {
-          // ssh2 listens for "data" (Node does not emit it for a socket read through `onread`).
-          sock.emit("data", data.subarray(0, n))
-        } finally {
-          parsing = outer
-        }
-        const copied = now?.copied
+        const at = whole || decipher === undefined ? undefined : nextPacketAt(decipher)
+        const end = at === undefined ? data.length : wholePacketsEnd(data, at)
+        let copied = end > 0 ? parse(data.subarray(0, end)) : 0
+        const after = proto?._decipher
+        const afterAt = after === undefined ? undefined : nextPacketAt(after)
+        if (at !== undefined && afterAt === undefined) {
+          // No longer AES-GCM's (or not where we counted): hand over what was kept back, and keep nothing back again.
+          whole = true
+          if (end < data.length) {
+            parse(data.subarray(end))
+            copied = undefined // two parses: this buffer is not counted, and goes to the GC
+          }
+        } else if (afterAt !== undefined && afterAt !== 0) receiveBufferCounts.cut++
+        carried = whole ? 0 : data.length - end
+        reading = free.pop() ?? Buffer.allocUnsafe(READ_BYTES)
+        if (carried > 0) data.copy(reading, 0, end)
         if (
           proto !== undefined && decipher !== undefined && typeof seqno === "number" && proto._decipher === decipher &&
-          ((decipher.inSeqno! - seqno) >>> 0) === copied && !holds(decipher, data) && !holds(proto, data) &&
+          ((decipher.inSeqno! - seqno) >>> 0) === copied && !holds(decipher, memory) && !holds(proto, memory) &&
           free.length < KEEP
         ) {
           receiveBufferCounts.reused++
-          free.push(data)
+          free.push(memory)
         }
         return true
       }

@@ -3,8 +3,9 @@
  * change what a reader still holds. A buffer given back while a view of it is kept (by a
  * reader that keeps its chunks, by a paused stream, by stderr) would be overwritten by a
  * later read: those readers' hashes would differ. And a copying reader alone gets its
- * buffers reused. The module relies on ssh2 1.17's internals: the first test fails when
- * they change.
+ * buffers reused. With AES-GCM, ssh2 is handed whole packets, a key re-exchange in the
+ * middle of the data included. The module relies on ssh2 1.17's internals: the first test
+ * fails when they change.
  */
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
@@ -14,7 +15,7 @@ import * as path from "node:path"
 import type { Duplex } from "node:stream"
 import ssh2 from "ssh2"
 import { afterAll, beforeAll, expect, it } from "vitest"
-import { readsByCopying, receiveBufferCounts, reusingSocket } from "../../src/ssh/receiveBuffers.js"
+import { gcmDecipher, readsByCopying, receiveBufferCounts, reusingSocket } from "../../src/ssh/receiveBuffers.js"
 import { shellQuote } from "../../src/ssh/shell.js"
 import { AEAD_CIPHERS, connectBare } from "../support/bareSsh.js"
 import type { Sshd } from "../support/sshdServer.js"
@@ -60,25 +61,34 @@ const read = (client: ssh2.Client, command: string, how: Reader) =>
     })
   })
 
-describeWithSshd("socket reads into reused buffers (receiveBuffers.ts)", (getSshd) => {
+/** A 12 MiB file of random bytes that the host's test user can read, made before the suite's tests. */
+const withFile = () => {
   let dir = ""
-  let file = ""
-  let data = Buffer.alloc(0)
+  const state = { file: "", data: Buffer.alloc(0) }
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-receive-"))
     fs.chmodSync(dir, 0o755)
-    file = path.join(dir, "data.bin")
-    data = randomBytes(12 * 1024 * 1024 + 333)
-    fs.writeFileSync(file, data, { mode: 0o644 })
+    state.file = path.join(dir, "data.bin")
+    state.data = randomBytes(12 * 1024 * 1024 + 333)
+    fs.writeFileSync(state.file, state.data, { mode: 0o644 })
   })
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return state
+}
+
+describeWithSshd("socket reads into reused buffers (receiveBuffers.ts)", (getSshd) => {
+  const f = withFile()
 
   it("relies on ssh2 internals that are still there (fails when ssh2 changes: review receiveBuffers.ts then)", async () => {
     expect(require("ssh2/package.json").version).toBe("1.17.0")
     const client = await connect(getSshd(), CIPHERS[0])
     try {
-      const proto = (client as unknown as { _protocol?: { _decipher?: { inSeqno?: unknown } } })._protocol
+      const proto = (client as unknown as { _protocol?: { _decipher?: Record<string, unknown> } })._protocol
       expect(proto?._decipher?.inSeqno).toBeTypeOf("number")
+      // The AES-GCM decipher's packet state, read to hand ssh2 whole packets.
+      expect(gcmDecipher).toBeDefined()
+      expect(Object.getPrototypeOf(proto?._decipher)).toBe(gcmDecipher)
+      for (const field of ["_len", "_lenBytes", "_pktLen", "_tagPos"]) expect(proto?._decipher?.[field]).toBe(0)
       await new Promise<void>((resolve, reject) =>
         client.exec("true", (err, ch) => {
           if (err !== undefined && err !== null) return reject(err)
@@ -100,12 +110,12 @@ describeWithSshd("socket reads into reused buffers (receiveBuffers.ts)", (getSsh
         jump.forwardOut("127.0.0.1", 0, sshd.host, sshd.port, (err, ch) => err !== undefined && err !== null ? reject(err) : resolve(ch)))
       const inner = await connectBare(sshd, { cipher: CIPHERS[1], sock: tunnel })
       try {
-        const cat = `cat ${shellQuote(file)}`
+        const cat = `cat ${shellQuote(f.file)}`
         const readers: Array<Reader> = ["copies", "keeps", "copies", "pauses", "keeps", "copies"]
         // Rounds: a wrong count shows when it happens to equal the jump connection's packets.
         for (let round = 0; round < 4; round++) {
           const hashes = await Promise.all(readers.map((how) => read(inner, cat, how)))
-          expect(hashes).toEqual(readers.map(() => sha256(data)))
+          expect(hashes).toEqual(readers.map(() => sha256(f.data)))
         }
       } finally {
         inner.end()
@@ -119,7 +129,7 @@ describeWithSshd("socket reads into reused buffers (receiveBuffers.ts)", (getSsh
     it(`never overwrites what a reader still holds, with ${cipher}: readers that keep, pause or read stderr beside copying ones`, async () => {
       const client = await connect(getSshd(), cipher)
       try {
-        const cat = `cat ${shellQuote(file)}`
+        const cat = `cat ${shellQuote(f.file)}`
         const readers: Array<[string, Reader]> = [
           [cat, "copies"],
           [cat, "keeps"],
@@ -128,10 +138,10 @@ describeWithSshd("socket reads into reused buffers (receiveBuffers.ts)", (getSsh
           [cat, "copies"]
         ]
         const hashes = await Promise.all(readers.map(([command, how]) => read(client, command, how)))
-        expect(hashes).toEqual(readers.map(() => sha256(data)))
+        expect(hashes).toEqual(readers.map(() => sha256(f.data)))
         // A copying reader alone: most reads go back to the free list.
         const before = { ...receiveBufferCounts }
-        expect(await read(client, cat, "copies")).toBe(sha256(data))
+        expect(await read(client, cat, "copies")).toBe(sha256(f.data))
         const reads = receiveBufferCounts.reads - before.reads
         expect(reads).toBeGreaterThan(100)
         expect(receiveBufferCounts.reused - before.reused).toBeGreaterThan(reads / 2)
@@ -141,3 +151,22 @@ describeWithSshd("socket reads into reused buffers (receiveBuffers.ts)", (getSsh
     }, 120_000)
   }
 })
+
+describeWithSshd("whole AES-GCM packets to ssh2 (receiveBuffers.ts), sshd making new keys every 1 MiB", (getSshd) => {
+  const f = withFile()
+  it("no read leaves ssh2 part of a packet, though the keys change in the middle of reads", async () => {
+    const client = await connect(getSshd(), CIPHERS[0])
+    try {
+      const cat = `cat ${shellQuote(f.file)}`
+      const before = { ...receiveBufferCounts }
+      const hashes = await Promise.all([read(client, cat, "copies"), read(client, cat, "keeps"), read(client, `${cat} >&2`, "stderr")])
+      expect(hashes).toEqual([sha256(f.data), sha256(f.data), sha256(f.data)])
+      const reads = receiveBufferCounts.reads - before.reads
+      expect(reads).toBeGreaterThan(200)
+      // Each read that did would be a buffer allocated by ssh2: about half of them without this.
+      expect(receiveBufferCounts.cut - before.cut).toBeLessThanOrEqual(2)
+    } finally {
+      client.end()
+    }
+  }, 120_000)
+}, { extraConfig: "RekeyLimit 1M" })
