@@ -11,6 +11,18 @@ import type { McpServerProcess } from "../test/support/mcp.ts"
 import { call } from "../test/support/mcp.ts"
 import type { Sshd } from "../test/support/sshdServer.ts"
 
+/** The machine's temporary directory, before a run's own takes its place (for what must outlive the run). */
+export const SYSTEM_TMP = os.tmpdir()
+
+// As the test suite's global setup does (test/support/tmpdir.ts): what a bench run's servers,
+// sshds and files make in the temporary directory (a fresh HOME per server …) goes under one
+// directory of the run's, removed when the process exits.
+const runTmp = fs.mkdtempSync(path.join(SYSTEM_TMP, "mcpssh-bench-run-"))
+// The sshd's test users read files under it (trees and files to upload).
+fs.chmodSync(runTmp, 0o755)
+process.env.TMPDIR = runTmp
+process.on("exit", () => fs.rmSync(runTmp, { recursive: true, force: true }))
+
 export interface Row {
   /** The measurement's number (the row is replaced by a later run of the same number). */
   readonly id: number

@@ -22,7 +22,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { call, startMcpServer } from "../test/support/mcp.ts"
 import { startSshd } from "../test/support/sshdServer.ts"
-import { directEndpoint, GCM, log, now, randomFile, serverArgs, sftpArgs, sh, SHM, startMux, waitEnd } from "./lib.ts"
+import { directEndpoint, GCM, log, now, randomFile, serverArgs, sftpArgs, sh, SHM, startMux, SYSTEM_TMP, waitEnd } from "./lib.ts"
 
 const [what = "", runsArg = "3", topArg = "25"] = process.argv.slice(2)
 const WORKLOADS = ["ingest", "raw", "up", "down"]
@@ -116,7 +116,8 @@ const selfTimes = (profile: CpuProfile) => {
 }
 
 const sshd = await startSshd({ maxSessions: 10 })
-const profDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-profile-"))
+// Outside the run's temporary directory: PROFILE_KEEP=1 keeps the profile after the run.
+const profDir = fs.mkdtempSync(path.join(SYSTEM_TMP, "mcpssh-profile-"))
 const work = fs.mkdtempSync(path.join(SHM, "mcpssh-profile-"))
 const remoteDir = `${SHM}/mcpssh-profile-${process.pid}`
 const logDir = process.env.PROFILE_LOG_DIR === "1" ? fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-profile-logs-")) : undefined
