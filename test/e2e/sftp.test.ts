@@ -106,16 +106,22 @@ for (const m of CLIENT_MATRIX) describeWithSshd(`SFTP transfers (${m.name})`, (g
   })
 
   it("sends progress notifications for a large upload", async () => {
+    // Reports come at most every 250 ms, the first soon after the first bytes, the last at the
+    // end: a file that takes several intervals to send even on a quiet machine (64 MiB took
+    // ~0.15 s here, and once in CI gave one report).
+    const size = 192 * 1024 * 1024
     const file = path.join(local, "progress.bin")
-    fs.writeFileSync(file, randomBytes(64 * 1024 * 1024))
+    fs.writeFileSync(file, randomBytes(size))
     const seen: Array<{ progress: number; total?: number }> = []
     const r = await call(server, "ssh_upload", { local_path: file, remote_path: `${remote}/progress.bin` }, {
       onprogress: (p) => seen.push(p as { progress: number; total?: number })
     })
     expect(r.isError, r.text).toBe(false)
     expect(seen.length).toBeGreaterThanOrEqual(2)
-    expect(seen.at(-1)!.total).toBe(64 * 1024 * 1024)
+    expect(seen.at(-1)!.total).toBe(size)
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.progress).toBeGreaterThanOrEqual(seen[i - 1]!.progress)
+    fs.rmSync(file)
+    await sshd.exec(`rm -f ${remote}/progress.bin`)
   })
 
   it("an interrupted upload leaves the old target intact and no temporary file", async () => {
