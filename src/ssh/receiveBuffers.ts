@@ -26,11 +26,9 @@
  *
  * @since 0.4.0
  */
-import { createRequire } from "node:module"
 import * as Net from "node:net"
 import type { Client } from "ssh2"
-
-const require = createRequire(import.meta.url)
+import { bindingPrototype } from "./ssh2Crypto.js"
 
 /** Bytes of one read (Node's own size for a TCP read). */
 export const READ_BYTES = 64 * 1024
@@ -58,21 +56,8 @@ interface GcmState {
   readonly _tagPos: number
 }
 
-const crypto = require("ssh2/lib/protocol/crypto.js") as {
-  readonly bindingAvailable: boolean
-  readonly CIPHER_INFO: Record<string, { readonly sslName: string; readonly keyLen: number; readonly ivLen: number }>
-  createDecipher(config: unknown): object
-}
-
 /** The prototype of ssh2's AES-GCM decipher (its native binding's; both key sizes), or undefined. */
-export const gcmDecipher: object | undefined = (() => {
-  const info = crypto.CIPHER_INFO["aes128-gcm@openssh.com"]
-  if (!crypto.bindingAvailable || info === undefined) return undefined
-  const decipher = crypto.createDecipher({
-    inbound: { onPayload: () => {}, decipherInfo: info, decipherKey: Buffer.alloc(info.keyLen), decipherIV: Buffer.alloc(info.ivLen), seqno: 0 }
-  })
-  return Object.getPrototypeOf(decipher) as object
-})()
+export const gcmDecipher: object | undefined = bindingPrototype("inbound", "aes128-gcm@openssh.com")
 
 /** Where the next packet starts in what comes next, for a decipher of AES-GCM; undefined when unknown. */
 const nextPacketAt = (decipher: object): number | undefined => {

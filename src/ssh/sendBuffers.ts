@@ -19,10 +19,8 @@
  * @since 0.4.0
  */
 import { randomFillSync } from "node:crypto"
-import { createRequire } from "node:module"
 import type { Client } from "ssh2"
-
-const require = createRequire(import.meta.url)
+import { bindingPrototype } from "./ssh2Crypto.js"
 
 /** Bytes of a reusable packet buffer: a full 32 KiB channel-data packet with its header, padding and tag. */
 export const SLOT_BYTES = 32 * 1024 + 256
@@ -38,28 +36,8 @@ interface CipherPrototype {
   allocPacket(this: unknown, payloadLen: number): Buffer
 }
 
-const crypto = require("ssh2/lib/protocol/crypto.js") as {
-  readonly bindingAvailable: boolean
-  readonly CIPHER_INFO: Record<string, { readonly sslName: string; readonly keyLen: number; readonly ivLen: number }>
-  createCipher(config: unknown): { free(): void }
-}
-
 /** The prototype of the cipher ssh2 makes for `name` (its native binding's class), or undefined. */
-export const cipherPrototype = (name: string): CipherPrototype | undefined => {
-  const info = crypto.CIPHER_INFO[name]
-  if (!crypto.bindingAvailable || info === undefined) return undefined
-  const cipher = crypto.createCipher({
-    outbound: {
-      onWrite: () => {},
-      cipherInfo: info,
-      cipherKey: Buffer.alloc(info.keyLen),
-      cipherIV: Buffer.alloc(info.ivLen),
-      seqno: 0
-    }
-  })
-  cipher.free()
-  return Object.getPrototypeOf(cipher) as CipherPrototype
-}
+export const cipherPrototype = (name: string): CipherPrototype | undefined => bindingPrototype("outbound", name) as CipherPrototype | undefined
 
 const free: Array<ArrayBuffer> = []
 /** Buffers of ours (by their memory): only these are given back after a write. */
