@@ -16,13 +16,10 @@
  * @since 0.3.0
  */
 import { shellQuote } from "../ssh/shell.js"
+import { hashStdin } from "./remoteHash.js"
 
 /** Exits 0 where dd has every flag the lanes use. */
 const ddFlags = "dd if=/dev/null of=/dev/null bs=1M count=0 iflag=count_bytes,skip_bytes,fullblock oflag=seek_bytes conv=notrunc,nocreat status=none 2>/dev/null"
-
-/** The host's sha256 of its stdin (OpenSSL first: it uses the CPU's SHA instructions). */
-const hashStdin = "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; " +
-  "elif command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi"
 
 const hasHasher = "{ command -v openssl || command -v sha256sum || command -v shasum; } >/dev/null 2>&1"
 

@@ -16,6 +16,11 @@ export const oneFileCommand = (file: string): string => {
   return `openssl dgst -sha256 -r < ${q} 2>/dev/null || sha256sum < ${q} 2>/dev/null || shasum -a 256 < ${q}`
 }
 
+/** The sha256 of stdin, hex first (OpenSSL first, as above). No single quote in it: it goes inside `sh -c '…'`. */
+export const hashStdin =
+  "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; " +
+  "elif command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi"
+
 /** The hex digest at the start of `oneFileCommand`'s output, or undefined. */
 export const parseOne = (output: string): string | undefined => /^([0-9a-f]{64})\b/.exec(output.trim())?.[1]
 

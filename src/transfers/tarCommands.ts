@@ -5,6 +5,7 @@
  * @since 0.2.0
  */
 import { shellQuote } from "../ssh/shell.js"
+import { hashStdin } from "./remoteHash.js"
 
 /** Prints "tar-ok" when the host has GNU tar, GNU find (-printf) and GNU mv (-t). */
 export const probeCommand =
@@ -27,11 +28,6 @@ export const unpackCommand = (root: string, temp: string): string => {
   return `cd -- ${shellQuote(root)} || exit 1; mkdir -m 700 -- ${t} || exit 1; ` +
     `(cd -- ${t} && tar -x -b 256 -B -p -m --no-same-owner -f -) || { rm -rf -- ${t}; exit 1; }; cd -- ${t} && { ${hashTree}; }`
 }
-
-/** The sha256 of stdin, hex first (OpenSSL first: it uses the CPU's SHA instructions). No single quote in it. */
-const hashStdin =
-  "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; " +
-  "elif command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi"
 
 /** Exits 0 where `tail` can follow a file until a process ends (GNU's `--pid`). */
 const tailFollows = "tail --pid=1 -c 0 -- /dev/null >/dev/null 2>&1"
