@@ -5,7 +5,8 @@
  * background (exponential from `reconnect_delay_sec`, jittered, `reconnect_retries` times);
  * once an attempt has failed the host is known to be down, and calls fail at once with
  * `HOST_DOWN` and the reconnect's state instead of waiting out its backoff. A call that
- * finds no connection and no reconnect under way makes one attempt itself.
+ * finds the connection dropped before its watch has noticed starts that reconnect and waits
+ * for it; one that finds no connection and no reconnect under way makes one attempt itself.
  * Channels (exec, SFTP, forwarded streams) and remote listeners are scoped resources: they
  * are closed with the caller's scope, even when they arrive after it was interrupted.
  *
@@ -267,9 +268,10 @@ export class Connections extends Context.Service<Connections, {
       )
 
     /**
-     * A background reconnect: attempts until one connects, one fails for good, or
-     * reconnect_retries retries have failed; calls wait for it (`awaitReconnect`) meanwhile.
-     * Its attempts ask nothing (the hooks of the call that made the lost connection are not its).
+     * Start a background reconnect: attempts until one connects, one fails for good, or
+     * reconnect_retries retries have failed; calls wait for it (`awaitReconnect`) from the
+     * moment this returns. Its attempts ask nothing (the hooks of the call that made the lost
+     * connection are not its).
      */
     const reconnect = (alias: string, since: Date) =>
       Effect.suspend(() => {
@@ -298,7 +300,9 @@ export class Connections extends Context.Service<Connections, {
             })
           ),
           Effect.tap(() => Effect.logInfo(`reconnected ${alias}`)),
-          Effect.catch((e) => Effect.logWarning(`gave up reconnecting ${alias}: ${e.message}; the next call will try again`))
+          Effect.catch((e) => Effect.logWarning(`gave up reconnecting ${alias}: ${e.message}; the next call will try again`)),
+          Effect.forkIn(layerScope),
+          Effect.asVoid
         )
       })
 
@@ -323,8 +327,9 @@ export class Connections extends Context.Service<Connections, {
             ? awaitReconnect(alias, r)
             : ScopedCache.get(hosts, alias).pipe(Effect.provideService(ConnectHooks, options))
           if (isOpen(live)) return live
-          // Dropped, and its watch has not noticed yet.
-          yield* forget(alias, live)
+          // Dropped, before its watch's turn: the reconnect starts now, and this call waits for
+          // it (as one a moment later would) instead of making an attempt of its own.
+          if (yield* forget(alias, live)) yield* reconnect(alias, new Date(yield* Clock.currentTimeMillis))
         }
       })
 

@@ -283,6 +283,27 @@ describe("Connections: a host known to be down", () => {
     }).pipe(Effect.provide(reconnecting(server)))
   })
 
+  it.effect("a call that finds the connection dropped before the drop's watch has run waits for the reconnect it starts, and tries nothing itself", () => {
+    const server = newServer()
+    return Effect.gen(function*() {
+      const connections = yield* Connections
+      yield* connections.connect("h")
+      server.failNext = 2
+      // Dropped, and the call comes before the watch's fiber has had its turn.
+      Deferred.doneUnsafe(server.connections[0]!.closed, Exit.void)
+      const down = yield* Effect.flip(connections.exec("h", "true"))
+      assert.strictEqual(down._tag, "HostDownError")
+      assert.match(down.message, /reconnect attempt 1 of 4 failed/)
+      assert.strictEqual(server.attempts.length, 2)
+      yield* settle
+      // One reconnect, started by the call: the watch found the connection forgotten already.
+      yield* advance(1_500)
+      assert.strictEqual(server.attempts.length, 3)
+      yield* advance(3_000)
+      yield* connections.exec("h", "true")
+    }).pipe(Effect.provide(reconnecting(server)))
+  })
+
   it.effect("once the reconnect gave up, a call makes one attempt, without retries", () => {
     const server = newServer()
     return Effect.gen(function*() {
