@@ -48,6 +48,7 @@ export interface JobOptions {
 
 /** Sees a job's raw output and input as they pass (a recording). */
 export interface JobObserver {
+  /** A chunk of output, valid during the call only (a socket read's memory, reused after): copy what you keep. */
   output(stream: StreamName, chunk: Uint8Array): void
   /** What was written to its stdin; secret data never comes here. */
   input(data: string): void
@@ -247,7 +248,7 @@ export class Job {
     return this.mask(p)
   }
 
-  /** Feed a raw chunk of output. */
+  /** Feed a raw chunk of output. Nothing here keeps a view of it: it may be a socket read's memory, reused after. */
   ingest(stream: StreamName, chunk: Uint8Array): void {
     this.lastOutputAt = this.clock.currentTimeMillisUnsafe()
     this.offsets[stream] += chunk.length

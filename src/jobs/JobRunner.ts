@@ -11,6 +11,7 @@
 import { env } from "node:process"
 import { Context, Deferred, Effect, Exit, FiberSet, Layer, Option, Redacted, Scope } from "effect"
 import { AppConfig } from "../domain/AppConfig.js"
+import { readsByCopying } from "../ssh/receiveBuffers.js"
 import { RemoteProcess, type Sink } from "../ssh/RemoteProcess.js"
 import { commandBlock, wrapCommand } from "../ssh/shell.js"
 import { SudoGate, type SudoOutcome } from "../ssh/SudoGate.js"
@@ -214,6 +215,10 @@ export class JobRunner extends Context.Service<JobRunner, {
         if (password !== undefined) job.addMask(Redacted.value(password))
       }
       const process = new RemoteProcess(channel, gate?.sink ?? deliver)
+      // Every sink above copies what it keeps of a chunk (the job's line store, screen and
+      // recording, the sudo gate, the PID marker's search); a caller's onOutput may keep the
+      // chunks themselves (ssh_exec's result), so not while there is one.
+      readsByCopying(channel, () => forward === undefined)
       job.attachProcess(process)
       const launched: Launched = {
         job,

@@ -50,7 +50,7 @@ export interface SpawnRequest {
   readonly record?: boolean | undefined
 }
 
-/** Receives every chunk of a running command's output, in order, from its first byte. */
+/** Receives every chunk of a running command's output, in order, from its first byte; it may keep them (the channel's read buffers are not reused while it is set). */
 export type OutputSink = (stream: StreamName, chunk: Buffer) => void
 
 /** A command run in the foreground (`Jobs.run`): not listed until it is handed over. */

@@ -27,6 +27,7 @@ export interface ExitInfo {
   readonly signal: string | null
 }
 
+/** Where output goes; with `readsByCopying` on the channel, a chunk is valid during the call only. */
 export type Sink = (stream: StreamName, chunk: Buffer) => void
 
 const MARKER = Buffer.from(PID_MARKER)
@@ -111,7 +112,8 @@ export class RemoteProcess {
       this.pre = buf
       return this.flushPre()
     }
-    this.pre = buf
+    // A copy: the chunk's memory may be a socket read's, reused once this returns.
+    this.pre = buf === chunk ? Buffer.from(chunk) : buf
   }
 
   private flushPre(): void {

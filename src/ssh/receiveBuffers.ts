@@ -7,10 +7,11 @@
  * Here the socket reads into buffers from a small free list (Node's `onread`), and a buffer
  * goes back only when nothing can still see it: every packet ssh2 completed while parsing
  * it was channel data for a reader that copies (`readsByCopying`: a transfer writing to
- * disk) and that reader took it at once (not queued in a paused stream), and neither ssh2's
- * parser nor its decipher keeps a view of it (a packet cut by the read's end). Anything else
- * in a read (a channel request, a job's output, stderr, the key exchange) leaves that buffer
- * to the GC, as before. Connections through a jump host or a ProxyCommand read as before.
+ * disk, a job's stdout going into its line store) and that reader took it at once (not
+ * queued in a paused stream), and neither ssh2's parser nor its decipher keeps a view of it
+ * (a packet cut by the read's end). Anything else in a read (a channel request, stderr,
+ * the output of an `ssh_exec` that collects its chunks, the key exchange) leaves that
+ * buffer to the GC, as before. Connections through a jump host or a ProxyCommand read as before.
  *
  * With AES-GCM (whose packet lengths travel in clear) ssh2 is handed whole packets only: a
  * read's cut packet is carried to the start of the next read's buffer instead of being
@@ -180,18 +181,23 @@ const isPushing = (ch: object): ch is PushingChannel =>
   typeof (ch as Partial<PushingChannel>).push === "function" && typeof (ch as Partial<PushingChannel>).readableLength === "number" &&
   typeof (ch as Partial<PushingChannel>)._client === "object"
 
+const always = () => true
+
 /**
  * Mark `channel` (ssh2's) as read by one "data" listener that copies what it is handed
- * before returning and keeps no view of it: chunks it takes at once may let their socket
- * buffer be reused. A channel that is not ssh2's (a test's fake) is left as it is.
+ * before returning and keeps no view of it, whenever `copies()` says so as a chunk comes
+ * (a job's output while no caller collects the chunks themselves): chunks it takes at once
+ * may let their socket buffer be reused. A channel that is not ssh2's (a test's fake) is
+ * left as it is.
  */
-export const readsByCopying = (channel: object): void => {
+export const readsByCopying = (channel: object, copies: () => boolean = always): void => {
   if (!isPushing(channel)) return
   const push = channel.push
   channel.push = function(this: PushingChannel, chunk: unknown, encoding?: BufferEncoding): boolean {
+    const copying = copies()
     const more = push.call(this, chunk, encoding)
     // Emitted to the listener during the push, not queued: it has copied it already.
-    if (chunk instanceof Uint8Array && this.readableLength === 0 && parsing?.client === this._client) parsing.copied++
+    if (copying && chunk instanceof Uint8Array && this.readableLength === 0 && parsing?.client === this._client) parsing.copied++
     return more
   }
 }

@@ -8,22 +8,8 @@ import * as path from "node:path"
 import { Effect, Exit, Stream } from "effect"
 import { expect, it } from "vitest"
 import { Connections, Exec, HostRegistry, Jobs, layerConfig } from "../../src/index.js"
-import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
-
-const register = (sshd: Sshd) =>
-  Effect.gen(function*() {
-    const registry = yield* HostRegistry
-    yield* registry.register({
-      alias: "box",
-      address: sshd.host,
-      port: sshd.port,
-      user: sshd.user.name,
-      auth: { keyPath: sshd.clientKeyPath },
-      source: "runtime",
-      insecureAutoAdd: false
-    })
-    return yield* (yield* Connections).connect("box")
-  })
+import { registerBox } from "../support/libraryHost.js"
+import { describeWithSshd, waitNoProcess } from "../support/sshd.js"
 
 describeWithSshd("Effect library API", (getSshd) => {
   const run = <A, E>(
@@ -38,7 +24,7 @@ describeWithSshd("Effect library API", (getSshd) => {
 
   it("streams a job's lines to the end", async () => {
     const lines = await run(Effect.gen(function*() {
-      yield* register(getSshd())
+      yield* registerBox(getSshd())
       const jobs = yield* Jobs
       const job = yield* jobs.spawn({ host: "box", command: "for i in 1 2 3; do echo line $i; sleep 0.2; done; echo err >&2" })
       return yield* Stream.runCollect(jobs.lines(job.jobId))
@@ -51,7 +37,7 @@ describeWithSshd("Effect library API", (getSshd) => {
   it("enforces max_jobs_per_host with LIMIT_REACHED", async () => {
     const t = 800_000 + Math.floor(Math.random() * 99_999)
     const exit = await run(Effect.gen(function*() {
-      yield* register(getSshd())
+      yield* registerBox(getSshd())
       const jobs = yield* Jobs
       yield* jobs.spawn({ command: `sleep ${t}` })
       yield* jobs.spawn({ command: `sleep ${t}` })
@@ -65,7 +51,7 @@ describeWithSshd("Effect library API", (getSshd) => {
 
   it("reaps finished jobs after reap_finished_after_sec", async () => {
     const found = await run(Effect.gen(function*() {
-      yield* register(getSshd())
+      yield* registerBox(getSshd())
       const jobs = yield* Jobs
       const job = yield* jobs.spawn({ command: "true" })
       yield* Stream.runDrain(jobs.lines(job.jobId))
@@ -81,7 +67,7 @@ describeWithSshd("Effect library API", (getSshd) => {
   it("mirrors every line to <log_dir>/<job_id>.log", async () => {
     const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "mcpssh-logs-"))
     const jobId = await run(Effect.gen(function*() {
-      yield* register(getSshd())
+      yield* registerBox(getSshd())
       const jobs = yield* Jobs
       const job = yield* jobs.spawn({ command: "seq 1 20000; echo oops >&2" })
       yield* Stream.runDrain(jobs.lines(job.jobId))
@@ -98,7 +84,7 @@ describeWithSshd("Effect library API", (getSshd) => {
 
   it("runs exec with the same layer", async () => {
     const r = await run(Effect.gen(function*() {
-      yield* register(getSshd())
+      yield* registerBox(getSshd())
       return yield* (yield* Exec).run({ command: "echo hi" })
     }))
     expect(r.stdout).toBe("hi\n")
@@ -111,7 +97,7 @@ describeWithSshd("more jobs than sshd's MaxSessions", (getSshd) => {
   it("runs 100 concurrent jobs on one host with MaxSessions 10, opening more connections", async () => {
     const sshd = getSshd()
     const results = await Effect.runPromise(Effect.gen(function*() {
-      yield* register(sshd)
+      yield* registerBox(sshd)
       const jobs = yield* Jobs
       const started = yield* Effect.forEach(
         Array.from({ length: 100 }, (_, i) => i),
