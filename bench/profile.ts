@@ -13,8 +13,9 @@
  * PROFILE_LOG_DIR=1 runs the server with `--log-dir` (row 3's log mirror).
  * Each run's CPU is split: the server; the host's sshd (the connection's cipher and channels,
  * one thread per connection) and the commands it ran; the rest of the machine (this script,
- * the OpenSSH client). PROFILE_SFTP=1 (up/down) follows each run with OpenSSH's `sftp`
- * moving the same file over a ControlMaster with aes128-gcm, split the same way.
+ * the OpenSSH client). PROFILE_SFTP=1 follows each run with OpenSSH doing the same over a
+ * ControlMaster with aes128-gcm, split the same way: `sftp` moving the same file (up/down),
+ * `ssh` running the same command with its output to /dev/null (ingest/raw).
  * PROFILE_NODE_OPTIONS adds to the server's NODE_OPTIONS (e.g. `--import` of a GC observer).
  */
 import * as fs from "node:fs"
@@ -22,7 +23,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { call, startMcpServer } from "../test/support/mcp.ts"
 import { startSshd } from "../test/support/sshdServer.ts"
-import { directEndpoint, GCM, log, now, randomFile, serverArgs, sftpArgs, sh, SHM, startMux, SYSTEM_TMP, waitEnd } from "./lib.ts"
+import { directEndpoint, GCM, log, muxSsh, now, randomFile, serverArgs, sftpArgs, sh, SHM, startMux, SYSTEM_TMP, waitEnd } from "./lib.ts"
 
 const [what = "", runsArg = "3", topArg = "25"] = process.argv.slice(2)
 const WORKLOADS = ["ingest", "raw", "up", "down"]
@@ -30,6 +31,7 @@ if (!WORKLOADS.includes(what)) {
   process.stderr.write(`usage: npm run bench:profile -- <${WORKLOADS.join("|")}> [runs] [top]\n`)
   process.exit(2)
 }
+const JOB_COMMAND = { ingest: "seq 1 10000000", raw: "head -c 1000000000 /dev/zero" }
 const runs = Math.max(1, Number(runsArg) || 3)
 const top = Math.max(1, Number(topArg) || 25)
 
@@ -137,7 +139,7 @@ try {
   }
   const once = async (i: number) => {
     if (what === "ingest" || what === "raw") {
-      const j = await call(server, "ssh_spawn", { command: what === "ingest" ? "seq 1 10000000" : "head -c 1000000000 /dev/zero" })
+      const j = await call(server, "ssh_spawn", { command: JOB_COMMAND[what] })
       const end = await waitEnd(server, j.data.job_id as string)
       if (end.exit_status !== 0) throw new Error(`the job ended ${JSON.stringify(end)}`)
       await call(server, "ssh_remove_job", { job_id: j.data.job_id })
@@ -149,9 +151,18 @@ try {
     if (r.isError || r.data.verified !== true) throw new Error(`${what}: ${r.text.slice(0, 300)}`)
     if (what === "down") fs.rmSync(path.join(work, `back${i}.bin`), { force: true })
   }
-  const mux = process.env.PROFILE_SFTP === "1" && (what === "up" || what === "down") ? await startMux(sshd, GCM) : undefined
-  const sftp = async () => {
+  const mux = process.env.PROFILE_SFTP === "1" ? await startMux(sshd, GCM) : undefined
+  /** The same work by OpenSSH over `mux`: `sftp` for a transfer, `ssh` running the job's command. */
+  const openssh = async () => {
     if (mux === undefined) return
+    if (what === "ingest" || what === "raw") {
+      const cost = await costOf(undefined, sshd.pid, async () => {
+        const r = await sh("ssh", muxSsh(sshd, mux, directEndpoint(sshd), JOB_COMMAND[what]))
+        if (r.code !== 0) throw new Error(`ssh ${what} exited ${r.code}`)
+      })
+      process.stdout.write(`  ssh ${what}: ${cost} (the OpenSSH client and its master)\n`)
+      return
+    }
     const batch = path.join(work, "batch")
     const back = path.join(work, "sftp-back.bin")
     fs.writeFileSync(batch, what === "up" ? `put ${file} ${remoteDir}/sftp.bin\n` : `get ${remoteDir}/gib.bin ${back}\n`)
@@ -165,7 +176,7 @@ try {
   for (let i = 0; i < runs; i++) {
     const cost = await costOf(server.pid, sshd.pid, () => once(i))
     process.stdout.write(`${what} run ${i + 1}: ${cost} (load ${os.loadavg()[0]!.toFixed(1)})\n`)
-    await sftp()
+    await openssh()
   }
   mux?.close()
 } finally {
