@@ -98,7 +98,12 @@ interface ClientInternals {
 
 /** Whether `holder` keeps, in one of its own fields, a view of `buf`'s memory. */
 const holds = (holder: object, buf: Buffer) => {
-  for (const v of Object.values(holder)) if (v instanceof Uint8Array && v.buffer === buf.buffer) return true
+  const memory = buf.buffer
+  // for…in, not Object.values: no array per call (this runs twice per socket read).
+  for (const key in holder) {
+    const v = (holder as Record<string, unknown>)[key]
+    if (v instanceof Uint8Array && v.buffer === memory) return true
+  }
   return false
 }
 
