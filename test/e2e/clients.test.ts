@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { LATEST_PROTOCOL_VERSION as V1_LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, CLIENT_MATRIX, type ClientKind, MODERN_REVISION, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { removeHostTmp } from "../support/hostTmp.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
 const EXPECTED_REVISION: Record<ClientKind, string> = {
@@ -16,6 +17,8 @@ const EXPECTED_REVISION: Record<ClientKind, string> = {
   v1: V1_LATEST_PROTOCOL_VERSION,
   modern: MODERN_REVISION
 }
+
+afterAll(() => removeHostTmp(new RegExp(`^mcpssh-clients-${process.pid}-`)))
 
 for (const m of CLIENT_MATRIX) describeWithSshd(`client ${m.name}`, (getSshd) => {
   let server: McpServerProcess

@@ -11,10 +11,13 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { call, CLIENT_MATRIX, type ClientKind, MAIN, type McpServerProcess, parseErrorText, startMcpServer } from "../support/mcp.js"
+import { removeHostTmp } from "../support/hostTmp.js"
 import { describeWithSshd, type Sshd } from "../support/sshd.js"
 
 const CELLS = CLIENT_MATRIX.filter((m) => m.name === "stdio/v2" || m.name === "http/v1")
 const token = () => `${process.pid}-${Math.floor(Math.random() * 1e9)}`
+
+afterAll(() => removeHostTmp(new RegExp(`^pol-.+-${process.pid}-`)))
 
 /** A config whose hosts all reach `sshd`; `policy` is appended as is. */
 const writeConfig = (sshd: Sshd, policy: string): string => {

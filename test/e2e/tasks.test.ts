@@ -13,10 +13,13 @@ import { afterAll, beforeAll, expect, it } from "vitest"
 import type { JsonValue } from "@modelcontextprotocol/ext-tasks/core"
 import type { SerializedTaskReference, TaskExecutionEvent, ToolExecution } from "@modelcontextprotocol/ext-tasks/client"
 import { call, CLIENT_MATRIX, type McpServerProcess, startMcpServer } from "../support/mcp.js"
+import { removeHostTmp } from "../support/hostTmp.js"
 import { describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
 import { startTasksClient, type TasksClient } from "../support/tasks.js"
 
 const token = () => `${900_000 + Math.floor(Math.random() * 99_999)}`
+
+afterAll(() => removeHostTmp(new RegExp(`^task-confirm-${process.pid}-`)))
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** Two aliases on the harness's sshd, and a confirm rule. */
@@ -138,7 +141,7 @@ for (const transport of ["stdio", "http"] as const) describeWithSshd(`MCP Tasks 
     for (const answer of ["refuse", "run"] as const) {
       decision = answer
       asked.length = 0
-      const file = `/tmp/task-confirm-${token()}`
+      const file = `/tmp/task-confirm-${process.pid}-${token()}`
       const statuses: Array<string> = []
       const execution = await c.session.callTool("ssh_exec", { command: `touch ${file}` })
       // It asks before anything runs, so it is a task at once, whatever its length.
@@ -371,7 +374,7 @@ for (const transport of ["stdio", "http"] as const) describeWithSshd(`MCP Tasks 
 
   it("pushes a policy confirm as elicitation/create related to the task, and goes on with the answer", async () => {
     asked.length = 0
-    const file = `/tmp/task-confirm-${token()}`
+    const file = `/tmp/task-confirm-${process.pid}-${token()}`
     const execution = await c.session.callTool("ssh_exec", { command: `touch ${file}` }, task)
     expect(execution.kind).toBe("task")
     const r = await settled(execution)
