@@ -78,6 +78,9 @@ export const load = () => Number(os.loadavg()[0]!.toFixed(2))
 /** The OpenSSH cipher the bench also times besides the client's default. */
 export const GCM = "aes128-gcm@openssh.com"
 
+/** The job commands of rows 3 (ingest) and 4 (raw stream), also profiled by bench/profile.ts. */
+export const JOB_COMMAND = { ingest: "seq 1 10000000", raw: "head -c 1000000000 /dev/zero" } as const
+
 /** Run a program, output discarded: milliseconds and exit code. */
 export const sh = (command: string, args: Array<string>) =>
   new Promise<{ ms: number; code: number | null }>((resolve) => {

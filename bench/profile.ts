@@ -23,7 +23,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { call, startMcpServer } from "../test/support/mcp.ts"
 import { startSshd } from "../test/support/sshdServer.ts"
-import { directEndpoint, GCM, log, muxSsh, now, randomFile, serverArgs, sftpArgs, sh, SHM, startMux, SYSTEM_TMP, waitEnd } from "./lib.ts"
+import { directEndpoint, GCM, JOB_COMMAND, log, muxSsh, now, randomFile, serverArgs, sftpArgs, sh, SHM, startMux, SYSTEM_TMP, waitEnd } from "./lib.ts"
 
 const [what = "", runsArg = "3", topArg = "25"] = process.argv.slice(2)
 const WORKLOADS = ["ingest", "raw", "up", "down"]
@@ -31,7 +31,6 @@ if (!WORKLOADS.includes(what)) {
   process.stderr.write(`usage: npm run bench:profile -- <${WORKLOADS.join("|")}> [runs] [top]\n`)
   process.exit(2)
 }
-const JOB_COMMAND = { ingest: "seq 1 10000000", raw: "head -c 1000000000 /dev/zero" }
 const runs = Math.max(1, Number(runsArg) || 3)
 const top = Math.max(1, Number(topArg) || 25)
 
