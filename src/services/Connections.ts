@@ -100,7 +100,7 @@ export interface HostDown {
 /** A background reconnect under way (after a drop). */
 interface Reconnecting {
   /** Its outcome: the connection, or the failure it gave up on. */
-  readonly done: Deferred.Deferred<Live, ConnectFailure>
+  readonly done: Deferred.Deferred<Live | undefined, ConnectFailure>
   /** Set once an attempt has failed and the next is decided (the host is down). */
   down: HostDown | undefined
   /** Completes when `down` is first set: calls waiting on `done` fail at once. */
@@ -262,21 +262,40 @@ export class Connections extends Context.Service<Connections, {
           const since = new Date(yield* Clock.currentTimeMillis)
           // Extra connections may still carry channels: they end once idle, then the pool's scope.
           yield* Effect.forkIn(Effect.andThen(Deferred.await(live.pool.emptied), Scope.close(live.scope, Exit.void)), layerScope)
-          if (yield* forget(alias, live)) yield* reconnect(alias, since)
+          yield* dropped(alias, live, since)
         }),
         layerScope
       )
 
     /**
-     * Start a background reconnect: attempts until one connects, one fails for good, or
-     * reconnect_retries retries have failed; calls wait for it (`awaitReconnect`) from the
-     * moment this returns. Its attempts ask nothing (the hooks of the call that made the lost
-     * connection are not its).
+     * `live` dropped (its watch saw it, or a call did first): forget it and reconnect. The
+     * reconnect is registered before the forget, which closes the cache entry's scope and may
+     * take turns: a call meanwhile waits for the reconnect instead of finding neither a
+     * connection nor a reconnect. Forgotten by another first (a disconnect, or the other of
+     * the two), there is nothing to reconnect: calls that found this one look again.
      */
-    const reconnect = (alias: string, since: Date) =>
+    const dropped = (alias: string, live: Live, since: Date) =>
       Effect.suspend(() => {
+        const previous = reconnecting.get(alias)
         const r: Reconnecting = { done: Deferred.makeUnsafe(), known: Deferred.makeUnsafe(), down: undefined }
         reconnecting.set(alias, r)
+        return Effect.flatMap(forget(alias, live), (forgotten) => {
+          if (forgotten) return reconnect(alias, r, since)
+          if (reconnecting.get(alias) === r) {
+            if (previous !== undefined && !Deferred.isDoneUnsafe(previous.done)) reconnecting.set(alias, previous)
+            else reconnecting.delete(alias)
+          }
+          return Effect.sync(() => void Deferred.doneUnsafe(r.done, Exit.succeed(undefined)))
+        })
+      })
+
+    /**
+     * Start `r`'s background reconnect: attempts until one connects, one fails for good, or
+     * reconnect_retries retries have failed; calls wait for it (`awaitReconnect`). Its attempts
+     * ask nothing (the hooks of the call that made the lost connection are not its).
+     */
+    const reconnect = (alias: string, r: Reconnecting, since: Date) =>
+      Effect.suspend(() => {
         const schedule = reconnectSchedule(delaySec).pipe(
           Schedule.while(({ attempt, input }: Schedule.InputMetadata<ConnectFailure>) => transient(input) && attempt <= retries),
           // Only once another attempt is decided: callers learn at once that the host is down, and until when.
@@ -306,8 +325,8 @@ export class Connections extends Context.Service<Connections, {
         )
       })
 
-    /** The reconnect's connection, or HOST_DOWN at once once one of its attempts has failed. */
-    const awaitReconnect = (alias: string, r: Reconnecting): Effect.Effect<Live, ConnectFailure> =>
+    /** The reconnect's connection (undefined: there was none after all), or HOST_DOWN at once once one of its attempts has failed. */
+    const awaitReconnect = (alias: string, r: Reconnecting): Effect.Effect<Live | undefined, ConnectFailure> =>
       Effect.suspend(() => {
         const down = (d: HostDown) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(hostDownError(alias, d, now)))
         if (r.down !== undefined) return down(r.down)
@@ -326,10 +345,11 @@ export class Connections extends Context.Service<Connections, {
           const live = yield* r !== undefined
             ? awaitReconnect(alias, r)
             : ScopedCache.get(hosts, alias).pipe(Effect.provideService(ConnectHooks, options))
+          if (live === undefined) continue
           if (isOpen(live)) return live
           // Dropped, before its watch's turn: the reconnect starts now, and this call waits for
           // it (as one a moment later would) instead of making an attempt of its own.
-          if (yield* forget(alias, live)) yield* reconnect(alias, new Date(yield* Clock.currentTimeMillis))
+          yield* dropped(alias, live, new Date(yield* Clock.currentTimeMillis))
         }
       })
 
