@@ -83,6 +83,7 @@ export class Job {
   #endReason: EndReason | null = null
   #process: RemoteProcess | undefined = undefined
   #remotePid: number | null = null
+  #pidGuard: string | undefined
   #awaitingInput = false
   /** The launcher's probe saw a process of the job blocked reading its stdin. */
   #stdinBlocked = false
@@ -190,9 +191,18 @@ export class Job {
     this.#process = process
   }
 
-  /** PID (and process group) of a persistent job, which has no process of ours. */
-  setRemotePid(pid: number): void {
+  /**
+   * PID (and process group) of a persistent job, which has no process of ours; `guard`, shell
+   * code that succeeds only while the PID still names the job's process, goes before every
+   * signal to it.
+   */
+  setRemotePid(pid: number, guard?: string): void {
     this.#remotePid = pid
+    this.#pidGuard = guard
+  }
+
+  get pidGuard(): string | undefined {
+    return this.#pidGuard
   }
 
   /** We are stopping the job for `reason`: it will be reported as killed with it. */

@@ -310,8 +310,8 @@ export class JobRunner extends Context.Service<JobRunner, {
       const sentViaPid = pgid === null
         ? false
         : sentViaChannel
-        ? yield* groups.signal(job.host, pgid, sig, job.asRoot)
-        : yield* groups.send(job.host, pgid, sig, job.asRoot)
+        ? yield* groups.signal(job.host, pgid, sig, job.asRoot, job.pidGuard)
+        : yield* groups.send(job.host, pgid, sig, job.asRoot, job.pidGuard)
       if (!sentViaChannel && !sentViaPid) {
         return yield* new SignalNotDeliveredError({
           message: `SIG${sig} reached no process of job '${job.id}' on ${job.host}: neither its channel nor its process group ${pgid ?? "(unknown)"} took it`,

@@ -8,13 +8,14 @@
 import { Context, Deferred, Effect, Layer, Option } from "effect"
 import { collect, type CollectOptions, HELPER_SMALL_OUTPUT } from "../ssh/collect.js"
 import { guarded } from "../ssh/listeners.js"
-import { exitScript, followScript, launchBlock, launchScript, listScript, parseList, removeScript } from "../ssh/persistent.js"
+import { exitScript, followScript, launchBlock, launchScript, listScript, ownProcessGuard, parseList, removeScript } from "../ssh/persistent.js"
 import { AppConfig } from "../domain/AppConfig.js"
 import { ChannelError, type ConnectFailure, type RemoteOutputTooLargeError } from "../domain/errors.js"
 import { RemoteHosts } from "../ssh/RemoteHosts.js"
 import type { EndReason, Termination } from "../domain/jobs.js"
 import { ProcessGroups } from "./ProcessGroups.js"
 import type { Job } from "./Job.js"
+import { readFoundEnded } from "./foundEnded.js"
 import { JobStore, type Slot } from "./JobStore.js"
 import { untilHostAnswers } from "./hostWait.js"
 import { watchPrompt } from "./prompt.js"
@@ -137,7 +138,7 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
       if (pid === undefined) {
         return yield* new ChannelError({ message: `could not start the persistent job on ${request.host}: ${started.stderr.trim() || `exit ${started.code}`}` })
       }
-      job.setRemotePid(Number(pid))
+      job.setRemotePid(Number(pid), ownProcessGuard(job.id))
       yield* store.add(job, slot)
       yield* watch(job)
       yield* Effect.logInfo(`persistent job ${job.id} started on ${request.host} (pid ${pid}): ${request.command.slice(0, 200)}`)
@@ -161,24 +162,27 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
           Effect.option
         )
         if (Option.isNone(listed)) continue
-        for (const found of parseList(listed.value.stdout)) {
-          if (store.has(found.jobId)) continue
+        const found = parseList(listed.value.stdout).filter((f) => !store.has(f.jobId)).map((f) => {
           const job = store.create({
-            id: found.jobId,
+            id: f.jobId,
             host: alias,
-            command: found.command,
-            label: found.label,
+            command: f.command,
+            label: f.label,
             pty: false,
             persistent: true,
-            startedAt: found.startedAt
+            startedAt: f.startedAt
           })
-          job.setRemotePid(found.pid)
+          job.setRemotePid(f.pid, ownProcessGuard(job.id))
+          return { job, running: f.running }
+        })
+        yield* readFoundEnded(found, follow)
+        for (const { job, running } of found) {
           if (!(yield* store.add(job))) {
-            yield* Effect.logWarning(`persistent job ${found.jobId} on ${alias} not listed: max_jobs (${limits.maxJobs}) reached`)
+            yield* Effect.logWarning(`persistent job ${job.id} on ${alias} not listed: max_jobs (${limits.maxJobs}) reached`)
             continue
           }
-          yield* watch(job)
-          yield* Effect.logInfo(`found persistent job ${job.id} on ${alias} (${found.running ? "running" : "ended"})`)
+          if (job.running) yield* watch(job)
+          yield* Effect.logInfo(`found persistent job ${job.id} on ${alias} (${running ? "running" : "ended"})`)
         }
       }
     })
@@ -188,10 +192,10 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
       Effect.gen(function*() {
         if (!job.running || job.pid === null) return "already-exited" as const
         job.stopping(reason)
-        yield* groups.signal(job.host, job.pid, "TERM")
+        yield* groups.signal(job.host, job.pid, "TERM", undefined, job.pidGuard)
         const ended = (ms: number) => Effect.map(Deferred.await(job.ended).pipe(Effect.timeoutOption(ms)), Option.isSome)
         if (yield* ended(limits.killGraceMs)) return "term" as const
-        yield* groups.signal(job.host, job.pid, "KILL")
+        yield* groups.signal(job.host, job.pid, "KILL", undefined, job.pidGuard)
         return (yield* ended(5_000)) ? "kill" as const : "abandoned" as const
       })
 

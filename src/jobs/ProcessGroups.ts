@@ -15,10 +15,14 @@ import { AppConfig } from "../domain/AppConfig.js"
 import { RemoteHosts } from "../ssh/RemoteHosts.js"
 
 export class ProcessGroups extends Context.Service<ProcessGroups, {
-  /** `kill -SIG -<pgid>` over a fresh exec channel; true when kill succeeded, false when it did not or could not be sent. */
-  signal(alias: string, pgid: number, signal: SignalName, asRoot?: AsRoot): Effect.Effect<boolean>
+  /**
+   * `kill -SIG -<pgid>` over a fresh exec channel; true when kill succeeded, false when it did
+   * not or could not be sent. With `guard` (shell code), only when the guard succeeds first:
+   * a persistent job's check that the PID still names its process.
+   */
+  signal(alias: string, pgid: number, signal: SignalName, asRoot?: AsRoot, guard?: string): Effect.Effect<boolean>
   /** The same, failing when the host could not be asked: true when some process got it, false when none is left. */
-  send(alias: string, pgid: number, signal: SignalName, asRoot?: AsRoot): Effect.Effect<boolean, ConnectFailure | ChannelError | RemoteOutputTooLargeError>
+  send(alias: string, pgid: number, signal: SignalName, asRoot?: AsRoot, guard?: string): Effect.Effect<boolean, ConnectFailure | ChannelError | RemoteOutputTooLargeError>
   /** Whether the group still has a process (`kill -0`); none when the host could not be asked. */
   alive(alias: string, pgid: number, asRoot?: AsRoot): Effect.Effect<Option.Option<boolean>>
   /**
@@ -50,11 +54,14 @@ export class ProcessGroups extends Context.Service<ProcessGroups, {
         })
       )
 
-    const send = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot) =>
-      Effect.map(run(alias, killGroupCommand(sig, pgid), `kill -${sig} of process group ${pgid} on ${alias}`, asRoot), (code) => code === 0)
+    const send = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot, guard?: string) =>
+      Effect.map(
+        run(alias, guard === undefined ? killGroupCommand(sig, pgid) : `${guard} || exit 1\n${killGroupCommand(sig, pgid)}`, `kill -${sig} of process group ${pgid} on ${alias}`, asRoot),
+        (code) => code === 0
+      )
 
-    const signal = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot) =>
-      send(alias, pgid, sig, asRoot).pipe(
+    const signal = (alias: string, pgid: number, sig: SignalName, asRoot?: AsRoot, guard?: string) =>
+      send(alias, pgid, sig, asRoot, guard).pipe(
         Effect.catch((e) => Effect.as(Effect.logWarning(`signal ${sig} to group ${pgid} on ${alias}: ${e.message}`), false))
       )
 

@@ -5,8 +5,15 @@
  * can be restarted from the byte offset already read.
  *
  * Layout of `~/.cache/mcp-ssh-live/jobs/<job_id>/` (directories 0700, files 0600):
- * `cmd`, `label`, `started` (epoch seconds), `pid`, `out`, `err`, and `exit` once the
- * command has ended by itself.
+ * `cmd`, `label`, `started` (epoch seconds), `pid`, `pstart` (when that process started),
+ * `out`, `err`, and `exit` once the command has ended by itself.
+ *
+ * A PID alone does not name the job's process for ever: when the job dies without
+ * recording its exit (a reboot, the OOM killer), the system gives the PID to another
+ * process, maybe of the same user. The job's process is the one with that PID *and* the
+ * start time in `pstart`; every script here that asks whether the job runs, follows it or
+ * signals it checks both (`ownProcess`). Directories made before `pstart` existed fall
+ * back to the PID and the absence of `exit`.
  *
  * @since 0.1.0
  */
@@ -14,6 +21,16 @@ import { shellQuote } from "./shell.js"
 
 export const JOBS_DIR = "$HOME/.cache/mcp-ssh-live/jobs"
 const dir = (jobId: string) => `"${JOBS_DIR}/${jobId}"`
+
+/**
+ * Shell functions: `pstart PID` prints when the process started (clock ticks since boot from
+ * `/proc`, else `ps`'s start time); `own PID DIR` succeeds while PID is the job's process
+ * (alive, and started when `DIR/pstart` says).
+ */
+const ownProcess = [
+  `pstart() { if [ -r "/proc/$1/stat" ]; then sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; else ps -o lstart= -p "$1" 2>/dev/null; fi; }`,
+  `own() { kill -0 "$1" 2>/dev/null || return 1; if [ -f "$2/pstart" ]; then [ "$(pstart "$1")" = "$(cat "$2/pstart")" ]; else [ ! -f "$2/exit" ]; fi; }`
+].join("\n")
 
 /**
  * Starts the command detached and prints `PID:<pid>`; the exec channel ends at once.
@@ -33,6 +50,9 @@ export const launchScript = (jobId: string): string => [
   // The run script goes to the detached shell through a pipe, not its argv.
   `export D; printf '%s' "$r" | setsid nohup /bin/sh -c 'u=$1; r=$(cat); exec < /dev/null; eval "$r"' mcp-ssh-live "$o" > out 2> err &`,
   `unset r; echo $! > pid`,
+  // Read while the process is still our child: even if it has ended, it is a zombie until we exit.
+  ownProcess,
+  `pstart $! > pstart`,
   `printf 'PID:%s\\n' "$!"`
 ].join("\n")
 
@@ -51,15 +71,27 @@ export const launchBlock = (options: {
   return [`c=${shellQuote(options.command)}`, `l=${shellQuote(options.label ?? "")}`, `r=${shellQuote(run.join("\n"))}`].join("\n")
 }
 
-/** Streams `out` to stdout and `err` to stderr from the given byte offsets until the job's process is gone. */
+/**
+ * Streams `out` to stdout and `err` to stderr from the given byte offsets until the job's
+ * process is gone (at once, once read to the end, when it is gone already).
+ */
 export const followScript = (jobId: string, offsets: { readonly stdout: number; readonly stderr: number }): string =>
   [
+    ownProcess,
     `D=${dir(jobId)}`,
     `P=$(cat "$D/pid" 2>/dev/null) || exit 3`,
-    `tail -c +${offsets.stdout + 1} --pid="$P" -f "$D/out" &`,
-    `tail -c +${offsets.stderr + 1} --pid="$P" -f "$D/err" >&2 &`,
+    `if own "$P" "$D"; then f="--pid=$P -f"; else f=; fi`,
+    `tail -c +${offsets.stdout + 1} $f "$D/out" &`,
+    `tail -c +${offsets.stderr + 1} $f "$D/err" >&2 &`,
     `wait`
   ].join("\n")
+
+/**
+ * A guard for a signal to the job's process group: succeeds only while the PID still names
+ * the job's process (see the module's doc).
+ */
+export const ownProcessGuard = (jobId: string): string =>
+  `${ownProcess}\nD=${dir(jobId)}; own "$(cat "$D/pid" 2>/dev/null)" "$D"`
 
 /** Prints the exit code, or nothing if the command did not record one (killed). */
 export const exitScript = (jobId: string): string => `cat ${dir(jobId)}/exit 2>/dev/null; true`
@@ -71,8 +103,8 @@ export const removeScript = (jobId: string): string => `rm -rf -- ${dir(jobId)}`
  * (base64, so any text survives the tab-separated line).
  */
 export const listScript = (): string =>
-  `cd "${JOBS_DIR}" 2>/dev/null || exit 0; for d in */; do d=\${d%/}; [ -f "$d/pid" ] || continue; ` +
-  `p=$(cat "$d/pid"); if kill -0 "$p" 2>/dev/null; then r=1; else r=0; fi; ` +
+  `${ownProcess}\ncd "${JOBS_DIR}" 2>/dev/null || exit 0; for d in */; do d=\${d%/}; [ -f "$d/pid" ] || continue; ` +
+  `p=$(cat "$d/pid"); if own "$p" "$d"; then r=1; else r=0; fi; ` +
   `printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$d" "$p" "$(cat "$d/started" 2>/dev/null)" "$r" ` +
   `"$(base64 < "$d/label" | tr -d '\\n')" "$(base64 < "$d/cmd" | tr -d '\\n')"; done`
 

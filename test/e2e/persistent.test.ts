@@ -1,6 +1,8 @@
 /**
  * Persistent jobs: they outlive a killed connection and a restart of this server, and
- * the lines read afterwards are complete, with no gap and no duplicate.
+ * the lines read afterwards are complete, with no gap and no duplicate. Jobs found again
+ * after they ended are listed as ended, and a PID the system gave to another process
+ * since is never taken for the job's, nor signalled.
  */
 import { expect, it } from "vitest"
 import { call, startMcpServer, tailToEnd, type TailLine, tailLines } from "../support/mcp.js"
@@ -89,6 +91,70 @@ describeWithSshd("persistent jobs", (getSshd) => {
       }
     } finally {
       await server.close()
+    }
+  })
+
+  it("found again after they ended, are listed as ended with their status and output from the first list", async () => {
+    const sshd = getSshd()
+    const first = await startMcpServer({ args: boxArgs(sshd) })
+    const ids: Array<string> = []
+    try {
+      for (const i of [1, 2, 3]) {
+        const s = await call(first, "ssh_spawn", { command: `echo done ${i}; exit ${i}`, persistent: true })
+        ids.push(s.data.job_id as string)
+        expect((await tailToEnd(first, s.data.job_id as string)).last).toMatchObject({ status: "exited", exit_status: i })
+      }
+    } finally {
+      await first.close()
+    }
+    const second = await startMcpServer({ args: boxArgs(sshd) })
+    try {
+      expect((await call(second, "ssh_exec", { command: "true" })).isError).toBe(false)
+      const list = await call(second, "ssh_list_jobs", {})
+      const found = (list.data.jobs as Array<Record<string, unknown>>).filter((j) => ids.includes(j.job_id as string))
+      expect(found.map((j) => [j.job_id, j.status, j.exit_status, (j.lines as { total: number }).total]).sort())
+        .toEqual(ids.map((id, i) => [id, "exited", i + 1, 1]).sort())
+      const running = await call(second, "ssh_list_jobs", { status: "running" })
+      expect((running.data.jobs as Array<{ job_id: string }>).filter((j) => ids.includes(j.job_id))).toEqual([])
+      for (const id of ids) expect((await call(second, "ssh_remove_job", { job_id: id })).isError).toBe(false)
+    } finally {
+      await second.close()
+    }
+  })
+
+  it("whose process died unrecorded and whose PID went to another process: not running, that process never signalled", async () => {
+    const sshd = getSshd()
+    const home = `~${sshd.user.name}/.cache/mcp-ssh-live/jobs`
+    const t = 400_000 + Math.floor(Math.random() * 99_999)
+    const first = await startMcpServer({ args: boxArgs(sshd) })
+    let jobId: string
+    try {
+      const s = await call(first, "ssh_spawn", { command: `sleep ${t}`, persistent: true })
+      jobId = s.data.job_id as string
+    } finally {
+      await first.close()
+    }
+    // The job's processes die with no exit recorded (a reboot, the OOM killer); the system
+    // gives its PID to another process of the same user, leading its own group (as a daemon does).
+    await sshd.exec(`kill -s KILL -- -"$(cat ${home}/${jobId}/pid)"`)
+    expect(await waitNoProcess(sshd, `sleep ${t}`)).toBe("")
+    const stranger = await sshd.exec(`su ${sshd.user.name} -c 'setsid sleep ${t + 1} > /dev/null 2>&1 < /dev/null & echo $!'`)
+    const pid = stranger.stdout.trim()
+    expect(pid).toMatch(/^\d+$/)
+    await sshd.exec(`echo ${pid} > ${home}/${jobId}/pid`)
+    const second = await startMcpServer({ args: boxArgs(sshd) })
+    try {
+      expect((await call(second, "ssh_exec", { command: "true" })).isError).toBe(false)
+      const list = await call(second, "ssh_list_jobs", {})
+      const found = (list.data.jobs as Array<Record<string, unknown>>).find((j) => j.job_id === jobId)
+      expect(found).toMatchObject({ status: "killed", exit_status: null })
+      const signalled = await call(second, "ssh_signal", { job_id: jobId, signal: "TERM" })
+      expect(signalled.isError, signalled.text).toBe(true)
+      expect((await call(second, "ssh_remove_job", { job_id: jobId, force: true })).isError).toBe(false)
+      expect((await sshd.exec(`kill -0 ${pid} && echo alive`)).stdout.trim()).toBe("alive")
+    } finally {
+      await second.close()
+      await sshd.exec(`kill ${pid}`)
     }
   })
 })

@@ -26,12 +26,20 @@ const removeAll = async (server: McpServerProcess) => {
   mine.clear()
 }
 
+/**
+ * A home of its own for the remote user: a list of jobs finds the persistent jobs the user's
+ * other sessions run (other files' servers, at the same time), and those count under
+ * max_jobs_per_host as they should.
+ */
+const HOME = `/tmp/mcp-ssh-live-limits-home-${process.pid}`
+
 describeWithSshd("limits on every path", (getSshd) => {
   let server: McpServerProcess
   let sshd: Sshd
 
   beforeAll(async () => {
     sshd = getSshd()
+    await sshd.exec(`rm -rf ${HOME} && mkdir -m 700 ${HOME} && chown ${sshd.user.name} ${HOME}`)
     server = await startMcpServer({ args: [...hostArgs(sshd), "--max-jobs-per-host", "3"] })
   })
   afterEach(async () => {
@@ -39,6 +47,11 @@ describeWithSshd("limits on every path", (getSshd) => {
   })
   afterAll(async () => {
     await server?.close()
+    await sshd.exec(`rm -rf ${HOME}`)
+  })
+
+  it("runs in a home of its own", async () => {
+    expect((await call(server, "ssh_exec", { command: "echo $HOME" })).data).toMatchObject({ stdout: `${HOME}\n` })
   })
 
   it("holds max_jobs_per_host for exec hand-overs too", async () => {
@@ -106,7 +119,7 @@ describeWithSshd("limits on every path", (getSshd) => {
     expect(tailLines(ok.data).at(-1)?.text).toBe("abc")
     await call(server, "ssh_remove_job", { job_id: s.data.job_id, force: true })
   })
-})
+}, { extraConfig: `SetEnv HOME=${HOME}` })
 
 describeWithSshd("a global cap on jobs in memory", (getSshd) => {
   let server: McpServerProcess
