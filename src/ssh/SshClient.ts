@@ -24,7 +24,7 @@ import { authAttempts, authHandler, type AuthHandler, type AuthProgress } from "
 import { openExecChannel } from "./execChannel.js"
 import { type AskUnknownHostKey, decideHostKey, type HostKeyPolicy } from "./hostKeyPolicy.js"
 import type { AuthQuestion, KeyboardHooks, Unanswered } from "./keyboardInteractive.js"
-import { KnownHosts } from "./KnownHosts.js"
+import { fingerprintSha256, KnownHosts } from "./KnownHosts.js"
 import { type ProxyProcess, proxyFailure, spawnProxy } from "./proxyCommand.js"
 import type { RemoteChannel } from "./RemoteChannel.js"
 import { type ExecOptions, PTY_SIZE } from "./RemoteHosts.js"
@@ -150,8 +150,11 @@ export class SshClient extends Context.Service<SshClient, {
             )
         )
         // ssh2 asks about the host key from a callback, at the handshake and again at each
-        // re-key: the decisions are made in a fiber of this connection's scope, in order.
+        // re-key. The handshake's is decided in a fiber of this connection's scope (known_hosts
+        // is read, a person may be asked); the key it accepted is kept, and a re-key's is
+        // answered at once against it (see `hostVerifier` below).
         const offers = yield* Queue.unbounded<{ readonly key: Buffer; readonly verify: (ok: boolean) => void }>()
+        let accepted: Buffer | undefined
         const policy: HostKeyPolicy = {
           store: knownHosts,
           allowAgentInsecureAutoAdd: config.allowAgentInsecureAutoAdd,
@@ -166,6 +169,8 @@ export class SshClient extends Context.Service<SshClient, {
           const verdict = decided.value
           fingerprint = verdict.fingerprint
           if (!verdict.accept) hostKeyFailure = verdict.failure
+          // A copy: ssh2 may hand a view of a socket read's memory (receiveBuffers.ts).
+          else accepted = Buffer.from(key)
           verify(verdict.accept)
         })))
         // ssh2 reports a connection's later errors from a callback: log them in fibers of its scope.
@@ -230,9 +235,24 @@ export class SshClient extends Context.Service<SshClient, {
               keepaliveCountMax: 3,
               // Host-key algorithms of the key types known for this host first, as OpenSSH orders them.
               algorithms: ssh2Algorithms(algorithms, knownTypes),
-              // Returns nothing: ssh2 takes a returned value as the verdict itself.
-              hostVerifier: (key: Buffer, verify: (ok: boolean) => void): void => {
-                Queue.offerUnsafe(offers, { key, verify })
+              // The handshake's key: returns nothing (ssh2 takes a returned value as the verdict
+              // itself) and is decided in the fiber above. A re-key's: the verdict is returned,
+              // the key the handshake accepted or nothing. Never later: ssh2 1.17 takes sshd's
+              // NEWKEYS before a late answer and stops queueing what it sends, but still builds
+              // packets as during the exchange, their payload over their length field (a window
+              // adjustment for the data that follows, a keepalive, stdin): sshd reads "Bad packet
+              // length" and drops the connection, and every job on it ends lost
+              // (test/integration/rekeyHostKey.test.ts).
+              hostVerifier: (key: Buffer, verify: (ok: boolean) => void): boolean | undefined => {
+                if (accepted === undefined) {
+                  Queue.offerUnsafe(offers, { key, verify })
+                  return undefined
+                }
+                if (key.equals(accepted)) return true
+                runInScope(Effect.logWarning(
+                  `connection ${entry.alias}: the host key changed at a re-key (${fingerprintSha256(key)}, not ${fingerprint}): refused, the connection ends`
+                ))
+                return false
               },
               authHandler: safeAuthHandler(authHandler(attempts, progress))
             })
