@@ -16,9 +16,9 @@
 import { Effect, Layer } from "effect"
 import { expect, it } from "vitest"
 import { AppConfig } from "../../src/domain/AppConfig.js"
-import type { HostEntry } from "../../src/domain/hosts.js"
 import { KnownHosts } from "../../src/ssh/KnownHosts.js"
 import { SshClient } from "../../src/ssh/SshClient.js"
+import { boxEntry } from "../support/libraryHost.js"
 import { describeWithSshd } from "../support/sshd.js"
 
 /** 16 MiB: a re-key at least every MiB (about thirty, counted once). */
@@ -37,17 +37,8 @@ describeWithSshd("re-keys while a channel streams (sshd making new keys every 1 
         check: (host, port, key) => ++checks === 1 ? real.check(host, port, key) : Effect.delay(real.check(host, port, key), "300 millis")
       })
     })).pipe(Layer.provide(KnownHosts.layer))
-    const entry: HostEntry = {
-      alias: "box",
-      address: sshd.host,
-      port: sshd.port,
-      user: sshd.user.name,
-      auth: { keyPath: sshd.clientKeyPath },
-      source: "runtime",
-      insecureAutoAdd: false
-    }
     const result = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const conn = yield* (yield* SshClient).open(entry)
+      const conn = yield* (yield* SshClient).open(boxEntry(sshd))
       // 16 MiB out while the client writes a line to stdin every 5 ms (until all came): some
       // packet of ours is always being sent while a re-key is answered.
       return yield* Effect.callback<{ bytes: number; code: number | null | undefined }>((resume) => {
