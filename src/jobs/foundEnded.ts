@@ -3,7 +3,7 @@
  * end (its output and exit status) before it is listed, so that it is never listed, nor
  * counted under `max_jobs_per_host`, as running while its files are read.
  *
- * @since 0.3.0
+ * @since 0.4.0
  */
 import { Effect } from "effect"
 import type { Job } from "./Job.js"
