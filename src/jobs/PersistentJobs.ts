@@ -15,7 +15,7 @@ import { RemoteHosts } from "../ssh/RemoteHosts.js"
 import type { EndReason, Termination } from "../domain/jobs.js"
 import { ProcessGroups } from "./ProcessGroups.js"
 import type { Job } from "./Job.js"
-import { readFoundEnded } from "./foundEnded.js"
+import { listFound } from "./foundEnded.js"
 import { JobStore, type Slot } from "./JobStore.js"
 import { untilHostAnswers } from "./hostWait.js"
 import { watchPrompt } from "./prompt.js"
@@ -175,15 +175,7 @@ export class PersistentJobs extends Context.Service<PersistentJobs, {
           job.setRemotePid(f.pid, ownProcessGuard(job.id))
           return { job, running: f.running }
         })
-        yield* readFoundEnded(found, follow)
-        for (const { job, running } of found) {
-          if (!(yield* store.add(job))) {
-            yield* Effect.logWarning(`persistent job ${job.id} on ${alias} not listed: max_jobs (${limits.maxJobs}) reached`)
-            continue
-          }
-          if (job.running) yield* watch(job)
-          yield* Effect.logInfo(`found persistent job ${job.id} on ${alias} (${running ? "running" : "ended"})`)
-        }
+        yield* listFound({ alias, kind: "persistent job", found, add: (job) => store.add(job), maxJobs: limits.maxJobs, follow, watch })
       }
     })
 

@@ -47,7 +47,7 @@ import { shellQuote } from "../ssh/shell.js"
 import type { Job } from "./Job.js"
 import { JobStore, type Slot } from "./JobStore.js"
 import { ProcessGroups } from "./ProcessGroups.js"
-import { readFoundEnded } from "./foundEnded.js"
+import { type Found, listFound } from "./foundEnded.js"
 import { untilHostAnswers } from "./hostWait.js"
 import { watchPrompt } from "./prompt.js"
 
@@ -268,7 +268,7 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
         scanned.add(alias)
         const listed = yield* capture(alias, listScript()).pipe(Effect.option)
         if (Option.isNone(listed)) continue
-        const jobs: Array<{ job: Job; running: boolean }> = []
+        const jobs: Array<Found> = []
         for (const found of parseList(listed.value.stdout)) {
           if (store.has(found.jobId)) continue
           // A pane an earlier run followed and could not let go of (it stopped abruptly): let go now.
@@ -290,15 +290,7 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
           nonces.set(job, found.nonce)
           jobs.push({ job, running: found.running })
         }
-        yield* readFoundEnded(jobs, follow)
-        for (const { job, running } of jobs) {
-          if (!(yield* store.add(job))) {
-            yield* Effect.logWarning(`tmux job ${job.id} on ${alias} not listed: max_jobs (${limits.maxJobs}) reached`)
-            continue
-          }
-          if (job.running) yield* watch(job)
-          yield* Effect.logInfo(`found tmux job ${job.id} on ${alias} (${running ? "running" : "ended"})`)
-        }
+        yield* listFound({ alias, kind: "tmux job", found: jobs, add: (job) => store.add(job), maxJobs: limits.maxJobs, follow, watch })
       }
     })
 
