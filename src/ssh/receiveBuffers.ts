@@ -6,10 +6,11 @@
  *
  * Here the socket reads into buffers from a small free list (Node's `onread`), and a buffer
  * goes back only when nothing can still see it: every packet ssh2 completed while parsing
- * it was channel data for a reader that copies (`readsByCopying`: a transfer writing to
- * disk, a job's stdout going into its line store) and that reader took it at once (not
- * queued in a paused stream), and neither ssh2's parser nor its decipher keeps a view of it
- * (a packet cut by the read's end). Anything else in a read (a channel request, stderr,
+ * it was either channel data for a reader that copies (`readsByCopying`: a transfer writing
+ * to disk, a job's stdout going into its line store) that took it at once (not queued in a
+ * paused stream), or a window adjustment (parsed into two numbers: all that an upload's
+ * reads bring, one per ~96 KiB sent); and neither ssh2's parser nor its decipher keeps a
+ * view of it (a packet cut by the read's end). Anything else in a read (a channel request, stderr,
  * the output of an `ssh_exec` that collects its chunks, the key exchange) leaves that
  * buffer to the GC, as before. Connections through a jump host or a ProxyCommand read as before.
  *
@@ -23,7 +24,8 @@
  *
  * Relies on ssh2 1.17 internals (the client's `_protocol` and its `_decipher` with
  * `inSeqno`, the AES-GCM decipher's packet state, one `push` per channel-data packet, a
- * channel's `_client`): test/integration/receiveBuffers.test.ts fails when they change.
+ * channel's `_client`, the protocol's `_handlers.CHANNEL_WINDOW_ADJUST`):
+ * test/integration/receiveBuffers.test.ts fails when they change.
  *
  * @since 0.4.0
  */
@@ -84,16 +86,34 @@ const wholePacketsEnd = (data: Buffer, at: number): number => {
 }
 
 /**
- * The client whose read is being parsed, and the pushes of channel data that a copying
- * reader of ITS channels took at once meanwhile. Its own: a connection through a jump host
- * is parsed inside the jump connection's push, and its channels' pushes must not count for
- * the jump connection's buffer.
+ * The client whose read is being parsed, and its packets parsed meanwhile that leave no view
+ * of the read: pushes of channel data that a copying reader of ITS channels took at once,
+ * and window adjustments. Its own: a connection through a jump host is parsed inside the
+ * jump connection's push, and its channels' packets must not count for the jump
+ * connection's buffer.
  */
 let parsing: { readonly client: object; copied: number } | undefined
 
 /** What ssh2 1.17's client holds that this module reads. */
 interface ClientInternals {
-  readonly _protocol?: { readonly _decipher?: { readonly inSeqno?: number } }
+  readonly _protocol?: {
+    readonly _decipher?: { readonly inSeqno?: number }
+    readonly _handlers?: Record<string, unknown>
+  }
+}
+
+/**
+ * Count `client`'s window adjustments as packets that leave no view of their read: ssh2
+ * parses one into a channel number and an amount before its handler runs.
+ */
+const countWindowAdjusts = (client: ClientInternals) => {
+  const handlers = client._protocol?._handlers
+  const adjust = handlers?.CHANNEL_WINDOW_ADJUST
+  if (handlers === undefined || typeof adjust !== "function") return
+  handlers.CHANNEL_WINDOW_ADJUST = function(this: unknown, ...args: Array<unknown>) {
+    if (parsing?.client === client) parsing.copied++
+    return adjust.apply(this, args)
+  }
 }
 
 /** Whether `holder` keeps, in one of its own fields, a view of `buf`'s memory. */
@@ -171,7 +191,13 @@ export const reusingSocket = (host: string, port: number): { readonly sock: Net.
       }
     }
   })
-  return { sock, attach: (c) => void (client = c as unknown as ClientInternals) }
+  return {
+    sock,
+    attach: (c) => {
+      client = c as unknown as ClientInternals
+      countWindowAdjusts(client)
+    }
+  }
 }
 
 /** What a reader needs of ssh2's channel for `readsByCopying`. */

@@ -85,6 +85,8 @@ describeWithSshd("socket reads into reused buffers (receiveBuffers.ts)", (getSsh
     try {
       const proto = (client as unknown as { _protocol?: { _decipher?: Record<string, unknown> } })._protocol
       expect(proto?._decipher?.inSeqno).toBeTypeOf("number")
+      // The window adjustment's handler, wrapped to count its packets.
+      expect((proto as { _handlers?: Record<string, unknown> } | undefined)?._handlers?.CHANNEL_WINDOW_ADJUST).toBeTypeOf("function")
       // The AES-GCM decipher's packet state, read to hand ssh2 whole packets.
       expect(gcmDecipher).toBeDefined()
       expect(Object.getPrototypeOf(proto?._decipher)).toBe(gcmDecipher)
@@ -150,6 +152,52 @@ describeWithSshd("socket reads into reused buffers (receiveBuffers.ts)", (getSsh
       }
     }, 120_000)
   }
+})
+
+/**
+ * Write `bytes` of random data to the stdin of `command` (which reads all of it) and wait for
+ * the channel to close: the sha256 of what was written, and what the command printed.
+ */
+const write = (client: ssh2.Client, command: string, bytes: number) =>
+  new Promise<{ readonly sent: string; readonly printed: string }>((resolve, reject) => {
+    client.exec(command, (err, ch) => {
+      if (err !== undefined && err !== null) return reject(err)
+      const hash = createHash("sha256")
+      let printed = ""
+      ch.on("data", (d: Buffer) => void (printed += d.toString()))
+      ch.stderr.resume()
+      ch.on("close", () => resolve({ sent: hash.digest("hex"), printed }))
+      const piece = randomBytes(1024 * 1024)
+      let left = bytes
+      const more = () => {
+        while (left > 0) {
+          const n = Math.min(left, piece.length)
+          const chunk = piece.subarray(0, n)
+          hash.update(chunk)
+          left -= n
+          if (!ch.write(chunk)) return void ch.once("drain", more)
+        }
+        ch.end()
+      }
+      more()
+    })
+  })
+
+describeWithSshd("reads of window adjustments (receiveBuffers.ts): an upload's socket reads", (getSshd) => {
+  it("gives back the buffers of reads that brought only window adjustments, and what was sent arrives whole", async () => {
+    const client = await connect(getSshd(), CIPHERS[0])
+    try {
+      const before = { ...receiveBufferCounts }
+      // sshd adjusts the window every ~96 KiB consumed: some 300 reads for 32 MiB, each a buffer.
+      const { sent, printed } = await write(client, "sha256sum", 32 * 1024 * 1024)
+      expect(printed.split(" ")[0]).toBe(sent)
+      const reads = receiveBufferCounts.reads - before.reads
+      expect(reads).toBeGreaterThan(100)
+      expect(receiveBufferCounts.reused - before.reused).toBeGreaterThan(reads * 0.8)
+    } finally {
+      client.end()
+    }
+  }, 120_000)
 })
 
 describeWithSshd("whole AES-GCM packets to ssh2 (receiveBuffers.ts), sshd making new keys every 1 MiB", (getSshd) => {
