@@ -173,6 +173,8 @@ try {
     fs.rmSync(back, { force: true })
   }
   for (let i = 0; i < runs; i++) {
+    // As row 6 does: the last round's copies go first (this VM's pages once freed are slow to take again).
+    if (what === "up") await sshd.exec(`rm -f ${remoteDir}/gib.bin ${remoteDir}/sftp.bin`)
     const cost = await costOf(server.pid, sshd.pid, () => once(i))
     process.stdout.write(`${what} run ${i + 1}: ${cost} (load ${os.loadavg()[0]!.toFixed(1)})\n`)
     await openssh()
