@@ -41,6 +41,7 @@ import {
   removeScript,
   sessionName,
   SOCKET,
+  tmuxProcessGuard,
   type TmuxTarget
 } from "../ssh/tmux.js"
 import { shellQuote } from "../ssh/shell.js"
@@ -209,7 +210,7 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
         tmux: target,
         record: request.record
       })
-      job.setRemotePid(Number(pid))
+      job.setRemotePid(Number(pid), tmuxProcessGuard(id))
       nonces.set(job, nonce)
       yield* store.add(job, slot)
       yield* watch(job)
@@ -286,7 +287,7 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
             startedAt: found.startedAt,
             tmux: { socket: SOCKET, session: sessionName(found.jobId), pane: found.pane }
           })
-          if (found.pid !== null) job.setRemotePid(found.pid)
+          if (found.pid !== null) job.setRemotePid(found.pid, tmuxProcessGuard(found.jobId))
           nonces.set(job, found.nonce)
           jobs.push({ job, running: found.running })
         }
@@ -308,9 +309,9 @@ export class TmuxJobs extends Context.Service<TmuxJobs, {
           return (yield* ended(job, 5_000)) ? "term" as const : "abandoned" as const
         }
         if (job.pid === null) return "abandoned" as const
-        yield* groups.signal(job.host, job.pid, "TERM")
+        yield* groups.signal(job.host, job.pid, "TERM", undefined, job.pidGuard)
         if (yield* ended(job, limits.killGraceMs)) return "term" as const
-        yield* groups.signal(job.host, job.pid, "KILL")
+        yield* groups.signal(job.host, job.pid, "KILL", undefined, job.pidGuard)
         return (yield* ended(job, 5_000)) ? "kill" as const : "abandoned" as const
       })
 

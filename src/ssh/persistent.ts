@@ -24,12 +24,13 @@ const dir = (jobId: string) => `"${JOBS_DIR}/${jobId}"`
 
 /**
  * Shell functions: `pstart PID` prints when the process started (clock ticks since boot from
- * `/proc`, else `ps`'s start time); `own PID DIR` succeeds while PID is the job's process
- * (alive, and started when `DIR/pstart` says).
+ * `/proc`, else `ps`'s start time); `own PID DIR [FILE]` succeeds while PID is the job's
+ * process (alive, and started when `DIR/FILE` says; FILE is `pstart` unless named). Without
+ * that file (a directory made before it existed): alive, and no exit recorded in `DIR`.
  */
-const ownProcess = [
+export const ownProcess = [
   `pstart() { if [ -r "/proc/$1/stat" ]; then sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f20; else ps -o lstart= -p "$1" 2>/dev/null; fi; }`,
-  `own() { kill -0 "$1" 2>/dev/null || return 1; if [ -f "$2/pstart" ]; then [ "$(pstart "$1")" = "$(cat "$2/pstart")" ]; else [ ! -f "$2/exit" ]; fi; }`
+  `own() { kill -0 "$1" 2>/dev/null || return 1; if [ -f "$2/\${3:-pstart}" ]; then [ "$(pstart "$1")" = "$(cat "$2/\${3:-pstart}")" ]; else [ ! -f "$2/exit" ]; fi; }`
 ].join("\n")
 
 /**

@@ -28,11 +28,14 @@
  *
  * Layout of `~/.cache/mcp-ssh-live/tmux/<job_id>/` (0700; files 0600): `kind` (job or
  * pane), `cmd`, `label`, `started`, `pane` (%id), `wpid` (the wrapper, or the person's pane
- * process), `pid` (the command's process group), `nonce`, `out`, `exit`; for a followed
- * pane `catpid` (the pipe's reader).
+ * process), `pid` (the command's process group), `nonce`, `out`, `exit`; for a job
+ * `wpstart` and `pstart` (when the wrapper and the command started: a PID alone may have
+ * gone to another process since, after a reboot or the OOM killer, as for persistent jobs);
+ * for a followed pane `catpid` (the pipe's reader).
  *
  * @since 0.4.0
  */
+import { ownProcess } from "./persistent.js"
 import { shellQuote } from "./shell.js"
 
 /** Where a job's input and screen go: a tmux pane. */
@@ -110,6 +113,8 @@ export const launchScript = (jobId: string): string => {
     `{ printf 'umask %s\\n' "$o"; printf '%s' "$r"; } > go & g=$!; unset r`,
     `i=0; while [ ! -s pid ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done`,
     `[ -s pid ] || { kill $g 2>/dev/null; ${s} kill-session -t ${session}; rm -rf "$D"; echo 'mcp-ssh-live: the command did not start in its tmux session' >&2; exit 1; }`,
+    ownProcess,
+    `pstart "$(cat pid)" > pstart; pstart "$2" > wpstart`,
     `printf 'PID:%s WPID:%s PANE:%s\\n' "$(cat pid)" "$2" "$1"`
   ].join("\n")
 }
@@ -159,11 +164,26 @@ export const followPaneScript = (jobId: string, target: string): string =>
  * gone: the wrapper (a job), or the pipe's reader (a followed pane).
  */
 export const followScript = (jobId: string, offset: number, kind: "job" | "pane"): string =>
-  [
-    `D=${dir(jobId)}`,
-    `P=$(cat "$D/${kind === "job" ? "wpid" : "catpid"}" 2>/dev/null) || exit ${NO_PANE}`,
-    `exec tail -c +${offset + 1} --pid="$P" -f "$D/out"`
-  ].join("\n")
+  kind === "job"
+    ? [
+      ownProcess,
+      `D=${dir(jobId)}`,
+      `P=$(cat "$D/wpid" 2>/dev/null) || exit ${NO_PANE}`,
+      // A wrapper PID that is no longer the wrapper's: read what the file holds, follow no one.
+      `if own "$P" "$D" wpstart; then exec tail -c +${offset + 1} --pid="$P" -f "$D/out"; else exec tail -c +${offset + 1} "$D/out"; fi`
+    ].join("\n")
+    : [
+      `D=${dir(jobId)}`,
+      `P=$(cat "$D/catpid" 2>/dev/null) || exit ${NO_PANE}`,
+      `exec tail -c +${offset + 1} --pid="$P" -f "$D/out"`
+    ].join("\n")
+
+/**
+ * A guard for a signal to a tmux job's process group: succeeds only while the PID still
+ * names the job's command (started when `pstart` says).
+ */
+export const tmuxProcessGuard = (jobId: string): string =>
+  `${ownProcess}\nD=${dir(jobId)}; own "$(cat "$D/pid" 2>/dev/null)" "$D"`
 
 /** Prints the exit code, or nothing if the command recorded none. */
 export const exitScript = (jobId: string): string => `cat ${dir(jobId)}/exit 2>/dev/null; true`
@@ -236,13 +256,16 @@ export const parsePanes = (text: string): Array<Pane> =>
   })
 
 /**
- * One line per job directory: id, kind, pid, wpid, whether the writer still runs, pane,
- * started, nonce, and label and command in base64.
+ * One line per job directory: id, kind, pid, wpid, whether the writer still runs (a job's
+ * wrapper: that PID, started when `wpstart` says), pane, started, nonce, and label and
+ * command in base64.
  */
 export const listScript = (): string =>
+  `${ownProcess}\n` +
   `cd "${TMUX_DIR}" 2>/dev/null || exit 0; for d in */; do d=\${d%/}; [ -f "$d/pane" ] || continue; ` +
   `k=$(cat "$d/kind" 2>/dev/null); if [ "$k" = pane ]; then w=$(cat "$d/catpid" 2>/dev/null); else w=$(cat "$d/wpid" 2>/dev/null); fi; ` +
-  `if [ -n "$w" ] && kill -0 "$w" 2>/dev/null; then r=1; else r=0; fi; ` +
+  `if [ -z "$w" ]; then r=0; elif [ "$k" = pane ]; then if kill -0 "$w" 2>/dev/null; then r=1; else r=0; fi; ` +
+  `elif own "$w" "$d" wpstart; then r=1; else r=0; fi; ` +
   `printf '%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$d" "$k" "$(cat "$d/pid" 2>/dev/null)" "$(cat "$d/wpid" 2>/dev/null)" "$r" ` +
   `"$(cat "$d/pane")" "$(cat "$d/started" 2>/dev/null)" "$(cat "$d/nonce" 2>/dev/null)" ` +
   `"$(base64 < "$d/label" | tr -d '\\n')" "$(base64 < "$d/cmd" | tr -d '\\n')"; done`

@@ -11,8 +11,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, expect, it } from "vitest"
 import { call, type McpServerProcess, startMcpServer, tailToEnd, type TailLine } from "../support/mcp.js"
-import { boxArgs, describeWithSshd, type Sshd } from "../support/sshd.js"
+import { boxArgs, describeWithSshd, type Sshd, waitNoProcess } from "../support/sshd.js"
 import { until } from "../support/poll.js"
+import { expectStrangerSpared, startStranger } from "../support/recycledPid.js"
 
 const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`
 
@@ -268,6 +269,31 @@ describeWithSshd("hand-off: a tmux job outlives this server", (getSshd) => {
       await second.close()
     }
   }, 90_000)
+
+  it("whose wrapper died unrecorded and whose PIDs went to another process: not running, that process never signalled", async () => {
+    const sshd = getSshd()
+    const args = boxArgs(sshd)
+    const dir = `~${sshd.user.name}/.cache/mcp-ssh-live/tmux`
+    const t = 500_000 + Math.floor(Math.random() * 99_999)
+    const first = await startMcpServer({ args })
+    let jobId: string
+    try {
+      const s = await call(first, "ssh_spawn", { command: `sleep ${t}`, tmux: true })
+      expect(s.isError, s.text).toBe(false)
+      jobId = s.data.job_id as string
+    } finally {
+      await first.close()
+    }
+    // The command and its wrapper die with no exit recorded (the OOM killer, a reboot); the
+    // system gives both PIDs to another process of the same user, leading its own group.
+    // The wrapper first: killed after the command, it would record the command's status.
+    await sshd.exec(`kill -s KILL "$(cat ${dir}/${jobId}/wpid)"; kill -s KILL -- -"$(cat ${dir}/${jobId}/pid)"`)
+    expect(await waitNoProcess(sshd, `sleep ${t}`)).toBe("")
+    const pid = await startStranger(sshd, t + 1)
+    await sshd.exec(`echo ${pid} > ${dir}/${jobId}/pid; echo ${pid} > ${dir}/${jobId}/wpid`)
+    // Ended with no status recorded: how it ended is unknown.
+    await expectStrangerSpared(sshd, args, jobId!, pid, "lost")
+  }, 60_000)
 })
 
 describeWithSshd("hand-off: a host without tmux", (getSshd) => {

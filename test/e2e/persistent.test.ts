@@ -7,6 +7,7 @@
 import { expect, it } from "vitest"
 import { call, startMcpServer, tailToEnd, type TailLine, tailLines } from "../support/mcp.js"
 import { describeWithSshd, waitNoProcess, boxArgs } from "../support/sshd.js"
+import { expectStrangerSpared, startStranger } from "../support/recycledPid.js"
 
 describeWithSshd("persistent jobs", (getSshd) => {
   it("survive a killed connection and a server restart, losing and repeating no line", async () => {
@@ -138,23 +139,8 @@ describeWithSshd("persistent jobs", (getSshd) => {
     // gives its PID to another process of the same user, leading its own group (as a daemon does).
     await sshd.exec(`kill -s KILL -- -"$(cat ${home}/${jobId}/pid)"`)
     expect(await waitNoProcess(sshd, `sleep ${t}`)).toBe("")
-    const stranger = await sshd.exec(`su ${sshd.user.name} -c 'setsid sleep ${t + 1} > /dev/null 2>&1 < /dev/null & echo $!'`)
-    const pid = stranger.stdout.trim()
-    expect(pid).toMatch(/^\d+$/)
+    const pid = await startStranger(sshd, t + 1)
     await sshd.exec(`echo ${pid} > ${home}/${jobId}/pid`)
-    const second = await startMcpServer({ args: boxArgs(sshd) })
-    try {
-      expect((await call(second, "ssh_exec", { command: "true" })).isError).toBe(false)
-      const list = await call(second, "ssh_list_jobs", {})
-      const found = (list.data.jobs as Array<Record<string, unknown>>).find((j) => j.job_id === jobId)
-      expect(found).toMatchObject({ status: "killed", exit_status: null })
-      const signalled = await call(second, "ssh_signal", { job_id: jobId, signal: "TERM" })
-      expect(signalled.isError, signalled.text).toBe(true)
-      expect((await call(second, "ssh_remove_job", { job_id: jobId, force: true })).isError).toBe(false)
-      expect((await sshd.exec(`kill -0 ${pid} && echo alive`)).stdout.trim()).toBe("alive")
-    } finally {
-      await second.close()
-      await sshd.exec(`kill ${pid}`)
-    }
+    await expectStrangerSpared(sshd, boxArgs(sshd), jobId!, pid, "killed")
   })
 })
