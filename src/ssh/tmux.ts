@@ -114,8 +114,8 @@ export const launchScript = (jobId: string): string => {
     `i=0; while [ ! -s pid ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done`,
     `[ -s pid ] || { kill $g 2>/dev/null; ${s} kill-session -t ${session}; rm -rf "$D"; echo 'mcp-ssh-live: the command did not start in its tmux session' >&2; exit 1; }`,
     ownProcess,
-    `pstart "$(cat pid)" > pstart; pstart "$2" > wpstart`,
-    `printf 'PID:%s WPID:%s PANE:%s\\n' "$(cat pid)" "$2" "$1"`
+    `p=$(cat pid); pstart "$p" > pstart; pstart "$2" > wpstart`,
+    `printf 'PID:%s WPID:%s PANE:%s\\n' "$p" "$2" "$1"`
   ].join("\n")
 }
 
@@ -164,19 +164,14 @@ export const followPaneScript = (jobId: string, target: string): string =>
  * gone: the wrapper (a job), or the pipe's reader (a followed pane).
  */
 export const followScript = (jobId: string, offset: number, kind: "job" | "pane"): string =>
-  kind === "job"
-    ? [
-      ownProcess,
-      `D=${dir(jobId)}`,
-      `P=$(cat "$D/wpid" 2>/dev/null) || exit ${NO_PANE}`,
-      // A wrapper PID that is no longer the wrapper's: read what the file holds, follow no one.
-      `if own "$P" "$D" wpstart; then exec tail -c +${offset + 1} --pid="$P" -f "$D/out"; else exec tail -c +${offset + 1} "$D/out"; fi`
-    ].join("\n")
-    : [
-      `D=${dir(jobId)}`,
-      `P=$(cat "$D/catpid" 2>/dev/null) || exit ${NO_PANE}`,
-      `exec tail -c +${offset + 1} --pid="$P" -f "$D/out"`
-    ].join("\n")
+  [
+    ownProcess,
+    `D=${dir(jobId)}`,
+    `P=$(cat "$D/${kind === "job" ? "wpid" : "catpid"}" 2>/dev/null) || exit ${NO_PANE}`,
+    // A wrapper PID that is no longer the wrapper's: read what the file holds, follow no one.
+    kind === "job" ? `if own "$P" "$D" wpstart; then f="--pid=$P -f"; else f=; fi` : `f="--pid=$P -f"`,
+    `exec tail -c +${offset + 1} $f "$D/out"`
+  ].join("\n")
 
 /**
  * A guard for a signal to a tmux job's process group: succeeds only while the PID still

@@ -10,6 +10,7 @@ import { layerConfig, ProcessGroups } from "../../src/index.js"
 import { ownProcessGuard } from "../../src/ssh/persistent.js"
 import { tmuxProcessGuard } from "../../src/ssh/tmux.js"
 import { registerBox } from "../support/libraryHost.js"
+import { startStranger } from "../support/recycledPid.js"
 import { describeWithSshd } from "../support/sshd.js"
 
 const GUARDS = [
@@ -23,12 +24,7 @@ for (const { guard, jobsDir, kind } of GUARDS) {
     const dir = () => `~${getSshd().user.name}/.cache/mcp-ssh-live/${jobsDir}/${jobId}`
 
     /** A process of the test user leading its own group, as a job's (or a daemon's) does. */
-    const startLeader = async () => {
-      const sshd = getSshd()
-      const r = await sshd.exec(`su ${sshd.user.name} -c 'setsid sleep 600 > /dev/null 2>&1 < /dev/null & echo $!'`)
-      expect(r.stdout.trim()).toMatch(/^\d+$/)
-      return Number(r.stdout.trim())
-    }
+    const startLeader = async () => Number(await startStranger(getSshd(), 600))
     const alive = async (pid: number) => (await getSshd().exec(`kill -0 ${pid} && echo yes`)).stdout.trim() === "yes"
 
     /** The job's directory as its launch leaves it: `pid`, and `pstart` as the shell read it then (or `start`). */
