@@ -22,14 +22,14 @@ export interface TailLine {
   readonly text: string
 }
 
-/** The numbers and streams of `lines` as runs of consecutive numbers of one stream: `1-40,e41-42,43`. */
-export const lineNos = (lines: ReadonlyArray<Pick<TailLine, "n" | "stream">>): string => {
+/** The numbers and streams of the first `count` of `lines` as runs of consecutive numbers of one stream: `1-40,e41-42,43`. */
+export const lineNos = (lines: ReadonlyArray<Pick<TailLine, "n" | "stream">>, count = lines.length): string => {
   let out = ""
   let i = 0
-  while (i < lines.length) {
+  while (i < count) {
     const first = lines[i]!
     let j = i
-    while (j + 1 < lines.length && lines[j + 1]!.n === lines[j]!.n + 1 && lines[j + 1]!.stream === first.stream) j++
+    while (j + 1 < count && lines[j + 1]!.n === lines[j]!.n + 1 && lines[j + 1]!.stream === first.stream) j++
     const mark = first.stream === "stderr" ? "e" : ""
     out += `${out === "" ? "" : ","}${mark}${first.n}${j > i ? `-${lines[j]!.n}` : ""}`
     i = j + 1

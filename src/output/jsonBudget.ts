@@ -7,8 +7,18 @@
  * @since 0.3.0
  */
 
+/** What JSON.stringify escapes other than "\n": a quote, a backslash, a control character, half of a surrogate pair (when alone). */
+const ESCAPED = /["\\\u0000-\u0009\u000b-\u001f\ud800-\udfff]/
+
 /** Bytes `s` adds to a JSON text as a string's content (without its quotes). */
-export const jsonCost = (s: string): number => Buffer.byteLength(JSON.stringify(s)) - 2
+export const jsonCost = (s: string): number => {
+  // Most output escapes nothing but its line ends: its UTF-8 length and one more byte per
+  // "\n", without stringifying it (a tail's reply sizes half a megabyte of lines at once).
+  if (ESCAPED.test(s)) return Buffer.byteLength(JSON.stringify(s)) - 2
+  let cost = Buffer.byteLength(s)
+  for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) cost++
+  return cost
+}
 
 /** Whether index `i` of `s` falls between the two halves of a surrogate pair. */
 const insidePair = (s: string, i: number): boolean => {

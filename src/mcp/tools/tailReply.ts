@@ -127,24 +127,29 @@ export const tailReply = (
     return build([each(0) <= room ? lines[0]! : cutLine(lines[0]!, room, (text) => bytes({ ...lines[0]!, text }))])
   }
 
-  const build = (taken: ReadonlyArray<Line>): TextReply => {
+  const build = (taken: ReadonlyArray<Line>, text = taken.map((l) => l.text).join("\n"), nos = lineNos(taken)): TextReply => {
     const m = matched(taken)
     return {
       job_id: jobId,
-      line_nos: lineNos(taken),
+      line_nos: nos,
       ...common(taken),
       matched_line_no: m === null ? null : m.n,
       ...note,
-      text: taken.map((l) => l.text).join("\n")
+      text
     }
   }
   // The other fields at their largest: the cursor as read, the match as a line number (or null).
   const base = bytes({ ...build([]), next_line_no: r.nextLineNo, more: false, matched_line_no: Math.max(r.nextLineNo, 1000) })
+  // Most often all that was read fits (the read is capped near the budget): one join and one
+  // cost (a "\n" costs 2 in JSON, as between the lines' own costs below), no search.
+  const whole = lines.map((l) => l.text).join("\n")
+  const wholeNos = lineNos(lines)
+  if (jsonCost(whole) + wholeNos.length <= options.budget - base) return build(lines, whole, wholeNos)
   const sums = prefix(lines.map((l, i) => jsonCost(l.text) + (i > 0 ? 2 : 0)))
-  const cost = (k: number) => sums[k]! + lineNos(lines.slice(0, k)).length
+  const cost = (k: number) => sums[k]! + lineNos(lines, k).length
   const k = fitting(lines.length, options.budget - base, cost)
   if (k > 0 || lines.length === 0) return build(lines.slice(0, k))
-  const room = roomForOne(base + lineNos(lines.slice(0, 1)).length)
+  const room = roomForOne(base + lineNos(lines, 1).length)
   return build([jsonCost(lines[0]!.text) <= room ? lines[0]! : cutLine(lines[0]!, room, jsonCost)])
 }
 

@@ -11,6 +11,16 @@ describe("sizes in a result's JSON", () => {
     expect(jsonCost("😀")).toBe(4)
   })
 
+  it("agrees with JSON.stringify for every kind of character, alone and among others", () => {
+    const exact = (s: string) => Buffer.byteLength(JSON.stringify(s)) - 2
+    const kinds = ["a", " ", "~", "\u007f", "é", "€", "😀", "\n", "\n\n", "\t", "\r", "\u0000", "\u001b", '"', "\\", "\u2028", "\ud800", "\udc00", "\ud83d\ude00"]
+    for (const a of kinds) {
+      for (const b of kinds) {
+        for (const s of [a, `${a}${b}`, `line one${a}\nline two${b}`]) expect(jsonCost(s), JSON.stringify(s)).toBe(exact(s))
+      }
+    }
+  })
+
   it("cuts to a budget at a character boundary, never inside a surrogate pair", () => {
     const s = "ab😀😀cd\u0001e"
     for (let budget = 0; budget <= jsonCost(s); budget++) {
