@@ -157,6 +157,8 @@ export interface TailRequest {
 
 export interface TailResult {
   readonly lines: ReadonlyArray<Line>
+  /** The lines' texts joined by "\n", when the store had them so (runs of ASCII text): spares a reply the join. */
+  readonly text?: string
   readonly nextLineNo: number
   readonly dropped: number
   readonly partial: string

@@ -23,6 +23,8 @@ export interface LineSource {
 export interface TailState {
   readonly since: number
   readonly lines: ReadonlyArray<Line>
+  /** The lines' texts joined by "\n", while every read gave them so (see `ReadResult`). */
+  readonly text?: string | undefined
   readonly bytes: number
   readonly dropped: number
   readonly more: boolean
@@ -61,28 +63,35 @@ export const readTail = (
     maxLines: request.maxLines - state.lines.length,
     maxBytes: Math.max(1, request.maxBytes - state.bytes)
   })
-  const lines = [...state.lines]
-  let bytes = state.bytes
+  const lines = state.lines.length === 0 ? read.lines : [...state.lines, ...read.lines]
+  let text = state.lines.length === 0 ? read.text : joined(state.text, read.lines.length === 0 ? "" : read.text)
+  let bytes = state.bytes + read.bytes
   let matched: Line | null = state.matched
-  for (const line of read.lines) {
-    lines.push(line)
-    // UTF-8 bytes, as the store counts them (a string's length counts UTF-16 units).
-    bytes += Buffer.byteLength(line.text)
-    if (request.until !== undefined && matched === null && request.until.test(line.text)) {
-      matched = line
-      break
+  if (request.until !== undefined && matched === null) {
+    const at = read.lines.findIndex((line) => request.until!.test(line.text))
+    if (at >= 0) {
+      matched = read.lines[at]!
+      // The lines after the match are not taken. UTF-8 bytes, as the store counts them (a
+      // string's length counts UTF-16 units).
+      for (let k = at + 1; k < read.lines.length; k++) bytes -= Buffer.byteLength(read.lines[k]!.text)
+      lines.length -= read.lines.length - 1 - at
+      if (at < read.lines.length - 1) text = undefined
     }
   }
   const dropped = state.dropped + read.dropped
   if (matched !== null) {
-    return { state: { since: matched.n, lines, bytes, dropped, more: store.lastLineNo > matched.n, matched }, done: true }
+    return { state: { since: matched.n, lines, text, bytes, dropped, more: store.lastLineNo > matched.n, matched }, done: true }
   }
-  const next: TailState = { since: read.nextLineNo, lines, bytes, dropped, more: read.more, matched }
+  const next: TailState = { since: read.nextLineNo, lines, text, bytes, dropped, more: read.more, matched }
   const full = lines.length >= request.maxLines || bytes >= request.maxBytes || read.more
   const enough = lines.length >= minLinesOf(request)
   const prompt = job.awaitingInput && (!job.wasAwaiting || lines.length > 0)
   return { state: next, done: full || enough || !job.running || job.remainingMs <= 0 || prompt }
 }
+
+/** `a` and `b`, texts of lines, as one (undefined when either is not known; `b` "" adds no line). */
+const joined = (a: string | undefined, b: string | undefined): string | undefined =>
+  a === undefined || b === undefined ? undefined : b === "" ? a : `${a}\n${b}`
 
 /** The job's host, as a tail sees it: nothing arrives while it is down, so a wait ends. */
 export interface TailHost {
@@ -117,6 +126,7 @@ export const waitTail = (job: Job, request: TailRequest, host?: TailHost): Effec
     }
     return {
       lines: state.lines,
+      ...(state.text === undefined ? {} : { text: state.text }),
       nextLineNo: state.since,
       dropped: state.dropped,
       partial: job.partial,

@@ -50,6 +50,10 @@ export interface ReadOptions {
 
 export interface ReadResult {
   readonly lines: Array<Line>
+  /** UTF-8 bytes of the lines' text. */
+  readonly bytes: number
+  /** The lines' texts joined by "\n", when the read had them so at no cost (ASCII runs). */
+  readonly text?: string
   /** The cursor for the next read: nothing the requested stream(s) still hold past it was skipped. */
   readonly nextLineNo: number
   /** Lines with n > since of the requested stream(s) that were evicted before this read. */
@@ -126,11 +130,13 @@ export class RingBuffer {
     const maxLines = Math.max(0, Math.floor(opts.maxLines))
     const maxBytes = opts.maxBytes
     const lines: Array<Line> = []
+    let taken = 0
     let bytes = 0
     let more = false
+    let text: string | undefined
     const fits = (b: number): boolean => {
-      if (lines.length >= maxLines) return false
-      return lines.length === 0 || bytes + b <= maxBytes
+      if (taken >= maxLines) return false
+      return taken === 0 || bytes + b <= maxBytes
     }
 
     if (opts.stream === "both") {
@@ -138,6 +144,18 @@ export class RingBuffer {
       const err = this.stores.stderr
       let i = out.firstAfter(since)
       let j = err.firstAfter(since)
+      // Lines are taken in runs of one stream, each decoded at once.
+      let runOut = true
+      let runFrom = i
+      let runCount = 0
+      // The runs' texts, while each came decoded whole.
+      let runs: Array<string> | undefined = []
+      const flush = () => {
+        if (runCount === 0) return
+        const run = (runOut ? out : err).linesInto(lines, runFrom, runCount, runOut ? "stdout" : "stderr")
+        if (run === undefined) runs = undefined
+        else runs?.push(run)
+      }
       while (i < out.size || j < err.size) {
         const fromOut = j >= err.size || (i < out.size && out.nAt(i) < err.nAt(j))
         const store = fromOut ? out : err
@@ -147,26 +165,37 @@ export class RingBuffer {
           more = true
           break
         }
+        if (fromOut !== runOut) {
+          flush()
+          runOut = fromOut
+          runFrom = k
+          runCount = 0
+        }
+        runCount++
+        taken++
         bytes += b
-        lines.push({ n: store.nAt(k), stream: fromOut ? "stdout" : "stderr", text: store.textAt(k) })
         if (fromOut) i++
         else j++
       }
+      flush()
+      text = runs?.join("\n")
     } else {
       const store = this.stores[opts.stream]
-      for (let i = store.firstAfter(since); i < store.size; i++) {
+      const first = store.firstAfter(since)
+      for (let i = first; i < store.size; i++) {
         const b = store.bytesAt(i)
         if (!fits(b)) {
           more = true
           break
         }
+        taken++
         bytes += b
-        lines.push({ n: store.nAt(i), stream: opts.stream, text: store.textAt(i) })
       }
+      text = taken === 0 ? "" : store.linesInto(lines, first, taken, opts.stream)
     }
 
     const nextLineNo = more ? (lines.length > 0 ? lines[lines.length - 1]!.n : since) : Math.max(since, this.last)
-    return { lines, nextLineNo, dropped: this.dropped(since, opts.stream), more }
+    return { lines, bytes, ...(text === undefined ? {} : { text }), nextLineNo, dropped: this.dropped(since, opts.stream), more }
   }
 
   /**

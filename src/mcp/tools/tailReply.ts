@@ -142,7 +142,7 @@ export const tailReply = (
   const base = bytes({ ...build([]), next_line_no: r.nextLineNo, more: false, matched_line_no: Math.max(r.nextLineNo, 1000) })
   // Most often all that was read fits (the read is capped near the budget): one join and one
   // cost (a "\n" costs 2 in JSON, as between the lines' own costs below), no search.
-  const whole = lines.map((l) => l.text).join("\n")
+  const whole = r.text ?? lines.map((l) => l.text).join("\n")
   const wholeNos = lineNos(lines)
   if (jsonCost(whole) + wholeNos.length <= options.budget - base) return build(lines, whole, wholeNos)
   const sums = prefix(lines.map((l, i) => jsonCost(l.text) + (i > 0 ? 2 : 0)))

@@ -40,6 +40,16 @@ describe("readTail (one step)", () => {
     expect(step.state.matched?.text).toBe("ready")
     expect(step.state.since).toBe(2)
     expect(step.state.more).toBe(true)
+    // What is collected ends at the match, its bytes too (the lines after it are not taken).
+    expect(texts(step.state)).toEqual(["x", "ready"])
+    expect(step.state.bytes).toBe(6)
+    // The same past lines collected by an earlier step.
+    const ring2 = ringWith("é")
+    const first = readTail(ring2, { ...request, minLines: 5, until: { test: (t) => t === "ready" } }, initialTailState(0), running)
+    for (const t of ["x", "ready", "yy"]) ring2.append("stdout", t)
+    const second = readTail(ring2, { ...request, until: { test: (t) => t === "ready" } }, first.state, running)
+    expect(texts(second.state)).toEqual(["é", "x", "ready"])
+    expect(second.state.bytes).toBe(8)
   })
 
   it("with until and no match, waits however many lines came (no min_lines)", () => {

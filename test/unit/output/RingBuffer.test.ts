@@ -1,11 +1,18 @@
 import { describe, expect, it } from "vitest"
 import type { StreamName } from "../../../src/domain/jobs.js"
-import { type Line, RingBuffer } from "../../../src/output/RingBuffer.js"
+import { type Line, type ReadOptions, RingBuffer } from "../../../src/output/RingBuffer.js"
+
+/** A read, its `text` (when given) checked against its lines and left out, so it compares with a model's. */
+const read = (rb: RingBuffer, options: ReadOptions) => {
+  const { text, ...rest } = rb.read(options)
+  if (text !== undefined) expect(text).toBe(rest.lines.map((l) => l.text).join("\n"))
+  return rest
+}
 
 const BIG = Number.MAX_SAFE_INTEGER
 
 const readAll = (rb: RingBuffer, since: number, stream: "both" | StreamName = "both") =>
-  rb.read({ since, stream, maxLines: BIG, maxBytes: BIG })
+  read(rb, { since, stream, maxLines: BIG, maxBytes: BIG })
 
 const ns = (lines: ReadonlyArray<Line>): Array<number> => lines.map((l) => l.n)
 
@@ -45,7 +52,7 @@ class Model {
     }
     const more = lines.length < available.length
     const nextLineNo = more ? (lines.length > 0 ? lines[lines.length - 1]!.n : since) : Math.max(since, this.all.length)
-    return { lines, nextLineNo, dropped: mine.filter((l) => l.evicted).length, more }
+    return { lines, bytes, nextLineNo, dropped: mine.filter((l) => l.evicted).length, more }
   }
 }
 
@@ -65,8 +72,8 @@ describe("RingBuffer", () => {
 
   it("returns nextLineNo = since on an empty buffer", () => {
     const rb = new RingBuffer({ maxLines: 10, maxBytes: 1000 })
-    expect(readAll(rb, 0)).toEqual({ lines: [], nextLineNo: 0, dropped: 0, more: false })
-    expect(readAll(rb, 7, "stdout")).toEqual({ lines: [], nextLineNo: 7, dropped: 0, more: false })
+    expect(readAll(rb, 0)).toEqual({ lines: [], bytes: 0, nextLineNo: 0, dropped: 0, more: false })
+    expect(readAll(rb, 7, "stdout")).toEqual({ lines: [], bytes: 0, nextLineNo: 7, dropped: 0, more: false })
   })
 
   it("evicts the oldest lines of a stream by line count", () => {
@@ -77,7 +84,7 @@ describe("RingBuffer", () => {
     expect(readAll(rb, 0).dropped).toBe(2)
     expect(readAll(rb, 1).dropped).toBe(1)
     expect(readAll(rb, 2).dropped).toBe(0)
-    expect(readAll(rb, 0, "stderr")).toEqual({ lines: [{ n: 6, stream: "stderr", text: "e6" }], nextLineNo: 6, dropped: 0, more: false })
+    expect(readAll(rb, 0, "stderr")).toEqual({ lines: [{ n: 6, stream: "stderr", text: "e6" }], bytes: 2, nextLineNo: 6, dropped: 0, more: false })
     expect(rb.counts()).toEqual({ stdout: 5, stderr: 1, total: 6, dropped: { stdout: 2, stderr: 0 } })
   })
 
@@ -110,16 +117,16 @@ describe("RingBuffer", () => {
   it("reports dropped exactly for 1,000,000 lines of one stream", () => {
     const rb = new RingBuffer({ maxLines: 10000, maxBytes: 8 * 1024 * 1024 })
     for (let i = 1; i <= 1_000_000; i++) rb.append("stdout", String(i))
-    const r = rb.read({ since: 0, stream: "both", maxLines: 100, maxBytes: BIG })
+    const r = read(rb, { since: 0, stream: "both", maxLines: 100, maxBytes: BIG })
     expect(r.dropped).toBe(990_000)
     expect(r.lines[0]).toEqual({ n: 990_001, stream: "stdout", text: "990001" })
     expect(r).toMatchObject({ nextLineNo: 990_100, more: true })
-    expect(rb.read({ since: 0, stream: "stdout", maxLines: 1, maxBytes: BIG }).dropped).toBe(990_000)
-    expect(rb.read({ since: 0, stream: "stderr", maxLines: 1, maxBytes: BIG })).toEqual({ lines: [], nextLineNo: 1_000_000, dropped: 0, more: false })
-    expect(rb.read({ since: 995_000, stream: "stdout", maxLines: 1, maxBytes: BIG })).toMatchObject({ dropped: 0, lines: [{ n: 995_001 }] })
-    expect(rb.read({ since: 500_000, stream: "stdout", maxLines: 1, maxBytes: BIG }).dropped).toBe(490_000)
-    expect(rb.read({ since: 990_000, stream: "stdout", maxLines: 1, maxBytes: BIG }).dropped).toBe(0)
-    expect(rb.read({ since: 989_999, stream: "stdout", maxLines: 1, maxBytes: BIG }).dropped).toBe(1)
+    expect(read(rb, { since: 0, stream: "stdout", maxLines: 1, maxBytes: BIG }).dropped).toBe(990_000)
+    expect(read(rb, { since: 0, stream: "stderr", maxLines: 1, maxBytes: BIG })).toEqual({ lines: [], bytes: 0, nextLineNo: 1_000_000, dropped: 0, more: false })
+    expect(read(rb, { since: 995_000, stream: "stdout", maxLines: 1, maxBytes: BIG })).toMatchObject({ dropped: 0, lines: [{ n: 995_001 }] })
+    expect(read(rb, { since: 500_000, stream: "stdout", maxLines: 1, maxBytes: BIG }).dropped).toBe(490_000)
+    expect(read(rb, { since: 990_000, stream: "stdout", maxLines: 1, maxBytes: BIG }).dropped).toBe(0)
+    expect(read(rb, { since: 989_999, stream: "stdout", maxLines: 1, maxBytes: BIG }).dropped).toBe(1)
     expect(rb.counts()).toEqual({ stdout: 1_000_000, stderr: 0, total: 1_000_000, dropped: { stdout: 990_000, stderr: 0 } })
   })
 
@@ -133,46 +140,46 @@ describe("RingBuffer", () => {
     expect(readAll(rb, 0, "stdout")).toMatchObject({ nextLineNo: 5, more: false })
     expect(ns(readAll(rb, 0, "stdout").lines)).toEqual([1, 2, 4])
     expect(ns(readAll(rb, 0, "stderr").lines)).toEqual([3, 5])
-    expect(readAll(rb, 5, "stdout")).toEqual({ lines: [], nextLineNo: 5, dropped: 0, more: false })
+    expect(readAll(rb, 5, "stdout")).toEqual({ lines: [], bytes: 0, nextLineNo: 5, dropped: 0, more: false })
     // Nothing of stderr after 3 but stdout at 4 and 5: cursor still moves to the end.
     rb.append("stdout", "o6")
-    expect(readAll(rb, 5, "stderr")).toEqual({ lines: [], nextLineNo: 6, dropped: 0, more: false })
+    expect(readAll(rb, 5, "stderr")).toEqual({ lines: [], bytes: 0, nextLineNo: 6, dropped: 0, more: false })
     // A cursor ahead of the buffer stays put.
-    expect(readAll(rb, 42, "both")).toEqual({ lines: [], nextLineNo: 42, dropped: 0, more: false })
+    expect(readAll(rb, 42, "both")).toEqual({ lines: [], bytes: 0, nextLineNo: 42, dropped: 0, more: false })
   })
 
   it("stops at the caps with more = true and the last returned n as cursor", () => {
     const rb = new RingBuffer({ maxLines: 100, maxBytes: 1000 })
     for (let i = 1; i <= 10; i++) rb.append(i % 2 === 0 ? "stderr" : "stdout", `line-${i}`) // 6-7 bytes each
-    const byLines = rb.read({ since: 0, stream: "both", maxLines: 4, maxBytes: BIG })
+    const byLines = read(rb, { since: 0, stream: "both", maxLines: 4, maxBytes: BIG })
     expect(ns(byLines.lines)).toEqual([1, 2, 3, 4])
     expect(byLines).toMatchObject({ nextLineNo: 4, more: true, dropped: 0 })
-    const next = rb.read({ since: byLines.nextLineNo, stream: "both", maxLines: 4, maxBytes: BIG })
+    const next = read(rb, { since: byLines.nextLineNo, stream: "both", maxLines: 4, maxBytes: BIG })
     expect(ns(next.lines)).toEqual([5, 6, 7, 8])
-    const byBytes = rb.read({ since: 0, stream: "stdout", maxLines: 100, maxBytes: 20 })
+    const byBytes = read(rb, { since: 0, stream: "stdout", maxLines: 100, maxBytes: 20 })
     expect(ns(byBytes.lines)).toEqual([1, 3, 5])
     expect(byBytes).toMatchObject({ nextLineNo: 5, more: true })
-    const rest = rb.read({ since: 5, stream: "stdout", maxLines: 100, maxBytes: 20 })
+    const rest = read(rb, { since: 5, stream: "stdout", maxLines: 100, maxBytes: 20 })
     expect(ns(rest.lines)).toEqual([7, 9])
     expect(rest).toMatchObject({ nextLineNo: 10, more: false })
     // Exactly at the cap: no more.
-    expect(rb.read({ since: 8, stream: "both", maxLines: 2, maxBytes: BIG })).toMatchObject({ nextLineNo: 10, more: false })
+    expect(read(rb, { since: 8, stream: "both", maxLines: 2, maxBytes: BIG })).toMatchObject({ nextLineNo: 10, more: false })
   })
 
   it("returns at least one line even if it alone exceeds maxBytes", () => {
     const rb = new RingBuffer({ maxLines: 100, maxBytes: 1000 })
     rb.append("stdout", "a long line of text")
     rb.append("stdout", "x")
-    const r = rb.read({ since: 0, stream: "both", maxLines: 10, maxBytes: 1 })
+    const r = read(rb, { since: 0, stream: "both", maxLines: 10, maxBytes: 1 })
     expect(r.lines.map((l) => l.text)).toEqual(["a long line of text"])
     expect(r).toMatchObject({ nextLineNo: 1, more: true })
-    expect(rb.read({ since: 1, stream: "both", maxLines: 10, maxBytes: 1 })).toMatchObject({ lines: [{ text: "x" }], more: false, nextLineNo: 2 })
+    expect(read(rb, { since: 1, stream: "both", maxLines: 10, maxBytes: 1 })).toMatchObject({ lines: [{ text: "x" }], more: false, nextLineNo: 2 })
   })
 
   it("returns no lines for maxLines 0 without moving the cursor past them", () => {
     const rb = new RingBuffer({ maxLines: 100, maxBytes: 1000 })
     rb.append("stdout", "a")
-    expect(rb.read({ since: 0, stream: "both", maxLines: 0, maxBytes: BIG })).toEqual({ lines: [], nextLineNo: 0, dropped: 0, more: true })
+    expect(read(rb, { since: 0, stream: "both", maxLines: 0, maxBytes: BIG })).toEqual({ lines: [], bytes: 0, nextLineNo: 0, dropped: 0, more: true })
   })
 
   it("wraps and grows its circular storage correctly", () => {
@@ -184,10 +191,43 @@ describe("RingBuffer", () => {
       model.append(stream, `l${i}`)
       if (i % 250 === 0) {
         for (const s of ["both", "stdout", "stderr"] as const) {
-          expect(rb.read({ since: i - 1200, stream: s, maxLines: BIG, maxBytes: BIG })).toEqual(model.read(i - 1200, s, BIG, BIG))
+          expect(read(rb, { since: i - 1200, stream: s, maxLines: BIG, maxBytes: BIG })).toEqual(model.read(i - 1200, s, BIG, BIG))
         }
       }
     }
+  })
+
+  it("returns runs of long lines whole across the buffer's end, ASCII or not", () => {
+    // Lines of 13+ characters come back as slices of one decoded run (when ASCII): every
+    // read below is compared with the model, in runs that cross the circular buffer's end.
+    const random = rng(3)
+    const model = new Model(300, 20_000)
+    const rb = new RingBuffer({ maxLines: 300, maxBytes: 20_000 })
+    for (let i = 1; i <= 6000; i++) {
+      const stream: StreamName = random() < 0.15 ? "stderr" : "stdout"
+      const text = `line ${i} ${"abcdefghij".repeat(Math.floor(random() * 12))}${random() < 0.02 ? "é€𝄞" : ""}`
+      rb.append(stream, text)
+      model.append(stream, text)
+      if (i % 97 === 0) {
+        for (const s of ["both", "stdout", "stderr"] as const) {
+          expect(read(rb, { since: i - 400, stream: s, maxLines: BIG, maxBytes: BIG }), `${i} ${s}`).toEqual(model.read(i - 400, s, BIG, BIG))
+          expect(read(rb, { since: i - 250, stream: s, maxLines: 60, maxBytes: 3000 }), `${i} ${s} capped`).toEqual(model.read(i - 250, s, 60, 3000))
+        }
+      }
+    }
+  })
+
+  it("gives the lines' texts joined when they are ASCII runs, and not otherwise", () => {
+    const rb = new RingBuffer({ maxLines: 100, maxBytes: 1 << 20 })
+    for (const [stream, text] of [["stdout", "a first line of text"], ["stdout", ""], ["stderr", "an error line here"], ["stdout", "x"]] as const) {
+      rb.append(stream, text)
+    }
+    expect(rb.read({ since: 0, stream: "both", maxLines: BIG, maxBytes: BIG }).text).toBe("a first line of text\n\nan error line here\nx")
+    expect(rb.read({ since: 0, stream: "stdout", maxLines: BIG, maxBytes: BIG }).text).toBe("a first line of text\n\nx")
+    expect(rb.read({ since: 4, stream: "both", maxLines: BIG, maxBytes: BIG }).text).toBe("")
+    rb.append("stdout", "café")
+    expect(rb.read({ since: 0, stream: "both", maxLines: BIG, maxBytes: BIG }).text).toBeUndefined()
+    expect(rb.read({ since: 0, stream: "both", maxLines: 4, maxBytes: BIG }).text).toBe("a first line of text\n\nan error line here\nx")
   })
 
   it("matches the model exactly for interleaved streams (every cursor, stream and cap)", () => {
@@ -213,8 +253,8 @@ describe("RingBuffer", () => {
     })
     for (let since = 0; since <= 3001; since++) {
       for (const s of ["both", "stdout", "stderr"] as const) {
-        expect(rb.read({ since, stream: s, maxLines: BIG, maxBytes: BIG }), `since ${since} ${s}`).toEqual(model.read(since, s, BIG, BIG))
-        expect(rb.read({ since, stream: s, maxLines: 5, maxBytes: 40 }), `since ${since} ${s} capped`).toEqual(model.read(since, s, 5, 40))
+        expect(read(rb, { since, stream: s, maxLines: BIG, maxBytes: BIG }), `since ${since} ${s}`).toEqual(model.read(since, s, BIG, BIG))
+        expect(read(rb, { since, stream: s, maxLines: 5, maxBytes: 40 }), `since ${since} ${s} capped`).toEqual(model.read(since, s, 5, 40))
       }
     }
   })
@@ -249,7 +289,7 @@ describe("RingBuffer", () => {
         both: evictedAfter.stdout[since]! + evictedAfter.stderr[since]!
       }
       for (const s of ["both", "stdout", "stderr"] as const) {
-        const got = rb.read({ since, stream: s, maxLines: BIG, maxBytes: BIG }).dropped
+        const got = read(rb, { since, stream: s, maxLines: BIG, maxBytes: BIG }).dropped
         if (s === "both" || since >= oldest - 1 || since === 0) {
           expect(got, `since ${since} ${s}`).toBe(want[s])
         } else {
@@ -262,7 +302,7 @@ describe("RingBuffer", () => {
     for (let since = oldest - 200; since <= n; since += 13) {
       for (const s of ["both", "stdout", "stderr"] as const) {
         const want = model.read(since, s, BIG, BIG)
-        expect(rb.read({ since, stream: s, maxLines: BIG, maxBytes: BIG })).toEqual(want)
+        expect(read(rb, { since, stream: s, maxLines: BIG, maxBytes: BIG })).toEqual(want)
       }
     }
     expect(approximated).toBeGreaterThan(0) // the approximation really was exercised
