@@ -17,6 +17,7 @@ import { EXCLUSIVE } from "../files/privateFiles.js"
 import { BoundedChunks, type Collected, HELPER_STDERR_MAX, tooLarge } from "../ssh/collect.js"
 import { guarded } from "../ssh/listeners.js"
 import { readsByCopying } from "../ssh/receiveBuffers.js"
+import { holdsWindow } from "../ssh/windowHold.js"
 import type { RemoteChannel } from "../ssh/RemoteChannel.js"
 import { TransferAborted } from "./pipeline.js"
 import { endOfArchive, fileHeader, padding, TarReader } from "./tar.js"
@@ -32,10 +33,10 @@ const SMALL = 1024 * 1024
 const READ_AHEAD = 16
 const BATCH = 256 * 1024
 const WRITES_IN_FLIGHT = 32
-/** Stop reading the channel above this many bytes not yet on disk. */
+/** Hold the channel's window above this many bytes not yet on disk (a window more may still come). */
 const HIGH_WATER = 8 * 1024 * 1024
-/** Pieces kept for reuse: what a receive holds while its writes are pending (HIGH_WATER), and the one filling. */
-const KEPT = HIGH_WATER / SMALL + 2
+/** Pieces kept for reuse: what a receive holds while its writes are pending (HIGH_WATER and a window), and the one filling. */
+const KEPT = HIGH_WATER / SMALL + 4
 /** Bytes a host may send after the archive's end (tar pads to its record size, 128 KiB with -b 256). */
 const TRAILING_MAX = 1024 * 1024
 
@@ -294,8 +295,14 @@ export const receiveTree = async (
     failure ??= e
     ch.close()
   }
+  // Too many bytes pending: the host's window is held (ssh2's channel; up to a window more
+  // comes, copied as it comes, so socket reads stay reusable). Too many writes (small files,
+  // each a file open until written), or a channel that cannot hold: paused.
+  const hold = holdsWindow(ch)
   const flow = () => {
-    const over = pending > HIGH_WATER || writes.size >= WRITES_IN_FLIGHT
+    const full = pending > HIGH_WATER
+    const over = writes.size >= WRITES_IN_FLIGHT || (full && hold === undefined)
+    hold?.(full)
     if (over && !paused) ch.pause?.()
     else if (!over && paused) ch.resume?.()
     paused = over
