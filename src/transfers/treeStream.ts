@@ -35,8 +35,11 @@ const BATCH = 256 * 1024
 const WRITES_IN_FLIGHT = 32
 /** Hold the channel's window above this many bytes not yet on disk (a window more may still come). */
 const HIGH_WATER = 8 * 1024 * 1024
-/** Pieces kept for reuse: what a receive holds while its writes are pending (HIGH_WATER and a window), and the one filling. */
-const KEPT = HIGH_WATER / SMALL + 4
+/**
+ * Pieces kept for reuse: what a receive holds while its writes are pending (HIGH_WATER), and
+ * the one filling. Those that a held window still brings beyond it go to the GC once written.
+ */
+const KEPT = HIGH_WATER / SMALL + 2
 /** Bytes a host may send after the archive's end (tar pads to its record size, 128 KiB with -b 256). */
 const TRAILING_MAX = 1024 * 1024
 
